@@ -1,0 +1,125 @@
+use serde::{Deserialize, Serialize};
+
+use crate::wire_enum::wire_enum;
+
+wire_enum!(
+    /// Who manages the device's workloads.
+    ManagedBy { ConfigMgr = "configMgr", CoManaged = "coManaged", Intune = "intune" }
+);
+
+wire_enum!(
+    OwnerType { Company = "company", Personal = "personal", Unknown = "unknown" }
+);
+
+wire_enum!(
+    ComplianceState {
+        Compliant = "compliant",
+        Noncompliant = "noncompliant",
+        ConfigManager = "configManager",
+        InGracePeriod = "inGracePeriod",
+        Unknown = "unknown",
+    }
+);
+
+wire_enum!(
+    /// Health of the Configuration Manager client as its site last evaluated it.
+    ClientHealthState { Healthy = "healthy", Unhealthy = "unhealthy", Unknown = "unknown" }
+);
+
+/// A device uploaded by a Configuration Manager site. `None` where the site did not report it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Device {
+    pub id: String,
+    pub device_name: String,
+    pub managed_by: ManagedBy,
+    pub owner_type: OwnerType,
+    pub compliance_state: ComplianceState,
+    pub operating_system: Option<String>,
+    pub os_version: Option<String>,
+    pub user_principal_name: Option<String>,
+    pub user_display_name: Option<String>,
+    pub last_sync_date_time: Option<String>,
+    pub enrolled_date_time: Option<String>,
+    pub serial_number: Option<String>,
+    pub manufacturer: Option<String>,
+    pub model: Option<String>,
+    #[serde(rename = "azureADDeviceId")]
+    pub azure_ad_device_id: Option<String>,
+    pub domain_name: Option<String>,
+    pub sku: Option<String>,
+    pub connector_id: String,
+    pub hierarchy_name: Option<String>,
+    pub site_code: Option<String>,
+    pub configuration_manager_client_information: Option<ConfigurationManagerClientInformation>,
+    pub client_health_state: ClientHealthState,
+    pub last_policy_request_date_time: Option<String>,
+    pub last_active_date_time: Option<String>,
+    pub collections: Vec<DeviceCollection>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigurationManagerClientInformation {
+    pub client_identifier: String,
+    pub client_version: Option<String>,
+    pub is_blocked: bool,
+}
+
+/// A ConfigMgr collection the device is a member of.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceCollection {
+    pub id: String,
+    pub name: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_names_round_trip() {
+        for state in ComplianceState::ALL {
+            let json = serde_json::to_string(state).unwrap();
+            assert_eq!(json, format!("\"{}\"", state.as_str()));
+            assert_eq!(ComplianceState::from_wire(state.as_str()), Some(*state));
+        }
+        assert_eq!(ManagedBy::from_wire("ConfigMgr"), None, "eq is exact");
+    }
+
+    #[test]
+    fn device_uses_graph_field_names() {
+        let device = Device {
+            id: "d1".into(),
+            device_name: "PC-0001".into(),
+            managed_by: ManagedBy::CoManaged,
+            owner_type: OwnerType::Company,
+            compliance_state: ComplianceState::Compliant,
+            operating_system: Some("Windows".into()),
+            os_version: None,
+            user_principal_name: None,
+            user_display_name: None,
+            last_sync_date_time: None,
+            enrolled_date_time: None,
+            serial_number: None,
+            manufacturer: None,
+            model: None,
+            azure_ad_device_id: Some("a".into()),
+            domain_name: None,
+            sku: None,
+            connector_id: "c1".into(),
+            hierarchy_name: None,
+            site_code: None,
+            configuration_manager_client_information: None,
+            client_health_state: ClientHealthState::Unknown,
+            last_policy_request_date_time: None,
+            last_active_date_time: None,
+            collections: vec![],
+        };
+        let json = serde_json::to_value(&device).unwrap();
+        assert_eq!(json["managedBy"], "coManaged");
+        assert_eq!(json["azureADDeviceId"], "a");
+        assert!(json["osVersion"].is_null(), "unreported fields are null, not absent");
+        assert!(json.get("configurationManagerClientInformation").is_some());
+    }
+}

@@ -1,0 +1,26 @@
+//! Wire types of the admin REST API v1 (`shared/design/api-v1.md`).
+//!
+//! Serde only: the server and the SPA both compile these, so a field renamed on one side fails to
+//! compile on the other. Timestamps travel as RFC 3339 UTC strings, as the contract puts them, so
+//! the wasm bundle needs no date crate.
+
+pub mod collection;
+mod wire_enum;
+pub mod devices;
+pub mod error;
+
+pub use collection::Collection;
+pub use devices::{
+    ClientHealthState, ComplianceState, ConfigurationManagerClientInformation, Device,
+    DeviceCollection, ManagedBy, OwnerType,
+};
+pub use error::{ErrorBody, ErrorCode, ErrorDetail};
+
+/// Base path of the admin API.
+pub const API_BASE: &str = "/api/v1";
+
+/// Header that carries a response's request id.
+pub const REQUEST_ID_HEADER: &str = "request-id";
+
+/// Header a client may send so the server uses its id as the request id.
+pub const CLIENT_REQUEST_ID_HEADER: &str = "client-request-id";

@@ -1,0 +1,90 @@
+//! One error type for every handler, answering with the contract's error body.
+
+use admin_api::{ErrorBody, ErrorCode, ErrorDetail};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use crate::request_id;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{message}")]
+    BadRequest {
+        message: String,
+        target: Option<String>,
+    },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("the store failed: {0}")]
+    Store(#[from] sqlx::Error),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl AppError {
+    pub fn bad_request(target: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            message: message.into(),
+            target: Some(target.into()),
+        }
+    }
+
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::BadRequest { .. } => ErrorCode::BadRequest,
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
+            Self::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
+            Self::Store(_) | Self::Internal(_) => ErrorCode::InternalError,
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let code = self.code();
+        let (message, target) = match self {
+            Self::BadRequest { message, target } => (message, target),
+            Self::Store(_) | Self::Internal(_) => {
+                // The detail goes to the log under the request id, not to the caller.
+                tracing::error!(error = %self, "internal error");
+                (
+                    "The server could not complete the request. Quote the request id when reporting this."
+                        .to_owned(),
+                    None,
+                )
+            }
+            other => (other.to_string(), None),
+        };
+        error_response(code, message, target)
+    }
+}
+
+/// The contract's error body for `code`, stamped with the current request id.
+pub fn error_response(code: ErrorCode, message: String, target: Option<String>) -> Response {
+    let status = StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = ErrorBody {
+        error: ErrorDetail {
+            code,
+            message,
+            target,
+            request_id: request_id::current(),
+        },
+    };
+    let json = serde_json::to_vec(&body).expect("an error body always serializes");
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        json,
+    )
+        .into_response()
+}
+
+pub type AppResult<T> = Result<T, AppError>;

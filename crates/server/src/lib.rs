@@ -1,0 +1,128 @@
+//! The cloud-service stand-in for Configuration Manager tenant attach.
+
+pub mod config;
+pub mod error;
+pub mod query;
+pub mod request_id;
+pub mod routes;
+pub mod seed;
+pub mod spa;
+pub mod store;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::HeaderValue;
+use axum::middleware::from_fn;
+use axum::routing::any;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+pub use config::Config;
+use error::AppError;
+use store::Store;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+}
+
+/// The whole HTTP surface: `/api/v1` and the SPA with its history-API fallback.
+pub fn app(state: AppState, config: &Config) -> Router {
+    let api = Router::new()
+        .nest("/api/v1", routes::router())
+        .route("/api", any(routes::unknown_route))
+        .route("/api/{*rest}", any(routes::unknown_route))
+        .layer(from_fn(routes::contract_errors))
+        .layer(DefaultBodyLimit::max(config.body_limit))
+        .with_state(state);
+    let spa = Router::new()
+        .fallback(spa::serve)
+        .with_state(spa::Spa::new(config.dist.clone()));
+    let mut app = api
+        .merge(spa)
+        .layer(CatchPanicLayer::custom(|_| {
+            axum::response::IntoResponse::into_response(AppError::Internal(
+                "a handler panicked".into(),
+            ))
+        }))
+        .layer(from_fn(request_id::middleware))
+        .layer(CompressionLayer::new());
+    if let Some(cors) = cors_layer(&config.cors_allow_origin) {
+        app = app.layer(cors);
+    }
+    app
+}
+
+fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(
+            origins
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o).ok()),
+        )
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods(tower_http::cors::Any)
+            .allow_headers(tower_http::cors::Any)
+            .expose_headers([axum::http::HeaderName::from_static(admin_api::REQUEST_ID_HEADER)]),
+    )
+}
+
+/// A server bound and running in the background.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub store: Store,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// Opens the store (seeding the demo tenant if asked), binds and starts serving until
+    /// `shutdown` completes.
+    pub async fn start(
+        config: &Config,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<Self> {
+        let store = Store::connect(&config.database_url).await?;
+        if config.demo {
+            seed::demo_tenant_if_empty(&store).await?;
+        }
+        let listener = TcpListener::bind(config.listen).await?;
+        let addr = listener.local_addr()?;
+        let app = app(
+            AppState {
+                store: store.clone(),
+            },
+            config,
+        );
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        });
+        Ok(Self { addr, store, task })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Waits for the server to finish (after its shutdown signal), then closes the store.
+    pub async fn finished(self) -> anyhow::Result<()> {
+        self.task.await??;
+        self.store.close().await;
+        Ok(())
+    }
+}

@@ -1,0 +1,85 @@
+//! The admin API over real HTTP: the real app on port 0 with a temporary SQLite file.
+
+mod devices;
+mod errors;
+mod spa;
+
+use admin_server::{Config, Server};
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+
+pub struct TestApp {
+    pub url: String,
+    pub client: reqwest::Client,
+    pub server: Option<Server>,
+    stop: Option<oneshot::Sender<()>>,
+    _dir: TempDir,
+}
+
+pub const INDEX_HTML: &str = "<!DOCTYPE html><title>test shell</title>";
+pub const HASHED_ASSET: &str = "admin-center-0123456789abcdef.js";
+
+/// Starts the app with a fresh database (seeded with the demo tenant when `demo`) and a small
+/// built SPA of its own.
+pub async fn spawn_app(demo: bool) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let dist = dir.path().join("dist");
+    std::fs::create_dir(&dist).unwrap();
+    std::fs::write(dist.join("index.html"), INDEX_HTML).unwrap();
+    std::fs::write(dist.join(HASHED_ASSET), "console.log(1)").unwrap();
+    let mut config = Config::for_test(
+        format!("sqlite:{}", dir.path().join("db/admin.db").display()),
+        dist,
+    );
+    config.demo = demo;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = Server::start(&config, async {
+        let _ = stopped.await;
+    })
+    .await
+    .unwrap();
+    TestApp {
+        url: server.url(),
+        client: reqwest::Client::new(),
+        server: Some(server),
+        stop: Some(stop),
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Asks the server to stop and waits until it has.
+    pub async fn shut_down(mut self) {
+        self.stop.take().unwrap().send(()).unwrap();
+        self.server.take().unwrap().finished().await.unwrap();
+    }
+}
+
+/// Reads a response that must be the contract's error body; checks its request id against the
+/// response's `request-id` header and returns the body's `error` object.
+pub async fn error_of(response: reqwest::Response, status: u16) -> serde_json::Value {
+    assert_eq!(response.status().as_u16(), status);
+    assert_eq!(
+        response.headers()["content-type"].to_str().unwrap(),
+        "application/json"
+    );
+    let request_id = response.headers()["request-id"].to_str().unwrap().to_owned();
+    let body: serde_json::Value = response.json().await.unwrap();
+    let error = body["error"].clone();
+    assert_eq!(error["requestId"], request_id.as_str(), "{body}");
+    assert!(
+        error["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    let typed: admin_api::ErrorBody = serde_json::from_value(body.clone()).unwrap();
+    assert_ne!(typed.error.code, admin_api::ErrorCode::Unknown, "{body}");
+    error
+}
