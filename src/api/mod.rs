@@ -1,0 +1,150 @@
+//! Typed fetch wrappers over the admin API: one generic request helper, one module per resource.
+
+pub mod devices;
+
+use admin_api::{ErrorBody, ErrorCode, REQUEST_ID_HEADER};
+use serde::de::DeserializeOwned;
+
+pub use admin_api::API_BASE;
+
+/// Everything a call to the API can end in besides its answer. `Clone`, so views can keep it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ApiError {
+    /// The server answered with the contract's error body.
+    #[error("{message}")]
+    Server {
+        status: u16,
+        code: ErrorCode,
+        message: String,
+        target: Option<String>,
+        request_id: String,
+    },
+    /// The server answered with an error status but no error body we can read.
+    #[error("The server answered with status {status}.")]
+    Status {
+        status: u16,
+        request_id: Option<String>,
+    },
+    /// No answer: the server is unreachable, or the connection dropped.
+    #[error("The admin center's server could not be reached. Check your connection and try again.")]
+    Network(String),
+    /// A success status with a body that is not what this build expects.
+    #[error("The server's answer could not be read ({0}).")]
+    Decode(String),
+    /// The request was called off, e.g. because its page closed.
+    #[error("The request was canceled.")]
+    Aborted,
+}
+
+impl ApiError {
+    /// The error for a non-2xx answer with this status, `request-id` header and body text.
+    pub fn from_response(status: u16, request_id: Option<String>, body: &str) -> Self {
+        match serde_json::from_str::<ErrorBody>(body) {
+            Ok(ErrorBody { error }) => Self::Server {
+                status,
+                code: error.code,
+                message: error.message,
+                target: error.target,
+                request_id: error.request_id,
+            },
+            Err(_) => Self::Status { status, request_id },
+        }
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Server { status, .. } | Self::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The request id to quote to support, when the server gave one.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Self::Server { request_id, .. } => Some(request_id.as_str()),
+            Self::Status { request_id, .. } => request_id.as_deref(),
+            _ => None,
+        }
+        .filter(|id| !id.is_empty())
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404)
+    }
+}
+
+/// GETs `url` and decodes its JSON answer. The request is aborted when the reactive scope that
+/// started it is cleaned up (the page closed, or a newer request replaced it).
+pub async fn get<T: DeserializeOwned>(url: &str) -> Result<T, ApiError> {
+    let controller = web_sys::AbortController::new().ok();
+    let signal = controller.as_ref().map(|c| c.signal());
+    let controller = send_wrapper::SendWrapper::new(controller);
+    leptos::prelude::on_cleanup(move || {
+        if let Some(controller) = controller.take() {
+            controller.abort();
+        }
+    });
+    let request = gloo_net::http::Request::get(url)
+        .header("accept", "application/json")
+        .abort_signal(signal.as_ref());
+    send(request).await
+}
+
+/// Sends a built request and maps every outcome into `T` or one `ApiError`.
+pub async fn send<T: DeserializeOwned>(
+    request: gloo_net::http::RequestBuilder,
+) -> Result<T, ApiError> {
+    let response = request.send().await.map_err(network_error)?;
+    let body = response.text().await.map_err(network_error)?;
+    if !response.ok() {
+        let request_id = response.headers().get(REQUEST_ID_HEADER);
+        return Err(ApiError::from_response(
+            response.status(),
+            request_id,
+            &body,
+        ));
+    }
+    serde_json::from_str(&body).map_err(|e| ApiError::Decode(e.to_string()))
+}
+
+fn network_error(error: gloo_net::Error) -> ApiError {
+    match &error {
+        gloo_net::Error::JsError(js) if js.name == "AbortError" => ApiError::Aborted,
+        _ => ApiError::Network(error.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_the_contract_error_body() {
+        let error = ApiError::from_response(
+            400,
+            Some("header-id".into()),
+            r#"{"error":{"code":"badRequest","message":"'$top' must be a whole number.","target":"$top","requestId":"r-9"}}"#,
+        );
+        assert_eq!(
+            error,
+            ApiError::Server {
+                status: 400,
+                code: ErrorCode::BadRequest,
+                message: "'$top' must be a whole number.".into(),
+                target: Some("$top".into()),
+                request_id: "r-9".into(),
+            }
+        );
+        assert_eq!(error.to_string(), "'$top' must be a whole number.");
+        assert_eq!(error.request_id(), Some("r-9"));
+    }
+
+    #[test]
+    fn an_error_without_a_body_keeps_its_status_and_request_id() {
+        let error = ApiError::from_response(502, Some("gw-1".into()), "<html>Bad gateway</html>");
+        assert_eq!(error.status(), Some(502));
+        assert_eq!(error.request_id(), Some("gw-1"));
+        assert!(!ApiError::from_response(404, None, "").request_id().is_some());
+        assert!(ApiError::from_response(404, None, "").is_not_found());
+    }
+}

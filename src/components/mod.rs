@@ -1,0 +1,2 @@
+pub mod error_banner;
+pub mod shell;

@@ -1,0 +1,75 @@
+//! How values read on screen. Pure functions, tested natively.
+
+use admin_api::{ClientHealthState, ComplianceState, ManagedBy, OwnerType};
+
+pub fn managed_by(value: ManagedBy) -> &'static str {
+    match value {
+        ManagedBy::ConfigMgr => "ConfigMgr",
+        ManagedBy::CoManaged => "Co-managed",
+        ManagedBy::Intune => "Intune",
+    }
+}
+
+pub fn owner_type(value: OwnerType) -> &'static str {
+    match value {
+        OwnerType::Company => "Corporate",
+        OwnerType::Personal => "Personal",
+        OwnerType::Unknown => "Unknown",
+    }
+}
+
+pub fn compliance(value: ComplianceState) -> &'static str {
+    match value {
+        ComplianceState::Compliant => "Compliant",
+        ComplianceState::Noncompliant => "Not compliant",
+        ComplianceState::ConfigManager => "See ConfigMgr",
+        ComplianceState::InGracePeriod => "In grace period",
+        ComplianceState::Unknown => "Unknown",
+    }
+}
+
+pub fn client_health(value: ClientHealthState) -> &'static str {
+    match value {
+        ClientHealthState::Healthy => "Healthy",
+        ClientHealthState::Unhealthy => "Unhealthy",
+        ClientHealthState::Unknown => "Unknown",
+    }
+}
+
+/// An RFC 3339 UTC timestamp as `2026-11-21 09:30 UTC`; anything else as it came.
+pub fn timestamp(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let well_formed = value.len() == 20
+        && value.ends_with('Z')
+        && bytes[10] == b'T'
+        && bytes[4] == b'-'
+        && bytes[13] == b':';
+    if well_formed {
+        format!("{} {} UTC", &value[..10], &value[11..16])
+    } else {
+        value.to_owned()
+    }
+}
+
+/// An optional value, with a dash for what the site did not report.
+pub fn or_dash(value: Option<&str>) -> String {
+    value.filter(|v| !v.is_empty()).unwrap_or("—").to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_read_as_utc_minutes() {
+        assert_eq!(timestamp("2026-11-21T09:30:59Z"), "2026-11-21 09:30 UTC");
+        assert_eq!(timestamp("yesterday"), "yesterday");
+    }
+
+    #[test]
+    fn missing_values_read_as_a_dash() {
+        assert_eq!(or_dash(None), "—");
+        assert_eq!(or_dash(Some("")), "—");
+        assert_eq!(or_dash(Some("CHQ")), "CHQ");
+    }
+}

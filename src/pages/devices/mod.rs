@@ -1,0 +1,5 @@
+mod list;
+mod overview;
+
+pub use list::AllDevices;
+pub use overview::DeviceOverview;

@@ -1,0 +1,112 @@
+use admin_api::Device;
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::use_params_map;
+
+use crate::api::devices;
+use crate::components::error_banner::ErrorBanner;
+use crate::components::shell::{set_breadcrumb, Crumb};
+use crate::format;
+
+fn crumbs(name: &str) -> Vec<Crumb> {
+    vec![
+        Crumb::link("Home", "/"),
+        Crumb::link("Devices", "/devices"),
+        Crumb::link("All devices", "/devices"),
+        Crumb::here(name),
+    ]
+}
+
+#[component]
+pub fn DeviceOverview() -> impl IntoView {
+    let params = use_params_map();
+    let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
+    set_breadcrumb(crumbs("Device"));
+    let device = LocalResource::new(move || {
+        let id = id.get();
+        async move { devices::device(&id).await }
+    });
+    view! {
+        <Transition fallback=|| view! { <p class="muted" role="status">"Loading device…"</p> }>
+            {move || Suspend::new(async move {
+                match device.await {
+                    Ok(device) => {
+                        set_breadcrumb(crumbs(&device.device_name));
+                        view! { <Essentials device /> }.into_any()
+                    }
+                    Err(error) if error.is_not_found() => {
+                        set_breadcrumb(crumbs("Device not found"));
+                        view! {
+                            <section class="empty-state">
+                                <h1>"Device not found"</h1>
+                                <p>
+                                    "No device has the id " <code>{id.get_untracked()}</code>
+                                    ". It may have been removed when its hierarchy was offboarded."
+                                </p>
+                                <A href="/devices">"Back to All devices"</A>
+                            </section>
+                        }
+                            .into_any()
+                    }
+                    Err(error) => {
+                        view! { <ErrorBanner error on_retry=move |_| device.refetch() /> }.into_any()
+                    }
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Essentials(device: Device) -> impl IntoView {
+    let client = device.configuration_manager_client_information.clone();
+    let time = |value: Option<String>| value.as_deref().map(format::timestamp).unwrap_or_else(|| "—".into());
+    let text = |value: Option<String>| format::or_dash(value.as_deref());
+    let fields: Vec<(&str, String)> = vec![
+        ("Device name", device.device_name.clone()),
+        ("Managed by", format::managed_by(device.managed_by).into()),
+        ("Ownership", format::owner_type(device.owner_type).into()),
+        ("Compliance", format::compliance(device.compliance_state).into()),
+        ("Operating system", text(device.operating_system)),
+        ("OS version", text(device.os_version)),
+        ("SKU", text(device.sku)),
+        ("Primary user", text(device.user_display_name)),
+        ("Primary user UPN", text(device.user_principal_name)),
+        ("Manufacturer", text(device.manufacturer)),
+        ("Model", text(device.model)),
+        ("Serial number", text(device.serial_number)),
+        ("Entra device ID", text(device.azure_ad_device_id)),
+        ("Domain", text(device.domain_name)),
+        ("Enrolled", time(device.enrolled_date_time)),
+        ("Last check-in", time(device.last_sync_date_time)),
+        ("Hierarchy", text(device.hierarchy_name)),
+        ("Site code", text(device.site_code)),
+        ("ConfigMgr client ID", text(client.as_ref().map(|c| c.client_identifier.clone()))),
+        ("ConfigMgr client version", text(client.as_ref().and_then(|c| c.client_version.clone()))),
+        ("Client health", format::client_health(device.client_health_state).into()),
+        ("Last policy request", time(device.last_policy_request_date_time)),
+        ("Last active", time(device.last_active_date_time)),
+    ];
+    view! {
+        <h1>{device.device_name.clone()}</h1>
+        <section class="card essentials" aria-labelledby="essentials">
+            <h2 id="essentials">"Essentials"</h2>
+            <dl>
+                {fields
+                    .into_iter()
+                    .map(|(label, value)| view! { <div class="field"><dt>{label}</dt><dd>{value}</dd></div> })
+                    .collect_view()}
+            </dl>
+        </section>
+        <section class="card" aria-labelledby="collections">
+            <h2 id="collections">"Collections"</h2>
+            <ul class="plain">
+                {device
+                    .collections
+                    .into_iter()
+                    .map(|c| view! { <li>{c.name} " " <span class="muted">"(" {c.id} ")"</span></li> })
+                    .collect_view()}
+            </ul>
+        </section>
+    }
+}

@@ -1,0 +1,45 @@
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+use crate::api::devices;
+use crate::components::error_banner::ErrorBanner;
+use crate::components::shell::{set_breadcrumb, Crumb};
+
+#[component]
+pub fn Home() -> impl IntoView {
+    set_breadcrumb(vec![Crumb::here("Home")]);
+    let devices = LocalResource::new(|| devices::first_page(1));
+    view! {
+        <h1>"Home"</h1>
+        <div class="cards">
+            <section class="card" aria-labelledby="devices-card">
+                <h2 id="devices-card">"Devices"</h2>
+                <Transition fallback=|| view! { <p class="muted">"Counting devices…"</p> }>
+                    {move || Suspend::new(async move {
+                        match devices.await {
+                            Ok(page) => {
+                                view! {
+                                    <p class="big-number">{page.count.unwrap_or_default()}</p>
+                                    <p class="muted">"devices attached from Configuration Manager"</p>
+                                }
+                                    .into_any()
+                            }
+                            Err(error) => {
+                                view! {
+                                    <ErrorBanner error on_retry=move |_| devices.refetch() />
+                                }
+                                    .into_any()
+                            }
+                        }
+                    })}
+                </Transition>
+                <A href="/devices">"Open All devices"</A>
+            </section>
+            <section class="card" aria-labelledby="connectors-card">
+                <h2 id="connectors-card">"Connectors and tokens"</h2>
+                <p class="muted">"The Configuration Manager hierarchies attached to this tenant."</p>
+                <A href="/tenant-admin/connectors">"Open Connectors and tokens"</A>
+            </section>
+        </div>
+    }
+}

@@ -1,0 +1,4 @@
+pub mod connectors;
+pub mod devices;
+pub mod home;
+pub mod not_found;
