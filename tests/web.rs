@@ -13,15 +13,20 @@ use wasm_bindgen_test::*;
 wasm_bindgen_test_configure!(run_in_browser);
 
 fn server() -> &'static str {
-    option_env!("ADMIN_TEST_SERVER")
-        .expect("ADMIN_TEST_SERVER names the server these tests call: run them with scripts/test")
+    match option_env!("ADMIN_TEST_SERVER") {
+        Some(url) => url,
+        None => panic!(
+            "ADMIN_TEST_SERVER names the server these tests call: run them with scripts/test"
+        ),
+    }
 }
 
 #[wasm_bindgen_test]
 async fn a_success_decodes_into_the_shared_types() {
-    let page: Collection<Device> = api::get(&format!("{}/api/v1/devices?$top=2&$count=true", server()))
-        .await
-        .expect("the demo tenant lists");
+    let page: Collection<Device> =
+        api::get(&format!("{}/api/v1/devices?$top=2&$count=true", server()))
+            .await
+            .expect("the demo tenant lists");
     assert_eq!(page.value.len(), 2);
     assert!(page.count.unwrap() > 2);
     assert!(page.next_link.is_some());
@@ -33,7 +38,13 @@ async fn a_404_maps_to_the_servers_error_body() {
         .await
         .unwrap_err();
     match &error {
-        ApiError::Server { status, code, message, request_id, .. } => {
+        ApiError::Server {
+            status,
+            code,
+            message,
+            request_id,
+            ..
+        } => {
             assert_eq!(*status, 404);
             assert_eq!(*code, ErrorCode::NotFound);
             assert!(message.contains("no-such-id"), "{message}");
@@ -50,7 +61,12 @@ async fn a_bad_query_option_keeps_its_target() {
         .await
         .unwrap_err();
     match error {
-        ApiError::Server { status, code, target, .. } => {
+        ApiError::Server {
+            status,
+            code,
+            target,
+            ..
+        } => {
             assert_eq!((status, code), (400, ErrorCode::BadRequest));
             assert_eq!(target.as_deref(), Some("$top"));
         }
@@ -62,12 +78,17 @@ async fn a_bad_query_option_keeps_its_target() {
 async fn an_error_without_a_json_body_keeps_its_status() {
     // The test runner's own web server answers this with a 404 that is not the contract's body.
     let error = api::get::<Device>("/no-such-file.json").await.unwrap_err();
-    assert!(matches!(error, ApiError::Status { status: 404, .. }), "{error:?}");
+    assert!(
+        matches!(error, ApiError::Status { status: 404, .. }),
+        "{error:?}"
+    );
 }
 
 #[wasm_bindgen_test]
 async fn an_unreachable_server_is_a_network_error() {
-    let error = api::get::<Device>("http://127.0.0.1:9/api/v1/devices").await.unwrap_err();
+    let error = api::get::<Device>("http://127.0.0.1:9/api/v1/devices")
+        .await
+        .unwrap_err();
     assert!(matches!(error, ApiError::Network(_)), "{error:?}");
     assert!(error.to_string().contains("could not be reached"));
 }
@@ -76,8 +97,12 @@ async fn an_unreachable_server_is_a_network_error() {
 async fn cleaning_up_the_owner_aborts_the_request() {
     let owner = Owner::new();
     let url = format!("{}/api/v1/devices?$top=1000", server());
-    let mut request = Box::pin(owner.with(|| ScopedFuture::new(api::get::<Collection<Device>>(&url))));
-    assert!(futures::poll!(&mut request).is_pending(), "the request is in flight");
+    let mut request =
+        Box::pin(owner.with(|| ScopedFuture::new(api::get::<Collection<Device>>(&url))));
+    assert!(
+        futures::poll!(&mut request).is_pending(),
+        "the request is in flight"
+    );
     owner.cleanup();
     assert_eq!(request.await.unwrap_err(), ApiError::Aborted);
 }
@@ -99,11 +124,18 @@ fn the_error_banner_shows_the_message_and_request_id_and_retries() {
         view! { <ErrorBanner error on_retry=move |_| retries.update(|n| *n += 1) /> }
     });
 
-    let banner = host.query_selector("[role=alert]").unwrap().expect("the banner is an alert");
+    let banner = host
+        .query_selector("[role=alert]")
+        .unwrap()
+        .expect("the banner is an alert");
     let text = banner.text_content().unwrap();
     assert!(text.contains("The store is busy."), "{text}");
     assert!(text.contains("req-42"), "{text}");
-    let retry: web_sys::HtmlElement = host.query_selector("button").unwrap().unwrap().unchecked_into();
+    let retry: web_sys::HtmlElement = host
+        .query_selector("button")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
     assert_eq!(retry.text_content().unwrap(), "Retry");
     retry.click();
     retry.click();

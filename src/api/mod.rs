@@ -26,7 +26,9 @@ pub enum ApiError {
         request_id: Option<String>,
     },
     /// No answer: the server is unreachable, or the connection dropped.
-    #[error("The admin center's server could not be reached. Check your connection and try again.")]
+    #[error(
+        "The admin center's server could not be reached. Check your connection and try again."
+    )]
     Network(String),
     /// A success status with a body that is not what this build expects.
     #[error("The server's answer could not be read ({0}).")]
@@ -144,7 +146,7 @@ mod tests {
         let error = ApiError::from_response(502, Some("gw-1".into()), "<html>Bad gateway</html>");
         assert_eq!(error.status(), Some(502));
         assert_eq!(error.request_id(), Some("gw-1"));
-        assert!(!ApiError::from_response(404, None, "").request_id().is_some());
+        assert_eq!(ApiError::from_response(404, None, "").request_id(), None);
         assert!(ApiError::from_response(404, None, "").is_not_found());
     }
 }

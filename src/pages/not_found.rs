@@ -5,7 +5,10 @@ use crate::components::shell::{set_breadcrumb, Crumb};
 
 #[component]
 pub fn NotFound() -> impl IntoView {
-    set_breadcrumb(vec![Crumb::link("Home", "/"), Crumb::here("Page not found")]);
+    set_breadcrumb(vec![
+        Crumb::link("Home", "/"),
+        Crumb::here("Page not found"),
+    ]);
     view! {
         <section class="empty-state">
             <h1>"Page not found"</h1>

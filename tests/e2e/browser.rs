@@ -56,8 +56,9 @@ impl Browser {
                 ]
             }),
         );
-        let client = ClientBuilder::rustls()
-            .unwrap()
+        // chromedriver speaks plain HTTP on loopback: no TLS stack needed.
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = ClientBuilder::new(connector)
             .capabilities(capabilities)
             .connect(&format!("http://127.0.0.1:{port}"))
             .await

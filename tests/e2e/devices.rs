@@ -25,14 +25,20 @@ async fn all_devices_lists_the_devices_in_the_database() {
         .await;
     let rows = browser
         .client
-        .find_all(Locator::Css("table.grid[aria-label='All devices'] tbody tr td:first-child"))
+        .find_all(Locator::Css(
+            "table.grid[aria-label='All devices'] tbody tr td:first-child",
+        ))
         .await
         .unwrap();
     let mut shown = Vec::new();
     for cell in rows {
         shown.push(cell.text().await.unwrap());
     }
-    let expected: Vec<String> = stored.devices.iter().map(|d| d.device_name.clone()).collect();
+    let expected: Vec<String> = stored
+        .devices
+        .iter()
+        .map(|d| d.device_name.clone())
+        .collect();
     assert_eq!(shown, expected, "the first page, in the server's order");
     let summary = browser.text_of(".summary").await;
     assert_eq!(
@@ -51,7 +57,15 @@ async fn all_devices_lists_the_devices_in_the_database() {
 #[tokio::test]
 async fn a_device_deep_link_renders_on_a_fresh_load() {
     let app = start_server().await;
-    let device = app.server.store.list_devices(None, 7, false).await.unwrap().devices.pop().unwrap();
+    let device = app
+        .server
+        .store
+        .list_devices(None, 7, false)
+        .await
+        .unwrap()
+        .devices
+        .pop()
+        .unwrap();
 
     let browser = Browser::start().await;
     browser
@@ -60,11 +74,20 @@ async fn a_device_deep_link_renders_on_a_fresh_load() {
         .await
         .unwrap();
     browser
-        .wait_for(&format!("//h1[normalize-space()={}]", literal(&device.device_name)))
+        .wait_for(&format!(
+            "//h1[normalize-space()={}]",
+            literal(&device.device_name)
+        ))
         .await;
     let essentials = browser.text_of("section.essentials").await;
-    assert!(essentials.contains(device.serial_number.as_deref().unwrap()), "{essentials}");
-    assert!(essentials.contains(device.hierarchy_name.as_deref().unwrap()), "{essentials}");
+    assert!(
+        essentials.contains(device.serial_number.as_deref().unwrap()),
+        "{essentials}"
+    );
+    assert!(
+        essentials.contains(device.hierarchy_name.as_deref().unwrap()),
+        "{essentials}"
+    );
     let crumb = browser.text_of(".breadcrumb li[aria-current='page']").await;
     assert_eq!(crumb, device.device_name);
     assert_eq!(
@@ -85,12 +108,20 @@ async fn an_unknown_device_shows_a_not_found_page() {
         .goto(&app.url("/devices/no-such-device"))
         .await
         .unwrap();
-    browser.wait_for("//h1[normalize-space()='Device not found']").await;
+    browser
+        .wait_for("//h1[normalize-space()='Device not found']")
+        .await;
     let text = browser.text_of(".empty-state").await;
     assert!(text.contains("no-such-device"), "{text}");
 
-    browser.client.goto(&app.url("/no/such/page")).await.unwrap();
-    browser.wait_for("//h1[normalize-space()='Page not found']").await;
+    browser
+        .client
+        .goto(&app.url("/no/such/page"))
+        .await
+        .unwrap();
+    browser
+        .wait_for("//h1[normalize-space()='Page not found']")
+        .await;
 
     browser.close().await;
     app.shut_down().await;
@@ -99,24 +130,39 @@ async fn an_unknown_device_shows_a_not_found_page() {
 #[tokio::test]
 async fn a_row_opens_the_device_overview_and_back_returns_to_the_list() {
     let app = start_server().await;
-    let first = app.server.store.list_devices(None, 1, false).await.unwrap().devices.remove(0);
+    let first = app
+        .server
+        .store
+        .list_devices(None, 1, false)
+        .await
+        .unwrap()
+        .devices
+        .remove(0);
     let browser = Browser::start().await;
     browser.client.goto(&app.url("/devices")).await.unwrap();
     browser
-        .wait_for(&format!("//table//a[normalize-space()={}]", literal(&first.device_name)))
+        .wait_for(&format!(
+            "//table//a[normalize-space()={}]",
+            literal(&first.device_name)
+        ))
         .await
         .click()
         .await
         .unwrap();
     browser
-        .wait_for(&format!("//h1[normalize-space()={}]", literal(&first.device_name)))
+        .wait_for(&format!(
+            "//h1[normalize-space()={}]",
+            literal(&first.device_name)
+        ))
         .await;
     assert_eq!(
         browser.client.current_url().await.unwrap().path(),
         format!("/devices/{}", first.id)
     );
     browser.client.back().await.unwrap();
-    browser.wait_for("//h1[normalize-space()='All devices']").await;
+    browser
+        .wait_for("//h1[normalize-space()='All devices']")
+        .await;
     browser.close().await;
     app.shut_down().await;
 }

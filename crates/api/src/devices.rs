@@ -119,7 +119,10 @@ mod tests {
         let json = serde_json::to_value(&device).unwrap();
         assert_eq!(json["managedBy"], "coManaged");
         assert_eq!(json["azureADDeviceId"], "a");
-        assert!(json["osVersion"].is_null(), "unreported fields are null, not absent");
+        assert!(
+            json["osVersion"].is_null(),
+            "unreported fields are null, not absent"
+        );
         assert!(json.get("configurationManagerClientInformation").is_some());
     }
 }

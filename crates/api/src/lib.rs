@@ -5,9 +5,9 @@
 //! the wasm bundle needs no date crate.
 
 pub mod collection;
-mod wire_enum;
 pub mod devices;
 pub mod error;
+mod wire_enum;
 
 pub use collection::Collection;
 pub use devices::{

@@ -66,18 +66,16 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
     let allow = if origins.iter().any(|o| o == "*") {
         AllowOrigin::any()
     } else {
-        AllowOrigin::list(
-            origins
-                .iter()
-                .filter_map(|o| HeaderValue::from_str(o).ok()),
-        )
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
     };
     Some(
         CorsLayer::new()
             .allow_origin(allow)
             .allow_methods(tower_http::cors::Any)
             .allow_headers(tower_http::cors::Any)
-            .expose_headers([axum::http::HeaderName::from_static(admin_api::REQUEST_ID_HEADER)]),
+            .expose_headers([axum::http::HeaderName::from_static(
+                admin_api::REQUEST_ID_HEADER,
+            )]),
     )
 }
 

@@ -21,7 +21,11 @@ pub fn current() -> String {
 }
 
 fn client_supplied(request: &Request) -> Option<String> {
-    let value = request.headers().get(CLIENT_REQUEST_ID_HEADER)?.to_str().ok()?;
+    let value = request
+        .headers()
+        .get(CLIENT_REQUEST_ID_HEADER)?
+        .to_str()
+        .ok()?;
     let sane = !value.is_empty()
         && value.len() <= 128
         && value

@@ -39,12 +39,46 @@ const HIERARCHIES: &[DemoHierarchy] = &[
 ];
 
 const FIRST_NAMES: &[&str] = &[
-    "Adele", "Alex", "Allan", "Diego", "Grady", "Henrietta", "Isaiah", "Johanna", "Joni", "Lee",
-    "Lidia", "Lynne", "Megan", "Miriam", "Nestor", "Patti", "Pradeep", "Emily", "Irvin", "Sofia",
+    "Adele",
+    "Alex",
+    "Allan",
+    "Diego",
+    "Grady",
+    "Henrietta",
+    "Isaiah",
+    "Johanna",
+    "Joni",
+    "Lee",
+    "Lidia",
+    "Lynne",
+    "Megan",
+    "Miriam",
+    "Nestor",
+    "Patti",
+    "Pradeep",
+    "Emily",
+    "Irvin",
+    "Sofia",
 ];
 const LAST_NAMES: &[&str] = &[
-    "Vance", "Wilber", "Deyoung", "Soto", "Archie", "Mueller", "Langer", "Lauer", "Sherman",
-    "Gu", "Holloway", "Robbins", "Bowen", "Graham", "Wilke", "Fernandez", "Gupta", "Braun",
+    "Vance",
+    "Wilber",
+    "Deyoung",
+    "Soto",
+    "Archie",
+    "Mueller",
+    "Langer",
+    "Lauer",
+    "Sherman",
+    "Gu",
+    "Holloway",
+    "Robbins",
+    "Bowen",
+    "Graham",
+    "Wilke",
+    "Fernandez",
+    "Gupta",
+    "Braun",
 ];
 /// (manufacturer, model, prefix of the device name)
 const MODELS: &[(&str, &str, &str)] = &[
@@ -151,7 +185,11 @@ fn demo_device(
     };
     let last_active = now - Duration::minutes(rng.gen_range(5..60 * 24 * 20));
     let serial: String = (0..8)
-        .map(|_| *b"ABCDEFGHJKLMNPQRSTUVWXYZ0123456789".choose(rng).expect("alphabet") as char)
+        .map(|_| {
+            *b"ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"
+                .choose(rng)
+                .expect("alphabet") as char
+        })
         .collect();
     let mut collections = vec![DeviceCollection {
         id: "SMS00001".into(),
@@ -184,9 +222,7 @@ fn demo_device(
         user_principal_name: user.as_ref().map(|u| u.0.clone()),
         user_display_name: user.map(|u| u.1),
         last_sync_date_time: Some(timestamp(last_active + Duration::minutes(3))),
-        enrolled_date_time: Some(timestamp(
-            now - Duration::days(rng.gen_range(30..900)),
-        )),
+        enrolled_date_time: Some(timestamp(now - Duration::days(rng.gen_range(30..900)))),
         serial_number: Some(serial),
         manufacturer: Some(manufacturer.into()),
         model: Some(model.into()),

@@ -60,13 +60,21 @@ pub fn DeviceOverview() -> impl IntoView {
 #[component]
 fn Essentials(device: Device) -> impl IntoView {
     let client = device.configuration_manager_client_information.clone();
-    let time = |value: Option<String>| value.as_deref().map(format::timestamp).unwrap_or_else(|| "—".into());
+    let time = |value: Option<String>| {
+        value
+            .as_deref()
+            .map(format::timestamp)
+            .unwrap_or_else(|| "—".into())
+    };
     let text = |value: Option<String>| format::or_dash(value.as_deref());
     let fields: Vec<(&str, String)> = vec![
         ("Device name", device.device_name.clone()),
         ("Managed by", format::managed_by(device.managed_by).into()),
         ("Ownership", format::owner_type(device.owner_type).into()),
-        ("Compliance", format::compliance(device.compliance_state).into()),
+        (
+            "Compliance",
+            format::compliance(device.compliance_state).into(),
+        ),
         ("Operating system", text(device.operating_system)),
         ("OS version", text(device.os_version)),
         ("SKU", text(device.sku)),
@@ -81,10 +89,22 @@ fn Essentials(device: Device) -> impl IntoView {
         ("Last check-in", time(device.last_sync_date_time)),
         ("Hierarchy", text(device.hierarchy_name)),
         ("Site code", text(device.site_code)),
-        ("ConfigMgr client ID", text(client.as_ref().map(|c| c.client_identifier.clone()))),
-        ("ConfigMgr client version", text(client.as_ref().and_then(|c| c.client_version.clone()))),
-        ("Client health", format::client_health(device.client_health_state).into()),
-        ("Last policy request", time(device.last_policy_request_date_time)),
+        (
+            "ConfigMgr client ID",
+            text(client.as_ref().map(|c| c.client_identifier.clone())),
+        ),
+        (
+            "ConfigMgr client version",
+            text(client.as_ref().and_then(|c| c.client_version.clone())),
+        ),
+        (
+            "Client health",
+            format::client_health(device.client_health_state).into(),
+        ),
+        (
+            "Last policy request",
+            time(device.last_policy_request_date_time),
+        ),
         ("Last active", time(device.last_active_date_time)),
     ];
     view! {

@@ -59,7 +59,15 @@ async fn the_first_page_has_fifty_devices_and_no_count_unless_asked() {
     assert!(body.get("@odata.count").is_none());
     assert!(body["@odata.nextLink"].is_string());
     let first = &body["value"][0];
-    for field in ["deviceName", "managedBy", "complianceState", "configurationManagerClientInformation", "collections", "hierarchyName", "siteCode"] {
+    for field in [
+        "deviceName",
+        "managedBy",
+        "complianceState",
+        "configurationManagerClientInformation",
+        "collections",
+        "hierarchyName",
+        "siteCode",
+    ] {
         assert!(first.get(field).is_some(), "{field} missing in {first}");
     }
     app.shut_down().await;
@@ -91,7 +99,10 @@ async fn an_unknown_device_id_is_not_found() {
     let app = spawn_app(true).await;
     let error = error_of(app.get("/api/v1/devices/no-such-device").await, 404).await;
     assert_eq!(error["code"], "notFound");
-    assert!(error["message"].as_str().unwrap().contains("no-such-device"));
+    assert!(error["message"]
+        .as_str()
+        .unwrap()
+        .contains("no-such-device"));
     app.shut_down().await;
 }
 

@@ -40,7 +40,10 @@ async fn a_client_request_id_is_echoed_and_a_fresh_one_made_otherwise() {
 
     let first = app.get("/api/v1/devices").await;
     let second = app.get("/api/v1/devices").await;
-    let (a, b) = (&first.headers()["request-id"], &second.headers()["request-id"]);
+    let (a, b) = (
+        &first.headers()["request-id"],
+        &second.headers()["request-id"],
+    );
     assert!(!a.is_empty());
     assert_ne!(a, b);
 
@@ -51,7 +54,10 @@ async fn a_client_request_id_is_echoed_and_a_fresh_one_made_otherwise() {
         .send()
         .await
         .unwrap();
-    assert_ne!(rejected.headers()["request-id"], "has spaces and \"quotes\"");
+    assert_ne!(
+        rejected.headers()["request-id"],
+        "has spaces and \"quotes\""
+    );
     app.shut_down().await;
 }
 

@@ -71,7 +71,10 @@ pub async fn error_of(response: reqwest::Response, status: u16) -> serde_json::V
         response.headers()["content-type"].to_str().unwrap(),
         "application/json"
     );
-    let request_id = response.headers()["request-id"].to_str().unwrap().to_owned();
+    let request_id = response.headers()["request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     let body: serde_json::Value = response.json().await.unwrap();
     let error = body["error"].clone();
     assert_eq!(error["requestId"], request_id.as_str(), "{body}");

@@ -3,7 +3,12 @@ use crate::{spawn_app, HASHED_ASSET, INDEX_HTML};
 #[tokio::test]
 async fn every_spa_route_serves_index_html_uncached() {
     let app = spawn_app(false).await;
-    for path in ["/", "/devices", "/devices/some-id", "/tenant-admin/connectors"] {
+    for path in [
+        "/",
+        "/devices",
+        "/devices/some-id",
+        "/tenant-admin/connectors",
+    ] {
         let response = app.get(path).await;
         assert_eq!(response.status(), 200, "{path}");
         assert_eq!(response.headers()["cache-control"], "no-cache", "{path}");
