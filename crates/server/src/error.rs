@@ -1,6 +1,8 @@
 //! One error type for every handler, answering with the contract's error body.
 
 use admin_api::{ErrorBody, ErrorCode, ErrorDetail};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::FromRequest;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
@@ -19,6 +21,8 @@ pub enum AppError {
     MethodNotAllowed(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     #[error("the store failed: {0}")]
     Store(#[from] sqlx::Error),
     #[error("{0}")]
@@ -39,6 +43,7 @@ impl AppError {
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
             Self::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
+            Self::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
             Self::Store(_) | Self::Internal(_) => ErrorCode::InternalError,
         }
     }
@@ -88,3 +93,37 @@ pub fn error_response(code: ErrorCode, message: String, target: Option<String>) 
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+/// `Json` whose rejection (malformed JSON, unknown fields, a wrong content type, a body over the
+/// limit) is the contract's error body with a message that says what is wrong.
+#[derive(Debug, FromRequest)]
+#[from_request(via(axum::Json), rejection(AppError))]
+pub struct AppJson<T>(pub T);
+
+impl From<JsonRejection> for AppError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::MissingJsonContentType(_) => Self::UnsupportedMediaType(
+                "Send the request body as JSON, with 'Content-Type: application/json'.".into(),
+            ),
+            JsonRejection::BytesRejection(_)
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+            {
+                Self::PayloadTooLarge("The request body is larger than this server accepts.".into())
+            }
+            JsonRejection::JsonDataError(error) => Self::BadRequest {
+                // serde's own words name the field and what was expected of it.
+                message: format!("The request body does not fit: {}", error.body_text()),
+                target: None,
+            },
+            JsonRejection::JsonSyntaxError(error) => Self::BadRequest {
+                message: format!("The request body is not valid JSON: {}", error.body_text()),
+                target: None,
+            },
+            other => Self::BadRequest {
+                message: other.body_text(),
+                target: None,
+            },
+        }
+    }
+}

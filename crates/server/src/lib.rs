@@ -36,16 +36,25 @@ pub struct AppState {
 pub fn app(state: AppState, config: &Config) -> Router {
     let api = Router::new()
         .nest("/api/v1", routes::router())
-        .route("/api", any(routes::unknown_route))
-        .route("/api/{*rest}", any(routes::unknown_route))
-        .layer(from_fn(routes::contract_errors))
-        .layer(DefaultBodyLimit::max(config.body_limit))
         .with_state(state);
     let spa = Router::new()
         .fallback(spa::serve)
         .with_state(spa::Spa::new(config.dist.clone()));
-    let mut app = api
-        .merge(spa)
+    outer_layers(with_middleware(api, config).merge(spa), config)
+}
+
+/// What every API router gets: unknown `/api` paths answered, every error as the contract's body,
+/// the body limit. Public so tests can put routes of their own behind the same stack.
+pub fn with_middleware(api: Router, config: &Config) -> Router {
+    api.route("/api", any(routes::unknown_route))
+        .route("/api/{*rest}", any(routes::unknown_route))
+        .layer(from_fn(routes::contract_errors))
+        .layer(DefaultBodyLimit::max(config.body_limit))
+}
+
+/// Request ids and logs, panics turned into error bodies, compression and CORS, for everything.
+pub fn outer_layers(router: Router, config: &Config) -> Router {
+    let mut app = router
         .layer(CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(AppError::Internal(
                 "a handler panicked".into(),

@@ -1,7 +1,9 @@
 //! The admin API over real HTTP: the real app on port 0 with a temporary SQLite file.
 
+mod binary;
 mod devices;
 mod errors;
+mod middleware;
 mod spa;
 
 use admin_server::{Config, Server};

@@ -1,0 +1,77 @@
+//! The `admin-server` binary itself: configured by environment, prints its URL, stops cleanly on
+//! SIGTERM and SIGINT.
+
+use std::process::Stdio;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+async fn stops_cleanly_on(signal: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_admin-server"))
+        .env("ADMIN_LISTEN", "127.0.0.1:0")
+        .env(
+            "ADMIN_DATABASE_URL",
+            format!("sqlite:{}/data/db.sqlite", dir.path().display()),
+        )
+        .env("ADMIN_DIST", dir.path())
+        .env("ADMIN_DEMO", "true")
+        .env("ADMIN_LOG_FORMAT", "json")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut url = None;
+    while let Some(line) = lines.next_line().await.unwrap() {
+        if let Some(rest) = line.strip_prefix("Admin center: open ") {
+            url = rest.split_whitespace().next().map(str::to_owned);
+            break;
+        }
+    }
+    let url = url.expect("the server prints the URL to open");
+    let page: serde_json::Value = reqwest::get(format!("{url}/api/v1/devices?$top=1"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        page["value"].as_array().unwrap().len(),
+        1,
+        "demo mode seeded devices"
+    );
+    assert!(
+        dir.path().join("data/db.sqlite").is_file(),
+        "the data folder was created"
+    );
+
+    let status = Command::new("kill")
+        .args([format!("-{signal}"), child.id().unwrap().to_string()])
+        .status()
+        .await
+        .unwrap();
+    assert!(status.success());
+    let mut rest = String::new();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        rest.push_str(&line);
+        rest.push('\n');
+    }
+    assert!(child.wait().await.unwrap().success(), "{rest}");
+    assert!(rest.contains("stopped cleanly"), "{rest}");
+    assert!(
+        rest.lines()
+            .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()),
+        "json logs: {rest}"
+    );
+}
+
+#[tokio::test]
+async fn stops_cleanly_on_sigterm() {
+    stops_cleanly_on("TERM").await;
+}
+
+#[tokio::test]
+async fn stops_cleanly_on_sigint() {
+    stops_cleanly_on("INT").await;
+}
