@@ -4,12 +4,22 @@
 //! compile on the other. Timestamps travel as RFC 3339 UTC strings, as the contract puts them, so
 //! the wasm bundle needs no date crate.
 
+pub mod actions;
 pub mod collection;
+pub mod connectors;
 pub mod devices;
 pub mod error;
+pub mod events;
+pub mod protocol;
 mod wire_enum;
 
+pub use actions::{
+    ActionState, ConfigurationManagerAction, ConfigurationManagerActionType, DeviceAction,
+    TriggerConfigurationManagerAction,
+};
 pub use collection::Collection;
+pub use connectors::{Cloud, Connector, ConnectorStatus, OnboardingToken, UploadScope};
+pub use events::{ConnectorEvent, DevicesEvent, Event};
 pub use devices::{
     ClientHealthState, ComplianceState, ConfigurationManagerClientInformation, Device,
     DeviceCollection, ManagedBy, OwnerType,

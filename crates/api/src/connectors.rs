@@ -1,0 +1,76 @@
+use serde::{Deserialize, Serialize};
+
+use crate::wire_enum::wire_enum;
+
+wire_enum!(
+    /// How a connector is doing, from its last successful sync (see the contract).
+    ConnectorStatus {
+        Healthy = "healthy",
+        Warning = "warning",
+        Unhealthy = "unhealthy",
+        Unknown = "unknown",
+        Offboarding = "offboarding",
+    }
+);
+
+wire_enum!(
+    Cloud { AzurePublicCloud = "AzurePublicCloud", AzureUsGovernmentCloud = "AzureUSGovernmentCloud" }
+);
+
+/// Which devices a hierarchy uploads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase", deny_unknown_fields)]
+pub enum UploadScope {
+    AllDevices,
+    #[serde(rename_all = "camelCase")]
+    Collection {
+        collection_id: String,
+        collection_name: String,
+        include_child_collections: bool,
+    },
+}
+
+/// An attached Configuration Manager hierarchy. `None` where the site did not report it (sites at
+/// 2006 or earlier report fewer details).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Connector {
+    pub id: String,
+    pub hierarchy_id: String,
+    pub hierarchy_name: Option<String>,
+    pub site_code: Option<String>,
+    pub site_version: Option<String>,
+    pub status: ConnectorStatus,
+    pub last_sync_date_time: Option<String>,
+    pub last_heartbeat_date_time: Option<String>,
+    pub online: bool,
+    pub device_count: u64,
+    pub service_connection_point: Option<String>,
+    pub cloud: Option<Cloud>,
+    pub upload_scope: Option<UploadScope>,
+    pub endpoint_analytics_enabled: Option<bool>,
+    pub onboarded_date_time: String,
+    pub offboard_requested_date_time: Option<String>,
+}
+
+/// `POST /api/v1/connectors/onboardingTokens` answers with this, once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OnboardingToken {
+    pub token: String,
+    pub expires_date_time: String,
+}
+
+/// Whether a site at `version` (e.g. "2103") reports the details that sites after 2006 do.
+pub fn reports_full_details(version: Option<&str>) -> bool {
+    version
+        .and_then(|v| v.parse::<u32>().ok())
+        .is_some_and(|v| v > 2006)
+}
+
+/// Whether a site at `version` acknowledges offboarding (2103 and later).
+pub fn acknowledges_offboarding(version: Option<&str>) -> bool {
+    version
+        .and_then(|v| v.parse::<u32>().ok())
+        .is_some_and(|v| v >= 2103)
+}

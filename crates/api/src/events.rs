@@ -1,0 +1,38 @@
+use serde::{Deserialize, Serialize};
+
+use crate::{Connector, DeviceAction};
+
+/// `event: connector` data: the connector as it is now, or its id once it is gone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectorEvent {
+    pub id: String,
+    /// `None` when the connector was removed (offboarding completed).
+    pub connector: Option<Connector>,
+}
+
+/// `event: devices` data: an upload changed this many devices of a connector.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DevicesEvent {
+    pub connector_id: String,
+    pub changed: u64,
+}
+
+/// One Server-Sent Event of `GET /api/v1/events`; the SSE event name is the variant's.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    DeviceAction(DeviceAction),
+    Connector(ConnectorEvent),
+    Devices(DevicesEvent),
+}
+
+impl Event {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::DeviceAction(_) => "deviceAction",
+            Self::Connector(_) => "connector",
+            Self::Devices(_) => "devices",
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! The connector protocol under `/api/connector/v1`, spoken by a hierarchy's service connection
+//! point (docs/connector-protocol.md). Every call but `onboard` authenticates with the connector's
+//! credential as `Authorization: Bearer <credential>`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    ClientHealthState, Cloud, ComplianceState, ConfigurationManagerActionType,
+    ConfigurationManagerClientInformation, DeviceCollection, ManagedBy, OwnerType, UploadScope,
+};
+
+pub const CONNECTOR_API_BASE: &str = "/api/connector/v1";
+
+/// Longest long-poll a connector may ask for, in seconds.
+pub const MAX_WAIT_SECONDS: u32 = 60;
+
+/// `POST /onboard`, authenticated with a one-time onboarding token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OnboardRequest {
+    pub hierarchy_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OnboardResponse {
+    pub connector_id: String,
+    /// The connector's own credential from now on; shown once, stored hashed by the server.
+    pub credential: String,
+}
+
+/// `PUT /site`: what the site reports about itself. Sites at 2006 or earlier send only the first
+/// three fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SiteInfo {
+    pub hierarchy_name: String,
+    pub site_code: String,
+    pub site_version: String,
+    #[serde(default)]
+    pub service_connection_point: Option<String>,
+    #[serde(default)]
+    pub cloud: Option<Cloud>,
+    #[serde(default)]
+    pub upload_scope: Option<UploadScope>,
+    #[serde(default)]
+    pub endpoint_analytics_enabled: Option<bool>,
+}
+
+/// Answer to `POST /heartbeat` and part of every action poll.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HeartbeatResponse {
+    pub offboard_requested: bool,
+}
+
+/// A device as its site uploads it; the server adds the connector, hierarchy and sync time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SiteDevice {
+    pub id: String,
+    pub device_name: String,
+    pub managed_by: ManagedBy,
+    pub owner_type: OwnerType,
+    pub compliance_state: ComplianceState,
+    pub operating_system: Option<String>,
+    pub os_version: Option<String>,
+    pub user_principal_name: Option<String>,
+    pub user_display_name: Option<String>,
+    pub enrolled_date_time: Option<String>,
+    pub serial_number: Option<String>,
+    pub manufacturer: Option<String>,
+    pub model: Option<String>,
+    #[serde(rename = "azureADDeviceId")]
+    pub azure_ad_device_id: Option<String>,
+    pub domain_name: Option<String>,
+    pub sku: Option<String>,
+    pub configuration_manager_client_information: Option<ConfigurationManagerClientInformation>,
+    pub client_health_state: ClientHealthState,
+    pub last_policy_request_date_time: Option<String>,
+    pub last_active_date_time: Option<String>,
+    pub collections: Vec<DeviceCollection>,
+}
+
+/// `PUT /syncs/{syncId}/batches/{index}`: one batch of a full sync. Re-sending a batch replaces it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeviceBatch {
+    pub devices: Vec<SiteDevice>,
+}
+
+/// `POST /syncs/{syncId}/complete`: the full sync is whole; its devices replace the site's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CompleteFullSync {
+    pub batch_count: u32,
+}
+
+/// `POST /syncs/{syncId}/delta`: changes since the last sync, applied once per sync id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeviceDelta {
+    #[serde(default)]
+    pub upserts: Vec<SiteDevice>,
+    /// Ids of devices that left the site or its upload scope.
+    #[serde(default)]
+    pub removals: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncResult {
+    pub sync_id: String,
+    /// Devices of this connector after the sync.
+    pub device_count: u64,
+    /// Devices added, changed or removed by it.
+    pub changed: u64,
+}
+
+/// Answer to `GET /actions?waitSeconds=N`: the actions waiting for the site (empty when the wait
+/// ran out), and whether the tenant asked the site to offboard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionPoll {
+    pub actions: Vec<SiteAction>,
+    pub offboard_requested: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SiteAction {
+    pub id: String,
+    pub device_id: String,
+    pub action: ConfigurationManagerActionType,
+}
+
+/// `POST /actions/{id}/result`: what the client answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ActionResult {
+    pub succeeded: bool,
+    /// The ConfigMgr client's return code (0 on success, an HRESULT otherwise).
+    pub result_code: i64,
+    #[serde(default)]
+    pub result_message: Option<String>,
+}
