@@ -1,11 +1,33 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 
-/// The admin center's server: the admin API, the SPA, and (later) the connector protocol.
+/// `admin-server [COMMAND] [OPTIONS]`: serves unless a command says otherwise.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "admin-server", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub config: Config,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Serve the admin center (the default).
+    Serve,
+    /// Create a one-time onboarding token for a new site, print it once, and exit.
+    OnboardingToken,
+}
+
+fn duration(text: &str) -> Result<Duration, humantime::DurationError> {
+    humantime::parse_duration(text)
+}
+
+/// The admin center's server: the admin API, the connector protocol and the SPA.
+#[derive(Debug, Clone, clap::Args)]
 pub struct Config {
     /// Address to listen on.
     #[arg(long, env = "ADMIN_LISTEN", default_value = "127.0.0.1:8080")]
@@ -38,9 +60,29 @@ pub struct Config {
     #[arg(long, env = "ADMIN_CORS_ALLOW_ORIGIN", value_delimiter = ',')]
     pub cors_allow_origin: Vec<String>,
 
-    /// Largest request body accepted, in bytes.
-    #[arg(long, env = "ADMIN_BODY_LIMIT", default_value_t = 1024 * 1024)]
+    /// Largest request body accepted, in bytes (device batches of the connector protocol too).
+    #[arg(long, env = "ADMIN_BODY_LIMIT", default_value_t = 8 * 1024 * 1024)]
     pub body_limit: usize,
+
+    /// An action the site has not answered within this time is `timedOut`.
+    #[arg(long, env = "ADMIN_ACTION_TIMEOUT", value_parser = duration, default_value = "10m")]
+    pub action_timeout: Duration,
+
+    /// An offboarding that no site confirms completes after this grace period.
+    #[arg(long, env = "ADMIN_OFFBOARD_GRACE", value_parser = duration, default_value = "2h")]
+    pub offboard_grace: Duration,
+
+    /// A connector heard from within this window is online.
+    #[arg(long, env = "ADMIN_ONLINE_WINDOW", value_parser = duration, default_value = "90s")]
+    pub online_window: Duration,
+
+    /// How long an onboarding token stays valid.
+    #[arg(long, env = "ADMIN_ONBOARDING_TOKEN_LIFETIME", value_parser = duration, default_value = "24h")]
+    pub onboarding_token_lifetime: Duration,
+
+    /// How often timeouts and due offboardings are looked for.
+    #[arg(long, env = "ADMIN_SWEEP_INTERVAL", value_parser = duration, default_value = "1s")]
+    pub sweep_interval: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -60,7 +102,12 @@ impl Config {
             log_format: LogFormat::Text,
             demo: false,
             cors_allow_origin: Vec::new(),
-            body_limit: 1024 * 1024,
+            body_limit: 8 * 1024 * 1024,
+            action_timeout: Duration::from_secs(600),
+            offboard_grace: Duration::from_secs(7200),
+            online_window: Duration::from_secs(90),
+            onboarding_token_lifetime: Duration::from_secs(24 * 3600),
+            sweep_interval: Duration::from_millis(200),
         }
     }
 }

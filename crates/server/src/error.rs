@@ -15,8 +15,17 @@ pub enum AppError {
         message: String,
         target: Option<String>,
     },
+    #[error("{message}")]
+    NotSupported {
+        message: String,
+        target: Option<String>,
+    },
+    #[error("{0}")]
+    Unauthenticated(String),
     #[error("{0}")]
     NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
     #[error("{0}")]
     MethodNotAllowed(String),
     #[error("{0}")]
@@ -40,7 +49,10 @@ impl AppError {
     fn code(&self) -> ErrorCode {
         match self {
             Self::BadRequest { .. } => ErrorCode::BadRequest,
+            Self::NotSupported { .. } => ErrorCode::NotSupported,
+            Self::Unauthenticated(_) => ErrorCode::Unauthenticated,
             Self::NotFound(_) => ErrorCode::NotFound,
+            Self::Conflict(_) => ErrorCode::Conflict,
             Self::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
             Self::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
             Self::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
@@ -53,7 +65,9 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let code = self.code();
         let (message, target) = match self {
-            Self::BadRequest { message, target } => (message, target),
+            Self::BadRequest { message, target } | Self::NotSupported { message, target } => {
+                (message, target)
+            }
             Self::Store(_) | Self::Internal(_) => {
                 // The detail goes to the log under the request id, not to the caller.
                 tracing::error!(error = %self, "internal error");

@@ -1,13 +1,17 @@
 //! The cloud-service stand-in for Configuration Manager tenant attach.
 
 pub mod config;
+pub mod demo;
 pub mod error;
+pub mod protocol;
 pub mod query;
 pub mod request_id;
 pub mod routes;
-pub mod seed;
+pub mod secrets;
 pub mod spa;
+pub mod state;
 pub mod store;
+pub mod sweeper;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -19,6 +23,7 @@ use axum::routing::any;
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -27,15 +32,13 @@ pub use config::Config;
 use error::AppError;
 use store::Store;
 
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Store,
-}
+pub use state::AppState;
 
 /// The whole HTTP surface: `/api/v1` and the SPA with its history-API fallback.
 pub fn app(state: AppState, config: &Config) -> Router {
     let api = Router::new()
         .nest("/api/v1", routes::router())
+        .nest(admin_api::protocol::CONNECTOR_API_BASE, protocol::router())
         .with_state(state);
     let spa = Router::new()
         .fallback(spa::serve)
@@ -91,45 +94,62 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
 /// A server bound and running in the background.
 pub struct Server {
     pub addr: SocketAddr,
-    pub store: Store,
+    pub state: AppState,
     task: JoinHandle<std::io::Result<()>>,
+    background: Vec<JoinHandle<()>>,
 }
 
 impl Server {
-    /// Opens the store (seeding the demo tenant if asked), binds and starts serving until
-    /// `shutdown` completes.
+    /// Opens the store, binds, and serves until `shutdown` completes: the admin API, the
+    /// connector protocol, the SPA, the sweeper, and in demo mode the simulated sites.
     pub async fn start(
         config: &Config,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<Self> {
         let store = Store::connect(&config.database_url).await?;
-        if config.demo {
-            seed::demo_tenant_if_empty(&store).await?;
-        }
         let listener = TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
-        let app = app(
-            AppState {
-                store: store.clone(),
-            },
-            config,
-        );
+        let token = CancellationToken::new();
+        let state = AppState::new(store, config.clone(), token.clone());
+        let app = app(state.clone(), config);
+        let stopping = token.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            stopping.cancel();
+        });
+        let serving = token.clone();
         let task = tokio::spawn(async move {
             axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
+                .with_graceful_shutdown(serving.cancelled_owned())
                 .await
         });
-        Ok(Self { addr, store, task })
+        let mut background = vec![tokio::spawn(sweeper::run(state.clone()))];
+        if config.demo {
+            background.push(tokio::spawn(demo::run(state.clone(), format!("http://{addr}"))));
+        }
+        Ok(Self {
+            addr,
+            state,
+            task,
+            background,
+        })
     }
 
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 
+    pub fn store(&self) -> &Store {
+        &self.state.store
+    }
+
     /// Waits for the server to finish (after its shutdown signal), then closes the store.
     pub async fn finished(self) -> anyhow::Result<()> {
         self.task.await??;
-        self.store.close().await;
+        for task in self.background {
+            task.await?;
+        }
+        self.state.store.close().await;
         Ok(())
     }
 }

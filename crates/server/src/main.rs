@@ -1,11 +1,12 @@
-use admin_server::config::LogFormat;
-use admin_server::{Config, Server};
+use admin_server::config::{Cli, Command, LogFormat};
+use admin_server::store::Store;
+use admin_server::Server;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let config = Config::parse();
+    let Cli { command, config } = Cli::parse();
     let filter = EnvFilter::try_new(&config.log_level)?;
     match config.log_format {
         LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
@@ -13,6 +14,18 @@ async fn main() -> anyhow::Result<()> {
             .json()
             .with_env_filter(filter)
             .init(),
+    }
+
+    if let Some(Command::OnboardingToken) = command {
+        let store = Store::connect(&config.database_url).await?;
+        let token = admin_server::routes::connectors::new_onboarding_token(&store, &config).await?;
+        store.close().await;
+        println!("{}", token.token);
+        eprintln!(
+            "One-time onboarding token, valid until {}. It is shown only now: give it to the site's service connection point.",
+            token.expires_date_time
+        );
+        return Ok(());
     }
 
     let server = Server::start(&config, shutdown_signal()).await?;

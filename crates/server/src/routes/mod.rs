@@ -1,6 +1,9 @@
 //! The admin API under `/api/v1`: each resource module brings its own router, merged here.
 
+pub mod actions;
+pub mod connectors;
 pub mod devices;
+pub mod events;
 
 use admin_api::ErrorCode;
 use axum::extract::Request;
@@ -15,6 +18,9 @@ use crate::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(devices::router())
+        .merge(actions::router())
+        .merge(connectors::router())
+        .merge(events::router())
         .fallback(unknown_route)
 }
 

@@ -1,47 +1,275 @@
-use super::Store;
+use admin_api::protocol::SiteInfo;
+use admin_api::{Cloud, Connector, ConnectorStatus, UploadScope};
+use sqlx::FromRow;
+use time::{Duration, OffsetDateTime};
+
+use super::{parse_timestamp, timestamp, Store};
 
 /// What the store needs to attach a hierarchy.
 #[derive(Debug, Clone)]
 pub struct NewConnector {
     pub id: String,
     pub hierarchy_id: String,
-    pub hierarchy_name: Option<String>,
-    pub site_code: Option<String>,
-    pub site_version: Option<String>,
-    pub service_connection_point: Option<String>,
-    pub cloud: Option<String>,
-    pub endpoint_analytics_enabled: Option<bool>,
-    pub last_sync_at: Option<String>,
+    pub credential_hash: Vec<u8>,
     pub onboarded_at: String,
 }
 
+/// What completing an offboarding did.
+pub struct Offboarded {
+    pub canceled: Vec<admin_api::DeviceAction>,
+    pub removed_devices: u64,
+}
+
+/// A connector as its credential check sees it.
+#[derive(Debug, Clone, FromRow)]
+pub struct ConnectorIdentity {
+    pub id: String,
+    pub site_version: Option<String>,
+    pub offboard_requested_at: Option<String>,
+}
+
+/// The status rules of the contract: offboarding first, then `unknown` for a site that never
+/// reported its information, then by the age of the last successful sync.
+pub fn connector_status(
+    site_reported: bool,
+    last_sync_at: Option<OffsetDateTime>,
+    offboarding: bool,
+    now: OffsetDateTime,
+) -> ConnectorStatus {
+    if offboarding {
+        return ConnectorStatus::Offboarding;
+    }
+    if !site_reported {
+        return ConnectorStatus::Unknown;
+    }
+    match last_sync_at.map(|at| now - at) {
+        Some(age) if age < Duration::hours(24) => ConnectorStatus::Healthy,
+        Some(age) if age < Duration::hours(72) => ConnectorStatus::Warning,
+        _ => ConnectorStatus::Unhealthy,
+    }
+}
+
+const SELECT_CONNECTOR: &str = "SELECT c.*,
+        (SELECT COUNT(*) FROM devices d WHERE d.connector_id = c.id) AS device_count
+     FROM connectors c";
+
 impl Store {
-    pub async fn connector_count(&self) -> sqlx::Result<i64> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM connectors")
-            .fetch_one(self.pool())
-            .await
+    pub async fn connectors(&self, now: OffsetDateTime, online_window: Duration) -> sqlx::Result<Vec<Connector>> {
+        let rows: Vec<ConnectorRow> = sqlx::query_as(&format!("{SELECT_CONNECTOR} ORDER BY c.onboarded_at, c.id"))
+            .fetch_all(self.pool())
+            .await?;
+        rows.into_iter().map(|row| row.into_connector(now, online_window)).collect()
     }
 
-    pub async fn insert_connector(&self, connector: &NewConnector) -> sqlx::Result<()> {
-        sqlx::query(
-            "INSERT INTO connectors (id, hierarchy_id, hierarchy_name, site_code, site_version,
-                service_connection_point, cloud, endpoint_analytics_enabled, last_sync_at,
-                last_heartbeat_at, onboarded_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    pub async fn connector(
+        &self,
+        id: &str,
+        now: OffsetDateTime,
+        online_window: Duration,
+    ) -> sqlx::Result<Option<Connector>> {
+        let row: Option<ConnectorRow> = sqlx::query_as(&format!("{SELECT_CONNECTOR} WHERE c.id = ?"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|row| row.into_connector(now, online_window)).transpose()
+    }
+
+    /// The connector whose unrevoked credential hashes to `credential_hash`.
+    pub async fn connector_identity(
+        &self,
+        id: &str,
+    ) -> sqlx::Result<Option<(ConnectorIdentity, Option<Vec<u8>>)>> {
+        let row: Option<(String, Option<String>, Option<String>, Option<Vec<u8>>)> = sqlx::query_as(
+            "SELECT id, site_version, offboard_requested_at, credential_hash FROM connectors WHERE id = ?",
         )
-        .bind(&connector.id)
-        .bind(&connector.hierarchy_id)
-        .bind(&connector.hierarchy_name)
-        .bind(&connector.site_code)
-        .bind(&connector.site_version)
-        .bind(&connector.service_connection_point)
-        .bind(&connector.cloud)
-        .bind(connector.endpoint_analytics_enabled)
-        .bind(&connector.last_sync_at)
-        .bind(&connector.last_sync_at)
-        .bind(&connector.onboarded_at)
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|(id, site_version, offboard_requested_at, hash)| {
+            (
+                ConnectorIdentity {
+                    id,
+                    site_version,
+                    offboard_requested_at,
+                },
+                hash,
+            )
+        }))
+    }
+
+    pub async fn report_site(&self, id: &str, site: &SiteInfo, now: OffsetDateTime) -> sqlx::Result<()> {
+        let scope = site
+            .upload_scope
+            .as_ref()
+            .map(|s| serde_json::to_string(s).expect("scopes serialize"));
+        let at = timestamp(now);
+        sqlx::query(
+            "UPDATE connectors SET hierarchy_name = ?, site_code = ?, site_version = ?,
+                service_connection_point = ?, cloud = ?, upload_scope = ?,
+                endpoint_analytics_enabled = ?, site_reported_at = ?, last_heartbeat_at = ?
+             WHERE id = ?",
+        )
+        .bind(&site.hierarchy_name)
+        .bind(&site.site_code)
+        .bind(&site.site_version)
+        .bind(&site.service_connection_point)
+        .bind(site.cloud.map(Cloud::as_str))
+        .bind(scope)
+        .bind(site.endpoint_analytics_enabled)
+        .bind(&at)
+        .bind(&at)
+        .bind(id)
         .execute(self.pool())
         .await?;
         Ok(())
+    }
+
+    pub async fn heartbeat(&self, id: &str, now: OffsetDateTime) -> sqlx::Result<()> {
+        sqlx::query("UPDATE connectors SET last_heartbeat_at = ? WHERE id = ?")
+            .bind(timestamp(now))
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Marks the connector as offboarding; returns false when it does not exist. Repeating it
+    /// keeps the first request's time.
+    pub async fn request_offboard(&self, id: &str, now: OffsetDateTime) -> sqlx::Result<bool> {
+        let done = sqlx::query(
+            "UPDATE connectors SET offboard_requested_at = COALESCE(offboard_requested_at, ?) WHERE id = ?",
+        )
+        .bind(timestamp(now))
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Connectors whose offboarding was requested before `cutoff`.
+    pub async fn offboardings_due(&self, cutoff: OffsetDateTime) -> sqlx::Result<Vec<String>> {
+        sqlx::query_scalar(
+            "SELECT id FROM connectors WHERE offboard_requested_at IS NOT NULL AND offboard_requested_at <= ?",
+        )
+        .bind(timestamp(cutoff))
+        .fetch_all(self.pool())
+        .await
+    }
+
+    /// Completes an offboarding in one transaction: the connector's open actions are canceled
+    /// (and returned), its devices, syncs and the connector itself (with its credential) removed.
+    /// `None` when there was nothing to offboard.
+    pub async fn complete_offboard(
+        &self,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> sqlx::Result<Option<Offboarded>> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let offboarding: Option<Option<String>> =
+            sqlx::query_scalar("SELECT offboard_requested_at FROM connectors WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if !matches!(offboarding, Some(Some(_))) {
+            return Ok(None);
+        }
+        let canceled = super::actions::cancel_open(&mut tx, id, now).await?;
+        let removed_devices = sqlx::query("DELETE FROM devices WHERE connector_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("DELETE FROM connectors WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(Offboarded {
+            canceled,
+            removed_devices,
+        }))
+    }
+}
+
+#[derive(FromRow)]
+struct ConnectorRow {
+    id: String,
+    hierarchy_id: String,
+    hierarchy_name: Option<String>,
+    site_code: Option<String>,
+    site_version: Option<String>,
+    service_connection_point: Option<String>,
+    cloud: Option<String>,
+    upload_scope: Option<String>,
+    endpoint_analytics_enabled: Option<bool>,
+    last_sync_at: Option<String>,
+    last_heartbeat_at: Option<String>,
+    onboarded_at: String,
+    offboard_requested_at: Option<String>,
+    site_reported_at: Option<String>,
+    device_count: i64,
+}
+
+impl ConnectorRow {
+    fn into_connector(self, now: OffsetDateTime, online_window: Duration) -> sqlx::Result<Connector> {
+        let last_sync = self.last_sync_at.as_deref().and_then(parse_timestamp);
+        let online = self
+            .last_heartbeat_at
+            .as_deref()
+            .and_then(parse_timestamp)
+            .is_some_and(|at| now - at <= online_window);
+        let upload_scope: Option<UploadScope> = self
+            .upload_scope
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| sqlx::Error::ColumnDecode {
+                index: "upload_scope".into(),
+                source: Box::new(e),
+            })?;
+        Ok(Connector {
+            status: connector_status(
+                self.site_reported_at.is_some(),
+                last_sync,
+                self.offboard_requested_at.is_some(),
+                now,
+            ),
+            id: self.id,
+            hierarchy_id: self.hierarchy_id,
+            hierarchy_name: self.hierarchy_name,
+            site_code: self.site_code,
+            site_version: self.site_version,
+            last_sync_date_time: self.last_sync_at,
+            last_heartbeat_date_time: self.last_heartbeat_at,
+            online,
+            device_count: self.device_count as u64,
+            service_connection_point: self.service_connection_point,
+            cloud: self.cloud.as_deref().and_then(Cloud::from_wire),
+            upload_scope,
+            endpoint_analytics_enabled: self.endpoint_analytics_enabled,
+            onboarded_date_time: self.onboarded_at,
+            offboard_requested_date_time: self.offboard_requested_at,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn status_follows_the_contract() {
+        let now = datetime!(2026-11-21 12:00 UTC);
+        let ago = |hours: i64| Some(now - Duration::hours(hours));
+        assert_eq!(connector_status(true, ago(1), false, now), ConnectorStatus::Healthy);
+        assert_eq!(connector_status(true, ago(23), false, now), ConnectorStatus::Healthy);
+        assert_eq!(connector_status(true, ago(24), false, now), ConnectorStatus::Warning);
+        assert_eq!(connector_status(true, ago(71), false, now), ConnectorStatus::Warning);
+        assert_eq!(connector_status(true, ago(72), false, now), ConnectorStatus::Unhealthy);
+        assert_eq!(connector_status(true, None, false, now), ConnectorStatus::Unhealthy);
+        assert_eq!(connector_status(false, ago(1), false, now), ConnectorStatus::Unknown);
+        assert_eq!(connector_status(true, ago(1), true, now), ConnectorStatus::Offboarding);
+        assert_eq!(connector_status(false, None, true, now), ConnectorStatus::Offboarding);
     }
 }

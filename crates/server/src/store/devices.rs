@@ -2,10 +2,13 @@ use admin_api::{
     ClientHealthState, ComplianceState, ConfigurationManagerClientInformation, Device,
     DeviceCollection, ManagedBy, OwnerType,
 };
+use admin_api::protocol::{DeviceDelta, SiteDevice, SyncResult};
 use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
+use time::OffsetDateTime;
 
-use super::Store;
+use super::{stored, timestamp, Store};
+use crate::error::{AppError, AppResult};
 
 /// Where a page of the default order (`deviceName asc`, ties by `id`) resumes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,6 +87,13 @@ impl Store {
         })
     }
 
+    pub async fn device_connector(&self, id: &str) -> sqlx::Result<Option<String>> {
+        sqlx::query_scalar("SELECT connector_id FROM devices WHERE id = ?")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await
+    }
+
     pub async fn device(&self, id: &str) -> sqlx::Result<Option<Device>> {
         let row: Option<DeviceRow> = sqlx::query_as(&format!("{SELECT_DEVICE} WHERE d.id = ?"))
             .bind(id)
@@ -92,52 +102,312 @@ impl Store {
         row.map(Device::try_from).transpose()
     }
 
-    /// Inserts the devices of one connector, all or none.
-    pub async fn insert_devices(&self, devices: &[Device]) -> sqlx::Result<()> {
-        let mut tx = self.pool().begin().await?;
-        for device in devices {
-            let client = device.configuration_manager_client_information.as_ref();
-            let collections =
-                serde_json::to_string(&device.collections).expect("collections serialize");
-            sqlx::query(
-                "INSERT INTO devices (id, connector_id, device_name, managed_by, owner_type,
-                    compliance_state, operating_system, os_version, user_principal_name,
-                    user_display_name, last_sync_at, enrolled_at, serial_number, manufacturer,
-                    model, azure_ad_device_id, domain_name, sku, client_identifier,
-                    client_version, client_is_blocked, client_health_state,
-                    last_policy_request_at, last_active_at, collections)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&device.id)
-            .bind(&device.connector_id)
-            .bind(&device.device_name)
-            .bind(device.managed_by.as_str())
-            .bind(device.owner_type.as_str())
-            .bind(device.compliance_state.as_str())
-            .bind(&device.operating_system)
-            .bind(&device.os_version)
-            .bind(&device.user_principal_name)
-            .bind(&device.user_display_name)
-            .bind(&device.last_sync_date_time)
-            .bind(&device.enrolled_date_time)
-            .bind(&device.serial_number)
-            .bind(&device.manufacturer)
-            .bind(&device.model)
-            .bind(&device.azure_ad_device_id)
-            .bind(&device.domain_name)
-            .bind(&device.sku)
-            .bind(client.map(|c| &c.client_identifier))
-            .bind(client.and_then(|c| c.client_version.as_ref()))
-            .bind(client.map(|c| c.is_blocked))
-            .bind(device.client_health_state.as_str())
-            .bind(&device.last_policy_request_date_time)
-            .bind(&device.last_active_date_time)
-            .bind(collections)
+    /// Stages one batch of a full sync; re-sending a batch replaces it. A batch of a new sync
+    /// discards what an interrupted earlier one of the same connector left.
+    pub async fn stage_full_sync_batch(
+        &self,
+        connector_id: &str,
+        sync_id: &str,
+        batch_index: u32,
+        devices: &[SiteDevice],
+        now: OffsetDateTime,
+    ) -> AppResult<()> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        if completed_sync(&mut tx, connector_id, sync_id).await?.is_some() {
+            return Err(AppError::Conflict(format!(
+                "The sync '{sync_id}' is already complete: start a new sync id."
+            )));
+        }
+        reject_foreign_devices(&mut tx, connector_id, devices.iter().map(|d| d.id.as_str())).await?;
+        sqlx::query("DELETE FROM sync_batches WHERE connector_id = ? AND sync_id <> ?")
+            .bind(connector_id)
+            .bind(sync_id)
             .execute(&mut *tx)
             .await?;
-        }
-        tx.commit().await
+        sqlx::query(
+            "INSERT INTO sync_batches (sync_id, connector_id, batch_index, devices, received_at)
+             VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (sync_id, batch_index) DO UPDATE SET devices = excluded.devices,
+                received_at = excluded.received_at",
+        )
+        .bind(sync_id)
+        .bind(connector_id)
+        .bind(batch_index)
+        .bind(serde_json::to_string(devices).expect("devices serialize"))
+        .bind(timestamp(now))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
+
+    /// Makes a staged full sync the connector's device set, in one transaction: its devices are
+    /// upserted and the connector's other devices removed. Completing it again returns the same
+    /// result.
+    pub async fn complete_full_sync(
+        &self,
+        connector_id: &str,
+        sync_id: &str,
+        batch_count: u32,
+        now: OffsetDateTime,
+    ) -> AppResult<SyncResult> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        if let Some(done) = completed_sync(&mut tx, connector_id, sync_id).await? {
+            return Ok(done);
+        }
+        let indexes: Vec<u32> = sqlx::query_scalar(
+            "SELECT batch_index FROM sync_batches WHERE connector_id = ? AND sync_id = ? ORDER BY batch_index",
+        )
+        .bind(connector_id)
+        .bind(sync_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        if indexes != (0..batch_count).collect::<Vec<_>>() {
+            let missing: Vec<String> = (0..batch_count)
+                .filter(|i| !indexes.contains(i))
+                .map(|i| i.to_string())
+                .collect();
+            return Err(AppError::Conflict(if missing.is_empty() {
+                format!("The sync '{sync_id}' has more than {batch_count} batches.")
+            } else {
+                format!("The sync '{sync_id}' is missing batches {}.", missing.join(", "))
+            }));
+        }
+        sqlx::query("CREATE TEMP TABLE IF NOT EXISTS sync_seen (id TEXT PRIMARY KEY NOT NULL)")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM temp.sync_seen").execute(&mut *tx).await?;
+        let synced_at = timestamp(now);
+        let mut changed = 0;
+        for index in indexes {
+            let json: String = sqlx::query_scalar(
+                "SELECT devices FROM sync_batches WHERE sync_id = ? AND batch_index = ?",
+            )
+            .bind(sync_id)
+            .bind(index)
+            .fetch_one(&mut *tx)
+            .await?;
+            let devices: Vec<SiteDevice> = serde_json::from_str(&json)
+                .map_err(|e| AppError::Internal(format!("a staged batch does not decode: {e}")))?;
+            reject_foreign_devices(&mut tx, connector_id, devices.iter().map(|d| d.id.as_str())).await?;
+            for device in &devices {
+                changed += upsert_device(&mut tx, connector_id, device, &synced_at).await?;
+                sqlx::query("INSERT OR IGNORE INTO temp.sync_seen (id) VALUES (?)")
+                    .bind(&device.id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        let removed = sqlx::query(
+            "DELETE FROM devices WHERE connector_id = ? AND id NOT IN (SELECT id FROM temp.sync_seen)",
+        )
+        .bind(connector_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query("DELETE FROM temp.sync_seen").execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM sync_batches WHERE connector_id = ?")
+            .bind(connector_id)
+            .execute(&mut *tx)
+            .await?;
+        let result = record_sync(&mut tx, connector_id, sync_id, "full", changed + removed, &synced_at).await?;
+        tx.commit().await?;
+        Ok(result)
+    }
+
+    /// Applies a delta once per sync id; all or nothing. A device of another connector rejects it.
+    pub async fn apply_delta(
+        &self,
+        connector_id: &str,
+        sync_id: &str,
+        delta: &DeviceDelta,
+        now: OffsetDateTime,
+    ) -> AppResult<SyncResult> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        if let Some(done) = completed_sync(&mut tx, connector_id, sync_id).await? {
+            return Ok(done);
+        }
+        let ids = delta
+            .upserts
+            .iter()
+            .map(|d| d.id.as_str())
+            .chain(delta.removals.iter().map(String::as_str));
+        reject_foreign_devices(&mut tx, connector_id, ids).await?;
+        let synced_at = timestamp(now);
+        let mut changed = 0;
+        for device in &delta.upserts {
+            changed += upsert_device(&mut tx, connector_id, device, &synced_at).await?;
+        }
+        for id in &delta.removals {
+            changed += sqlx::query("DELETE FROM devices WHERE connector_id = ? AND id = ?")
+                .bind(connector_id)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
+        let result = record_sync(&mut tx, connector_id, sync_id, "delta", changed, &synced_at).await?;
+        tx.commit().await?;
+        Ok(result)
+    }
+}
+
+type Tx<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
+
+async fn completed_sync(tx: &mut Tx<'_>, connector_id: &str, sync_id: &str) -> AppResult<Option<SyncResult>> {
+    let row: Option<(String, i64, i64)> =
+        sqlx::query_as("SELECT connector_id, device_count, changed FROM syncs WHERE id = ?")
+            .bind(sync_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    match row {
+        None => Ok(None),
+        Some((owner, _, _)) if owner != connector_id => Err(AppError::Conflict(format!(
+            "The sync id '{sync_id}' is taken: use a new one."
+        ))),
+        Some((_, device_count, changed)) => Ok(Some(SyncResult {
+            sync_id: sync_id.to_owned(),
+            device_count: device_count as u64,
+            changed: changed as u64,
+        })),
+    }
+}
+
+async fn record_sync(
+    tx: &mut Tx<'_>,
+    connector_id: &str,
+    sync_id: &str,
+    kind: &str,
+    changed: u64,
+    synced_at: &str,
+) -> AppResult<SyncResult> {
+    let device_count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM devices WHERE connector_id = ?")
+        .bind(connector_id)
+        .fetch_one(&mut **tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO syncs (id, connector_id, kind, completed_at, device_count, changed) VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(sync_id)
+    .bind(connector_id)
+    .bind(kind)
+    .bind(synced_at)
+    .bind(device_count)
+    .bind(changed as i64)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("UPDATE connectors SET last_sync_at = ? WHERE id = ?")
+        .bind(synced_at)
+        .bind(connector_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(SyncResult {
+        sync_id: sync_id.to_owned(),
+        device_count: device_count as u64,
+        changed,
+    })
+}
+
+/// A site may only upload its own devices: one of another connector rejects the whole upload.
+async fn reject_foreign_devices<'i>(
+    tx: &mut Tx<'_>,
+    connector_id: &str,
+    ids: impl Iterator<Item = &'i str>,
+) -> AppResult<()> {
+    for id in ids {
+        let owner: Option<String> = sqlx::query_scalar("SELECT connector_id FROM devices WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?;
+        if owner.is_some_and(|owner| owner != connector_id) {
+            return Err(AppError::Conflict(format!(
+                "The device '{id}' belongs to another connector: nothing was written."
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Inserts or updates one device; 1 when that changed a row, 0 when it was already so.
+async fn upsert_device(
+    tx: &mut Tx<'_>,
+    connector_id: &str,
+    device: &SiteDevice,
+    synced_at: &str,
+) -> AppResult<u64> {
+    let client = device.configuration_manager_client_information.as_ref();
+    let collections = serde_json::to_string(&device.collections).expect("collections serialize");
+    let done = sqlx::query(
+        "INSERT INTO devices (id, connector_id, device_name, managed_by, owner_type,
+            compliance_state, operating_system, os_version, user_principal_name,
+            user_display_name, last_sync_at, enrolled_at, serial_number, manufacturer,
+            model, azure_ad_device_id, domain_name, sku, client_identifier,
+            client_version, client_is_blocked, client_health_state,
+            last_policy_request_at, last_active_at, collections)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET
+            device_name = excluded.device_name, managed_by = excluded.managed_by,
+            owner_type = excluded.owner_type, compliance_state = excluded.compliance_state,
+            operating_system = excluded.operating_system, os_version = excluded.os_version,
+            user_principal_name = excluded.user_principal_name,
+            user_display_name = excluded.user_display_name, last_sync_at = excluded.last_sync_at,
+            enrolled_at = excluded.enrolled_at, serial_number = excluded.serial_number,
+            manufacturer = excluded.manufacturer, model = excluded.model,
+            azure_ad_device_id = excluded.azure_ad_device_id, domain_name = excluded.domain_name,
+            sku = excluded.sku, client_identifier = excluded.client_identifier,
+            client_version = excluded.client_version, client_is_blocked = excluded.client_is_blocked,
+            client_health_state = excluded.client_health_state,
+            last_policy_request_at = excluded.last_policy_request_at,
+            last_active_at = excluded.last_active_at, collections = excluded.collections
+         WHERE devices.connector_id = excluded.connector_id AND (
+            devices.device_name IS NOT excluded.device_name OR devices.managed_by IS NOT excluded.managed_by
+            OR devices.owner_type IS NOT excluded.owner_type
+            OR devices.compliance_state IS NOT excluded.compliance_state
+            OR devices.operating_system IS NOT excluded.operating_system
+            OR devices.os_version IS NOT excluded.os_version
+            OR devices.user_principal_name IS NOT excluded.user_principal_name
+            OR devices.user_display_name IS NOT excluded.user_display_name
+            OR devices.enrolled_at IS NOT excluded.enrolled_at
+            OR devices.serial_number IS NOT excluded.serial_number
+            OR devices.manufacturer IS NOT excluded.manufacturer OR devices.model IS NOT excluded.model
+            OR devices.azure_ad_device_id IS NOT excluded.azure_ad_device_id
+            OR devices.domain_name IS NOT excluded.domain_name OR devices.sku IS NOT excluded.sku
+            OR devices.client_identifier IS NOT excluded.client_identifier
+            OR devices.client_version IS NOT excluded.client_version
+            OR devices.client_is_blocked IS NOT excluded.client_is_blocked
+            OR devices.client_health_state IS NOT excluded.client_health_state
+            OR devices.last_policy_request_at IS NOT excluded.last_policy_request_at
+            OR devices.last_active_at IS NOT excluded.last_active_at
+            OR devices.collections IS NOT excluded.collections)",
+    )
+    .bind(&device.id)
+    .bind(connector_id)
+    .bind(&device.device_name)
+    .bind(device.managed_by.as_str())
+    .bind(device.owner_type.as_str())
+    .bind(device.compliance_state.as_str())
+    .bind(&device.operating_system)
+    .bind(&device.os_version)
+    .bind(&device.user_principal_name)
+    .bind(&device.user_display_name)
+    .bind(synced_at)
+    .bind(&device.enrolled_date_time)
+    .bind(&device.serial_number)
+    .bind(&device.manufacturer)
+    .bind(&device.model)
+    .bind(&device.azure_ad_device_id)
+    .bind(&device.domain_name)
+    .bind(&device.sku)
+    .bind(client.map(|c| &c.client_identifier))
+    .bind(client.and_then(|c| c.client_version.as_ref()))
+    .bind(client.map(|c| c.is_blocked))
+    .bind(device.client_health_state.as_str())
+    .bind(&device.last_policy_request_date_time)
+    .bind(&device.last_active_date_time)
+    .bind(collections)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 #[derive(FromRow)]
@@ -169,13 +439,6 @@ struct DeviceRow {
     collections: String,
     hierarchy_name: Option<String>,
     site_code: Option<String>,
-}
-
-fn stored<T>(column: &str, value: &str, parse: fn(&str) -> Option<T>) -> sqlx::Result<T> {
-    parse(value).ok_or_else(|| sqlx::Error::ColumnDecode {
-        index: column.to_owned(),
-        source: format!("unknown stored value {value:?}").into(),
-    })
 }
 
 impl TryFrom<DeviceRow> for Device {

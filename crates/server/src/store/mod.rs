@@ -1,7 +1,9 @@
 //! The SQLite store: one pool, migrations embedded and applied on connect.
 
+pub mod actions;
 pub mod connectors;
 pub mod devices;
+pub mod onboarding;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -14,6 +16,7 @@ use time::OffsetDateTime;
 #[derive(Clone)]
 pub struct Store {
     pool: SqlitePool,
+    folder: std::path::PathBuf,
 }
 
 impl Store {
@@ -26,17 +29,25 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
-        if let Some(folder) = options.get_filename().parent() {
-            if !folder.as_os_str().is_empty() {
-                std::fs::create_dir_all(folder)?;
-            }
+        let folder = options
+            .get_filename()
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default();
+        if !folder.as_os_str().is_empty() {
+            std::fs::create_dir_all(&folder)?;
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self { pool, folder })
+    }
+
+    /// The folder the database file is in (the data folder).
+    pub fn folder(&self) -> &std::path::Path {
+        &self.folder
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -58,8 +69,16 @@ pub fn timestamp(at: OffsetDateTime) -> String {
     at.format(&Rfc3339).expect("UTC timestamps always format")
 }
 
-pub fn now() -> String {
-    timestamp(OffsetDateTime::now_utc())
+pub fn parse_timestamp(text: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(text, &Rfc3339).ok()
+}
+
+/// A stored enum value back into its type; a value this build does not know is a decode error.
+pub(crate) fn stored<T>(column: &str, value: &str, parse: fn(&str) -> Option<T>) -> sqlx::Result<T> {
+    parse(value).ok_or_else(|| sqlx::Error::ColumnDecode {
+        index: column.to_owned(),
+        source: format!("unknown stored value {value:?}").into(),
+    })
 }
 
 #[cfg(test)]

@@ -1,0 +1,116 @@
+//! Demo mode: three simulated hierarchies attach to this server through the real connector
+//! protocol, over HTTP, as their service connection points would. Their credentials are kept in
+//! `demo-sites.json` beside the database, so a restart resumes them; one that was offboarded stays
+//! gone.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use admin_api::UploadScope;
+use serde::{Deserialize, Serialize};
+use site_connector::{HierarchyConfig, Outcome, ProtocolClient, SimulatedHierarchy, SiteConnector, SiteOptions};
+
+use crate::routes::connectors::new_onboarding_token;
+use crate::state::AppState;
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct DemoSites {
+    /// Site code → its credential, or `None` once offboarded.
+    sites: BTreeMap<String, Option<String>>,
+}
+
+/// The demo hierarchies: an old site that never reports its details, a 2010 site uploading one
+/// collection with its children, and a 2207 site uploading everything.
+pub fn hierarchies() -> Vec<HierarchyConfig> {
+    let mut legacy = HierarchyConfig::new("Contoso Legacy", "LEG", 2002, 300, 2002);
+    legacy.reports_site_info = false;
+    let mut europe = HierarchyConfig::new("Contoso Europe", "EUR", 2010, 1200, 2010);
+    europe.upload_scope = UploadScope::Collection {
+        collection_id: "EUR00011".into(),
+        collection_name: "Windows 11 Workstations".into(),
+        include_child_collections: true,
+    };
+    let headquarters = HierarchyConfig::new("Contoso Headquarters", "CHQ", 2207, 2000, 2207);
+    vec![legacy, europe, headquarters]
+}
+
+pub async fn run(state: AppState, server_url: String) {
+    let file = state.store.folder().join("demo-sites.json");
+    let mut tasks = Vec::new();
+    for config in hierarchies() {
+        let state = state.clone();
+        let server_url = server_url.clone();
+        let file = file.clone();
+        tasks.push(tokio::spawn(async move {
+            if let Err(error) = run_site(&state, &server_url, config.clone(), &file).await {
+                tracing::error!(%error, site = %config.site_code, "a demo site stopped");
+            }
+        }));
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+}
+
+async fn run_site(
+    state: &AppState,
+    server_url: &str,
+    config: HierarchyConfig,
+    file: &PathBuf,
+) -> anyhow::Result<()> {
+    let code = config.site_code.clone();
+    let options = SiteOptions {
+        batch_size: 500,
+        poll_wait_seconds: 25,
+        churn: Some((Duration::from_secs(60), 5)),
+    };
+    let saved = load(file).await.sites.get(&code).cloned();
+    let hierarchy = SimulatedHierarchy::new(config);
+    let site = match saved {
+        Some(None) => return Ok(()),
+        Some(Some(credential)) => {
+            let site = SiteConnector::resume(ProtocolClient::new(server_url, Some(credential)), hierarchy, options);
+            match site.client().heartbeat().await {
+                Err(error) if error.status() == Some(axum::http::StatusCode::UNAUTHORIZED) => {
+                    save(file, &code, None).await?;
+                    return Ok(());
+                }
+                _ => site,
+            }
+        }
+        None => {
+            let token = new_onboarding_token(&state.store, &state.config).await?;
+            let site = SiteConnector::attach(server_url, &token.token, hierarchy, options).await?;
+            save(file, &code, site.client().credential().map(str::to_owned)).await?;
+            site
+        }
+    };
+    site.report_site().await?;
+    let synced = site.full_sync().await?;
+    tracing::info!(site = %code, devices = synced.device_count, "demo site uploaded its devices");
+    match site.serve(state.shutdown.clone()).await {
+        Outcome::Offboarded | Outcome::CredentialRevoked => save(file, &code, None).await?,
+        Outcome::Stopped => {}
+    }
+    Ok(())
+}
+
+async fn load(file: &PathBuf) -> DemoSites {
+    match tokio::fs::read(file).await {
+        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
+        Err(_) => DemoSites::default(),
+    }
+}
+
+/// Sites save one at a time: a lock keeps their read-modify-write whole.
+async fn save(file: &PathBuf, code: &str, credential: Option<String>) -> anyhow::Result<()> {
+    static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _guard = LOCK.lock().await;
+    let mut sites = load(file).await;
+    sites.sites.insert(code.to_owned(), credential);
+    let temporary = file.with_extension("json.tmp");
+    tokio::fs::write(&temporary, serde_json::to_vec_pretty(&sites)?).await?;
+    tokio::fs::rename(&temporary, file).await?;
+    Ok(())
+}

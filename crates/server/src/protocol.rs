@@ -1,0 +1,318 @@
+//! The connector protocol under `/api/connector/v1` (docs/connector-protocol.md): what a
+//! hierarchy's service connection point calls. Authenticated by the connector's own credential.
+
+use std::time::Duration;
+
+use admin_api::protocol::{
+    ActionPoll, ActionResult, CompleteFullSync, DeviceBatch, DeviceDelta, HeartbeatResponse,
+    OnboardRequest, OnboardResponse, SiteInfo, SyncResult, MAX_WAIT_SECONDS,
+};
+use admin_api::{DevicesEvent, Event};
+use axum::extract::{FromRequestParts, Path, RawQuery, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+
+use crate::error::{AppError, AppJson, AppResult};
+use crate::secrets;
+use crate::state::AppState;
+use crate::store::connectors::{ConnectorIdentity, NewConnector};
+use crate::store::timestamp;
+use crate::sweeper::complete_offboard;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/onboard", post(onboard))
+        .route("/site", put(report_site))
+        .route("/heartbeat", post(heartbeat))
+        .route("/syncs/{sync_id}/batches/{index}", put(stage_batch))
+        .route("/syncs/{sync_id}/complete", post(complete_sync))
+        .route("/syncs/{sync_id}/delta", post(apply_delta))
+        .route("/actions", get(poll_actions))
+        .route("/actions/{id}/accept", post(accept_action))
+        .route("/actions/{id}/result", post(report_result))
+        .route("/offboard/ack", post(acknowledge_offboard))
+        .fallback(crate::routes::unknown_route)
+}
+
+fn bearer(parts: &Parts) -> AppResult<&str> {
+    parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| {
+            AppError::Unauthenticated("Send the credential as 'Authorization: Bearer <credential>'.".into())
+        })
+}
+
+/// A caller proven to be a connector by its credential.
+pub struct SiteConnector(pub ConnectorIdentity);
+
+impl FromRequestParts<AppState> for SiteConnector {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> AppResult<Self> {
+        let credential = bearer(parts)?;
+        let refused =
+            || AppError::Unauthenticated("The connector credential is not valid or was revoked.".into());
+        let (id, secret) = secrets::split_credential(credential).ok_or_else(refused)?;
+        match state.store.connector_identity(id).await? {
+            Some((identity, Some(hash))) if secrets::matches(secret, &hash) => Ok(Self(identity)),
+            _ => Err(refused()),
+        }
+    }
+}
+
+async fn onboard(
+    State(state): State<AppState>,
+    parts: Parts,
+    AppJson(request): AppJson<OnboardRequest>,
+) -> AppResult<(StatusCode, Json<OnboardResponse>)> {
+    let token = bearer(&parts)?;
+    if request.hierarchy_id.trim().is_empty() || request.hierarchy_id.len() > 100 {
+        return Err(AppError::bad_request("hierarchyId", "The hierarchyId must be 1 to 100 characters."));
+    }
+    let connector_id = uuid::Uuid::new_v4().to_string();
+    let secret = secrets::generate("cmsec_");
+    let now = state.now();
+    state
+        .store
+        .onboard(
+            &secrets::hash(token),
+            &NewConnector {
+                id: connector_id.clone(),
+                hierarchy_id: request.hierarchy_id,
+                credential_hash: secrets::hash(&secret),
+                onboarded_at: timestamp(now),
+            },
+            now,
+        )
+        .await?;
+    tracing::info!(connector = %connector_id, "site onboarded");
+    state.publish_connector(&connector_id).await;
+    Ok((
+        StatusCode::CREATED,
+        Json(OnboardResponse {
+            credential: format!("{connector_id}.{secret}"),
+            connector_id,
+        }),
+    ))
+}
+
+async fn report_site(
+    State(state): State<AppState>,
+    SiteConnector(site): SiteConnector,
+    AppJson(info): AppJson<SiteInfo>,
+) -> AppResult<Json<HeartbeatResponse>> {
+    for (field, value) in [
+        ("hierarchyName", &info.hierarchy_name),
+        ("siteCode", &info.site_code),
+        ("siteVersion", &info.site_version),
+    ] {
+        if value.trim().is_empty() || value.len() > 200 {
+            return Err(AppError::bad_request(field, format!("'{field}' must be 1 to 200 characters.")));
+        }
+    }
+    state.store.report_site(&site.id, &info, state.now()).await?;
+    state.publish_connector(&site.id).await;
+    Ok(Json(HeartbeatResponse {
+        offboard_requested: site.offboard_requested_at.is_some(),
+    }))
+}
+
+async fn heartbeat(
+    State(state): State<AppState>,
+    SiteConnector(site): SiteConnector,
+) -> AppResult<Json<HeartbeatResponse>> {
+    state.store.heartbeat(&site.id, state.now()).await?;
+    Ok(Json(HeartbeatResponse {
+        offboard_requested: site.offboard_requested_at.is_some(),
+    }))
+}
+
+fn check_sync_id(sync_id: &str) -> AppResult<()> {
+    let fine = !sync_id.is_empty()
+        && sync_id.len() <= 100
+        && sync_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if fine {
+        Ok(())
+    } else {
+        Err(AppError::bad_request(
+            "syncId",
+            "A sync id is 1 to 100 letters, digits, '-' or '_'.",
+        ))
+    }
+}
+
+async fn stage_batch(
+    State(state): State<AppState>,
+    SiteConnector(site): SiteConnector,
+    Path((sync_id, index)): Path<(String, u32)>,
+    AppJson(batch): AppJson<DeviceBatch>,
+) -> AppResult<StatusCode> {
+    check_sync_id(&sync_id)?;
+    state
+        .store
+        .stage_full_sync_batch(&site.id, &sync_id, index, &batch.devices, state.now())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn complete_sync(
+    State(state): State<AppState>,
+    SiteConnector(site): SiteConnector,
+    Path(sync_id): Path<String>,
+    AppJson(complete): AppJson<CompleteFullSync>,
+) -> AppResult<Json<SyncResult>> {
+    check_sync_id(&sync_id)?;
+    let result = state
+        .store
+        .complete_full_sync(&site.id, &sync_id, complete.batch_count, state.now())
+        .await?;
+    synced(&state, &site.id, &result).await;
+    Ok(Json(result))
+}
+
+async fn apply_delta(
+    State(state): State<AppState>,
+    SiteConnector(site): SiteConnector,
+    Path(sync_id): Path<String>,
+    AppJson(delta): AppJson<DeviceDelta>,
+) -> AppResult<Json<SyncResult>> {
+    check_sync_id(&sync_id)?;
+    let result = state
+        .store
+        .apply_delta(&site.id, &sync_id, &delta, state.now())
+        .await?;
+    synced(&state, &site.id, &result).await;
+    Ok(Json(result))
+}
+
+async fn synced(state: &AppState, connector_id: &str, result: &SyncResult) {
+    tracing::info!(connector = connector_id, sync = %result.sync_id, changed = result.changed, "sync applied");
+    state.publish(Event::Devices(DevicesEvent {
+        connector_id: connector_id.to_owned(),
+        changed: result.changed,
+    }));
+    state.publish_connector(connector_id).await;
+}
+
+/// Long-poll: answers at once when actions wait or offboarding was asked, otherwise when one of
+/// those happens or `waitSeconds` pass. Actions stay `pending` until the site accepts them, so an
+/// answer lost on the way is sent again on the next poll.
+async fn poll_actions(
+    State(state): State<AppState>,
+    SiteConnector(site): SiteConnector,
+    RawQuery(query): RawQuery,
+) -> AppResult<Json<ActionPoll>> {
+    let wait = parse_wait(query.as_deref())?;
+    let mut signals = state.site_signals();
+    let deadline = tokio::time::Instant::now() + wait;
+    state.store.heartbeat(&site.id, state.now()).await?;
+    loop {
+        let actions = state.store.pending_actions(&site.id).await?;
+        let offboard_requested = state
+            .store
+            .connector_identity(&site.id)
+            .await?
+            .is_some_and(|(identity, _)| identity.offboard_requested_at.is_some());
+        if !actions.is_empty() || offboard_requested || tokio::time::Instant::now() >= deadline {
+            return Ok(Json(ActionPoll {
+                actions,
+                offboard_requested,
+            }));
+        }
+        tokio::select! {
+            () = wait_for_signal(&mut signals, &site.id) => {},
+            () = tokio::time::sleep_until(deadline) => {},
+            () = state.shutdown.cancelled() => {
+                return Ok(Json(ActionPoll { actions: Vec::new(), offboard_requested: false }));
+            }
+        }
+    }
+}
+
+async fn wait_for_signal(signals: &mut tokio::sync::broadcast::Receiver<String>, connector_id: &str) {
+    loop {
+        match signals.recv().await {
+            Ok(id) if id == connector_id => return,
+            Ok(_) => {}
+            // Missed some: look again rather than risk missing ours.
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => std::future::pending().await,
+        }
+    }
+}
+
+fn parse_wait(query: Option<&str>) -> AppResult<Duration> {
+    let mut wait = 0;
+    for (name, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        if name != "waitSeconds" {
+            return Err(AppError::bad_request(
+                name.as_ref(),
+                format!("The query option '{name}' is not supported here. Supported options: waitSeconds."),
+            ));
+        }
+        wait = value
+            .parse::<u32>()
+            .ok()
+            .filter(|w| *w <= MAX_WAIT_SECONDS)
+            .ok_or_else(|| {
+                AppError::bad_request(
+                    "waitSeconds",
+                    format!("'waitSeconds' must be a whole number from 0 to {MAX_WAIT_SECONDS}."),
+                )
+            })?;
+    }
+    Ok(Duration::from_secs(u64::from(wait)))
+}
+
+async fn accept_action(
+    State(state): State<AppState>,
+    SiteConnector(site): SiteConnector,
+    Path(id): Path<String>,
+) -> AppResult<StatusCode> {
+    if let Some(action) = state.store.accept_action(&site.id, &id, state.now()).await? {
+        state.publish(Event::DeviceAction(action));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn report_result(
+    State(state): State<AppState>,
+    SiteConnector(site): SiteConnector,
+    Path(id): Path<String>,
+    AppJson(result): AppJson<ActionResult>,
+) -> AppResult<StatusCode> {
+    if let Some(action) = state
+        .store
+        .report_action_result(&site.id, &id, &result, state.now())
+        .await?
+    {
+        tracing::info!(action = %id, state = %action.action_state, code = result.result_code, "action result");
+        state.publish(Event::DeviceAction(action));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The site confirms it was told to offboard. A site at 2103 or later has stopped uploading and
+/// the removal completes now; an older one's confirmation does not count (its removal waits for
+/// the grace period, as the service does for those versions).
+async fn acknowledge_offboard(
+    State(state): State<AppState>,
+    SiteConnector(site): SiteConnector,
+) -> AppResult<StatusCode> {
+    if site.offboard_requested_at.is_none() {
+        return Err(AppError::Conflict("No offboarding was requested for this connector.".into()));
+    }
+    if admin_api::connectors::acknowledges_offboarding(site.site_version.as_deref()) {
+        complete_offboard(&state, &site.id)
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+    }
+    Ok(StatusCode::ACCEPTED)
+}

@@ -1,0 +1,74 @@
+//! What every handler shares: the store, the settings, the event stream and the site signals.
+
+use std::sync::Arc;
+
+use admin_api::Event;
+use time::OffsetDateTime;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+use crate::store::Store;
+use crate::Config;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<Config>,
+    events: broadcast::Sender<Event>,
+    /// Wakes a connector's long-poll: carries the id of a connector that has something new.
+    site_signals: broadcast::Sender<String>,
+    /// Cancelled when the server shuts down, so that streams and long-polls end.
+    pub shutdown: CancellationToken,
+}
+
+impl AppState {
+    pub fn new(store: Store, config: Config, shutdown: CancellationToken) -> Self {
+        Self {
+            store,
+            config: Arc::new(config),
+            events: broadcast::channel(1024).0,
+            site_signals: broadcast::channel(256).0,
+            shutdown,
+        }
+    }
+
+    pub fn publish(&self, event: Event) {
+        // No subscriber is fine: nobody is watching.
+        let _ = self.events.send(event);
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    pub fn signal_site(&self, connector_id: &str) {
+        let _ = self.site_signals.send(connector_id.to_owned());
+    }
+
+    pub fn site_signals(&self) -> broadcast::Receiver<String> {
+        self.site_signals.subscribe()
+    }
+
+    pub fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+
+    pub fn online_window(&self) -> time::Duration {
+        to_time(self.config.online_window)
+    }
+
+    /// The connector as the admin API shows it, published as a `connector` event.
+    pub async fn publish_connector(&self, id: &str) {
+        match self.store.connector(id, self.now(), self.online_window()).await {
+            Ok(connector) => self.publish(Event::Connector(admin_api::ConnectorEvent {
+                id: id.to_owned(),
+                connector,
+            })),
+            Err(error) => tracing::error!(%error, connector = id, "could not read a connector to publish"),
+        }
+    }
+}
+
+pub fn to_time(duration: std::time::Duration) -> time::Duration {
+    time::Duration::try_from(duration).unwrap_or(time::Duration::MAX)
+}

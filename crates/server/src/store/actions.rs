@@ -1,0 +1,346 @@
+use admin_api::protocol::{ActionResult, SiteAction};
+use admin_api::{ActionState, ConfigurationManagerActionType, DeviceAction};
+use sqlx::FromRow;
+use time::OffsetDateTime;
+
+use super::{stored, timestamp, Store};
+use crate::error::{AppError, AppResult};
+
+type Tx<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
+
+/// A request to run an action on a device.
+pub struct ActionRequest<'a> {
+    pub device_id: &'a str,
+    pub action: ConfigurationManagerActionType,
+    pub requested_by: &'a str,
+    pub idempotency_key: Option<&'a str>,
+}
+
+/// Where a page of a device's actions (newest first) resumes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ActionCursor {
+    pub requested_at: String,
+    pub id: String,
+}
+
+impl Store {
+    /// Queues the action, or returns the one already standing for the same request: the same
+    /// idempotency key, or an identical action on the device that is still pending or active.
+    /// The flag says whether a new action was made.
+    pub async fn trigger_action(
+        &self,
+        request: &ActionRequest<'_>,
+        now: OffsetDateTime,
+    ) -> AppResult<(DeviceAction, bool)> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        if let Some(key) = request.idempotency_key {
+            let existing: Option<ActionRow> = sqlx::query_as(
+                "SELECT * FROM device_actions WHERE device_id = ? AND idempotency_key = ?",
+            )
+            .bind(request.device_id)
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(existing) = existing {
+                let existing = DeviceAction::try_from(existing)?;
+                if existing.action != request.action {
+                    return Err(AppError::Conflict(format!(
+                        "The Idempotency-Key '{key}' was used for another action on this device."
+                    )));
+                }
+                return Ok((existing, false));
+            }
+        }
+        let device: Option<(String, Option<String>)> = sqlx::query_as(
+            "SELECT d.connector_id, c.offboard_requested_at FROM devices d
+             JOIN connectors c ON c.id = d.connector_id WHERE d.id = ?",
+        )
+        .bind(request.device_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((connector_id, offboarding)) = device else {
+            return Err(AppError::NotFound(format!(
+                "There is no device with id '{}'.",
+                request.device_id
+            )));
+        };
+        if offboarding.is_some() {
+            return Err(AppError::Conflict(
+                "The device's hierarchy is being offboarded: it takes no more actions.".into(),
+            ));
+        }
+        let open: Option<ActionRow> = sqlx::query_as(
+            "SELECT * FROM device_actions WHERE device_id = ? AND action = ?
+               AND action_state IN ('pending', 'active') ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(request.device_id)
+        .bind(request.action.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(open) = open {
+            return Ok((DeviceAction::try_from(open)?, false));
+        }
+        let at = timestamp(now);
+        let id = uuid::Uuid::new_v4().to_string();
+        sqlx::query(
+            "INSERT INTO device_actions (id, seq, device_id, connector_id, action, action_state,
+                requested_by, requested_at, last_updated_at, idempotency_key)
+             VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM device_actions), ?, ?, ?, 'pending', ?, ?, ?, ?)",
+        )
+        .bind(&id)
+        .bind(request.device_id)
+        .bind(&connector_id)
+        .bind(request.action.as_str())
+        .bind(request.requested_by)
+        .bind(&at)
+        .bind(&at)
+        .bind(request.idempotency_key)
+        .execute(&mut *tx)
+        .await?;
+        let created = fetch_action(&mut tx, &id).await?;
+        tx.commit().await?;
+        Ok((created, true))
+    }
+
+    pub async fn device_action(&self, id: &str) -> AppResult<Option<DeviceAction>> {
+        let row: Option<ActionRow> = sqlx::query_as("SELECT * FROM device_actions WHERE id = ?")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(DeviceAction::try_from).transpose()
+    }
+
+    /// One page of a device's actions, newest first; the cursor of the next page if there is one.
+    pub async fn device_actions(
+        &self,
+        device_id: &str,
+        after: Option<&ActionCursor>,
+        top: u32,
+    ) -> AppResult<(Vec<DeviceAction>, Option<ActionCursor>)> {
+        let limit = i64::from(top) + 1;
+        let rows: Vec<ActionRow> = match after {
+            None => sqlx::query_as(
+                "SELECT * FROM device_actions WHERE device_id = ?
+                 ORDER BY requested_at DESC, id DESC LIMIT ?",
+            )
+            .bind(device_id)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?,
+            Some(cursor) => sqlx::query_as(
+                "SELECT * FROM device_actions WHERE device_id = ?
+                   AND (requested_at < ? OR (requested_at = ? AND id < ?))
+                 ORDER BY requested_at DESC, id DESC LIMIT ?",
+            )
+            .bind(device_id)
+            .bind(&cursor.requested_at)
+            .bind(&cursor.requested_at)
+            .bind(&cursor.id)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?,
+        };
+        let mut actions = rows
+            .into_iter()
+            .map(DeviceAction::try_from)
+            .collect::<AppResult<Vec<_>>>()?;
+        let next = if actions.len() > top as usize {
+            actions.truncate(top as usize);
+            actions.last().map(|last| ActionCursor {
+                requested_at: last.requested_date_time.clone(),
+                id: last.id.clone(),
+            })
+        } else {
+            None
+        };
+        Ok((actions, next))
+    }
+
+    /// The actions waiting for a connector, oldest first.
+    pub async fn pending_actions(&self, connector_id: &str) -> AppResult<Vec<SiteAction>> {
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT id, device_id, action FROM device_actions
+             WHERE connector_id = ? AND action_state = 'pending' ORDER BY seq",
+        )
+        .bind(connector_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter()
+            .map(|(id, device_id, action)| {
+                Ok(SiteAction {
+                    id,
+                    device_id,
+                    action: stored("action", &action, ConfigurationManagerActionType::from_wire)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The connector took the action: `pending` → `active`. Taking it again changes nothing.
+    /// Returns the action when its state changed.
+    pub async fn accept_action(
+        &self,
+        connector_id: &str,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> AppResult<Option<DeviceAction>> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let current = own_action(&mut tx, connector_id, id).await?;
+        match current.action_state {
+            ActionState::Pending => {}
+            ActionState::Active => return Ok(None),
+            other => {
+                return Err(AppError::Conflict(format!(
+                    "The action '{id}' is already {other}: it can no longer be taken."
+                )))
+            }
+        }
+        sqlx::query("UPDATE device_actions SET action_state = 'active', last_updated_at = ? WHERE id = ?")
+            .bind(timestamp(now))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let updated = fetch_action(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(Some(updated))
+    }
+
+    /// The client answered: `done` or `failed` with its return code. Reporting the same result
+    /// again changes nothing; returns the action when its state changed.
+    pub async fn report_action_result(
+        &self,
+        connector_id: &str,
+        id: &str,
+        result: &ActionResult,
+        now: OffsetDateTime,
+    ) -> AppResult<Option<DeviceAction>> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let current = own_action(&mut tx, connector_id, id).await?;
+        let state = if result.succeeded {
+            ActionState::Done
+        } else {
+            ActionState::Failed
+        };
+        if current.action_state == state && current.result_code == Some(result.result_code) {
+            return Ok(None);
+        }
+        if !current.action_state.is_open() {
+            return Err(AppError::Conflict(format!(
+                "The action '{id}' is already {}: its result can no longer change.",
+                current.action_state
+            )));
+        }
+        sqlx::query(
+            "UPDATE device_actions SET action_state = ?, result_code = ?, result_message = ?,
+                last_updated_at = ? WHERE id = ?",
+        )
+        .bind(state.as_str())
+        .bind(result.result_code)
+        .bind(&result.result_message)
+        .bind(timestamp(now))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        let updated = fetch_action(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(Some(updated))
+    }
+
+    /// Open actions requested before `cutoff` time out; returns them as they are now.
+    pub async fn time_out_actions(
+        &self,
+        cutoff: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> AppResult<Vec<DeviceAction>> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let ids: Vec<String> = sqlx::query_scalar(
+            "UPDATE device_actions SET action_state = 'timedOut', last_updated_at = ?,
+                result_message = 'The site did not report a result in time.'
+             WHERE action_state IN ('pending', 'active') AND requested_at <= ? RETURNING id",
+        )
+        .bind(timestamp(now))
+        .bind(timestamp(cutoff))
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut actions = Vec::with_capacity(ids.len());
+        for id in ids {
+            actions.push(fetch_action(&mut tx, &id).await?);
+        }
+        tx.commit().await?;
+        Ok(actions)
+    }
+}
+
+/// Cancels a connector's open actions inside an offboarding's transaction.
+pub(super) async fn cancel_open(
+    tx: &mut Tx<'_>,
+    connector_id: &str,
+    now: OffsetDateTime,
+) -> sqlx::Result<Vec<DeviceAction>> {
+    let rows: Vec<ActionRow> = sqlx::query_as(
+        "UPDATE device_actions SET action_state = 'canceled', last_updated_at = ?,
+            result_message = 'The hierarchy was offboarded.'
+         WHERE connector_id = ? AND action_state IN ('pending', 'active') RETURNING *",
+    )
+    .bind(timestamp(now))
+    .bind(connector_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.into_iter()
+        .map(|row| {
+            DeviceAction::try_from(row).map_err(|e| sqlx::Error::Decode(e.to_string().into()))
+        })
+        .collect()
+}
+
+async fn fetch_action(tx: &mut Tx<'_>, id: &str) -> AppResult<DeviceAction> {
+    let row: ActionRow = sqlx::query_as("SELECT * FROM device_actions WHERE id = ?")
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await?;
+    DeviceAction::try_from(row)
+}
+
+/// The action if it is this connector's; a connector sees no other's.
+async fn own_action(tx: &mut Tx<'_>, connector_id: &str, id: &str) -> AppResult<DeviceAction> {
+    let row: Option<ActionRow> =
+        sqlx::query_as("SELECT * FROM device_actions WHERE id = ? AND connector_id = ?")
+            .bind(id)
+            .bind(connector_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    row.map(DeviceAction::try_from)
+        .transpose()?
+        .ok_or_else(|| AppError::NotFound(format!("There is no action '{id}' for this connector.")))
+}
+
+#[derive(FromRow)]
+struct ActionRow {
+    id: String,
+    device_id: String,
+    action: String,
+    action_state: String,
+    requested_by: String,
+    requested_at: String,
+    last_updated_at: String,
+    result_code: Option<i64>,
+    result_message: Option<String>,
+}
+
+impl TryFrom<ActionRow> for DeviceAction {
+    type Error = AppError;
+
+    fn try_from(row: ActionRow) -> AppResult<Self> {
+        Ok(DeviceAction {
+            action: stored("action", &row.action, ConfigurationManagerActionType::from_wire)?,
+            action_state: stored("action_state", &row.action_state, ActionState::from_wire)?,
+            id: row.id,
+            device_id: row.device_id,
+            requested_by: row.requested_by,
+            requested_date_time: row.requested_at,
+            last_updated_date_time: row.last_updated_at,
+            result_code: row.result_code,
+            result_message: row.result_message,
+        })
+    }
+}

@@ -1,0 +1,59 @@
+use time::OffsetDateTime;
+
+use super::connectors::NewConnector;
+use super::{timestamp, Store};
+use crate::error::{AppError, AppResult};
+
+impl Store {
+    pub async fn insert_onboarding_token(
+        &self,
+        token_hash: &[u8],
+        now: OffsetDateTime,
+        expires: OffsetDateTime,
+    ) -> sqlx::Result<()> {
+        sqlx::query("INSERT INTO onboarding_tokens (token_hash, created_at, expires_at) VALUES (?, ?, ?)")
+            .bind(token_hash)
+            .bind(timestamp(now))
+            .bind(timestamp(expires))
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Spends an unexpired, unused onboarding token on a new connector, in one transaction.
+    pub async fn onboard(
+        &self,
+        token_hash: &[u8],
+        connector: &NewConnector,
+        now: OffsetDateTime,
+    ) -> AppResult<()> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let spent = sqlx::query(
+            "UPDATE onboarding_tokens SET used_at = ?, connector_id = ?
+             WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?",
+        )
+        .bind(timestamp(now))
+        .bind(&connector.id)
+        .bind(token_hash)
+        .bind(timestamp(now))
+        .execute(&mut *tx)
+        .await?;
+        if spent.rows_affected() != 1 {
+            return Err(AppError::Unauthenticated(
+                "The onboarding token is not valid: it is unknown, used or expired. Create a new one."
+                    .into(),
+            ));
+        }
+        sqlx::query(
+            "INSERT INTO connectors (id, hierarchy_id, credential_hash, onboarded_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(&connector.id)
+        .bind(&connector.hierarchy_id)
+        .bind(&connector.credential_hash)
+        .bind(&connector.onboarded_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

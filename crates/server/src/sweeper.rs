@@ -1,0 +1,65 @@
+//! The server's own clock work: actions that waited too long time out, and offboardings that no
+//! site confirmed complete after their grace period.
+
+use admin_api::Event;
+
+use crate::state::{to_time, AppState};
+
+pub async fn run(state: AppState) {
+    let mut ticks = tokio::time::interval(state.config.sweep_interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {},
+            () = state.shutdown.cancelled() => return,
+        }
+        if let Err(error) = sweep(&state).await {
+            tracing::error!(%error, "sweep failed");
+        }
+    }
+}
+
+async fn sweep(state: &AppState) -> anyhow::Result<()> {
+    let now = state.now();
+    let timed_out = state
+        .store
+        .time_out_actions(now - to_time(state.config.action_timeout), now)
+        .await?;
+    for action in timed_out {
+        state.publish(Event::DeviceAction(action));
+    }
+    let due = state
+        .store
+        .offboardings_due(now - to_time(state.config.offboard_grace))
+        .await?;
+    for connector_id in due {
+        complete_offboard(state, &connector_id).await?;
+    }
+    Ok(())
+}
+
+/// Removes an offboarded connector with its devices, cancels its open actions, and says so.
+pub async fn complete_offboard(state: &AppState, connector_id: &str) -> anyhow::Result<()> {
+    let Some(done) = state.store.complete_offboard(connector_id, state.now()).await? else {
+        return Ok(());
+    };
+    tracing::info!(
+        connector = connector_id,
+        canceled = done.canceled.len(),
+        devices = done.removed_devices,
+        "offboarding complete"
+    );
+    for action in done.canceled {
+        state.publish(Event::DeviceAction(action));
+    }
+    state.publish(Event::Devices(admin_api::DevicesEvent {
+        connector_id: connector_id.to_owned(),
+        changed: done.removed_devices,
+    }));
+    state.publish(Event::Connector(admin_api::ConnectorEvent {
+        id: connector_id.to_owned(),
+        connector: None,
+    }));
+    state.signal_site(connector_id);
+    Ok(())
+}

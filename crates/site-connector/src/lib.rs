@@ -1,0 +1,10 @@
+//! A simulated Configuration Manager hierarchy's service connection point: the site side of the
+//! connector protocol, for demo data and tests.
+
+pub mod client;
+pub mod hierarchy;
+pub mod site;
+
+pub use client::{ProtocolClient, ProtocolError};
+pub use hierarchy::{HierarchyConfig, SimulatedHierarchy};
+pub use site::{Outcome, SiteConnector, SiteOptions};

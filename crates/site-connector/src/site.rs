@@ -1,0 +1,260 @@
+//! The service connection point's work loop: onboard, report the site, upload devices (a full sync
+//! in batches, then deltas), take actions and report their results, and offboard when told.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use admin_api::protocol::{ActionResult, DeviceDelta, SiteAction, SyncResult};
+use admin_api::ConfigurationManagerActionType;
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+
+use crate::client::{ProtocolClient, ProtocolError, ProtocolResult};
+use crate::hierarchy::{ClientState, SimulatedHierarchy, RPC_SERVER_UNAVAILABLE};
+
+#[derive(Debug, Clone)]
+pub struct SiteOptions {
+    /// Devices per full-sync batch.
+    pub batch_size: usize,
+    /// Seconds one action poll waits on the server.
+    pub poll_wait_seconds: u32,
+    /// Send a delta of this many changes this often (none when `None`).
+    pub churn: Option<(Duration, usize)>,
+}
+
+impl Default for SiteOptions {
+    fn default() -> Self {
+        Self {
+            batch_size: 500,
+            poll_wait_seconds: 25,
+            churn: None,
+        }
+    }
+}
+
+/// Why [`SiteConnector::serve`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Told to offboard: acknowledged (2103 and later) and stopped.
+    Offboarded,
+    /// The server no longer accepts the credential (the connector is gone).
+    CredentialRevoked,
+    /// Asked to stop.
+    Stopped,
+}
+
+pub struct SiteConnector {
+    client: ProtocolClient,
+    hierarchy: Arc<Mutex<SimulatedHierarchy>>,
+    options: SiteOptions,
+    /// Actions already taken: a poll answer sent twice (after a dropped connection) runs nothing twice.
+    taken: HashSet<String>,
+}
+
+impl SiteConnector {
+    /// Onboards with a one-time token and reports the site's information.
+    pub async fn attach(
+        server: &str,
+        onboarding_token: &str,
+        hierarchy: SimulatedHierarchy,
+        options: SiteOptions,
+    ) -> ProtocolResult<Self> {
+        let mut client = ProtocolClient::new(server, None);
+        client
+            .onboard(onboarding_token, &hierarchy.config.hierarchy_id)
+            .await?;
+        let site = Self::resume(client, hierarchy, options);
+        site.report_site().await?;
+        Ok(site)
+    }
+
+    /// A connector that onboarded before, with its credential.
+    pub fn resume(client: ProtocolClient, hierarchy: SimulatedHierarchy, options: SiteOptions) -> Self {
+        Self {
+            client,
+            hierarchy: Arc::new(Mutex::new(hierarchy)),
+            options,
+            taken: HashSet::new(),
+        }
+    }
+
+    pub fn client(&self) -> &ProtocolClient {
+        &self.client
+    }
+
+    pub fn hierarchy(&self) -> Arc<Mutex<SimulatedHierarchy>> {
+        self.hierarchy.clone()
+    }
+
+    /// Sends the site's information, unless this site is one that never reports it.
+    pub async fn report_site(&self) -> ProtocolResult<()> {
+        let hierarchy = self.hierarchy.lock().await;
+        if hierarchy.config.reports_site_info {
+            let info = hierarchy.site_info();
+            drop(hierarchy);
+            retry(|| self.client.report_site(&info)).await?;
+        }
+        Ok(())
+    }
+
+    /// Uploads every device in scope as a new full sync, batch by batch, then completes it.
+    pub async fn full_sync(&self) -> ProtocolResult<SyncResult> {
+        let devices = self.hierarchy.lock().await.devices_in_scope();
+        let sync_id = uuid::Uuid::new_v4().to_string();
+        let batches: Vec<_> = devices.chunks(self.options.batch_size.max(1)).collect();
+        for (index, batch) in batches.iter().enumerate() {
+            retry(|| self.client.put_batch(&sync_id, index as u32, batch)).await?;
+        }
+        retry(|| self.client.complete_full_sync(&sync_id, batches.len() as u32)).await
+    }
+
+    /// Uploads a delta under a new sync id (re-sent as is after a network error).
+    pub async fn upload_delta(&self, delta: &DeviceDelta) -> ProtocolResult<SyncResult> {
+        let sync_id = uuid::Uuid::new_v4().to_string();
+        retry(|| self.client.send_delta(&sync_id, delta)).await
+    }
+
+    /// Polls for actions until told to offboard, the credential stops working, or `stop`.
+    pub async fn serve(mut self, stop: CancellationToken) -> Outcome {
+        let mut churn = self.options.churn.map(|(every, changes)| {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            (ticks, changes)
+        });
+        if let Some((ticks, _)) = churn.as_mut() {
+            ticks.tick().await;
+        }
+        let mut failures = 0u32;
+        loop {
+            let poll = tokio::select! {
+                () = stop.cancelled() => return Outcome::Stopped,
+                poll = self.client.poll_actions(self.options.poll_wait_seconds) => poll,
+                Some(changes) = next_churn(&mut churn) => {
+                    let delta = self.hierarchy.lock().await.churn(changes);
+                    if let Err(error) = self.upload_delta(&delta).await {
+                        tracing::warn!(%error, "a delta upload failed");
+                    }
+                    continue;
+                }
+            };
+            match poll {
+                Ok(poll) => {
+                    failures = 0;
+                    for action in poll.actions {
+                        self.take(action, &stop).await;
+                    }
+                    if poll.offboard_requested {
+                        return self.offboard().await;
+                    }
+                }
+                Err(error) if error.status() == Some(reqwest::StatusCode::UNAUTHORIZED) => {
+                    return Outcome::CredentialRevoked;
+                }
+                Err(error) => {
+                    failures += 1;
+                    tracing::warn!(%error, "the action poll failed; polling again");
+                    tokio::select! {
+                        () = stop.cancelled() => return Outcome::Stopped,
+                        () = tokio::time::sleep(backoff(failures)) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    async fn offboard(&self) -> Outcome {
+        let version = self.hierarchy.lock().await.config.version;
+        if version >= 2103 {
+            if let Err(error) = retry(|| self.client.acknowledge_offboard()).await {
+                tracing::warn!(%error, "could not acknowledge offboarding");
+            }
+        }
+        Outcome::Offboarded
+    }
+
+    /// Accepts the action and lets its client run it; the result follows after the client's
+    /// latency (an offline client fails, or never answers).
+    async fn take(&mut self, action: SiteAction, stop: &CancellationToken) {
+        if !self.taken.insert(action.id.clone()) {
+            return;
+        }
+        if let Err(error) = retry(|| self.client.accept_action(&action.id)).await {
+            tracing::warn!(%error, action = %action.id, "could not accept an action");
+            self.taken.remove(&action.id);
+            return;
+        }
+        let (client_state, latency) = {
+            let mut hierarchy = self.hierarchy.lock().await;
+            let state = hierarchy.device(&action.device_id).map(|d| d.client);
+            (state, hierarchy.latency())
+        };
+        let client = self.client.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let result = match client_state {
+                Some(ClientState::Online) => ActionResult {
+                    succeeded: true,
+                    result_code: 0,
+                    result_message: Some(format!("{} completed on the client.", label(action.action))),
+                },
+                Some(ClientState::OfflineFails) | None => ActionResult {
+                    succeeded: false,
+                    result_code: RPC_SERVER_UNAVAILABLE,
+                    result_message: Some("The client could not be reached (0x800706BA).".into()),
+                },
+                Some(ClientState::OfflineSilent) => return,
+            };
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(latency) => {}
+            }
+            if let Err(error) = retry(|| client.report_result(&action.id, &result)).await {
+                tracing::warn!(%error, action = %action.id, "could not report a result");
+            }
+        });
+    }
+}
+
+fn label(action: ConfigurationManagerActionType) -> &'static str {
+    match action {
+        ConfigurationManagerActionType::RefreshMachinePolicy => "Machine Policy Retrieval & Evaluation Cycle",
+        ConfigurationManagerActionType::RefreshUserPolicy => "User Policy Retrieval & Evaluation Cycle",
+        ConfigurationManagerActionType::AppEvaluation => "Application Deployment Evaluation Cycle",
+    }
+}
+
+async fn next_churn(churn: &mut Option<(tokio::time::Interval, usize)>) -> Option<usize> {
+    match churn {
+        Some((ticks, changes)) => {
+            ticks.tick().await;
+            Some(*changes)
+        }
+        None => std::future::pending().await,
+    }
+}
+
+fn backoff(failures: u32) -> Duration {
+    Duration::from_millis(200 * 2u64.pow(failures.min(5)))
+}
+
+/// Runs a protocol call again after network errors (a few times, backing off); what the server
+/// refuses is final. Every call it retries is idempotent on the server.
+pub async fn retry<T, F, Fut>(mut call: F) -> ProtocolResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ProtocolResult<T>>,
+{
+    let mut failures = 0;
+    loop {
+        match call().await {
+            Err(ProtocolError::Network(error)) if failures < 5 => {
+                failures += 1;
+                tracing::debug!(%error, failures, "retrying after a network error");
+                tokio::time::sleep(backoff(failures)).await;
+            }
+            other => return other,
+        }
+    }
+}
