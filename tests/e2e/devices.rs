@@ -15,7 +15,12 @@ fn literal(text: &str) -> String {
 #[tokio::test]
 async fn all_devices_lists_the_devices_in_the_database() {
     let app = start_server().await;
-    let stored = app.server.store.list_devices(None, 50, true).await.unwrap();
+    let stored = app
+        .server
+        .store()
+        .list_devices(None, 50, true)
+        .await
+        .unwrap();
     assert_eq!(stored.devices.len(), 50);
 
     let browser = Browser::start().await;
@@ -59,7 +64,7 @@ async fn a_device_deep_link_renders_on_a_fresh_load() {
     let app = start_server().await;
     let device = app
         .server
-        .store
+        .store()
         .list_devices(None, 7, false)
         .await
         .unwrap()
@@ -132,7 +137,7 @@ async fn a_row_opens_the_device_overview_and_back_returns_to_the_list() {
     let app = start_server().await;
     let first = app
         .server
-        .store
+        .store()
         .list_devices(None, 1, false)
         .await
         .unwrap()

@@ -8,6 +8,7 @@ mod devices;
 use std::path::PathBuf;
 
 use admin_server::{Config, Server};
+use site_connector::{HierarchyConfig, SimulatedHierarchy, SiteConnector, SiteOptions};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
@@ -28,30 +29,56 @@ fn dist() -> PathBuf {
     dist
 }
 
-/// Starts the server with a fresh database seeded with the demo tenant.
+/// Starts the server with a fresh database and two sites attached through the connector protocol.
 pub async fn start_server() -> TestServer {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::for_test(
+    let config = Config::for_test(
         format!("sqlite:{}", dir.path().join("admin.db").display()),
         dist(),
     );
-    config.demo = true;
     let (stop, stopped) = oneshot::channel::<()>();
     let server = Server::start(&config, async {
         let _ = stopped.await;
     })
     .await
     .unwrap();
-    TestServer {
+    let test_server = TestServer {
         server,
         stop,
         _dir: dir,
+    };
+    for config in [
+        HierarchyConfig::new("Contoso Headquarters", "CHQ", 2207, 240, 1),
+        HierarchyConfig::new("Contoso Europe", "EUR", 2010, 120, 2),
+    ] {
+        test_server.attach_site(config).await;
     }
+    test_server
 }
 
 impl TestServer {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.server.url())
+    }
+
+    /// Attaches a simulated site with a token from the admin API and uploads its devices.
+    pub async fn attach_site(&self, config: HierarchyConfig) -> SiteConnector {
+        let token = admin_server::routes::connectors::new_onboarding_token(
+            self.server.store(),
+            &self.server.state.config,
+        )
+        .await
+        .unwrap();
+        let site = SiteConnector::attach(
+            &self.server.url(),
+            &token.token,
+            SimulatedHierarchy::new(config),
+            SiteOptions::default(),
+        )
+        .await
+        .unwrap();
+        site.full_sync().await.unwrap();
+        site
     }
 
     pub async fn shut_down(self) {

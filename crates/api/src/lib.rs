@@ -19,12 +19,12 @@ pub use actions::{
 };
 pub use collection::Collection;
 pub use connectors::{Cloud, Connector, ConnectorStatus, OnboardingToken, UploadScope};
-pub use events::{ConnectorEvent, DevicesEvent, Event};
 pub use devices::{
     ClientHealthState, ComplianceState, ConfigurationManagerClientInformation, Device,
     DeviceCollection, ManagedBy, OwnerType,
 };
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
+pub use events::{ConnectorEvent, DevicesEvent, Event};
 
 /// Base path of the admin API.
 pub const API_BASE: &str = "/api/v1";

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use admin_api::UploadScope;
 use serde::{Deserialize, Serialize};
-use site_connector::{HierarchyConfig, Outcome, ProtocolClient, SimulatedHierarchy, SiteConnector, SiteOptions};
+use site_connector::{
+    HierarchyConfig, Outcome, ProtocolClient, SimulatedHierarchy, SiteConnector, SiteOptions,
+};
 
 use crate::routes::connectors::new_onboarding_token;
 use crate::state::AppState;
@@ -70,7 +72,11 @@ async fn run_site(
     let site = match saved {
         Some(None) => return Ok(()),
         Some(Some(credential)) => {
-            let site = SiteConnector::resume(ProtocolClient::new(server_url, Some(credential)), hierarchy, options);
+            let site = SiteConnector::resume(
+                ProtocolClient::new(server_url, Some(credential)),
+                hierarchy,
+                options,
+            );
             match site.client().heartbeat().await {
                 Err(error) if error.status() == Some(axum::http::StatusCode::UNAUTHORIZED) => {
                     save(file, &code, None).await?;

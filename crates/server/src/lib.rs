@@ -125,7 +125,10 @@ impl Server {
         });
         let mut background = vec![tokio::spawn(sweeper::run(state.clone()))];
         if config.demo {
-            background.push(tokio::spawn(demo::run(state.clone(), format!("http://{addr}"))));
+            background.push(tokio::spawn(demo::run(
+                state.clone(),
+                format!("http://{addr}"),
+            )));
         }
         Ok(Self {
             addr,

@@ -45,7 +45,9 @@ fn bearer(parts: &Parts) -> AppResult<&str> {
         .map(str::trim)
         .filter(|v| !v.is_empty())
         .ok_or_else(|| {
-            AppError::Unauthenticated("Send the credential as 'Authorization: Bearer <credential>'.".into())
+            AppError::Unauthenticated(
+                "Send the credential as 'Authorization: Bearer <credential>'.".into(),
+            )
         })
 }
 
@@ -57,11 +59,21 @@ impl FromRequestParts<AppState> for SiteConnector {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> AppResult<Self> {
         let credential = bearer(parts)?;
-        let refused =
-            || AppError::Unauthenticated("The connector credential is not valid or was revoked.".into());
+        let refused = || {
+            AppError::Unauthenticated(
+                "The connector credential is not valid or was revoked.".into(),
+            )
+        };
         let (id, secret) = secrets::split_credential(credential).ok_or_else(refused)?;
         match state.store.connector_identity(id).await? {
-            Some((identity, Some(hash))) if secrets::matches(secret, &hash) => Ok(Self(identity)),
+            Some(identity)
+                if identity
+                    .credential_hash
+                    .as_deref()
+                    .is_some_and(|hash| secrets::matches(secret, hash)) =>
+            {
+                Ok(Self(identity))
+            }
             _ => Err(refused()),
         }
     }
@@ -74,7 +86,10 @@ async fn onboard(
 ) -> AppResult<(StatusCode, Json<OnboardResponse>)> {
     let token = bearer(&parts)?;
     if request.hierarchy_id.trim().is_empty() || request.hierarchy_id.len() > 100 {
-        return Err(AppError::bad_request("hierarchyId", "The hierarchyId must be 1 to 100 characters."));
+        return Err(AppError::bad_request(
+            "hierarchyId",
+            "The hierarchyId must be 1 to 100 characters.",
+        ));
     }
     let connector_id = uuid::Uuid::new_v4().to_string();
     let secret = secrets::generate("cmsec_");
@@ -114,10 +129,16 @@ async fn report_site(
         ("siteVersion", &info.site_version),
     ] {
         if value.trim().is_empty() || value.len() > 200 {
-            return Err(AppError::bad_request(field, format!("'{field}' must be 1 to 200 characters.")));
+            return Err(AppError::bad_request(
+                field,
+                format!("'{field}' must be 1 to 200 characters."),
+            ));
         }
     }
-    state.store.report_site(&site.id, &info, state.now()).await?;
+    state
+        .store
+        .report_site(&site.id, &info, state.now())
+        .await?;
     state.publish_connector(&site.id).await;
     Ok(Json(HeartbeatResponse {
         offboard_requested: site.offboard_requested_at.is_some(),
@@ -137,7 +158,9 @@ async fn heartbeat(
 fn check_sync_id(sync_id: &str) -> AppResult<()> {
     let fine = !sync_id.is_empty()
         && sync_id.len() <= 100
-        && sync_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        && sync_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if fine {
         Ok(())
     } else {
@@ -219,7 +242,7 @@ async fn poll_actions(
             .store
             .connector_identity(&site.id)
             .await?
-            .is_some_and(|(identity, _)| identity.offboard_requested_at.is_some());
+            .is_some_and(|identity| identity.offboard_requested_at.is_some());
         if !actions.is_empty() || offboard_requested || tokio::time::Instant::now() >= deadline {
             return Ok(Json(ActionPoll {
                 actions,
@@ -236,7 +259,10 @@ async fn poll_actions(
     }
 }
 
-async fn wait_for_signal(signals: &mut tokio::sync::broadcast::Receiver<String>, connector_id: &str) {
+async fn wait_for_signal(
+    signals: &mut tokio::sync::broadcast::Receiver<String>,
+    connector_id: &str,
+) {
     loop {
         match signals.recv().await {
             Ok(id) if id == connector_id => return,
@@ -276,7 +302,11 @@ async fn accept_action(
     SiteConnector(site): SiteConnector,
     Path(id): Path<String>,
 ) -> AppResult<StatusCode> {
-    if let Some(action) = state.store.accept_action(&site.id, &id, state.now()).await? {
+    if let Some(action) = state
+        .store
+        .accept_action(&site.id, &id, state.now())
+        .await?
+    {
         state.publish(Event::DeviceAction(action));
     }
     Ok(StatusCode::NO_CONTENT)
@@ -307,7 +337,9 @@ async fn acknowledge_offboard(
     SiteConnector(site): SiteConnector,
 ) -> AppResult<StatusCode> {
     if site.offboard_requested_at.is_none() {
-        return Err(AppError::Conflict("No offboarding was requested for this connector.".into()));
+        return Err(AppError::Conflict(
+            "No offboarding was requested for this connector.".into(),
+        ));
     }
     if admin_api::connectors::acknowledges_offboarding(site.site_version.as_deref()) {
         complete_offboard(&state, &site.id)

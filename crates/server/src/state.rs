@@ -59,12 +59,18 @@ impl AppState {
 
     /// The connector as the admin API shows it, published as a `connector` event.
     pub async fn publish_connector(&self, id: &str) {
-        match self.store.connector(id, self.now(), self.online_window()).await {
+        match self
+            .store
+            .connector(id, self.now(), self.online_window())
+            .await
+        {
             Ok(connector) => self.publish(Event::Connector(admin_api::ConnectorEvent {
                 id: id.to_owned(),
                 connector,
             })),
-            Err(error) => tracing::error!(%error, connector = id, "could not read a connector to publish"),
+            Err(error) => {
+                tracing::error!(%error, connector = id, "could not read a connector to publish")
+            }
         }
     }
 }

@@ -40,7 +40,11 @@ async fn sweep(state: &AppState) -> anyhow::Result<()> {
 
 /// Removes an offboarded connector with its devices, cancels its open actions, and says so.
 pub async fn complete_offboard(state: &AppState, connector_id: &str) -> anyhow::Result<()> {
-    let Some(done) = state.store.complete_offboard(connector_id, state.now()).await? else {
+    let Some(done) = state
+        .store
+        .complete_offboard(connector_id, state.now())
+        .await?
+    else {
         return Ok(());
     };
     tracing::info!(

@@ -77,7 +77,11 @@ impl ProtocolClient {
         if status.is_success() {
             let bytes = response.bytes().await?;
             // 204 and 202 carry nothing; `()` decodes from `null`.
-            let text = if bytes.is_empty() { &b"null"[..] } else { &bytes[..] };
+            let text = if bytes.is_empty() {
+                &b"null"[..]
+            } else {
+                &bytes[..]
+            };
             serde_json::from_slice(text).map_err(|e| ProtocolError::Refused {
                 status,
                 body: Some(ErrorBody {
@@ -110,7 +114,11 @@ impl ProtocolClient {
     }
 
     /// Spends the onboarding token; keeps the credential the server issues.
-    pub async fn onboard(&mut self, onboarding_token: &str, hierarchy_id: &str) -> ProtocolResult<OnboardResponse> {
+    pub async fn onboard(
+        &mut self,
+        onboarding_token: &str,
+        hierarchy_id: &str,
+    ) -> ProtocolResult<OnboardResponse> {
         let response: OnboardResponse = Self::send(
             self.http
                 .post(format!("{}/onboard", self.base))
@@ -132,15 +140,28 @@ impl ProtocolClient {
         self.call::<(), _>(Method::POST, "/heartbeat", None).await
     }
 
-    pub async fn put_batch(&self, sync_id: &str, index: u32, devices: &[SiteDevice]) -> ProtocolResult<()> {
+    pub async fn put_batch(
+        &self,
+        sync_id: &str,
+        index: u32,
+        devices: &[SiteDevice],
+    ) -> ProtocolResult<()> {
         let batch = DeviceBatch {
             devices: devices.to_vec(),
         };
-        self.call(Method::PUT, &format!("/syncs/{sync_id}/batches/{index}"), Some(&batch))
-            .await
+        self.call(
+            Method::PUT,
+            &format!("/syncs/{sync_id}/batches/{index}"),
+            Some(&batch),
+        )
+        .await
     }
 
-    pub async fn complete_full_sync(&self, sync_id: &str, batch_count: u32) -> ProtocolResult<SyncResult> {
+    pub async fn complete_full_sync(
+        &self,
+        sync_id: &str,
+        batch_count: u32,
+    ) -> ProtocolResult<SyncResult> {
         self.call(
             Method::POST,
             &format!("/syncs/{sync_id}/complete"),
@@ -149,9 +170,17 @@ impl ProtocolClient {
         .await
     }
 
-    pub async fn send_delta(&self, sync_id: &str, delta: &DeviceDelta) -> ProtocolResult<SyncResult> {
-        self.call(Method::POST, &format!("/syncs/{sync_id}/delta"), Some(delta))
-            .await
+    pub async fn send_delta(
+        &self,
+        sync_id: &str,
+        delta: &DeviceDelta,
+    ) -> ProtocolResult<SyncResult> {
+        self.call(
+            Method::POST,
+            &format!("/syncs/{sync_id}/delta"),
+            Some(delta),
+        )
+        .await
     }
 
     /// Waits up to `wait_seconds` for actions or an offboarding request.
@@ -174,6 +203,7 @@ impl ProtocolClient {
     }
 
     pub async fn acknowledge_offboard(&self) -> ProtocolResult<()> {
-        self.call::<(), _>(Method::POST, "/offboard/ack", None).await
+        self.call::<(), _>(Method::POST, "/offboard/ack", None)
+            .await
     }
 }

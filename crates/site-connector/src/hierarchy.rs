@@ -96,12 +96,46 @@ pub struct SimulatedHierarchy {
 }
 
 const FIRST_NAMES: &[&str] = &[
-    "Adele", "Alex", "Allan", "Diego", "Grady", "Henrietta", "Isaiah", "Johanna", "Joni", "Lee",
-    "Lidia", "Lynne", "Megan", "Miriam", "Nestor", "Patti", "Pradeep", "Emily", "Irvin", "Sofia",
+    "Adele",
+    "Alex",
+    "Allan",
+    "Diego",
+    "Grady",
+    "Henrietta",
+    "Isaiah",
+    "Johanna",
+    "Joni",
+    "Lee",
+    "Lidia",
+    "Lynne",
+    "Megan",
+    "Miriam",
+    "Nestor",
+    "Patti",
+    "Pradeep",
+    "Emily",
+    "Irvin",
+    "Sofia",
 ];
 const LAST_NAMES: &[&str] = &[
-    "Vance", "Wilber", "Deyoung", "Soto", "Archie", "Mueller", "Langer", "Lauer", "Sherman", "Gu",
-    "Holloway", "Robbins", "Bowen", "Graham", "Wilke", "Fernandez", "Gupta", "Braun",
+    "Vance",
+    "Wilber",
+    "Deyoung",
+    "Soto",
+    "Archie",
+    "Mueller",
+    "Langer",
+    "Lauer",
+    "Sherman",
+    "Gu",
+    "Holloway",
+    "Robbins",
+    "Bowen",
+    "Graham",
+    "Wilke",
+    "Fernandez",
+    "Gupta",
+    "Braun",
 ];
 /// (manufacturer, model, name prefix)
 const MODELS: &[(&str, &str, &str)] = &[
@@ -125,7 +159,12 @@ const SERVER_OS: &[(&str, &str, &str)] = &[
     ("Windows Server", "10.0.20348.2762", "ServerStandard"),
     ("Windows Server", "10.0.17763.6414", "ServerDatacenter"),
 ];
-const CLIENT_VERSIONS: &[&str] = &["5.00.9078.1006", "5.00.9088.1007", "5.00.9096.1000", "5.00.9106.1000"];
+const CLIENT_VERSIONS: &[&str] = &[
+    "5.00.9078.1006",
+    "5.00.9088.1007",
+    "5.00.9096.1000",
+    "5.00.9106.1000",
+];
 
 fn rfc3339(at: OffsetDateTime) -> String {
     at.replace_nanosecond(0)
@@ -144,12 +183,32 @@ impl SimulatedHierarchy {
         };
         let collections = vec![
             node("SMS00001".into(), "All Systems", None),
-            node(format!("{code}00010"), "All Workstations", Some("SMS00001".into())),
-            node(format!("{code}00011"), "Windows 11 Workstations", Some(format!("{code}00010"))),
-            node(format!("{code}00012"), "Windows 11 24H2 Pilot", Some(format!("{code}00011"))),
+            node(
+                format!("{code}00010"),
+                "All Workstations",
+                Some("SMS00001".into()),
+            ),
+            node(
+                format!("{code}00011"),
+                "Windows 11 Workstations",
+                Some(format!("{code}00010")),
+            ),
+            node(
+                format!("{code}00012"),
+                "Windows 11 24H2 Pilot",
+                Some(format!("{code}00011")),
+            ),
             // Limited by its parent in ConfigMgr terms, not a subset of it: Finance has Windows 10 too.
-            node(format!("{code}00013"), "Finance Workstations", Some(format!("{code}00011"))),
-            node(format!("{code}00020"), "All Servers", Some("SMS00001".into())),
+            node(
+                format!("{code}00013"),
+                "Finance Workstations",
+                Some(format!("{code}00011")),
+            ),
+            node(
+                format!("{code}00020"),
+                "All Servers",
+                Some("SMS00001".into()),
+            ),
         ];
         let mut hierarchy = Self {
             rng: StdRng::seed_from_u64(config.seed ^ 0x5eed),
@@ -245,9 +304,13 @@ impl SimulatedHierarchy {
         let mut touched = HashSet::new();
         for _ in 0..changes.min(self.devices.len()) {
             let index = self.rng.gen_range(0..self.devices.len());
-            let state = *[ComplianceState::Compliant, ComplianceState::Noncompliant, ComplianceState::InGracePeriod]
-                .choose(&mut self.rng)
-                .expect("states");
+            let state = *[
+                ComplianceState::Compliant,
+                ComplianceState::Noncompliant,
+                ComplianceState::InGracePeriod,
+            ]
+            .choose(&mut self.rng)
+            .expect("states");
             let device = &mut self.devices[index].device;
             if device.managed_by != ManagedBy::ConfigMgr {
                 device.compliance_state = state;
@@ -258,7 +321,9 @@ impl SimulatedHierarchy {
         }
         let mut removals = Vec::new();
         if self.devices.len() > 1 && self.rng.gen_bool(0.3) {
-            let gone = self.devices.remove(self.rng.gen_range(0..self.devices.len()));
+            let gone = self
+                .devices
+                .remove(self.rng.gen_range(0..self.devices.len()));
             touched.remove(&gone.device.id);
             if before.contains(&gone.device.id) {
                 removals.push(gone.device.id);
@@ -284,12 +349,18 @@ impl SimulatedHierarchy {
         let code = &self.config.site_code;
         let &(manufacturer, model, prefix) = MODELS.choose(rng).expect("models");
         let server = prefix == "SRV";
-        let os = *if server { SERVER_OS } else { WORKSTATION_OS }.choose(rng).expect("builds");
+        let os = *if server { SERVER_OS } else { WORKSTATION_OS }
+            .choose(rng)
+            .expect("builds");
         let first = *FIRST_NAMES.choose(rng).expect("names");
         let last = *LAST_NAMES.choose(rng).expect("names");
         let user = (!server).then(|| {
             (
-                format!("{}.{}@contoso.com", first.to_lowercase(), last.to_lowercase()),
+                format!(
+                    "{}.{}@contoso.com",
+                    first.to_lowercase(),
+                    last.to_lowercase()
+                ),
                 format!("{first} {last}"),
             )
         });
@@ -309,7 +380,11 @@ impl SimulatedHierarchy {
         };
         let last_active = now - time::Duration::minutes(rng.gen_range(5..60 * 24 * 20));
         let serial: String = (0..8)
-            .map(|_| *b"ABCDEFGHJKLMNPQRSTUVWXYZ0123456789".choose(rng).expect("alphabet") as char)
+            .map(|_| {
+                *b"ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"
+                    .choose(rng)
+                    .expect("alphabet") as char
+            })
             .collect();
         let mut member_of = vec!["SMS00001".to_owned()];
         if server {
@@ -346,7 +421,9 @@ impl SimulatedHierarchy {
         let id_bytes: [u8; 16] = rng.gen();
         let client_guid: [u8; 16] = rng.gen();
         let device = SiteDevice {
-            id: uuid::Builder::from_random_bytes(id_bytes).into_uuid().to_string(),
+            id: uuid::Builder::from_random_bytes(id_bytes)
+                .into_uuid()
+                .to_string(),
             device_name: format!("{code}-{prefix}-{number:04}"),
             managed_by,
             owner_type: if server || rng.gen_bool(0.9) {
@@ -363,14 +440,20 @@ impl SimulatedHierarchy {
             serial_number: Some(serial),
             manufacturer: Some(manufacturer.into()),
             model: Some(model.into()),
-            azure_ad_device_id: (managed_by != ManagedBy::ConfigMgr)
-                .then(|| uuid::Builder::from_random_bytes(rng.gen()).into_uuid().to_string()),
+            azure_ad_device_id: (managed_by != ManagedBy::ConfigMgr).then(|| {
+                uuid::Builder::from_random_bytes(rng.gen())
+                    .into_uuid()
+                    .to_string()
+            }),
             domain_name: Some(self.config.domain.clone()),
             sku: Some(os.2.into()),
             configuration_manager_client_information: Some(ConfigurationManagerClientInformation {
                 client_identifier: format!(
                     "GUID:{}",
-                    uuid::Builder::from_random_bytes(client_guid).into_uuid().to_string().to_uppercase()
+                    uuid::Builder::from_random_bytes(client_guid)
+                        .into_uuid()
+                        .to_string()
+                        .to_uppercase()
                 ),
                 client_version: Some((*CLIENT_VERSIONS.choose(rng).expect("versions")).into()),
                 is_blocked: false,
@@ -402,7 +485,12 @@ mod tests {
     fn the_same_seed_makes_the_same_hierarchy() {
         let a = hierarchy(2207, UploadScope::AllDevices);
         let b = hierarchy(2207, UploadScope::AllDevices);
-        let ids = |h: &SimulatedHierarchy| h.devices.iter().map(|d| d.device.id.clone()).collect::<Vec<_>>();
+        let ids = |h: &SimulatedHierarchy| {
+            h.devices
+                .iter()
+                .map(|d| d.device.id.clone())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(ids(&a), ids(&b));
         assert_eq!(a.devices.len(), 300);
     }
@@ -418,9 +506,14 @@ mod tests {
         let with_children = hierarchy(2010, scope.clone()).devices_in_scope();
         let without = hierarchy(2006, scope).devices_in_scope();
         assert!(!without.is_empty());
-        assert!(without.len() < with_children.len(), "Finance's Windows 10 devices come in with children");
+        assert!(
+            without.len() < with_children.len(),
+            "Finance's Windows 10 devices come in with children"
+        );
         assert!(with_children.len() < all.len(), "servers stay out");
-        assert!(without.iter().all(|d| d.collections.iter().any(|c| c.id == "TST00011")));
+        assert!(without
+            .iter()
+            .all(|d| d.collections.iter().any(|c| c.id == "TST00011")));
     }
 
     #[test]

@@ -71,7 +71,11 @@ impl SiteConnector {
     }
 
     /// A connector that onboarded before, with its credential.
-    pub fn resume(client: ProtocolClient, hierarchy: SimulatedHierarchy, options: SiteOptions) -> Self {
+    pub fn resume(
+        client: ProtocolClient,
+        hierarchy: SimulatedHierarchy,
+        options: SiteOptions,
+    ) -> Self {
         Self {
             client,
             hierarchy: Arc::new(Mutex::new(hierarchy)),
@@ -107,7 +111,11 @@ impl SiteConnector {
         for (index, batch) in batches.iter().enumerate() {
             retry(|| self.client.put_batch(&sync_id, index as u32, batch)).await?;
         }
-        retry(|| self.client.complete_full_sync(&sync_id, batches.len() as u32)).await
+        retry(|| {
+            self.client
+                .complete_full_sync(&sync_id, batches.len() as u32)
+        })
+        .await
     }
 
     /// Uploads a delta under a new sync id (re-sent as is after a network error).
@@ -197,7 +205,10 @@ impl SiteConnector {
                 Some(ClientState::Online) => ActionResult {
                     succeeded: true,
                     result_code: 0,
-                    result_message: Some(format!("{} completed on the client.", label(action.action))),
+                    result_message: Some(format!(
+                        "{} completed on the client.",
+                        label(action.action)
+                    )),
                 },
                 Some(ClientState::OfflineFails) | None => ActionResult {
                     succeeded: false,
@@ -219,8 +230,12 @@ impl SiteConnector {
 
 fn label(action: ConfigurationManagerActionType) -> &'static str {
     match action {
-        ConfigurationManagerActionType::RefreshMachinePolicy => "Machine Policy Retrieval & Evaluation Cycle",
-        ConfigurationManagerActionType::RefreshUserPolicy => "User Policy Retrieval & Evaluation Cycle",
+        ConfigurationManagerActionType::RefreshMachinePolicy => {
+            "Machine Policy Retrieval & Evaluation Cycle"
+        }
+        ConfigurationManagerActionType::RefreshUserPolicy => {
+            "User Policy Retrieval & Evaluation Cycle"
+        }
         ConfigurationManagerActionType::AppEvaluation => "Application Deployment Evaluation Cycle",
     }
 }

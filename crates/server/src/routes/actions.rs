@@ -52,7 +52,12 @@ async fn trigger(
         }
     }
     let location = format!("/api/v1/deviceActions/{}", action.id);
-    Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(action)).into_response())
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, location)],
+        Json(action),
+    )
+        .into_response())
 }
 
 /// Graph's body, strictly: Graph's other action values are `notSupported`, anything else unknown
@@ -117,7 +122,10 @@ async fn list_for_device(
     }))
 }
 
-async fn one(State(state): State<AppState>, Path(id): Path<String>) -> AppResult<Json<DeviceAction>> {
+async fn one(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> AppResult<Json<DeviceAction>> {
     state
         .store
         .device_action(&id)
@@ -144,7 +152,9 @@ mod tests {
             Err(AppError::BadRequest { .. })
         ));
         assert!(matches!(
-            parse_trigger(json!({"configurationManagerAction": {"action": "appEvaluation", "extra": 1}})),
+            parse_trigger(
+                json!({"configurationManagerAction": {"action": "appEvaluation", "extra": 1}})
+            ),
             Err(AppError::BadRequest { .. })
         ));
     }

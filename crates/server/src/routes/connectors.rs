@@ -13,7 +13,10 @@ use crate::{secrets, Config};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/connectors", get(list))
-        .route("/connectors/onboardingTokens", post(create_onboarding_token))
+        .route(
+            "/connectors/onboardingTokens",
+            post(create_onboarding_token),
+        )
         .route("/connectors/{id}", get(one).delete(offboard))
 }
 
@@ -22,7 +25,10 @@ async fn list(
     RawQuery(query): RawQuery,
 ) -> AppResult<Json<Collection<Connector>>> {
     let options = parse_page_options(query.as_deref(), &["$count"])?;
-    let connectors = state.store.connectors(state.now(), state.online_window()).await?;
+    let connectors = state
+        .store
+        .connectors(state.now(), state.online_window())
+        .await?;
     Ok(Json(Collection {
         count: options.count.then_some(connectors.len() as u64),
         value: connectors,

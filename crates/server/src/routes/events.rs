@@ -16,7 +16,9 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/events", get(events))
 }
 
-async fn events(State(state): State<AppState>) -> Sse<impl Stream<Item = Result<sse::Event, Infallible>>> {
+async fn events(
+    State(state): State<AppState>,
+) -> Sse<impl Stream<Item = Result<sse::Event, Infallible>>> {
     let shutdown = state.shutdown.clone().cancelled_owned();
     let stream = BroadcastStream::new(state.subscribe())
         // A client too slow to keep up misses events; it refetches on its next change.

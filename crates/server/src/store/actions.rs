@@ -119,26 +119,30 @@ impl Store {
     ) -> AppResult<(Vec<DeviceAction>, Option<ActionCursor>)> {
         let limit = i64::from(top) + 1;
         let rows: Vec<ActionRow> = match after {
-            None => sqlx::query_as(
-                "SELECT * FROM device_actions WHERE device_id = ?
+            None => {
+                sqlx::query_as(
+                    "SELECT * FROM device_actions WHERE device_id = ?
                  ORDER BY requested_at DESC, id DESC LIMIT ?",
-            )
-            .bind(device_id)
-            .bind(limit)
-            .fetch_all(self.pool())
-            .await?,
-            Some(cursor) => sqlx::query_as(
-                "SELECT * FROM device_actions WHERE device_id = ?
+                )
+                .bind(device_id)
+                .bind(limit)
+                .fetch_all(self.pool())
+                .await?
+            }
+            Some(cursor) => {
+                sqlx::query_as(
+                    "SELECT * FROM device_actions WHERE device_id = ?
                    AND (requested_at < ? OR (requested_at = ? AND id < ?))
                  ORDER BY requested_at DESC, id DESC LIMIT ?",
-            )
-            .bind(device_id)
-            .bind(&cursor.requested_at)
-            .bind(&cursor.requested_at)
-            .bind(&cursor.id)
-            .bind(limit)
-            .fetch_all(self.pool())
-            .await?,
+                )
+                .bind(device_id)
+                .bind(&cursor.requested_at)
+                .bind(&cursor.requested_at)
+                .bind(&cursor.id)
+                .bind(limit)
+                .fetch_all(self.pool())
+                .await?
+            }
         };
         let mut actions = rows
             .into_iter()
@@ -195,11 +199,13 @@ impl Store {
                 )))
             }
         }
-        sqlx::query("UPDATE device_actions SET action_state = 'active', last_updated_at = ? WHERE id = ?")
-            .bind(timestamp(now))
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE device_actions SET action_state = 'active', last_updated_at = ? WHERE id = ?",
+        )
+        .bind(timestamp(now))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         let updated = fetch_action(&mut tx, id).await?;
         tx.commit().await?;
         Ok(Some(updated))
@@ -332,7 +338,11 @@ impl TryFrom<ActionRow> for DeviceAction {
 
     fn try_from(row: ActionRow) -> AppResult<Self> {
         Ok(DeviceAction {
-            action: stored("action", &row.action, ConfigurationManagerActionType::from_wire)?,
+            action: stored(
+                "action",
+                &row.action,
+                ConfigurationManagerActionType::from_wire,
+            )?,
             action_state: stored("action_state", &row.action_state, ActionState::from_wire)?,
             id: row.id,
             device_id: row.device_id,

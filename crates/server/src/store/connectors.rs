@@ -26,6 +26,8 @@ pub struct ConnectorIdentity {
     pub id: String,
     pub site_version: Option<String>,
     pub offboard_requested_at: Option<String>,
+    /// SHA-256 of the credential's secret; `None` once revoked.
+    pub credential_hash: Option<Vec<u8>>,
 }
 
 /// The status rules of the contract: offboarding first, then `unknown` for a site that never
@@ -54,11 +56,18 @@ const SELECT_CONNECTOR: &str = "SELECT c.*,
      FROM connectors c";
 
 impl Store {
-    pub async fn connectors(&self, now: OffsetDateTime, online_window: Duration) -> sqlx::Result<Vec<Connector>> {
-        let rows: Vec<ConnectorRow> = sqlx::query_as(&format!("{SELECT_CONNECTOR} ORDER BY c.onboarded_at, c.id"))
-            .fetch_all(self.pool())
-            .await?;
-        rows.into_iter().map(|row| row.into_connector(now, online_window)).collect()
+    pub async fn connectors(
+        &self,
+        now: OffsetDateTime,
+        online_window: Duration,
+    ) -> sqlx::Result<Vec<Connector>> {
+        let rows: Vec<ConnectorRow> =
+            sqlx::query_as(&format!("{SELECT_CONNECTOR} ORDER BY c.onboarded_at, c.id"))
+                .fetch_all(self.pool())
+                .await?;
+        rows.into_iter()
+            .map(|row| row.into_connector(now, online_window))
+            .collect()
     }
 
     pub async fn connector(
@@ -67,37 +76,31 @@ impl Store {
         now: OffsetDateTime,
         online_window: Duration,
     ) -> sqlx::Result<Option<Connector>> {
-        let row: Option<ConnectorRow> = sqlx::query_as(&format!("{SELECT_CONNECTOR} WHERE c.id = ?"))
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
-        row.map(|row| row.into_connector(now, online_window)).transpose()
+        let row: Option<ConnectorRow> =
+            sqlx::query_as(&format!("{SELECT_CONNECTOR} WHERE c.id = ?"))
+                .bind(id)
+                .fetch_optional(self.pool())
+                .await?;
+        row.map(|row| row.into_connector(now, online_window))
+            .transpose()
     }
 
-    /// The connector whose unrevoked credential hashes to `credential_hash`.
-    pub async fn connector_identity(
-        &self,
-        id: &str,
-    ) -> sqlx::Result<Option<(ConnectorIdentity, Option<Vec<u8>>)>> {
-        let row: Option<(String, Option<String>, Option<String>, Option<Vec<u8>>)> = sqlx::query_as(
+    /// The connector with this id, as its credential check needs it.
+    pub async fn connector_identity(&self, id: &str) -> sqlx::Result<Option<ConnectorIdentity>> {
+        sqlx::query_as(
             "SELECT id, site_version, offboard_requested_at, credential_hash FROM connectors WHERE id = ?",
         )
         .bind(id)
         .fetch_optional(self.pool())
-        .await?;
-        Ok(row.map(|(id, site_version, offboard_requested_at, hash)| {
-            (
-                ConnectorIdentity {
-                    id,
-                    site_version,
-                    offboard_requested_at,
-                },
-                hash,
-            )
-        }))
+        .await
     }
 
-    pub async fn report_site(&self, id: &str, site: &SiteInfo, now: OffsetDateTime) -> sqlx::Result<()> {
+    pub async fn report_site(
+        &self,
+        id: &str,
+        site: &SiteInfo,
+        now: OffsetDateTime,
+    ) -> sqlx::Result<()> {
         let scope = site
             .upload_scope
             .as_ref()
@@ -211,7 +214,11 @@ struct ConnectorRow {
 }
 
 impl ConnectorRow {
-    fn into_connector(self, now: OffsetDateTime, online_window: Duration) -> sqlx::Result<Connector> {
+    fn into_connector(
+        self,
+        now: OffsetDateTime,
+        online_window: Duration,
+    ) -> sqlx::Result<Connector> {
         let last_sync = self.last_sync_at.as_deref().and_then(parse_timestamp);
         let online = self
             .last_heartbeat_at
@@ -262,14 +269,41 @@ mod tests {
     fn status_follows_the_contract() {
         let now = datetime!(2026-11-21 12:00 UTC);
         let ago = |hours: i64| Some(now - Duration::hours(hours));
-        assert_eq!(connector_status(true, ago(1), false, now), ConnectorStatus::Healthy);
-        assert_eq!(connector_status(true, ago(23), false, now), ConnectorStatus::Healthy);
-        assert_eq!(connector_status(true, ago(24), false, now), ConnectorStatus::Warning);
-        assert_eq!(connector_status(true, ago(71), false, now), ConnectorStatus::Warning);
-        assert_eq!(connector_status(true, ago(72), false, now), ConnectorStatus::Unhealthy);
-        assert_eq!(connector_status(true, None, false, now), ConnectorStatus::Unhealthy);
-        assert_eq!(connector_status(false, ago(1), false, now), ConnectorStatus::Unknown);
-        assert_eq!(connector_status(true, ago(1), true, now), ConnectorStatus::Offboarding);
-        assert_eq!(connector_status(false, None, true, now), ConnectorStatus::Offboarding);
+        assert_eq!(
+            connector_status(true, ago(1), false, now),
+            ConnectorStatus::Healthy
+        );
+        assert_eq!(
+            connector_status(true, ago(23), false, now),
+            ConnectorStatus::Healthy
+        );
+        assert_eq!(
+            connector_status(true, ago(24), false, now),
+            ConnectorStatus::Warning
+        );
+        assert_eq!(
+            connector_status(true, ago(71), false, now),
+            ConnectorStatus::Warning
+        );
+        assert_eq!(
+            connector_status(true, ago(72), false, now),
+            ConnectorStatus::Unhealthy
+        );
+        assert_eq!(
+            connector_status(true, None, false, now),
+            ConnectorStatus::Unhealthy
+        );
+        assert_eq!(
+            connector_status(false, ago(1), false, now),
+            ConnectorStatus::Unknown
+        );
+        assert_eq!(
+            connector_status(true, ago(1), true, now),
+            ConnectorStatus::Offboarding
+        );
+        assert_eq!(
+            connector_status(false, None, true, now),
+            ConnectorStatus::Offboarding
+        );
     }
 }

@@ -1,8 +1,8 @@
+use admin_api::protocol::{DeviceDelta, SiteDevice, SyncResult};
 use admin_api::{
     ClientHealthState, ComplianceState, ConfigurationManagerClientInformation, Device,
     DeviceCollection, ManagedBy, OwnerType,
 };
-use admin_api::protocol::{DeviceDelta, SiteDevice, SyncResult};
 use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
 use time::OffsetDateTime;
@@ -113,12 +113,16 @@ impl Store {
         now: OffsetDateTime,
     ) -> AppResult<()> {
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        if completed_sync(&mut tx, connector_id, sync_id).await?.is_some() {
+        if completed_sync(&mut tx, connector_id, sync_id)
+            .await?
+            .is_some()
+        {
             return Err(AppError::Conflict(format!(
                 "The sync '{sync_id}' is already complete: start a new sync id."
             )));
         }
-        reject_foreign_devices(&mut tx, connector_id, devices.iter().map(|d| d.id.as_str())).await?;
+        reject_foreign_devices(&mut tx, connector_id, devices.iter().map(|d| d.id.as_str()))
+            .await?;
         sqlx::query("DELETE FROM sync_batches WHERE connector_id = ? AND sync_id <> ?")
             .bind(connector_id)
             .bind(sync_id)
@@ -170,13 +174,18 @@ impl Store {
             return Err(AppError::Conflict(if missing.is_empty() {
                 format!("The sync '{sync_id}' has more than {batch_count} batches.")
             } else {
-                format!("The sync '{sync_id}' is missing batches {}.", missing.join(", "))
+                format!(
+                    "The sync '{sync_id}' is missing batches {}.",
+                    missing.join(", ")
+                )
             }));
         }
         sqlx::query("CREATE TEMP TABLE IF NOT EXISTS sync_seen (id TEXT PRIMARY KEY NOT NULL)")
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM temp.sync_seen").execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM temp.sync_seen")
+            .execute(&mut *tx)
+            .await?;
         let synced_at = timestamp(now);
         let mut changed = 0;
         for index in indexes {
@@ -189,7 +198,8 @@ impl Store {
             .await?;
             let devices: Vec<SiteDevice> = serde_json::from_str(&json)
                 .map_err(|e| AppError::Internal(format!("a staged batch does not decode: {e}")))?;
-            reject_foreign_devices(&mut tx, connector_id, devices.iter().map(|d| d.id.as_str())).await?;
+            reject_foreign_devices(&mut tx, connector_id, devices.iter().map(|d| d.id.as_str()))
+                .await?;
             for device in &devices {
                 changed += upsert_device(&mut tx, connector_id, device, &synced_at).await?;
                 sqlx::query("INSERT OR IGNORE INTO temp.sync_seen (id) VALUES (?)")
@@ -205,12 +215,22 @@ impl Store {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        sqlx::query("DELETE FROM temp.sync_seen").execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM temp.sync_seen")
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM sync_batches WHERE connector_id = ?")
             .bind(connector_id)
             .execute(&mut *tx)
             .await?;
-        let result = record_sync(&mut tx, connector_id, sync_id, "full", changed + removed, &synced_at).await?;
+        let result = record_sync(
+            &mut tx,
+            connector_id,
+            sync_id,
+            "full",
+            changed + removed,
+            &synced_at,
+        )
+        .await?;
         tx.commit().await?;
         Ok(result)
     }
@@ -246,7 +266,8 @@ impl Store {
                 .await?
                 .rows_affected();
         }
-        let result = record_sync(&mut tx, connector_id, sync_id, "delta", changed, &synced_at).await?;
+        let result =
+            record_sync(&mut tx, connector_id, sync_id, "delta", changed, &synced_at).await?;
         tx.commit().await?;
         Ok(result)
     }
@@ -254,7 +275,11 @@ impl Store {
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
 
-async fn completed_sync(tx: &mut Tx<'_>, connector_id: &str, sync_id: &str) -> AppResult<Option<SyncResult>> {
+async fn completed_sync(
+    tx: &mut Tx<'_>,
+    connector_id: &str,
+    sync_id: &str,
+) -> AppResult<Option<SyncResult>> {
     let row: Option<(String, i64, i64)> =
         sqlx::query_as("SELECT connector_id, device_count, changed FROM syncs WHERE id = ?")
             .bind(sync_id)
@@ -281,10 +306,11 @@ async fn record_sync(
     changed: u64,
     synced_at: &str,
 ) -> AppResult<SyncResult> {
-    let device_count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM devices WHERE connector_id = ?")
-        .bind(connector_id)
-        .fetch_one(&mut **tx)
-        .await?;
+    let device_count: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM devices WHERE connector_id = ?")
+            .bind(connector_id)
+            .fetch_one(&mut **tx)
+            .await?;
     sqlx::query(
         "INSERT INTO syncs (id, connector_id, kind, completed_at, device_count, changed) VALUES (?, ?, ?, ?, ?, ?)",
     )
@@ -315,10 +341,11 @@ async fn reject_foreign_devices<'i>(
     ids: impl Iterator<Item = &'i str>,
 ) -> AppResult<()> {
     for id in ids {
-        let owner: Option<String> = sqlx::query_scalar("SELECT connector_id FROM devices WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&mut **tx)
-            .await?;
+        let owner: Option<String> =
+            sqlx::query_scalar("SELECT connector_id FROM devices WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&mut **tx)
+                .await?;
         if owner.is_some_and(|owner| owner != connector_id) {
             return Err(AppError::Conflict(format!(
                 "The device '{id}' belongs to another connector: nothing was written."

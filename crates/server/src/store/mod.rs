@@ -74,7 +74,11 @@ pub fn parse_timestamp(text: &str) -> Option<OffsetDateTime> {
 }
 
 /// A stored enum value back into its type; a value this build does not know is a decode error.
-pub(crate) fn stored<T>(column: &str, value: &str, parse: fn(&str) -> Option<T>) -> sqlx::Result<T> {
+pub(crate) fn stored<T>(
+    column: &str,
+    value: &str,
+    parse: fn(&str) -> Option<T>,
+) -> sqlx::Result<T> {
     parse(value).ok_or_else(|| sqlx::Error::ColumnDecode {
         index: column.to_owned(),
         source: format!("unknown stored value {value:?}").into(),

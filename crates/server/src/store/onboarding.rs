@@ -11,12 +11,14 @@ impl Store {
         now: OffsetDateTime,
         expires: OffsetDateTime,
     ) -> sqlx::Result<()> {
-        sqlx::query("INSERT INTO onboarding_tokens (token_hash, created_at, expires_at) VALUES (?, ?, ?)")
-            .bind(token_hash)
-            .bind(timestamp(now))
-            .bind(timestamp(expires))
-            .execute(self.pool())
-            .await?;
+        sqlx::query(
+            "INSERT INTO onboarding_tokens (token_hash, created_at, expires_at) VALUES (?, ?, ?)",
+        )
+        .bind(token_hash)
+        .bind(timestamp(now))
+        .bind(timestamp(expires))
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 

@@ -30,17 +30,7 @@ async fn stops_cleanly_on(signal: &str) {
         }
     }
     let url = url.expect("the server prints the URL to open");
-    let page: serde_json::Value = reqwest::get(format!("{url}/api/v1/devices?$top=1"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        page["value"].as_array().unwrap().len(),
-        1,
-        "demo mode seeded devices"
-    );
+    demo_sites_attach(&url).await;
     assert!(
         dir.path().join("data/db.sqlite").is_file(),
         "the data folder was created"
@@ -74,4 +64,29 @@ async fn stops_cleanly_on_sigterm() {
 #[tokio::test]
 async fn stops_cleanly_on_sigint() {
     stops_cleanly_on("INT").await;
+}
+
+/// Demo mode attaches three sites through the connector protocol. Subscribes to the event stream
+/// first, then looks at the connectors after every event, so that no change is missed.
+async fn demo_sites_attach(url: &str) {
+    let mut events = reqwest::get(format!("{url}/api/v1/events")).await.unwrap();
+    assert_eq!(events.status(), 200);
+    let synced = || async {
+        let connectors: admin_api::Collection<admin_api::Connector> =
+            reqwest::get(format!("{url}/api/v1/connectors"))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+        connectors.value.len() == 3 && connectors.value.iter().all(|c| c.device_count > 0)
+    };
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !synced().await {
+        tokio::time::timeout_at(deadline, events.chunk())
+            .await
+            .expect("the demo sites attach within a minute")
+            .unwrap()
+            .expect("the event stream stays open");
+    }
 }

@@ -2,7 +2,25 @@ use std::collections::HashSet;
 
 use admin_api::{Collection, Device};
 
-use crate::{error_of, spawn_app};
+use site_connector::HierarchyConfig;
+
+use crate::{error_of, spawn_app, TestApp};
+
+/// An app with two sites attached: 360 devices in all.
+async fn app_with_devices() -> TestApp {
+    let app = spawn_app().await;
+    app.attach_site(HierarchyConfig::new(
+        "Contoso Headquarters",
+        "CHQ",
+        2207,
+        240,
+        1,
+    ))
+    .await;
+    app.attach_site(HierarchyConfig::new("Contoso Europe", "EUR", 2010, 120, 2))
+        .await;
+    app
+}
 
 async fn page(app: &crate::TestApp, path: &str) -> Collection<Device> {
     let response = app.get(path).await;
@@ -12,7 +30,7 @@ async fn page(app: &crate::TestApp, path: &str) -> Collection<Device> {
 
 #[tokio::test]
 async fn lists_every_device_once_in_name_order_through_keyset_pages() {
-    let app = spawn_app(true).await;
+    let app = app_with_devices().await;
     let mut names = Vec::new();
     let mut ids = HashSet::new();
     let mut path = "/api/v1/devices?$top=100&$count=true".to_owned();
@@ -36,7 +54,7 @@ async fn lists_every_device_once_in_name_order_through_keyset_pages() {
         }
     };
     let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM devices")
-        .fetch_one(app.server.as_ref().unwrap().store.pool())
+        .fetch_one(app.store().pool())
         .await
         .unwrap();
     assert!(stored > 100, "the demo tenant has several pages");
@@ -51,7 +69,7 @@ async fn lists_every_device_once_in_name_order_through_keyset_pages() {
 
 #[tokio::test]
 async fn the_first_page_has_fifty_devices_and_no_count_unless_asked() {
-    let app = spawn_app(true).await;
+    let app = app_with_devices().await;
     let response = app.get("/api/v1/devices").await;
     assert_eq!(response.status(), 200);
     let body: serde_json::Value = response.json().await.unwrap();
@@ -75,7 +93,7 @@ async fn the_first_page_has_fifty_devices_and_no_count_unless_asked() {
 
 #[tokio::test]
 async fn an_empty_tenant_lists_nothing_without_a_next_link() {
-    let app = spawn_app(false).await;
+    let app = spawn_app().await;
     let page = page(&app, "/api/v1/devices?$count=true").await;
     assert!(page.value.is_empty());
     assert_eq!(page.count, Some(0));
@@ -85,7 +103,7 @@ async fn an_empty_tenant_lists_nothing_without_a_next_link() {
 
 #[tokio::test]
 async fn gets_one_device_by_id() {
-    let app = spawn_app(true).await;
+    let app = app_with_devices().await;
     let listed = page(&app, "/api/v1/devices?$top=3").await.value;
     let response = app.get(&format!("/api/v1/devices/{}", listed[2].id)).await;
     assert_eq!(response.status(), 200);
@@ -96,7 +114,7 @@ async fn gets_one_device_by_id() {
 
 #[tokio::test]
 async fn an_unknown_device_id_is_not_found() {
-    let app = spawn_app(true).await;
+    let app = app_with_devices().await;
     let error = error_of(app.get("/api/v1/devices/no-such-device").await, 404).await;
     assert_eq!(error["code"], "notFound");
     assert!(error["message"]
@@ -108,7 +126,7 @@ async fn an_unknown_device_id_is_not_found() {
 
 #[tokio::test]
 async fn bad_query_options_are_rejected_with_their_name_as_target() {
-    let app = spawn_app(true).await;
+    let app = app_with_devices().await;
     for (query, target) in [
         ("$foo=1", "$foo"),
         ("top=5", "top"),

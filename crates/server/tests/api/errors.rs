@@ -2,7 +2,7 @@ use crate::{error_of, spawn_app};
 
 #[tokio::test]
 async fn unknown_api_routes_answer_with_the_error_body() {
-    let app = spawn_app(false).await;
+    let app = spawn_app().await;
     for path in ["/api/v1/nothing-here", "/api/v2/devices", "/api", "/api/v1"] {
         let error = error_of(app.get(path).await, 404).await;
         assert_eq!(error["code"], "notFound", "{path}");
@@ -12,7 +12,7 @@ async fn unknown_api_routes_answer_with_the_error_body() {
 
 #[tokio::test]
 async fn a_method_a_route_does_not_take_answers_with_the_error_body() {
-    let app = spawn_app(false).await;
+    let app = spawn_app().await;
     let response = app
         .client
         .delete(format!("{}/api/v1/devices", app.url))
@@ -26,7 +26,7 @@ async fn a_method_a_route_does_not_take_answers_with_the_error_body() {
 
 #[tokio::test]
 async fn a_client_request_id_is_echoed_and_a_fresh_one_made_otherwise() {
-    let app = spawn_app(false).await;
+    let app = spawn_app().await;
     let response = app
         .client
         .get(format!("{}/api/v1/devices/missing", app.url))
@@ -63,7 +63,7 @@ async fn a_client_request_id_is_echoed_and_a_fresh_one_made_otherwise() {
 
 #[tokio::test]
 async fn shuts_down_gracefully_on_its_signal() {
-    let app = spawn_app(false).await;
+    let app = spawn_app().await;
     let url = app.url.clone();
     app.shut_down().await;
     assert!(reqwest::get(format!("{url}/api/v1/devices")).await.is_err());

@@ -7,6 +7,7 @@ mod middleware;
 mod spa;
 
 use admin_server::{Config, Server};
+use site_connector::{HierarchyConfig, SimulatedHierarchy, SiteConnector, SiteOptions};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
@@ -21,9 +22,13 @@ pub struct TestApp {
 pub const INDEX_HTML: &str = "<!DOCTYPE html><title>test shell</title>";
 pub const HASHED_ASSET: &str = "admin-center-0123456789abcdef.js";
 
-/// Starts the app with a fresh database (seeded with the demo tenant when `demo`) and a small
-/// built SPA of its own.
-pub async fn spawn_app(demo: bool) -> TestApp {
+/// Starts the app with a fresh database and a small built SPA of its own.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts the app with settings of the test's own.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let dist = dir.path().join("dist");
     std::fs::create_dir(&dist).unwrap();
@@ -33,7 +38,7 @@ pub async fn spawn_app(demo: bool) -> TestApp {
         format!("sqlite:{}", dir.path().join("db/admin.db").display()),
         dist,
     );
-    config.demo = demo;
+    adjust(&mut config);
     let (stop, stopped) = oneshot::channel::<()>();
     let server = Server::start(&config, async {
         let _ = stopped.await;
@@ -56,6 +61,42 @@ impl TestApp {
             .send()
             .await
             .unwrap()
+    }
+
+    pub fn store(&self) -> &admin_server::store::Store {
+        self.server.as_ref().unwrap().store()
+    }
+
+    /// A new onboarding token from the admin API.
+    pub async fn onboarding_token(&self) -> String {
+        let response = self
+            .client
+            .post(format!("{}/api/v1/connectors/onboardingTokens", self.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        let token: admin_api::OnboardingToken = response.json().await.unwrap();
+        token.token
+    }
+
+    /// A simulated site attached through the connector protocol, its devices uploaded.
+    pub async fn attach_site(&self, config: HierarchyConfig) -> SiteConnector {
+        self.attach_site_with(config, SiteOptions::default()).await
+    }
+
+    pub async fn attach_site_with(
+        &self,
+        config: HierarchyConfig,
+        options: SiteOptions,
+    ) -> SiteConnector {
+        let token = self.onboarding_token().await;
+        let site =
+            SiteConnector::attach(&self.url, &token, SimulatedHierarchy::new(config), options)
+                .await
+                .unwrap();
+        site.full_sync().await.unwrap();
+        site
     }
 
     /// Asks the server to stop and waits until it has.

@@ -2,7 +2,7 @@ use crate::{spawn_app, HASHED_ASSET, INDEX_HTML};
 
 #[tokio::test]
 async fn every_spa_route_serves_index_html_uncached() {
-    let app = spawn_app(false).await;
+    let app = spawn_app().await;
     for path in [
         "/",
         "/devices",
@@ -23,7 +23,7 @@ async fn every_spa_route_serves_index_html_uncached() {
 
 #[tokio::test]
 async fn hashed_assets_are_cached_for_good_and_missing_files_are_404() {
-    let app = spawn_app(false).await;
+    let app = spawn_app().await;
     let response = app.get(&format!("/{HASHED_ASSET}")).await;
     assert_eq!(response.status(), 200);
     assert_eq!(

@@ -1,0 +1,102 @@
+//! `site-connector`: attaches a simulated hierarchy to an admin center and runs its service
+//! connection point (uploads, actions, offboarding) until stopped or offboarded.
+
+use std::time::Duration;
+
+use admin_api::UploadScope;
+use clap::Parser;
+use site_connector::{HierarchyConfig, SimulatedHierarchy, SiteConnector, SiteOptions};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Parser)]
+#[command(name = "site-connector", version)]
+struct Args {
+    /// The admin center, e.g. http://127.0.0.1:8080.
+    #[arg(long, env = "SITE_SERVER")]
+    server: String,
+    /// A one-time onboarding token (`admin-server onboarding-token`, or the admin API).
+    #[arg(long, env = "SITE_ONBOARDING_TOKEN")]
+    onboarding_token: String,
+    #[arg(long, default_value = "Contoso Branch")]
+    name: String,
+    #[arg(long, default_value = "BR1")]
+    site_code: String,
+    /// ConfigMgr version: 2002, 2006, 2010, 2103, 2207, ...
+    #[arg(long, default_value_t = 2207)]
+    site_version: u32,
+    #[arg(long, default_value_t = 500)]
+    devices: usize,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Share of offline clients (0 to 1).
+    #[arg(long, default_value_t = 0.1)]
+    offline_share: f64,
+    /// Client-side latency of actions, low and high, e.g. 500ms and 3s.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "500ms")]
+    latency_min: Duration,
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "3s")]
+    latency_max: Duration,
+    /// Upload only this collection (and, from 2010, its children with --include-children).
+    #[arg(long)]
+    collection: Option<String>,
+    #[arg(long)]
+    include_children: bool,
+    /// Attach, upload the devices once and exit.
+    #[arg(long)]
+    once: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let args = Args::parse();
+    let mut config = HierarchyConfig::new(
+        &args.name,
+        &args.site_code,
+        args.site_version,
+        args.devices,
+        args.seed,
+    );
+    config.offline_share = args.offline_share;
+    config.latency = (args.latency_min, args.latency_max);
+    if let Some(collection) = args.collection {
+        config.upload_scope = UploadScope::Collection {
+            collection_name: collection.clone(),
+            collection_id: collection,
+            include_child_collections: args.include_children,
+        };
+    }
+    let site = SiteConnector::attach(
+        &args.server,
+        &args.onboarding_token,
+        SimulatedHierarchy::new(config),
+        SiteOptions::default(),
+    )
+    .await?;
+    let synced = site.full_sync().await?;
+    println!("Attached; uploaded {} devices.", synced.device_count);
+    if args.once {
+        return Ok(());
+    }
+    let stop = CancellationToken::new();
+    let on_interrupt = stop.clone();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        on_interrupt.cancel();
+    });
+    let outcome = site.serve(stop).await;
+    println!("Stopped: {outcome:?}");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_well_formed() {
+        <super::Args as clap::CommandFactory>::command().debug_assert();
+    }
+}
