@@ -3,7 +3,9 @@
 mod binary;
 mod devices;
 mod errors;
+mod events;
 mod middleware;
+mod protocol;
 mod spa;
 
 use admin_server::{Config, Server};

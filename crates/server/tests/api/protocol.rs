@@ -1,0 +1,740 @@
+//! The connector protocol end to end: the real site connector against the real server over HTTP.
+
+use std::time::Duration;
+
+use admin_api::protocol::{DeviceDelta, SiteInfo};
+use admin_api::{
+    ActionState, Collection, Connector, ConnectorStatus, Device, DeviceAction, UploadScope,
+};
+use site_connector::hierarchy::ClientState;
+use site_connector::{
+    HierarchyConfig, Outcome, ProtocolClient, SimulatedHierarchy, SiteConnector, SiteOptions,
+};
+use tokio_util::sync::CancellationToken;
+
+use crate::events::EventStream;
+use crate::{error_of, spawn_app, spawn_app_with, TestApp};
+
+async fn devices_of(app: &TestApp, connector_id: &str) -> Vec<Device> {
+    let mut all = Vec::new();
+    let mut path = "/api/v1/devices?$top=1000".to_owned();
+    loop {
+        let page: Collection<Device> = app.get(&path).await.json().await.unwrap();
+        all.extend(
+            page.value
+                .into_iter()
+                .filter(|d| d.connector_id == connector_id),
+        );
+        match page.next_link {
+            Some(next) => path = next,
+            None => return all,
+        }
+    }
+}
+
+async fn connector(app: &TestApp, id: &str) -> Connector {
+    let response = app.get(&format!("/api/v1/connectors/{id}")).await;
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+fn connector_id(site: &SiteConnector) -> String {
+    site.client()
+        .credential()
+        .unwrap()
+        .split('.')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+fn sorted_ids(devices: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut ids: Vec<String> = devices.into_iter().collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn onboarding_takes_a_token_once_and_reports_the_site() {
+    let app = spawn_app().await;
+    let token = app.onboarding_token().await;
+    let site = SiteConnector::attach(
+        &app.url,
+        &token,
+        SimulatedHierarchy::new(HierarchyConfig::new("Contoso HQ", "CHQ", 2207, 10, 1)),
+        SiteOptions::default(),
+    )
+    .await
+    .unwrap();
+    let id = connector_id(&site);
+    let attached = connector(&app, &id).await;
+    assert_eq!(attached.hierarchy_name.as_deref(), Some("Contoso HQ"));
+    assert_eq!(attached.site_version.as_deref(), Some("2207"));
+    assert_eq!(attached.upload_scope, Some(UploadScope::AllDevices));
+    assert_eq!(attached.status, ConnectorStatus::Unhealthy, "no sync yet");
+    assert!(attached.online);
+
+    // The token is spent.
+    let mut again = ProtocolClient::new(&app.url, None);
+    let refused = again.onboard(&token, "another").await.unwrap_err();
+    assert_eq!(refused.status().map(|s| s.as_u16()), Some(401));
+    // Only the hash is stored.
+    let stored: Vec<Vec<u8>> = sqlx::query_scalar("SELECT token_hash FROM onboarding_tokens")
+        .fetch_all(app.store().pool())
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    assert!(!stored[0]
+        .windows(token.len())
+        .any(|w| w == token.as_bytes()));
+    app.shut_down().await;
+}
+
+#[tokio::test]
+async fn an_expired_onboarding_token_attaches_nothing() {
+    let app = spawn_app_with(|c| c.onboarding_token_lifetime = Duration::ZERO).await;
+    let token = app.onboarding_token().await;
+    let mut client = ProtocolClient::new(&app.url, None);
+    let error = client.onboard(&token, "h-1").await.unwrap_err();
+    assert_eq!(error.status().map(|s| s.as_u16()), Some(401));
+    let connectors: Collection<Connector> =
+        app.get("/api/v1/connectors").await.json().await.unwrap();
+    assert!(connectors.value.is_empty());
+    app.shut_down().await;
+}
+
+#[tokio::test]
+async fn a_site_that_never_reports_is_unknown_and_old_sites_have_null_details() {
+    let app = spawn_app().await;
+    let mut silent = HierarchyConfig::new("Legacy", "LEG", 2002, 5, 3);
+    silent.reports_site_info = false;
+    let silent = app.attach_site(silent).await;
+    let old = app
+        .attach_site(HierarchyConfig::new("Old", "OLD", 2006, 5, 4))
+        .await;
+
+    let unknown = connector(&app, &connector_id(&silent)).await;
+    assert_eq!(unknown.status, ConnectorStatus::Unknown);
+    assert_eq!(unknown.hierarchy_name, None);
+    assert_eq!(unknown.device_count, 5);
+
+    let old = connector(&app, &connector_id(&old)).await;
+    assert_eq!(old.status, ConnectorStatus::Healthy);
+    assert_eq!(old.site_version.as_deref(), Some("2006"));
+    assert_eq!(old.service_connection_point, None);
+    assert_eq!(old.cloud, None);
+    assert_eq!(old.upload_scope, None);
+    assert_eq!(old.endpoint_analytics_enabled, None);
+    app.shut_down().await;
+}
+
+#[tokio::test]
+async fn a_full_sync_then_a_delta_land_and_stamp_the_sync_time() {
+    let app = spawn_app().await;
+    let site = app
+        .attach_site(HierarchyConfig::new("HQ", "CHQ", 2207, 1200, 5))
+        .await;
+    let id = connector_id(&site);
+    let expected = sorted_ids(
+        site.hierarchy()
+            .lock()
+            .await
+            .devices_in_scope()
+            .into_iter()
+            .map(|d| d.id),
+    );
+    let uploaded = devices_of(&app, &id).await;
+    assert_eq!(sorted_ids(uploaded.iter().map(|d| d.id.clone())), expected);
+    assert!(uploaded.iter().all(|d| d.last_sync_date_time.is_some()));
+    assert_eq!(uploaded[0].hierarchy_name.as_deref(), Some("HQ"));
+    let after_full = connector(&app, &id).await;
+    assert_eq!(after_full.status, ConnectorStatus::Healthy);
+    assert_eq!(after_full.device_count, 1200);
+
+    let delta = site.hierarchy().lock().await.churn(20);
+    let result = site.upload_delta(&delta).await.unwrap();
+    let expected = sorted_ids(
+        site.hierarchy()
+            .lock()
+            .await
+            .devices_in_scope()
+            .into_iter()
+            .map(|d| d.id),
+    );
+    let now = devices_of(&app, &id).await;
+    assert_eq!(sorted_ids(now.iter().map(|d| d.id.clone())), expected);
+    assert_eq!(result.device_count, expected.len() as u64);
+    for changed in &delta.upserts {
+        let stored = now.iter().find(|d| d.id == changed.id).unwrap();
+        assert_eq!(stored.compliance_state, changed.compliance_state);
+        assert_eq!(stored.last_active_date_time, changed.last_active_date_time);
+    }
+
+    // The same delta again under the same sync id changes nothing and answers the same.
+    let sync_id = "delta-once";
+    let first = site.client().send_delta(sync_id, &delta).await.unwrap();
+    let second = site.client().send_delta(sync_id, &delta).await.unwrap();
+    assert_eq!(first, second);
+    app.shut_down().await;
+}
+
+#[tokio::test]
+async fn a_batch_sent_again_duplicates_nothing() {
+    let app = spawn_app().await;
+    let site = app
+        .attach_site(HierarchyConfig::new("HQ", "CHQ", 2207, 30, 6))
+        .await;
+    let devices = site.hierarchy().lock().await.devices_in_scope();
+    let client = site.client();
+    client.put_batch("resend", 0, &devices[..20]).await.unwrap();
+    client.put_batch("resend", 0, &devices[..20]).await.unwrap();
+    client.put_batch("resend", 1, &devices[20..]).await.unwrap();
+    client.put_batch("resend", 1, &devices[20..]).await.unwrap();
+    let result = client.complete_full_sync("resend", 2).await.unwrap();
+    assert_eq!(result.device_count, 30);
+    assert_eq!(devices_of(&app, &connector_id(&site)).await.len(), 30);
+    // Completing again is answered the same; a batch for the completed sync is refused.
+    assert_eq!(
+        client.complete_full_sync("resend", 2).await.unwrap(),
+        result
+    );
+    let late = client
+        .put_batch("resend", 2, &devices[..1])
+        .await
+        .unwrap_err();
+    assert_eq!(late.status().map(|s| s.as_u16()), Some(409));
+    app.shut_down().await;
+}
+
+#[tokio::test]
+async fn an_interrupted_full_sync_is_never_visible() {
+    let app = spawn_app().await;
+    let site = app
+        .attach_site(HierarchyConfig::new("HQ", "CHQ", 2207, 40, 7))
+        .await;
+    let id = connector_id(&site);
+    let before = sorted_ids(devices_of(&app, &id).await.into_iter().map(|d| d.id));
+    // A new full sync with only half the devices gets one batch of two up, then stops.
+    let devices = site.hierarchy().lock().await.devices_in_scope();
+    site.client()
+        .put_batch("cut-short", 0, &devices[..20])
+        .await
+        .unwrap();
+    assert_eq!(
+        sorted_ids(devices_of(&app, &id).await.into_iter().map(|d| d.id)),
+        before
+    );
+    // Completing it with a batch missing is refused and changes nothing.
+    let error = site
+        .client()
+        .complete_full_sync("cut-short", 2)
+        .await
+        .unwrap_err();
+    assert_eq!(error.status().map(|s| s.as_u16()), Some(409));
+    assert_eq!(
+        sorted_ids(devices_of(&app, &id).await.into_iter().map(|d| d.id)),
+        before
+    );
+    // The next full sync supersedes the interrupted one.
+    site.full_sync().await.unwrap();
+    assert_eq!(
+        sorted_ids(devices_of(&app, &id).await.into_iter().map(|d| d.id)),
+        before
+    );
+    let leftovers: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sync_batches")
+        .fetch_one(app.store().pool())
+        .await
+        .unwrap();
+    assert_eq!(leftovers, 0);
+    app.shut_down().await;
+}
+
+#[tokio::test]
+async fn changing_the_upload_scope_removes_the_devices_that_fell_out() {
+    let app = spawn_app().await;
+    let site = app
+        .attach_site(HierarchyConfig::new("Europe", "EUR", 2010, 300, 8))
+        .await;
+    let id = connector_id(&site);
+    assert_eq!(devices_of(&app, &id).await.len(), 300);
+    let scope = UploadScope::Collection {
+        collection_id: "EUR00011".into(),
+        collection_name: "Windows 11 Workstations".into(),
+        include_child_collections: true,
+    };
+    site.hierarchy()
+        .lock()
+        .await
+        .set_upload_scope(scope.clone());
+    site.report_site().await.unwrap();
+    site.full_sync().await.unwrap();
+    let in_scope = devices_of(&app, &id).await;
+    assert!(
+        !in_scope.is_empty() && in_scope.len() < 300,
+        "{}",
+        in_scope.len()
+    );
+    let expected = sorted_ids(
+        site.hierarchy()
+            .lock()
+            .await
+            .devices_in_scope()
+            .into_iter()
+            .map(|d| d.id),
+    );
+    assert_eq!(sorted_ids(in_scope.iter().map(|d| d.id.clone())), expected);
+    assert!(in_scope.iter().all(|d| d
+        .collections
+        .iter()
+        .any(|c| c.id == "EUR00011" || c.id == "EUR00012" || c.id == "EUR00013")));
+    assert_eq!(connector(&app, &id).await.upload_scope, Some(scope));
+    app.shut_down().await;
+}
+
+#[tokio::test]
+async fn a_site_cannot_touch_another_connectors_devices() {
+    let app = spawn_app().await;
+    let first = app
+        .attach_site(HierarchyConfig::new("One", "ONE", 2207, 10, 9))
+        .await;
+    let second = app
+        .attach_site(HierarchyConfig::new("Two", "TWO", 2207, 10, 10))
+        .await;
+    let theirs = first.hierarchy().lock().await.devices_in_scope();
+    let before = devices_of(&app, &connector_id(&first)).await;
+
+    let mut renamed = theirs[0].clone();
+    renamed.device_name = "HIJACKED".into();
+    for delta in [
+        DeviceDelta {
+            upserts: vec![renamed.clone()],
+            removals: vec![],
+        },
+        DeviceDelta {
+            upserts: vec![],
+            removals: vec![theirs[1].id.clone()],
+        },
+    ] {
+        let error = second.upload_delta(&delta).await.unwrap_err();
+        assert_eq!(error.status().map(|s| s.as_u16()), Some(409));
+    }
+    let batch = second
+        .client()
+        .put_batch("steal", 0, &[renamed])
+        .await
+        .unwrap_err();
+    assert_eq!(batch.status().map(|s| s.as_u16()), Some(409));
+    assert_eq!(devices_of(&app, &connector_id(&first)).await, before);
+    assert_eq!(devices_of(&app, &connector_id(&second)).await.len(), 10);
+    app.shut_down().await;
+}
+
+/// A site whose clients answer at once, half of them offline.
+fn quick_site(name: &str, code: &str, version: u32, seed: u64) -> HierarchyConfig {
+    let mut config = HierarchyConfig::new(name, code, version, 60, seed);
+    config.latency = (Duration::ZERO, Duration::ZERO);
+    config.offline_share = 0.5;
+    config
+}
+
+async fn device_in_state(site: &SiteConnector, state: ClientState) -> String {
+    site.hierarchy()
+        .lock()
+        .await
+        .devices
+        .iter()
+        .find(|d| d.client == state)
+        .map(|d| d.device.id.clone())
+        .expect("the simulation has such a client")
+}
+
+async fn trigger(
+    app: &TestApp,
+    device_id: &str,
+    action: &str,
+    key: Option<&str>,
+) -> reqwest::Response {
+    let mut request = app
+        .client
+        .post(format!(
+            "{}/api/v1/devices/{device_id}/triggerConfigurationManagerAction",
+            app.url
+        ))
+        .json(&serde_json::json!({"configurationManagerAction": {"action": action}}));
+    if let Some(key) = key {
+        request = request.header("Idempotency-Key", key);
+    }
+    request.send().await.unwrap()
+}
+
+async fn triggered(app: &TestApp, device_id: &str, action: &str) -> DeviceAction {
+    let response = trigger(app, device_id, action, None).await;
+    assert_eq!(response.status(), 202);
+    let action: DeviceAction = response.json().await.unwrap();
+    assert_eq!(action.action_state, ActionState::Pending);
+    action
+}
+
+fn is_action(id: &str, state: &str) -> impl Fn(&serde_json::Value) -> bool {
+    let (id, state) = (id.to_owned(), state.to_owned());
+    move |data| data["id"] == id.as_str() && data["actionState"] == state.as_str()
+}
+
+#[tokio::test]
+async fn actions_reach_done_and_failed_live_through_the_event_stream() {
+    let app = spawn_app().await;
+    let site = app.attach_site(quick_site("HQ", "CHQ", 2207, 11)).await;
+    let online = device_in_state(&site, ClientState::Online).await;
+    let offline = device_in_state(&site, ClientState::OfflineFails).await;
+    let stop = CancellationToken::new();
+    let serving = tokio::spawn(site.serve(stop.clone()));
+    let mut events = EventStream::open(&app.url).await;
+
+    for kind in ["refreshMachinePolicy", "refreshUserPolicy", "appEvaluation"] {
+        let action = triggered(&app, &online, kind).await;
+        events
+            .wait_for("deviceAction", is_action(&action.id, "pending"))
+            .await;
+        events
+            .wait_for("deviceAction", is_action(&action.id, "active"))
+            .await;
+        let done = events
+            .wait_for("deviceAction", is_action(&action.id, "done"))
+            .await;
+        assert_eq!(done["resultCode"], 0);
+        assert_eq!(done["action"], kind);
+    }
+    let failing = triggered(&app, &offline, "refreshMachinePolicy").await;
+    let failed = events
+        .wait_for("deviceAction", is_action(&failing.id, "failed"))
+        .await;
+    assert_eq!(
+        failed["resultCode"],
+        site_connector::hierarchy::RPC_SERVER_UNAVAILABLE
+    );
+
+    let history: Collection<DeviceAction> = app
+        .get(&format!("/api/v1/devices/{online}/deviceActions"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(history.value.len(), 3);
+    assert!(history
+        .value
+        .iter()
+        .all(|a| a.action_state == ActionState::Done));
+    let one: DeviceAction = app
+        .get(&format!("/api/v1/deviceActions/{}", failing.id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one.action_state, ActionState::Failed);
+    stop.cancel();
+    assert_eq!(serving.await.unwrap(), Outcome::Stopped);
+    app.shut_down().await;
+}
+
+#[tokio::test]
+async fn an_action_no_client_answers_times_out() {
+    let app = spawn_app_with(|c| c.action_timeout = Duration::from_secs(1)).await;
+    let site = app.attach_site(quick_site("HQ", "CHQ", 2207, 12)).await;
+    let silent = device_in_state(&site, ClientState::OfflineSilent).await;
+    let stop = CancellationToken::new();
+    let serving = tokio::spawn(site.serve(stop.clone()));
+    let mut events = EventStream::open(&app.url).await;
+    let action = triggered(&app, &silent, "appEvaluation").await;
+    events
+        .wait_for("deviceAction", is_action(&action.id, "active"))
+        .await;
+    let timed_out = events
+        .wait_for("deviceAction", is_action(&action.id, "timedOut"))
+        .await;
+    assert!(timed_out["resultCode"].is_null());
+    stop.cancel();
+    serving.await.unwrap();
+    app.shut_down().await;
+}
+
+#[tokio::test]
+async fn a_second_request_while_one_is_open_returns_the_same_action() {
+    let app = spawn_app().await;
+    let site = app.attach_site(quick_site("HQ", "CHQ", 2207, 13)).await;
+    let device = device_in_state(&site, ClientState::Online).await;
+
+    let first = triggered(&app, &device, "refreshMachinePolicy").await;
+    let second: DeviceAction = trigger(&app, &device, "refreshMachinePolicy", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(second.id, first.id, "a double click makes one action");
+    let other = triggered(&app, &device, "refreshUserPolicy").await;
+    assert_ne!(
+        other.id, first.id,
+        "another kind of action is another action"
+    );
+
+    let keyed = trigger(&app, &device, "appEvaluation", Some("click-1")).await;
+    assert_eq!(keyed.status(), 202);
+    let location = keyed.headers()["location"].to_str().unwrap().to_owned();
+    let keyed: DeviceAction = keyed.json().await.unwrap();
+    assert_eq!(location, format!("/api/v1/deviceActions/{}", keyed.id));
+    let again: DeviceAction = trigger(&app, &device, "appEvaluation", Some("click-1"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again.id, keyed.id);
+    let misused = trigger(&app, &device, "refreshMachinePolicy", Some("click-1")).await;
+    assert_eq!(error_of(misused, 409).await["code"], "conflict");
+
+    // Once done, the same request makes a new action.
+    let stop = CancellationToken::new();
+    let serving = tokio::spawn(site.serve(stop.clone()));
+    let mut events = EventStream::open(&app.url).await;
+    let state: DeviceAction = app
+        .get(&format!("/api/v1/deviceActions/{}", first.id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    if state.action_state != ActionState::Done {
+        events
+            .wait_for("deviceAction", is_action(&first.id, "done"))
+            .await;
+    }
+    let later = triggered(&app, &device, "refreshMachinePolicy").await;
+    assert_ne!(later.id, first.id);
+    stop.cancel();
+    serving.await.unwrap();
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM device_actions")
+        .fetch_one(app.store().pool())
+        .await
+        .unwrap();
+    assert_eq!(count, 4);
+    app.shut_down().await;
+}
+
+#[tokio::test]
+async fn an_online_2103_site_confirms_offboarding_and_everything_goes() {
+    let app = spawn_app().await;
+    let site = app.attach_site(quick_site("HQ", "CHQ", 2207, 14)).await;
+    let id = connector_id(&site);
+    let credential = site.client().credential().unwrap().to_owned();
+    let stop = CancellationToken::new();
+    let serving = tokio::spawn(site.serve(stop.clone()));
+    let mut events = EventStream::open(&app.url).await;
+
+    let response = app
+        .client
+        .delete(format!("{}/api/v1/connectors/{id}", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let offboarding: Connector = response.json().await.unwrap();
+    assert_eq!(offboarding.status, ConnectorStatus::Offboarding);
+    assert!(offboarding.offboard_requested_date_time.is_some());
+    events
+        .wait_for("connector", |d| {
+            d["id"] == id.as_str() && d["connector"].is_null()
+        })
+        .await;
+    assert_eq!(serving.await.unwrap(), Outcome::Offboarded);
+
+    error_of(app.get(&format!("/api/v1/connectors/{id}")).await, 404).await;
+    assert!(devices_of(&app, &id).await.is_empty());
+    let revoked = ProtocolClient::new(&app.url, Some(credential))
+        .heartbeat()
+        .await
+        .unwrap_err();
+    assert_eq!(revoked.status().map(|s| s.as_u16()), Some(401));
+    app.shut_down().await;
+}
+
+#[tokio::test]
+async fn an_offline_site_is_offboarded_after_the_grace_period_with_its_actions_canceled() {
+    let app = spawn_app_with(|c| c.offboard_grace = Duration::from_secs(1)).await;
+    let site = app.attach_site(quick_site("Old", "OLD", 2002, 15)).await;
+    let other = app.attach_site(quick_site("Stays", "STY", 2207, 16)).await;
+    let id = connector_id(&site);
+    let device = device_in_state(&site, ClientState::Online).await;
+    let mut events = EventStream::open(&app.url).await;
+    // The site is not polling: the action waits, and nobody confirms the offboarding.
+    let action = triggered(&app, &device, "refreshMachinePolicy").await;
+    let response = app
+        .client
+        .delete(format!("{}/api/v1/connectors/{id}", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let repeat = app
+        .client
+        .delete(format!("{}/api/v1/connectors/{id}", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(repeat.status(), 202, "repeating the delete is a no-op");
+    let blocked = trigger(&app, &device, "refreshUserPolicy", None).await;
+    assert_eq!(error_of(blocked, 409).await["code"], "conflict");
+
+    events
+        .wait_for("deviceAction", is_action(&action.id, "canceled"))
+        .await;
+    events
+        .wait_for("connector", |d| {
+            d["id"] == id.as_str() && d["connector"].is_null()
+        })
+        .await;
+    error_of(app.get(&format!("/api/v1/connectors/{id}")).await, 404).await;
+    assert!(devices_of(&app, &id).await.is_empty());
+    assert_eq!(
+        devices_of(&app, &connector_id(&other)).await.len(),
+        60,
+        "other hierarchies stay"
+    );
+    let canceled: DeviceAction = app
+        .get(&format!("/api/v1/deviceActions/{}", action.id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(canceled.action_state, ActionState::Canceled);
+    app.shut_down().await;
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_with_the_error_body_and_writes_nothing() {
+    let app = spawn_app_with(|c| c.body_limit = 64 * 1024).await;
+    let site = app.attach_site(quick_site("HQ", "CHQ", 2207, 17)).await;
+    let device = device_in_state(&site, ClientState::Online).await;
+    let url = format!(
+        "{}/api/v1/devices/{device}/triggerConfigurationManagerAction",
+        app.url
+    );
+    let post = |body: String| {
+        app.client
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+
+    for (body, status, code) in [
+        (
+            r#"{"configurationManagerAction":"#.to_owned(),
+            400,
+            "badRequest",
+        ),
+        (
+            r#"{"configurationManagerAction":{"action":"reboot"}}"#.to_owned(),
+            400,
+            "badRequest",
+        ),
+        (
+            r#"{"configurationManagerAction":{"action":"wakeUpClient"}}"#.to_owned(),
+            400,
+            "notSupported",
+        ),
+        (
+            r#"{"configurationManagerAction":{"action":"appEvaluation"},"extra":true}"#.to_owned(),
+            400,
+            "badRequest",
+        ),
+        (
+            format!(
+                r#"{{"configurationManagerAction":{{"action":"appEvaluation"}},"pad":"{}"}}"#,
+                "x".repeat(70_000)
+            ),
+            413,
+            "payloadTooLarge",
+        ),
+    ] {
+        let error = error_of(post(body.clone()).await.unwrap(), status).await;
+        assert_eq!(error["code"], code, "{}", &body[..body.len().min(80)]);
+    }
+    let unknown_device = trigger(&app, "no-such-device", "appEvaluation", None).await;
+    assert_eq!(error_of(unknown_device, 404).await["code"], "notFound");
+    error_of(app.get("/api/v1/deviceActions/no-such-action").await, 404).await;
+    error_of(
+        app.get("/api/v1/devices/no-such-device/deviceActions")
+            .await,
+        404,
+    )
+    .await;
+    error_of(app.get("/api/v1/connectors/no-such-connector").await, 404).await;
+    let delete = app
+        .client
+        .delete(format!("{}/api/v1/connectors/no-such-connector", app.url))
+        .send()
+        .await
+        .unwrap();
+    error_of(delete, 404).await;
+    let actions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM device_actions")
+        .fetch_one(app.store().pool())
+        .await
+        .unwrap();
+    assert_eq!(actions, 0, "nothing was written");
+
+    // The connector protocol: a wrong or missing credential, a bad site report, a bad wait.
+    for credential in [
+        None,
+        Some("nodot"),
+        Some("someone.else"),
+        Some(&format!("{}.wrong", connector_id(&site))[..]),
+    ] {
+        let client = ProtocolClient::new(&app.url, credential.map(str::to_owned));
+        assert_eq!(
+            client
+                .heartbeat()
+                .await
+                .unwrap_err()
+                .status()
+                .map(|s| s.as_u16()),
+            Some(401)
+        );
+    }
+    let bad_site = SiteInfo {
+        hierarchy_name: String::new(),
+        site_code: "CHQ".into(),
+        site_version: "2207".into(),
+        service_connection_point: None,
+        cloud: None,
+        upload_scope: None,
+        endpoint_analytics_enabled: None,
+    };
+    let refused = site.client().report_site(&bad_site).await.unwrap_err();
+    assert_eq!(refused.status().map(|s| s.as_u16()), Some(400));
+    assert_eq!(
+        connector(&app, &connector_id(&site))
+            .await
+            .hierarchy_name
+            .as_deref(),
+        Some("HQ"),
+        "nothing was written"
+    );
+    let wait = site.client().poll_actions(61).await.unwrap_err();
+    assert_eq!(wait.status().map(|s| s.as_u16()), Some(400));
+    let unknown_field = app
+        .client
+        .put(format!("{}/api/connector/v1/site", app.url))
+        .bearer_auth(site.client().credential().unwrap())
+        .json(&serde_json::json!({"hierarchyName": "x", "siteCode": "y", "siteVersion": "2207", "color": "red"}))
+        .send()
+        .await
+        .unwrap();
+    error_of(unknown_field, 400).await;
+    let bad_cloud = app
+        .client
+        .put(format!("{}/api/connector/v1/site", app.url))
+        .bearer_auth(site.client().credential().unwrap())
+        .json(&serde_json::json!({"hierarchyName": "x", "siteCode": "y", "siteVersion": "2207", "cloud": "Mars"}))
+        .send()
+        .await
+        .unwrap();
+    error_of(bad_cloud, 400).await;
+    app.shut_down().await;
+}
