@@ -1,3 +1,4 @@
+use admin_server::store::devices::DeviceQuery;
 use fantoccini::Locator;
 
 use crate::browser::Browser;
@@ -18,7 +19,7 @@ async fn all_devices_lists_the_devices_in_the_database() {
     let stored = app
         .server
         .store()
-        .list_devices(None, 50, true)
+        .list_devices(&DeviceQuery::default(), None, 50, true)
         .await
         .unwrap();
     assert_eq!(stored.devices.len(), 50);
@@ -65,7 +66,7 @@ async fn a_device_deep_link_renders_on_a_fresh_load() {
     let device = app
         .server
         .store()
-        .list_devices(None, 7, false)
+        .list_devices(&DeviceQuery::default(), None, 7, false)
         .await
         .unwrap()
         .devices
@@ -138,7 +139,7 @@ async fn a_row_opens_the_device_overview_and_back_returns_to_the_list() {
     let first = app
         .server
         .store()
-        .list_devices(None, 1, false)
+        .list_devices(&DeviceQuery::default(), None, 1, false)
         .await
         .unwrap()
         .devices

@@ -1,26 +1,70 @@
 use admin_api::{Collection, Device};
+use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use futures_util::{stream, StreamExt};
 
 use crate::error::{AppError, AppResult};
-use crate::query::{decode_skiptoken, encode_skiptoken, next_link, parse_page_options};
-use crate::store::devices::DeviceCursor;
-use crate::AppState;
+use crate::query::{
+    decode_skiptoken, encode_skiptoken, next_link, parse_page_options, PageOptions,
+};
+use crate::state::AppState;
+use crate::store::device_query::{filter_sql, parse_select, search_sql, DeviceCursor, Order};
+use crate::store::devices::DeviceQuery;
 
-const LIST_OPTIONS: &[&str] = &["$top", "$skiptoken", "$count"];
+const LIST_OPTIONS: &[&str] = &[
+    "$top",
+    "$skiptoken",
+    "$count",
+    "$orderby",
+    "$filter",
+    "$search",
+    "$select",
+];
+const EXPORT_OPTIONS: &[&str] = &["$orderby", "$filter", "$search", "$select"];
+/// The export's columns when `$select` does not say: those All devices shows by default.
+const EXPORT_COLUMNS: &[&str] = &[
+    "deviceName",
+    "managedBy",
+    "ownerType",
+    "complianceState",
+    "operatingSystem",
+    "osVersion",
+    "userPrincipalName",
+    "lastSyncDateTime",
+];
+const EXPORT_PAGE: u32 = 1000;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/devices", get(list))
+        .route("/devices/export", get(export))
         .route("/devices/{id}", get(one))
 }
 
-async fn list(
-    State(state): State<AppState>,
-    RawQuery(query): RawQuery,
-) -> AppResult<Json<Collection<Device>>> {
+fn device_query(options: &PageOptions) -> AppResult<DeviceQuery> {
+    Ok(DeviceQuery {
+        filter: options.filter.as_deref().map(filter_sql).transpose()?,
+        search: options.search.as_deref().map(search_sql).transpose()?,
+        order: Some(Order::parse(options.orderby.as_deref())?),
+    })
+}
+
+/// A device with only the selected fields.
+fn selected(device: &Device, fields: &[&str]) -> serde_json::Value {
+    let mut all = serde_json::to_value(device).expect("devices serialize");
+    let object = all.as_object_mut().expect("a device is an object");
+    object.retain(|key, _| fields.contains(&key.as_str()));
+    all
+}
+
+async fn list(State(state): State<AppState>, RawQuery(query): RawQuery) -> AppResult<Response> {
     let options = parse_page_options(query.as_deref(), LIST_OPTIONS)?;
+    let select = options.select.as_deref().map(parse_select).transpose()?;
+    let device_query = device_query(&options)?;
     let after: Option<DeviceCursor> = options
         .skiptoken
         .as_deref()
@@ -28,15 +72,120 @@ async fn list(
         .transpose()?;
     let page = state
         .store
-        .list_devices(after.as_ref(), options.top, options.count)
+        .list_devices(&device_query, after.as_ref(), options.top, options.count)
         .await?;
-    Ok(Json(Collection {
-        value: page.devices,
-        next_link: page
-            .next
-            .map(|cursor| next_link("/api/v1/devices", &options, &encode_skiptoken(&cursor))),
-        count: page.count,
-    }))
+    let next = page
+        .next
+        .map(|cursor| next_link("/api/v1/devices", &options, &encode_skiptoken(&cursor)));
+    Ok(match select {
+        None => Json(Collection {
+            value: page.devices,
+            next_link: next,
+            count: page.count,
+        })
+        .into_response(),
+        Some(fields) => Json(Collection {
+            value: page.devices.iter().map(|d| selected(d, &fields)).collect(),
+            next_link: next,
+            count: page.count,
+        })
+        .into_response(),
+    })
+}
+
+/// Every matching device as CSV, streamed page by page so memory stays flat however many match.
+async fn export(State(state): State<AppState>, RawQuery(query): RawQuery) -> AppResult<Response> {
+    let options = parse_page_options(query.as_deref(), EXPORT_OPTIONS)?;
+    let columns: Vec<&'static str> = match options.select.as_deref() {
+        Some(select) => parse_select(select)?,
+        None => EXPORT_COLUMNS.to_vec(),
+    };
+    let device_query = device_query(&options)?;
+    // A bad query fails here, with the error body, before any CSV is sent.
+    state
+        .store
+        .list_devices(&device_query, None, 1, false)
+        .await?;
+    let header = csv_rows(std::iter::once(
+        columns.iter().map(|c| c.to_string()).collect(),
+    ));
+    struct Paging {
+        after: Option<DeviceCursor>,
+        done: bool,
+    }
+    let pages = stream::unfold(
+        (
+            Paging {
+                after: None,
+                done: false,
+            },
+            state,
+            device_query,
+            columns,
+        ),
+        |(mut paging, state, query, columns)| async move {
+            if paging.done {
+                return None;
+            }
+            let page = match state
+                .store
+                .list_devices(&query, paging.after.as_ref(), EXPORT_PAGE, false)
+                .await
+            {
+                Ok(page) => page,
+                Err(error) => {
+                    tracing::error!(%error, "the export stopped part-way");
+                    let error = std::io::Error::other("the export stopped part-way");
+                    paging.done = true;
+                    return Some((Err(error), (paging, state, query, columns)));
+                }
+            };
+            paging.done = page.next.is_none();
+            paging.after = page.next;
+            let rows = csv_rows(page.devices.iter().map(|d| csv_record(d, &columns)));
+            Some((Ok(rows), (paging, state, query, columns)))
+        },
+    );
+    let body = stream::iter([Ok::<_, std::io::Error>(header)]).chain(pages);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"devices.csv\"",
+            ),
+        ],
+        Body::from_stream(body),
+    )
+        .into_response())
+}
+
+fn csv_rows(records: impl Iterator<Item = Vec<String>>) -> Vec<u8> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    for record in records {
+        writer
+            .write_record(&record)
+            .expect("writing to memory cannot fail");
+    }
+    writer.into_inner().expect("writing to memory cannot fail")
+}
+
+fn csv_record(device: &Device, columns: &[&str]) -> Vec<String> {
+    let value = serde_json::to_value(device).expect("devices serialize");
+    columns
+        .iter()
+        .map(|column| match (&value[*column], *column) {
+            (serde_json::Value::Null, _) => String::new(),
+            (serde_json::Value::String(text), _) => text.clone(),
+            (_, "collections") => device
+                .collections
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+            (other, _) => other.to_string(),
+        })
+        .collect()
 }
 
 async fn one(State(state): State<AppState>, Path(id): Path<String>) -> AppResult<Json<Device>> {

@@ -106,6 +106,7 @@ impl Store {
             .as_ref()
             .map(|s| serde_json::to_string(s).expect("scopes serialize"));
         let at = timestamp(now);
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
             "UPDATE connectors SET hierarchy_name = ?, site_code = ?, site_version = ?,
                 service_connection_point = ?, cloud = ?, upload_scope = ?,
@@ -122,8 +123,21 @@ impl Store {
         .bind(&at)
         .bind(&at)
         .bind(id)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
+        // Its devices carry the hierarchy's name and site code, to sort and filter on.
+        sqlx::query(
+            "UPDATE devices SET hierarchy_name = ?, site_code = ?
+             WHERE connector_id = ? AND (hierarchy_name IS NOT ? OR site_code IS NOT ?)",
+        )
+        .bind(&site.hierarchy_name)
+        .bind(&site.site_code)
+        .bind(id)
+        .bind(&site.hierarchy_name)
+        .bind(&site.site_code)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -3,19 +3,12 @@ use admin_api::{
     ClientHealthState, ComplianceState, ConfigurationManagerClientInformation, Device,
     DeviceCollection, ManagedBy, OwnerType,
 };
-use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
 use time::OffsetDateTime;
 
+use super::device_query::{DeviceCursor, Order, Sql};
 use super::{stored, timestamp, Store};
 use crate::error::{AppError, AppResult};
-
-/// Where a page of the default order (`deviceName asc`, ties by `id`) resumes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeviceCursor {
-    pub device_name: String,
-    pub id: String,
-}
 
 pub struct DevicePage {
     pub devices: Vec<Device>,
@@ -24,59 +17,95 @@ pub struct DevicePage {
     pub count: Option<u64>,
 }
 
-const SELECT_DEVICE: &str = "SELECT d.*, c.hierarchy_name, c.site_code
-     FROM devices d JOIN connectors c ON c.id = d.connector_id";
+/// What to list: the `$filter` and `$search` conditions and the order.
+#[derive(Debug, Clone, Default)]
+pub struct DeviceQuery {
+    pub filter: Option<Sql>,
+    pub search: Option<Sql>,
+    pub order: Option<Order>,
+}
+
+impl DeviceQuery {
+    fn order(&self) -> Order {
+        self.order.unwrap_or(Order::DEFAULT)
+    }
+
+    /// The WHERE clause (or nothing) for these conditions and the cursor.
+    fn conditions(&self, after: Option<&DeviceCursor>) -> Sql {
+        let keyset = after.map(|cursor| self.order().after(cursor));
+        let parts: Vec<&Sql> = [self.filter.as_ref(), self.search.as_ref(), keyset.as_ref()]
+            .into_iter()
+            .flatten()
+            .collect();
+        if parts.is_empty() {
+            return Sql::default();
+        }
+        Sql {
+            text: format!(
+                " WHERE {}",
+                parts
+                    .iter()
+                    .map(|p| p.text.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" AND ")
+            ),
+            params: parts
+                .iter()
+                .flat_map(|p| p.params.iter().cloned())
+                .collect(),
+        }
+    }
+}
 
 impl Store {
+    /// One page of the devices that match, in the query's order, after `after`.
     pub async fn list_devices(
         &self,
+        query: &DeviceQuery,
         after: Option<&DeviceCursor>,
         top: u32,
         with_count: bool,
-    ) -> sqlx::Result<DevicePage> {
-        let limit = i64::from(top) + 1;
-        let rows: Vec<DeviceRow> = match after {
-            None => {
-                sqlx::query_as(&format!(
-                    "{SELECT_DEVICE} ORDER BY d.device_name COLLATE NOCASE, d.id LIMIT ?"
-                ))
-                .bind(limit)
-                .fetch_all(self.pool())
-                .await?
+    ) -> AppResult<DevicePage> {
+        let order = query.order();
+        if let Some(cursor) = after {
+            if cursor.order != order.key() {
+                return Err(AppError::bad_request(
+                    "$skiptoken",
+                    "The '$skiptoken' belongs to another order. Request the first page again.",
+                ));
             }
-            Some(cursor) => {
-                sqlx::query_as(&format!(
-                    "{SELECT_DEVICE}
-                     WHERE d.device_name COLLATE NOCASE > ?
-                        OR (d.device_name COLLATE NOCASE = ? AND d.id > ?)
-                     ORDER BY d.device_name COLLATE NOCASE, d.id LIMIT ?"
-                ))
-                .bind(&cursor.device_name)
-                .bind(&cursor.device_name)
-                .bind(&cursor.id)
-                .bind(limit)
-                .fetch_all(self.pool())
-                .await?
-            }
-        };
-        let mut devices = rows
-            .into_iter()
-            .map(Device::try_from)
-            .collect::<sqlx::Result<Vec<_>>>()?;
-        let next = if devices.len() > top as usize {
-            devices.truncate(top as usize);
-            devices.last().map(|last| DeviceCursor {
-                device_name: last.device_name.clone(),
+        }
+        let conditions = query.conditions(after);
+        let sql = format!(
+            "SELECT *, {} AS sort_value FROM devices{} ORDER BY {} LIMIT ?",
+            order.field.column,
+            conditions.text,
+            order.order_by()
+        );
+        let mut select = sqlx::query_as::<_, DeviceRow>(&sql);
+        for param in &conditions.params {
+            select = select.bind(param.clone());
+        }
+        let mut rows = select
+            .bind(i64::from(top) + 1)
+            .fetch_all(self.pool())
+            .await?;
+        let next = if rows.len() > top as usize {
+            rows.truncate(top as usize);
+            rows.last().map(|last| DeviceCursor {
+                order: order.key(),
+                value: last.sort_value.clone(),
                 id: last.id.clone(),
             })
         } else {
             None
         };
+        let devices = rows
+            .into_iter()
+            .map(Device::try_from)
+            .collect::<sqlx::Result<Vec<_>>>()?;
         let count = if with_count {
-            let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM devices")
-                .fetch_one(self.pool())
-                .await?;
-            Some(total as u64)
+            Some(self.count_devices(query).await?)
         } else {
             None
         };
@@ -87,6 +116,16 @@ impl Store {
         })
     }
 
+    pub async fn count_devices(&self, query: &DeviceQuery) -> AppResult<u64> {
+        let conditions = query.conditions(None);
+        let sql = format!("SELECT COUNT(*) FROM devices{}", conditions.text);
+        let mut count = sqlx::query_scalar::<_, i64>(&sql);
+        for param in &conditions.params {
+            count = count.bind(param.clone());
+        }
+        Ok(count.fetch_one(self.pool()).await? as u64)
+    }
+
     pub async fn device_connector(&self, id: &str) -> sqlx::Result<Option<String>> {
         sqlx::query_scalar("SELECT connector_id FROM devices WHERE id = ?")
             .bind(id)
@@ -95,7 +134,7 @@ impl Store {
     }
 
     pub async fn device(&self, id: &str) -> sqlx::Result<Option<Device>> {
-        let row: Option<DeviceRow> = sqlx::query_as(&format!("{SELECT_DEVICE} WHERE d.id = ?"))
+        let row: Option<DeviceRow> = sqlx::query_as("SELECT * FROM devices WHERE id = ?")
             .bind(id)
             .fetch_optional(self.pool())
             .await?;
@@ -370,8 +409,11 @@ async fn upsert_device(
             user_display_name, last_sync_at, enrolled_at, serial_number, manufacturer,
             model, azure_ad_device_id, domain_name, sku, client_identifier,
             client_version, client_is_blocked, client_health_state,
-            last_policy_request_at, last_active_at, collections)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            last_policy_request_at, last_active_at, collections, hierarchy_name, site_code)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
+            ?20, ?21, ?22, ?23, ?24, ?25,
+            (SELECT hierarchy_name FROM connectors WHERE id = ?2),
+            (SELECT site_code FROM connectors WHERE id = ?2))
          ON CONFLICT (id) DO UPDATE SET
             device_name = excluded.device_name, managed_by = excluded.managed_by,
             owner_type = excluded.owner_type, compliance_state = excluded.compliance_state,
@@ -466,6 +508,9 @@ struct DeviceRow {
     collections: String,
     hierarchy_name: Option<String>,
     site_code: Option<String>,
+    /// The sort column's value, in list queries (the cursor of the next page).
+    #[sqlx(default)]
+    sort_value: Option<String>,
 }
 
 impl TryFrom<DeviceRow> for Device {

@@ -2,6 +2,7 @@
 
 pub mod actions;
 pub mod connectors;
+pub mod device_query;
 pub mod devices;
 pub mod onboarding;
 

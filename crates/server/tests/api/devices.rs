@@ -136,7 +136,11 @@ async fn bad_query_options_are_rejected_with_their_name_as_target() {
         ("$top=5&$top=6", "$top"),
         ("$count=yes", "$count"),
         ("$skiptoken=tampered", "$skiptoken"),
-        ("$filter=deviceName eq 'x'", "$filter"),
+        ("$filter=color eq 'x'", "$filter"),
+        ("$filter=deviceName eq", "$filter"),
+        ("$orderby=color", "$orderby"),
+        ("$select=deviceName,color", "$select"),
+        ("$search=\"\"", "$search"),
     ] {
         let error = error_of(app.get(&format!("/api/v1/devices?{query}")).await, 400).await;
         assert_eq!(error["code"], "badRequest", "{query}");

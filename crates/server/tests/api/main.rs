@@ -6,6 +6,7 @@ mod errors;
 mod events;
 mod middleware;
 mod protocol;
+mod queries;
 mod spa;
 
 use admin_server::{Config, Server};

@@ -9,20 +9,25 @@ use serde::Serialize;
 
 use crate::error::{AppError, AppResult};
 
-/// Paging options every collection takes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+pub mod filter;
+
+/// The query options of a collection request; which ones an endpoint takes is its own to say.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PageOptions {
     pub top: u32,
     pub skiptoken: Option<String>,
     pub count: bool,
+    pub orderby: Option<String>,
+    pub filter: Option<String>,
+    pub search: Option<String>,
+    pub select: Option<String>,
 }
 
 /// Parses `raw` (the URL's query string), accepting only the `supported` options.
 pub fn parse_page_options(raw: Option<&str>, supported: &[&str]) -> AppResult<PageOptions> {
     let mut options = PageOptions {
         top: DEFAULT_PAGE_SIZE,
-        skiptoken: None,
-        count: false,
+        ..PageOptions::default()
     };
     let mut seen: Vec<String> = Vec::new();
     for (name, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
@@ -57,6 +62,10 @@ pub fn parse_page_options(raw: Option<&str>, supported: &[&str]) -> AppResult<Pa
                     }
                 }
             }
+            "$orderby" => options.orderby = Some(value.into_owned()),
+            "$filter" => options.filter = Some(value.into_owned()),
+            "$search" => options.search = Some(value.into_owned()),
+            "$select" => options.select = Some(value.into_owned()),
             other => unreachable!("supported option {other} has no parser"),
         }
     }
@@ -97,8 +106,20 @@ pub fn next_link(path: &str, options: &PageOptions, skiptoken: &str) -> String {
     if options.count {
         link.push_str("&$count=true");
     }
-    link.push_str("&$skiptoken=");
-    link.extend(form_urlencoded::byte_serialize(skiptoken.as_bytes()));
+    for (name, value) in [
+        ("$orderby", &options.orderby),
+        ("$filter", &options.filter),
+        ("$search", &options.search),
+        ("$select", &options.select),
+        ("$skiptoken", &Some(skiptoken.to_owned())),
+    ] {
+        if let Some(value) = value {
+            link.push('&');
+            link.push_str(name);
+            link.push('=');
+            link.extend(form_urlencoded::byte_serialize(value.as_bytes()));
+        }
+    }
     link
 }
 

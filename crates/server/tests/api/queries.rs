@@ -1,0 +1,358 @@
+//! `$filter`, `$orderby`, `$search`, `$select`, `$count` and the CSV export, each checked against
+//! an independent evaluation in Rust over the same rows the API returns unfiltered.
+
+use std::cmp::Ordering;
+
+use admin_api::{ComplianceState, Device, ManagedBy, OwnerType};
+use serde_json::Value;
+use site_connector::HierarchyConfig;
+
+use crate::{error_of, spawn_app, TestApp};
+
+async fn app_with_devices() -> TestApp {
+    let app = spawn_app().await;
+    app.attach_site(HierarchyConfig::new(
+        "Contoso Headquarters",
+        "CHQ",
+        2207,
+        260,
+        21,
+    ))
+    .await;
+    let mut old = HierarchyConfig::new("Contoso Legacy", "LEG", 2006, 140, 22);
+    old.co_managed_share = 0.2;
+    app.attach_site(old).await;
+    app
+}
+
+/// Every page of `/api/v1/devices?{query}`, followed through `@odata.nextLink`.
+async fn all_pages(app: &TestApp, query: &str) -> (Vec<Device>, Option<u64>) {
+    let mut devices = Vec::new();
+    let mut path = format!("/api/v1/devices?$top=37&$count=true&{query}");
+    let mut count = None;
+    loop {
+        let response = app.get(&path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let page: admin_api::Collection<Device> = response.json().await.unwrap();
+        count = count.or(page.count);
+        assert_eq!(page.count, count, "the count is the same on every page");
+        devices.extend(page.value);
+        match page.next_link {
+            Some(next) => path = next,
+            None => return (devices, count),
+        }
+    }
+}
+
+fn ids(devices: &[Device]) -> Vec<&str> {
+    devices.iter().map(|d| d.id.as_str()).collect()
+}
+
+fn lower(value: Option<&str>) -> Option<String> {
+    value.map(str::to_ascii_lowercase)
+}
+
+/// SQLite's order: NULLs first ascending, text case-insensitively (ASCII), ties by id.
+fn sort_by(devices: &mut [Device], key: impl Fn(&Device) -> Option<String>, descending: bool) {
+    devices.sort_by(|a, b| {
+        let order = match (key(a), key(b)) {
+            (None, None) => Ordering::Equal,
+            (None, Some(_)) => Ordering::Less,
+            (Some(_), None) => Ordering::Greater,
+            (Some(x), Some(y)) => x.cmp(&y),
+        }
+        .then_with(|| a.id.cmp(&b.id));
+        if descending {
+            order.reverse()
+        } else {
+            order
+        }
+    });
+}
+
+#[tokio::test]
+async fn filters_match_an_independent_evaluation() {
+    let app = app_with_devices().await;
+    let (all, total) = all_pages(&app, "").await;
+    assert_eq!(total, Some(400));
+    let sample = all
+        .iter()
+        .find(|d| d.user_principal_name.is_some())
+        .unwrap()
+        .clone();
+    let cutoff = {
+        let mut times: Vec<&str> = all
+            .iter()
+            .filter_map(|d| d.last_active_date_time.as_deref())
+            .collect();
+        times.sort();
+        times[times.len() / 2].to_owned()
+    };
+    let upn = sample.user_principal_name.clone().unwrap();
+    type Check = Box<dyn Fn(&Device) -> bool>;
+    let cases: Vec<(String, Check)> = vec![
+        ("managedBy eq 'coManaged'".into(), Box::new(|d| d.managed_by == ManagedBy::CoManaged)),
+        ("managedBy ne 'coManaged'".into(), Box::new(|d| d.managed_by != ManagedBy::CoManaged)),
+        (
+            "complianceState in ('noncompliant', 'inGracePeriod')".into(),
+            Box::new(|d| matches!(d.compliance_state, ComplianceState::Noncompliant | ComplianceState::InGracePeriod)),
+        ),
+        ("startswith(deviceName,'LEG-LT')".into(), Box::new(|d| d.device_name.starts_with("LEG-LT"))),
+        ("contains(model,'book')".into(), Box::new(|d| d.model.as_deref().unwrap_or("").to_lowercase().contains("book"))),
+        (format!("userPrincipalName eq '{upn}'"), Box::new(move |d| d.user_principal_name.as_deref() == Some(upn.as_str()))),
+        ("userPrincipalName eq null".into(), Box::new(|d| d.user_principal_name.is_none())),
+        ("userPrincipalName ne null".into(), Box::new(|d| d.user_principal_name.is_some())),
+        ("siteCode eq 'LEG'".into(), Box::new(|d| d.site_code.as_deref() == Some("LEG"))),
+        ("hierarchyName eq 'contoso legacy'".into(), Box::new(|_| false)),
+        (
+            format!("lastActiveDateTime ge {cutoff}"),
+            Box::new({
+                let cutoff = cutoff.clone();
+                move |d| d.last_active_date_time.as_deref().is_some_and(|t| t >= cutoff.as_str())
+            }),
+        ),
+        (
+            format!("lastActiveDateTime lt {cutoff} and ownerType eq 'personal'"),
+            Box::new({
+                let cutoff = cutoff.clone();
+                move |d| {
+                    d.last_active_date_time.as_deref().is_some_and(|t| t < cutoff.as_str())
+                        && d.owner_type == OwnerType::Personal
+                }
+            }),
+        ),
+        (
+            "(operatingSystem eq 'Windows Server' or managedBy eq 'intune') and not siteCode eq 'CHQ'".into(),
+            Box::new(|d| {
+                (d.operating_system.as_deref() == Some("Windows Server") || d.managed_by == ManagedBy::Intune)
+                    && d.site_code.as_deref() != Some("CHQ")
+            }),
+        ),
+    ];
+    for (filter, check) in cases {
+        let query: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("$filter", &filter)
+            .finish();
+        let (found, count) = all_pages(&app, &query).await;
+        let expected: Vec<Device> = all.iter().filter(|d| check(d)).cloned().collect();
+        assert_eq!(ids(&found), ids(&expected), "{filter}");
+        assert_eq!(count, Some(expected.len() as u64), "{filter}");
+    }
+    app.shut_down().await;
+}
+
+#[tokio::test]
+async fn every_order_matches_an_independent_sort_across_pages() {
+    let app = app_with_devices().await;
+    let (all, _) = all_pages(&app, "").await;
+    type Key = fn(&Device) -> Option<String>;
+    let orders: Vec<(&str, Key)> = vec![
+        ("deviceName", |d| Some(d.device_name.to_ascii_lowercase())),
+        ("managedBy", |d| {
+            Some(d.managed_by.as_str().to_ascii_lowercase())
+        }),
+        ("ownerType", |d| {
+            Some(d.owner_type.as_str().to_ascii_lowercase())
+        }),
+        ("complianceState", |d| {
+            Some(d.compliance_state.as_str().to_ascii_lowercase())
+        }),
+        ("operatingSystem", |d| lower(d.operating_system.as_deref())),
+        ("osVersion", |d| lower(d.os_version.as_deref())),
+        ("userPrincipalName", |d| {
+            lower(d.user_principal_name.as_deref())
+        }),
+        ("lastSyncDateTime", |d| d.last_sync_date_time.clone()),
+        ("serialNumber", |d| lower(d.serial_number.as_deref())),
+        ("model", |d| lower(d.model.as_deref())),
+        ("hierarchyName", |d| lower(d.hierarchy_name.as_deref())),
+        ("siteCode", |d| lower(d.site_code.as_deref())),
+        ("configurationManagerClientInformation/clientVersion", |d| {
+            lower(
+                d.configuration_manager_client_information
+                    .as_ref()
+                    .and_then(|c| c.client_version.as_deref()),
+            )
+        }),
+        ("lastActiveDateTime", |d| d.last_active_date_time.clone()),
+        ("azureADDeviceId", |d| {
+            lower(d.azure_ad_device_id.as_deref())
+        }),
+    ];
+    for (field, key) in orders {
+        for descending in [false, true] {
+            let orderby = format!("{field} {}", if descending { "desc" } else { "asc" });
+            let query: String = form_urlencoded::Serializer::new(String::new())
+                .append_pair("$orderby", &orderby)
+                .finish();
+            let (found, _) = all_pages(&app, &query).await;
+            let mut expected = all.clone();
+            sort_by(&mut expected, key, descending);
+            assert_eq!(ids(&found), ids(&expected), "{orderby}");
+        }
+    }
+    // A filter, a search and an order together.
+    let query = "$orderby=lastSyncDateTime%20desc&$filter=managedBy%20ne%20'intune'&$search=%22lt-00,srv%22";
+    let (found, count) = all_pages(&app, query).await;
+    let mut expected: Vec<Device> = all
+        .iter()
+        .filter(|d| d.managed_by != ManagedBy::Intune)
+        .filter(|d| {
+            let name = d.device_name.to_lowercase();
+            name.contains("lt-00") || name.contains("srv")
+        })
+        .cloned()
+        .collect();
+    sort_by(&mut expected, |d| d.last_sync_date_time.clone(), true);
+    assert!(!expected.is_empty());
+    assert_eq!(ids(&found), ids(&expected));
+    assert_eq!(count, Some(expected.len() as u64));
+
+    // A token of one order is refused under another.
+    let page: Value = app
+        .get("/api/v1/devices?$top=5&$orderby=model")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = page["@odata.nextLink"]
+        .as_str()
+        .unwrap()
+        .split("$skiptoken=")
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    let error = error_of(
+        app.get(&format!("/api/v1/devices?$skiptoken={token}"))
+            .await,
+        400,
+    )
+    .await;
+    assert_eq!(error["target"], "$skiptoken");
+    app.shut_down().await;
+}
+
+#[tokio::test]
+async fn search_matches_name_serial_or_upn_with_any_term() {
+    let app = app_with_devices().await;
+    let (all, _) = all_pages(&app, "").await;
+    let serial = all[17].serial_number.clone().unwrap();
+    let upn_part = all
+        .iter()
+        .find_map(|d| d.user_principal_name.clone())
+        .unwrap()[..5]
+        .to_uppercase();
+    for terms in [
+        vec!["chq-lt-00"],
+        vec![serial.as_str()],
+        vec![upn_part.as_str()],
+        vec!["LEG-PC-001", "CHQ-SRV", "no-such-thing"],
+    ] {
+        let search = format!("\"{}\"", terms.join(","));
+        let query: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("$search", &search)
+            .finish();
+        let (found, _) = all_pages(&app, &query).await;
+        let expected: Vec<Device> = all
+            .iter()
+            .filter(|d| {
+                terms.iter().any(|term| {
+                    let term = term.to_lowercase();
+                    [
+                        Some(&d.device_name),
+                        d.serial_number.as_ref(),
+                        d.user_principal_name.as_ref(),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .any(|v| v.to_lowercase().contains(&term))
+                })
+            })
+            .cloned()
+            .collect();
+        assert!(!expected.is_empty(), "{search}");
+        assert_eq!(ids(&found), ids(&expected), "{search}");
+    }
+    app.shut_down().await;
+}
+
+#[tokio::test]
+async fn select_trims_fields() {
+    let app = app_with_devices().await;
+    let page: Value = app
+        .get("/api/v1/devices?$top=3&$select=deviceName,complianceState")
+        .await
+        .json()
+        .await
+        .unwrap();
+    for device in page["value"].as_array().unwrap() {
+        let keys: Vec<&String> = device.as_object().unwrap().keys().collect();
+        assert_eq!(keys.len(), 2, "{device}");
+        assert!(device["deviceName"].is_string() && device["complianceState"].is_string());
+    }
+    let next = page["@odata.nextLink"].as_str().unwrap();
+    assert!(
+        next.contains("$select=deviceName%2CcomplianceState"),
+        "{next}"
+    );
+    app.shut_down().await;
+}
+
+#[tokio::test]
+async fn the_export_streams_every_matching_device_as_csv() {
+    let app = spawn_app().await;
+    app.attach_site(HierarchyConfig::new(
+        "Contoso Headquarters",
+        "CHQ",
+        2207,
+        2600,
+        23,
+    ))
+    .await;
+    let (all, _) = {
+        let mut devices = Vec::new();
+        let mut path = "/api/v1/devices?$top=1000&$filter=managedBy%20eq%20'coManaged'".to_owned();
+        loop {
+            let page: admin_api::Collection<Device> = app.get(&path).await.json().await.unwrap();
+            devices.extend(page.value);
+            match page.next_link {
+                Some(next) => path = next,
+                None => break (devices, ()),
+            }
+        }
+    };
+    assert!(all.len() > 1000, "more than one export page: {}", all.len());
+    let response = app
+        .get("/api/v1/devices/export?$filter=managedBy%20eq%20'coManaged'&$select=deviceName,serialNumber,collections")
+        .await;
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    let text = response.text().await.unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    assert_eq!(
+        reader.headers().unwrap(),
+        vec!["deviceName", "serialNumber", "collections"]
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), all.len());
+    for (row, device) in rows.iter().zip(&all) {
+        assert_eq!(&row[0], device.device_name);
+        assert_eq!(&row[1], device.serial_number.as_deref().unwrap());
+        assert!(row[2].contains("All Systems"));
+    }
+    let default_columns = app
+        .get("/api/v1/devices/export?$search=%22CHQ-SRV%22")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(default_columns.starts_with("deviceName,managedBy,ownerType,complianceState,operatingSystem,osVersion,userPrincipalName,lastSyncDateTime\n"));
+    let bad = app.get("/api/v1/devices/export?$filter=nonsense").await;
+    error_of(bad, 400).await;
+    let bad = app.get("/api/v1/devices/export?$top=5").await;
+    error_of(bad, 400).await;
+    app.shut_down().await;
+}
