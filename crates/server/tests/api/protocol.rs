@@ -738,3 +738,71 @@ async fn bad_input_is_refused_with_the_error_body_and_writes_nothing() {
     error_of(bad_cloud, 400).await;
     app.shut_down().await;
 }
+
+#[tokio::test]
+async fn an_action_poll_answer_lost_on_the_way_is_handed_out_again_and_runs_once() {
+    let app = spawn_app().await;
+    let site = app.attach_site(quick_site("HQ", "CHQ", 2207, 18)).await;
+    let device = device_in_state(&site, ClientState::Online).await;
+    let action = triggered(&app, &device, "refreshMachinePolicy").await;
+    let client = site.client();
+
+    // The first answer never reaches the site (its connection dropped): the action stays pending.
+    let lost = client.poll_actions(0).await.unwrap();
+    assert_eq!(lost.actions.len(), 1);
+    let again = client.poll_actions(0).await.unwrap();
+    assert_eq!(again.actions, lost.actions, "handed out again, not lost");
+
+    // Taking it twice (a retried accept) still makes one active action, and no more polls carry it.
+    client.accept_action(&action.id).await.unwrap();
+    client.accept_action(&action.id).await.unwrap();
+    assert!(client.poll_actions(0).await.unwrap().actions.is_empty());
+    let result = admin_api::protocol::ActionResult {
+        succeeded: true,
+        result_code: 0,
+        result_message: None,
+    };
+    client.report_result(&action.id, &result).await.unwrap();
+    client.report_result(&action.id, &result).await.unwrap();
+    let done: DeviceAction = app
+        .get(&format!("/api/v1/deviceActions/{}", action.id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(done.action_state, ActionState::Done);
+    let contrary = admin_api::protocol::ActionResult {
+        succeeded: false,
+        result_code: 1,
+        result_message: None,
+    };
+    let refused = client
+        .report_result(&action.id, &contrary)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.status().map(|s| s.as_u16()), Some(409));
+    app.shut_down().await;
+}
+
+#[tokio::test]
+async fn a_waiting_poll_is_woken_by_a_new_action() {
+    let app = spawn_app().await;
+    let site = app.attach_site(quick_site("HQ", "CHQ", 2207, 19)).await;
+    let device = device_in_state(&site, ClientState::Online).await;
+    let client = site.client().clone();
+    let waiting = tokio::spawn(async move { client.poll_actions(60).await.unwrap() });
+    // Whether the poll reaches the server before or after the action, it answers at once, not
+    // after its 60 s.
+    let mut events = EventStream::open(&app.url).await;
+    let action = triggered(&app, &device, "appEvaluation").await;
+    events
+        .wait_for("deviceAction", is_action(&action.id, "pending"))
+        .await;
+    let answer = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("the poll answers long before its 60 s")
+        .unwrap();
+    assert_eq!(answer.actions.len(), 1);
+    assert_eq!(answer.actions[0].id, action.id);
+    app.shut_down().await;
+}
