@@ -1,6 +1,6 @@
 //! How values read on screen. Pure functions, tested natively.
 
-use admin_api::{ClientHealthState, ComplianceState, ManagedBy, OwnerType};
+use admin_api::{ClientHealthState, ComplianceState, ConnectorStatus, ManagedBy, OwnerType};
 
 pub fn managed_by(value: ManagedBy) -> &'static str {
     match value {
@@ -33,6 +33,27 @@ pub fn client_health(value: ClientHealthState) -> &'static str {
         ClientHealthState::Healthy => "Healthy",
         ClientHealthState::Unhealthy => "Unhealthy",
         ClientHealthState::Unknown => "Unknown",
+    }
+}
+
+pub fn connector_status(value: ConnectorStatus) -> &'static str {
+    match value {
+        ConnectorStatus::Healthy => "Healthy",
+        ConnectorStatus::Warning => "Warning",
+        ConnectorStatus::Unhealthy => "Unhealthy",
+        ConnectorStatus::Unknown => "Unknown",
+        ConnectorStatus::Offboarding => "Offboarding",
+    }
+}
+
+/// The order the connector list shows: what needs attention first, as the Intune admin center does.
+pub fn connector_status_rank(value: ConnectorStatus) -> u8 {
+    match value {
+        ConnectorStatus::Unhealthy => 0,
+        ConnectorStatus::Warning => 1,
+        ConnectorStatus::Unknown => 2,
+        ConnectorStatus::Offboarding => 3,
+        ConnectorStatus::Healthy => 4,
     }
 }
 

@@ -1,5 +1,6 @@
 //! Typed fetch wrappers over the admin API: one generic request helper, one module per resource.
 
+pub mod connectors;
 pub mod devices;
 
 use admin_api::{ErrorBody, ErrorCode, REQUEST_ID_HEADER};

@@ -3,6 +3,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 mod browser;
+mod connectors;
 mod devices;
 
 use std::path::PathBuf;
