@@ -1,6 +1,7 @@
 use serde::{Deserialize, Serialize};
 
 /// A page of a collection: `{"value":[...], "@odata.nextLink":..., "@odata.count":...}`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Collection<T> {
     pub value: Vec<T>,

@@ -18,6 +18,7 @@ wire_enum!(
 );
 
 /// Which devices a hierarchy uploads.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "camelCase", deny_unknown_fields)]
 pub enum UploadScope {
@@ -32,6 +33,7 @@ pub enum UploadScope {
 
 /// An attached Configuration Manager hierarchy. `None` where the site did not report it (sites at
 /// 2006 or earlier report fewer details).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Connector {
@@ -54,6 +56,7 @@ pub struct Connector {
 }
 
 /// `POST /api/v1/connectors/onboardingTokens` answers with this, once.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OnboardingToken {

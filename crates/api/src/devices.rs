@@ -27,6 +27,7 @@ wire_enum!(
 );
 
 /// A device uploaded by a Configuration Manager site. `None` where the site did not report it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Device {
@@ -58,6 +59,7 @@ pub struct Device {
     pub collections: Vec<DeviceCollection>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConfigurationManagerClientInformation {
@@ -67,6 +69,7 @@ pub struct ConfigurationManagerClientInformation {
 }
 
 /// A ConfigMgr collection the device is a member of.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceCollection {
     pub id: String,

@@ -3,6 +3,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Connector, DeviceAction};
 
 /// `event: connector` data: the connector as it is now, or its id once it is gone.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectorEvent {
@@ -12,6 +13,7 @@ pub struct ConnectorEvent {
 }
 
 /// `event: devices` data: an upload changed this many devices of a connector.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DevicesEvent {

@@ -24,7 +24,27 @@ pub fn router() -> Router<AppState> {
         .route("/deviceActions/{id}", get(one))
 }
 
-async fn trigger(
+#[utoipa::path(
+    post,
+    path = "/api/v1/devices/{id}/triggerConfigurationManagerAction",
+    tag = "deviceActions",
+    summary = "Run a ConfigMgr client action",
+    description = "Queues refreshMachinePolicy, refreshUserPolicy or appEvaluation for the device's site. \
+        The same Idempotency-Key, or an identical action still pending or active, returns that action.",
+    params(
+        ("id" = String, Path, description = "Device id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Returns the same action for the same key"),
+    ),
+    request_body = TriggerConfigurationManagerAction,
+    responses(
+        (status = 202, description = "The action, queued or already standing", body = DeviceAction,
+            headers(("Location" = String, description = "/api/v1/deviceActions/{actionId}"))),
+        (status = 400, description = "A bad body; Graph's other actions are notSupported", body = admin_api::ErrorBody),
+        (status = 404, description = "No such device", body = admin_api::ErrorBody),
+        (status = 409, description = "The hierarchy is offboarding, or the key was used for another action", body = admin_api::ErrorBody),
+    )
+)]
+pub(crate) async fn trigger(
     State(state): State<AppState>,
     Path(device_id): Path<String>,
     headers: HeaderMap,
@@ -94,7 +114,22 @@ fn idempotency_key(headers: &HeaderMap) -> AppResult<Option<String>> {
     }
 }
 
-async fn list_for_device(
+#[utoipa::path(
+    get,
+    path = "/api/v1/devices/{id}/deviceActions",
+    tag = "deviceActions",
+    summary = "A device's actions, newest first",
+    params(
+        ("id" = String, Path, description = "Device id"),
+        ("$top" = Option<u32>, Query, description = "Page size, 1 to 1000"),
+        ("$skiptoken" = Option<String>, Query, description = "Opaque cursor from @odata.nextLink"),
+    ),
+    responses(
+        (status = 200, description = "A page of actions", body = Collection<DeviceAction>),
+        (status = 404, description = "No such device", body = admin_api::ErrorBody),
+    )
+)]
+pub(crate) async fn list_for_device(
     State(state): State<AppState>,
     Path(device_id): Path<String>,
     RawQuery(query): RawQuery,
@@ -122,7 +157,18 @@ async fn list_for_device(
     }))
 }
 
-async fn one(
+#[utoipa::path(
+    get,
+    path = "/api/v1/deviceActions/{id}",
+    tag = "deviceActions",
+    summary = "Get a device action",
+    params(("id" = String, Path, description = "Action id")),
+    responses(
+        (status = 200, description = "The action", body = DeviceAction),
+        (status = 404, description = "No such action", body = admin_api::ErrorBody),
+    )
+)]
+pub(crate) async fn one(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> AppResult<Json<DeviceAction>> {

@@ -20,7 +20,15 @@ pub fn router() -> Router<AppState> {
         .route("/connectors/{id}", get(one).delete(offboard))
 }
 
-async fn list(
+#[utoipa::path(
+    get,
+    path = "/api/v1/connectors",
+    tag = "connectors",
+    summary = "List the attached hierarchies",
+    params(("$count" = Option<bool>, Query, description = "Include @odata.count")),
+    responses((status = 200, description = "The connectors", body = Collection<Connector>))
+)]
+pub(crate) async fn list(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
 ) -> AppResult<Json<Collection<Connector>>> {
@@ -36,7 +44,21 @@ async fn list(
     }))
 }
 
-async fn one(State(state): State<AppState>, Path(id): Path<String>) -> AppResult<Json<Connector>> {
+#[utoipa::path(
+    get,
+    path = "/api/v1/connectors/{id}",
+    tag = "connectors",
+    summary = "Get a connector",
+    params(("id" = String, Path, description = "Connector id")),
+    responses(
+        (status = 200, description = "The connector", body = Connector),
+        (status = 404, description = "No such connector", body = admin_api::ErrorBody),
+    )
+)]
+pub(crate) async fn one(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> AppResult<Json<Connector>> {
     state
         .store
         .connector(&id, state.now(), state.online_window())
@@ -47,7 +69,18 @@ async fn one(State(state): State<AppState>, Path(id): Path<String>) -> AppResult
 
 /// `DELETE`: starts offboarding. The site confirms (2103 and later, when online) or the grace
 /// period runs out; then the connector and its devices are gone. Repeating it changes nothing.
-async fn offboard(
+#[utoipa::path(
+    delete,
+    path = "/api/v1/connectors/{id}",
+    tag = "connectors",
+    summary = "Offboard a hierarchy",
+    params(("id" = String, Path, description = "Connector id")),
+    responses(
+        (status = 202, description = "Offboarding; repeating it is a no-op", body = Connector),
+        (status = 404, description = "No such connector", body = admin_api::ErrorBody),
+    )
+)]
+pub(crate) async fn offboard(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> AppResult<(StatusCode, Json<Connector>)> {
@@ -65,7 +98,14 @@ async fn offboard(
     Ok((StatusCode::ACCEPTED, Json(connector)))
 }
 
-async fn create_onboarding_token(
+#[utoipa::path(
+    post,
+    path = "/api/v1/connectors/onboardingTokens",
+    tag = "connectors",
+    summary = "Create a one-time onboarding token",
+    responses((status = 201, description = "The token, shown once", body = OnboardingToken))
+)]
+pub(crate) async fn create_onboarding_token(
     State(state): State<AppState>,
 ) -> AppResult<(StatusCode, Json<OnboardingToken>)> {
     let token = new_onboarding_token(&state.store, &state.config).await?;

@@ -61,7 +61,30 @@ fn selected(device: &Device, fields: &[&str]) -> serde_json::Value {
     all
 }
 
-async fn list(State(state): State<AppState>, RawQuery(query): RawQuery) -> AppResult<Response> {
+#[utoipa::path(
+    get,
+    path = "/api/v1/devices",
+    tag = "devices",
+    summary = "List devices",
+    description = "Keyset-paged devices. Unknown options, fields, operators or enum values are 400.",
+    params(
+        ("$top" = Option<u32>, Query, description = "Page size, 1 to 1000 (default 50)"),
+        ("$skiptoken" = Option<String>, Query, description = "Opaque cursor from @odata.nextLink"),
+        ("$count" = Option<bool>, Query, description = "Include @odata.count"),
+        ("$orderby" = Option<String>, Query, description = "`<field> [asc|desc]`, any column; default `deviceName asc`, ties by id"),
+        ("$filter" = Option<String>, Query, description = "eq, ne, in (...), startswith(), contains(), gt/ge/lt/le on date-times, and/or/not, parentheses"),
+        ("$search" = Option<String>, Query, description = "`\"a,b\"`: substring of deviceName, serialNumber or userPrincipalName; any term"),
+        ("$select" = Option<String>, Query, description = "Comma-separated fields to return"),
+    ),
+    responses(
+        (status = 200, description = "A page of devices", body = Collection<Device>),
+        (status = 400, description = "A bad query option", body = admin_api::ErrorBody),
+    )
+)]
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> AppResult<Response> {
     let options = parse_page_options(query.as_deref(), LIST_OPTIONS)?;
     let select = options.select.as_deref().map(parse_select).transpose()?;
     let device_query = device_query(&options)?;
@@ -94,7 +117,27 @@ async fn list(State(state): State<AppState>, RawQuery(query): RawQuery) -> AppRe
 }
 
 /// Every matching device as CSV, streamed page by page so memory stays flat however many match.
-async fn export(State(state): State<AppState>, RawQuery(query): RawQuery) -> AppResult<Response> {
+#[utoipa::path(
+    get,
+    path = "/api/v1/devices/export",
+    tag = "devices",
+    summary = "Export devices as CSV",
+    description = "Every matching device (not one page), streamed; the header row is the selected columns.",
+    params(
+        ("$orderby" = Option<String>, Query, description = "As for the list"),
+        ("$filter" = Option<String>, Query, description = "As for the list"),
+        ("$search" = Option<String>, Query, description = "As for the list"),
+        ("$select" = Option<String>, Query, description = "The columns, in order"),
+    ),
+    responses(
+        (status = 200, description = "CSV", content_type = "text/csv", body = String),
+        (status = 400, description = "A bad query option", body = admin_api::ErrorBody),
+    )
+)]
+pub(crate) async fn export(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> AppResult<Response> {
     let options = parse_page_options(query.as_deref(), EXPORT_OPTIONS)?;
     let columns: Vec<&'static str> = match options.select.as_deref() {
         Some(select) => parse_select(select)?,
@@ -188,7 +231,21 @@ fn csv_record(device: &Device, columns: &[&str]) -> Vec<String> {
         .collect()
 }
 
-async fn one(State(state): State<AppState>, Path(id): Path<String>) -> AppResult<Json<Device>> {
+#[utoipa::path(
+    get,
+    path = "/api/v1/devices/{id}",
+    tag = "devices",
+    summary = "Get a device",
+    params(("id" = String, Path, description = "Device id")),
+    responses(
+        (status = 200, description = "The device", body = Device),
+        (status = 404, description = "No such device", body = admin_api::ErrorBody),
+    )
+)]
+pub(crate) async fn one(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> AppResult<Json<Device>> {
     state
         .store
         .device(&id)

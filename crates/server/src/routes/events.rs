@@ -16,7 +16,15 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/events", get(events))
 }
 
-async fn events(
+#[utoipa::path(
+    get,
+    path = "/api/v1/events",
+    tag = "events",
+    summary = "Live updates (Server-Sent Events)",
+    description = "Events `deviceAction` (a DeviceAction), `connector` (a ConnectorEvent) and `devices` (a DevicesEvent).",
+    responses((status = 200, description = "An event stream", content_type = "text/event-stream", body = String))
+)]
+pub(crate) async fn events(
     State(state): State<AppState>,
 ) -> Sse<impl Stream<Item = Result<sse::Event, Infallible>>> {
     let shutdown = state.shutdown.clone().cancelled_owned();

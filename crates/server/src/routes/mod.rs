@@ -4,6 +4,7 @@ pub mod actions;
 pub mod connectors;
 pub mod devices;
 pub mod events;
+pub mod openapi;
 
 use admin_api::ErrorCode;
 use axum::extract::Request;
@@ -21,6 +22,7 @@ pub fn router() -> Router<AppState> {
         .merge(actions::router())
         .merge(connectors::router())
         .merge(events::router())
+        .merge(openapi::router())
         .fallback(unknown_route)
 }
 

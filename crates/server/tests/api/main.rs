@@ -5,6 +5,7 @@ mod devices;
 mod errors;
 mod events;
 mod middleware;
+mod openapi;
 mod protocol;
 mod queries;
 mod spa;
