@@ -257,6 +257,12 @@ impl Store {
         sqlx::query("DELETE FROM temp.sync_seen")
             .execute(&mut *tx)
             .await?;
+        // The site vouched for every device it sent, changed or not: they all checked in now.
+        sqlx::query("UPDATE devices SET last_sync_at = ? WHERE connector_id = ?")
+            .bind(&synced_at)
+            .bind(connector_id)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM sync_batches WHERE connector_id = ?")
             .bind(connector_id)
             .execute(&mut *tx)

@@ -30,7 +30,8 @@ async fn stops_cleanly_on(signal: &str) {
         }
     }
     let url = url.expect("the server prints the URL to open");
-    demo_sites_attach(&url).await;
+    // An open event stream must not hold the shutdown up.
+    let _events = demo_sites_attach(&url).await;
     assert!(
         dir.path().join("data/db.sqlite").is_file(),
         "the data folder was created"
@@ -68,7 +69,7 @@ async fn stops_cleanly_on_sigint() {
 
 /// Demo mode attaches three sites through the connector protocol. Subscribes to the event stream
 /// first, then looks at the connectors after every event, so that no change is missed.
-async fn demo_sites_attach(url: &str) {
+async fn demo_sites_attach(url: &str) -> reqwest::Response {
     let mut events = reqwest::get(format!("{url}/api/v1/events")).await.unwrap();
     assert_eq!(events.status(), 200);
     let synced = || async {
@@ -89,4 +90,5 @@ async fn demo_sites_attach(url: &str) {
             .unwrap()
             .expect("the event stream stays open");
     }
+    events
 }

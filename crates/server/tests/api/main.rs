@@ -17,6 +17,7 @@ use tokio::sync::oneshot;
 
 pub struct TestApp {
     pub url: String,
+    config: Config,
     pub client: reqwest::Client,
     pub server: Option<Server>,
     stop: Option<oneshot::Sender<()>>,
@@ -51,6 +52,10 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     .unwrap();
     TestApp {
         url: server.url(),
+        config: Config {
+            listen: server.addr,
+            ..config
+        },
         client: reqwest::Client::new(),
         server: Some(server),
         stop: Some(stop),
@@ -101,6 +106,21 @@ impl TestApp {
                 .unwrap();
         site.full_sync().await.unwrap();
         site
+    }
+
+    /// Stops the server and starts it again on the same address with the same database.
+    pub async fn restart(&mut self) {
+        self.stop.take().unwrap().send(()).unwrap();
+        self.server.take().unwrap().finished().await.unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        self.server = Some(
+            Server::start(&self.config, async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap(),
+        );
+        self.stop = Some(stop);
     }
 
     /// Asks the server to stop and waits until it has.

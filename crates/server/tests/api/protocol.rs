@@ -148,6 +148,12 @@ async fn a_full_sync_then_a_delta_land_and_stamp_the_sync_time() {
     assert!(uploaded.iter().all(|d| d.last_sync_date_time.is_some()));
     assert_eq!(uploaded[0].hierarchy_name.as_deref(), Some("HQ"));
     let after_full = connector(&app, &id).await;
+    assert!(
+        uploaded
+            .iter()
+            .all(|d| d.last_sync_date_time == after_full.last_sync_date_time),
+        "a full sync stamps every device it carried"
+    );
     assert_eq!(after_full.status, ConnectorStatus::Healthy);
     assert_eq!(after_full.device_count, 1200);
 
@@ -804,5 +810,31 @@ async fn a_waiting_poll_is_woken_by_a_new_action() {
         .unwrap();
     assert_eq!(answer.actions.len(), 1);
     assert_eq!(answer.actions[0].id, action.id);
+    app.shut_down().await;
+}
+
+#[tokio::test]
+async fn the_site_reconnects_after_the_server_went_away_and_loses_no_action() {
+    let mut app = spawn_app().await;
+    let site = app.attach_site(quick_site("HQ", "CHQ", 2207, 20)).await;
+    let device = device_in_state(&site, ClientState::Online).await;
+    let stop = CancellationToken::new();
+    let serving = tokio::spawn(site.serve(stop.clone()));
+    // Its waiting poll is cut off, and it finds no server for a while.
+    app.restart().await;
+    let mut events = EventStream::open(&app.url).await;
+    let action = triggered(&app, &device, "refreshUserPolicy").await;
+    events
+        .wait_for("deviceAction", is_action(&action.id, "done"))
+        .await;
+    let history: Collection<DeviceAction> = app
+        .get(&format!("/api/v1/devices/{device}/deviceActions"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(history.value.len(), 1, "run once");
+    stop.cancel();
+    assert_eq!(serving.await.unwrap(), Outcome::Stopped);
     app.shut_down().await;
 }
