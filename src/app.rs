@@ -3,6 +3,8 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
 use crate::components::shell::Shell;
+use crate::components::toast::provide_toasts;
+use crate::live::provide_live;
 use crate::pages::connectors::Connectors;
 use crate::pages::devices::{AllDevices, DeviceOverview};
 use crate::pages::home::Home;
@@ -10,6 +12,8 @@ use crate::pages::not_found::NotFound;
 
 #[component]
 pub fn App() -> impl IntoView {
+    provide_toasts();
+    provide_live();
     view! {
         <Router>
             <Shell>

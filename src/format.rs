@@ -1,6 +1,9 @@
 //! How values read on screen. Pure functions, tested natively.
 
-use admin_api::{ClientHealthState, ComplianceState, ConnectorStatus, ManagedBy, OwnerType};
+use admin_api::{
+    ActionState, ClientHealthState, ComplianceState, ConfigurationManagerActionType,
+    ConnectorStatus, DeviceAction, ManagedBy, OwnerType,
+};
 
 pub fn managed_by(value: ManagedBy) -> &'static str {
     match value {
@@ -57,6 +60,45 @@ pub fn connector_status_rank(value: ConnectorStatus) -> u8 {
     }
 }
 
+/// The labels the admin center uses for the three actions.
+pub fn action(value: ConfigurationManagerActionType) -> &'static str {
+    match value {
+        ConfigurationManagerActionType::RefreshMachinePolicy => "Sync Machine Policy",
+        ConfigurationManagerActionType::RefreshUserPolicy => "Sync User Policy",
+        ConfigurationManagerActionType::AppEvaluation => "App Evaluation Cycle",
+    }
+}
+
+pub fn action_state(value: ActionState) -> &'static str {
+    match value {
+        ActionState::Pending => "Pending",
+        ActionState::Active => "Delivered",
+        ActionState::Done => "Succeeded",
+        ActionState::Failed => "Failed",
+        ActionState::TimedOut => "Timed out",
+        ActionState::Canceled => "Canceled",
+    }
+}
+
+/// A client return code as ConfigMgr people read it: 0, or an HRESULT in hex.
+pub fn result_code(code: i64) -> String {
+    if code == 0 {
+        "0".into()
+    } else if (i64::from(i32::MIN)..=i64::from(u32::MAX)).contains(&code) {
+        format!("0x{:08X}", code as u32)
+    } else {
+        code.to_string()
+    }
+}
+
+/// An action's state with what the client answered, e.g. "Failed (0x800706BA)".
+pub fn action_outcome(action: &DeviceAction) -> String {
+    match (action.action_state, action.result_code) {
+        (ActionState::Failed, Some(code)) => format!("Failed ({})", result_code(code)),
+        (state, _) => action_state(state).to_owned(),
+    }
+}
+
 /// An RFC 3339 UTC timestamp as `2026-11-21 09:30 UTC`; anything else as it came.
 pub fn timestamp(value: &str) -> String {
     let bytes = value.as_bytes();
@@ -85,6 +127,14 @@ mod tests {
     fn timestamps_read_as_utc_minutes() {
         assert_eq!(timestamp("2026-11-21T09:30:59Z"), "2026-11-21 09:30 UTC");
         assert_eq!(timestamp("yesterday"), "yesterday");
+    }
+
+    #[test]
+    fn return_codes_read_as_hresults() {
+        assert_eq!(result_code(0), "0");
+        assert_eq!(result_code(-2147023174), "0x800706BA");
+        assert_eq!(result_code(2147944122), "0x800706BA");
+        assert_eq!(result_code(1), "0x00000001");
     }
 
     #[test]

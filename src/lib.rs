@@ -4,4 +4,5 @@ pub mod api;
 pub mod app;
 pub mod components;
 pub mod format;
+pub mod live;
 pub mod pages;

@@ -1,5 +1,6 @@
 //! Typed fetch wrappers over the admin API: one generic request helper, one module per resource.
 
+pub mod actions;
 pub mod connectors;
 pub mod devices;
 
@@ -93,11 +94,49 @@ pub async fn get<T: DeserializeOwned>(url: &str) -> Result<T, ApiError> {
     send(request).await
 }
 
+/// POSTs `body` as JSON (with extra headers) and decodes the JSON answer.
+pub async fn post<B: serde::Serialize, T: DeserializeOwned>(
+    url: &str,
+    body: &B,
+    headers: &[(&str, &str)],
+) -> Result<T, ApiError> {
+    let mut request = gloo_net::http::Request::post(url).header("accept", "application/json");
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let request = request
+        .json(body)
+        .map_err(|e| ApiError::Decode(e.to_string()))?;
+    send_request(request).await
+}
+
+/// Sends a request without a body (DELETE, or a POST that takes none) and decodes the answer.
+pub async fn send_empty<T: DeserializeOwned>(
+    method: gloo_net::http::Method,
+    url: &str,
+) -> Result<T, ApiError> {
+    let request = gloo_net::http::RequestBuilder::new(url)
+        .method(method)
+        .header("accept", "application/json");
+    send(request).await
+}
+
+async fn send_request<T: DeserializeOwned>(
+    request: gloo_net::http::Request,
+) -> Result<T, ApiError> {
+    let response = request.send().await.map_err(network_error)?;
+    decode(response).await
+}
+
 /// Sends a built request and maps every outcome into `T` or one `ApiError`.
 pub async fn send<T: DeserializeOwned>(
     request: gloo_net::http::RequestBuilder,
 ) -> Result<T, ApiError> {
     let response = request.send().await.map_err(network_error)?;
+    decode(response).await
+}
+
+async fn decode<T: DeserializeOwned>(response: gloo_net::http::Response) -> Result<T, ApiError> {
     let body = response.text().await.map_err(network_error)?;
     if !response.ok() {
         let request_id = response.headers().get(REQUEST_ID_HEADER);

@@ -1,2 +1,4 @@
+pub mod dialog;
 pub mod error_banner;
 pub mod shell;
+pub mod toast;

@@ -3,6 +3,8 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
+use crate::components::toast::ToastRegion;
+
 /// One step of the breadcrumb; the last one is the page itself and has no link.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Crumb {
@@ -129,5 +131,6 @@ pub fn Shell(children: Children) -> impl IntoView {
                 {children()}
             </main>
         </div>
+        <ToastRegion />
     }
 }

@@ -2,6 +2,7 @@
 //! the release build of the SPA from `dist/`, driven in headless Chromium through chromedriver.
 #![cfg(not(target_arch = "wasm32"))]
 
+mod actions;
 mod browser;
 mod connectors;
 mod devices;

@@ -1,3 +1,4 @@
+mod actions;
 mod list;
 mod overview;
 

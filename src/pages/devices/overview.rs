@@ -3,6 +3,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
+use super::actions::DeviceActions;
 use crate::api::devices;
 use crate::components::error_banner::ErrorBanner;
 use crate::components::shell::{set_breadcrumb, Crumb};
@@ -60,6 +61,7 @@ pub fn DeviceOverview() -> impl IntoView {
 #[component]
 fn Essentials(device: Device) -> impl IntoView {
     let client = device.configuration_manager_client_information.clone();
+    let for_actions = device.clone();
     let time = |value: Option<String>| {
         value
             .as_deref()
@@ -109,6 +111,7 @@ fn Essentials(device: Device) -> impl IntoView {
     ];
     view! {
         <h1>{device.device_name.clone()}</h1>
+        <DeviceActions device=for_actions />
         <section class="card essentials" aria-labelledby="essentials">
             <h2 id="essentials">"Essentials"</h2>
             <dl>

@@ -1,0 +1,141 @@
+//! Live updates: one `EventSource` on `/api/v1/events` for the whole app, its events kept in
+//! signals that views read. The browser reconnects a dropped stream by itself; after a reconnect
+//! the views refetch, since events may have been missed meanwhile.
+
+use std::collections::HashMap;
+
+use admin_api::{ActionState, DeviceAction};
+use leptos::prelude::*;
+use wasm_bindgen::prelude::*;
+
+#[derive(Clone, Copy)]
+pub struct Live {
+    /// Every action seen on the stream (or made here), by id, as it is now.
+    pub actions: RwSignal<HashMap<String, DeviceAction>>,
+    /// Bumped when a connector changed or was removed, and after a reconnect.
+    pub connectors_changed: RwSignal<u64>,
+    /// Bumped when an upload changed devices, and after a reconnect.
+    pub devices_changed: RwSignal<u64>,
+    pub connected: RwSignal<bool>,
+}
+
+impl Live {
+    /// Keeps the newest word on each action: the answer to a request may arrive after the event
+    /// stream already said the action was done.
+    pub fn record(&self, action: DeviceAction) {
+        self.actions
+            .update(|actions| match actions.get(&action.id) {
+                Some(known) if !supersedes(&action, known) => {}
+                _ => {
+                    actions.insert(action.id.clone(), action);
+                }
+            });
+    }
+}
+
+fn progress(state: ActionState) -> u8 {
+    match state {
+        ActionState::Pending => 0,
+        ActionState::Active => 1,
+        _ => 2,
+    }
+}
+
+/// Whether `new` is a later state of the action than `known`. An action only moves forward
+/// (pending → active → final), and timestamps have whole seconds, so both are looked at.
+pub fn supersedes(new: &DeviceAction, known: &DeviceAction) -> bool {
+    (
+        new.last_updated_date_time.as_str(),
+        progress(new.action_state),
+    ) >= (
+        known.last_updated_date_time.as_str(),
+        progress(known.action_state),
+    )
+}
+
+pub fn use_live() -> Live {
+    expect_context::<Live>()
+}
+
+/// Opens the event stream and provides [`Live`] to the app.
+pub fn provide_live() {
+    let live = Live {
+        actions: RwSignal::new(HashMap::new()),
+        connectors_changed: RwSignal::new(0),
+        devices_changed: RwSignal::new(0),
+        connected: RwSignal::new(false),
+    };
+    provide_context(live);
+    let Ok(source) = web_sys::EventSource::new("/api/v1/events") else {
+        return;
+    };
+    let listen = |name: &str, handler: Box<dyn FnMut(web_sys::MessageEvent)>| {
+        let closure = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(handler);
+        let _ = source.add_event_listener_with_callback(name, closure.as_ref().unchecked_ref());
+        // The stream lives as long as the app.
+        closure.forget();
+    };
+    listen(
+        "deviceAction",
+        Box::new(move |event| {
+            if let Some(action) = event
+                .data()
+                .as_string()
+                .and_then(|data| serde_json::from_str::<DeviceAction>(&data).ok())
+            {
+                live.record(action);
+            }
+        }),
+    );
+    listen(
+        "connector",
+        Box::new(move |_| live.connectors_changed.update(|n| *n += 1)),
+    );
+    listen(
+        "devices",
+        Box::new(move |_| live.devices_changed.update(|n| *n += 1)),
+    );
+    let was_connected = std::cell::Cell::new(false);
+    let opened = Closure::<dyn FnMut()>::new(move || {
+        if was_connected.replace(true) {
+            live.connectors_changed.update(|n| *n += 1);
+            live.devices_changed.update(|n| *n += 1);
+        }
+        live.connected.set(true);
+    });
+    source.set_onopen(Some(opened.as_ref().unchecked_ref()));
+    opened.forget();
+    let failed = Closure::<dyn FnMut()>::new(move || live.connected.set(false));
+    source.set_onerror(Some(failed.as_ref().unchecked_ref()));
+    failed.forget();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use admin_api::ConfigurationManagerActionType;
+
+    fn action(state: ActionState, at: &str) -> DeviceAction {
+        DeviceAction {
+            id: "a".into(),
+            device_id: "d".into(),
+            action: ConfigurationManagerActionType::AppEvaluation,
+            action_state: state,
+            requested_by: "x".into(),
+            requested_date_time: "2026-11-21T10:00:00Z".into(),
+            last_updated_date_time: at.into(),
+            result_code: None,
+            result_message: None,
+        }
+    }
+
+    #[test]
+    fn a_late_answer_does_not_undo_a_later_state() {
+        let done = action(ActionState::Done, "2026-11-21T10:00:00Z");
+        let pending = action(ActionState::Pending, "2026-11-21T10:00:00Z");
+        assert!(!supersedes(&pending, &done));
+        assert!(supersedes(&done, &pending));
+        let later_pending = action(ActionState::Pending, "2026-11-21T10:00:05Z");
+        assert!(supersedes(&later_pending, &done), "a later timestamp wins");
+    }
+}

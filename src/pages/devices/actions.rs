@@ -1,0 +1,214 @@
+//! The device overview's ConfigMgr actions: three buttons, a confirmation, a toast, and the
+//! device's action status, live from the event stream.
+
+use admin_api::{ConfigurationManagerActionType, ConnectorStatus, Device, DeviceAction};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::api::{actions, connectors};
+use crate::components::dialog::ConfirmDialog;
+use crate::components::toast::use_toasts;
+use crate::format;
+use crate::live::{supersedes, use_live};
+
+fn new_idempotency_key() -> String {
+    window()
+        .crypto()
+        .map(|c| c.random_uuid())
+        .unwrap_or_else(|_| format!("{}", js_sys::Math::random()))
+}
+
+/// The device's actions: what the list said, overridden by what the event stream said since,
+/// newest first.
+fn merged(
+    mut listed: Vec<DeviceAction>,
+    live: impl Iterator<Item = DeviceAction>,
+) -> Vec<DeviceAction> {
+    for action in live {
+        match listed.iter_mut().find(|a| a.id == action.id) {
+            Some(known) if supersedes(&action, known) => *known = action,
+            Some(_) => {}
+            None => listed.push(action),
+        }
+    }
+    listed.sort_by(|a, b| {
+        b.requested_date_time
+            .cmp(&a.requested_date_time)
+            .then_with(|| b.id.cmp(&a.id))
+    });
+    listed
+}
+
+#[component]
+pub fn DeviceActions(device: Device) -> impl IntoView {
+    let live = use_live();
+    let toasts = use_toasts();
+    let device_id = device.id.clone();
+    let device_name = device.device_name.clone();
+    let history = LocalResource::new({
+        let id = device_id.clone();
+        move || {
+            // Fetched again once the event stream is (re)connected: what happened before is in it.
+            live.connected.track();
+            let id = id.clone();
+            async move { actions::for_device(&id).await }
+        }
+    });
+    let connector = LocalResource::new({
+        let id = device.connector_id.clone();
+        move || {
+            live.connectors_changed.track();
+            let id = id.clone();
+            async move { connectors::connector(&id).await }
+        }
+    });
+    let offboarding = move || {
+        connector
+            .get()
+            .and_then(|c| c.ok())
+            .is_some_and(|c| c.status == ConnectorStatus::Offboarding)
+    };
+    let all_actions = Memo::new({
+        let device_id = device_id.clone();
+        move |_| {
+            let listed = history
+                .get()
+                .and_then(|r| r.ok())
+                .map(|page| page.value)
+                .unwrap_or_default();
+            live.actions.with(|seen| {
+                merged(
+                    listed,
+                    seen.values().filter(|a| a.device_id == device_id).cloned(),
+                )
+            })
+        }
+    });
+    let confirming = RwSignal::new(None::<(ConfigurationManagerActionType, String)>);
+    let sending = RwSignal::new(None::<ConfigurationManagerActionType>);
+    let in_flight = move |kind: ConfigurationManagerActionType| {
+        sending.get() == Some(kind)
+            || all_actions.with(|list| {
+                list.iter()
+                    .any(|a| a.action == kind && a.action_state.is_open())
+            })
+    };
+
+    let run = {
+        let device_id = device_id.clone();
+        let device_name = device_name.clone();
+        move |kind: ConfigurationManagerActionType, key: String| {
+            confirming.set(None);
+            sending.set(Some(kind));
+            let device_id = device_id.clone();
+            let device_name = device_name.clone();
+            spawn_local(async move {
+                match actions::trigger(&device_id, kind, &key).await {
+                    Ok(action) => {
+                        live.record(action);
+                        toasts.show(format!(
+                            "{} requested for {device_name}",
+                            format::action(kind)
+                        ));
+                    }
+                    Err(error) => toasts.error(format!(
+                        "{} could not be requested for {device_name}: {error}",
+                        format::action(kind)
+                    )),
+                }
+                sending.set(None);
+            });
+        }
+    };
+
+    view! {
+        <section class="card" aria-labelledby="device-actions">
+            <h2 id="device-actions">"Configuration Manager actions"</h2>
+            <div class="toolbar">
+                {ConfigurationManagerActionType::ALL
+                    .iter()
+                    .map(|&kind| {
+                        view! {
+                            <button
+                                class="button"
+                                disabled=move || offboarding() || in_flight(kind)
+                                on:click=move |_| confirming.set(Some((kind, new_idempotency_key())))
+                            >
+                                {format::action(kind)}
+                            </button>
+                        }
+                    })
+                    .collect_view()}
+            </div>
+            <Show when=offboarding>
+                <p class="notice" role="note">
+                    "This device's hierarchy is being offboarded: it takes no more actions."
+                </p>
+            </Show>
+            {move || {
+                confirming
+                    .get()
+                    .map(|(kind, key)| {
+                        let run = run.clone();
+                        let name = device_name.clone();
+                        view! {
+                            <ConfirmDialog
+                                title=format!("{}?", format::action(kind))
+                                confirm_label=format::action(kind)
+                                on_confirm=move |_| run(kind, key.clone())
+                                on_cancel=move |_| confirming.set(None)
+                            >
+                                <p>
+                                    "The Configuration Manager client on " <strong>{name}</strong>
+                                    " will run " {format::action(kind)}
+                                    " once its site delivers the request."
+                                </p>
+                            </ConfirmDialog>
+                        }
+                    })
+            }}
+        </section>
+        <section class="card" aria-labelledby="action-status">
+            <h2 id="action-status">"Device action status"</h2>
+            <Show
+                when=move || all_actions.with(|a| !a.is_empty())
+                fallback=|| view! { <p class="muted">"No actions were requested for this device yet."</p> }
+            >
+                <div class="table-wrap">
+                    <table class="grid" aria-label="Device action status">
+                        <thead>
+                            <tr>
+                                <th scope="col">"Action"</th>
+                                <th scope="col">"Status"</th>
+                                <th scope="col">"Requested"</th>
+                                <th scope="col">"Requested by"</th>
+                                <th scope="col">"Last update"</th>
+                                <th scope="col">"Result"</th>
+                            </tr>
+                        </thead>
+                        <tbody>
+                            <For
+                                each=move || all_actions.get()
+                                key=|a| (a.id.clone(), a.action_state, a.last_updated_date_time.clone())
+                                let:action
+                            >
+                                <tr data-action-id=action.id.clone()>
+                                    <td>{format::action(action.action)}</td>
+                                    <td>
+                                        <span class=format!("badge action-{}", action.action_state.as_str())>
+                                            {format::action_outcome(&action)}
+                                        </span>
+                                    </td>
+                                    <td>{format::timestamp(&action.requested_date_time)}</td>
+                                    <td>{action.requested_by.clone()}</td>
+                                    <td>{format::timestamp(&action.last_updated_date_time)}</td>
+                                    <td>{format::or_dash(action.result_message.as_deref())}</td>
+                                </tr>
+                            </For>
+                        </tbody>
+                    </table>
+                </div>
+            </Show>
+        </section>
+    }
+}

@@ -1,0 +1,226 @@
+//! The device overview's actions, end to end: a click, a confirmation, a toast, and the state
+//! arriving live from the event stream as the site connector runs the action.
+
+use std::time::Duration;
+
+use fantoccini::key::Key;
+use site_connector::hierarchy::ClientState;
+use site_connector::{HierarchyConfig, SiteConnector};
+use tokio_util::sync::CancellationToken;
+
+use crate::browser::Browser;
+use crate::{start_server, TestServer};
+
+/// A site whose clients answer at once, half of them offline, serving its actions.
+async fn serving_site(app: &TestServer) -> (SiteConnector, CancellationToken) {
+    let mut config = HierarchyConfig::new("Contoso Branch", "BRA", 2207, 40, 31);
+    config.latency = (Duration::ZERO, Duration::ZERO);
+    config.offline_share = 0.5;
+    let site = app.attach_site(config).await;
+    (site, CancellationToken::new())
+}
+
+async fn device(site: &SiteConnector, state: ClientState) -> (String, String) {
+    let hierarchy = site.hierarchy();
+    let hierarchy = hierarchy.lock().await;
+    let device = hierarchy
+        .devices
+        .iter()
+        .find(|d| d.client == state)
+        .unwrap();
+    (device.device.id.clone(), device.device.device_name.clone())
+}
+
+fn status_row(action: &str, state: &str) -> String {
+    format!(
+        "//table[@aria-label='Device action status']//tr[td[1][normalize-space()='{action}'] and .//span[normalize-space()='{state}']]"
+    )
+}
+
+#[tokio::test]
+async fn each_action_is_confirmed_toasted_and_reaches_succeeded_live() {
+    let app = start_server().await;
+    let (site, stop) = serving_site(&app).await;
+    let (id, name) = device(&site, ClientState::Online).await;
+    let serving = tokio::spawn(site.serve(stop.clone()));
+    let browser = Browser::start().await;
+    browser
+        .client
+        .goto(&app.url(&format!("/devices/{id}")))
+        .await
+        .unwrap();
+    browser
+        .wait_for("//p[normalize-space()='No actions were requested for this device yet.']")
+        .await;
+
+    for label in [
+        "Sync Machine Policy",
+        "Sync User Policy",
+        "App Evaluation Cycle",
+    ] {
+        browser
+            .wait_for(&format!("//section[@aria-labelledby='device-actions']//button[normalize-space()='{label}' and not(@disabled)]"))
+            .await
+            .click()
+            .await
+            .unwrap();
+        browser
+            .wait_for(&format!(
+                "//div[@role='dialog']//button[normalize-space()='{label}']"
+            ))
+            .await
+            .click()
+            .await
+            .unwrap();
+        browser
+            .wait_for(&format!(
+                "//div[@role='status']//span[normalize-space()='{label} requested for {name}']"
+            ))
+            .await;
+        browser.wait_for(&status_row(label, "Succeeded")).await;
+    }
+    let rows = browser
+        .client
+        .find_all(fantoccini::Locator::Css(
+            "table[aria-label='Device action status'] tbody tr",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 3, "one action each, newest first");
+    assert_eq!(
+        rows[0]
+            .find(fantoccini::Locator::Css("td"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "App Evaluation Cycle"
+    );
+
+    // The history survives a reload.
+    browser.client.refresh().await.unwrap();
+    browser
+        .wait_for(&status_row("Sync User Policy", "Succeeded"))
+        .await;
+    browser.close().await;
+    stop.cancel();
+    serving.await.unwrap();
+    app.shut_down().await;
+}
+
+#[tokio::test]
+async fn an_offline_client_shows_failed_with_its_return_code() {
+    let app = start_server().await;
+    let (site, stop) = serving_site(&app).await;
+    let (id, _) = device(&site, ClientState::OfflineFails).await;
+    let serving = tokio::spawn(site.serve(stop.clone()));
+    let browser = Browser::start().await;
+    browser
+        .client
+        .goto(&app.url(&format!("/devices/{id}")))
+        .await
+        .unwrap();
+    browser
+        .wait_for("//section[@aria-labelledby='device-actions']//button[normalize-space()='Sync Machine Policy' and not(@disabled)]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_for("//div[@role='dialog']//button[normalize-space()='Sync Machine Policy']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_for(&status_row("Sync Machine Policy", "Failed (0x800706BA)"))
+        .await;
+    browser.close().await;
+    stop.cancel();
+    serving.await.unwrap();
+    app.shut_down().await;
+}
+
+async fn active_text(browser: &Browser) -> String {
+    browser
+        .client
+        .active_element()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn press(browser: &Browser, key: Key) {
+    browser
+        .client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys(&char::from(key).to_string())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_action_runs_with_the_keyboard_alone() {
+    let app = start_server().await;
+    let (site, stop) = serving_site(&app).await;
+    let (id, name) = device(&site, ClientState::Online).await;
+    let serving = tokio::spawn(site.serve(stop.clone()));
+    let browser = Browser::start().await;
+    browser
+        .client
+        .goto(&app.url(&format!("/devices/{id}")))
+        .await
+        .unwrap();
+    browser
+        .wait_for("//section[@aria-labelledby='device-actions']//button[normalize-space()='App Evaluation Cycle' and not(@disabled)]")
+        .await;
+
+    // Tab from the top of the page to the button.
+    let mut reached = false;
+    for _ in 0..40 {
+        press(&browser, Key::Tab).await;
+        if active_text(&browser).await == "App Evaluation Cycle" {
+            reached = true;
+            break;
+        }
+    }
+    assert!(reached, "Tab reaches the App Evaluation Cycle button");
+    press(&browser, Key::Enter).await;
+    browser.wait_for("//div[@role='dialog']").await;
+    assert_eq!(
+        active_text(&browser).await,
+        "App Evaluation Cycle",
+        "focus moves to the confirmation"
+    );
+    // Tab stays in the dialog.
+    press(&browser, Key::Tab).await;
+    assert_eq!(active_text(&browser).await, "Cancel");
+    press(&browser, Key::Tab).await;
+    assert_eq!(active_text(&browser).await, "App Evaluation Cycle");
+    // Escape closes it and gives focus back; nothing was requested.
+    press(&browser, Key::Escape).await;
+    assert!(browser
+        .client
+        .find(fantoccini::Locator::Css("[role=dialog]"))
+        .await
+        .is_err());
+    assert_eq!(active_text(&browser).await, "App Evaluation Cycle");
+    press(&browser, Key::Enter).await;
+    browser.wait_for("//div[@role='dialog']").await;
+    press(&browser, Key::Enter).await;
+    browser
+        .wait_for(&format!("//div[@role='status']//span[normalize-space()='App Evaluation Cycle requested for {name}']"))
+        .await;
+    browser
+        .wait_for(&status_row("App Evaluation Cycle", "Succeeded"))
+        .await;
+    browser.close().await;
+    stop.cancel();
+    serving.await.unwrap();
+    app.shut_down().await;
+}
