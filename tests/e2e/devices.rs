@@ -32,7 +32,7 @@ async fn all_devices_lists_the_devices_in_the_database() {
     let rows = browser
         .client
         .find_all(Locator::Css(
-            "table.grid[aria-label='All devices'] tbody tr td:first-child",
+            "table.grid[aria-label='All devices'] tbody tr td:nth-child(2)",
         ))
         .await
         .unwrap();

@@ -3,6 +3,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 mod actions;
+mod blade;
 mod browser;
 mod connectors;
 mod devices;

@@ -1,0 +1,442 @@
+//! The All devices view as the URL holds it (search, filters, sort, page), and the API query it
+//! makes. Pure: tested natively.
+
+use admin_api::Device;
+
+use crate::format;
+
+/// A column of the grid: its sort field (the API's), its label, and how a device fills it.
+pub struct Column {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub cell: fn(&Device) -> String,
+}
+
+fn text(value: &Option<String>) -> String {
+    format::or_dash(value.as_deref())
+}
+
+fn time(value: &Option<String>) -> String {
+    value
+        .as_deref()
+        .map(format::timestamp)
+        .unwrap_or_else(|| "—".into())
+}
+
+pub const COLUMNS: &[Column] = &[
+    Column {
+        key: "deviceName",
+        label: "Device name",
+        cell: |d| d.device_name.clone(),
+    },
+    Column {
+        key: "managedBy",
+        label: "Managed by",
+        cell: |d| format::managed_by(d.managed_by).into(),
+    },
+    Column {
+        key: "ownerType",
+        label: "Ownership",
+        cell: |d| format::owner_type(d.owner_type).into(),
+    },
+    Column {
+        key: "complianceState",
+        label: "Compliance",
+        cell: |d| format::compliance(d.compliance_state).into(),
+    },
+    Column {
+        key: "operatingSystem",
+        label: "OS",
+        cell: |d| text(&d.operating_system),
+    },
+    Column {
+        key: "osVersion",
+        label: "OS version",
+        cell: |d| text(&d.os_version),
+    },
+    Column {
+        key: "userPrincipalName",
+        label: "Primary user UPN",
+        cell: |d| text(&d.user_principal_name),
+    },
+    Column {
+        key: "lastSyncDateTime",
+        label: "Last check-in",
+        cell: |d| time(&d.last_sync_date_time),
+    },
+    Column {
+        key: "serialNumber",
+        label: "Serial number",
+        cell: |d| text(&d.serial_number),
+    },
+    Column {
+        key: "manufacturer",
+        label: "Manufacturer",
+        cell: |d| text(&d.manufacturer),
+    },
+    Column {
+        key: "model",
+        label: "Model",
+        cell: |d| text(&d.model),
+    },
+    Column {
+        key: "hierarchyName",
+        label: "Hierarchy",
+        cell: |d| text(&d.hierarchy_name),
+    },
+    Column {
+        key: "siteCode",
+        label: "Site code",
+        cell: |d| text(&d.site_code),
+    },
+    Column {
+        key: "configurationManagerClientInformation/clientVersion",
+        label: "Client version",
+        cell: |d| {
+            text(
+                &d.configuration_manager_client_information
+                    .as_ref()
+                    .and_then(|c| c.client_version.clone()),
+            )
+        },
+    },
+    Column {
+        key: "userDisplayName",
+        label: "Primary user",
+        cell: |d| text(&d.user_display_name),
+    },
+    Column {
+        key: "clientHealthState",
+        label: "Client health",
+        cell: |d| format::client_health(d.client_health_state).into(),
+    },
+    Column {
+        key: "enrolledDateTime",
+        label: "Enrolled",
+        cell: |d| time(&d.enrolled_date_time),
+    },
+    Column {
+        key: "lastActiveDateTime",
+        label: "Last active",
+        cell: |d| time(&d.last_active_date_time),
+    },
+];
+
+/// The columns shown until the operator chooses others.
+pub const DEFAULT_COLUMNS: &[&str] = &[
+    "deviceName",
+    "managedBy",
+    "ownerType",
+    "complianceState",
+    "operatingSystem",
+    "osVersion",
+    "userPrincipalName",
+    "lastSyncDateTime",
+];
+
+pub fn column(key: &str) -> Option<&'static Column> {
+    COLUMNS.iter().find(|c| c.key == key)
+}
+
+/// The export's `$select` name for a column (a nested field exports its parent).
+pub fn select_name(key: &str) -> &str {
+    key.split('/').next().unwrap_or(key)
+}
+
+/// A filter of the Filter panel: its URL parameter, the API field, and its choices.
+pub struct FilterKind {
+    pub param: &'static str,
+    pub field: &'static str,
+    pub label: &'static str,
+    /// (wire value, label)
+    pub choices: &'static [(&'static str, &'static str)],
+}
+
+pub const FILTERS: &[FilterKind] = &[
+    FilterKind {
+        param: "managedBy",
+        field: "managedBy",
+        label: "Managed by",
+        choices: &[
+            ("configMgr", "ConfigMgr"),
+            ("coManaged", "Co-managed"),
+            ("intune", "Intune"),
+        ],
+    },
+    FilterKind {
+        param: "os",
+        field: "operatingSystem",
+        label: "OS",
+        choices: &[("Windows", "Windows"), ("Windows Server", "Windows Server")],
+    },
+    FilterKind {
+        param: "compliance",
+        field: "complianceState",
+        label: "Compliance",
+        choices: &[
+            ("compliant", "Compliant"),
+            ("noncompliant", "Not compliant"),
+            ("inGracePeriod", "In grace period"),
+            ("configManager", "See ConfigMgr"),
+            ("unknown", "Unknown"),
+        ],
+    },
+    FilterKind {
+        param: "ownership",
+        field: "ownerType",
+        label: "Ownership",
+        choices: &[
+            ("company", "Corporate"),
+            ("personal", "Personal"),
+            ("unknown", "Unknown"),
+        ],
+    },
+];
+
+/// Last check-in windows: (URL value, label, days).
+pub const CHECKIN_WINDOWS: &[(&str, &str, u32)] = &[
+    ("1d", "Within 24 hours", 1),
+    ("7d", "Within 7 days", 7),
+    ("30d", "Within 30 days", 30),
+];
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListView {
+    pub search: String,
+    /// (column key, descending); `None` is the default order.
+    pub sort: Option<(String, bool)>,
+    /// (URL parameter, chosen values)
+    pub filters: Vec<(String, Vec<String>)>,
+    pub hierarchies: Vec<String>,
+    pub checkin: Option<String>,
+    /// The `$skiptoken` of the page shown; `None` is the first page.
+    pub page: Option<String>,
+}
+
+fn quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+impl ListView {
+    /// Reads the view from URL query pairs; what it does not know it leaves out.
+    pub fn from_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Self {
+        let mut view = Self::default();
+        for (name, value) in pairs {
+            let values = || {
+                value
+                    .split(',')
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            };
+            match name {
+                "search" => view.search = value.to_owned(),
+                "sort" => {
+                    let (key, descending) = match value.strip_suffix(" desc") {
+                        Some(key) => (key, true),
+                        None => (value.strip_suffix(" asc").unwrap_or(value), false),
+                    };
+                    if column(key).is_some() {
+                        view.sort = Some((key.to_owned(), descending));
+                    }
+                }
+                "hierarchy" => view.hierarchies = values(),
+                "checkin" if CHECKIN_WINDOWS.iter().any(|w| w.0 == value) => {
+                    view.checkin = Some(value.to_owned())
+                }
+                "page" => view.page = Some(value.to_owned()),
+                other => {
+                    if let Some(kind) = FILTERS.iter().find(|f| f.param == other) {
+                        let chosen: Vec<String> = values()
+                            .into_iter()
+                            .filter(|v| kind.choices.iter().any(|c| c.0 == v))
+                            .collect();
+                        if !chosen.is_empty() {
+                            view.filters.push((other.to_owned(), chosen));
+                        }
+                    }
+                }
+            }
+        }
+        view
+    }
+
+    /// The URL query pairs of this view, in a stable order.
+    pub fn to_pairs(&self) -> Vec<(String, String)> {
+        let mut pairs = Vec::new();
+        if !self.search.is_empty() {
+            pairs.push(("search".into(), self.search.clone()));
+        }
+        for kind in FILTERS {
+            if let Some((_, values)) = self.filters.iter().find(|(p, _)| p == kind.param) {
+                pairs.push((kind.param.into(), values.join(",")));
+            }
+        }
+        if !self.hierarchies.is_empty() {
+            pairs.push(("hierarchy".into(), self.hierarchies.join(",")));
+        }
+        if let Some(window) = &self.checkin {
+            pairs.push(("checkin".into(), window.clone()));
+        }
+        if let Some((key, descending)) = &self.sort {
+            pairs.push((
+                "sort".into(),
+                format!("{key} {}", if *descending { "desc" } else { "asc" }),
+            ));
+        }
+        if let Some(page) = &self.page {
+            pairs.push(("page".into(), page.clone()));
+        }
+        pairs
+    }
+
+    /// The `$filter` these filters make; `since` is the start of the check-in window, when one is set.
+    pub fn filter_expression(&self, since: Option<&str>) -> Option<String> {
+        let mut parts = Vec::new();
+        for (param, values) in &self.filters {
+            if let Some(kind) = FILTERS.iter().find(|f| f.param == param) {
+                let list: Vec<String> = values.iter().map(|v| quote(v)).collect();
+                parts.push(format!("{} in ({})", kind.field, list.join(", ")));
+            }
+        }
+        if !self.hierarchies.is_empty() {
+            let list: Vec<String> = self.hierarchies.iter().map(|v| quote(v)).collect();
+            parts.push(format!("hierarchyName in ({})", list.join(", ")));
+        }
+        if let Some(since) = since.filter(|_| self.checkin.is_some()) {
+            parts.push(format!("lastSyncDateTime ge {since}"));
+        }
+        (!parts.is_empty()).then(|| parts.join(" and "))
+    }
+
+    pub fn checkin_days(&self) -> Option<u32> {
+        let window = self.checkin.as_deref()?;
+        CHECKIN_WINDOWS.iter().find(|w| w.0 == window).map(|w| w.2)
+    }
+
+    /// The query options for the API (without `$top`, `$count` and `$skiptoken`).
+    pub fn api_pairs(&self, since: Option<&str>) -> Vec<(String, String)> {
+        let mut pairs = Vec::new();
+        if let Some((key, descending)) = &self.sort {
+            pairs.push((
+                "$orderby".into(),
+                format!("{key} {}", if *descending { "desc" } else { "asc" }),
+            ));
+        }
+        if let Some(filter) = self.filter_expression(since) {
+            pairs.push(("$filter".into(), filter));
+        }
+        let terms: Vec<&str> = self
+            .search
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .collect();
+        if !terms.is_empty() {
+            pairs.push(("$search".into(), format!("\"{}\"", terms.join(","))));
+        }
+        pairs
+    }
+
+    /// The same view on its first page (any change of search, filter or sort starts over).
+    pub fn first_page(mut self) -> Self {
+        self.page = None;
+        self
+    }
+}
+
+/// `name=value&…`, percent-encoded.
+pub fn encode(pairs: &[(String, String)]) -> String {
+    pairs
+        .iter()
+        .map(|(n, v)| format!("{}={}", encode_component(n), encode_component(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn encode_component(text: &str) -> String {
+    let mut out = String::new();
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'$' => {
+                out.push(byte as char)
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_view_round_trips_through_the_url() {
+        let view = ListView {
+            search: "PC-001,PC-002".into(),
+            sort: Some(("lastSyncDateTime".into(), true)),
+            filters: vec![(
+                "managedBy".into(),
+                vec!["coManaged".into(), "intune".into()],
+            )],
+            hierarchies: vec!["Contoso HQ".into()],
+            checkin: Some("7d".into()),
+            page: Some("tok".into()),
+        };
+        let pairs = view.to_pairs();
+        let back = ListView::from_pairs(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+        assert_eq!(back, view);
+    }
+
+    #[test]
+    fn unknown_url_values_are_left_out() {
+        let view = ListView::from_pairs(
+            [
+                ("sort", "color desc"),
+                ("managedBy", "martian"),
+                ("checkin", "99y"),
+                ("x", "y"),
+            ]
+            .into_iter(),
+        );
+        assert_eq!(view, ListView::default());
+    }
+
+    #[test]
+    fn filters_become_an_odata_filter() {
+        let view = ListView {
+            filters: vec![
+                ("managedBy".into(), vec!["coManaged".into()]),
+                (
+                    "compliance".into(),
+                    vec!["noncompliant".into(), "inGracePeriod".into()],
+                ),
+            ],
+            hierarchies: vec!["O'Brien Site".into()],
+            checkin: Some("1d".into()),
+            ..ListView::default()
+        };
+        assert_eq!(
+            view.filter_expression(Some("2026-11-20T10:00:00.000Z")).unwrap(),
+            "managedBy in ('coManaged') and complianceState in ('noncompliant', 'inGracePeriod') \
+             and hierarchyName in ('O''Brien Site') and lastSyncDateTime ge 2026-11-20T10:00:00.000Z"
+        );
+        let search = ListView {
+            search: " a , b ,".into(),
+            ..ListView::default()
+        };
+        assert_eq!(
+            search.api_pairs(None),
+            vec![("$search".into(), "\"a,b\"".into())]
+        );
+    }
+
+    #[test]
+    fn encoding_keeps_odata_names_readable() {
+        assert_eq!(
+            encode(&[("$filter".into(), "a eq 'b'".into())]),
+            "$filter=a%20eq%20%27b%27"
+        );
+    }
+}

@@ -1,0 +1,454 @@
+//! All devices: sort, search, filter chips, paging, the column chooser, export, bulk actions,
+//! back/forward and reload — each checked against the API of the same server.
+
+use std::time::Duration;
+
+use admin_api::{Collection, Device, DeviceAction};
+use fantoccini::Locator;
+use site_connector::HierarchyConfig;
+use tokio_util::sync::CancellationToken;
+
+use crate::browser::Browser;
+use crate::{start_server, TestServer};
+
+async fn api_page(app: &TestServer, query: &str) -> Collection<Device> {
+    reqwest::get(app.url(&format!("/api/v1/devices?$top=50&$count=true&{query}")))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn shown_names(browser: &Browser) -> Vec<String> {
+    let cells = browser
+        .client
+        .find_all(Locator::Css(
+            "table[aria-label='All devices'] tbody tr td:nth-child(2)",
+        ))
+        .await
+        .unwrap();
+    let mut names = Vec::new();
+    for cell in cells {
+        names.push(cell.text().await.unwrap());
+    }
+    names
+}
+
+fn names(page: &Collection<Device>) -> Vec<String> {
+    page.value.iter().map(|d| d.device_name.clone()).collect()
+}
+
+async fn summary_is(browser: &Browser, text: &str) {
+    browser
+        .wait_for(&format!(
+            "//p[contains(@class,'summary') and normalize-space()='{text}']"
+        ))
+        .await;
+}
+
+async fn query_of(browser: &Browser) -> String {
+    browser
+        .client
+        .current_url()
+        .await
+        .unwrap()
+        .query()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn sorting_by_a_header_matches_the_api_both_ways() {
+    let app = start_server().await;
+    let browser = Browser::start().await;
+    browser.client.goto(&app.url("/devices")).await.unwrap();
+    summary_is(&browser, "Showing 50 of 360 devices").await;
+    let header = "//th[button[contains(normalize-space(),'Last check-in')]]";
+    browser
+        .wait_for(&format!("{header}/button"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_for("//th[@aria-sort='ascending' and button[contains(.,'Last check-in')]]")
+        .await;
+    assert!(query_of(&browser)
+        .await
+        .contains("sort=lastSyncDateTime%20asc"));
+    let expected = names(&api_page(&app, "$orderby=lastSyncDateTime%20asc").await);
+    assert_eq!(shown_names(&browser).await, expected);
+
+    browser
+        .wait_for(&format!("{header}/button"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_for("//th[@aria-sort='descending' and button[contains(.,'Last check-in')]]")
+        .await;
+    let expected = names(&api_page(&app, "$orderby=lastSyncDateTime%20desc").await);
+    browser
+        .wait_for(&format!(
+            "//table[@aria-label='All devices']//tbody/tr[1]/td[2][normalize-space()='{}']",
+            expected[0]
+        ))
+        .await;
+    assert_eq!(shown_names(&browser).await, expected);
+    browser.close().await;
+    app.shut_down().await;
+}
+
+#[tokio::test]
+async fn search_and_filter_chips_live_in_the_url_through_reload_and_back() {
+    let app = start_server().await;
+    let browser = Browser::start().await;
+    browser.client.goto(&app.url("/devices")).await.unwrap();
+    summary_is(&browser, "Showing 50 of 360 devices").await;
+
+    let search = browser
+        .wait_for("//input[@aria-label='Search devices']")
+        .await;
+    search.send_keys("CHQ-LT").await.unwrap();
+    let by_search = api_page(&app, "$search=%22CHQ-LT%22").await;
+    let total = by_search.count.unwrap();
+    summary_is(
+        &browser,
+        &format!("Showing {} of {total} devices", by_search.value.len()),
+    )
+    .await;
+    assert!(query_of(&browser).await.contains("search=CHQ-LT"));
+
+    browser
+        .wait_for("//button[normalize-space()='Filter']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_for("//fieldset[legend='Managed by']//label[normalize-space()='Co-managed']/input")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_for("//button[@aria-label='Remove filter Managed by: Co-managed']")
+        .await;
+    let both = api_page(
+        &app,
+        "$search=%22CHQ-LT%22&$filter=managedBy%20in%20('coManaged')",
+    )
+    .await;
+    let expected = format!(
+        "Showing {} of {} devices",
+        both.value.len(),
+        both.count.unwrap()
+    );
+    summary_is(&browser, &expected).await;
+    assert_eq!(shown_names(&browser).await, names(&both));
+
+    // A reload keeps the view.
+    browser.client.refresh().await.unwrap();
+    summary_is(&browser, &expected).await;
+    browser
+        .wait_for("//button[@aria-label='Remove filter Managed by: Co-managed']")
+        .await;
+    let value = browser
+        .wait_for("//input[@aria-label='Search devices']")
+        .await
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(value.as_deref(), Some("CHQ-LT"));
+
+    // Removing the chip widens the view; back brings the chip back.
+    browser
+        .wait_for("//button[@aria-label='Remove filter Managed by: Co-managed']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    summary_is(
+        &browser,
+        &format!("Showing {} of {total} devices", by_search.value.len()),
+    )
+    .await;
+    browser.client.back().await.unwrap();
+    summary_is(&browser, &expected).await;
+    browser.client.forward().await.unwrap();
+    summary_is(
+        &browser,
+        &format!("Showing {} of {total} devices", by_search.value.len()),
+    )
+    .await;
+
+    // Nothing matches: the empty state says so.
+    browser
+        .client
+        .goto(&app.url("/devices?search=no-such-device"))
+        .await
+        .unwrap();
+    browser
+        .wait_for("//h2[normalize-space()='No devices match']")
+        .await;
+
+    // The hierarchy filter offers the attached hierarchies.
+    browser.client.goto(&app.url("/devices")).await.unwrap();
+    browser
+        .wait_for("//button[normalize-space()='Filter']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_for("//fieldset[legend='Hierarchy']//label[normalize-space()='Contoso Europe']/input")
+        .await
+        .click()
+        .await
+        .unwrap();
+    summary_is(&browser, "Showing 50 of 120 devices").await;
+    browser
+        .wait_for("//button[@aria-label='Remove filter Hierarchy: Contoso Europe']")
+        .await;
+    browser.close().await;
+    app.shut_down().await;
+}
+
+#[tokio::test]
+async fn pages_follow_the_api_and_back_returns_to_the_first() {
+    let app = start_server().await;
+    let browser = Browser::start().await;
+    browser.client.goto(&app.url("/devices")).await.unwrap();
+    summary_is(&browser, "Showing 50 of 360 devices").await;
+    let first = api_page(&app, "").await;
+    let token = first
+        .next_link
+        .as_deref()
+        .unwrap()
+        .split("$skiptoken=")
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    let second = api_page(&app, &format!("$skiptoken={token}")).await;
+    browser
+        .wait_for("//button[normalize-space()='Next page']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_for(&format!(
+            "//table[@aria-label='All devices']//tbody/tr[1]/td[2][normalize-space()='{}']",
+            second.value[0].device_name
+        ))
+        .await;
+    assert_eq!(shown_names(&browser).await, names(&second));
+    assert!(query_of(&browser).await.contains("page="));
+    // The page is in the URL: a reload shows the same page.
+    browser.client.refresh().await.unwrap();
+    browser
+        .wait_for(&format!(
+            "//table[@aria-label='All devices']//tbody/tr[1]/td[2][normalize-space()='{}']",
+            second.value[0].device_name
+        ))
+        .await;
+    browser.client.back().await.unwrap();
+    browser
+        .wait_for(&format!(
+            "//table[@aria-label='All devices']//tbody/tr[1]/td[2][normalize-space()='{}']",
+            first.value[0].device_name
+        ))
+        .await;
+    assert_eq!(shown_names(&browser).await, names(&first));
+    browser.close().await;
+    app.shut_down().await;
+}
+
+#[tokio::test]
+async fn chosen_columns_survive_a_reload_and_shape_the_export() {
+    let app = start_server().await;
+    let browser = Browser::start().await;
+    browser
+        .client
+        .goto(&app.url("/devices?search=EUR"))
+        .await
+        .unwrap();
+    browser
+        .wait_for("//button[normalize-space()='Columns']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_for(
+            "//section[@aria-label='Columns']//label[normalize-space()='Serial number']/input",
+        )
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_for("//section[@aria-label='Columns']//label[normalize-space()='OS version']/input")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_for("//th/button[normalize-space()='Serial number']")
+        .await;
+    browser.client.refresh().await.unwrap();
+    browser
+        .wait_for("//th/button[normalize-space()='Serial number']")
+        .await;
+    assert!(browser
+        .client
+        .find(Locator::XPath(
+            "//th/button[normalize-space()='OS version']"
+        ))
+        .await
+        .is_err());
+
+    let href = browser
+        .wait_for("//a[normalize-space()='Export']")
+        .await
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    let csv = reqwest::get(app.url(&href))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "deviceName,managedBy,ownerType,complianceState,operatingSystem,userPrincipalName,lastSyncDateTime,serialNumber"
+    );
+    let matching = api_page(&app, "$search=%22EUR%22").await;
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(
+        rows.len() as u64,
+        matching.count.unwrap(),
+        "every matching device, not one page"
+    );
+    let first = &matching.value[0];
+    assert!(
+        rows[0].starts_with(&first.device_name)
+            && rows[0].ends_with(first.serial_number.as_deref().unwrap())
+    );
+    browser.close().await;
+    app.shut_down().await;
+}
+
+#[tokio::test]
+async fn a_bulk_action_gives_each_selected_device_its_own_action() {
+    let app = start_server().await;
+    let mut config = HierarchyConfig::new("Contoso Branch", "BRA", 2207, 20, 41);
+    config.latency = (Duration::ZERO, Duration::ZERO);
+    config.offline_share = 0.0;
+    let site = app.attach_site(config).await;
+    let stop = CancellationToken::new();
+    let serving = tokio::spawn(site.serve(stop.clone()));
+    let browser = Browser::start().await;
+    browser
+        .client
+        .goto(&app.url("/devices?search=BRA-"))
+        .await
+        .unwrap();
+    summary_is(&browser, "Showing 20 of 20 devices").await;
+    let chosen: Vec<String> = shown_names(&browser).await.into_iter().take(3).collect();
+    for name in &chosen {
+        browser
+            .wait_for(&format!("//input[@aria-label='Select {name}']"))
+            .await
+            .click()
+            .await
+            .unwrap();
+    }
+    browser
+        .wait_for("//div[@aria-label='Bulk actions']/span[normalize-space()='3 selected']")
+        .await;
+    browser
+        .wait_for(
+            "//div[@aria-label='Bulk actions']/button[normalize-space()='Sync Machine Policy']",
+        )
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_for(
+            "//div[@role='dialog']//button[normalize-space()='Sync Machine Policy on 3 devices']",
+        )
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_for("//div[@role='status']//span[normalize-space()='Sync Machine Policy requested for 3 devices']")
+        .await;
+    let page = api_page(&app, "$search=%22BRA-%22").await;
+    for device in page.value.iter() {
+        let actions: Collection<DeviceAction> =
+            reqwest::get(app.url(&format!("/api/v1/devices/{}/deviceActions", device.id)))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+        let expected = usize::from(chosen.contains(&device.device_name));
+        assert_eq!(actions.value.len(), expected, "{}", device.device_name);
+    }
+    browser.close().await;
+    stop.cancel();
+    serving.await.unwrap();
+    app.shut_down().await;
+}
+
+#[tokio::test]
+async fn uploaded_markup_renders_as_text() {
+    let app = start_server().await;
+    let site = app
+        .attach_site(HierarchyConfig::new("Contoso Branch", "BRA", 2207, 3, 51))
+        .await;
+    let evil = "<img src=x onerror=\"window.__xss=1\">";
+    let mut device = site.hierarchy().lock().await.devices_in_scope()[0].clone();
+    device.device_name = evil.into();
+    device.model = Some("<script>window.__xss=2</script>".into());
+    site.upload_delta(&admin_api::protocol::DeviceDelta {
+        upserts: vec![device.clone()],
+        removals: vec![],
+    })
+    .await
+    .unwrap();
+    let browser = Browser::start().await;
+    browser
+        .client
+        .goto(&app.url("/devices?search=onerror"))
+        .await
+        .unwrap();
+    summary_is(&browser, "Showing 1 of 1 devices").await;
+    assert_eq!(shown_names(&browser).await, vec![evil.to_owned()]);
+    browser
+        .client
+        .goto(&app.url(&format!("/devices/{}", device.id)))
+        .await
+        .unwrap();
+    let heading = browser.text_of("h1").await;
+    assert_eq!(heading, evil);
+    browser
+        .wait_for("//dd[normalize-space()='<script>window.__xss=2</script>']")
+        .await;
+    let ran = browser
+        .client
+        .execute("return window.__xss === undefined", vec![])
+        .await
+        .unwrap();
+    assert_eq!(ran, serde_json::Value::Bool(true), "no uploaded markup ran");
+    browser.close().await;
+    app.shut_down().await;
+}
