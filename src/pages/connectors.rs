@@ -1,10 +1,27 @@
-use admin_api::Connector;
+//! Tenant administration › Connectors and tokens › Microsoft Endpoint Configuration Manager:
+//! the attached hierarchies (unhealthy first), a hierarchy's details, Delete (offboarding), and
+//! onboarding tokens for new sites. Live from the event stream.
+
+use admin_api::{
+    reports_full_details_of, Connector, ConnectorStatus, OnboardingToken, UploadScope,
+};
 use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::api::connectors;
+use crate::components::dialog::ConfirmDialog;
 use crate::components::error_banner::ErrorBanner;
 use crate::components::shell::{set_breadcrumb, Crumb};
+use crate::components::toast::use_toasts;
 use crate::format;
+use crate::live::use_live;
+
+fn name_of(c: &Connector) -> String {
+    c.hierarchy_name
+        .clone()
+        .unwrap_or_else(|| format!("Hierarchy {}", c.hierarchy_id))
+}
 
 #[component]
 pub fn Connectors() -> impl IntoView {
@@ -12,22 +29,32 @@ pub fn Connectors() -> impl IntoView {
         Crumb::link("Home", "/"),
         Crumb::here("Connectors and tokens"),
     ]);
-    let list = LocalResource::new(connectors::list);
+    let live = use_live();
+    let refreshes = RwSignal::new(0u32);
+    let list = LocalResource::new(move || {
+        refreshes.track();
+        live.connectors_changed.track();
+        connectors::list()
+    });
+    let query = use_query_map();
+    let selected = Memo::new(move |_| query.with(|q| q.get("id")));
     view! {
         <h1>"Connectors and tokens"</h1>
         <h2 class="subtitle">"Microsoft Endpoint Configuration Manager"</h2>
         <div class="toolbar">
-            <button class="button" on:click=move |_| list.refetch()>
+            <button class="button" on:click=move |_| refreshes.update(|n| *n += 1)>
                 <span aria-hidden="true">"↻ "</span>
                 "Refresh"
             </button>
         </div>
+        <OnboardingTokens />
         <Transition fallback=|| view! { <p class="muted" role="status">"Loading connectors…"</p> }>
             {move || Suspend::new(async move {
                 match list.await {
-                    Ok(page) => view! { <ConnectorTable connectors=page.value /> }.into_any(),
+                    Ok(page) => view! { <ConnectorTable connectors=page.value selected /> }.into_any(),
                     Err(error) => {
-                        view! { <ErrorBanner error on_retry=move |_| list.refetch() /> }.into_any()
+                        view! { <ErrorBanner error on_retry=move |_| refreshes.update(|n| *n += 1) /> }
+                            .into_any()
                     }
                 }
             })}
@@ -36,12 +63,12 @@ pub fn Connectors() -> impl IntoView {
 }
 
 #[component]
-fn ConnectorTable(mut connectors: Vec<Connector>) -> impl IntoView {
+fn ConnectorTable(mut connectors: Vec<Connector>, selected: Memo<Option<String>>) -> impl IntoView {
     if connectors.is_empty() {
         return view! {
             <div class="empty-state">
                 <h2>"No hierarchy is attached"</h2>
-                <p>"Attach a Configuration Manager hierarchy with an onboarding token from its service connection point."</p>
+                <p>"Create an onboarding token and give it to a site's service connection point to attach its hierarchy."</p>
             </div>
         }
         .into_any();
@@ -51,6 +78,12 @@ fn ConnectorTable(mut connectors: Vec<Connector>) -> impl IntoView {
             .cmp(&format::connector_status_rank(b.status))
             .then_with(|| a.hierarchy_name.cmp(&b.hierarchy_name))
     });
+    let navigate = use_navigate();
+    let all = StoredValue::new(connectors.clone());
+    let chosen = move || {
+        let id = selected.get()?;
+        all.with_value(|list| list.iter().find(|c| c.id == id).cloned())
+    };
     view! {
         <div class="table-wrap">
             <table class="grid" aria-label="Configuration Manager hierarchies">
@@ -69,9 +102,24 @@ fn ConnectorTable(mut connectors: Vec<Connector>) -> impl IntoView {
                     {connectors
                         .into_iter()
                         .map(|c| {
+                            let navigate = navigate.clone();
+                            let href = format!("/tenant-admin/connectors?id={}", c.id);
+                            let row_id = c.id.clone();
+                            let is_selected = Memo::new(move |_| selected.get().as_deref() == Some(row_id.as_str()));
                             view! {
-                                <tr>
-                                    <td>{c.hierarchy_name.clone().unwrap_or_else(|| format!("Hierarchy {}", c.hierarchy_id))}</td>
+                                <tr class:selected=move || is_selected.get()>
+                                    <td>
+                                        <a
+                                            href=href.clone()
+                                            aria-current=move || is_selected.get().then_some("true")
+                                            on:click=move |ev| {
+                                                ev.prevent_default();
+                                                navigate(&href, Default::default());
+                                            }
+                                        >
+                                            {name_of(&c)}
+                                        </a>
+                                    </td>
                                     <td>{format::or_dash(c.site_code.as_deref())}</td>
                                     <td>{format::or_dash(c.site_version.as_deref())}</td>
                                     <td>
@@ -91,6 +139,202 @@ fn ConnectorTable(mut connectors: Vec<Connector>) -> impl IntoView {
                 </tbody>
             </table>
         </div>
+        {move || chosen().map(|c| view! { <ConnectorDetails connector=c /> })}
     }
     .into_any()
+}
+
+#[component]
+fn ConnectorDetails(connector: Connector) -> impl IntoView {
+    let toasts = use_toasts();
+    let live = use_live();
+    let confirming = RwSignal::new(false);
+    let deleting = RwSignal::new(false);
+    let name = name_of(&connector);
+    let fast = connector.online
+        && admin_api::connectors::acknowledges_offboarding(connector.site_version.as_deref());
+    let few_details = connector.site_version.is_some() && !reports_full_details_of(&connector);
+    let scope = match &connector.upload_scope {
+        None => "—".to_owned(),
+        Some(UploadScope::AllDevices) => "All devices".to_owned(),
+        Some(UploadScope::Collection {
+            collection_name,
+            collection_id,
+            include_child_collections,
+        }) => format!(
+            "Collection {collection_name} ({collection_id}){}",
+            if *include_child_collections {
+                ", with its child collections"
+            } else {
+                ""
+            }
+        ),
+    };
+    let yes_no = |v: Option<bool>| match v {
+        Some(true) => "Enabled".to_owned(),
+        Some(false) => "Disabled".to_owned(),
+        None => "—".to_owned(),
+    };
+    let time = |v: &Option<String>| {
+        v.as_deref()
+            .map(format::timestamp)
+            .unwrap_or_else(|| "—".into())
+    };
+    let fields: Vec<(&str, String)> = vec![
+        (
+            "Hierarchy name",
+            format::or_dash(connector.hierarchy_name.as_deref()),
+        ),
+        ("Hierarchy ID", connector.hierarchy_id.clone()),
+        ("Site code", format::or_dash(connector.site_code.as_deref())),
+        (
+            "Site version",
+            format::or_dash(connector.site_version.as_deref()),
+        ),
+        ("Status", format::connector_status(connector.status).into()),
+        (
+            "Online",
+            if connector.online {
+                "Online".into()
+            } else {
+                "Offline".into()
+            },
+        ),
+        ("Last sync", time(&connector.last_sync_date_time)),
+        ("Last heard from", time(&connector.last_heartbeat_date_time)),
+        ("Devices", connector.device_count.to_string()),
+        (
+            "Service connection point",
+            format::or_dash(connector.service_connection_point.as_deref()),
+        ),
+        (
+            "Cloud",
+            connector
+                .cloud
+                .map(|c| c.as_str().to_owned())
+                .unwrap_or_else(|| "—".into()),
+        ),
+        ("Upload scope", scope),
+        (
+            "Endpoint analytics",
+            yes_no(connector.endpoint_analytics_enabled),
+        ),
+        (
+            "Onboarded",
+            format::timestamp(&connector.onboarded_date_time),
+        ),
+        (
+            "Offboarding requested",
+            time(&connector.offboard_requested_date_time),
+        ),
+        ("Connector ID", connector.id.clone()),
+    ];
+    let offboarding = connector.status == ConnectorStatus::Offboarding;
+    let id = connector.id.clone();
+    let devices = connector.device_count;
+    let delete = {
+        let name = name.clone();
+        move || {
+            confirming.set(false);
+            deleting.set(true);
+            let (id, name) = (id.clone(), name.clone());
+            spawn_local(async move {
+                match connectors::offboard(&id).await {
+                    Ok(_) => {
+                        toasts.show(format!("Offboarding {name}"));
+                        live.connectors_changed.update(|n| *n += 1);
+                    }
+                    Err(error) => toasts.error(format!("{name} could not be offboarded: {error}")),
+                }
+                deleting.set(false);
+            });
+        }
+    };
+    view! {
+        <section class="card" aria-labelledby="connector-details">
+            <h2 id="connector-details">{name.clone()}</h2>
+            {(connector.status == ConnectorStatus::Unknown || few_details).then(|| view! {
+                <p class="notice" role="note">
+                    "Some information isn't available for this hierarchy: sites at version 2006 or earlier, and sites that have not reported yet, don't send it."
+                </p>
+            })}
+            <dl class="essentials-list">
+                {fields
+                    .into_iter()
+                    .map(|(label, value)| view! { <div class="field"><dt>{label}</dt><dd>{value}</dd></div> })
+                    .collect_view()}
+            </dl>
+            <div class="toolbar">
+                <button
+                    class="button danger"
+                    disabled=move || offboarding || deleting.get()
+                    on:click=move |_| confirming.set(true)
+                >
+                    {if offboarding { "Offboarding…" } else { "Delete" }}
+                </button>
+            </div>
+            {move || confirming.get().then(|| {
+                let delete = delete.clone();
+                let name = name.clone();
+                view! {
+                    <ConfirmDialog
+                        title=format!("Delete {name}?")
+                        confirm_label="Delete"
+                        danger=true
+                        on_confirm=move |_| delete()
+                        on_cancel=move |_| confirming.set(false)
+                    >
+                        <p>
+                            {format!("{name} will be offboarded and its {devices} devices will leave the admin center. ")}
+                            {if fast {
+                                "The site is online at 2103 or later, so this takes minutes."
+                            } else {
+                                "Removal can take up to two hours (minutes for a healthy site at 2103 or later)."
+                            }}
+                        </p>
+                    </ConfirmDialog>
+                }
+            })}
+        </section>
+    }
+}
+
+#[component]
+fn OnboardingTokens() -> impl IntoView {
+    let toasts = use_toasts();
+    let created = RwSignal::new(None::<OnboardingToken>);
+    let creating = RwSignal::new(false);
+    let create = move |_| {
+        creating.set(true);
+        spawn_local(async move {
+            match connectors::create_onboarding_token().await {
+                Ok(token) => created.set(Some(token)),
+                Err(error) => toasts.error(format!("No onboarding token was created: {error}")),
+            }
+            creating.set(false);
+        });
+    };
+    let copy = move |_| {
+        if let Some(token) = created.get_untracked() {
+            let clipboard = window().navigator().clipboard();
+            let _ = clipboard.write_text(&token.token);
+            toasts.show("Onboarding token copied");
+        }
+    };
+    view! {
+        <section class="card" aria-labelledby="onboarding-tokens">
+            <h2 id="onboarding-tokens">"Onboarding tokens"</h2>
+            <p class="muted">"A new site attaches its hierarchy with a one-time token from here."</p>
+            <button class="button" disabled=move || creating.get() on:click=create>
+                "Create onboarding token"
+            </button>
+            {move || created.get().map(|token| view! {
+                <div class="token" role="region" aria-label="New onboarding token">
+                    <p>"Copy it now: it is shown only once. Valid until " {format::timestamp(&token.expires_date_time)} "."</p>
+                    <code class="token-value">{token.token.clone()}</code>
+                    <button class="button" on:click=copy>"Copy"</button>
+                </div>
+            })}
+        </section>
+    }
 }

@@ -1,5 +1,15 @@
+//! Connectors and tokens: the list, details by version, Delete → Offboarding → gone, and
+//! onboarding tokens that really attach a site.
+
+use std::time::Duration;
+
+use site_connector::{HierarchyConfig, SimulatedHierarchy, SiteConnector, SiteOptions};
+use tokio_util::sync::CancellationToken;
+
 use crate::browser::Browser;
 use crate::start_server;
+
+const TABLE: &str = "//table[@aria-label='Configuration Manager hierarchies']";
 
 #[tokio::test]
 async fn connectors_and_tokens_lists_the_attached_hierarchies() {
@@ -11,7 +21,7 @@ async fn connectors_and_tokens_lists_the_attached_hierarchies() {
         .await
         .unwrap();
     browser
-        .wait_for("//table[@aria-label='Configuration Manager hierarchies']//td[normalize-space()='Contoso Europe']")
+        .wait_for(&format!("{TABLE}//a[normalize-space()='Contoso Europe']"))
         .await;
     let table = browser
         .text_of("table[aria-label='Configuration Manager hierarchies'] tbody")
@@ -30,6 +40,207 @@ async fn connectors_and_tokens_lists_the_attached_hierarchies() {
         table.contains(" 240") && table.contains(" 120"),
         "device counts: {table}"
     );
+    browser.close().await;
+    app.shut_down().await;
+}
+
+#[tokio::test]
+async fn details_show_every_field_and_say_what_old_sites_leave_out() {
+    let app = start_server().await;
+    app.attach_site(HierarchyConfig::new("Contoso Legacy", "LEG", 2006, 10, 61))
+        .await;
+    let browser = Browser::start().await;
+    browser
+        .client
+        .goto(&app.url("/tenant-admin/connectors"))
+        .await
+        .unwrap();
+    browser
+        .wait_for(&format!(
+            "{TABLE}//a[normalize-space()='Contoso Headquarters']"
+        ))
+        .await
+        .click()
+        .await
+        .unwrap();
+    let details = browser
+        .text_of("section[aria-labelledby='connector-details']")
+        .await;
+    for expected in [
+        "Site version\n2207",
+        "Service connection point\nCHQ-SCP01.chq.contoso.com",
+        "Cloud\nAzurePublicCloud",
+        "Upload scope\nAll devices",
+        "Endpoint analytics\nEnabled",
+        "Devices\n240",
+    ] {
+        assert!(details.contains(expected), "{expected:?} in {details}");
+    }
+    assert!(!details.contains("isn't available"));
+    // The selection is in the URL.
+    browser.client.refresh().await.unwrap();
+    browser
+        .wait_for("//h2[@id='connector-details' and normalize-space()='Contoso Headquarters']")
+        .await;
+
+    browser
+        .wait_for(&format!("{TABLE}//a[normalize-space()='Contoso Legacy']"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_for("//h2[@id='connector-details' and normalize-space()='Contoso Legacy']")
+        .await;
+    let details = browser
+        .text_of("section[aria-labelledby='connector-details']")
+        .await;
+    assert!(
+        details.contains("Some information isn't available"),
+        "{details}"
+    );
+    assert!(details.contains("Service connection point\n—"), "{details}");
+    assert!(details.contains("Upload scope\n—"), "{details}");
+    browser.close().await;
+    app.shut_down().await;
+}
+
+async fn delete_from_details(browser: &Browser, name: &str, devices: u64) {
+    browser
+        .wait_for(&format!("{TABLE}//a[normalize-space()='{name}']"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_for(
+            "//section[@aria-labelledby='connector-details']//button[normalize-space()='Delete']",
+        )
+        .await
+        .click()
+        .await
+        .unwrap();
+    let dialog = browser.text_of("[role=dialog]").await;
+    assert!(dialog.contains(&format!("Delete {name}?")), "{dialog}");
+    assert!(
+        dialog.contains(&format!(
+            "its {devices} devices will leave the admin center"
+        )),
+        "{dialog}"
+    );
+    browser
+        .wait_for("//div[@role='dialog']//button[normalize-space()='Delete']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_for(&format!(
+            "//div[@role='status']//span[normalize-space()='Offboarding {name}']"
+        ))
+        .await;
+}
+
+#[tokio::test]
+async fn delete_offboards_an_online_site_and_its_devices_leave() {
+    let app = start_server().await;
+    let mut config = HierarchyConfig::new("Contoso Branch", "BRA", 2207, 40, 62);
+    config.latency = (Duration::ZERO, Duration::ZERO);
+    let site = app.attach_site(config).await;
+    let stop = CancellationToken::new();
+    let serving = tokio::spawn(site.serve(stop.clone()));
+    let browser = Browser::start().await;
+    browser
+        .client
+        .goto(&app.url("/tenant-admin/connectors"))
+        .await
+        .unwrap();
+    delete_from_details(&browser, "Contoso Branch", 40).await;
+    // The site confirms and the row goes, live.
+    browser
+        .wait_for(&format!(
+            "{TABLE}[not(.//a[normalize-space()='Contoso Branch'])]"
+        ))
+        .await;
+    assert_eq!(serving.await.unwrap(), site_connector::Outcome::Offboarded);
+    browser
+        .client
+        .goto(&app.url("/devices?search=BRA-"))
+        .await
+        .unwrap();
+    browser
+        .wait_for("//h2[normalize-space()='No devices match']")
+        .await;
+    browser.close().await;
+    stop.cancel();
+    app.shut_down().await;
+}
+
+#[tokio::test]
+async fn an_offline_site_shows_offboarding_after_delete() {
+    let app = start_server().await;
+    app.attach_site(HierarchyConfig::new("Contoso Legacy", "LEG", 2002, 12, 63))
+        .await;
+    let browser = Browser::start().await;
+    browser
+        .client
+        .goto(&app.url("/tenant-admin/connectors"))
+        .await
+        .unwrap();
+    delete_from_details(&browser, "Contoso Legacy", 12).await;
+    browser
+        .wait_for(&format!("{TABLE}//tr[td/a[normalize-space()='Contoso Legacy'] and .//span[normalize-space()='Offboarding']]"))
+        .await;
+    browser
+        .wait_for("//section[@aria-labelledby='connector-details']//button[normalize-space()='Offboarding…' and @disabled]")
+        .await;
+    browser.close().await;
+    app.shut_down().await;
+}
+
+#[tokio::test]
+async fn an_onboarding_token_is_shown_once_and_attaches_a_site_live() {
+    let app = start_server().await;
+    let browser = Browser::start().await;
+    browser
+        .client
+        .goto(&app.url("/tenant-admin/connectors"))
+        .await
+        .unwrap();
+    browser
+        .wait_for(&format!("{TABLE}//a[normalize-space()='Contoso Europe']"))
+        .await;
+    browser
+        .wait_for("//button[normalize-space()='Create onboarding token']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let token = browser
+        .text_of("[aria-label='New onboarding token'] code")
+        .await;
+    assert!(token.starts_with("cmot_"), "{token}");
+    let region = browser.text_of("[aria-label='New onboarding token']").await;
+    assert!(
+        region.contains("shown only once") && region.contains("Valid until"),
+        "{region}"
+    );
+
+    let site = SiteConnector::attach(
+        &app.server.url(),
+        &token,
+        SimulatedHierarchy::new(HierarchyConfig::new("Contoso Asia", "ASI", 2207, 8, 64)),
+        SiteOptions::default(),
+    )
+    .await
+    .unwrap();
+    site.full_sync().await.unwrap();
+    // The list follows the event stream: the new hierarchy appears without a reload.
+    browser
+        .wait_for(&format!(
+            "{TABLE}//tr[td/a[normalize-space()='Contoso Asia'] and td[normalize-space()='8']]"
+        ))
+        .await;
     browser.close().await;
     app.shut_down().await;
 }

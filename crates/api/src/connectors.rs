@@ -71,6 +71,11 @@ pub fn reports_full_details(version: Option<&str>) -> bool {
         .is_some_and(|v| v > 2006)
 }
 
+/// Whether this connector's site reports the full details (a version after 2006).
+pub fn reports_full_details_of(connector: &Connector) -> bool {
+    reports_full_details(connector.site_version.as_deref())
+}
+
 /// Whether a site at `version` acknowledges offboarding (2103 and later).
 pub fn acknowledges_offboarding(version: Option<&str>) -> bool {
     version

@@ -18,7 +18,9 @@ pub use actions::{
     TriggerConfigurationManagerAction,
 };
 pub use collection::Collection;
-pub use connectors::{Cloud, Connector, ConnectorStatus, OnboardingToken, UploadScope};
+pub use connectors::{
+    reports_full_details_of, Cloud, Connector, ConnectorStatus, OnboardingToken, UploadScope,
+};
 pub use devices::{
     ClientHealthState, ComplianceState, ConfigurationManagerClientInformation, Device,
     DeviceCollection, ManagedBy, OwnerType,
