@@ -18,6 +18,11 @@ pub struct Browser {
 
 impl Browser {
     pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// A browser with Chromium switches of the test's own (e.g. a window size or a color scheme).
+    pub async fn start_with(extra_args: &[&str]) -> Self {
         let port = free_port();
         let mut driver = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
@@ -37,24 +42,26 @@ impl Browser {
 
         let profile = tempfile::tempdir().unwrap();
         let mut capabilities = serde_json::Map::new();
+        let mut args = serde_json::json!([
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-quic",
+            "--no-first-run",
+            format!("--user-data-dir={}", profile.path().display()),
+        ]);
+        let args_list = args.as_array_mut().expect("an array");
+        if !extra_args.iter().any(|a| a.starts_with("--window-size=")) {
+            args_list.push("--window-size=1280,800".into());
+        }
+        args_list.extend(extra_args.iter().map(|a| serde_json::Value::from(*a)));
         capabilities.insert(
             "goog:chromeOptions".into(),
-            serde_json::json!({
-                "binary": CHROMIUM,
-                "args": [
-                    "--headless=new",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-dev-shm-usage",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    "--disable-quic",
-                    "--no-first-run",
-                    "--window-size=1280,800",
-                    format!("--user-data-dir={}", profile.path().display()),
-                ]
-            }),
+            serde_json::json!({ "binary": CHROMIUM, "args": args }),
         );
         // chromedriver speaks plain HTTP on loopback: no TLS stack needed.
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
@@ -91,6 +98,14 @@ impl Browser {
             .for_element(Locator::XPath(xpath))
             .await
             .unwrap_or_else(|e| panic!("nothing matches {xpath}: {e}"))
+    }
+
+    /// Saves a screenshot of the window as `name` under the tests' target folder.
+    pub async fn screenshot(&self, name: &str) -> std::path::PathBuf {
+        let png = self.client.screenshot().await.unwrap();
+        let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+        std::fs::write(&path, png).unwrap();
+        path
     }
 
     pub async fn close(self) {

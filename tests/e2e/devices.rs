@@ -52,10 +52,6 @@ async fn all_devices_lists_the_devices_in_the_database() {
         format!("Showing 50 of {} devices", stored.count.unwrap())
     );
 
-    let screenshot = browser.client.screenshot().await.unwrap();
-    let folder = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
-    std::fs::write(folder.join("all-devices.png"), screenshot).unwrap();
-
     browser.close().await;
     app.shut_down().await;
 }

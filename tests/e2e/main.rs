@@ -7,6 +7,7 @@ mod blade;
 mod browser;
 mod connectors;
 mod devices;
+mod screenshots;
 
 use std::path::PathBuf;
 

@@ -1,0 +1,114 @@
+//! The three views in light and dark, and All devices on a narrow window: rendered, checked, and
+//! saved as screenshots (under the tests' target folder; `docs/` has copies that were looked at).
+
+use admin_server::store::devices::DeviceQuery;
+use fantoccini::Locator;
+
+use crate::browser::Browser;
+use crate::start_server;
+
+/// The page's background brightness (0–255), from its computed style.
+async fn background_brightness(browser: &Browser) -> f64 {
+    let color = browser
+        .client
+        .execute(
+            "return getComputedStyle(document.documentElement).backgroundColor",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let color = color.as_str().unwrap().to_owned();
+    let channels: Vec<f64> = color
+        .trim_start_matches("rgba(")
+        .trim_start_matches("rgb(")
+        .trim_end_matches(')')
+        .split(',')
+        .take(3)
+        .map(|c| c.trim().parse().unwrap())
+        .collect();
+    channels.iter().sum::<f64>() / 3.0
+}
+
+#[tokio::test]
+async fn the_three_views_render_in_light_and_dark_and_on_a_narrow_window() {
+    let app = start_server().await;
+    let device = app
+        .server
+        .store()
+        .list_devices(&DeviceQuery::default(), None, 1, false)
+        .await
+        .unwrap()
+        .devices
+        .remove(0);
+    let views = [
+        (
+            "all-devices",
+            "/devices".to_owned(),
+            "//table[@aria-label='All devices']//tbody/tr".to_owned(),
+        ),
+        (
+            "device-overview",
+            format!("/devices/{}", device.id),
+            format!("//h1[normalize-space()='{}']", device.device_name),
+        ),
+        (
+            "connectors",
+            "/tenant-admin/connectors?id=".to_owned() + &connector_id(&app).await,
+            "//section[@aria-labelledby='connector-details']".to_owned(),
+        ),
+    ];
+    for (scheme, flag, dark) in [
+        ("light", "--blink-settings=preferredColorScheme=1", false),
+        ("dark", "--blink-settings=preferredColorScheme=0", true),
+    ] {
+        let browser = Browser::start_with(&[flag]).await;
+        for (name, path, ready) in &views {
+            browser.client.goto(&app.url(path)).await.unwrap();
+            browser.wait_for(ready).await;
+            let brightness = background_brightness(&browser).await;
+            assert_eq!(
+                brightness < 100.0,
+                dark,
+                "{name} in {scheme}: background {brightness}"
+            );
+            browser.screenshot(&format!("{name}-{scheme}.png")).await;
+        }
+        browser.close().await;
+    }
+
+    let narrow = Browser::start_with(&["--window-size=420,860"]).await;
+    narrow.client.goto(&app.url("/devices")).await.unwrap();
+    narrow
+        .wait_for("//table[@aria-label='All devices']//tbody/tr")
+        .await;
+    let nav = narrow.client.find(Locator::Id("left-nav")).await.unwrap();
+    assert!(
+        !nav.is_displayed().await.unwrap(),
+        "the navigation folds away"
+    );
+    narrow
+        .wait_for("//button[@aria-label='Show navigation']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    assert!(
+        nav.is_displayed().await.unwrap(),
+        "the menu button opens it"
+    );
+    narrow.screenshot("all-devices-narrow.png").await;
+    narrow.close().await;
+    app.shut_down().await;
+}
+
+async fn connector_id(app: &crate::TestServer) -> String {
+    app.server
+        .store()
+        .connectors(time::OffsetDateTime::now_utc(), time::Duration::minutes(1))
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.site_code.as_deref() == Some("CHQ"))
+        .unwrap()
+        .id
+}
