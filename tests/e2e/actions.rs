@@ -224,3 +224,48 @@ async fn an_action_runs_with_the_keyboard_alone() {
     serving.await.unwrap();
     app.shut_down().await;
 }
+
+#[tokio::test]
+async fn an_offboarding_hierarchys_devices_take_no_actions_and_say_why() {
+    let app = start_server().await;
+    let site = app
+        .attach_site(HierarchyConfig::new("Contoso Legacy", "LEG", 2002, 5, 32))
+        .await;
+    let (id, _) = device(&site, ClientState::Online).await;
+    let connector = site
+        .client()
+        .credential()
+        .unwrap()
+        .split('.')
+        .next()
+        .unwrap()
+        .to_owned();
+    let response = reqwest::Client::new()
+        .delete(app.url(&format!("/api/v1/connectors/{connector}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let browser = Browser::start().await;
+    browser
+        .client
+        .goto(&app.url(&format!("/devices/{id}")))
+        .await
+        .unwrap();
+    browser
+        .wait_for("//p[@role='note' and contains(., 'being offboarded')]")
+        .await;
+    for label in [
+        "Sync Machine Policy",
+        "Sync User Policy",
+        "App Evaluation Cycle",
+    ] {
+        browser
+            .wait_for(&format!(
+                "//section[@aria-labelledby='device-actions']//button[normalize-space()='{label}' and @disabled]"
+            ))
+            .await;
+    }
+    browser.close().await;
+    app.shut_down().await;
+}
