@@ -2,16 +2,14 @@
 //! signals that views read. The browser reconnects a dropped stream by itself; after a reconnect
 //! the views refetch, since events may have been missed meanwhile.
 
-use std::collections::HashMap;
-
 use admin_api::{ActionState, DeviceAction};
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 
 #[derive(Clone, Copy)]
 pub struct Live {
-    /// Every action seen on the stream (or made here), by id, as it is now.
-    pub actions: RwSignal<HashMap<String, DeviceAction>>,
+    /// Every action seen on the stream (or made here), as it is now, in the order first seen.
+    pub actions: RwSignal<Vec<DeviceAction>>,
     /// Bumped when a connector changed or was removed, and after a reconnect.
     pub connectors_changed: RwSignal<u64>,
     /// Bumped when an upload changed devices, and after a reconnect.
@@ -23,13 +21,13 @@ impl Live {
     /// Keeps the newest word on each action: the answer to a request may arrive after the event
     /// stream already said the action was done.
     pub fn record(&self, action: DeviceAction) {
-        self.actions
-            .update(|actions| match actions.get(&action.id) {
-                Some(known) if !supersedes(&action, known) => {}
-                _ => {
-                    actions.insert(action.id.clone(), action);
-                }
-            });
+        self.actions.update(
+            |actions| match actions.iter_mut().find(|a| a.id == action.id) {
+                Some(known) if supersedes(&action, known) => *known = action,
+                Some(_) => {}
+                None => actions.push(action),
+            },
+        );
     }
 }
 
@@ -60,7 +58,7 @@ pub fn use_live() -> Live {
 /// Opens the event stream and provides [`Live`] to the app.
 pub fn provide_live() {
     let live = Live {
-        actions: RwSignal::new(HashMap::new()),
+        actions: RwSignal::new(Vec::new()),
         connectors_changed: RwSignal::new(0),
         devices_changed: RwSignal::new(0),
         connected: RwSignal::new(false),

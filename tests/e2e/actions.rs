@@ -44,11 +44,7 @@ async fn each_action_is_confirmed_toasted_and_reaches_succeeded_live() {
     let (id, name) = device(&site, ClientState::Online).await;
     let serving = tokio::spawn(site.serve(stop.clone()));
     let browser = Browser::start().await;
-    browser
-        .client
-        .goto(&app.url(&format!("/devices/{id}")))
-        .await
-        .unwrap();
+    browser.open(&app.url(&format!("/devices/{id}"))).await;
     browser
         .wait_for("//p[normalize-space()='No actions were requested for this device yet.']")
         .await;
@@ -58,20 +54,12 @@ async fn each_action_is_confirmed_toasted_and_reaches_succeeded_live() {
         "Sync User Policy",
         "App Evaluation Cycle",
     ] {
+        browser.click(&format!("//section[@aria-labelledby='device-actions']//button[normalize-space()='{label}' and not(@disabled)]")).await;
         browser
-            .wait_for(&format!("//section[@aria-labelledby='device-actions']//button[normalize-space()='{label}' and not(@disabled)]"))
-            .await
-            .click()
-            .await
-            .unwrap();
-        browser
-            .wait_for(&format!(
+            .click(&format!(
                 "//div[@role='dialog']//button[normalize-space()='{label}']"
             ))
-            .await
-            .click()
-            .await
-            .unwrap();
+            .await;
         browser
             .wait_for(&format!(
                 "//div[@role='status']//span[normalize-space()='{label} requested for {name}']"
@@ -116,23 +104,11 @@ async fn an_offline_client_shows_failed_with_its_return_code() {
     let (id, _) = device(&site, ClientState::OfflineFails).await;
     let serving = tokio::spawn(site.serve(stop.clone()));
     let browser = Browser::start().await;
+    browser.open(&app.url(&format!("/devices/{id}"))).await;
+    browser.click("//section[@aria-labelledby='device-actions']//button[normalize-space()='Sync Machine Policy' and not(@disabled)]").await;
     browser
-        .client
-        .goto(&app.url(&format!("/devices/{id}")))
-        .await
-        .unwrap();
-    browser
-        .wait_for("//section[@aria-labelledby='device-actions']//button[normalize-space()='Sync Machine Policy' and not(@disabled)]")
-        .await
-        .click()
-        .await
-        .unwrap();
-    browser
-        .wait_for("//div[@role='dialog']//button[normalize-space()='Sync Machine Policy']")
-        .await
-        .click()
-        .await
-        .unwrap();
+        .click("//div[@role='dialog']//button[normalize-space()='Sync Machine Policy']")
+        .await;
     browser
         .wait_for(&status_row("Sync Machine Policy", "Failed (0x800706BA)"))
         .await;
@@ -171,11 +147,7 @@ async fn an_action_runs_with_the_keyboard_alone() {
     let (id, name) = device(&site, ClientState::Online).await;
     let serving = tokio::spawn(site.serve(stop.clone()));
     let browser = Browser::start().await;
-    browser
-        .client
-        .goto(&app.url(&format!("/devices/{id}")))
-        .await
-        .unwrap();
+    browser.open(&app.url(&format!("/devices/{id}"))).await;
     browser
         .wait_for("//section[@aria-labelledby='device-actions']//button[normalize-space()='App Evaluation Cycle' and not(@disabled)]")
         .await;
@@ -247,11 +219,7 @@ async fn an_offboarding_hierarchys_devices_take_no_actions_and_say_why() {
         .unwrap();
     assert_eq!(response.status(), 202);
     let browser = Browser::start().await;
-    browser
-        .client
-        .goto(&app.url(&format!("/devices/{id}")))
-        .await
-        .unwrap();
+    browser.open(&app.url(&format!("/devices/{id}"))).await;
     browser
         .wait_for("//p[@role='note' and contains(., 'being offboarded')]")
         .await;

@@ -62,15 +62,10 @@ async fn query_of(browser: &Browser) -> String {
 async fn sorting_by_a_header_matches_the_api_both_ways() {
     let app = start_server().await;
     let browser = Browser::start().await;
-    browser.client.goto(&app.url("/devices")).await.unwrap();
+    browser.open(&app.url("/devices")).await;
     summary_is(&browser, "Showing 50 of 360 devices").await;
     let header = "//th[button[contains(normalize-space(),'Last check-in')]]";
-    browser
-        .wait_for(&format!("{header}/button"))
-        .await
-        .click()
-        .await
-        .unwrap();
+    browser.click(&format!("{header}/button")).await;
     browser
         .wait_for("//th[@aria-sort='ascending' and button[contains(.,'Last check-in')]]")
         .await;
@@ -80,12 +75,7 @@ async fn sorting_by_a_header_matches_the_api_both_ways() {
     let expected = names(&api_page(&app, "$orderby=lastSyncDateTime%20asc").await);
     assert_eq!(shown_names(&browser).await, expected);
 
-    browser
-        .wait_for(&format!("{header}/button"))
-        .await
-        .click()
-        .await
-        .unwrap();
+    browser.click(&format!("{header}/button")).await;
     browser
         .wait_for("//th[@aria-sort='descending' and button[contains(.,'Last check-in')]]")
         .await;
@@ -105,7 +95,7 @@ async fn sorting_by_a_header_matches_the_api_both_ways() {
 async fn search_and_filter_chips_live_in_the_url_through_reload_and_back() {
     let app = start_server().await;
     let browser = Browser::start().await;
-    browser.client.goto(&app.url("/devices")).await.unwrap();
+    browser.open(&app.url("/devices")).await;
     summary_is(&browser, "Showing 50 of 360 devices").await;
 
     let search = browser
@@ -121,18 +111,10 @@ async fn search_and_filter_chips_live_in_the_url_through_reload_and_back() {
     .await;
     assert!(query_of(&browser).await.contains("search=CHQ-LT"));
 
+    browser.click("//button[normalize-space()='Filter']").await;
     browser
-        .wait_for("//button[normalize-space()='Filter']")
-        .await
-        .click()
-        .await
-        .unwrap();
-    browser
-        .wait_for("//fieldset[legend='Managed by']//label[normalize-space()='Co-managed']/input")
-        .await
-        .click()
-        .await
-        .unwrap();
+        .click("//fieldset[legend='Managed by']//label[normalize-space()='Co-managed']/input")
+        .await;
     browser
         .wait_for("//button[@aria-label='Remove filter Managed by: Co-managed']")
         .await;
@@ -165,11 +147,8 @@ async fn search_and_filter_chips_live_in_the_url_through_reload_and_back() {
 
     // Removing the chip widens the view; back brings the chip back.
     browser
-        .wait_for("//button[@aria-label='Remove filter Managed by: Co-managed']")
-        .await
-        .click()
-        .await
-        .unwrap();
+        .click("//button[@aria-label='Remove filter Managed by: Co-managed']")
+        .await;
     summary_is(
         &browser,
         &format!("Showing {} of {total} devices", by_search.value.len()),
@@ -186,28 +165,18 @@ async fn search_and_filter_chips_live_in_the_url_through_reload_and_back() {
 
     // Nothing matches: the empty state says so.
     browser
-        .client
-        .goto(&app.url("/devices?search=no-such-device"))
-        .await
-        .unwrap();
+        .open(&app.url("/devices?search=no-such-device"))
+        .await;
     browser
         .wait_for("//h2[normalize-space()='No devices match']")
         .await;
 
     // The hierarchy filter offers the attached hierarchies.
-    browser.client.goto(&app.url("/devices")).await.unwrap();
+    browser.open(&app.url("/devices")).await;
+    browser.click("//button[normalize-space()='Filter']").await;
     browser
-        .wait_for("//button[normalize-space()='Filter']")
-        .await
-        .click()
-        .await
-        .unwrap();
-    browser
-        .wait_for("//fieldset[legend='Hierarchy']//label[normalize-space()='Contoso Europe']/input")
-        .await
-        .click()
-        .await
-        .unwrap();
+        .click("//fieldset[legend='Hierarchy']//label[normalize-space()='Contoso Europe']/input")
+        .await;
     summary_is(&browser, "Showing 50 of 120 devices").await;
     browser
         .wait_for("//button[@aria-label='Remove filter Hierarchy: Contoso Europe']")
@@ -220,7 +189,7 @@ async fn search_and_filter_chips_live_in_the_url_through_reload_and_back() {
 async fn pages_follow_the_api_and_back_returns_to_the_first() {
     let app = start_server().await;
     let browser = Browser::start().await;
-    browser.client.goto(&app.url("/devices")).await.unwrap();
+    browser.open(&app.url("/devices")).await;
     summary_is(&browser, "Showing 50 of 360 devices").await;
     let first = api_page(&app, "").await;
     let token = first
@@ -233,11 +202,8 @@ async fn pages_follow_the_api_and_back_returns_to_the_first() {
         .to_owned();
     let second = api_page(&app, &format!("$skiptoken={token}")).await;
     browser
-        .wait_for("//button[normalize-space()='Next page']")
-        .await
-        .click()
-        .await
-        .unwrap();
+        .click("//button[normalize-space()='Next page']")
+        .await;
     browser
         .wait_for(&format!(
             "//table[@aria-label='All devices']//tbody/tr[1]/td[2][normalize-space()='{}']",
@@ -270,31 +236,14 @@ async fn pages_follow_the_api_and_back_returns_to_the_first() {
 async fn chosen_columns_survive_a_reload_and_shape_the_export() {
     let app = start_server().await;
     let browser = Browser::start().await;
+    browser.open(&app.url("/devices?search=EUR")).await;
+    browser.click("//button[normalize-space()='Columns']").await;
     browser
-        .client
-        .goto(&app.url("/devices?search=EUR"))
-        .await
-        .unwrap();
+        .click("//section[@aria-label='Columns']//label[normalize-space()='Serial number']/input")
+        .await;
     browser
-        .wait_for("//button[normalize-space()='Columns']")
-        .await
-        .click()
-        .await
-        .unwrap();
-    browser
-        .wait_for(
-            "//section[@aria-label='Columns']//label[normalize-space()='Serial number']/input",
-        )
-        .await
-        .click()
-        .await
-        .unwrap();
-    browser
-        .wait_for("//section[@aria-label='Columns']//label[normalize-space()='OS version']/input")
-        .await
-        .click()
-        .await
-        .unwrap();
+        .click("//section[@aria-label='Columns']//label[normalize-space()='OS version']/input")
+        .await;
     browser
         .wait_for("//th/button[normalize-space()='Serial number']")
         .await;
@@ -354,40 +303,25 @@ async fn a_bulk_action_gives_each_selected_device_its_own_action() {
     let stop = CancellationToken::new();
     let serving = tokio::spawn(site.serve(stop.clone()));
     let browser = Browser::start().await;
-    browser
-        .client
-        .goto(&app.url("/devices?search=BRA-"))
-        .await
-        .unwrap();
+    browser.open(&app.url("/devices?search=BRA-")).await;
     summary_is(&browser, "Showing 20 of 20 devices").await;
     let chosen: Vec<String> = shown_names(&browser).await.into_iter().take(3).collect();
     for name in &chosen {
         browser
-            .wait_for(&format!("//input[@aria-label='Select {name}']"))
-            .await
-            .click()
-            .await
-            .unwrap();
+            .click(&format!("//input[@aria-label='Select {name}']"))
+            .await;
     }
     browser
         .wait_for("//div[@aria-label='Bulk actions']/span[normalize-space()='3 selected']")
         .await;
     browser
-        .wait_for(
-            "//div[@aria-label='Bulk actions']/button[normalize-space()='Sync Machine Policy']",
-        )
-        .await
-        .click()
-        .await
-        .unwrap();
+        .click("//div[@aria-label='Bulk actions']/button[normalize-space()='Sync Machine Policy']")
+        .await;
     browser
-        .wait_for(
+        .click(
             "//div[@role='dialog']//button[normalize-space()='Sync Machine Policy on 3 devices']",
         )
-        .await
-        .click()
-        .await
-        .unwrap();
+        .await;
     browser
         .wait_for("//div[@role='status']//span[normalize-space()='Sync Machine Policy requested for 3 devices']")
         .await;
@@ -426,18 +360,12 @@ async fn uploaded_markup_renders_as_text() {
     .await
     .unwrap();
     let browser = Browser::start().await;
-    browser
-        .client
-        .goto(&app.url("/devices?search=onerror"))
-        .await
-        .unwrap();
+    browser.open(&app.url("/devices?search=onerror")).await;
     summary_is(&browser, "Showing 1 of 1 devices").await;
     assert_eq!(shown_names(&browser).await, vec![evil.to_owned()]);
     browser
-        .client
-        .goto(&app.url(&format!("/devices/{}", device.id)))
-        .await
-        .unwrap();
+        .open(&app.url(&format!("/devices/{}", device.id)))
+        .await;
     let heading = browser.text_of("h1").await;
     assert_eq!(heading, evil);
     browser

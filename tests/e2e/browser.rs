@@ -100,6 +100,16 @@ impl Browser {
             .unwrap_or_else(|e| panic!("nothing matches {xpath}: {e}"))
     }
 
+    /// Loads `url` as a fresh navigation.
+    pub async fn open(&self, url: &str) {
+        self.client.goto(url).await.unwrap();
+    }
+
+    /// Waits (bounded) for the element at `xpath`, then clicks it.
+    pub async fn click(&self, xpath: &str) {
+        self.wait_for(xpath).await.click().await.unwrap();
+    }
+
     /// Saves a screenshot of the window as `name` under the tests' target folder.
     pub async fn screenshot(&self, name: &str) -> std::path::PathBuf {
         let png = self.client.screenshot().await.unwrap();

@@ -15,11 +15,7 @@ const TABLE: &str = "//table[@aria-label='Configuration Manager hierarchies']";
 async fn connectors_and_tokens_lists_the_attached_hierarchies() {
     let app = start_server().await;
     let browser = Browser::start().await;
-    browser
-        .client
-        .goto(&app.url("/tenant-admin/connectors"))
-        .await
-        .unwrap();
+    browser.open(&app.url("/tenant-admin/connectors")).await;
     browser
         .wait_for(&format!("{TABLE}//a[normalize-space()='Contoso Europe']"))
         .await;
@@ -50,19 +46,12 @@ async fn details_show_every_field_and_say_what_old_sites_leave_out() {
     app.attach_site(HierarchyConfig::new("Contoso Legacy", "LEG", 2006, 10, 61))
         .await;
     let browser = Browser::start().await;
+    browser.open(&app.url("/tenant-admin/connectors")).await;
     browser
-        .client
-        .goto(&app.url("/tenant-admin/connectors"))
-        .await
-        .unwrap();
-    browser
-        .wait_for(&format!(
+        .click(&format!(
             "{TABLE}//a[normalize-space()='Contoso Headquarters']"
         ))
-        .await
-        .click()
-        .await
-        .unwrap();
+        .await;
     let details = browser
         .text_of("section[aria-labelledby='connector-details']")
         .await;
@@ -84,11 +73,8 @@ async fn details_show_every_field_and_say_what_old_sites_leave_out() {
         .await;
 
     browser
-        .wait_for(&format!("{TABLE}//a[normalize-space()='Contoso Legacy']"))
-        .await
-        .click()
-        .await
-        .unwrap();
+        .click(&format!("{TABLE}//a[normalize-space()='Contoso Legacy']"))
+        .await;
     browser
         .wait_for("//h2[@id='connector-details' and normalize-space()='Contoso Legacy']")
         .await;
@@ -107,19 +93,13 @@ async fn details_show_every_field_and_say_what_old_sites_leave_out() {
 
 async fn delete_from_details(browser: &Browser, name: &str, devices: u64) {
     browser
-        .wait_for(&format!("{TABLE}//a[normalize-space()='{name}']"))
-        .await
-        .click()
-        .await
-        .unwrap();
+        .click(&format!("{TABLE}//a[normalize-space()='{name}']"))
+        .await;
     browser
-        .wait_for(
+        .click(
             "//section[@aria-labelledby='connector-details']//button[normalize-space()='Delete']",
         )
-        .await
-        .click()
-        .await
-        .unwrap();
+        .await;
     let dialog = browser.text_of("[role=dialog]").await;
     assert!(dialog.contains(&format!("Delete {name}?")), "{dialog}");
     assert!(
@@ -129,11 +109,8 @@ async fn delete_from_details(browser: &Browser, name: &str, devices: u64) {
         "{dialog}"
     );
     browser
-        .wait_for("//div[@role='dialog']//button[normalize-space()='Delete']")
-        .await
-        .click()
-        .await
-        .unwrap();
+        .click("//div[@role='dialog']//button[normalize-space()='Delete']")
+        .await;
     browser
         .wait_for(&format!(
             "//div[@role='status']//span[normalize-space()='Offboarding {name}']"
@@ -150,11 +127,7 @@ async fn delete_offboards_an_online_site_and_its_devices_leave() {
     let stop = CancellationToken::new();
     let serving = tokio::spawn(site.serve(stop.clone()));
     let browser = Browser::start().await;
-    browser
-        .client
-        .goto(&app.url("/tenant-admin/connectors"))
-        .await
-        .unwrap();
+    browser.open(&app.url("/tenant-admin/connectors")).await;
     delete_from_details(&browser, "Contoso Branch", 40).await;
     // The site confirms and the row goes, live.
     browser
@@ -163,11 +136,7 @@ async fn delete_offboards_an_online_site_and_its_devices_leave() {
         ))
         .await;
     assert_eq!(serving.await.unwrap(), site_connector::Outcome::Offboarded);
-    browser
-        .client
-        .goto(&app.url("/devices?search=BRA-"))
-        .await
-        .unwrap();
+    browser.open(&app.url("/devices?search=BRA-")).await;
     browser
         .wait_for("//h2[normalize-space()='No devices match']")
         .await;
@@ -182,11 +151,7 @@ async fn an_offline_site_shows_offboarding_after_delete() {
     app.attach_site(HierarchyConfig::new("Contoso Legacy", "LEG", 2002, 12, 63))
         .await;
     let browser = Browser::start().await;
-    browser
-        .client
-        .goto(&app.url("/tenant-admin/connectors"))
-        .await
-        .unwrap();
+    browser.open(&app.url("/tenant-admin/connectors")).await;
     delete_from_details(&browser, "Contoso Legacy", 12).await;
     browser
         .wait_for(&format!("{TABLE}//tr[td/a[normalize-space()='Contoso Legacy'] and .//span[normalize-space()='Offboarding']]"))
@@ -202,20 +167,13 @@ async fn an_offline_site_shows_offboarding_after_delete() {
 async fn an_onboarding_token_is_shown_once_and_attaches_a_site_live() {
     let app = start_server().await;
     let browser = Browser::start().await;
-    browser
-        .client
-        .goto(&app.url("/tenant-admin/connectors"))
-        .await
-        .unwrap();
+    browser.open(&app.url("/tenant-admin/connectors")).await;
     browser
         .wait_for(&format!("{TABLE}//a[normalize-space()='Contoso Europe']"))
         .await;
     browser
-        .wait_for("//button[normalize-space()='Create onboarding token']")
-        .await
-        .click()
-        .await
-        .unwrap();
+        .click("//button[normalize-space()='Create onboarding token']")
+        .await;
     let token = browser
         .text_of("[aria-label='New onboarding token'] code")
         .await;

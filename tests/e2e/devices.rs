@@ -25,7 +25,7 @@ async fn all_devices_lists_the_devices_in_the_database() {
     assert_eq!(stored.devices.len(), 50);
 
     let browser = Browser::start().await;
-    browser.client.goto(&app.url("/devices")).await.unwrap();
+    browser.open(&app.url("/devices")).await;
     browser
         .text_of("table.grid[aria-label='All devices'] tbody tr")
         .await;
@@ -71,10 +71,8 @@ async fn a_device_deep_link_renders_on_a_fresh_load() {
 
     let browser = Browser::start().await;
     browser
-        .client
-        .goto(&app.url(&format!("/devices/{}", device.id)))
-        .await
-        .unwrap();
+        .open(&app.url(&format!("/devices/{}", device.id)))
+        .await;
     browser
         .wait_for(&format!(
             "//h1[normalize-space()={}]",
@@ -105,22 +103,14 @@ async fn a_device_deep_link_renders_on_a_fresh_load() {
 async fn an_unknown_device_shows_a_not_found_page() {
     let app = start_server().await;
     let browser = Browser::start().await;
-    browser
-        .client
-        .goto(&app.url("/devices/no-such-device"))
-        .await
-        .unwrap();
+    browser.open(&app.url("/devices/no-such-device")).await;
     browser
         .wait_for("//h1[normalize-space()='Device not found']")
         .await;
     let text = browser.text_of(".empty-state").await;
     assert!(text.contains("no-such-device"), "{text}");
 
-    browser
-        .client
-        .goto(&app.url("/no/such/page"))
-        .await
-        .unwrap();
+    browser.open(&app.url("/no/such/page")).await;
     browser
         .wait_for("//h1[normalize-space()='Page not found']")
         .await;
@@ -141,16 +131,13 @@ async fn a_row_opens_the_device_overview_and_back_returns_to_the_list() {
         .devices
         .remove(0);
     let browser = Browser::start().await;
-    browser.client.goto(&app.url("/devices")).await.unwrap();
+    browser.open(&app.url("/devices")).await;
     browser
-        .wait_for(&format!(
+        .click(&format!(
             "//table//a[normalize-space()={}]",
             literal(&first.device_name)
         ))
-        .await
-        .click()
-        .await
-        .unwrap();
+        .await;
     browser
         .wait_for(&format!(
             "//h1[normalize-space()={}]",

@@ -63,7 +63,7 @@ async fn the_three_views_render_in_light_and_dark_and_on_a_narrow_window() {
     ] {
         let browser = Browser::start_with(&[flag]).await;
         for (name, path, ready) in &views {
-            browser.client.goto(&app.url(path)).await.unwrap();
+            browser.open(&app.url(path)).await;
             browser.wait_for(ready).await;
             let brightness = background_brightness(&browser).await;
             assert_eq!(
@@ -77,7 +77,7 @@ async fn the_three_views_render_in_light_and_dark_and_on_a_narrow_window() {
     }
 
     let narrow = Browser::start_with(&["--window-size=420,860"]).await;
-    narrow.client.goto(&app.url("/devices")).await.unwrap();
+    narrow.open(&app.url("/devices")).await;
     narrow
         .wait_for("//table[@aria-label='All devices']//tbody/tr")
         .await;
@@ -87,11 +87,8 @@ async fn the_three_views_render_in_light_and_dark_and_on_a_narrow_window() {
         "the navigation folds away"
     );
     narrow
-        .wait_for("//button[@aria-label='Show navigation']")
-        .await
-        .click()
-        .await
-        .unwrap();
+        .click("//button[@aria-label='Show navigation']")
+        .await;
     assert!(
         nav.is_displayed().await.unwrap(),
         "the menu button opens it"

@@ -18,25 +18,26 @@ fn new_idempotency_key() -> String {
         .unwrap_or_else(|_| format!("{}", js_sys::Math::random()))
 }
 
-/// The device's actions: what the list said, overridden by what the event stream said since,
-/// newest first.
-fn merged(
-    mut listed: Vec<DeviceAction>,
-    live: impl Iterator<Item = DeviceAction>,
-) -> Vec<DeviceAction> {
-    for action in live {
-        match listed.iter_mut().find(|a| a.id == action.id) {
-            Some(known) if supersedes(&action, known) => *known = action,
-            Some(_) => {}
-            None => listed.push(action),
-        }
-    }
-    listed.sort_by(|a, b| {
-        b.requested_date_time
-            .cmp(&a.requested_date_time)
-            .then_with(|| b.id.cmp(&a.id))
-    });
-    listed
+/// The device's actions: what the list said (newest first, in request order), overridden by what
+/// the event stream said since, with actions the list does not have yet (seen in `live`'s order)
+/// first. The sort by request time is stable, so actions of the same second keep that order.
+fn merged(listed: Vec<DeviceAction>, live: Vec<DeviceAction>) -> Vec<DeviceAction> {
+    let mut all: Vec<DeviceAction> = live
+        .iter()
+        .rev()
+        .filter(|a| !listed.iter().any(|l| l.id == a.id))
+        .cloned()
+        .collect();
+    all.extend(
+        listed
+            .into_iter()
+            .map(|known| match live.iter().find(|a| a.id == known.id) {
+                Some(newer) if supersedes(newer, &known) => newer.clone(),
+                _ => known,
+            }),
+    );
+    all.sort_by(|a, b| b.requested_date_time.cmp(&a.requested_date_time));
+    all
 }
 
 #[component]
@@ -76,12 +77,13 @@ pub fn DeviceActions(device: Device) -> impl IntoView {
                 .and_then(|r| r.ok())
                 .map(|page| page.value)
                 .unwrap_or_default();
-            live.actions.with(|seen| {
-                merged(
-                    listed,
-                    seen.values().filter(|a| a.device_id == device_id).cloned(),
-                )
-            })
+            let seen = live.actions.with(|seen| {
+                seen.iter()
+                    .filter(|a| a.device_id == device_id)
+                    .cloned()
+                    .collect()
+            });
+            merged(listed, seen)
         }
     });
     let confirming = RwSignal::new(None::<(ConfigurationManagerActionType, String)>);

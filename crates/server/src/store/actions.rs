@@ -16,11 +16,10 @@ pub struct ActionRequest<'a> {
     pub idempotency_key: Option<&'a str>,
 }
 
-/// Where a page of a device's actions (newest first) resumes.
+/// Where a page of a device's actions (newest first, by request order) resumes.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ActionCursor {
-    pub requested_at: String,
-    pub id: String,
+    pub seq: i64,
 }
 
 impl Store {
@@ -118,45 +117,25 @@ impl Store {
         top: u32,
     ) -> AppResult<(Vec<DeviceAction>, Option<ActionCursor>)> {
         let limit = i64::from(top) + 1;
-        let rows: Vec<ActionRow> = match after {
-            None => {
-                sqlx::query_as(
-                    "SELECT * FROM device_actions WHERE device_id = ?
-                 ORDER BY requested_at DESC, id DESC LIMIT ?",
-                )
-                .bind(device_id)
-                .bind(limit)
-                .fetch_all(self.pool())
-                .await?
-            }
-            Some(cursor) => {
-                sqlx::query_as(
-                    "SELECT * FROM device_actions WHERE device_id = ?
-                   AND (requested_at < ? OR (requested_at = ? AND id < ?))
-                 ORDER BY requested_at DESC, id DESC LIMIT ?",
-                )
-                .bind(device_id)
-                .bind(&cursor.requested_at)
-                .bind(&cursor.requested_at)
-                .bind(&cursor.id)
-                .bind(limit)
-                .fetch_all(self.pool())
-                .await?
-            }
-        };
-        let mut actions = rows
-            .into_iter()
+        // Request order, not the timestamp: several requests share a second.
+        let rows: Vec<ActionRow> = sqlx::query_as(
+            "SELECT * FROM device_actions WHERE device_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
+        )
+        .bind(device_id)
+        .bind(after.map_or(i64::MAX, |cursor| cursor.seq))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        let more = rows.len() > top as usize;
+        let rows = &rows[..rows.len().min(top as usize)];
+        let next = more.then(|| ActionCursor {
+            seq: rows.last().map_or(0, |last| last.seq),
+        });
+        let actions = rows
+            .iter()
+            .cloned()
             .map(DeviceAction::try_from)
             .collect::<AppResult<Vec<_>>>()?;
-        let next = if actions.len() > top as usize {
-            actions.truncate(top as usize);
-            actions.last().map(|last| ActionCursor {
-                requested_at: last.requested_date_time.clone(),
-                id: last.id.clone(),
-            })
-        } else {
-            None
-        };
         Ok((actions, next))
     }
 
@@ -320,9 +299,10 @@ async fn own_action(tx: &mut Tx<'_>, connector_id: &str, id: &str) -> AppResult<
         .ok_or_else(|| AppError::NotFound(format!("There is no action '{id}' for this connector.")))
 }
 
-#[derive(FromRow)]
+#[derive(Clone, FromRow)]
 struct ActionRow {
     id: String,
+    seq: i64,
     device_id: String,
     action: String,
     action_state: String,
