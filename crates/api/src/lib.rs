@@ -5,11 +5,13 @@
 //! the wasm bundle needs no date crate.
 
 pub mod actions;
+pub mod audit;
 pub mod collection;
 pub mod connectors;
 pub mod devices;
 pub mod error;
 pub mod events;
+pub mod identity;
 pub mod protocol;
 mod wire_enum;
 
@@ -17,6 +19,7 @@ pub use actions::{
     ActionState, ConfigurationManagerAction, ConfigurationManagerActionType, DeviceAction,
     TriggerConfigurationManagerAction,
 };
+pub use audit::{ActorType, AuditActivity, AuditEvent, AuditResult};
 pub use collection::Collection;
 pub use connectors::{
     reports_full_details_of, Cloud, Connector, ConnectorStatus, OnboardingToken, UploadScope,
@@ -27,6 +30,7 @@ pub use devices::{
 };
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use events::{ConnectorEvent, DevicesEvent, Event};
+pub use identity::{Me, NewRoleDefinition, Permission, RoleDefinition, SignIn, User, UserRoles};
 
 /// Base path of the admin API.
 pub const API_BASE: &str = "/api/v1";

@@ -20,6 +20,60 @@ pub enum Command {
     Serve,
     /// Create a one-time onboarding token for a new site, print it once, and exit.
     OnboardingToken,
+    /// Manage local accounts: add, list, set roles, set a password.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage roles: list them, or add a custom role from a set of permissions.
+    #[command(subcommand)]
+    Role(RoleCommand),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum UserCommand {
+    /// Add an account. Without --password-stdin a password is generated and printed once.
+    Add {
+        /// Sign-in name, e.g. jane@contoso.com.
+        user_name: String,
+        #[arg(long)]
+        display_name: Option<String>,
+        /// A role by display name (repeat for several), e.g. "Help Desk Operator".
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List accounts and their roles.
+    List,
+    /// Replace an account's roles.
+    SetRoles {
+        user_name: String,
+        #[arg(long = "role")]
+        roles: Vec<String>,
+    },
+    /// Set a new password (generated and printed once without --password-stdin); ends the
+    /// account's sessions.
+    SetPassword {
+        user_name: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum RoleCommand {
+    /// List the roles with their permissions.
+    List,
+    /// Add a custom role, e.g. `role add "Sync only" --permission managedDevices.read
+    /// --permission remoteTasks.configurationManagerAction`.
+    Add {
+        display_name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// A permission by its contract name (repeat for several).
+        #[arg(long = "permission", required = true)]
+        permissions: Vec<String>,
+    },
 }
 
 fn duration(text: &str) -> Result<Duration, humantime::DurationError> {
@@ -80,6 +134,59 @@ pub struct Config {
     #[arg(long, env = "ADMIN_ONBOARDING_TOKEN_LIFETIME", value_parser = duration, default_value = "24h")]
     pub onboarding_token_lifetime: Duration,
 
+    /// A session unused for this long ends.
+    #[arg(long, env = "ADMIN_SESSION_IDLE_TIMEOUT", value_parser = duration, default_value = "1h")]
+    pub session_idle_timeout: Duration,
+
+    /// A session ends this long after sign-in, used or not.
+    #[arg(long, env = "ADMIN_SESSION_LIFETIME", value_parser = duration, default_value = "12h")]
+    pub session_lifetime: Duration,
+
+    /// Mark the session cookie Secure even when no proxy says the request came over HTTPS
+    /// (it is always Secure when `X-Forwarded-Proto: https` says so).
+    #[arg(long, env = "ADMIN_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+
+    /// Requests a signed-in user may make per second, sustained.
+    #[arg(long, env = "ADMIN_USER_REQUESTS_PER_SECOND", default_value_t = 20)]
+    pub user_requests_per_second: u32,
+
+    /// Requests a signed-in user may make at once above the sustained rate.
+    #[arg(long, env = "ADMIN_USER_REQUEST_BURST", default_value_t = 200)]
+    pub user_request_burst: u32,
+
+    /// Requests a site's connector may make per second, sustained.
+    #[arg(
+        long,
+        env = "ADMIN_CONNECTOR_REQUESTS_PER_SECOND",
+        default_value_t = 100
+    )]
+    pub connector_requests_per_second: u32,
+
+    /// Requests a site's connector may make at once above the sustained rate.
+    #[arg(long, env = "ADMIN_CONNECTOR_REQUEST_BURST", default_value_t = 1000)]
+    pub connector_request_burst: u32,
+
+    /// Sign-in attempts for one account before they are throttled.
+    #[arg(long, env = "ADMIN_SIGN_IN_ACCOUNT_BURST", default_value_t = 10)]
+    pub sign_in_account_burst: u32,
+
+    /// Once throttled, one more attempt for an account per this interval.
+    #[arg(long, env = "ADMIN_SIGN_IN_ACCOUNT_INTERVAL", value_parser = duration, default_value = "30s")]
+    pub sign_in_account_interval: Duration,
+
+    /// Sign-in attempts from one address before they are throttled.
+    #[arg(long, env = "ADMIN_SIGN_IN_ADDRESS_BURST", default_value_t = 30)]
+    pub sign_in_address_burst: u32,
+
+    /// Once throttled, one more attempt from an address per this interval.
+    #[arg(long, env = "ADMIN_SIGN_IN_ADDRESS_INTERVAL", value_parser = duration, default_value = "2s")]
+    pub sign_in_address_interval: Duration,
+
+    /// Demo mode: the password of the demo users instead of a generated one (for tests).
+    #[arg(long, env = "ADMIN_DEMO_PASSWORD", hide_env_values = true)]
+    pub demo_password: Option<String>,
+
     /// How often timeouts and due offboardings are looked for.
     #[arg(long, env = "ADMIN_SWEEP_INTERVAL", value_parser = duration, default_value = "1s")]
     pub sweep_interval: Duration,
@@ -108,6 +215,18 @@ impl Config {
             online_window: Duration::from_secs(90),
             onboarding_token_lifetime: Duration::from_secs(24 * 3600),
             sweep_interval: Duration::from_millis(200),
+            session_idle_timeout: Duration::from_secs(3600),
+            session_lifetime: Duration::from_secs(12 * 3600),
+            secure_cookies: false,
+            user_requests_per_second: 1000,
+            user_request_burst: 10_000,
+            connector_requests_per_second: 1000,
+            connector_request_burst: 10_000,
+            sign_in_account_burst: 100,
+            sign_in_account_interval: Duration::from_secs(1),
+            sign_in_address_burst: 1000,
+            sign_in_address_interval: Duration::from_millis(10),
+            demo_password: None,
         }
     }
 }

@@ -13,8 +13,12 @@ use site_connector::{
     HierarchyConfig, Outcome, ProtocolClient, SimulatedHierarchy, SiteConnector, SiteOptions,
 };
 
+use crate::auth::password;
 use crate::routes::connectors::new_onboarding_token;
 use crate::state::AppState;
+use crate::store::audit::Actor;
+use crate::store::users::NewUser;
+use crate::store::Store;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct DemoSites {
@@ -35,6 +39,64 @@ pub fn hierarchies() -> Vec<HierarchyConfig> {
     };
     let headquarters = HierarchyConfig::new("Contoso Headquarters", "CHQ", 2207, 2000, 2207);
     vec![legacy, europe, headquarters]
+}
+
+/// A demo account made on this start, with the password to print once.
+pub struct DemoUser {
+    pub user_name: String,
+    pub role: &'static str,
+    pub password: String,
+}
+
+/// One account per built-in role, each with a generated password (or `password` for all, as
+/// tests set it). Accounts that exist are left as they are; only new ones are returned.
+pub async fn create_users(store: &Store, password: Option<&str>) -> anyhow::Result<Vec<DemoUser>> {
+    let accounts = [
+        (
+            "admin@contoso.example",
+            "Ada Admin",
+            admin_api::identity::INTUNE_ADMINISTRATOR,
+        ),
+        (
+            "helpdesk@contoso.example",
+            "Hal Helpdesk",
+            admin_api::identity::HELP_DESK_OPERATOR,
+        ),
+        (
+            "reader@contoso.example",
+            "Rita Reader",
+            admin_api::identity::READ_ONLY_OPERATOR,
+        ),
+    ];
+    let mut created = Vec::new();
+    for (user_name, display_name, role) in accounts {
+        if store.credentials(user_name).await?.is_some() {
+            continue;
+        }
+        let password = password.map_or_else(password::generate, str::to_owned);
+        let hash = {
+            let password = password.clone();
+            tokio::task::spawn_blocking(move || password::hash(&password)).await?
+        };
+        store
+            .create_user(
+                &NewUser {
+                    user_name,
+                    display_name,
+                    password_hash: &hash,
+                    roles: &[role.to_owned()],
+                },
+                &Actor::system(),
+                time::OffsetDateTime::now_utc(),
+            )
+            .await?;
+        created.push(DemoUser {
+            user_name: user_name.to_owned(),
+            role,
+            password,
+        });
+    }
+    Ok(created)
 }
 
 pub async fn run(state: AppState, server_url: String) {
@@ -86,7 +148,7 @@ async fn run_site(
             }
         }
         None => {
-            let token = new_onboarding_token(&state.store, &state.config).await?;
+            let token = new_onboarding_token(&state.store, &state.config, &Actor::system()).await?;
             let site = SiteConnector::attach(server_url, &token.token, hierarchy, options).await?;
             save(file, &code, site.client().credential().map(str::to_owned)).await?;
             site

@@ -23,6 +23,13 @@ pub enum AppError {
     #[error("{0}")]
     Unauthenticated(String),
     #[error("{0}")]
+    Forbidden(String),
+    #[error("{message}")]
+    TooManyRequests {
+        message: String,
+        retry_after: std::time::Duration,
+    },
+    #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
@@ -51,6 +58,8 @@ impl AppError {
             Self::BadRequest { .. } => ErrorCode::BadRequest,
             Self::NotSupported { .. } => ErrorCode::NotSupported,
             Self::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            Self::Forbidden(_) => ErrorCode::Forbidden,
+            Self::TooManyRequests { .. } => ErrorCode::TooManyRequests,
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::Conflict(_) => ErrorCode::Conflict,
             Self::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
@@ -64,6 +73,19 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let code = self.code();
+        if let Self::TooManyRequests {
+            message,
+            retry_after,
+        } = &self
+        {
+            // Whole seconds, rounded up: a client that waits this long gets through.
+            let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            let mut response = error_response(code, message.clone(), None);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+            return response;
+        }
         let (message, target) = match self {
             Self::BadRequest { message, target } | Self::NotSupported { message, target } => {
                 (message, target)

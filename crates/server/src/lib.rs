@@ -1,5 +1,6 @@
 //! The cloud-service stand-in for Configuration Manager tenant attach.
 
+pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod error;
@@ -36,8 +37,12 @@ pub use state::AppState;
 
 /// The whole HTTP surface: `/api/v1` and the SPA with its history-API fallback.
 pub fn app(state: AppState, config: &Config) -> Router {
+    let admin = routes::router().layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        auth::csrf::protect,
+    ));
     let api = Router::new()
-        .nest("/api/v1", routes::router())
+        .nest("/api/v1", admin)
         .nest(admin_api::protocol::CONNECTOR_API_BASE, protocol::router())
         .with_state(state);
     let spa = Router::new()
@@ -55,9 +60,38 @@ pub fn with_middleware(api: Router, config: &Config) -> Router {
         .layer(DefaultBodyLimit::max(config.body_limit))
 }
 
-/// Request ids and logs, panics turned into error bodies, compression and CORS, for everything.
+/// The security headers on every response. The SPA runs under this policy: its scripts and
+/// styles are files from this origin (the boot script too, see `spa.rs`), and WebAssembly
+/// compiles under 'wasm-unsafe-eval' without allowing eval.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
+    style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; \
+    base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+fn security_headers(router: Router) -> Router {
+    use axum::http::header;
+    use tower_http::set_header::SetResponseHeaderLayer;
+    let headers = [
+        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (
+            axum::http::HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin",
+        ),
+    ];
+    headers.into_iter().fold(router, |router, (name, value)| {
+        router.layer(SetResponseHeaderLayer::overriding(
+            name,
+            HeaderValue::from_static(value),
+        ))
+    })
+}
+
+/// Request ids and logs, panics turned into error bodies, compression, CORS and the security
+/// headers, for everything.
 pub fn outer_layers(router: Router, config: &Config) -> Router {
-    let mut app = router
+    let mut app = security_headers(router)
         .layer(CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(AppError::Internal(
                 "a handler panicked".into(),
@@ -75,19 +109,29 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
     if origins.is_empty() {
         return None;
     }
-    let allow = if origins.iter().any(|o| o == "*") {
-        AllowOrigin::any()
-    } else {
-        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
-    };
+    let exposed = [axum::http::HeaderName::from_static(
+        admin_api::REQUEST_ID_HEADER,
+    )];
+    if origins.iter().any(|o| o == "*") {
+        // Any origin may read, but never with the user's cookie.
+        return Some(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::any())
+                .allow_methods(tower_http::cors::Any)
+                .allow_headers(tower_http::cors::Any)
+                .expose_headers(exposed),
+        );
+    }
+    // Origins named one by one may send the session cookie (and pass the CSRF check).
     Some(
         CorsLayer::new()
-            .allow_origin(allow)
-            .allow_methods(tower_http::cors::Any)
-            .allow_headers(tower_http::cors::Any)
-            .expose_headers([axum::http::HeaderName::from_static(
-                admin_api::REQUEST_ID_HEADER,
-            )]),
+            .allow_origin(AllowOrigin::list(
+                origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()),
+            ))
+            .allow_credentials(true)
+            .allow_methods(tower_http::cors::AllowMethods::mirror_request())
+            .allow_headers(tower_http::cors::AllowHeaders::mirror_request())
+            .expose_headers(exposed),
     )
 }
 
@@ -95,6 +139,8 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
 pub struct Server {
     pub addr: SocketAddr,
     pub state: AppState,
+    /// Demo accounts made on this start (demo mode), with their passwords to print once.
+    pub demo_users: Vec<demo::DemoUser>,
     task: JoinHandle<std::io::Result<()>>,
     background: Vec<JoinHandle<()>>,
 }
@@ -107,6 +153,11 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<Self> {
         let store = Store::connect(&config.database_url).await?;
+        let demo_users = if config.demo {
+            demo::create_users(&store, config.demo_password.as_deref()).await?
+        } else {
+            Vec::new()
+        };
         let listener = TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
         let token = CancellationToken::new();
@@ -119,9 +170,12 @@ impl Server {
         });
         let serving = token.clone();
         let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(serving.cancelled_owned())
-                .await
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(serving.cancelled_owned())
+            .await
         });
         let mut background = vec![tokio::spawn(sweeper::run(state.clone()))];
         if config.demo {
@@ -132,6 +186,7 @@ impl Server {
         }
         Ok(Self {
             addr,
+            demo_users,
             state,
             task,
             background,

@@ -1,6 +1,12 @@
-use admin_server::config::{Cli, Command, LogFormat};
+use std::io::BufRead;
+
+use admin_server::auth::password;
+use admin_server::config::{Cli, Command, LogFormat, RoleCommand, UserCommand};
+use admin_server::store::audit::Actor;
+use admin_server::store::users::NewUser;
 use admin_server::store::Store;
 use admin_server::Server;
+use anyhow::{bail, Context};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
@@ -16,24 +22,190 @@ async fn main() -> anyhow::Result<()> {
             .init(),
     }
 
-    if let Some(Command::OnboardingToken) = command {
-        let store = Store::connect(&config.database_url).await?;
-        let token = admin_server::routes::connectors::new_onboarding_token(&store, &config).await?;
-        store.close().await;
-        println!("{}", token.token);
-        eprintln!(
-            "One-time onboarding token, valid until {}. It is shown only now: give it to the site's service connection point.",
-            token.expires_date_time
-        );
-        return Ok(());
+    match command {
+        None | Some(Command::Serve) => serve(&config).await,
+        Some(command) => {
+            let store = Store::connect(&config.database_url).await?;
+            let result = run_command(&store, &config, command).await;
+            store.close().await;
+            result
+        }
     }
+}
 
-    let server = Server::start(&config, shutdown_signal()).await?;
+async fn serve(config: &admin_server::Config) -> anyhow::Result<()> {
+    let server = Server::start(config, shutdown_signal()).await?;
     tracing::info!(database = %config.database_url, dist = %config.dist.display(), "started");
+    if !server.demo_users.is_empty() {
+        println!("Demo accounts (the passwords are shown only now):");
+        for user in &server.demo_users {
+            println!(
+                "  {:<28} {:<22} {}",
+                user.user_name, user.role, user.password
+            );
+        }
+    }
     println!("Admin center: open {} (Ctrl-C stops it)", server.url());
     server.finished().await?;
     tracing::info!("stopped cleanly");
     Ok(())
+}
+
+async fn run_command(
+    store: &Store,
+    config: &admin_server::Config,
+    command: Command,
+) -> anyhow::Result<()> {
+    let actor = Actor::command_line();
+    let now = time::OffsetDateTime::now_utc();
+    match command {
+        Command::Serve => unreachable!("served above"),
+        Command::OnboardingToken => {
+            let token =
+                admin_server::routes::connectors::new_onboarding_token(store, config, &actor)
+                    .await?;
+            println!("{}", token.token);
+            eprintln!(
+                "One-time onboarding token, valid until {}. It is shown only now: give it to the site's service connection point.",
+                token.expires_date_time
+            );
+        }
+        Command::User(UserCommand::Add {
+            user_name,
+            display_name,
+            roles,
+            password_stdin,
+        }) => {
+            let (password, generated) = new_password(password_stdin)?;
+            let hash =
+                tokio::task::spawn_blocking(move || password::hash(&password.clone())).await?;
+            let user = store
+                .create_user(
+                    &NewUser {
+                        user_name: &user_name,
+                        display_name: display_name.as_deref().unwrap_or(&user_name),
+                        password_hash: &hash,
+                        roles: &roles,
+                    },
+                    &actor,
+                    now,
+                )
+                .await?;
+            println!(
+                "Added {} with {}.",
+                user.user_principal_name,
+                roles_text(&user.roles)
+            );
+            if let Some(password) = generated {
+                println!("Password (shown only now): {password}");
+            }
+        }
+        Command::User(UserCommand::List) => {
+            for user in store.users().await? {
+                println!(
+                    "{:<32} {:<24} {}",
+                    user.user_principal_name,
+                    user.display_name,
+                    roles_text(&user.roles)
+                );
+            }
+        }
+        Command::User(UserCommand::SetRoles { user_name, roles }) => {
+            let credentials = store
+                .credentials(&user_name)
+                .await?
+                .with_context(|| format!("there is no user '{user_name}'"))?;
+            let user = store
+                .set_user_roles(&credentials.id, &roles, &actor, now)
+                .await?
+                .with_context(|| format!("there is no user '{user_name}'"))?;
+            println!(
+                "{} now has {}.",
+                user.user_principal_name,
+                roles_text(&user.roles)
+            );
+        }
+        Command::User(UserCommand::SetPassword {
+            user_name,
+            password_stdin,
+        }) => {
+            let (password, generated) = new_password(password_stdin)?;
+            let hash = tokio::task::spawn_blocking(move || password::hash(&password)).await?;
+            if !store.set_password(&user_name, &hash).await? {
+                bail!("there is no user '{user_name}'");
+            }
+            println!("Password of {user_name} set; their sessions have ended.");
+            if let Some(password) = generated {
+                println!("Password (shown only now): {password}");
+            }
+        }
+        Command::Role(RoleCommand::List) => {
+            for role in store.role_definitions().await? {
+                let permissions: Vec<&str> = role.permissions.iter().map(|p| p.as_str()).collect();
+                let kind = if role.is_built_in {
+                    "built-in"
+                } else {
+                    "custom"
+                };
+                println!("{} ({kind}): {}", role.display_name, permissions.join(", "));
+            }
+        }
+        Command::Role(RoleCommand::Add {
+            display_name,
+            description,
+            permissions,
+        }) => {
+            let permissions = permissions
+                .iter()
+                .map(|name| {
+                    admin_api::Permission::from_wire(name).with_context(|| {
+                        let known: Vec<&str> = admin_api::Permission::ALL
+                            .iter()
+                            .map(|p| p.as_str())
+                            .collect();
+                        format!(
+                            "'{name}' is not a permission; they are: {}",
+                            known.join(", ")
+                        )
+                    })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let role = store
+                .create_role_definition(
+                    &admin_api::NewRoleDefinition {
+                        display_name,
+                        description,
+                        permissions,
+                    },
+                    &actor,
+                    now,
+                )
+                .await?;
+            println!("Added the role {} ({}).", role.display_name, role.id);
+        }
+    }
+    Ok(())
+}
+
+/// A password from standard input, or a generated one (returned again to print once).
+fn new_password(from_stdin: bool) -> anyhow::Result<(String, Option<String>)> {
+    if !from_stdin {
+        let password = password::generate();
+        return Ok((password.clone(), Some(password)));
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    password::check_strength(&password).map_err(anyhow::Error::msg)?;
+    Ok((password, None))
+}
+
+fn roles_text(roles: &[String]) -> String {
+    if roles.is_empty() {
+        "no roles".to_owned()
+    } else {
+        format!("the roles {}", roles.join(", "))
+    }
 }
 
 async fn shutdown_signal() {

@@ -17,6 +17,7 @@ use axum::{Json, Router};
 use crate::error::{AppError, AppJson, AppResult};
 use crate::secrets;
 use crate::state::AppState;
+use crate::store::audit::Actor;
 use crate::store::connectors::{ConnectorIdentity, NewConnector};
 use crate::store::timestamp;
 use crate::sweeper::complete_offboard;
@@ -72,6 +73,7 @@ impl FromRequestParts<AppState> for SiteConnector {
                     .as_deref()
                     .is_some_and(|hash| secrets::matches(secret, hash)) =>
             {
+                state.limits.check_connector(&identity.id)?;
                 Ok(Self(identity))
             }
             _ => Err(refused()),
@@ -342,7 +344,7 @@ async fn acknowledge_offboard(
         ));
     }
     if admin_api::connectors::acknowledges_offboarding(site.site_version.as_deref()) {
-        complete_offboard(&state, &site.id)
+        complete_offboard(&state, &site.id, &Actor::connector(&site.id))
             .await
             .map_err(|e| AppError::Internal(e.to_string()))?;
     }

@@ -8,6 +8,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use sha2::Digest;
 use tower::ServiceExt;
 use tower_http::services::ServeDir;
 
@@ -38,6 +39,9 @@ pub async fn serve(State(spa): State<Spa>, request: Request) -> Response {
             .into_response();
     }
     let last_segment = request.uri().path().rsplit('/').next().unwrap_or_default();
+    if last_segment.starts_with(BOOT_PREFIX) && last_segment.ends_with(".js") {
+        return serve_boot_script(&spa, last_segment).await;
+    }
     if last_segment.contains('.') && last_segment != "index.html" {
         let cache = if is_hashed(last_segment) {
             IMMUTABLE
@@ -55,13 +59,13 @@ pub async fn serve(State(spa): State<Spa>, request: Request) -> Response {
         }
         return response;
     }
-    match tokio::fs::read(spa.dist.join("index.html")).await {
-        Ok(html) => (
+    match read_page(&spa).await {
+        Ok(page) => (
             [
                 (header::CONTENT_TYPE, "text/html; charset=utf-8"),
                 (header::CACHE_CONTROL, NO_CACHE),
             ],
-            html,
+            page.html,
         )
             .into_response(),
         Err(error) => {
@@ -76,6 +80,70 @@ pub async fn serve(State(spa): State<Spa>, request: Request) -> Response {
     }
 }
 
+const BOOT_PREFIX: &str = "boot-";
+const INLINE_MODULE: &str = "<script type=\"module\">";
+
+/// `index.html` as served: Trunk writes its wasm loader as an inline module script, and the
+/// Content-Security-Policy allows no inline script, so the loader moves to a file of its own,
+/// named by its content's hash.
+#[derive(Debug, PartialEq, Eq)]
+struct Page {
+    html: String,
+    /// The boot script's file name and text, when the page had an inline module.
+    boot: Option<(String, String)>,
+}
+
+async fn read_page(spa: &Spa) -> std::io::Result<Page> {
+    let html = tokio::fs::read_to_string(spa.dist.join("index.html")).await?;
+    Ok(externalize_boot_script(&html))
+}
+
+fn externalize_boot_script(html: &str) -> Page {
+    let Some(start) = html.find(INLINE_MODULE) else {
+        return Page {
+            html: html.to_owned(),
+            boot: None,
+        };
+    };
+    let body_start = start + INLINE_MODULE.len();
+    let Some(length) = html[body_start..].find("</script>") else {
+        return Page {
+            html: html.to_owned(),
+            boot: None,
+        };
+    };
+    let script = html[body_start..body_start + length].trim().to_owned();
+    let digest = sha2::Sha256::digest(script.as_bytes());
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let name = format!("{BOOT_PREFIX}{hex}.js");
+    let html = format!(
+        "{}<script type=\"module\" src=\"/{name}\"></script>{}",
+        &html[..start],
+        &html[body_start + length + "</script>".len()..]
+    );
+    Page {
+        html,
+        boot: Some((name, script)),
+    }
+}
+
+async fn serve_boot_script(spa: &Spa, name: &str) -> Response {
+    match read_page(spa).await {
+        Ok(Page {
+            boot: Some((boot_name, script)),
+            ..
+        }) if boot_name == name => (
+            [
+                (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+                (header::CACHE_CONTROL, IMMUTABLE),
+            ],
+            script,
+        )
+            .into_response(),
+        _ => (StatusCode::NOT_FOUND, [(header::CACHE_CONTROL, NO_CACHE)]).into_response(),
+    }
+}
+
 /// Trunk names built assets `name-<16 hex digits>[_bg].ext`: those never change, so they may be
 /// cached for good.
 fn is_hashed(file_name: &str) -> bool {
@@ -87,7 +155,26 @@ fn is_hashed(file_name: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::is_hashed;
+    use super::{externalize_boot_script, is_hashed};
+
+    #[test]
+    fn the_inline_loader_becomes_a_hashed_file() {
+        let html = "<head><script type=\"module\">\nimport init from '/app-0123456789abcdef.js';\nawait init();\n</script><link rel=\"modulepreload\"></head>";
+        let page = externalize_boot_script(html);
+        let (name, script) = page.boot.expect("a boot script");
+        assert!(is_hashed(&name), "{name}");
+        assert_eq!(
+            script,
+            "import init from '/app-0123456789abcdef.js';\nawait init();"
+        );
+        assert_eq!(
+            page.html,
+            format!("<head><script type=\"module\" src=\"/{name}\"></script><link rel=\"modulepreload\"></head>")
+        );
+        assert!(!page.html.contains("import init"));
+        let plain = "<!DOCTYPE html><title>t</title>";
+        assert_eq!(externalize_boot_script(plain).html, plain);
+    }
 
     #[test]
     fn recognises_trunk_hashed_names() {

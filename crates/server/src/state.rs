@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::limits::Limits;
 use crate::store::Store;
 use crate::Config;
 
@@ -14,6 +15,8 @@ use crate::Config;
 pub struct AppState {
     pub store: Store,
     pub config: Arc<Config>,
+    /// Request rates per user and connector, sign-in attempts per account and address.
+    pub limits: Arc<Limits>,
     events: broadcast::Sender<Event>,
     /// Wakes a connector's long-poll: carries the id of a connector that has something new.
     site_signals: broadcast::Sender<String>,
@@ -25,6 +28,7 @@ impl AppState {
     pub fn new(store: Store, config: Config, shutdown: CancellationToken) -> Self {
         Self {
             store,
+            limits: Arc::new(Limits::new(&config)),
             config: Arc::new(config),
             events: broadcast::channel(1024).0,
             site_signals: broadcast::channel(256).0,

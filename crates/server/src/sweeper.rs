@@ -4,6 +4,7 @@
 use admin_api::Event;
 
 use crate::state::{to_time, AppState};
+use crate::store::audit::Actor;
 
 pub async fn run(state: AppState) {
     let mut ticks = tokio::time::interval(state.config.sweep_interval);
@@ -33,16 +34,23 @@ async fn sweep(state: &AppState) -> anyhow::Result<()> {
         .offboardings_due(now - to_time(state.config.offboard_grace))
         .await?;
     for connector_id in due {
-        complete_offboard(state, &connector_id).await?;
+        complete_offboard(state, &connector_id, &Actor::system()).await?;
     }
+    let idle = to_time(state.config.session_idle_timeout);
+    state.store.delete_expired_sessions(now, now - idle).await?;
+    state.limits.forget_idle();
     Ok(())
 }
 
 /// Removes an offboarded connector with its devices, cancels its open actions, and says so.
-pub async fn complete_offboard(state: &AppState, connector_id: &str) -> anyhow::Result<()> {
+pub async fn complete_offboard(
+    state: &AppState,
+    connector_id: &str,
+    actor: &Actor,
+) -> anyhow::Result<()> {
     let Some(done) = state
         .store
-        .complete_offboard(connector_id, state.now())
+        .complete_offboard(connector_id, actor, state.now())
         .await?
     else {
         return Ok(());

@@ -6,13 +6,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
+use crate::auth::{require, Authorized};
 use crate::error::{AppError, AppJson, AppResult};
 use crate::query::{decode_skiptoken, encode_skiptoken, next_link, parse_page_options};
 use crate::state::AppState;
 use crate::store::actions::{ActionCursor, ActionRequest};
-
-/// Who asked, until sign-in exists.
-const ANONYMOUS: &str = "anonymous";
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -45,6 +43,7 @@ pub fn router() -> Router<AppState> {
     )
 )]
 pub(crate) async fn trigger(
+    user: Authorized<require::ConfigurationManagerAction>,
     State(state): State<AppState>,
     Path(device_id): Path<String>,
     headers: HeaderMap,
@@ -58,14 +57,14 @@ pub(crate) async fn trigger(
             &ActionRequest {
                 device_id: &device_id,
                 action: requested.configuration_manager_action.action,
-                requested_by: ANONYMOUS,
+                requested_by: &user.principal.actor(),
                 idempotency_key: idempotency_key.as_deref(),
             },
             state.now(),
         )
         .await?;
     if created {
-        tracing::info!(action = %action.id, device = %device_id, kind = %action.action, "action requested");
+        tracing::info!(action = %action.id, device = %device_id, kind = %action.action, user = %user.principal.user_principal_name, "action requested");
         state.publish(Event::DeviceAction(action.clone()));
         if let Some(connector_id) = state.store.device_connector(&device_id).await? {
             state.signal_site(&connector_id);
@@ -130,6 +129,7 @@ fn idempotency_key(headers: &HeaderMap) -> AppResult<Option<String>> {
     )
 )]
 pub(crate) async fn list_for_device(
+    _: Authorized<require::ManagedDevicesRead>,
     State(state): State<AppState>,
     Path(device_id): Path<String>,
     RawQuery(query): RawQuery,
@@ -169,6 +169,7 @@ pub(crate) async fn list_for_device(
     )
 )]
 pub(crate) async fn one(
+    _: Authorized<require::ManagedDevicesRead>,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> AppResult<Json<DeviceAction>> {

@@ -4,9 +4,11 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
+use crate::auth::{require, Authorized};
 use crate::error::{AppError, AppResult};
 use crate::query::parse_page_options;
 use crate::state::{to_time, AppState};
+use crate::store::audit::Actor;
 use crate::store::{timestamp, Store};
 use crate::{secrets, Config};
 
@@ -29,6 +31,7 @@ pub fn router() -> Router<AppState> {
     responses((status = 200, description = "The connectors", body = Collection<Connector>))
 )]
 pub(crate) async fn list(
+    _: Authorized<require::OrganizationRead>,
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
 ) -> AppResult<Json<Collection<Connector>>> {
@@ -56,6 +59,7 @@ pub(crate) async fn list(
     )
 )]
 pub(crate) async fn one(
+    _: Authorized<require::OrganizationRead>,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> AppResult<Json<Connector>> {
@@ -81,13 +85,19 @@ pub(crate) async fn one(
     )
 )]
 pub(crate) async fn offboard(
+    user: Authorized<require::OrganizationDelete>,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> AppResult<(StatusCode, Json<Connector>)> {
-    if !state.store.request_offboard(&id, state.now()).await? {
+    let actor = user.principal.actor();
+    if !state
+        .store
+        .request_offboard(&id, &actor, state.now())
+        .await?
+    {
         return Err(not_found(&id));
     }
-    tracing::info!(connector = %id, "offboarding requested");
+    tracing::info!(connector = %id, user = %actor.name, "offboarding requested");
     state.signal_site(&id);
     state.publish_connector(&id).await;
     let connector = state
@@ -106,19 +116,24 @@ pub(crate) async fn offboard(
     responses((status = 201, description = "The token, shown once", body = OnboardingToken))
 )]
 pub(crate) async fn create_onboarding_token(
+    user: Authorized<require::OrganizationUpdate>,
     State(state): State<AppState>,
 ) -> AppResult<(StatusCode, Json<OnboardingToken>)> {
-    let token = new_onboarding_token(&state.store, &state.config).await?;
+    let token = new_onboarding_token(&state.store, &state.config, &user.principal.actor()).await?;
     Ok((StatusCode::CREATED, Json(token)))
 }
 
 /// Makes a one-time onboarding token; only its hash is kept.
-pub async fn new_onboarding_token(store: &Store, config: &Config) -> AppResult<OnboardingToken> {
+pub async fn new_onboarding_token(
+    store: &Store,
+    config: &Config,
+    actor: &Actor,
+) -> AppResult<OnboardingToken> {
     let token = secrets::generate("cmot_");
     let now = time::OffsetDateTime::now_utc();
     let expires = now + to_time(config.onboarding_token_lifetime);
     store
-        .insert_onboarding_token(&secrets::hash(&token), now, expires)
+        .insert_onboarding_token(&secrets::hash(&token), actor, now, expires)
         .await?;
     Ok(OnboardingToken {
         token,

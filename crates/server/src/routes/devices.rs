@@ -7,6 +7,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use futures_util::{stream, StreamExt};
 
+use crate::auth::{require, Authorized};
 use crate::error::{AppError, AppResult};
 use crate::query::{
     decode_skiptoken, encode_skiptoken, next_link, parse_page_options, PageOptions,
@@ -82,6 +83,7 @@ fn selected(device: &Device, fields: &[&str]) -> serde_json::Value {
     )
 )]
 pub(crate) async fn list(
+    _: Authorized<require::ManagedDevicesRead>,
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
 ) -> AppResult<Response> {
@@ -135,6 +137,7 @@ pub(crate) async fn list(
     )
 )]
 pub(crate) async fn export(
+    _: Authorized<require::ManagedDevicesRead>,
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
 ) -> AppResult<Response> {
@@ -243,6 +246,7 @@ fn csv_record(device: &Device, columns: &[&str]) -> Vec<String> {
     )
 )]
 pub(crate) async fn one(
+    _: Authorized<require::ManagedDevicesRead>,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> AppResult<Json<Device>> {

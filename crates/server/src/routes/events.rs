@@ -2,7 +2,7 @@
 
 use std::convert::Infallible;
 
-use admin_api::Event;
+use admin_api::{Event, Permission};
 use axum::extract::State;
 use axum::response::sse::{self, KeepAlive, Sse};
 use axum::routing::get;
@@ -10,6 +10,7 @@ use axum::Router;
 use futures_util::{Stream, StreamExt};
 use tokio_stream::wrappers::BroadcastStream;
 
+use crate::auth::{self, require, Authorized};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -25,15 +26,54 @@ pub fn router() -> Router<AppState> {
     responses((status = 200, description = "An event stream", content_type = "text/event-stream", body = String))
 )]
 pub(crate) async fn events(
+    user: Authorized<require::SignedIn>,
     State(state): State<AppState>,
 ) -> Sse<impl Stream<Item = Result<sse::Event, Infallible>>> {
     let shutdown = state.shutdown.clone().cancelled_owned();
+    let principal = user.principal;
+    let ended = session_end(state.clone(), user.session);
     let stream = BroadcastStream::new(state.subscribe())
         // A client too slow to keep up misses events; it refetches on its next change.
-        .filter_map(|event| async move { event.ok().map(|event| Ok(to_sse(&event))) })
-        .take_until(shutdown);
+        .filter_map(move |event| {
+            let shown = event
+                .ok()
+                .filter(|event| principal.may(permission_for(event)))
+                .map(|event| Ok(to_sse(&event)));
+            async move { shown }
+        })
+        .take_until(async move {
+            tokio::select! {
+                () = shutdown => {},
+                () = ended => {},
+            }
+        });
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
+
+/// What a user must hold to see an event: the same as to read its resource.
+fn permission_for(event: &Event) -> Permission {
+    match event {
+        Event::DeviceAction(_) | Event::Devices(_) => Permission::ManagedDevicesRead,
+        Event::Connector(_) => Permission::OrganizationRead,
+    }
+}
+
+/// Completes when the stream's session has ended (signed out or expired); the browser then
+/// reconnects, is refused, and the SPA asks the user to sign in.
+async fn session_end(state: AppState, session: Vec<u8>) {
+    let mut checks = tokio::time::interval(SESSION_CHECK_INTERVAL);
+    checks.tick().await;
+    loop {
+        checks.tick().await;
+        match auth::session_is_live(&state, &session).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(error) => tracing::warn!(%error, "could not check an event stream's session"),
+        }
+    }
+}
+
+const SESSION_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(15);
 
 fn to_sse(event: &Event) -> sse::Event {
     let data = match event {

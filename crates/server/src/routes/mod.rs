@@ -1,10 +1,13 @@
 //! The admin API under `/api/v1`: each resource module brings its own router, merged here.
 
 pub mod actions;
+pub mod audit;
 pub mod connectors;
 pub mod devices;
 pub mod events;
 pub mod openapi;
+pub mod roles;
+pub mod session;
 
 use admin_api::ErrorCode;
 use axum::extract::Request;
@@ -22,6 +25,9 @@ pub fn router() -> Router<AppState> {
         .merge(actions::router())
         .merge(connectors::router())
         .merge(events::router())
+        .merge(session::router())
+        .merge(roles::router())
+        .merge(audit::router())
         .merge(openapi::router())
         .fallback(unknown_route)
 }

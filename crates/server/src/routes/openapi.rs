@@ -2,9 +2,11 @@
 //! annotations and the shared wire types.
 
 use admin_api::{
-    ActionState, Cloud, Collection, ConfigurationManagerAction, ConfigurationManagerActionType,
-    Connector, ConnectorEvent, ConnectorStatus, Device, DeviceAction, DevicesEvent, ErrorBody,
-    OnboardingToken, TriggerConfigurationManagerAction, UploadScope,
+    ActionState, ActorType, AuditActivity, AuditEvent, AuditResult, Cloud, Collection,
+    ConfigurationManagerAction, ConfigurationManagerActionType, Connector, ConnectorEvent,
+    ConnectorStatus, Device, DeviceAction, DevicesEvent, ErrorBody, Me, NewRoleDefinition,
+    OnboardingToken, Permission, RoleDefinition, SignIn, TriggerConfigurationManagerAction,
+    UploadScope, User, UserRoles,
 };
 use axum::routing::get;
 use axum::{Json, Router};
@@ -31,6 +33,15 @@ use crate::state::AppState;
         super::connectors::offboard,
         super::connectors::create_onboarding_token,
         super::events::events,
+        super::session::sign_in,
+        super::session::sign_out,
+        super::session::me,
+        super::roles::list_role_definitions,
+        super::roles::create_role_definition,
+        super::roles::delete_role_definition,
+        super::roles::list_users,
+        super::roles::set_user_roles,
+        super::audit::list,
         openapi_json,
     ),
     components(schemas(
@@ -51,6 +62,20 @@ use crate::state::AppState;
         ConnectorEvent,
         DevicesEvent,
         ErrorBody,
+        SignIn,
+        Me,
+        Permission,
+        RoleDefinition,
+        NewRoleDefinition,
+        User,
+        UserRoles,
+        Collection<RoleDefinition>,
+        Collection<User>,
+        Collection<AuditEvent>,
+        AuditEvent,
+        AuditActivity,
+        AuditResult,
+        ActorType,
     ))
 )]
 pub struct ApiDoc;

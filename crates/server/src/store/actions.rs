@@ -1,8 +1,11 @@
 use admin_api::protocol::{ActionResult, SiteAction};
-use admin_api::{ActionState, ConfigurationManagerActionType, DeviceAction};
+use admin_api::{
+    ActionState, AuditActivity, AuditResult, ConfigurationManagerActionType, DeviceAction,
+};
 use sqlx::FromRow;
 use time::OffsetDateTime;
 
+use super::audit::{append, Actor, AuditEntry};
 use super::{stored, timestamp, Store};
 use crate::error::{AppError, AppResult};
 
@@ -12,7 +15,7 @@ type Tx<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
 pub struct ActionRequest<'a> {
     pub device_id: &'a str,
     pub action: ConfigurationManagerActionType,
-    pub requested_by: &'a str,
+    pub requested_by: &'a Actor,
     pub idempotency_key: Option<&'a str>,
 }
 
@@ -50,14 +53,14 @@ impl Store {
                 return Ok((existing, false));
             }
         }
-        let device: Option<(String, Option<String>)> = sqlx::query_as(
-            "SELECT d.connector_id, c.offboard_requested_at FROM devices d
+        let device: Option<(String, Option<String>, String)> = sqlx::query_as(
+            "SELECT d.connector_id, c.offboard_requested_at, d.device_name FROM devices d
              JOIN connectors c ON c.id = d.connector_id WHERE d.id = ?",
         )
         .bind(request.device_id)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some((connector_id, offboarding)) = device else {
+        let Some((connector_id, offboarding, device_name)) = device else {
             return Err(AppError::NotFound(format!(
                 "There is no device with id '{}'.",
                 request.device_id
@@ -90,13 +93,27 @@ impl Store {
         .bind(request.device_id)
         .bind(&connector_id)
         .bind(request.action.as_str())
-        .bind(request.requested_by)
+        .bind(&request.requested_by.name)
         .bind(&at)
         .bind(&at)
         .bind(request.idempotency_key)
         .execute(&mut *tx)
         .await?;
         let created = fetch_action(&mut tx, &id).await?;
+        append(
+            &mut tx,
+            &AuditEntry {
+                activity: AuditActivity::RequestConfigurationManagerAction,
+                result: AuditResult::Success,
+                actor: request.requested_by,
+                resource_type: "device",
+                resource_id: Some(request.device_id),
+                resource_name: Some(&device_name),
+                details: Some(format!("{} requested (action {id}).", request.action)),
+            },
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok((created, true))
     }
@@ -227,6 +244,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         let updated = fetch_action(&mut tx, id).await?;
+        audit_result(&mut tx, &updated, &Actor::connector(connector_id), now).await?;
         tx.commit().await?;
         Ok(Some(updated))
     }
@@ -249,17 +267,63 @@ impl Store {
         .await?;
         let mut actions = Vec::with_capacity(ids.len());
         for id in ids {
-            actions.push(fetch_action(&mut tx, &id).await?);
+            let action = fetch_action(&mut tx, &id).await?;
+            audit_result(&mut tx, &action, &Actor::system(), now).await?;
+            actions.push(action);
         }
         tx.commit().await?;
         Ok(actions)
     }
 }
 
+/// Records an action's outcome (done, failed, timed out, canceled) against its device.
+async fn audit_result(
+    tx: &mut Tx<'_>,
+    action: &DeviceAction,
+    actor: &Actor,
+    now: OffsetDateTime,
+) -> sqlx::Result<()> {
+    let device_name: Option<String> =
+        sqlx::query_scalar("SELECT device_name FROM devices WHERE id = ?")
+            .bind(&action.device_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let result = if action.action_state == ActionState::Done {
+        AuditResult::Success
+    } else {
+        AuditResult::Failure
+    };
+    let code = action
+        .result_code
+        .map(|code| match u32::try_from(code) {
+            Ok(code) => format!(", result code 0x{code:08X}"),
+            Err(_) => format!(", result code {code}"),
+        })
+        .unwrap_or_default();
+    append(
+        tx,
+        &AuditEntry {
+            activity: AuditActivity::ConfigurationManagerActionResult,
+            result,
+            actor,
+            resource_type: "device",
+            resource_id: Some(&action.device_id),
+            resource_name: device_name.as_deref(),
+            details: Some(format!(
+                "{} {}{code} (action {}).",
+                action.action, action.action_state, action.id
+            )),
+        },
+        now,
+    )
+    .await
+}
+
 /// Cancels a connector's open actions inside an offboarding's transaction.
 pub(super) async fn cancel_open(
     tx: &mut Tx<'_>,
     connector_id: &str,
+    actor: &Actor,
     now: OffsetDateTime,
 ) -> sqlx::Result<Vec<DeviceAction>> {
     let rows: Vec<ActionRow> = sqlx::query_as(
@@ -271,11 +335,14 @@ pub(super) async fn cancel_open(
     .bind(connector_id)
     .fetch_all(&mut **tx)
     .await?;
-    rows.into_iter()
-        .map(|row| {
-            DeviceAction::try_from(row).map_err(|e| sqlx::Error::Decode(e.to_string().into()))
-        })
-        .collect()
+    let mut canceled = Vec::with_capacity(rows.len());
+    for row in rows {
+        let action =
+            DeviceAction::try_from(row).map_err(|e| sqlx::Error::Decode(e.to_string().into()))?;
+        audit_result(tx, &action, actor, now).await?;
+        canceled.push(action);
+    }
+    Ok(canceled)
 }
 
 async fn fetch_action(tx: &mut Tx<'_>, id: &str) -> AppResult<DeviceAction> {

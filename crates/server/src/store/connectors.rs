@@ -1,8 +1,9 @@
 use admin_api::protocol::SiteInfo;
-use admin_api::{Cloud, Connector, ConnectorStatus, UploadScope};
+use admin_api::{AuditActivity, AuditResult, Cloud, Connector, ConnectorStatus, UploadScope};
 use sqlx::FromRow;
 use time::{Duration, OffsetDateTime};
 
+use super::audit::{append, Actor, AuditEntry};
 use super::{parse_timestamp, timestamp, Store};
 
 /// What the store needs to attach a hierarchy.
@@ -150,17 +151,47 @@ impl Store {
         Ok(())
     }
 
-    /// Marks the connector as offboarding; returns false when it does not exist. Repeating it
-    /// keeps the first request's time.
-    pub async fn request_offboard(&self, id: &str, now: OffsetDateTime) -> sqlx::Result<bool> {
-        let done = sqlx::query(
-            "UPDATE connectors SET offboard_requested_at = COALESCE(offboard_requested_at, ?) WHERE id = ?",
+    /// Marks the connector as offboarding, recording who asked; returns false when it does not
+    /// exist. Repeating it keeps the first request's time and records nothing new.
+    pub async fn request_offboard(
+        &self,
+        id: &str,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> sqlx::Result<bool> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let current: Option<(Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT offboard_requested_at, hierarchy_name FROM connectors WHERE id = ?",
         )
-        .bind(timestamp(now))
         .bind(id)
-        .execute(self.pool())
+        .fetch_optional(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        let Some((requested, hierarchy_name)) = current else {
+            return Ok(false);
+        };
+        if requested.is_none() {
+            sqlx::query("UPDATE connectors SET offboard_requested_at = ? WHERE id = ?")
+                .bind(timestamp(now))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            append(
+                &mut tx,
+                &AuditEntry {
+                    activity: AuditActivity::DeleteConnector,
+                    result: AuditResult::Success,
+                    actor,
+                    resource_type: "connector",
+                    resource_id: Some(id),
+                    resource_name: hierarchy_name.as_deref(),
+                    details: Some("Offboarding requested.".into()),
+                },
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Connectors whose offboarding was requested before `cutoff`.
@@ -179,18 +210,20 @@ impl Store {
     pub async fn complete_offboard(
         &self,
         id: &str,
+        actor: &Actor,
         now: OffsetDateTime,
     ) -> sqlx::Result<Option<Offboarded>> {
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        let offboarding: Option<Option<String>> =
-            sqlx::query_scalar("SELECT offboard_requested_at FROM connectors WHERE id = ?")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if !matches!(offboarding, Some(Some(_))) {
+        let offboarding: Option<(Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT offboard_requested_at, hierarchy_name FROM connectors WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((Some(_), hierarchy_name)) = offboarding else {
             return Ok(None);
-        }
-        let canceled = super::actions::cancel_open(&mut tx, id, now).await?;
+        };
+        let canceled = super::actions::cancel_open(&mut tx, id, actor, now).await?;
         let removed_devices = sqlx::query("DELETE FROM devices WHERE connector_id = ?")
             .bind(id)
             .execute(&mut *tx)
@@ -200,6 +233,23 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        append(
+            &mut tx,
+            &AuditEntry {
+                activity: AuditActivity::CompleteOffboarding,
+                result: AuditResult::Success,
+                actor,
+                resource_type: "connector",
+                resource_id: Some(id),
+                resource_name: hierarchy_name.as_deref(),
+                details: Some(format!(
+                    "{removed_devices} device(s) removed, {} open action(s) canceled.",
+                    canceled.len()
+                )),
+            },
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(Some(Offboarded {
             canceled,

@@ -37,7 +37,7 @@ fn client_health_state(v: &str) -> bool {
     ClientHealthState::from_wire(v).is_some()
 }
 
-const fn field(name: &'static str, column: &'static str, kind: Kind) -> Field {
+pub const fn field(name: &'static str, column: &'static str, kind: Kind) -> Field {
     Field { name, column, kind }
 }
 
@@ -216,21 +216,42 @@ pub struct DeviceCursor {
     pub id: String,
 }
 
+/// The fields a resource's `$filter` may name, and what to call the resource in errors.
+pub struct Filterable {
+    pub noun: &'static str,
+    pub fields: &'static [&'static [Field]],
+}
+
+const DEVICE_FILTER: Filterable = Filterable {
+    noun: "devices",
+    fields: &[FIELDS, FILTER_ONLY],
+};
+
 /// `$filter` into SQL over the device columns.
 pub fn filter_sql(text: &str) -> AppResult<Sql> {
+    filter_sql_over(text, &DEVICE_FILTER)
+}
+
+/// `$filter` into SQL over the columns of any resource.
+pub fn filter_sql_over(text: &str, filterable: &Filterable) -> AppResult<Sql> {
     let parsed = filter::parse(text).map_err(|e| AppError::bad_request("$filter", e.0))?;
     let mut sql = Sql::default();
-    write_filter(&parsed, &mut sql)?;
+    write_filter(&parsed, filterable, &mut sql)?;
     Ok(sql)
 }
 
-fn filter_field(name: &str) -> AppResult<Field> {
-    find(name, FIELDS)
-        .or_else(|| find(name, FILTER_ONLY))
+fn filter_field(name: &str, filterable: &Filterable) -> AppResult<Field> {
+    filterable
+        .fields
+        .iter()
+        .find_map(|fields| find(name, fields))
         .ok_or_else(|| {
             AppError::bad_request(
                 "$filter",
-                format!("The devices have no field '{name}' to filter on."),
+                format!(
+                    "The {} have no field '{name}' to filter on.",
+                    filterable.noun
+                ),
             )
         })
 }
@@ -273,7 +294,7 @@ fn like_pattern(text: &str, prefix_only: bool) -> String {
     }
 }
 
-fn write_filter(filter: &Filter, sql: &mut Sql) -> AppResult<()> {
+fn write_filter(filter: &Filter, filterable: &Filterable, sql: &mut Sql) -> AppResult<()> {
     match filter {
         Filter::And(left, right) | Filter::Or(left, right) => {
             let joiner = if matches!(filter, Filter::And(..)) {
@@ -282,18 +303,18 @@ fn write_filter(filter: &Filter, sql: &mut Sql) -> AppResult<()> {
                 " OR "
             };
             sql.text.push('(');
-            write_filter(left, sql)?;
+            write_filter(left, filterable, sql)?;
             sql.text.push_str(joiner);
-            write_filter(right, sql)?;
+            write_filter(right, filterable, sql)?;
             sql.text.push(')');
         }
         Filter::Not(inner) => {
             sql.text.push_str("NOT (");
-            write_filter(inner, sql)?;
+            write_filter(inner, filterable, sql)?;
             sql.text.push(')');
         }
         Filter::Compare { field, op, value } => {
-            let field = filter_field(field)?;
+            let field = filter_field(field, filterable)?;
             let value = value_for(field, value)?;
             let column = field.column;
             match (op, &value) {
@@ -336,7 +357,7 @@ fn write_filter(filter: &Filter, sql: &mut Sql) -> AppResult<()> {
             }
         }
         Filter::In { field, values } => {
-            let field = filter_field(field)?;
+            let field = filter_field(field, filterable)?;
             if matches!(field.kind, Kind::DateTime) {
                 return Err(AppError::bad_request("$filter", "'in' takes text fields."));
             }
@@ -357,7 +378,7 @@ fn write_filter(filter: &Filter, sql: &mut Sql) -> AppResult<()> {
             sql.params.extend(bound);
         }
         Filter::StartsWith { field, value } | Filter::Contains { field, value } => {
-            let field = filter_field(field)?;
+            let field = filter_field(field, filterable)?;
             if !matches!(field.kind, Kind::Text) {
                 return Err(AppError::bad_request(
                     "$filter",

@@ -1,10 +1,12 @@
 //! The SQLite store: one pool, migrations embedded and applied on connect.
 
 pub mod actions;
+pub mod audit;
 pub mod connectors;
 pub mod device_query;
 pub mod devices;
 pub mod onboarding;
+pub mod users;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -1,5 +1,7 @@
+use admin_api::{AuditActivity, AuditResult};
 use time::OffsetDateTime;
 
+use super::audit::{append, Actor, AuditEntry};
 use super::connectors::NewConnector;
 use super::{timestamp, Store};
 use crate::error::{AppError, AppResult};
@@ -8,18 +10,34 @@ impl Store {
     pub async fn insert_onboarding_token(
         &self,
         token_hash: &[u8],
+        actor: &Actor,
         now: OffsetDateTime,
         expires: OffsetDateTime,
     ) -> sqlx::Result<()> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
             "INSERT INTO onboarding_tokens (token_hash, created_at, expires_at) VALUES (?, ?, ?)",
         )
         .bind(token_hash)
         .bind(timestamp(now))
         .bind(timestamp(expires))
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        append(
+            &mut tx,
+            &AuditEntry {
+                activity: AuditActivity::CreateOnboardingToken,
+                result: AuditResult::Success,
+                actor,
+                resource_type: "onboardingToken",
+                resource_id: None,
+                resource_name: None,
+                details: Some(format!("Valid until {}.", timestamp(expires))),
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await
     }
 
     /// Spends an unexpired, unused onboarding token on a new connector, in one transaction.
@@ -54,6 +72,20 @@ impl Store {
         .bind(&connector.credential_hash)
         .bind(&connector.onboarded_at)
         .execute(&mut *tx)
+        .await?;
+        append(
+            &mut tx,
+            &AuditEntry {
+                activity: AuditActivity::OnboardConnector,
+                result: AuditResult::Success,
+                actor: &Actor::connector(&connector.id),
+                resource_type: "connector",
+                resource_id: Some(&connector.id),
+                resource_name: None,
+                details: Some(format!("Hierarchy {} attached.", connector.hierarchy_id)),
+            },
+            now,
+        )
         .await?;
         tx.commit().await?;
         Ok(())

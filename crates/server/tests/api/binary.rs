@@ -16,6 +16,7 @@ async fn stops_cleanly_on(signal: &str) {
         )
         .env("ADMIN_DIST", dir.path())
         .env("ADMIN_DEMO", "true")
+        .env("ADMIN_DEMO_PASSWORD", crate::PASSWORD)
         .env("ADMIN_LOG_FORMAT", "json")
         .stdout(Stdio::piped())
         .kill_on_drop(true)
@@ -23,15 +24,32 @@ async fn stops_cleanly_on(signal: &str) {
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut url = None;
+    let mut printed = String::new();
     while let Some(line) = lines.next_line().await.unwrap() {
+        printed.push_str(&line);
+        printed.push('\n');
         if let Some(rest) = line.strip_prefix("Admin center: open ") {
             url = rest.split_whitespace().next().map(str::to_owned);
             break;
         }
     }
     let url = url.expect("the server prints the URL to open");
+    // One demo account per built-in role, its password printed once.
+    for (user, role) in [
+        ("admin@contoso.example", "Intune Administrator"),
+        ("helpdesk@contoso.example", "Help Desk Operator"),
+        ("reader@contoso.example", "Read Only Operator"),
+    ] {
+        assert!(
+            printed
+                .lines()
+                .any(|l| l.contains(user) && l.contains(role) && l.contains(crate::PASSWORD)),
+            "{printed}"
+        );
+    }
+    let client = signed_in(&url, "admin@contoso.example").await;
     // An open event stream must not hold the shutdown up.
-    let _events = demo_sites_attach(&url).await;
+    let _events = demo_sites_attach(&client, &url).await;
     assert!(
         dir.path().join("data/db.sqlite").is_file(),
         "the data folder was created"
@@ -69,17 +87,22 @@ async fn stops_cleanly_on_sigint() {
 
 /// Demo mode attaches three sites through the connector protocol. Subscribes to the event stream
 /// first, then looks at the connectors after every event, so that no change is missed.
-async fn demo_sites_attach(url: &str) -> reqwest::Response {
-    let mut events = reqwest::get(format!("{url}/api/v1/events")).await.unwrap();
+async fn demo_sites_attach(client: &reqwest::Client, url: &str) -> reqwest::Response {
+    let mut events = client
+        .get(format!("{url}/api/v1/events"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(events.status(), 200);
     let synced = || async {
-        let connectors: admin_api::Collection<admin_api::Connector> =
-            reqwest::get(format!("{url}/api/v1/connectors"))
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+        let connectors: admin_api::Collection<admin_api::Connector> = client
+            .get(format!("{url}/api/v1/connectors"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         connectors.value.len() == 3 && connectors.value.iter().all(|c| c.device_count > 0)
     };
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
@@ -91,4 +114,17 @@ async fn demo_sites_attach(url: &str) -> reqwest::Response {
             .expect("the event stream stays open");
     }
     events
+}
+
+async fn signed_in(url: &str, user_name: &str) -> reqwest::Client {
+    let response = reqwest::Client::new()
+        .post(format!("{url}/api/v1/session"))
+        .header(admin_api::identity::CSRF_HEADER, "1")
+        .json(&serde_json::json!({"userName": user_name, "password": crate::PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let cookie = response.headers()["set-cookie"].to_str().unwrap();
+    crate::client_with_cookie(cookie.split(';').next().unwrap())
 }

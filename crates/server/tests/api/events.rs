@@ -10,8 +10,17 @@ pub struct EventStream {
 }
 
 impl EventStream {
-    pub async fn open(url: &str) -> Self {
-        let response = reqwest::get(format!("{url}/api/v1/events")).await.unwrap();
+    /// Subscribes with the app's signed-in client.
+    pub async fn open(app: &crate::TestApp) -> Self {
+        Self::open_with(&app.client, &app.url).await
+    }
+
+    pub async fn open_with(client: &reqwest::Client, url: &str) -> Self {
+        let response = client
+            .get(format!("{url}/api/v1/events"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 200);
         assert!(response.headers()["content-type"]
             .to_str()

@@ -1,9 +1,13 @@
 //! The admin API over real HTTP: the real app on port 0 with a temporary SQLite file.
 
+mod audit;
+mod authorization;
 mod binary;
 mod devices;
 mod errors;
 mod events;
+mod hardening;
+mod identity;
 mod middleware;
 mod openapi;
 mod protocol;
@@ -23,6 +27,10 @@ pub struct TestApp {
     stop: Option<oneshot::Sender<()>>,
     _dir: TempDir,
 }
+
+/// The password of every account the tests make.
+pub const PASSWORD: &str = "correct horse battery staple";
+pub const ADMIN: &str = "admin@tests.example";
 
 pub const INDEX_HTML: &str = "<!DOCTYPE html><title>test shell</title>";
 pub const HASHED_ASSET: &str = "admin-center-0123456789abcdef.js";
@@ -50,7 +58,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     })
     .await
     .unwrap();
-    TestApp {
+    let mut app = TestApp {
         url: server.url(),
         config: Config {
             listen: server.addr,
@@ -60,7 +68,17 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         server: Some(server),
         stop: Some(stop),
         _dir: dir,
-    }
+    };
+    app.add_user(ADMIN, &[admin_api::identity::INTUNE_ADMINISTRATOR])
+        .await;
+    app.client = app.signed_in(ADMIN).await;
+    app
+}
+
+/// The PHC string of [`PASSWORD`], made once: argon2id is slow on purpose.
+fn password_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| admin_server::auth::password::hash(PASSWORD))
 }
 
 impl TestApp {
@@ -70,6 +88,43 @@ impl TestApp {
             .send()
             .await
             .unwrap()
+    }
+
+    /// Adds an account with [`PASSWORD`] and these roles (by display name).
+    pub async fn add_user(&self, user_name: &str, roles: &[&str]) -> admin_api::User {
+        let roles: Vec<String> = roles.iter().map(|r| (*r).to_owned()).collect();
+        self.store()
+            .create_user(
+                &admin_server::store::users::NewUser {
+                    user_name,
+                    display_name: user_name,
+                    password_hash: password_hash(),
+                    roles: &roles,
+                },
+                &admin_server::store::audit::Actor::system(),
+                time::OffsetDateTime::now_utc(),
+            )
+            .await
+            .unwrap()
+    }
+
+    /// Signs in through the API; the session cookie comes back.
+    pub async fn session_cookie(&self, user_name: &str) -> String {
+        let response = reqwest::Client::new()
+            .post(format!("{}/api/v1/session", self.url))
+            .header(admin_api::identity::CSRF_HEADER, "1")
+            .json(&serde_json::json!({"userName": user_name, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "signing in as {user_name}");
+        let cookie = response.headers()["set-cookie"].to_str().unwrap();
+        cookie.split(';').next().unwrap().to_owned()
+    }
+
+    /// A client signed in as `user_name`, sending the CSRF header as the SPA does.
+    pub async fn signed_in(&self, user_name: &str) -> reqwest::Client {
+        client_with_cookie(&self.session_cookie(user_name).await)
     }
 
     pub fn store(&self) -> &admin_server::store::Store {
@@ -128,6 +183,17 @@ impl TestApp {
         self.stop.take().unwrap().send(()).unwrap();
         self.server.take().unwrap().finished().await.unwrap();
     }
+}
+
+/// A client that sends this session cookie and the CSRF header.
+pub fn client_with_cookie(cookie: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::COOKIE, cookie.parse().unwrap());
+    headers.insert(admin_api::identity::CSRF_HEADER, "1".parse().unwrap());
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap()
 }
 
 /// Reads a response that must be the contract's error body; checks its request id against the

@@ -38,7 +38,7 @@ async fn connector(app: &TestApp, id: &str) -> Connector {
     response.json().await.unwrap()
 }
 
-fn connector_id(site: &SiteConnector) -> String {
+pub fn connector_id(site: &SiteConnector) -> String {
     site.client()
         .credential()
         .unwrap()
@@ -336,14 +336,14 @@ async fn a_site_cannot_touch_another_connectors_devices() {
 }
 
 /// A site whose clients answer at once, half of them offline.
-fn quick_site(name: &str, code: &str, version: u32, seed: u64) -> HierarchyConfig {
+pub fn quick_site(name: &str, code: &str, version: u32, seed: u64) -> HierarchyConfig {
     let mut config = HierarchyConfig::new(name, code, version, 60, seed);
     config.latency = (Duration::ZERO, Duration::ZERO);
     config.offline_share = 0.5;
     config
 }
 
-async fn device_in_state(site: &SiteConnector, state: ClientState) -> String {
+pub async fn device_in_state(site: &SiteConnector, state: ClientState) -> String {
     site.hierarchy()
         .lock()
         .await
@@ -354,7 +354,7 @@ async fn device_in_state(site: &SiteConnector, state: ClientState) -> String {
         .expect("the simulation has such a client")
 }
 
-async fn trigger(
+pub async fn trigger(
     app: &TestApp,
     device_id: &str,
     action: &str,
@@ -373,7 +373,7 @@ async fn trigger(
     request.send().await.unwrap()
 }
 
-async fn triggered(app: &TestApp, device_id: &str, action: &str) -> DeviceAction {
+pub async fn triggered(app: &TestApp, device_id: &str, action: &str) -> DeviceAction {
     let response = trigger(app, device_id, action, None).await;
     assert_eq!(response.status(), 202);
     let action: DeviceAction = response.json().await.unwrap();
@@ -381,7 +381,7 @@ async fn triggered(app: &TestApp, device_id: &str, action: &str) -> DeviceAction
     action
 }
 
-fn is_action(id: &str, state: &str) -> impl Fn(&serde_json::Value) -> bool {
+pub fn is_action(id: &str, state: &str) -> impl Fn(&serde_json::Value) -> bool {
     let (id, state) = (id.to_owned(), state.to_owned());
     move |data| data["id"] == id.as_str() && data["actionState"] == state.as_str()
 }
@@ -394,7 +394,7 @@ async fn actions_reach_done_and_failed_live_through_the_event_stream() {
     let offline = device_in_state(&site, ClientState::OfflineFails).await;
     let stop = CancellationToken::new();
     let serving = tokio::spawn(site.serve(stop.clone()));
-    let mut events = EventStream::open(&app.url).await;
+    let mut events = EventStream::open(&app).await;
 
     for kind in ["refreshMachinePolicy", "refreshUserPolicy", "appEvaluation"] {
         let action = triggered(&app, &online, kind).await;
@@ -449,7 +449,7 @@ async fn an_action_no_client_answers_times_out() {
     let silent = device_in_state(&site, ClientState::OfflineSilent).await;
     let stop = CancellationToken::new();
     let serving = tokio::spawn(site.serve(stop.clone()));
-    let mut events = EventStream::open(&app.url).await;
+    let mut events = EventStream::open(&app).await;
     let action = triggered(&app, &silent, "appEvaluation").await;
     events
         .wait_for("deviceAction", is_action(&action.id, "active"))
@@ -499,7 +499,7 @@ async fn a_second_request_while_one_is_open_returns_the_same_action() {
     // Once done, the same request makes a new action.
     let stop = CancellationToken::new();
     let serving = tokio::spawn(site.serve(stop.clone()));
-    let mut events = EventStream::open(&app.url).await;
+    let mut events = EventStream::open(&app).await;
     let state: DeviceAction = app
         .get(&format!("/api/v1/deviceActions/{}", first.id))
         .await
@@ -531,7 +531,7 @@ async fn an_online_2103_site_confirms_offboarding_and_everything_goes() {
     let credential = site.client().credential().unwrap().to_owned();
     let stop = CancellationToken::new();
     let serving = tokio::spawn(site.serve(stop.clone()));
-    let mut events = EventStream::open(&app.url).await;
+    let mut events = EventStream::open(&app).await;
 
     let response = app
         .client
@@ -567,7 +567,7 @@ async fn an_offline_site_is_offboarded_after_the_grace_period_with_its_actions_c
     let other = app.attach_site(quick_site("Stays", "STY", 2207, 16)).await;
     let id = connector_id(&site);
     let device = device_in_state(&site, ClientState::Online).await;
-    let mut events = EventStream::open(&app.url).await;
+    let mut events = EventStream::open(&app).await;
     // The site is not polling: the action waits, and nobody confirms the offboarding.
     let action = triggered(&app, &device, "refreshMachinePolicy").await;
     let response = app
@@ -799,7 +799,7 @@ async fn a_waiting_poll_is_woken_by_a_new_action() {
     let waiting = tokio::spawn(async move { client.poll_actions(60).await.unwrap() });
     // Whether the poll reaches the server before or after the action, it answers at once, not
     // after its 60 s.
-    let mut events = EventStream::open(&app.url).await;
+    let mut events = EventStream::open(&app).await;
     let action = triggered(&app, &device, "appEvaluation").await;
     events
         .wait_for("deviceAction", is_action(&action.id, "pending"))
@@ -822,7 +822,7 @@ async fn the_site_reconnects_after_the_server_went_away_and_loses_no_action() {
     let serving = tokio::spawn(site.serve(stop.clone()));
     // Its waiting poll is cut off, and it finds no server for a while.
     app.restart().await;
-    let mut events = EventStream::open(&app.url).await;
+    let mut events = EventStream::open(&app).await;
     let action = triggered(&app, &device, "refreshUserPolicy").await;
     events
         .wait_for("deviceAction", is_action(&action.id, "done"))

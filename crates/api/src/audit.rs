@@ -1,0 +1,64 @@
+//! `GET /api/v1/auditEvents`: who did what, to which resource, when, with what result.
+
+use serde::{Deserialize, Serialize};
+
+use crate::wire_enum::wire_enum;
+
+wire_enum!(
+    /// What was done. Actions have two events: the request (by a user) and the result (by the
+    /// site's connector, or the server when the action timed out or was canceled).
+    AuditActivity {
+        SignIn = "signIn",
+        SignOut = "signOut",
+        RequestConfigurationManagerAction = "requestConfigurationManagerAction",
+        ConfigurationManagerActionResult = "configurationManagerActionResult",
+        CreateOnboardingToken = "createOnboardingToken",
+        OnboardConnector = "onboardConnector",
+        DeleteConnector = "deleteConnector",
+        CompleteOffboarding = "completeOffboarding",
+        CreateUser = "createUser",
+        UpdateUserRoles = "updateUserRoles",
+        CreateRoleDefinition = "createRoleDefinition",
+        DeleteRoleDefinition = "deleteRoleDefinition",
+    }
+);
+
+wire_enum!(
+    AuditResult {
+        Success = "success",
+        Failure = "failure",
+    }
+);
+
+wire_enum!(
+    /// Who acted: a signed-in user, a site's connector, the server itself (timeouts, grace
+    /// periods), or the server's command line on its host.
+    ActorType {
+        User = "user",
+        Connector = "connector",
+        System = "system",
+        CommandLine = "commandLine",
+    }
+);
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEvent {
+    pub id: String,
+    pub activity_date_time: String,
+    pub activity: AuditActivity,
+    pub activity_result: AuditResult,
+    pub actor_type: ActorType,
+    /// A user principal name, a connector id, `system`, or the host account that ran the CLI.
+    pub actor: String,
+    /// `device`, `deviceAction`, `connector`, `onboardingToken`, `user`, `roleDefinition`, `session`.
+    pub resource_type: String,
+    pub resource_id: Option<String>,
+    /// A readable name of the resource when it had one (a device or hierarchy name, a role).
+    pub resource_name: Option<String>,
+    /// What happened, in a sentence (the action and its result code, the roles now assigned).
+    pub details: Option<String>,
+    /// The request that did it; none for the server's own work.
+    pub request_id: Option<String>,
+}

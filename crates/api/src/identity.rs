@@ -1,0 +1,149 @@
+//! Sign-in, the signed-in user, roles and permissions (the contract's Identity section).
+
+use serde::{Deserialize, Serialize};
+
+use crate::wire_enum::wire_enum;
+
+wire_enum!(
+    /// What a role allows, in Intune's terms. The server checks one of these on every admin
+    /// endpoint; the SPA reads them from `GET /api/v1/me` to disable what the user may not do.
+    Permission {
+        ManagedDevicesRead = "managedDevices.read",
+        RemoteTasksConfigurationManagerAction = "remoteTasks.configurationManagerAction",
+        OrganizationRead = "organization.read",
+        OrganizationUpdate = "organization.update",
+        OrganizationDelete = "organization.delete",
+        AuditDataRead = "auditData.read",
+    }
+);
+
+impl Permission {
+    /// Where Intune's role editor shows this permission: category › permission.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::ManagedDevicesRead => "Managed devices › Read",
+            Self::RemoteTasksConfigurationManagerAction => {
+                "Remote tasks › Initiate Configuration Manager action"
+            }
+            Self::OrganizationRead => "Organization › Read",
+            Self::OrganizationUpdate => "Organization › Update",
+            Self::OrganizationDelete => "Organization › Delete",
+            Self::AuditDataRead => "Audit data › Read",
+        }
+    }
+}
+
+/// The built-in roles, by display name.
+pub const INTUNE_ADMINISTRATOR: &str = "Intune Administrator";
+pub const HELP_DESK_OPERATOR: &str = "Help Desk Operator";
+pub const READ_ONLY_OPERATOR: &str = "Read Only Operator";
+
+/// Body of `POST /api/v1/session`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SignIn {
+    pub user_name: String,
+    pub password: String,
+}
+
+/// `GET /api/v1/me`: who is signed in and what they may do.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Me {
+    pub user_principal_name: String,
+    pub display_name: String,
+    /// Display names of the user's roles.
+    pub roles: Vec<String>,
+    pub permissions: Vec<Permission>,
+}
+
+impl Me {
+    pub fn may(&self, permission: Permission) -> bool {
+        self.permissions.contains(&permission)
+    }
+}
+
+/// A role: built in, or made of a chosen set of permissions.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleDefinition {
+    pub id: String,
+    pub display_name: String,
+    pub description: String,
+    pub is_built_in: bool,
+    pub permissions: Vec<Permission>,
+}
+
+/// Body of `POST /api/v1/roleDefinitions`: a custom role.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewRoleDefinition {
+    pub display_name: String,
+    #[serde(default)]
+    pub description: String,
+    pub permissions: Vec<Permission>,
+}
+
+/// A local account as the admin API shows it (never its password hash).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub id: String,
+    pub user_principal_name: String,
+    pub display_name: String,
+    /// Display names of the assigned roles.
+    pub roles: Vec<String>,
+}
+
+/// Body of `PUT /api/v1/users/{id}/roles`: the user's whole set of roles, by display name.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UserRoles {
+    pub roles: Vec<String>,
+}
+
+/// Header that proves a mutating request comes from the admin center's own pages (CSRF): a
+/// cross-site page cannot send it without a CORS preflight this server refuses.
+pub const CSRF_HEADER: &str = "x-attach-center-request";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permissions_use_the_contract_names() {
+        let names: Vec<&str> = Permission::ALL.iter().map(|p| p.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "managedDevices.read",
+                "remoteTasks.configurationManagerAction",
+                "organization.read",
+                "organization.update",
+                "organization.delete",
+                "auditData.read"
+            ]
+        );
+        let me: Me = serde_json::from_str(
+            r#"{"userPrincipalName":"a@b","displayName":"A","roles":["Help Desk Operator"],
+                "permissions":["managedDevices.read","remoteTasks.configurationManagerAction"]}"#,
+        )
+        .unwrap();
+        assert!(me.may(Permission::RemoteTasksConfigurationManagerAction));
+        assert!(!me.may(Permission::OrganizationDelete));
+    }
+
+    #[test]
+    fn sign_in_refuses_unknown_fields() {
+        assert!(serde_json::from_str::<SignIn>(
+            r#"{"userName":"a","password":"b","remember":true}"#
+        )
+        .is_err());
+    }
+}

@@ -1,0 +1,97 @@
+//! Request rates: per signed-in user and per connector (429 with Retry-After), and sign-in
+//! attempts per account and per address.
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use crate::error::{AppError, AppResult};
+use crate::Config;
+
+pub struct Limits {
+    users: DefaultKeyedRateLimiter<String>,
+    connectors: DefaultKeyedRateLimiter<String>,
+    sign_in_accounts: DefaultKeyedRateLimiter<String>,
+    sign_in_addresses: DefaultKeyedRateLimiter<String>,
+}
+
+fn non_zero(n: u32) -> NonZeroU32 {
+    NonZeroU32::new(n.max(1)).expect("at least one")
+}
+
+fn per_second(rate: u32, burst: u32) -> Quota {
+    Quota::per_second(non_zero(rate)).allow_burst(non_zero(burst))
+}
+
+fn every(interval: Duration, burst: u32) -> Quota {
+    Quota::with_period(interval.max(Duration::from_millis(1)))
+        .expect("a positive period")
+        .allow_burst(non_zero(burst))
+}
+
+impl Limits {
+    pub fn new(config: &Config) -> Self {
+        Self {
+            users: RateLimiter::keyed(per_second(
+                config.user_requests_per_second,
+                config.user_request_burst,
+            )),
+            connectors: RateLimiter::keyed(per_second(
+                config.connector_requests_per_second,
+                config.connector_request_burst,
+            )),
+            sign_in_accounts: RateLimiter::keyed(every(
+                config.sign_in_account_interval,
+                config.sign_in_account_burst,
+            )),
+            sign_in_addresses: RateLimiter::keyed(every(
+                config.sign_in_address_interval,
+                config.sign_in_address_burst,
+            )),
+        }
+    }
+
+    pub fn check_user(&self, user_id: &str) -> AppResult<()> {
+        check(
+            &self.users,
+            user_id,
+            "You are sending requests faster than this server allows.",
+        )
+    }
+
+    pub fn check_connector(&self, connector_id: &str) -> AppResult<()> {
+        check(
+            &self.connectors,
+            connector_id,
+            "This connector is sending requests faster than this server allows.",
+        )
+    }
+
+    /// One sign-in attempt for `account` (case-insensitive) from `address`. The message is the
+    /// same whether or not the account exists.
+    pub fn check_sign_in(&self, account: &str, address: &str) -> AppResult<()> {
+        const MESSAGE: &str = "Too many sign-in attempts. Wait before trying again.";
+        check(&self.sign_in_addresses, address, MESSAGE)?;
+        check(&self.sign_in_accounts, &account.to_lowercase(), MESSAGE)
+    }
+
+    /// Forgets keys whose limits have fully recovered, so that the maps do not grow forever.
+    pub fn forget_idle(&self) {
+        self.users.retain_recent();
+        self.connectors.retain_recent();
+        self.sign_in_accounts.retain_recent();
+        self.sign_in_addresses.retain_recent();
+    }
+}
+
+fn check(limiter: &DefaultKeyedRateLimiter<String>, key: &str, message: &str) -> AppResult<()> {
+    limiter.check_key(&key.to_owned()).map_err(|not_until| {
+        let wait = not_until.wait_time_from(DefaultClock::default().now());
+        AppError::TooManyRequests {
+            message: message.to_owned(),
+            retry_after: wait,
+        }
+    })
+}

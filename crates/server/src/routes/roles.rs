@@ -1,0 +1,164 @@
+//! Roles and their assignment: `/api/v1/roleDefinitions` and `/api/v1/users`. Reading them needs
+//! organization.read; changing them organization.update.
+
+use admin_api::{Collection, NewRoleDefinition, RoleDefinition, User, UserRoles};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get, put};
+use axum::{Json, Router};
+
+use crate::auth::{require, Authorized};
+use crate::error::{AppError, AppJson, AppResult};
+use crate::query::parse_page_options;
+use crate::state::AppState;
+
+const LONGEST_NAME: usize = 128;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/roleDefinitions",
+            get(list_role_definitions).post(create_role_definition),
+        )
+        .route("/roleDefinitions/{id}", delete(delete_role_definition))
+        .route("/users", get(list_users))
+        .route("/users/{id}/roles", put(set_user_roles))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/roleDefinitions",
+    tag = "identity",
+    summary = "List the roles",
+    responses((status = 200, description = "Built-in roles first", body = Collection<RoleDefinition>))
+)]
+pub(crate) async fn list_role_definitions(
+    _: Authorized<require::OrganizationRead>,
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> AppResult<Json<Collection<RoleDefinition>>> {
+    parse_page_options(query.as_deref(), &[])?;
+    Ok(Json(Collection {
+        value: state.store.role_definitions().await?,
+        next_link: None,
+        count: None,
+    }))
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/roleDefinitions",
+    tag = "identity",
+    summary = "Create a custom role from a set of permissions",
+    request_body = NewRoleDefinition,
+    responses(
+        (status = 201, description = "The role", body = RoleDefinition),
+        (status = 400, description = "No name, no permissions, or an unknown permission", body = admin_api::ErrorBody),
+        (status = 409, description = "A role of that name exists", body = admin_api::ErrorBody),
+    )
+)]
+pub(crate) async fn create_role_definition(
+    user: Authorized<require::OrganizationUpdate>,
+    State(state): State<AppState>,
+    AppJson(role): AppJson<NewRoleDefinition>,
+) -> AppResult<(StatusCode, Json<RoleDefinition>)> {
+    let name = role.display_name.trim();
+    if name.is_empty() || name.chars().count() > LONGEST_NAME {
+        return Err(AppError::bad_request(
+            "displayName",
+            format!("A role needs a name of 1 to {LONGEST_NAME} characters."),
+        ));
+    }
+    if role.permissions.is_empty() {
+        return Err(AppError::bad_request(
+            "permissions",
+            "A role needs at least one permission.",
+        ));
+    }
+    let role = NewRoleDefinition {
+        display_name: name.to_owned(),
+        ..role
+    };
+    let created = state
+        .store
+        .create_role_definition(&role, &user.principal.actor(), state.now())
+        .await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+#[utoipa::path(
+    delete,
+    path = "/api/v1/roleDefinitions/{id}",
+    tag = "identity",
+    summary = "Delete a custom role nobody holds",
+    params(("id" = String, Path, description = "Role id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such role", body = admin_api::ErrorBody),
+        (status = 409, description = "Built in, or still assigned", body = admin_api::ErrorBody),
+    )
+)]
+pub(crate) async fn delete_role_definition(
+    user: Authorized<require::OrganizationUpdate>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> AppResult<StatusCode> {
+    if state
+        .store
+        .delete_role_definition(&id, &user.principal.actor(), state.now())
+        .await?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(AppError::NotFound(format!(
+            "There is no role with id '{id}'."
+        )))
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    tag = "identity",
+    summary = "List the local accounts and their roles",
+    responses((status = 200, description = "The accounts", body = Collection<User>))
+)]
+pub(crate) async fn list_users(
+    _: Authorized<require::OrganizationRead>,
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> AppResult<Json<Collection<User>>> {
+    parse_page_options(query.as_deref(), &[])?;
+    Ok(Json(Collection {
+        value: state.store.users().await?,
+        next_link: None,
+        count: None,
+    }))
+}
+
+#[utoipa::path(
+    put,
+    path = "/api/v1/users/{id}/roles",
+    tag = "identity",
+    summary = "Replace a user's roles",
+    params(("id" = String, Path, description = "User id")),
+    request_body = UserRoles,
+    responses(
+        (status = 200, description = "The user with the new roles", body = User),
+        (status = 400, description = "An unknown role", body = admin_api::ErrorBody),
+        (status = 404, description = "No such user", body = admin_api::ErrorBody),
+    )
+)]
+pub(crate) async fn set_user_roles(
+    user: Authorized<require::OrganizationUpdate>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    AppJson(body): AppJson<UserRoles>,
+) -> AppResult<Json<User>> {
+    state
+        .store
+        .set_user_roles(&id, &body.roles, &user.principal.actor(), state.now())
+        .await?
+        .map(Json)
+        .ok_or_else(|| AppError::NotFound(format!("There is no user with id '{id}'.")))
+}

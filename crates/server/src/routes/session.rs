@@ -1,0 +1,168 @@
+//! Sign-in and sign-out (`/api/v1/session`) and `GET /api/v1/me`.
+
+use std::net::SocketAddr;
+
+use admin_api::{AuditActivity, AuditResult, Me, SignIn};
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use axum_extra::extract::cookie::{Cookie, CookieJar};
+
+use crate::auth::{self, password, require, Authorized, SESSION_COOKIE};
+use crate::error::{AppError, AppJson, AppResult};
+use crate::secrets;
+use crate::state::{to_time, AppState};
+use crate::store::audit::{Actor, AuditEntry};
+
+const LONGEST_USER_NAME: usize = 256;
+const LONGEST_PASSWORD: usize = 1024;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/session", post(sign_in).delete(sign_out))
+        .route("/me", get(me))
+}
+
+/// The caller's network address, for throttling sign-in per address.
+pub struct ClientAddress(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map_or_else(|| "unknown".to_owned(), |info| info.0.ip().to_string()),
+        ))
+    }
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/session",
+    tag = "identity",
+    summary = "Sign in",
+    description = "Checks the user name and password and sets the session cookie (HttpOnly, SameSite=Strict). \
+        Attempts are throttled per account and per address.",
+    request_body = SignIn,
+    responses(
+        (status = 200, description = "Signed in: who, and what they may do", body = Me),
+        (status = 401, description = "The user name or password is incorrect", body = admin_api::ErrorBody),
+        (status = 429, description = "Too many attempts; see Retry-After", body = admin_api::ErrorBody),
+    )
+)]
+pub(crate) async fn sign_in(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    headers: HeaderMap,
+    jar: CookieJar,
+    AppJson(body): AppJson<SignIn>,
+) -> AppResult<Response> {
+    let user_name = body.user_name.trim();
+    if user_name.is_empty() || user_name.chars().count() > LONGEST_USER_NAME {
+        return Err(AppError::bad_request(
+            "userName",
+            format!("Enter a user name of 1 to {LONGEST_USER_NAME} characters."),
+        ));
+    }
+    if body.password.is_empty() || body.password.len() > LONGEST_PASSWORD {
+        return Err(AppError::bad_request(
+            "password",
+            format!("Enter a password of 1 to {LONGEST_PASSWORD} bytes."),
+        ));
+    }
+    if let Err(throttled) = state.limits.check_sign_in(user_name, &address) {
+        tracing::warn!(%address, "sign-in throttled");
+        return Err(throttled);
+    }
+    let credentials = state.store.credentials(user_name).await?;
+    let stored = credentials.as_ref().map(|c| c.password_hash.clone());
+    let password = body.password;
+    let verified =
+        tokio::task::spawn_blocking(move || password::verify(&password, stored.as_deref()))
+            .await
+            .map_err(|e| AppError::Internal(format!("password check failed: {e}")))?;
+    let now = state.now();
+    let Some(credentials) = credentials.filter(|_| verified) else {
+        state
+            .store
+            .append_audit(
+                &AuditEntry {
+                    activity: AuditActivity::SignIn,
+                    result: AuditResult::Failure,
+                    actor: &Actor::user(user_name),
+                    resource_type: "session",
+                    resource_id: None,
+                    resource_name: None,
+                    details: Some("The user name or password was incorrect.".into()),
+                },
+                now,
+            )
+            .await?;
+        return Err(AppError::Unauthenticated(
+            "The user name or password is incorrect.".into(),
+        ));
+    };
+    let token = secrets::generate("");
+    let principal = state
+        .store
+        .create_session(
+            &secrets::hash(&token),
+            &credentials,
+            now,
+            now + to_time(state.config.session_lifetime),
+        )
+        .await?;
+    tracing::info!(user = %principal.user_principal_name, "signed in");
+    let secure = auth::is_secure(&headers, state.config.secure_cookies);
+    let jar = jar.add(auth::session_cookie(token, secure));
+    Ok((jar, Json(principal.me())).into_response())
+}
+
+#[utoipa::path(
+    delete,
+    path = "/api/v1/session",
+    tag = "identity",
+    summary = "Sign out",
+    description = "Ends the session and clears its cookie. Signing out without a session is not an error.",
+    responses((status = 204, description = "Signed out"))
+)]
+pub(crate) async fn sign_out(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    headers: HeaderMap,
+) -> AppResult<(CookieJar, StatusCode)> {
+    if let Some(session) = auth::session_hash(&headers) {
+        let actor = auth::authenticate(&state, &session)
+            .await?
+            .map(|principal| principal.actor());
+        if let Some(actor) = actor {
+            state
+                .store
+                .end_session(&session, &actor, state.now())
+                .await?;
+            tracing::info!(user = %actor.name, "signed out");
+        }
+    }
+    let removal = Cookie::build((SESSION_COOKIE, "")).path("/").build();
+    Ok((jar.remove(removal), StatusCode::NO_CONTENT))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "identity",
+    summary = "Who is signed in and what they may do",
+    responses(
+        (status = 200, description = "The signed-in user", body = Me),
+        (status = 401, description = "Not signed in", body = admin_api::ErrorBody),
+    )
+)]
+pub(crate) async fn me(user: Authorized<require::SignedIn>) -> Json<Me> {
+    Json(user.principal.me())
+}

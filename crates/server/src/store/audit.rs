@@ -1,0 +1,219 @@
+//! The audit log: appended inside the transaction of the change it records (so a change and its
+//! record land together or not at all), read newest first with `$filter` and keyset paging.
+
+use admin_api::{ActorType, AuditActivity, AuditEvent, AuditResult};
+use sqlx::{FromRow, SqliteConnection};
+use time::OffsetDateTime;
+
+use super::device_query::{field, Field, Filterable, Kind, Sql};
+use super::{stored, timestamp, Store};
+use crate::error::AppResult;
+use crate::request_id;
+
+/// Who did something, as the audit log records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub kind: ActorType,
+    pub name: String,
+}
+
+impl Actor {
+    pub fn user(user_principal_name: &str) -> Self {
+        Self {
+            kind: ActorType::User,
+            name: user_principal_name.to_owned(),
+        }
+    }
+
+    pub fn connector(id: &str) -> Self {
+        Self {
+            kind: ActorType::Connector,
+            name: id.to_owned(),
+        }
+    }
+
+    pub fn system() -> Self {
+        Self {
+            kind: ActorType::System,
+            name: "system".to_owned(),
+        }
+    }
+
+    /// The server's command line, named by the host account that ran it.
+    pub fn command_line() -> Self {
+        let account = std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .unwrap_or_else(|_| "unknown".to_owned());
+        Self {
+            kind: ActorType::CommandLine,
+            name: account,
+        }
+    }
+}
+
+/// One audit event before it is written.
+#[derive(Debug, Clone)]
+pub struct AuditEntry<'a> {
+    pub activity: AuditActivity,
+    pub result: AuditResult,
+    pub actor: &'a Actor,
+    pub resource_type: &'a str,
+    pub resource_id: Option<&'a str>,
+    pub resource_name: Option<&'a str>,
+    pub details: Option<String>,
+}
+
+/// Appends `entry` on `connection` (normally the change's own transaction), stamped with the
+/// current request's id.
+pub async fn append(
+    connection: &mut SqliteConnection,
+    entry: &AuditEntry<'_>,
+    now: OffsetDateTime,
+) -> sqlx::Result<()> {
+    let request = request_id::current();
+    sqlx::query(
+        "INSERT INTO audit_events (id, at, activity, result, actor_type, actor, resource_type,
+            resource_id, resource_name, details, request_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(timestamp(now))
+    .bind(entry.activity.as_str())
+    .bind(entry.result.as_str())
+    .bind(entry.actor.kind.as_str())
+    .bind(&entry.actor.name)
+    .bind(entry.resource_type)
+    .bind(entry.resource_id)
+    .bind(entry.resource_name)
+    .bind(&entry.details)
+    .bind((!request.is_empty()).then_some(request))
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+fn activity(v: &str) -> bool {
+    AuditActivity::from_wire(v).is_some()
+}
+fn result(v: &str) -> bool {
+    AuditResult::from_wire(v).is_some()
+}
+fn actor_type(v: &str) -> bool {
+    ActorType::from_wire(v).is_some()
+}
+
+/// The fields `GET /api/v1/auditEvents?$filter=` may name.
+const AUDIT_FIELDS: &[Field] = &[
+    field("activityDateTime", "at", Kind::DateTime),
+    field("activity", "activity", Kind::Enum(activity)),
+    field("activityResult", "result", Kind::Enum(result)),
+    field("actorType", "actor_type", Kind::Enum(actor_type)),
+    field("actor", "actor", Kind::Text),
+    field("resourceType", "resource_type", Kind::Text),
+    field("resourceId", "resource_id", Kind::Text),
+    field("resourceName", "resource_name", Kind::Text),
+    field("requestId", "request_id", Kind::Text),
+];
+
+pub const AUDIT_FILTER: Filterable = Filterable {
+    noun: "audit events",
+    fields: &[AUDIT_FIELDS],
+};
+
+/// Where a page of audit events (newest first) resumes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AuditCursor {
+    pub seq: i64,
+}
+
+impl Store {
+    /// Appends one event in a transaction of its own (for what changes nothing else, e.g. a
+    /// failed sign-in).
+    pub async fn append_audit(&self, entry: &AuditEntry<'_>, now: OffsetDateTime) -> AppResult<()> {
+        let mut connection = self.pool().acquire().await?;
+        append(&mut connection, entry, now).await?;
+        Ok(())
+    }
+
+    /// One page of audit events matching `filter`, newest first; the next page's cursor, and
+    /// the number of matches when asked.
+    pub async fn audit_events(
+        &self,
+        filter: Option<&Sql>,
+        after: Option<&AuditCursor>,
+        top: u32,
+        count: bool,
+    ) -> AppResult<(Vec<AuditEvent>, Option<AuditCursor>, Option<u64>)> {
+        let condition = filter.map_or("1 = 1".to_owned(), |f| f.text.clone());
+        let params: &[Option<String>] = filter.map_or(&[], |f| &f.params);
+        let text = format!(
+            "SELECT * FROM audit_events WHERE ({condition}) AND seq < ? ORDER BY seq DESC LIMIT ?"
+        );
+        let mut query = sqlx::query_as::<_, AuditRow>(&text);
+        for param in params {
+            query = query.bind(param);
+        }
+        let rows = query
+            .bind(after.map_or(i64::MAX, |cursor| cursor.seq))
+            .bind(i64::from(top) + 1)
+            .fetch_all(self.pool())
+            .await?;
+        let more = rows.len() > top as usize;
+        let rows = &rows[..rows.len().min(top as usize)];
+        let next = more.then(|| AuditCursor {
+            seq: rows.last().map_or(0, |last| last.seq),
+        });
+        let total = if count {
+            let text = format!("SELECT COUNT(*) FROM audit_events WHERE {condition}");
+            let mut query = sqlx::query_scalar::<_, i64>(&text);
+            for param in params {
+                query = query.bind(param);
+            }
+            Some(query.fetch_one(self.pool()).await? as u64)
+        } else {
+            None
+        };
+        let events = rows
+            .iter()
+            .cloned()
+            .map(AuditEvent::try_from)
+            .collect::<sqlx::Result<Vec<_>>>()?;
+        Ok((events, next, total))
+    }
+}
+
+#[derive(Clone, FromRow)]
+struct AuditRow {
+    seq: i64,
+    id: String,
+    at: String,
+    activity: String,
+    result: String,
+    actor_type: String,
+    actor: String,
+    resource_type: String,
+    resource_id: Option<String>,
+    resource_name: Option<String>,
+    details: Option<String>,
+    request_id: Option<String>,
+}
+
+impl TryFrom<AuditRow> for AuditEvent {
+    type Error = sqlx::Error;
+
+    fn try_from(row: AuditRow) -> sqlx::Result<Self> {
+        Ok(AuditEvent {
+            id: row.id,
+            activity_date_time: row.at,
+            activity: stored("activity", &row.activity, AuditActivity::from_wire)?,
+            activity_result: stored("result", &row.result, AuditResult::from_wire)?,
+            actor_type: stored("actor_type", &row.actor_type, ActorType::from_wire)?,
+            actor: row.actor,
+            resource_type: row.resource_type,
+            resource_id: row.resource_id,
+            resource_name: row.resource_name,
+            details: row.details,
+            request_id: row.request_id,
+        })
+    }
+}

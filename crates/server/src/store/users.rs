@@ -1,0 +1,528 @@
+//! Local accounts, roles and sessions.
+
+use admin_api::{AuditActivity, AuditResult, NewRoleDefinition, Permission, RoleDefinition, User};
+use sqlx::{FromRow, SqliteConnection};
+use time::OffsetDateTime;
+
+use super::audit::{append, Actor, AuditEntry};
+use super::{stored, timestamp, Store};
+use crate::auth::Principal;
+use crate::error::{AppError, AppResult};
+
+/// What sign-in needs to know about an account.
+#[derive(Debug, Clone, FromRow)]
+pub struct Credentials {
+    pub id: String,
+    pub user_name: String,
+    pub password_hash: String,
+}
+
+/// A new local account.
+pub struct NewUser<'a> {
+    pub user_name: &'a str,
+    pub display_name: &'a str,
+    pub password_hash: &'a str,
+    pub roles: &'a [String],
+}
+
+/// A session as its cookie finds it.
+pub struct SessionRecord {
+    pub principal: Principal,
+    pub last_seen_at: OffsetDateTime,
+}
+
+impl Store {
+    /// Makes an account with its roles (by display name), recording who made it.
+    pub async fn create_user(
+        &self,
+        user: &NewUser<'_>,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> AppResult<User> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let exists: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE user_name = ?")
+            .bind(user.user_name)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_some() {
+            return Err(AppError::Conflict(format!(
+                "There is already a user '{}'.",
+                user.user_name
+            )));
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        sqlx::query(
+            "INSERT INTO users (id, user_name, display_name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&id)
+        .bind(user.user_name)
+        .bind(user.display_name)
+        .bind(user.password_hash)
+        .bind(timestamp(now))
+        .execute(&mut *tx)
+        .await?;
+        assign_roles(&mut tx, &id, user.roles).await?;
+        let created = fetch_user(&mut tx, &id).await?;
+        append(
+            &mut tx,
+            &AuditEntry {
+                activity: AuditActivity::CreateUser,
+                result: AuditResult::Success,
+                actor,
+                resource_type: "user",
+                resource_id: Some(&id),
+                resource_name: Some(&created.user_principal_name),
+                details: Some(roles_sentence(&created.roles)),
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    /// Replaces an account's roles; `None` when there is no such account.
+    pub async fn set_user_roles(
+        &self,
+        user_id: &str,
+        roles: &[String],
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> AppResult<Option<User>> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let exists: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE id = ?")
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            return Ok(None);
+        }
+        sqlx::query("DELETE FROM user_roles WHERE user_id = ?")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        assign_roles(&mut tx, user_id, roles).await?;
+        let updated = fetch_user(&mut tx, user_id).await?;
+        append(
+            &mut tx,
+            &AuditEntry {
+                activity: AuditActivity::UpdateUserRoles,
+                result: AuditResult::Success,
+                actor,
+                resource_type: "user",
+                resource_id: Some(user_id),
+                resource_name: Some(&updated.user_principal_name),
+                details: Some(roles_sentence(&updated.roles)),
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(updated))
+    }
+
+    /// Sets a new password hash; false when there is no such account. Its sessions end.
+    pub async fn set_password(&self, user_name: &str, password_hash: &str) -> AppResult<bool> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let id: Option<String> = sqlx::query_scalar(
+            "UPDATE users SET password_hash = ? WHERE user_name = ? RETURNING id",
+        )
+        .bind(password_hash)
+        .bind(user_name)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(id) = id else {
+            return Ok(false);
+        };
+        sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn credentials(&self, user_name: &str) -> AppResult<Option<Credentials>> {
+        Ok(
+            sqlx::query_as("SELECT id, user_name, password_hash FROM users WHERE user_name = ?")
+                .bind(user_name)
+                .fetch_optional(self.pool())
+                .await?,
+        )
+    }
+
+    pub async fn users(&self) -> AppResult<Vec<User>> {
+        let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM users ORDER BY user_name")
+            .fetch_all(self.pool())
+            .await?;
+        let mut connection = self.pool().acquire().await?;
+        let mut users = Vec::with_capacity(ids.len());
+        for id in ids {
+            users.push(fetch_user(&mut connection, &id).await?);
+        }
+        Ok(users)
+    }
+
+    pub async fn user_count(&self) -> AppResult<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(self.pool())
+            .await?)
+    }
+
+    pub async fn role_definitions(&self) -> AppResult<Vec<RoleDefinition>> {
+        let rows: Vec<RoleRow> = sqlx::query_as(
+            "SELECT * FROM role_definitions ORDER BY is_built_in DESC, display_name",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter().map(RoleDefinition::try_from).collect()
+    }
+
+    /// Makes a custom role from a set of permissions.
+    pub async fn create_role_definition(
+        &self,
+        role: &NewRoleDefinition,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> AppResult<RoleDefinition> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let taken: Option<String> =
+            sqlx::query_scalar("SELECT id FROM role_definitions WHERE display_name = ?")
+                .bind(&role.display_name)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if taken.is_some() {
+            return Err(AppError::Conflict(format!(
+                "There is already a role named '{}'.",
+                role.display_name
+            )));
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        let mut permissions: Vec<Permission> = Permission::ALL
+            .iter()
+            .copied()
+            .filter(|p| role.permissions.contains(p))
+            .collect();
+        permissions.dedup();
+        let row: RoleRow = sqlx::query_as(
+            "INSERT INTO role_definitions (id, display_name, description, is_built_in, permissions, created_at)
+             VALUES (?, ?, ?, 0, ?, ?) RETURNING *",
+        )
+        .bind(&id)
+        .bind(&role.display_name)
+        .bind(&role.description)
+        .bind(permissions.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(" "))
+        .bind(timestamp(now))
+        .fetch_one(&mut *tx)
+        .await?;
+        let created = RoleDefinition::try_from(row)?;
+        append(
+            &mut tx,
+            &AuditEntry {
+                activity: AuditActivity::CreateRoleDefinition,
+                result: AuditResult::Success,
+                actor,
+                resource_type: "roleDefinition",
+                resource_id: Some(&id),
+                resource_name: Some(&created.display_name),
+                details: Some(format!(
+                    "Permissions: {}.",
+                    permissions
+                        .iter()
+                        .map(|p| p.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    /// Deletes a custom role that nobody holds; `false` when there is no such role.
+    pub async fn delete_role_definition(
+        &self,
+        id: &str,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> AppResult<bool> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let row: Option<RoleRow> = sqlx::query_as("SELECT * FROM role_definitions WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        if row.is_built_in {
+            return Err(AppError::Conflict(format!(
+                "'{}' is a built-in role: it cannot be deleted.",
+                row.display_name
+            )));
+        }
+        let holders: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM user_roles WHERE role_id = ?")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if holders > 0 {
+            return Err(AppError::Conflict(format!(
+                "'{}' is assigned to {holders} user(s): take it from them first.",
+                row.display_name
+            )));
+        }
+        sqlx::query("DELETE FROM role_definitions WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        append(
+            &mut tx,
+            &AuditEntry {
+                activity: AuditActivity::DeleteRoleDefinition,
+                result: AuditResult::Success,
+                actor,
+                resource_type: "roleDefinition",
+                resource_id: Some(id),
+                resource_name: Some(&row.display_name),
+                details: None,
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Starts a session for a user who proved their password, with its audit event.
+    pub async fn create_session(
+        &self,
+        token_hash: &[u8],
+        user: &Credentials,
+        now: OffsetDateTime,
+        expires: OffsetDateTime,
+    ) -> AppResult<Principal> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(token_hash)
+        .bind(&user.id)
+        .bind(timestamp(now))
+        .bind(timestamp(now))
+        .bind(timestamp(expires))
+        .execute(&mut *tx)
+        .await?;
+        let principal = principal_of(&mut tx, &user.id).await?;
+        append(
+            &mut tx,
+            &AuditEntry {
+                activity: AuditActivity::SignIn,
+                result: AuditResult::Success,
+                actor: &Actor::user(&user.user_name),
+                resource_type: "session",
+                resource_id: None,
+                resource_name: None,
+                details: None,
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(principal)
+    }
+
+    /// The session this token opens, if it has not expired: neither past its absolute expiry nor
+    /// idle since before `idle_cutoff`.
+    pub async fn session(
+        &self,
+        token_hash: &[u8],
+        now: OffsetDateTime,
+        idle_cutoff: OffsetDateTime,
+    ) -> AppResult<Option<SessionRecord>> {
+        let found: Option<(String, String)> = sqlx::query_as(
+            "SELECT user_id, last_seen_at FROM sessions
+             WHERE token_hash = ? AND expires_at > ? AND last_seen_at > ?",
+        )
+        .bind(token_hash)
+        .bind(timestamp(now))
+        .bind(timestamp(idle_cutoff))
+        .fetch_optional(self.pool())
+        .await?;
+        let Some((user_id, last_seen)) = found else {
+            return Ok(None);
+        };
+        let mut connection = self.pool().acquire().await?;
+        Ok(Some(SessionRecord {
+            principal: principal_of(&mut connection, &user_id).await?,
+            last_seen_at: super::parse_timestamp(&last_seen).unwrap_or(now),
+        }))
+    }
+
+    pub async fn touch_session(&self, token_hash: &[u8], now: OffsetDateTime) -> AppResult<()> {
+        sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?")
+            .bind(timestamp(now))
+            .bind(token_hash)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Ends a session, recording the sign-out; `false` when there was none.
+    pub async fn end_session(
+        &self,
+        token_hash: &[u8],
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> AppResult<bool> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let ended = sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
+            .bind(token_hash)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            == 1;
+        if ended {
+            append(
+                &mut tx,
+                &AuditEntry {
+                    activity: AuditActivity::SignOut,
+                    result: AuditResult::Success,
+                    actor,
+                    resource_type: "session",
+                    resource_id: None,
+                    resource_name: None,
+                    details: None,
+                },
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(ended)
+    }
+
+    /// Forgets sessions that can no longer be used.
+    pub async fn delete_expired_sessions(
+        &self,
+        now: OffsetDateTime,
+        idle_cutoff: OffsetDateTime,
+    ) -> AppResult<u64> {
+        Ok(
+            sqlx::query("DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at <= ?")
+                .bind(timestamp(now))
+                .bind(timestamp(idle_cutoff))
+                .execute(self.pool())
+                .await?
+                .rows_affected(),
+        )
+    }
+}
+
+fn roles_sentence(roles: &[String]) -> String {
+    if roles.is_empty() {
+        "No roles.".to_owned()
+    } else {
+        format!("Roles: {}.", roles.join(", "))
+    }
+}
+
+async fn assign_roles(
+    connection: &mut SqliteConnection,
+    user_id: &str,
+    roles: &[String],
+) -> AppResult<()> {
+    for name in roles {
+        let role_id: Option<String> =
+            sqlx::query_scalar("SELECT id FROM role_definitions WHERE display_name = ?")
+                .bind(name)
+                .fetch_optional(&mut *connection)
+                .await?;
+        let Some(role_id) = role_id else {
+            return Err(AppError::bad_request(
+                "roles",
+                format!("There is no role named '{name}'."),
+            ));
+        };
+        sqlx::query("INSERT OR IGNORE INTO user_roles (user_id, role_id) VALUES (?, ?)")
+            .bind(user_id)
+            .bind(role_id)
+            .execute(&mut *connection)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn role_rows(connection: &mut SqliteConnection, user_id: &str) -> sqlx::Result<Vec<RoleRow>> {
+    sqlx::query_as(
+        "SELECT r.* FROM role_definitions r JOIN user_roles ur ON ur.role_id = r.id
+         WHERE ur.user_id = ? ORDER BY r.display_name",
+    )
+    .bind(user_id)
+    .fetch_all(connection)
+    .await
+}
+
+async fn fetch_user(connection: &mut SqliteConnection, id: &str) -> AppResult<User> {
+    let (user_name, display_name): (String, String) =
+        sqlx::query_as("SELECT user_name, display_name FROM users WHERE id = ?")
+            .bind(id)
+            .fetch_one(&mut *connection)
+            .await?;
+    let roles = role_rows(connection, id).await?;
+    Ok(User {
+        id: id.to_owned(),
+        user_principal_name: user_name,
+        display_name,
+        roles: roles.into_iter().map(|r| r.display_name).collect(),
+    })
+}
+
+/// The user with the union of their roles' permissions.
+async fn principal_of(connection: &mut SqliteConnection, user_id: &str) -> AppResult<Principal> {
+    let user = fetch_user(&mut *connection, user_id).await?;
+    let mut permissions = Vec::new();
+    for row in role_rows(connection, user_id).await? {
+        for permission in RoleDefinition::try_from(row)?.permissions {
+            if !permissions.contains(&permission) {
+                permissions.push(permission);
+            }
+        }
+    }
+    permissions.sort_by_key(|p| Permission::ALL.iter().position(|q| q == p));
+    Ok(Principal {
+        user_id: user.id,
+        user_principal_name: user.user_principal_name,
+        display_name: user.display_name,
+        roles: user.roles,
+        permissions,
+    })
+}
+
+#[derive(Clone, FromRow)]
+struct RoleRow {
+    id: String,
+    display_name: String,
+    description: String,
+    is_built_in: bool,
+    permissions: String,
+}
+
+impl TryFrom<RoleRow> for RoleDefinition {
+    type Error = AppError;
+
+    fn try_from(row: RoleRow) -> AppResult<Self> {
+        let permissions = row
+            .permissions
+            .split_whitespace()
+            .map(|p| stored("permissions", p, Permission::from_wire))
+            .collect::<sqlx::Result<Vec<_>>>()?;
+        Ok(RoleDefinition {
+            id: row.id,
+            display_name: row.display_name,
+            description: row.description,
+            is_built_in: row.is_built_in,
+            permissions,
+        })
+    }
+}

@@ -1,0 +1,351 @@
+//! The authorization matrix: every admin endpoint × every kind of caller → the expected status,
+//! from one table. The table must name every operation of the OpenAPI document, so an endpoint
+//! added without a row fails here.
+
+use std::collections::BTreeSet;
+
+use admin_api::identity::{HELP_DESK_OPERATOR, INTUNE_ADMINISTRATOR, READ_ONLY_OPERATOR};
+use serde_json::{json, Value};
+
+use crate::protocol::{connector_id, quick_site};
+use crate::{client_with_cookie, spawn_app, TestApp, PASSWORD};
+
+/// The callers, in the table's column order.
+const CALLERS: [&str; 5] = ["anonymous", "reader", "help desk", "admin", "connector"];
+
+struct Row {
+    method: &'static str,
+    /// The OpenAPI path template the row covers.
+    template: &'static str,
+    /// The path requested: the template with `{device}`, `{action}`, `{connector}`, `{user}`
+    /// filled in from the test tenant.
+    path: &'static str,
+    /// A JSON body; `{caller}` in it becomes the caller's name.
+    body: Option<&'static str>,
+    expected: [u16; 5],
+}
+
+const fn row(
+    method: &'static str,
+    template: &'static str,
+    path: &'static str,
+    body: Option<&'static str>,
+    expected: [u16; 5],
+) -> Row {
+    Row {
+        method,
+        template,
+        path,
+        body,
+        expected,
+    }
+}
+
+//                                   anonymous reader help-desk admin connector
+const READ: [u16; 5] = [401, 200, 200, 200, 401];
+const ADMIN_ONLY: [u16; 5] = [401, 403, 403, 200, 401];
+
+/// Every admin endpoint. `DELETE /session` comes last: it ends the caller's session.
+const TABLE: &[Row] = &[
+    row("GET", "/api/v1/devices", "/api/v1/devices", None, READ),
+    row(
+        "GET",
+        "/api/v1/devices/export",
+        "/api/v1/devices/export",
+        None,
+        READ,
+    ),
+    row(
+        "GET",
+        "/api/v1/devices/{id}",
+        "/api/v1/devices/{device}",
+        None,
+        READ,
+    ),
+    row(
+        "POST",
+        "/api/v1/devices/{id}/triggerConfigurationManagerAction",
+        "/api/v1/devices/{device}/triggerConfigurationManagerAction",
+        Some(r#"{"configurationManagerAction":{"action":"refreshMachinePolicy"}}"#),
+        [401, 403, 202, 202, 401],
+    ),
+    row(
+        "GET",
+        "/api/v1/devices/{id}/deviceActions",
+        "/api/v1/devices/{device}/deviceActions",
+        None,
+        READ,
+    ),
+    row(
+        "GET",
+        "/api/v1/deviceActions/{id}",
+        "/api/v1/deviceActions/{action}",
+        None,
+        READ,
+    ),
+    row(
+        "GET",
+        "/api/v1/connectors",
+        "/api/v1/connectors",
+        None,
+        READ,
+    ),
+    row(
+        "GET",
+        "/api/v1/connectors/{id}",
+        "/api/v1/connectors/{connector}",
+        None,
+        READ,
+    ),
+    // A connector that does not exist: past the permission check it is a 404, so the row
+    // offboards nothing the other rows need.
+    row(
+        "DELETE",
+        "/api/v1/connectors/{id}",
+        "/api/v1/connectors/no-such-connector",
+        None,
+        [401, 403, 403, 404, 401],
+    ),
+    row(
+        "POST",
+        "/api/v1/connectors/onboardingTokens",
+        "/api/v1/connectors/onboardingTokens",
+        None,
+        [401, 403, 403, 201, 401],
+    ),
+    row("GET", "/api/v1/events", "/api/v1/events", None, READ),
+    row(
+        "GET",
+        "/api/v1/auditEvents",
+        "/api/v1/auditEvents",
+        None,
+        READ,
+    ),
+    row(
+        "GET",
+        "/api/v1/roleDefinitions",
+        "/api/v1/roleDefinitions",
+        None,
+        READ,
+    ),
+    row(
+        "POST",
+        "/api/v1/roleDefinitions",
+        "/api/v1/roleDefinitions",
+        Some(r#"{"displayName":"Matrix role of {caller}","permissions":["managedDevices.read"]}"#),
+        [401, 403, 403, 201, 401],
+    ),
+    row(
+        "DELETE",
+        "/api/v1/roleDefinitions/{id}",
+        "/api/v1/roleDefinitions/no-such-role",
+        None,
+        [401, 403, 403, 404, 401],
+    ),
+    row("GET", "/api/v1/users", "/api/v1/users", None, READ),
+    row(
+        "PUT",
+        "/api/v1/users/{id}/roles",
+        "/api/v1/users/{user}/roles",
+        Some(r#"{"roles":["Read Only Operator"]}"#),
+        ADMIN_ONLY,
+    ),
+    row(
+        "GET",
+        "/api/v1/openapi.json",
+        "/api/v1/openapi.json",
+        None,
+        [200; 5],
+    ),
+    row(
+        "GET",
+        "/api/v1/me",
+        "/api/v1/me",
+        None,
+        [401, 200, 200, 200, 401],
+    ),
+    // Signing in is open to anyone; the body is a real account's (see `bystander`).
+    row(
+        "POST",
+        "/api/v1/session",
+        "/api/v1/session",
+        Some(r#"{"userName":"bystander@tests.example","password":"{password}"}"#),
+        [200; 5],
+    ),
+    row(
+        "DELETE",
+        "/api/v1/session",
+        "/api/v1/session",
+        None,
+        [204; 5],
+    ),
+];
+
+#[test]
+fn the_table_has_one_row_per_endpoint() {
+    let rows: Vec<(&str, &str)> = TABLE.iter().map(|r| (r.method, r.template)).collect();
+    let unique: BTreeSet<_> = rows.iter().collect();
+    assert_eq!(unique.len(), rows.len(), "a row is repeated");
+}
+
+#[tokio::test]
+async fn every_endpoint_answers_each_caller_as_the_table_says() {
+    let app = spawn_app().await;
+    let site = app.attach_site(quick_site("HQ", "CHQ", 2207, 41)).await;
+    let connector = connector_id(&site);
+    let device = site.hierarchy().lock().await.devices[0].device.id.clone();
+    let action: Value = app
+        .client
+        .post(format!(
+            "{}/api/v1/devices/{device}/triggerConfigurationManagerAction",
+            app.url
+        ))
+        .json(&json!({"configurationManagerAction": {"action": "appEvaluation"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    app.add_user("bystander@tests.example", &[]).await;
+    let target = app
+        .add_user("target@tests.example", &[READ_ONLY_OPERATOR])
+        .await;
+
+    assert_table_covers_the_openapi_document(&app).await;
+
+    let clients = callers(&app, site.client().credential().unwrap()).await;
+    let mut mismatches = Vec::new();
+    for (caller, client) in CALLERS.iter().zip(&clients) {
+        for row in TABLE {
+            let expected = row.expected[CALLERS.iter().position(|c| c == caller).unwrap()];
+            let path = row
+                .path
+                .replace("{device}", &device)
+                .replace("{action}", action["id"].as_str().unwrap())
+                .replace("{connector}", &connector)
+                .replace("{user}", &target.id);
+            let mut request =
+                client.request(row.method.parse().unwrap(), format!("{}{path}", app.url));
+            if let Some(body) = row.body {
+                let body = body
+                    .replace("{caller}", caller)
+                    .replace("{password}", PASSWORD);
+                request = request
+                    .header("content-type", "application/json")
+                    .body(body);
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            if status != expected {
+                mismatches.push(format!(
+                    "{caller}: {} {path} → {status}, expected {expected}",
+                    row.method
+                ));
+            } else if status == 403 {
+                let error = crate::error_of(response, 403).await;
+                assert_eq!(error["code"], "forbidden");
+                assert!(
+                    error["message"].as_str().unwrap().contains('.')
+                        && admin_api::Permission::ALL
+                            .iter()
+                            .any(|p| error["message"].as_str().unwrap().contains(p.as_str())),
+                    "a 403 names the missing permission: {error}"
+                );
+            } else if status == 401 {
+                assert_eq!(
+                    crate::error_of(response, 401).await["code"],
+                    "unauthenticated"
+                );
+            }
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+    app.shut_down().await;
+}
+
+/// One client per column: no credential, a session per built-in role, a connector credential.
+async fn callers(app: &TestApp, connector_credential: &str) -> Vec<reqwest::Client> {
+    app.add_user("reader@tests.example", &[READ_ONLY_OPERATOR])
+        .await;
+    app.add_user("helpdesk@tests.example", &[HELP_DESK_OPERATOR])
+        .await;
+    app.add_user("another-admin@tests.example", &[INTUNE_ADMINISTRATOR])
+        .await;
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        "authorization",
+        format!("Bearer {connector_credential}").parse().unwrap(),
+    );
+    headers.insert(admin_api::identity::CSRF_HEADER, "1".parse().unwrap());
+    let mut anonymous = reqwest::header::HeaderMap::new();
+    anonymous.insert(admin_api::identity::CSRF_HEADER, "1".parse().unwrap());
+    vec![
+        reqwest::Client::builder()
+            .default_headers(anonymous)
+            .build()
+            .unwrap(),
+        client_with_cookie(&app.session_cookie("reader@tests.example").await),
+        client_with_cookie(&app.session_cookie("helpdesk@tests.example").await),
+        client_with_cookie(&app.session_cookie("another-admin@tests.example").await),
+        reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .unwrap(),
+    ]
+}
+
+async fn assert_table_covers_the_openapi_document(app: &TestApp) {
+    let document: Value = app.get("/api/v1/openapi.json").await.json().await.unwrap();
+    let mut documented = BTreeSet::new();
+    for (path, operations) in document["paths"].as_object().unwrap() {
+        for method in operations.as_object().unwrap().keys() {
+            documented.insert((method.to_uppercase(), path.clone()));
+        }
+    }
+    let tabled: BTreeSet<(String, String)> = TABLE
+        .iter()
+        .map(|r| (r.method.to_owned(), r.template.to_owned()))
+        .collect();
+    let missing: Vec<_> = documented.difference(&tabled).collect();
+    let stale: Vec<_> = tabled.difference(&documented).collect();
+    assert!(
+        missing.is_empty() && stale.is_empty(),
+        "endpoints without a row: {missing:?}; rows without an endpoint: {stale:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_connector_protocol_takes_no_session_and_the_admin_api_no_connector_credential() {
+    let app = spawn_app().await;
+    let site = app.attach_site(quick_site("HQ", "CHQ", 2207, 42)).await;
+    // The admin's session cookie on the connector protocol: refused.
+    let response = app
+        .client
+        .post(format!("{}/api/connector/v1/heartbeat", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        crate::error_of(response, 401).await["code"],
+        "unauthenticated"
+    );
+    // The connector's credential on the admin API, as a bearer token or as the cookie: refused.
+    let credential = site.client().credential().unwrap().to_owned();
+    for (name, value) in [
+        ("authorization", format!("Bearer {credential}")),
+        (
+            "cookie",
+            format!("{}={credential}", admin_server::auth::SESSION_COOKIE),
+        ),
+    ] {
+        let response = reqwest::Client::new()
+            .get(format!("{}/api/v1/devices", app.url))
+            .header(name, value)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{name}");
+    }
+    app.shut_down().await;
+}
