@@ -295,9 +295,15 @@ async fn audit_result(
     };
     let code = action
         .result_code
-        .map(|code| match u32::try_from(code) {
-            Ok(code) => format!(", result code 0x{code:08X}"),
-            Err(_) => format!(", result code {code}"),
+        // Client return codes are HRESULTs, stored signed: shown as ConfigMgr shows them.
+        .map(|code| {
+            match i32::try_from(code)
+                .map(|signed| signed as u32)
+                .or_else(|_| u32::try_from(code))
+            {
+                Ok(code) => format!(", result code 0x{code:08X}"),
+                Err(_) => format!(", result code {code}"),
+            }
         })
         .unwrap_or_default();
     append(

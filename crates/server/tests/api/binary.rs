@@ -47,7 +47,7 @@ async fn stops_cleanly_on(signal: &str) {
             "{printed}"
         );
     }
-    let client = signed_in(&url, "admin@contoso.example").await;
+    let (client, cookie) = signed_in(&url, "admin@contoso.example").await;
     // An open event stream must not hold the shutdown up.
     let _events = demo_sites_attach(&client, &url).await;
     assert!(
@@ -68,6 +68,10 @@ async fn stops_cleanly_on(signal: &str) {
     }
     assert!(child.wait().await.unwrap().success(), "{rest}");
     assert!(rest.contains("stopped cleanly"), "{rest}");
+    assert!(rest.contains("signed in"), "{rest}");
+    // Secrets never reach the log: not the password, not the session token.
+    let token = cookie.split_once('=').unwrap().1;
+    assert!(!rest.contains(crate::PASSWORD) && !rest.contains(token), "{rest}");
     assert!(
         rest.lines()
             .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()),
@@ -116,7 +120,7 @@ async fn demo_sites_attach(client: &reqwest::Client, url: &str) -> reqwest::Resp
     events
 }
 
-async fn signed_in(url: &str, user_name: &str) -> reqwest::Client {
+async fn signed_in(url: &str, user_name: &str) -> (reqwest::Client, String) {
     let response = reqwest::Client::new()
         .post(format!("{url}/api/v1/session"))
         .header(admin_api::identity::CSRF_HEADER, "1")
@@ -126,5 +130,6 @@ async fn signed_in(url: &str, user_name: &str) -> reqwest::Client {
         .unwrap();
     assert_eq!(response.status(), 200);
     let cookie = response.headers()["set-cookie"].to_str().unwrap();
-    crate::client_with_cookie(cookie.split(';').next().unwrap())
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    (crate::client_with_cookie(&cookie), cookie)
 }

@@ -122,9 +122,30 @@ impl TestApp {
         cookie.split(';').next().unwrap().to_owned()
     }
 
+    /// The admin API as the signed-in admin.
+    pub fn api(&self) -> Api {
+        Api {
+            url: self.url.clone(),
+            client: self.client.clone(),
+        }
+    }
+
+    /// The admin API as another user (signed in now).
+    pub async fn api_as(&self, user_name: &str) -> Api {
+        Api {
+            url: self.url.clone(),
+            client: self.signed_in(user_name).await,
+        }
+    }
+
     /// A client signed in as `user_name`, sending the CSRF header as the SPA does.
     pub async fn signed_in(&self, user_name: &str) -> reqwest::Client {
         client_with_cookie(&self.session_cookie(user_name).await)
+    }
+
+    /// The folder the test's SPA is served from.
+    pub fn config_dist(&self) -> std::path::PathBuf {
+        self.config.dist.clone()
     }
 
     pub fn store(&self) -> &admin_server::store::Store {
@@ -183,6 +204,13 @@ impl TestApp {
         self.stop.take().unwrap().send(()).unwrap();
         self.server.take().unwrap().finished().await.unwrap();
     }
+}
+
+/// The admin API as one signed-in user.
+#[derive(Clone)]
+pub struct Api {
+    pub url: String,
+    pub client: reqwest::Client,
 }
 
 /// A client that sends this session cookie and the CSRF header.

@@ -355,7 +355,7 @@ pub async fn device_in_state(site: &SiteConnector, state: ClientState) -> String
 }
 
 pub async fn trigger(
-    app: &TestApp,
+    app: &crate::Api,
     device_id: &str,
     action: &str,
     key: Option<&str>,
@@ -373,7 +373,7 @@ pub async fn trigger(
     request.send().await.unwrap()
 }
 
-pub async fn triggered(app: &TestApp, device_id: &str, action: &str) -> DeviceAction {
+pub async fn triggered(app: &crate::Api, device_id: &str, action: &str) -> DeviceAction {
     let response = trigger(app, device_id, action, None).await;
     assert_eq!(response.status(), 202);
     let action: DeviceAction = response.json().await.unwrap();
@@ -397,7 +397,7 @@ async fn actions_reach_done_and_failed_live_through_the_event_stream() {
     let mut events = EventStream::open(&app).await;
 
     for kind in ["refreshMachinePolicy", "refreshUserPolicy", "appEvaluation"] {
-        let action = triggered(&app, &online, kind).await;
+        let action = triggered(&app.api(), &online, kind).await;
         events
             .wait_for("deviceAction", is_action(&action.id, "pending"))
             .await;
@@ -410,7 +410,7 @@ async fn actions_reach_done_and_failed_live_through_the_event_stream() {
         assert_eq!(done["resultCode"], 0);
         assert_eq!(done["action"], kind);
     }
-    let failing = triggered(&app, &offline, "refreshMachinePolicy").await;
+    let failing = triggered(&app.api(), &offline, "refreshMachinePolicy").await;
     let failed = events
         .wait_for("deviceAction", is_action(&failing.id, "failed"))
         .await;
@@ -450,7 +450,7 @@ async fn an_action_no_client_answers_times_out() {
     let stop = CancellationToken::new();
     let serving = tokio::spawn(site.serve(stop.clone()));
     let mut events = EventStream::open(&app).await;
-    let action = triggered(&app, &silent, "appEvaluation").await;
+    let action = triggered(&app.api(), &silent, "appEvaluation").await;
     events
         .wait_for("deviceAction", is_action(&action.id, "active"))
         .await;
@@ -469,31 +469,31 @@ async fn a_second_request_while_one_is_open_returns_the_same_action() {
     let site = app.attach_site(quick_site("HQ", "CHQ", 2207, 13)).await;
     let device = device_in_state(&site, ClientState::Online).await;
 
-    let first = triggered(&app, &device, "refreshMachinePolicy").await;
-    let second: DeviceAction = trigger(&app, &device, "refreshMachinePolicy", None)
+    let first = triggered(&app.api(), &device, "refreshMachinePolicy").await;
+    let second: DeviceAction = trigger(&app.api(), &device, "refreshMachinePolicy", None)
         .await
         .json()
         .await
         .unwrap();
     assert_eq!(second.id, first.id, "a double click makes one action");
-    let other = triggered(&app, &device, "refreshUserPolicy").await;
+    let other = triggered(&app.api(), &device, "refreshUserPolicy").await;
     assert_ne!(
         other.id, first.id,
         "another kind of action is another action"
     );
 
-    let keyed = trigger(&app, &device, "appEvaluation", Some("click-1")).await;
+    let keyed = trigger(&app.api(), &device, "appEvaluation", Some("click-1")).await;
     assert_eq!(keyed.status(), 202);
     let location = keyed.headers()["location"].to_str().unwrap().to_owned();
     let keyed: DeviceAction = keyed.json().await.unwrap();
     assert_eq!(location, format!("/api/v1/deviceActions/{}", keyed.id));
-    let again: DeviceAction = trigger(&app, &device, "appEvaluation", Some("click-1"))
+    let again: DeviceAction = trigger(&app.api(), &device, "appEvaluation", Some("click-1"))
         .await
         .json()
         .await
         .unwrap();
     assert_eq!(again.id, keyed.id);
-    let misused = trigger(&app, &device, "refreshMachinePolicy", Some("click-1")).await;
+    let misused = trigger(&app.api(), &device, "refreshMachinePolicy", Some("click-1")).await;
     assert_eq!(error_of(misused, 409).await["code"], "conflict");
 
     // Once done, the same request makes a new action.
@@ -511,7 +511,7 @@ async fn a_second_request_while_one_is_open_returns_the_same_action() {
             .wait_for("deviceAction", is_action(&first.id, "done"))
             .await;
     }
-    let later = triggered(&app, &device, "refreshMachinePolicy").await;
+    let later = triggered(&app.api(), &device, "refreshMachinePolicy").await;
     assert_ne!(later.id, first.id);
     stop.cancel();
     serving.await.unwrap();
@@ -569,7 +569,7 @@ async fn an_offline_site_is_offboarded_after_the_grace_period_with_its_actions_c
     let device = device_in_state(&site, ClientState::Online).await;
     let mut events = EventStream::open(&app).await;
     // The site is not polling: the action waits, and nobody confirms the offboarding.
-    let action = triggered(&app, &device, "refreshMachinePolicy").await;
+    let action = triggered(&app.api(), &device, "refreshMachinePolicy").await;
     let response = app
         .client
         .delete(format!("{}/api/v1/connectors/{id}", app.url))
@@ -584,7 +584,7 @@ async fn an_offline_site_is_offboarded_after_the_grace_period_with_its_actions_c
         .await
         .unwrap();
     assert_eq!(repeat.status(), 202, "repeating the delete is a no-op");
-    let blocked = trigger(&app, &device, "refreshUserPolicy", None).await;
+    let blocked = trigger(&app.api(), &device, "refreshUserPolicy", None).await;
     assert_eq!(error_of(blocked, 409).await["code"], "conflict");
 
     events
@@ -662,7 +662,7 @@ async fn bad_input_is_refused_with_the_error_body_and_writes_nothing() {
         let error = error_of(post(body.clone()).await.unwrap(), status).await;
         assert_eq!(error["code"], code, "{}", &body[..body.len().min(80)]);
     }
-    let unknown_device = trigger(&app, "no-such-device", "appEvaluation", None).await;
+    let unknown_device = trigger(&app.api(), "no-such-device", "appEvaluation", None).await;
     assert_eq!(error_of(unknown_device, 404).await["code"], "notFound");
     error_of(app.get("/api/v1/deviceActions/no-such-action").await, 404).await;
     error_of(
@@ -750,7 +750,7 @@ async fn an_action_poll_answer_lost_on_the_way_is_handed_out_again_and_runs_once
     let app = spawn_app().await;
     let site = app.attach_site(quick_site("HQ", "CHQ", 2207, 18)).await;
     let device = device_in_state(&site, ClientState::Online).await;
-    let action = triggered(&app, &device, "refreshMachinePolicy").await;
+    let action = triggered(&app.api(), &device, "refreshMachinePolicy").await;
     let client = site.client();
 
     // The first answer never reaches the site (its connection dropped): the action stays pending.
@@ -800,7 +800,7 @@ async fn a_waiting_poll_is_woken_by_a_new_action() {
     // Whether the poll reaches the server before or after the action, it answers at once, not
     // after its 60 s.
     let mut events = EventStream::open(&app).await;
-    let action = triggered(&app, &device, "appEvaluation").await;
+    let action = triggered(&app.api(), &device, "appEvaluation").await;
     events
         .wait_for("deviceAction", is_action(&action.id, "pending"))
         .await;
@@ -823,7 +823,7 @@ async fn the_site_reconnects_after_the_server_went_away_and_loses_no_action() {
     // Its waiting poll is cut off, and it finds no server for a while.
     app.restart().await;
     let mut events = EventStream::open(&app).await;
-    let action = triggered(&app, &device, "refreshUserPolicy").await;
+    let action = triggered(&app.api(), &device, "refreshUserPolicy").await;
     events
         .wait_for("deviceAction", is_action(&action.id, "done"))
         .await;
