@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::events::EventStream;
 use crate::protocol::{connector_id, device_in_state, is_action, quick_site, trigger, triggered};
-use crate::{error_of, spawn_app, spawn_app_with, TestApp, ADMIN, PASSWORD};
+use crate::{error_of, spawn_app, spawn_app_with, TestApp, ADMIN};
 
 async fn audit(app: &TestApp, filter: &str) -> Vec<AuditEvent> {
     let response = app
@@ -317,9 +317,9 @@ async fn the_log_filters_by_actor_activity_resource_and_time_and_pages() {
     assert_eq!(audit(&app, "startswith(actor, 'second')").await.len(), 4);
 
     // Paging: one event a page, following nextLink, with the count.
-    let mut next = Some(format!(
-        "/api/v1/auditEvents?$top=1&$count=true&$filter=actor eq 'second@tests.example'"
-    ));
+    let mut next = Some(
+        "/api/v1/auditEvents?$top=1&$count=true&$filter=actor eq 'second@tests.example'".to_owned(),
+    );
     let mut seen = Vec::new();
     while let Some(link) = next {
         let page: Collection<AuditEvent> = app.get(&link).await.json().await.unwrap();
@@ -368,6 +368,5 @@ async fn the_store_refuses_to_change_or_delete_an_event() {
             .await
             .unwrap();
     assert_eq!(after, before);
-    let _ = PASSWORD;
     app.shut_down().await;
 }

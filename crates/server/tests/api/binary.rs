@@ -71,7 +71,10 @@ async fn stops_cleanly_on(signal: &str) {
     assert!(rest.contains("signed in"), "{rest}");
     // Secrets never reach the log: not the password, not the session token.
     let token = cookie.split_once('=').unwrap().1;
-    assert!(!rest.contains(crate::PASSWORD) && !rest.contains(token), "{rest}");
+    assert!(
+        !rest.contains(crate::PASSWORD) && !rest.contains(token),
+        "{rest}"
+    );
     assert!(
         rest.lines()
             .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()),
