@@ -6,3 +6,4 @@ pub mod components;
 pub mod format;
 pub mod live;
 pub mod pages;
+pub mod session;

@@ -6,6 +6,8 @@ use admin_api::{ActionState, DeviceAction};
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 
+use crate::session::Session;
+
 #[derive(Clone, Copy)]
 pub struct Live {
     /// Every action seen on the stream (or made here), as it is now, in the order first seen.
@@ -55,8 +57,8 @@ pub fn use_live() -> Live {
     expect_context::<Live>()
 }
 
-/// Opens the event stream and provides [`Live`] to the app.
-pub fn provide_live() {
+/// Provides [`Live`] to the app, with the event stream open while someone is signed in.
+pub fn provide_live(session: Session) {
     let live = Live {
         actions: RwSignal::new(Vec::new()),
         connectors_changed: RwSignal::new(0),
@@ -64,13 +66,44 @@ pub fn provide_live() {
         connected: RwSignal::new(false),
     };
     provide_context(live);
-    let Ok(source) = web_sys::EventSource::new("/api/v1/events") else {
-        return;
-    };
+    let source = StoredValue::new_local(None::<web_sys::EventSource>);
+    // Bumped to open the stream again after the server closed it (not after sign-out).
+    let reopen = RwSignal::new(0u32);
+    // Whether a stream was ever open: only a later opening means events may have been missed.
+    let was_open = std::rc::Rc::new(std::cell::Cell::new(false));
+    Effect::new(move |_| {
+        reopen.track();
+        let signed_in = session.me.with(Option::is_some);
+        if let Some(old) = source.get_value() {
+            old.close();
+        }
+        source.set_value(
+            signed_in
+                .then(|| open(live, reopen, was_open.clone()))
+                .flatten(),
+        );
+        if !signed_in {
+            live.connected.set(false);
+        }
+    });
+}
+
+fn open(
+    live: Live,
+    reopen: RwSignal<u32>,
+    was_open: std::rc::Rc<std::cell::Cell<bool>>,
+) -> Option<web_sys::EventSource> {
+    let init = web_sys::EventSourceInit::new();
+    init.set_with_credentials(true);
+    let source = web_sys::EventSource::new_with_event_source_init_dict(
+        &format!("{}/events", crate::api::API_BASE),
+        &init,
+    )
+    .ok()?;
     let listen = |name: &str, handler: Box<dyn FnMut(web_sys::MessageEvent)>| {
         let closure = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(handler);
         let _ = source.add_event_listener_with_callback(name, closure.as_ref().unchecked_ref());
-        // The stream lives as long as the app.
+        // Kept as long as the page: a closed stream calls it no more.
         closure.forget();
     };
     listen(
@@ -93,9 +126,9 @@ pub fn provide_live() {
         "devices",
         Box::new(move |_| live.devices_changed.update(|n| *n += 1)),
     );
-    let was_connected = std::cell::Cell::new(false);
     let opened = Closure::<dyn FnMut()>::new(move || {
-        if was_connected.replace(true) {
+        // Whatever happened while the stream was down is fetched again.
+        if was_open.replace(true) {
             live.connectors_changed.update(|n| *n += 1);
             live.devices_changed.update(|n| *n += 1);
         }
@@ -103,9 +136,25 @@ pub fn provide_live() {
     });
     source.set_onopen(Some(opened.as_ref().unchecked_ref()));
     opened.forget();
-    let failed = Closure::<dyn FnMut()>::new(move || live.connected.set(false));
+    let watched = source.clone();
+    let failed = Closure::<dyn FnMut()>::new(move || {
+        live.connected.set(false);
+        // The browser retries a dropped stream by itself, but not one the server refused:
+        // ask who is signed in (a 401 leads to sign-in), and open it again if still someone.
+        if watched.ready_state() == web_sys::EventSource::CLOSED {
+            leptos::task::spawn_local(async move {
+                if crate::api::session::me().await.is_ok() {
+                    set_timeout(
+                        move || reopen.update(|n| *n += 1),
+                        std::time::Duration::from_secs(3),
+                    );
+                }
+            });
+        }
+    });
     source.set_onerror(Some(failed.as_ref().unchecked_ref()));
     failed.forget();
+    Some(source)
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
 //! wasm-bindgen tests in headless Chromium: the fetch helper's error mapping against the real
-//! server (started by scripts/test, its URL compiled in as ADMIN_TEST_SERVER), and a component.
+//! server (started by scripts/test, its URL compiled in as ADMIN_TEST_SERVER, with an account
+//! whose password is ADMIN_TEST_PASSWORD), and a component.
 #![cfg(target_arch = "wasm32")]
 
-use admin_api::{Collection, Device, ErrorCode};
+use admin_api::{Collection, Device, ErrorCode, Me, SignIn};
 use admin_center::api::{self, ApiError};
 use admin_center::components::error_banner::ErrorBanner;
 use leptos::prelude::*;
@@ -21,8 +22,54 @@ fn server() -> &'static str {
     }
 }
 
+const USER: &str = "wasm@tests.example";
+
+/// Signs the test account in: the session cookie is the browser's from then on.
+async fn sign_in() -> Me {
+    let Some(password) = option_env!("ADMIN_TEST_PASSWORD") else {
+        panic!(
+            "ADMIN_TEST_PASSWORD is the test account's password: run these tests with scripts/test"
+        )
+    };
+    api::post(
+        &format!("{}/api/v1/session", server()),
+        &SignIn {
+            user_name: USER.into(),
+            password: password.into(),
+        },
+        &[],
+    )
+    .await
+    .expect("the test account signs in")
+}
+
+#[wasm_bindgen_test]
+async fn signing_in_and_out_and_a_401_calls_the_handler() {
+    let me = sign_in().await;
+    assert_eq!(me.user_principal_name, USER);
+    let calls = std::rc::Rc::new(std::cell::Cell::new(0));
+    let seen = calls.clone();
+    api::on_unauthenticated(move || seen.set(seen.get() + 1));
+    let again: Me = api::get(&format!("{}/api/v1/me", server())).await.unwrap();
+    assert_eq!(again, me);
+    assert_eq!(calls.get(), 0);
+    api::send_no_content(
+        gloo_net::http::Method::DELETE,
+        &format!("{}/api/v1/session", server()),
+    )
+    .await
+    .expect("signs out");
+    let error = api::get::<Me>(&format!("{}/api/v1/me", server()))
+        .await
+        .unwrap_err();
+    assert!(error.is_unauthenticated(), "{error:?}");
+    assert_eq!(calls.get(), 1, "the 401 handler ran once");
+    api::on_unauthenticated(|| {});
+}
+
 #[wasm_bindgen_test]
 async fn a_success_decodes_into_the_shared_types() {
+    sign_in().await;
     let page: Collection<Device> =
         api::get(&format!("{}/api/v1/devices?$top=2&$count=true", server()))
             .await
@@ -34,6 +81,7 @@ async fn a_success_decodes_into_the_shared_types() {
 
 #[wasm_bindgen_test]
 async fn a_404_maps_to_the_servers_error_body() {
+    sign_in().await;
     let error = api::get::<Device>(&format!("{}/api/v1/devices/no-such-id", server()))
         .await
         .unwrap_err();
@@ -57,6 +105,7 @@ async fn a_404_maps_to_the_servers_error_body() {
 
 #[wasm_bindgen_test]
 async fn a_bad_query_option_keeps_its_target() {
+    sign_in().await;
     let error = api::get::<Collection<Device>>(&format!("{}/api/v1/devices?$top=0", server()))
         .await
         .unwrap_err();
@@ -95,6 +144,7 @@ async fn an_unreachable_server_is_a_network_error() {
 
 #[wasm_bindgen_test]
 async fn cleaning_up_the_owner_aborts_the_request() {
+    sign_in().await;
     let owner = Owner::new();
     let url = format!("{}/api/v1/devices?$top=1000", server());
     let mut request =

@@ -1,11 +1,17 @@
 //! Typed fetch wrappers over the admin API: one generic request helper, one module per resource.
 
 pub mod actions;
+pub mod audit;
 pub mod connectors;
 pub mod devices;
+pub mod session;
 
+use std::cell::RefCell;
+
+use admin_api::identity::CSRF_HEADER;
 use admin_api::{ErrorBody, ErrorCode, REQUEST_ID_HEADER};
 use serde::de::DeserializeOwned;
+use web_sys::RequestCredentials;
 
 pub use admin_api::API_BASE;
 
@@ -75,6 +81,28 @@ impl ApiError {
     pub fn is_not_found(&self) -> bool {
         self.status() == Some(404)
     }
+
+    pub fn is_unauthenticated(&self) -> bool {
+        self.status() == Some(401)
+    }
+}
+
+thread_local! {
+    static ON_UNAUTHENTICATED: RefCell<Option<Box<dyn Fn()>>> = const { RefCell::new(None) };
+}
+
+/// What to do when any call answers 401 (the session ended): the app sends the user to sign in
+/// and back to where they were.
+pub fn on_unauthenticated(handler: impl Fn() + 'static) {
+    ON_UNAUTHENTICATED.with(|slot| *slot.borrow_mut() = Some(Box::new(handler)));
+}
+
+fn unauthenticated() {
+    ON_UNAUTHENTICATED.with(|slot| {
+        if let Some(handler) = slot.borrow().as_ref() {
+            handler();
+        }
+    });
 }
 
 /// GETs `url` and decodes its JSON answer. The request is aborted when the reactive scope that
@@ -90,6 +118,7 @@ pub async fn get<T: DeserializeOwned>(url: &str) -> Result<T, ApiError> {
     });
     let request = gloo_net::http::Request::get(url)
         .header("accept", "application/json")
+        .credentials(RequestCredentials::Include)
         .abort_signal(signal.as_ref());
     send(request).await
 }
@@ -100,7 +129,10 @@ pub async fn post<B: serde::Serialize, T: DeserializeOwned>(
     body: &B,
     headers: &[(&str, &str)],
 ) -> Result<T, ApiError> {
-    let mut request = gloo_net::http::Request::post(url).header("accept", "application/json");
+    let mut request = gloo_net::http::Request::post(url)
+        .header("accept", "application/json")
+        .header(CSRF_HEADER, "1")
+        .credentials(RequestCredentials::Include);
     for (name, value) in headers {
         request = request.header(name, value);
     }
@@ -115,10 +147,25 @@ pub async fn send_empty<T: DeserializeOwned>(
     method: gloo_net::http::Method,
     url: &str,
 ) -> Result<T, ApiError> {
-    let request = gloo_net::http::RequestBuilder::new(url)
+    send(changing(method, url)).await
+}
+
+/// A request that changes something: it carries the same-origin proof the server asks for.
+fn changing(method: gloo_net::http::Method, url: &str) -> gloo_net::http::RequestBuilder {
+    gloo_net::http::RequestBuilder::new(url)
         .method(method)
-        .header("accept", "application/json");
-    send(request).await
+        .header("accept", "application/json")
+        .header(CSRF_HEADER, "1")
+        .credentials(RequestCredentials::Include)
+}
+
+/// Sends a request without a body whose answer has none either (204).
+pub async fn send_no_content(method: gloo_net::http::Method, url: &str) -> Result<(), ApiError> {
+    let response = changing(method, url).send().await.map_err(network_error)?;
+    if response.ok() {
+        return Ok(());
+    }
+    Err(error_of(response).await)
 }
 
 async fn send_request<T: DeserializeOwned>(
@@ -137,16 +184,22 @@ pub async fn send<T: DeserializeOwned>(
 }
 
 async fn decode<T: DeserializeOwned>(response: gloo_net::http::Response) -> Result<T, ApiError> {
-    let body = response.text().await.map_err(network_error)?;
     if !response.ok() {
-        let request_id = response.headers().get(REQUEST_ID_HEADER);
-        return Err(ApiError::from_response(
-            response.status(),
-            request_id,
-            &body,
-        ));
+        return Err(error_of(response).await);
     }
+    let body = response.text().await.map_err(network_error)?;
     serde_json::from_str(&body).map_err(|e| ApiError::Decode(e.to_string()))
+}
+
+/// The error a non-2xx answer stands for; a 401 also starts the way back to sign-in.
+async fn error_of(response: gloo_net::http::Response) -> ApiError {
+    let body = response.text().await.unwrap_or_default();
+    let request_id = response.headers().get(REQUEST_ID_HEADER);
+    let error = ApiError::from_response(response.status(), request_id, &body);
+    if error.is_unauthenticated() {
+        unauthenticated();
+    }
+    error
 }
 
 fn network_error(error: gloo_net::Error) -> ApiError {

@@ -3,7 +3,9 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-use crate::components::toast::ToastRegion;
+use crate::api;
+use crate::components::toast::{use_toasts, ToastRegion};
+use crate::session::{use_session, SIGN_IN_PATH};
 
 /// One step of the breadcrumb; the last one is the page itself and has no link.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,6 +63,7 @@ pub fn Shell(children: Children) -> impl IntoView {
             </button>
             <a class="product" href="/">"Attach Center"</a>
             <span class="product-sub">"Configuration Manager tenant attach"</span>
+            <SignedInUser />
         </header>
         <div class="frame">
             <nav
@@ -97,6 +100,9 @@ pub fn Shell(children: Children) -> impl IntoView {
                             <li>
                                 <A href="/tenant-admin/connectors">"Connectors and tokens"</A>
                             </li>
+                            <li>
+                                <A href="/tenant-admin/audit-logs">"Audit logs"</A>
+                            </li>
                         </ul>
                     </li>
                 </ul>
@@ -132,5 +138,47 @@ pub fn Shell(children: Children) -> impl IntoView {
             </main>
         </div>
         <ToastRegion />
+    }
+}
+
+/// Who is signed in, with their roles, and Sign out.
+#[component]
+fn SignedInUser() -> impl IntoView {
+    let session = use_session();
+    let toasts = use_toasts();
+    let navigate = leptos_router::hooks::use_navigate();
+    let signing_out = RwSignal::new(false);
+    let sign_out = move |_| {
+        signing_out.set(true);
+        let navigate = navigate.clone();
+        leptos::task::spawn_local(async move {
+            match api::session::sign_out().await {
+                Ok(()) => {
+                    session.me.set(None);
+                    navigate(SIGN_IN_PATH, Default::default());
+                }
+                Err(error) => toasts.error(format!("Signing out failed: {error}")),
+            }
+            signing_out.set(false);
+        });
+    };
+    view! {
+        <div class="signed-in">
+            {move || {
+                session
+                    .me
+                    .get()
+                    .map(|me| {
+                        view! {
+                            <span class="user-name">{me.display_name.clone()}</span>
+                            <span class="user-roles">{me.roles.join(", ")}</span>
+                            <span class="visually-hidden">{format!(" ({})", me.user_principal_name)}</span>
+                        }
+                    })
+            }}
+            <button class="button quiet" on:click=sign_out disabled=move || signing_out.get()>
+                "Sign out"
+            </button>
+        </div>
     }
 }

@@ -3,7 +3,7 @@
 //! onboarding tokens for new sites. Live from the event stream.
 
 use admin_api::{
-    reports_full_details_of, Connector, ConnectorStatus, OnboardingToken, UploadScope,
+    reports_full_details_of, Connector, ConnectorStatus, OnboardingToken, Permission, UploadScope,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -12,10 +12,12 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 use crate::api::connectors;
 use crate::components::dialog::ConfirmDialog;
 use crate::components::error_banner::ErrorBanner;
+use crate::components::permission::RequiresNote;
 use crate::components::shell::{set_breadcrumb, Crumb};
 use crate::components::toast::use_toasts;
 use crate::format;
 use crate::live::use_live;
+use crate::session::use_session;
 
 fn name_of(c: &Connector) -> String {
     c.hierarchy_name
@@ -150,6 +152,7 @@ fn ConnectorDetails(connector: Connector) -> impl IntoView {
     let live = use_live();
     let confirming = RwSignal::new(false);
     let deleting = RwSignal::new(false);
+    let session = use_session();
     let name = name_of(&connector);
     let fast = connector.online
         && admin_api::connectors::acknowledges_offboarding(connector.site_version.as_deref());
@@ -267,11 +270,15 @@ fn ConnectorDetails(connector: Connector) -> impl IntoView {
             <div class="toolbar">
                 <button
                     class="button danger"
-                    disabled=move || offboarding || deleting.get()
+                    disabled=move || {
+                        offboarding || deleting.get() || !session.may(Permission::OrganizationDelete)
+                    }
+                    aria-describedby="delete-not-allowed"
                     on:click=move |_| confirming.set(true)
                 >
                     {if offboarding { "Offboarding…" } else { "Delete" }}
                 </button>
+                <RequiresNote permission=Permission::OrganizationDelete id="delete-not-allowed" />
             </div>
             {move || confirming.get().then(|| {
                 let delete = delete.clone();
@@ -301,6 +308,7 @@ fn ConnectorDetails(connector: Connector) -> impl IntoView {
 
 #[component]
 fn OnboardingTokens() -> impl IntoView {
+    let session = use_session();
     let toasts = use_toasts();
     let created = RwSignal::new(None::<OnboardingToken>);
     let creating = RwSignal::new(false);
@@ -325,9 +333,15 @@ fn OnboardingTokens() -> impl IntoView {
         <section class="card" aria-labelledby="onboarding-tokens">
             <h2 id="onboarding-tokens">"Onboarding tokens"</h2>
             <p class="muted">"A new site attaches its hierarchy with a one-time token from here."</p>
-            <button class="button" disabled=move || creating.get() on:click=create>
+            <button
+                class="button"
+                disabled=move || creating.get() || !session.may(Permission::OrganizationUpdate)
+                aria-describedby="token-not-allowed"
+                on:click=create
+            >
                 "Create onboarding token"
             </button>
+            <RequiresNote permission=Permission::OrganizationUpdate id="token-not-allowed" />
             {move || created.get().map(|token| view! {
                 <div class="token" role="region" aria-label="New onboarding token">
                     <p>"Copy it now: it is shown only once. Valid until " {format::timestamp(&token.expires_date_time)} "."</p>

@@ -1,4 +1,6 @@
+pub mod audit;
 pub mod connectors;
 pub mod devices;
 pub mod home;
 pub mod not_found;
+pub mod sign_in;

@@ -12,7 +12,7 @@ use crate::browser::Browser;
 use crate::{start_server, TestServer};
 
 /// A site whose clients answer at once, half of them offline, serving its actions.
-async fn serving_site(app: &TestServer) -> (SiteConnector, CancellationToken) {
+pub async fn serving_site(app: &TestServer) -> (SiteConnector, CancellationToken) {
     let mut config = HierarchyConfig::new("Contoso Branch", "BRA", 2207, 40, 31);
     config.latency = (Duration::ZERO, Duration::ZERO);
     config.offline_share = 0.5;
@@ -20,7 +20,7 @@ async fn serving_site(app: &TestServer) -> (SiteConnector, CancellationToken) {
     (site, CancellationToken::new())
 }
 
-async fn device(site: &SiteConnector, state: ClientState) -> (String, String) {
+pub async fn device(site: &SiteConnector, state: ClientState) -> (String, String) {
     let hierarchy = site.hierarchy();
     let hierarchy = hierarchy.lock().await;
     let device = hierarchy
@@ -31,7 +31,7 @@ async fn device(site: &SiteConnector, state: ClientState) -> (String, String) {
     (device.device.id.clone(), device.device.device_name.clone())
 }
 
-fn status_row(action: &str, state: &str) -> String {
+pub fn status_row(action: &str, state: &str) -> String {
     format!(
         "//table[@aria-label='Device action status']//tr[td[1][normalize-space()='{action}'] and .//span[normalize-space()='{state}']]"
     )
@@ -43,7 +43,7 @@ async fn each_action_is_confirmed_toasted_and_reaches_succeeded_live() {
     let (site, stop) = serving_site(&app).await;
     let (id, name) = device(&site, ClientState::Online).await;
     let serving = tokio::spawn(site.serve(stop.clone()));
-    let browser = Browser::start().await;
+    let browser = Browser::signed_in(&app, crate::ADMIN).await;
     browser.open(&app.url(&format!("/devices/{id}"))).await;
     browser
         .wait_for("//p[normalize-space()='No actions were requested for this device yet.']")
@@ -103,7 +103,7 @@ async fn an_offline_client_shows_failed_with_its_return_code() {
     let (site, stop) = serving_site(&app).await;
     let (id, _) = device(&site, ClientState::OfflineFails).await;
     let serving = tokio::spawn(site.serve(stop.clone()));
-    let browser = Browser::start().await;
+    let browser = Browser::signed_in(&app, crate::ADMIN).await;
     browser.open(&app.url(&format!("/devices/{id}"))).await;
     browser.click("//section[@aria-labelledby='device-actions']//button[normalize-space()='Sync Machine Policy' and not(@disabled)]").await;
     browser
@@ -146,7 +146,7 @@ async fn an_action_runs_with_the_keyboard_alone() {
     let (site, stop) = serving_site(&app).await;
     let (id, name) = device(&site, ClientState::Online).await;
     let serving = tokio::spawn(site.serve(stop.clone()));
-    let browser = Browser::start().await;
+    let browser = Browser::signed_in(&app, crate::ADMIN).await;
     browser.open(&app.url(&format!("/devices/{id}"))).await;
     browser
         .wait_for("//section[@aria-labelledby='device-actions']//button[normalize-space()='App Evaluation Cycle' and not(@disabled)]")
@@ -212,13 +212,14 @@ async fn an_offboarding_hierarchys_devices_take_no_actions_and_say_why() {
         .next()
         .unwrap()
         .to_owned();
-    let response = reqwest::Client::new()
+    let response = app
+        .api()
         .delete(app.url(&format!("/api/v1/connectors/{connector}")))
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 202);
-    let browser = Browser::start().await;
+    let browser = Browser::signed_in(&app, crate::ADMIN).await;
     browser.open(&app.url(&format!("/devices/{id}"))).await;
     browser
         .wait_for("//p[@role='note' and contains(., 'being offboarded')]")

@@ -12,7 +12,9 @@ use crate::browser::Browser;
 use crate::{start_server, TestServer};
 
 async fn api_page(app: &TestServer, query: &str) -> Collection<Device> {
-    reqwest::get(app.url(&format!("/api/v1/devices?$top=50&$count=true&{query}")))
+    app.api()
+        .get(app.url(&format!("/api/v1/devices?$top=50&$count=true&{query}")))
+        .send()
         .await
         .unwrap()
         .json()
@@ -61,7 +63,7 @@ async fn query_of(browser: &Browser) -> String {
 #[tokio::test]
 async fn sorting_by_a_header_matches_the_api_both_ways() {
     let app = start_server().await;
-    let browser = Browser::start().await;
+    let browser = Browser::signed_in(&app, crate::ADMIN).await;
     browser.open(&app.url("/devices")).await;
     summary_is(&browser, "Showing 50 of 360 devices").await;
     let header = "//th[button[contains(normalize-space(),'Last check-in')]]";
@@ -94,7 +96,7 @@ async fn sorting_by_a_header_matches_the_api_both_ways() {
 #[tokio::test]
 async fn search_and_filter_chips_live_in_the_url_through_reload_and_back() {
     let app = start_server().await;
-    let browser = Browser::start().await;
+    let browser = Browser::signed_in(&app, crate::ADMIN).await;
     browser.open(&app.url("/devices")).await;
     summary_is(&browser, "Showing 50 of 360 devices").await;
 
@@ -188,7 +190,7 @@ async fn search_and_filter_chips_live_in_the_url_through_reload_and_back() {
 #[tokio::test]
 async fn pages_follow_the_api_and_back_returns_to_the_first() {
     let app = start_server().await;
-    let browser = Browser::start().await;
+    let browser = Browser::signed_in(&app, crate::ADMIN).await;
     browser.open(&app.url("/devices")).await;
     summary_is(&browser, "Showing 50 of 360 devices").await;
     let first = api_page(&app, "").await;
@@ -235,7 +237,7 @@ async fn pages_follow_the_api_and_back_returns_to_the_first() {
 #[tokio::test]
 async fn chosen_columns_survive_a_reload_and_shape_the_export() {
     let app = start_server().await;
-    let browser = Browser::start().await;
+    let browser = Browser::signed_in(&app, crate::ADMIN).await;
     browser.open(&app.url("/devices?search=EUR")).await;
     browser.click("//button[normalize-space()='Columns']").await;
     browser
@@ -266,7 +268,10 @@ async fn chosen_columns_survive_a_reload_and_shape_the_export() {
         .await
         .unwrap()
         .unwrap();
-    let csv = reqwest::get(app.url(&href))
+    let csv = app
+        .api()
+        .get(app.url(&href))
+        .send()
         .await
         .unwrap()
         .text()
@@ -302,7 +307,7 @@ async fn a_bulk_action_gives_each_selected_device_its_own_action() {
     let site = app.attach_site(config).await;
     let stop = CancellationToken::new();
     let serving = tokio::spawn(site.serve(stop.clone()));
-    let browser = Browser::start().await;
+    let browser = Browser::signed_in(&app, crate::ADMIN).await;
     browser.open(&app.url("/devices?search=BRA-")).await;
     summary_is(&browser, "Showing 20 of 20 devices").await;
     let chosen: Vec<String> = shown_names(&browser).await.into_iter().take(3).collect();
@@ -327,13 +332,15 @@ async fn a_bulk_action_gives_each_selected_device_its_own_action() {
         .await;
     let page = api_page(&app, "$search=%22BRA-%22").await;
     for device in page.value.iter() {
-        let actions: Collection<DeviceAction> =
-            reqwest::get(app.url(&format!("/api/v1/devices/{}/deviceActions", device.id)))
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+        let actions: Collection<DeviceAction> = app
+            .api()
+            .get(app.url(&format!("/api/v1/devices/{}/deviceActions", device.id)))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         let expected = usize::from(chosen.contains(&device.device_name));
         assert_eq!(actions.value.len(), expected, "{}", device.device_name);
     }
@@ -359,7 +366,7 @@ async fn uploaded_markup_renders_as_text() {
     })
     .await
     .unwrap();
-    let browser = Browser::start().await;
+    let browser = Browser::signed_in(&app, crate::ADMIN).await;
     browser.open(&app.url("/devices?search=onerror")).await;
     summary_is(&browser, "Showing 1 of 1 devices").await;
     assert_eq!(shown_names(&browser).await, vec![evil.to_owned()]);

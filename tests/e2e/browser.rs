@@ -7,6 +7,8 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+use crate::TestServer;
+
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -17,6 +19,33 @@ pub struct Browser {
 }
 
 impl Browser {
+    /// A browser signed in as `user` (the session made through the API, its cookie given to the
+    /// browser): for tests about something other than signing in.
+    pub async fn signed_in(app: &TestServer, user: &str) -> Self {
+        Self::signed_in_with(app, user, &[]).await
+    }
+
+    pub async fn signed_in_with(app: &TestServer, user: &str, extra_args: &[&str]) -> Self {
+        let browser = Self::start_with(extra_args).await;
+        browser.use_session(app, user).await;
+        browser
+    }
+
+    /// Gives the browser a session of `user`, as if they had signed in.
+    pub async fn use_session(&self, app: &TestServer, user: &str) {
+        let cookie = app.session_cookie(user).await;
+        let (name, value) = cookie.split_once('=').unwrap();
+        // A cookie is set for the site the browser is on: open the sign-in page first.
+        self.open(&app.url("/signin")).await;
+        self.wait_for("//h1[normalize-space()='Sign in']").await;
+        let mut cookie = fantoccini::cookies::Cookie::new(name.to_owned(), value.to_owned());
+        cookie.set_path("/");
+        cookie.set_same_site(cookie::SameSite::Strict);
+        cookie.set_domain("127.0.0.1");
+        cookie.set_http_only(true);
+        self.client.add_cookie(cookie).await.unwrap();
+    }
+
     pub async fn start() -> Self {
         Self::start_with(&[]).await
     }
@@ -98,6 +127,16 @@ impl Browser {
             .for_element(Locator::XPath(xpath))
             .await
             .unwrap_or_else(|e| panic!("nothing matches {xpath}: {e}"))
+    }
+
+    /// Waits (bounded) until the browser's address is `url`: the router updates it as it renders.
+    pub async fn wait_for_url(&self, url: &str) {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(20))
+            .for_url(&url::Url::parse(url).unwrap())
+            .await
+            .unwrap_or_else(|e| panic!("the browser never got to {url}: {e}"));
     }
 
     /// Loads `url` as a fresh navigation.

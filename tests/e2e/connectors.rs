@@ -14,7 +14,7 @@ const TABLE: &str = "//table[@aria-label='Configuration Manager hierarchies']";
 #[tokio::test]
 async fn connectors_and_tokens_lists_the_attached_hierarchies() {
     let app = start_server().await;
-    let browser = Browser::start().await;
+    let browser = Browser::signed_in(&app, crate::ADMIN).await;
     browser.open(&app.url("/tenant-admin/connectors")).await;
     browser
         .wait_for(&format!("{TABLE}//a[normalize-space()='Contoso Europe']"))
@@ -45,7 +45,7 @@ async fn details_show_every_field_and_say_what_old_sites_leave_out() {
     let app = start_server().await;
     app.attach_site(HierarchyConfig::new("Contoso Legacy", "LEG", 2006, 10, 61))
         .await;
-    let browser = Browser::start().await;
+    let browser = Browser::signed_in(&app, crate::ADMIN).await;
     browser.open(&app.url("/tenant-admin/connectors")).await;
     browser
         .click(&format!(
@@ -126,7 +126,7 @@ async fn delete_offboards_an_online_site_and_its_devices_leave() {
     let site = app.attach_site(config).await;
     let stop = CancellationToken::new();
     let serving = tokio::spawn(site.serve(stop.clone()));
-    let browser = Browser::start().await;
+    let browser = Browser::signed_in(&app, crate::ADMIN).await;
     browser.open(&app.url("/tenant-admin/connectors")).await;
     delete_from_details(&browser, "Contoso Branch", 40).await;
     // The site confirms and the row goes, live.
@@ -150,7 +150,7 @@ async fn an_offline_site_shows_offboarding_after_delete() {
     let app = start_server().await;
     app.attach_site(HierarchyConfig::new("Contoso Legacy", "LEG", 2002, 12, 63))
         .await;
-    let browser = Browser::start().await;
+    let browser = Browser::signed_in(&app, crate::ADMIN).await;
     browser.open(&app.url("/tenant-admin/connectors")).await;
     delete_from_details(&browser, "Contoso Legacy", 12).await;
     browser
@@ -166,7 +166,7 @@ async fn an_offline_site_shows_offboarding_after_delete() {
 #[tokio::test]
 async fn an_onboarding_token_is_shown_once_and_attaches_a_site_live() {
     let app = start_server().await;
-    let browser = Browser::start().await;
+    let browser = Browser::signed_in(&app, crate::ADMIN).await;
     browser.open(&app.url("/tenant-admin/connectors")).await;
     browser
         .wait_for(&format!("{TABLE}//a[normalize-space()='Contoso Europe']"))

@@ -24,7 +24,7 @@ async fn all_devices_lists_the_devices_in_the_database() {
         .unwrap();
     assert_eq!(stored.devices.len(), 50);
 
-    let browser = Browser::start().await;
+    let browser = Browser::signed_in(&app, crate::ADMIN).await;
     browser.open(&app.url("/devices")).await;
     browser
         .text_of("table.grid[aria-label='All devices'] tbody tr")
@@ -69,7 +69,7 @@ async fn a_device_deep_link_renders_on_a_fresh_load() {
         .pop()
         .unwrap();
 
-    let browser = Browser::start().await;
+    let browser = Browser::signed_in(&app, crate::ADMIN).await;
     browser
         .open(&app.url(&format!("/devices/{}", device.id)))
         .await;
@@ -102,7 +102,7 @@ async fn a_device_deep_link_renders_on_a_fresh_load() {
 #[tokio::test]
 async fn an_unknown_device_shows_a_not_found_page() {
     let app = start_server().await;
-    let browser = Browser::start().await;
+    let browser = Browser::signed_in(&app, crate::ADMIN).await;
     browser.open(&app.url("/devices/no-such-device")).await;
     browser
         .wait_for("//h1[normalize-space()='Device not found']")
@@ -130,7 +130,7 @@ async fn a_row_opens_the_device_overview_and_back_returns_to_the_list() {
         .unwrap()
         .devices
         .remove(0);
-    let browser = Browser::start().await;
+    let browser = Browser::signed_in(&app, crate::ADMIN).await;
     browser.open(&app.url("/devices")).await;
     browser
         .click(&format!(
@@ -144,10 +144,9 @@ async fn a_row_opens_the_device_overview_and_back_returns_to_the_list() {
             literal(&first.device_name)
         ))
         .await;
-    assert_eq!(
-        browser.client.current_url().await.unwrap().path(),
-        format!("/devices/{}", first.id)
-    );
+    browser
+        .wait_for_url(&app.url(&format!("/devices/{}", first.id)))
+        .await;
     browser.client.back().await.unwrap();
     browser
         .wait_for("//h1[normalize-space()='All devices']")

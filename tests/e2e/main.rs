@@ -7,6 +7,7 @@ mod blade;
 mod browser;
 mod connectors;
 mod devices;
+mod identity;
 mod screenshots;
 
 use std::path::PathBuf;
@@ -16,8 +17,16 @@ use site_connector::{HierarchyConfig, SimulatedHierarchy, SiteConnector, SiteOpt
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
+/// The accounts every test server has, one per built-in role, all with [`PASSWORD`].
+pub const ADMIN: &str = "admin@e2e.example";
+pub const HELPDESK: &str = "helpdesk@e2e.example";
+pub const READER: &str = "reader@e2e.example";
+pub const PASSWORD: &str = "correct horse battery staple";
+
 pub struct TestServer {
     pub server: Server,
+    /// The admin API, signed in as [`ADMIN`].
+    api: reqwest::Client,
     stop: oneshot::Sender<()>,
     _dir: TempDir,
 }
@@ -46,11 +55,41 @@ pub async fn start_server() -> TestServer {
     })
     .await
     .unwrap();
-    let test_server = TestServer {
+    let hash = admin_server::auth::password::hash(PASSWORD);
+    for (user, role) in [
+        (ADMIN, admin_api::identity::INTUNE_ADMINISTRATOR),
+        (HELPDESK, admin_api::identity::HELP_DESK_OPERATOR),
+        (READER, admin_api::identity::READ_ONLY_OPERATOR),
+    ] {
+        server
+            .store()
+            .create_user(
+                &admin_server::store::users::NewUser {
+                    user_name: user,
+                    display_name: user.split('@').next().unwrap(),
+                    password_hash: &hash,
+                    roles: &[role.to_owned()],
+                },
+                &admin_server::store::audit::Actor::system(),
+                time::OffsetDateTime::now_utc(),
+            )
+            .await
+            .unwrap();
+    }
+    let mut test_server = TestServer {
         server,
+        api: reqwest::Client::new(),
         stop,
         _dir: dir,
     };
+    let cookie = test_server.session_cookie(ADMIN).await;
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::COOKIE, cookie.parse().unwrap());
+    headers.insert(admin_api::identity::CSRF_HEADER, "1".parse().unwrap());
+    test_server.api = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap();
     for config in [
         HierarchyConfig::new("Contoso Headquarters", "CHQ", 2207, 240, 1),
         HierarchyConfig::new("Contoso Europe", "EUR", 2010, 120, 2),
@@ -65,11 +104,31 @@ impl TestServer {
         format!("{}{path}", self.server.url())
     }
 
+    /// The admin API as [`ADMIN`], with the same-origin proof the SPA sends.
+    pub fn api(&self) -> &reqwest::Client {
+        &self.api
+    }
+
+    /// Signs `user` in through the API and returns the session cookie (`name=value`).
+    pub async fn session_cookie(&self, user: &str) -> String {
+        let response = reqwest::Client::new()
+            .post(self.url("/api/v1/session"))
+            .header(admin_api::identity::CSRF_HEADER, "1")
+            .json(&serde_json::json!({"userName": user, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{user} signs in");
+        let cookie = response.headers()["set-cookie"].to_str().unwrap();
+        cookie.split(';').next().unwrap().to_owned()
+    }
+
     /// Attaches a simulated site with a token from the admin API and uploads its devices.
     pub async fn attach_site(&self, config: HierarchyConfig) -> SiteConnector {
         let token = admin_server::routes::connectors::new_onboarding_token(
             self.server.store(),
             &self.server.state.config,
+            &admin_server::store::audit::Actor::system(),
         )
         .await
         .unwrap();

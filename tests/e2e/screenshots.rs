@@ -61,7 +61,7 @@ async fn the_three_views_render_in_light_and_dark_and_on_a_narrow_window() {
         ("light", "--blink-settings=preferredColorScheme=1", false),
         ("dark", "--blink-settings=preferredColorScheme=0", true),
     ] {
-        let browser = Browser::start_with(&[flag]).await;
+        let browser = Browser::signed_in_with(&app, crate::ADMIN, &[flag]).await;
         for (name, path, ready) in &views {
             browser.open(&app.url(path)).await;
             browser.wait_for(ready).await;
@@ -76,7 +76,7 @@ async fn the_three_views_render_in_light_and_dark_and_on_a_narrow_window() {
         browser.close().await;
     }
 
-    let narrow = Browser::start_with(&["--window-size=420,860"]).await;
+    let narrow = Browser::signed_in_with(&app, crate::ADMIN, &["--window-size=420,860"]).await;
     narrow.open(&app.url("/devices")).await;
     narrow
         .wait_for("//table[@aria-label='All devices']//tbody/tr")

@@ -1,15 +1,19 @@
 //! The device overview's ConfigMgr actions: three buttons, a confirmation, a toast, and the
 //! device's action status, live from the event stream.
 
-use admin_api::{ConfigurationManagerActionType, ConnectorStatus, Device, DeviceAction};
+use admin_api::{
+    ConfigurationManagerActionType, ConnectorStatus, Device, DeviceAction, Permission,
+};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::{actions, connectors};
 use crate::components::dialog::ConfirmDialog;
+use crate::components::permission::RequiresNote;
 use crate::components::toast::use_toasts;
 use crate::format;
 use crate::live::{supersedes, use_live};
+use crate::session::use_session;
 
 fn new_idempotency_key() -> String {
     window()
@@ -44,6 +48,8 @@ fn merged(listed: Vec<DeviceAction>, live: Vec<DeviceAction>) -> Vec<DeviceActio
 pub fn DeviceActions(device: Device) -> impl IntoView {
     let live = use_live();
     let toasts = use_toasts();
+    let session = use_session();
+    let allowed = move || session.may(Permission::RemoteTasksConfigurationManagerAction);
     let device_id = device.id.clone();
     let device_name = device.device_name.clone();
     let history = LocalResource::new({
@@ -133,7 +139,8 @@ pub fn DeviceActions(device: Device) -> impl IntoView {
                         view! {
                             <button
                                 class="button"
-                                disabled=move || offboarding() || in_flight(kind)
+                                disabled=move || !allowed() || offboarding() || in_flight(kind)
+                                aria-describedby="actions-not-allowed"
                                 on:click=move |_| confirming.set(Some((kind, new_idempotency_key())))
                             >
                                 {format::action(kind)}
@@ -142,6 +149,10 @@ pub fn DeviceActions(device: Device) -> impl IntoView {
                     })
                     .collect_view()}
             </div>
+            <RequiresNote
+                permission=Permission::RemoteTasksConfigurationManagerAction
+                id="actions-not-allowed"
+            />
             <Show when=offboarding>
                 <p class="notice" role="note">
                     "This device's hierarchy is being offboarded: it takes no more actions."

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use admin_api::{Collection, ConfigurationManagerActionType, Device};
+use admin_api::{Collection, ConfigurationManagerActionType, Device, Permission};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::A;
@@ -17,10 +17,12 @@ use super::view_state::{
 use crate::api::{actions, connectors, devices};
 use crate::components::dialog::ConfirmDialog;
 use crate::components::error_banner::ErrorBanner;
+use crate::components::permission::RequiresNote;
 use crate::components::shell::{set_breadcrumb, Crumb};
 use crate::components::toast::use_toasts;
 use crate::format;
 use crate::live::use_live;
+use crate::session::use_session;
 
 const PAGE_SIZE: u32 = 50;
 const COLUMNS_KEY: &str = "attach-center.devices.columns";
@@ -664,6 +666,8 @@ fn DeviceGrid(
 
 #[component]
 fn BulkActions(selected: RwSignal<BTreeMap<String, String>>) -> impl IntoView {
+    let session = use_session();
+    let allowed = move || session.may(Permission::RemoteTasksConfigurationManagerAction);
     let toasts = use_toasts();
     let live = use_live();
     let confirming = RwSignal::new(None::<ConfigurationManagerActionType>);
@@ -707,7 +711,12 @@ fn BulkActions(selected: RwSignal<BTreeMap<String, String>>) -> impl IntoView {
                     .iter()
                     .map(|&kind| {
                         view! {
-                            <button class="button" on:click=move |_| confirming.set(Some(kind))>
+                            <button
+                                class="button"
+                                disabled=move || !allowed()
+                                aria-describedby="bulk-not-allowed"
+                                on:click=move |_| confirming.set(Some(kind))
+                            >
                                 {format::action(kind)}
                             </button>
                         }
@@ -716,6 +725,10 @@ fn BulkActions(selected: RwSignal<BTreeMap<String, String>>) -> impl IntoView {
                 <button class="button" on:click=move |_| selected.set(BTreeMap::new())>
                     "Clear selection"
                 </button>
+                <RequiresNote
+                    permission=Permission::RemoteTasksConfigurationManagerAction
+                    id="bulk-not-allowed"
+                />
             </div>
         </Show>
         {move || {
