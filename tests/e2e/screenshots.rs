@@ -1,4 +1,4 @@
-//! The three views in light and dark, and All devices on a narrow window: rendered, checked, and
+//! The views in light and dark, and All devices on a narrow window: rendered, checked, and
 //! saved as screenshots (under the tests' target folder; `docs/` has copies that were looked at).
 
 use admin_server::store::devices::DeviceQuery;
@@ -30,7 +30,7 @@ async fn background_brightness(browser: &Browser) -> f64 {
 }
 
 #[tokio::test]
-async fn the_three_views_render_in_light_and_dark_and_on_a_narrow_window() {
+async fn the_views_render_in_light_and_dark_and_on_a_narrow_window() {
     let app = start_server().await;
     let device = app
         .server
@@ -55,6 +55,11 @@ async fn the_three_views_render_in_light_and_dark_and_on_a_narrow_window() {
             "connectors",
             "/tenant-admin/connectors?id=".to_owned() + &connector_id(&app).await,
             "//section[@aria-labelledby='connector-details']".to_owned(),
+        ),
+        (
+            "audit-logs",
+            "/tenant-admin/audit-logs".to_owned(),
+            "//table[@aria-label='Audit events']//tbody/tr".to_owned(),
         ),
     ];
     for (scheme, flag, dark) in [
@@ -95,6 +100,14 @@ async fn the_three_views_render_in_light_and_dark_and_on_a_narrow_window() {
     );
     narrow.screenshot("all-devices-narrow.png").await;
     narrow.close().await;
+
+    let signed_out = Browser::start().await;
+    signed_out.open(&app.url("/devices")).await;
+    signed_out
+        .wait_for("//h1[normalize-space()='Sign in']")
+        .await;
+    signed_out.screenshot("sign-in.png").await;
+    signed_out.close().await;
     app.shut_down().await;
 }
 
