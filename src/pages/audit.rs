@@ -218,32 +218,17 @@ fn AuditTable() -> impl IntoView {
         let go = go.clone();
         move |_| go(AuditView::default())
     };
-    let text_input = move |id: &'static str,
-                           label: &'static str,
-                           get: fn(&AuditView) -> String,
-                           set: fn(&mut AuditView, String)| {
+    let input = move |id: &'static str,
+                      label: &'static str,
+                      kind: &'static str,
+                      get: fn(&AuditView) -> String,
+                      set: fn(&mut AuditView, String)| {
         view! {
             <div class="field">
                 <label for=id>{label}</label>
                 <input
                     id=id
-                    type="search"
-                    prop:value=move || draft.with(get)
-                    on:input=move |e| draft.update(|d| set(d, event_target_value(&e)))
-                />
-            </div>
-        }
-    };
-    let date_input = move |id: &'static str,
-                           label: &'static str,
-                           get: fn(&AuditView) -> String,
-                           set: fn(&mut AuditView, String)| {
-        view! {
-            <div class="field">
-                <label for=id>{label}</label>
-                <input
-                    id=id
-                    type="date"
+                    type=kind
                     prop:value=move || draft.with(get)
                     on:input=move |e| draft.update(|d| set(d, event_target_value(&e)))
                 />
@@ -252,7 +237,7 @@ fn AuditTable() -> impl IntoView {
     };
     view! {
         <form class="card audit-filters" on:submit=apply aria-label="Filter the audit log">
-            {text_input("audit-actor", "Actor", |v| v.actor.clone(), |v, t| v.actor = t)}
+            {input("audit-actor", "Actor", "search", |v| v.actor.clone(), |v, t| v.actor = t)}
             <div class="field">
                 <label for="audit-activity">"Activity"</label>
                 <select
@@ -285,9 +270,9 @@ fn AuditTable() -> impl IntoView {
                     <option value="failure">"Failure"</option>
                 </select>
             </div>
-            {text_input("audit-resource", "Resource (id or name)", |v| v.resource.clone(), |v, t| v.resource = t)}
-            {date_input("audit-from", "From (UTC)", |v| v.from.clone(), |v, t| v.from = t)}
-            {date_input("audit-to", "To (UTC)", |v| v.to.clone(), |v, t| v.to = t)}
+            {input("audit-resource", "Resource (id or name)", "search", |v| v.resource.clone(), |v, t| v.resource = t)}
+            {input("audit-from", "From (UTC)", "date", |v| v.from.clone(), |v, t| v.from = t)}
+            {input("audit-to", "To (UTC)", "date", |v| v.to.clone(), |v, t| v.to = t)}
             <div class="field actions">
                 <button class="button primary" type="submit">"Apply"</button>
                 <button class="button" type="button" on:click=clear>"Clear"</button>

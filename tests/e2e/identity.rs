@@ -168,3 +168,39 @@ async fn an_expired_session_returns_to_sign_in_and_then_to_the_same_page() {
     browser.close().await;
     app.shut_down().await;
 }
+
+#[tokio::test]
+async fn the_audit_logs_filter_from_the_form_and_the_filter_survives_a_reload() {
+    let app = start_server().await;
+    // The reader signs in once, so the log has one event of theirs.
+    app.session_cookie(READER).await;
+    let browser = Browser::signed_in(&app, crate::ADMIN).await;
+    browser.open(&app.url("/tenant-admin/audit-logs")).await;
+    browser
+        .wait_for("//table[@aria-label='Audit events']//tbody/tr")
+        .await;
+    let actor = browser.wait_for("//input[@id='audit-actor']").await;
+    actor.send_keys("reader@").await.unwrap();
+    actor
+        .send_keys(&fantoccini::key::Key::Enter.to_string())
+        .await
+        .unwrap();
+    browser
+        .wait_for_url(&app.url("/tenant-admin/audit-logs?actor=reader%40"))
+        .await;
+    let only_reader = "//p[@role='status' and normalize-space()='1 event']";
+    browser.wait_for(only_reader).await;
+    let row = browser
+        .text_of("table[aria-label='Audit events'] tbody tr")
+        .await;
+    assert!(row.contains("Sign in") && row.contains(READER), "{row}");
+    browser.client.refresh().await.unwrap();
+    browser.wait_for(only_reader).await;
+    let kept = browser.wait_for("//input[@id='audit-actor']").await;
+    assert_eq!(
+        kept.prop("value").await.unwrap().as_deref(),
+        Some("reader@")
+    );
+    browser.close().await;
+    app.shut_down().await;
+}

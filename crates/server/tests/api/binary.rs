@@ -75,6 +75,21 @@ async fn stops_cleanly_on(signal: &str) {
         !rest.contains(crate::PASSWORD) && !rest.contains(token),
         "{rest}"
     );
+    // Nor the demo sites' connector credentials (their secrets, after the id).
+    let sites: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("data/demo-sites.json")).unwrap())
+            .unwrap();
+    let secrets: Vec<&str> = sites["sites"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(|credential| credential.as_str()?.split_once('.').map(|(_, s)| s))
+        .collect();
+    assert_eq!(secrets.len(), 3);
+    assert!(
+        secrets.iter().all(|secret| !rest.contains(secret)),
+        "{rest}"
+    );
     assert!(
         rest.lines()
             .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()),
