@@ -478,23 +478,30 @@ async fn fetch_user(connection: &mut SqliteConnection, id: &str) -> AppResult<Us
     })
 }
 
-/// The user with the union of their roles' permissions.
+/// The user with the union of their roles' permissions: asked on every request, so two queries.
 async fn principal_of(connection: &mut SqliteConnection, user_id: &str) -> AppResult<Principal> {
-    let user = fetch_user(&mut *connection, user_id).await?;
+    let (user_name, display_name): (String, String) =
+        sqlx::query_as("SELECT user_name, display_name FROM users WHERE id = ?")
+            .bind(user_id)
+            .fetch_one(&mut *connection)
+            .await?;
+    let mut roles = Vec::new();
     let mut permissions = Vec::new();
     for row in role_rows(connection, user_id).await? {
-        for permission in RoleDefinition::try_from(row)?.permissions {
+        let role = RoleDefinition::try_from(row)?;
+        for permission in role.permissions {
             if !permissions.contains(&permission) {
                 permissions.push(permission);
             }
         }
+        roles.push(role.display_name);
     }
     permissions.sort_by_key(|p| Permission::ALL.iter().position(|q| q == p));
     Ok(Principal {
-        user_id: user.id,
-        user_principal_name: user.user_principal_name,
-        display_name: user.display_name,
-        roles: user.roles,
+        user_id: user_id.to_owned(),
+        user_principal_name: user_name,
+        display_name,
+        roles,
         permissions,
     })
 }
