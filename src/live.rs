@@ -93,13 +93,8 @@ fn open(
     reopen: RwSignal<u32>,
     was_open: std::rc::Rc<std::cell::Cell<bool>>,
 ) -> Option<web_sys::EventSource> {
-    let init = web_sys::EventSourceInit::new();
-    init.set_with_credentials(true);
-    let source = web_sys::EventSource::new_with_event_source_init_dict(
-        &format!("{}/events", crate::api::API_BASE),
-        &init,
-    )
-    .ok()?;
+    // Same origin: the session cookie goes with it.
+    let source = web_sys::EventSource::new(&format!("{}/events", crate::api::API_BASE)).ok()?;
     let listen = |name: &str, handler: Box<dyn FnMut(web_sys::MessageEvent)>| {
         let closure = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(handler);
         let _ = source.add_event_listener_with_callback(name, closure.as_ref().unchecked_ref());

@@ -4,6 +4,8 @@
 use admin_api::{Me, Permission};
 use leptos::prelude::*;
 
+use crate::pages::devices::view_state::encode;
+
 #[derive(Clone, Copy)]
 pub struct Session {
     /// `None` until `/me` answered, and after sign-out or a 401.
@@ -62,8 +64,10 @@ pub fn sign_in_url(here: &str) -> String {
     if safe_return_path(Some(here)) == "/" {
         return SIGN_IN_PATH.to_owned();
     }
-    let encoded: String = js_sys::encode_uri_component(here).into();
-    format!("{SIGN_IN_PATH}?returnTo={encoded}")
+    format!(
+        "{SIGN_IN_PATH}?{}",
+        encode(&[("returnTo".to_owned(), here.to_owned())])
+    )
 }
 
 #[cfg(test)]
@@ -81,6 +85,11 @@ mod tests {
         assert_eq!(safe_return_path(Some("https://evil.example")), "/");
         assert_eq!(safe_return_path(Some("/signin?returnTo=/x")), "/");
         assert_eq!(safe_return_path(None), "/");
+        assert_eq!(
+            sign_in_url("/devices?search=PC 1"),
+            "/signin?returnTo=%2Fdevices%3Fsearch%3DPC%201"
+        );
+        assert_eq!(sign_in_url("//evil.example"), "/signin");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The server's own clock work: actions that waited too long time out, and offboardings that no
-//! site confirmed complete after their grace period.
+//! site confirmed complete after their grace period; less often, ended sessions and idle rate
+//! limit entries are forgotten.
 
 use admin_api::Event;
 
@@ -9,15 +10,30 @@ use crate::store::audit::Actor;
 pub async fn run(state: AppState) {
     let mut ticks = tokio::time::interval(state.config.sweep_interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Nothing depends on ended sessions being gone at once (they are refused as they are read),
+    // so their rows are deleted once a minute rather than with every sweep.
+    let mut housekeeping = tokio::time::interval(HOUSEKEEPING_INTERVAL);
+    housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tokio::select! {
-            _ = ticks.tick() => {},
+        let result = tokio::select! {
+            _ = ticks.tick() => sweep(&state).await,
+            _ = housekeeping.tick() => forget_ended(&state).await,
             () = state.shutdown.cancelled() => return,
-        }
-        if let Err(error) = sweep(&state).await {
+        };
+        if let Err(error) = result {
             tracing::error!(%error, "sweep failed");
         }
     }
+}
+
+const HOUSEKEEPING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+async fn forget_ended(state: &AppState) -> anyhow::Result<()> {
+    let now = state.now();
+    let idle = to_time(state.config.session_idle_timeout);
+    state.store.delete_expired_sessions(now, now - idle).await?;
+    state.limits.forget_idle();
+    Ok(())
 }
 
 async fn sweep(state: &AppState) -> anyhow::Result<()> {
@@ -36,9 +52,6 @@ async fn sweep(state: &AppState) -> anyhow::Result<()> {
     for connector_id in due {
         complete_offboard(state, &connector_id, &Actor::system()).await?;
     }
-    let idle = to_time(state.config.session_idle_timeout);
-    state.store.delete_expired_sessions(now, now - idle).await?;
-    state.limits.forget_idle();
     Ok(())
 }
 

@@ -10,7 +10,8 @@ use crate::auth::{require, Authorized};
 use crate::error::{AppError, AppJson, AppResult};
 use crate::query::{decode_skiptoken, encode_skiptoken, next_link, parse_page_options};
 use crate::state::AppState;
-use crate::store::actions::{ActionCursor, ActionRequest};
+use crate::store::actions::ActionRequest;
+use crate::store::SeqCursor;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -135,7 +136,7 @@ pub(crate) async fn list_for_device(
     RawQuery(query): RawQuery,
 ) -> AppResult<Json<Collection<DeviceAction>>> {
     let options = parse_page_options(query.as_deref(), &["$top", "$skiptoken"])?;
-    let after: Option<ActionCursor> = options
+    let after: Option<SeqCursor> = options
         .skiptoken
         .as_deref()
         .map(decode_skiptoken)

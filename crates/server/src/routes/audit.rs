@@ -9,8 +9,9 @@ use crate::auth::{require, Authorized};
 use crate::error::AppResult;
 use crate::query::{decode_skiptoken, encode_skiptoken, next_link, parse_page_options};
 use crate::state::AppState;
-use crate::store::audit::{AuditCursor, AUDIT_FILTER};
+use crate::store::audit::AUDIT_FILTER;
 use crate::store::device_query::filter_sql_over;
+use crate::store::SeqCursor;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/auditEvents", get(list))
@@ -48,7 +49,7 @@ pub(crate) async fn list(
         .as_deref()
         .map(|text| filter_sql_over(text, &AUDIT_FILTER))
         .transpose()?;
-    let after: Option<AuditCursor> = options
+    let after: Option<SeqCursor> = options
         .skiptoken
         .as_deref()
         .map(decode_skiptoken)

@@ -6,7 +6,7 @@ use sqlx::FromRow;
 use time::OffsetDateTime;
 
 use super::audit::{append, Actor, AuditEntry};
-use super::{stored, timestamp, Store};
+use super::{seq_page, stored, timestamp, SeqCursor, Store};
 use crate::error::{AppError, AppResult};
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
@@ -17,12 +17,6 @@ pub struct ActionRequest<'a> {
     pub action: ConfigurationManagerActionType,
     pub requested_by: &'a Actor,
     pub idempotency_key: Option<&'a str>,
-}
-
-/// Where a page of a device's actions (newest first, by request order) resumes.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ActionCursor {
-    pub seq: i64,
 }
 
 impl Store {
@@ -130,9 +124,9 @@ impl Store {
     pub async fn device_actions(
         &self,
         device_id: &str,
-        after: Option<&ActionCursor>,
+        after: Option<&SeqCursor>,
         top: u32,
-    ) -> AppResult<(Vec<DeviceAction>, Option<ActionCursor>)> {
+    ) -> AppResult<(Vec<DeviceAction>, Option<SeqCursor>)> {
         let limit = i64::from(top) + 1;
         // Request order, not the timestamp: several requests share a second.
         let rows: Vec<ActionRow> = sqlx::query_as(
@@ -143,14 +137,9 @@ impl Store {
         .bind(limit)
         .fetch_all(self.pool())
         .await?;
-        let more = rows.len() > top as usize;
-        let rows = &rows[..rows.len().min(top as usize)];
-        let next = more.then(|| ActionCursor {
-            seq: rows.last().map_or(0, |last| last.seq),
-        });
+        let (rows, next) = seq_page(rows, top, |row| row.seq);
         let actions = rows
-            .iter()
-            .cloned()
+            .into_iter()
             .map(DeviceAction::try_from)
             .collect::<AppResult<Vec<_>>>()?;
         Ok((actions, next))

@@ -6,7 +6,7 @@ use sqlx::{FromRow, SqliteConnection};
 use time::OffsetDateTime;
 
 use super::device_query::{field, Field, Filterable, Kind, Sql};
-use super::{stored, timestamp, Store};
+use super::{seq_page, stored, timestamp, SeqCursor, Store};
 use crate::error::AppResult;
 use crate::request_id;
 
@@ -120,12 +120,6 @@ pub const AUDIT_FILTER: Filterable = Filterable {
     fields: &[AUDIT_FIELDS],
 };
 
-/// Where a page of audit events (newest first) resumes.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct AuditCursor {
-    pub seq: i64,
-}
-
 impl Store {
     /// Appends one event in a transaction of its own (for what changes nothing else, e.g. a
     /// failed sign-in).
@@ -140,10 +134,10 @@ impl Store {
     pub async fn audit_events(
         &self,
         filter: Option<&Sql>,
-        after: Option<&AuditCursor>,
+        after: Option<&SeqCursor>,
         top: u32,
         count: bool,
-    ) -> AppResult<(Vec<AuditEvent>, Option<AuditCursor>, Option<u64>)> {
+    ) -> AppResult<(Vec<AuditEvent>, Option<SeqCursor>, Option<u64>)> {
         let condition = filter.map_or("1 = 1".to_owned(), |f| f.text.clone());
         let params: &[Option<String>] = filter.map_or(&[], |f| &f.params);
         let text = format!(
@@ -158,11 +152,7 @@ impl Store {
             .bind(i64::from(top) + 1)
             .fetch_all(self.pool())
             .await?;
-        let more = rows.len() > top as usize;
-        let rows = &rows[..rows.len().min(top as usize)];
-        let next = more.then(|| AuditCursor {
-            seq: rows.last().map_or(0, |last| last.seq),
-        });
+        let (rows, next) = seq_page(rows, top, |row| row.seq);
         let total = if count {
             let text = format!("SELECT COUNT(*) FROM audit_events WHERE {condition}");
             let mut query = sqlx::query_scalar::<_, i64>(&text);
@@ -174,8 +164,7 @@ impl Store {
             None
         };
         let events = rows
-            .iter()
-            .cloned()
+            .into_iter()
             .map(AuditEvent::try_from)
             .collect::<sqlx::Result<Vec<_>>>()?;
         Ok((events, next, total))

@@ -62,6 +62,27 @@ impl Store {
     }
 }
 
+/// Where a page of a list read newest first by insertion order (`seq`) resumes: a device's
+/// actions, the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SeqCursor {
+    pub seq: i64,
+}
+
+/// Splits rows fetched with `LIMIT top + 1` into one page and the cursor of the next, if any.
+pub(crate) fn seq_page<R>(
+    mut rows: Vec<R>,
+    top: u32,
+    seq: impl Fn(&R) -> i64,
+) -> (Vec<R>, Option<SeqCursor>) {
+    let more = rows.len() > top as usize;
+    rows.truncate(top as usize);
+    let next = more.then(|| SeqCursor {
+        seq: rows.last().map_or(0, &seq),
+    });
+    (rows, next)
+}
+
 /// Timestamps are stored as fixed-width RFC 3339 UTC text (`2026-11-21T09:30:00Z`), so that text
 /// order is time order and the wire form needs no conversion.
 pub fn timestamp(at: OffsetDateTime) -> String {

@@ -340,6 +340,7 @@ impl Store {
         now: OffsetDateTime,
         idle_cutoff: OffsetDateTime,
     ) -> AppResult<Option<SessionRecord>> {
+        let mut connection = self.pool().acquire().await?;
         let found: Option<(String, String)> = sqlx::query_as(
             "SELECT user_id, last_seen_at FROM sessions
              WHERE token_hash = ? AND expires_at > ? AND last_seen_at > ?",
@@ -347,12 +348,11 @@ impl Store {
         .bind(token_hash)
         .bind(timestamp(now))
         .bind(timestamp(idle_cutoff))
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *connection)
         .await?;
         let Some((user_id, last_seen)) = found else {
             return Ok(None);
         };
-        let mut connection = self.pool().acquire().await?;
         Ok(Some(SessionRecord {
             principal: principal_of(&mut connection, &user_id).await?,
             last_seen_at: super::parse_timestamp(&last_seen).unwrap_or(now),
