@@ -107,7 +107,14 @@ fn unauthenticated() {
 
 /// GETs `url` and decodes its JSON answer. The request is aborted when the reactive scope that
 /// started it is cleaned up (the page closed, or a newer request replaced it).
+///
+/// Only the decoding is generic: the request itself is one function for every answer type, so the
+/// bundle carries one copy of it (see docs/performance.md).
 pub async fn get<T: DeserializeOwned>(url: &str) -> Result<T, ApiError> {
+    parse(&get_text(url).await?)
+}
+
+async fn get_text(url: &str) -> Result<String, ApiError> {
     let controller = web_sys::AbortController::new().ok();
     let signal = controller.as_ref().map(|c| c.signal());
     let controller = send_wrapper::SendWrapper::new(controller);
@@ -119,8 +126,10 @@ pub async fn get<T: DeserializeOwned>(url: &str) -> Result<T, ApiError> {
     let request = gloo_net::http::Request::get(url)
         .header("accept", "application/json")
         .credentials(RequestCredentials::Include)
-        .abort_signal(signal.as_ref());
-    send(request).await
+        .abort_signal(signal.as_ref())
+        .build()
+        .map_err(network_error)?;
+    answer_text(request).await
 }
 
 /// POSTs `body` as JSON (with extra headers) and decodes the JSON answer.
@@ -129,17 +138,17 @@ pub async fn post<B: serde::Serialize, T: DeserializeOwned>(
     body: &B,
     headers: &[(&str, &str)],
 ) -> Result<T, ApiError> {
-    let mut request = gloo_net::http::Request::post(url)
-        .header("accept", "application/json")
-        .header(CSRF_HEADER, "1")
-        .credentials(RequestCredentials::Include);
+    let body = serde_json::to_string(body).map_err(|e| ApiError::Decode(e.to_string()))?;
+    parse(&post_text(url, body, headers).await?)
+}
+
+async fn post_text(url: &str, body: String, headers: &[(&str, &str)]) -> Result<String, ApiError> {
+    let mut request =
+        changing(gloo_net::http::Method::POST, url).header("content-type", "application/json");
     for (name, value) in headers {
         request = request.header(name, value);
     }
-    let request = request
-        .json(body)
-        .map_err(|e| ApiError::Decode(e.to_string()))?;
-    send_request(request).await
+    answer_text(request.body(body).map_err(network_error)?).await
 }
 
 /// Sends a request without a body (DELETE, or a POST that takes none) and decodes the answer.
@@ -147,7 +156,7 @@ pub async fn send_empty<T: DeserializeOwned>(
     method: gloo_net::http::Method,
     url: &str,
 ) -> Result<T, ApiError> {
-    send(changing(method, url)).await
+    parse(&answer_text(changing(method, url).build().map_err(network_error)?).await?)
 }
 
 /// A request that changes something: it carries the same-origin proof the server asks for.
@@ -168,27 +177,17 @@ pub async fn send_no_content(method: gloo_net::http::Method, url: &str) -> Resul
     Err(error_of(response).await)
 }
 
-async fn send_request<T: DeserializeOwned>(
-    request: gloo_net::http::Request,
-) -> Result<T, ApiError> {
+/// Sends a built request: the body of a success, or the one `ApiError` any other outcome is.
+async fn answer_text(request: gloo_net::http::Request) -> Result<String, ApiError> {
     let response = request.send().await.map_err(network_error)?;
-    decode(response).await
-}
-
-/// Sends a built request and maps every outcome into `T` or one `ApiError`.
-pub async fn send<T: DeserializeOwned>(
-    request: gloo_net::http::RequestBuilder,
-) -> Result<T, ApiError> {
-    let response = request.send().await.map_err(network_error)?;
-    decode(response).await
-}
-
-async fn decode<T: DeserializeOwned>(response: gloo_net::http::Response) -> Result<T, ApiError> {
     if !response.ok() {
         return Err(error_of(response).await);
     }
-    let body = response.text().await.map_err(network_error)?;
-    serde_json::from_str(&body).map_err(|e| ApiError::Decode(e.to_string()))
+    response.text().await.map_err(network_error)
+}
+
+fn parse<T: DeserializeOwned>(body: &str) -> Result<T, ApiError> {
+    serde_json::from_str(body).map_err(|e| ApiError::Decode(e.to_string()))
 }
 
 /// The error a non-2xx answer stands for; a 401 also starts the way back to sign-in.

@@ -36,6 +36,9 @@ pub struct HierarchyConfig {
     pub cloud: Cloud,
     /// A site that never sends its information shows as `unknown`.
     pub reports_site_info: bool,
+    /// The time the devices' dates are drawn back from. Fixed, with the seed it makes the same
+    /// devices on every run (the benchmarks' tenants); by default the time the hierarchy is made.
+    pub as_of: Option<OffsetDateTime>,
 }
 
 impl HierarchyConfig {
@@ -57,6 +60,7 @@ impl HierarchyConfig {
             upload_scope: UploadScope::AllDevices,
             cloud: Cloud::AzurePublicCloud,
             reports_site_info: true,
+            as_of: None,
         }
     }
 }
@@ -217,8 +221,12 @@ impl SimulatedHierarchy {
             next_number: 1,
             config,
         };
+        let as_of = hierarchy
+            .config
+            .as_of
+            .unwrap_or_else(OffsetDateTime::now_utc);
         for _ in 0..hierarchy.config.devices {
-            let device = hierarchy.make_device(OffsetDateTime::now_utc());
+            let device = hierarchy.make_device(as_of);
             hierarchy.devices.push(device);
         }
         hierarchy

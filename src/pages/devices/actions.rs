@@ -15,13 +15,6 @@ use crate::format;
 use crate::live::{supersedes, use_live};
 use crate::session::use_session;
 
-fn new_idempotency_key() -> String {
-    window()
-        .crypto()
-        .map(|c| c.random_uuid())
-        .unwrap_or_else(|_| format!("{}", js_sys::Math::random()))
-}
-
 /// The device's actions: what the list said (newest first, in request order), overridden by what
 /// the event stream said since, with actions the list does not have yet (seen in `live`'s order)
 /// first. The sort by request time is stable, so actions of the same second keep that order.
@@ -141,7 +134,7 @@ pub fn DeviceActions(device: Device) -> impl IntoView {
                                 class="button"
                                 disabled=move || !allowed() || offboarding() || in_flight(kind)
                                 aria-describedby="actions-not-allowed"
-                                on:click=move |_| confirming.set(Some((kind, new_idempotency_key())))
+                                on:click=move |_| confirming.set(Some((kind, actions::new_idempotency_key())))
                             >
                                 {format::action(kind)}
                             </button>

@@ -677,10 +677,7 @@ fn BulkActions(selected: RwSignal<BTreeMap<String, String>>) -> impl IntoView {
         spawn_local(async move {
             let mut failed = Vec::new();
             for (id, name) in &targets {
-                let key = window()
-                    .crypto()
-                    .map(|c| c.random_uuid())
-                    .unwrap_or_else(|_| js_sys::Math::random().to_string());
+                let key = actions::new_idempotency_key();
                 match actions::trigger(id, kind, &key).await {
                     Ok(action) => live.record(action),
                     Err(error) => failed.push(format!("{name} ({error})")),

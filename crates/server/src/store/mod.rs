@@ -57,6 +57,13 @@ impl Store {
         &self.pool
     }
 
+    /// Refreshes the query planner's statistics where they are stale (SQLite's `PRAGMA optimize`),
+    /// e.g. after a large load.
+    pub async fn optimize(&self) -> sqlx::Result<()> {
+        sqlx::query("PRAGMA optimize").execute(&self.pool).await?;
+        Ok(())
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }

@@ -1,0 +1,269 @@
+//! The performance suite of issue 6: a generated tenant (1M devices in 10 hierarchies, or a
+//! smaller preset), the server in a process of its own, and measurements of every budget, written
+//! as Markdown. `scripts/bench` runs it; `docs/performance.md` has the results.
+
+pub mod bundle;
+pub mod generate;
+pub mod measure;
+pub mod preset;
+pub mod report;
+pub mod scenarios;
+pub mod server;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use admin_server::auth::password;
+use admin_server::store::audit::Actor;
+use admin_server::store::users::NewUser;
+use admin_server::store::Store;
+
+use crate::generate::TenantMarker;
+use crate::preset::Preset;
+use crate::report::{Report, Section};
+use crate::scenarios::Context;
+use crate::server::ServerProcess;
+
+pub const BENCH_USER: &str = "bench@bench.example";
+
+/// What to measure; all of it by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum Part {
+    Bundle,
+    List,
+    Throughput,
+    Export,
+    Actions,
+    Memory,
+    Ingest,
+}
+
+pub struct RunOptions {
+    pub preset: Preset,
+    pub seed: u64,
+    pub data: PathBuf,
+    pub dist: PathBuf,
+    pub parts: Vec<Part>,
+    /// How the run was started, for the report.
+    pub command: String,
+}
+
+/// Makes (or resets) the benchmark account in the database at `url`; returns its password.
+pub async fn bench_user(database_url: &str) -> anyhow::Result<String> {
+    let store = Store::connect(database_url).await?;
+    let secret = password::generate();
+    let hash = {
+        let secret = secret.clone();
+        tokio::task::spawn_blocking(move || password::hash(&secret)).await?
+    };
+    let now = time::OffsetDateTime::now_utc();
+    if store.credentials(BENCH_USER).await?.is_some() {
+        store.set_password(BENCH_USER, &hash).await?;
+    } else {
+        store
+            .create_user(
+                &NewUser {
+                    user_name: BENCH_USER,
+                    display_name: "Benchmark",
+                    password_hash: &hash,
+                    roles: &["Intune Administrator".to_owned()],
+                },
+                &Actor::command_line(),
+                now,
+            )
+            .await?;
+    }
+    store.close().await;
+    Ok(secret)
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        })
+        .map_or("?".into(), |kib| {
+            format!("{:.0} GiB", kib as f64 / 1_048_576.0)
+        });
+    format!("{cpu}, {cores} cores, {memory} RAM")
+}
+
+fn commit() -> String {
+    std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The tenant for this preset and seed in `data`, generated when it is not there yet.
+pub async fn tenant(
+    data: &Path,
+    preset: &Preset,
+    seed: u64,
+) -> anyhow::Result<(TenantMarker, bool)> {
+    if let Some(marker) = generate::existing(data, preset, seed) {
+        eprintln!("Reusing the {} tenant in {}", preset.name, data.display());
+        return Ok((marker, false));
+    }
+    eprintln!(
+        "Generating the {} tenant ({} devices) in {}",
+        preset.name,
+        preset.devices(),
+        data.display()
+    );
+    Ok((generate::generate(data, preset, seed).await?, true))
+}
+
+pub async fn run(options: &RunOptions) -> anyhow::Result<Report> {
+    let preset = &options.preset;
+    let wants = |part: Part| options.parts.is_empty() || options.parts.contains(&part);
+    let mut sections = Vec::new();
+
+    if wants(Part::Bundle) {
+        eprintln!("Bundle");
+        let (wasm, js) = bundle::measure(&options.dist)?;
+        let mut section = Section::new("The SPA's download");
+        section.value(
+            "wasm module: raw / gzip / brotli",
+            format!("{} / {} / {} B", wasm.raw, wasm.gzip, wasm.brotli),
+            Some((
+                "≤ 250,000 B brotli (aim 150,000)",
+                wasm.brotli <= bundle::WASM_BROTLI_BUDGET,
+            )),
+        );
+        section.value(
+            "JavaScript glue: raw / gzip / brotli",
+            format!("{} / {} / {} B", js.raw, js.gzip, js.brotli),
+            None,
+        );
+        sections.push(section);
+    }
+
+    let reads = [
+        Part::List,
+        Part::Throughput,
+        Part::Export,
+        Part::Actions,
+        Part::Memory,
+    ];
+    if reads.into_iter().any(wants) {
+        let (tenant, generated) = tenant(&options.data, preset, options.seed).await?;
+        let mut setup = Section::new("The tenant");
+        setup.value(
+            "Devices, hierarchies",
+            format!("{}, {}", tenant.devices, tenant.hierarchies.len()),
+            None,
+        );
+        setup.value(
+            "Generated through the store (onboard, site, full sync in batches of 5,000)",
+            format!(
+                "{:.1} s, {:.0} devices/s{}",
+                tenant.seconds,
+                tenant.devices as f64 / tenant.seconds,
+                if generated { "" } else { " (an earlier run's)" }
+            ),
+            None,
+        );
+        let database_url = generate::database_url(&options.data);
+        let secret = bench_user(&database_url).await?;
+        let server = ServerProcess::start(&database_url, &options.dist).await?;
+        let client = measure::signed_in(&server.url, BENCH_USER, &secret).await?;
+        measure::get_ok(&client, &format!("{}/api/v1/devices?$top=50", server.url)).await?;
+        let started_rss = server.rss()?;
+        setup.value(
+            "Server RSS after start and a first page",
+            format!("{:.1} MB", started_rss as f64 / 1e6),
+            None,
+        );
+        sections.push(setup);
+        let ctx = Context {
+            url: server.url.clone(),
+            client,
+            preset: preset.clone(),
+            tenant,
+        };
+        if wants(Part::List) {
+            eprintln!("List");
+            sections.push(scenarios::list::first_pages(&ctx).await?);
+            sections.push(scenarios::list::deep_pages(&ctx).await?);
+            sections.push(scenarios::list::filters(&ctx).await?);
+            sections.push(scenarios::list::search(&ctx).await?);
+            sections.push(scenarios::list::counts(&ctx).await?);
+            sections.push(scenarios::list::detail(&ctx).await?);
+        }
+        if wants(Part::Throughput) {
+            eprintln!("Throughput");
+            sections.push(scenarios::throughput::run(&ctx).await?);
+        }
+        if wants(Part::Export) {
+            eprintln!("Export");
+            sections.push(scenarios::export::run(&ctx, server.pid).await?);
+        }
+        if wants(Part::Actions) {
+            eprintln!("Actions");
+            sections.push(scenarios::actions::run(&ctx).await?);
+        }
+        if wants(Part::Memory) {
+            eprintln!("Memory");
+            let mut section = Section::new("Server memory");
+            // Idle means idle: nothing asked of it for a while (a measurement, not a synchronization).
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            let rss = server.rss()?;
+            section.value(
+                format!(
+                    "RSS with {} devices loaded, idle after the runs above",
+                    ctx.tenant.devices
+                ),
+                format!("{:.1} MB", rss as f64 / 1e6),
+                Some(("≤ 300 MB", rss <= 300_000_000)),
+            );
+            sections.push(section);
+        }
+        server.stop().await?;
+    }
+
+    if wants(Part::Ingest) {
+        eprintln!("Ingest");
+        let folder = options.data.join("ingest");
+        let _ = std::fs::remove_dir_all(&folder);
+        std::fs::create_dir_all(&folder)?;
+        let database_url = format!("sqlite:{}", folder.join("ingest.sqlite").display());
+        let secret = bench_user(&database_url).await?;
+        let server = ServerProcess::start(&database_url, &options.dist).await?;
+        let client = measure::signed_in(&server.url, BENCH_USER, &secret).await?;
+        sections.push(scenarios::ingest::run(&server.url, &client, preset, options.seed).await?);
+        server.stop().await?;
+        std::fs::remove_dir_all(&folder)?;
+    }
+
+    let date = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    Ok(Report {
+        heading: format!(
+            "## Preset `{}` ({} devices), seed {}\n\n- Date: {date}\n- Machine: {}\n- Commit: {}\n- Command: `{}`",
+            preset.name,
+            preset.devices(),
+            options.seed,
+            machine(),
+            commit(),
+            options.command
+        ),
+        sections,
+    })
+}

@@ -1,0 +1,146 @@
+//! An action's round trip: requested over the admin API, taken by a site connector whose
+//! clients answer at once, and its `done` seen on the event stream as the SPA sees it.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use admin_api::{
+    ActionState, ConfigurationManagerAction, ConfigurationManagerActionType, DeviceAction,
+    TriggerConfigurationManagerAction,
+};
+use anyhow::{bail, Context as _};
+use eventsource_stream::Eventsource;
+use futures_util::StreamExt;
+use site_connector::hierarchy::{HierarchyConfig, SimulatedHierarchy};
+use site_connector::site::{SiteConnector, SiteOptions};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::Context;
+use crate::measure::Samples;
+use crate::report::Section;
+
+const BUDGET_MS: f64 = 100.0;
+
+/// Onboards a site whose clients answer without delay, next to the tenant.
+pub async fn attach_quick_site(
+    url: &str,
+    client: &reqwest::Client,
+    devices: usize,
+) -> anyhow::Result<SiteConnector> {
+    let token: admin_api::OnboardingToken = client
+        .post(format!("{url}/api/v1/connectors/onboardingTokens"))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let mut config = HierarchyConfig::new("Benchmark Lab", "LAB", 2403, devices, 7);
+    config.latency = (Duration::ZERO, Duration::ZERO);
+    config.offline_share = 0.0;
+    let site = SiteConnector::attach(
+        url,
+        &token.token,
+        SimulatedHierarchy::new(config),
+        SiteOptions {
+            poll_wait_seconds: 25,
+            ..SiteOptions::default()
+        },
+    )
+    .await?;
+    site.full_sync().await?;
+    Ok(site)
+}
+
+/// Device actions from the event stream, as they arrive.
+async fn action_events(
+    url: &str,
+    client: &reqwest::Client,
+) -> anyhow::Result<mpsc::UnboundedReceiver<DeviceAction>> {
+    let response = client
+        .get(format!("{url}/api/v1/events"))
+        .send()
+        .await?
+        .error_for_status()?;
+    let mut events = response.bytes_stream().eventsource();
+    let (sender, receiver) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(Ok(event)) = events.next().await {
+            if event.event == "deviceAction" {
+                if let Ok(action) = serde_json::from_str::<DeviceAction>(&event.data) {
+                    if sender.send(action).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    Ok(receiver)
+}
+
+pub async fn run(ctx: &Context) -> anyhow::Result<Section> {
+    let mut section = Section::new(
+        "Device actions: request → site connector (client latency 0) → `done` on the event stream",
+    );
+    let site = attach_quick_site(&ctx.url, &ctx.client, 50).await?;
+    let devices: Vec<String> = site
+        .hierarchy()
+        .lock()
+        .await
+        .devices_in_scope()
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
+    let stop = CancellationToken::new();
+    let serving = tokio::spawn(site.serve(stop.clone()));
+    let mut events = action_events(&ctx.url, &ctx.client).await?;
+    let kinds = ConfigurationManagerActionType::ALL;
+    let mut samples = Vec::with_capacity(ctx.preset.actions);
+    // Events of actions other than the one awaited (none expected; kept, not lost).
+    let mut early: HashMap<String, ActionState> = HashMap::new();
+    for number in 0..ctx.preset.actions {
+        let device = &devices[number % devices.len()];
+        let started = Instant::now();
+        let action: DeviceAction = ctx
+            .client
+            .post(format!(
+                "{}/api/v1/devices/{device}/triggerConfigurationManagerAction",
+                ctx.url
+            ))
+            .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
+            .json(&TriggerConfigurationManagerAction {
+                configuration_manager_action: ConfigurationManagerAction {
+                    action: kinds[number % kinds.len()],
+                },
+            })
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let mut state = early.remove(&action.id);
+        while state.is_none_or(ActionState::is_open) {
+            let event = tokio::time::timeout(Duration::from_secs(30), events.recv())
+                .await
+                .context("no event for the action within 30 s")?
+                .context("the event stream ended")?;
+            if event.id == action.id {
+                state = Some(event.action_state);
+            } else {
+                early.insert(event.id, event.action_state);
+            }
+        }
+        if state != Some(ActionState::Done) {
+            bail!("action {} ended {state:?}, not done", action.id);
+        }
+        samples.push(started.elapsed());
+    }
+    stop.cancel();
+    serving.await?;
+    section.latency(
+        format!("Round trip ({} actions, one at a time)", ctx.preset.actions),
+        Samples::new(samples),
+        Some(BUDGET_MS),
+    );
+    Ok(section)
+}

@@ -1,0 +1,89 @@
+//! The performance suite's smallest preset, end to end: it must measure everything it reports
+//! (the numbers are not judged here; `docs/performance.md` records real runs).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn dist() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../dist")
+}
+
+#[test]
+fn the_ci_preset_measures_every_part() {
+    let data = tempfile::tempdir().unwrap();
+    let report = data.path().join("report.md");
+    let output = Command::new(env!("CARGO_BIN_EXE_attach-bench"))
+        .args(["run", "--preset", "ci", "--seed", "7"])
+        .arg("--data")
+        .arg(data.path().join("tenant"))
+        .arg("--dist")
+        .arg(dist())
+        .arg("--report")
+        .arg(&report)
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{log}");
+    let report = std::fs::read_to_string(report).unwrap();
+    for title in [
+        "The SPA's download",
+        "The tenant",
+        "All devices: first pages",
+        "All devices: page 20 via `$skiptoken`",
+        "All devices: filters",
+        "All devices: `$search`",
+        "All devices: `$count=true`",
+        "Device detail",
+        "Throughput",
+        "CSV export of every device",
+        "Device actions",
+        "Server memory",
+        "Ingest through the connector protocol",
+    ] {
+        assert!(
+            report.contains(&format!("### {title}")),
+            "no section {title}:\n{report}"
+        );
+    }
+    // One row per sortable column and direction, plus the default order.
+    let sorts = report
+        .lines()
+        .filter(|l| l.starts_with("| `$orderby="))
+        .count();
+    assert_eq!(
+        sorts,
+        2 * admin_server::store::device_query::FIELDS.len(),
+        "{report}"
+    );
+    // Every latency row measured as many requests as the preset asks (10), none failed.
+    assert!(
+        report.contains("| Default order (deviceName asc) | 10 |"),
+        "{report}"
+    );
+    assert!(
+        report.contains("| Round trip (20 actions, one at a time) | 20 |"),
+        "{report}"
+    );
+    // The tenant is the preset's size, and the export had every device.
+    assert!(
+        report.contains("| Devices, hierarchies | 4000, 2 |"),
+        "{report}"
+    );
+    assert!(report.contains("Export of 4000 devices"), "{report}");
+    assert!(report.contains("Full upload of 2000 devices"), "{report}");
+}
+
+#[test]
+fn the_same_seed_makes_the_same_tenant() {
+    use attach_bench::generate::hierarchy_config;
+    use attach_bench::preset::{Preset, PresetName};
+    use site_connector::hierarchy::SimulatedHierarchy;
+    let preset = Preset::get(PresetName::Ci);
+    let devices = |seed| {
+        let devices =
+            SimulatedHierarchy::new(hierarchy_config(&preset, seed, 1)).devices_in_scope();
+        serde_json::to_string(&devices).unwrap()
+    };
+    assert_eq!(devices(3), devices(3));
+    assert_ne!(devices(3), devices(4));
+}
