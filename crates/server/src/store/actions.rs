@@ -115,7 +115,7 @@ impl Store {
     pub async fn device_action(&self, id: &str) -> AppResult<Option<DeviceAction>> {
         let row: Option<ActionRow> = sqlx::query_as("SELECT * FROM device_actions WHERE id = ?")
             .bind(id)
-            .fetch_optional(self.pool())
+            .fetch_optional(self.reader())
             .await?;
         row.map(DeviceAction::try_from).transpose()
     }
@@ -135,7 +135,7 @@ impl Store {
         .bind(device_id)
         .bind(after.map_or(i64::MAX, |cursor| cursor.seq))
         .bind(limit)
-        .fetch_all(self.pool())
+        .fetch_all(self.reader())
         .await?;
         let (rows, next) = seq_page(rows, top, |row| row.seq);
         let actions = rows
@@ -152,7 +152,7 @@ impl Store {
              WHERE connector_id = ? AND action_state = 'pending' ORDER BY seq",
         )
         .bind(connector_id)
-        .fetch_all(self.pool())
+        .fetch_all(self.reader())
         .await?;
         rows.into_iter()
             .map(|(id, device_id, action)| {

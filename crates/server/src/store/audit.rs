@@ -150,7 +150,7 @@ impl Store {
         let rows = query
             .bind(after.map_or(i64::MAX, |cursor| cursor.seq))
             .bind(i64::from(top) + 1)
-            .fetch_all(self.pool())
+            .fetch_all(self.reader())
             .await?;
         let (rows, next) = seq_page(rows, top, |row| row.seq);
         let total = if count {
@@ -159,7 +159,7 @@ impl Store {
             for param in params {
                 query = query.bind(param);
             }
-            Some(query.fetch_one(self.pool()).await? as u64)
+            Some(query.fetch_one(self.reader()).await? as u64)
         } else {
             None
         };

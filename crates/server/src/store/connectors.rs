@@ -64,7 +64,7 @@ impl Store {
     ) -> sqlx::Result<Vec<Connector>> {
         let rows: Vec<ConnectorRow> =
             sqlx::query_as(&format!("{SELECT_CONNECTOR} ORDER BY c.onboarded_at, c.id"))
-                .fetch_all(self.pool())
+                .fetch_all(self.reader())
                 .await?;
         rows.into_iter()
             .map(|row| row.into_connector(now, online_window))
@@ -80,7 +80,7 @@ impl Store {
         let row: Option<ConnectorRow> =
             sqlx::query_as(&format!("{SELECT_CONNECTOR} WHERE c.id = ?"))
                 .bind(id)
-                .fetch_optional(self.pool())
+                .fetch_optional(self.reader())
                 .await?;
         row.map(|row| row.into_connector(now, online_window))
             .transpose()
@@ -92,7 +92,7 @@ impl Store {
             "SELECT id, site_version, offboard_requested_at, credential_hash FROM connectors WHERE id = ?",
         )
         .bind(id)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.reader())
         .await
     }
 
@@ -200,7 +200,7 @@ impl Store {
             "SELECT id FROM connectors WHERE offboard_requested_at IS NOT NULL AND offboard_requested_at <= ?",
         )
         .bind(timestamp(cutoff))
-        .fetch_all(self.pool())
+        .fetch_all(self.reader())
         .await
     }
 

@@ -88,7 +88,7 @@ impl Store {
         }
         let mut rows = select
             .bind(i64::from(top) + 1)
-            .fetch_all(self.pool())
+            .fetch_all(self.reader())
             .await?;
         let next = if rows.len() > top as usize {
             rows.truncate(top as usize);
@@ -123,20 +123,20 @@ impl Store {
         for param in &conditions.params {
             count = count.bind(param.clone());
         }
-        Ok(count.fetch_one(self.pool()).await? as u64)
+        Ok(count.fetch_one(self.reader()).await? as u64)
     }
 
     pub async fn device_connector(&self, id: &str) -> sqlx::Result<Option<String>> {
         sqlx::query_scalar("SELECT connector_id FROM devices WHERE id = ?")
             .bind(id)
-            .fetch_optional(self.pool())
+            .fetch_optional(self.reader())
             .await
     }
 
     pub async fn device(&self, id: &str) -> sqlx::Result<Option<Device>> {
         let row: Option<DeviceRow> = sqlx::query_as("SELECT * FROM devices WHERE id = ?")
             .bind(id)
-            .fetch_optional(self.pool())
+            .fetch_optional(self.reader())
             .await?;
         row.map(Device::try_from).transpose()
     }
@@ -160,8 +160,8 @@ impl Store {
                 "The sync '{sync_id}' is already complete: start a new sync id."
             )));
         }
-        reject_foreign_devices(&mut tx, connector_id, devices.iter().map(|d| d.id.as_str()))
-            .await?;
+        let batch = serde_json::to_string(devices).expect("devices serialize");
+        reject_foreign_devices(&mut tx, connector_id, DeviceSource::Json(&batch)).await?;
         sqlx::query("DELETE FROM sync_batches WHERE connector_id = ? AND sync_id <> ?")
             .bind(connector_id)
             .bind(sync_id)
@@ -176,7 +176,7 @@ impl Store {
         .bind(sync_id)
         .bind(connector_id)
         .bind(batch_index)
-        .bind(serde_json::to_string(devices).expect("devices serialize"))
+        .bind(batch)
         .bind(timestamp(now))
         .execute(&mut *tx)
         .await?;
@@ -219,50 +219,29 @@ impl Store {
                 )
             }));
         }
-        sqlx::query("CREATE TEMP TABLE IF NOT EXISTS sync_seen (id TEXT PRIMARY KEY NOT NULL)")
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM temp.sync_seen")
-            .execute(&mut *tx)
-            .await?;
         let synced_at = timestamp(now);
-        let mut changed = 0;
-        for index in indexes {
-            let json: String = sqlx::query_scalar(
-                "SELECT devices FROM sync_batches WHERE sync_id = ? AND batch_index = ?",
-            )
-            .bind(sync_id)
-            .bind(index)
-            .fetch_one(&mut *tx)
-            .await?;
-            let devices: Vec<SiteDevice> = serde_json::from_str(&json)
-                .map_err(|e| AppError::Internal(format!("a staged batch does not decode: {e}")))?;
-            reject_foreign_devices(&mut tx, connector_id, devices.iter().map(|d| d.id.as_str()))
-                .await?;
-            for device in &devices {
-                changed += upsert_device(&mut tx, connector_id, device, &synced_at).await?;
-                sqlx::query("INSERT OR IGNORE INTO temp.sync_seen (id) VALUES (?)")
-                    .bind(&device.id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
-        let removed = sqlx::query(
-            "DELETE FROM devices WHERE connector_id = ? AND id NOT IN (SELECT id FROM temp.sync_seen)",
-        )
+        let staged = DeviceSource::Staged(sync_id);
+        reject_foreign_devices(&mut tx, connector_id, staged).await?;
+        let changed = upsert_devices(&mut tx, connector_id, staged, &synced_at).await?;
+        let removed = sqlx::query(&format!(
+            "DELETE FROM devices WHERE connector_id = ?1 AND id NOT IN (SELECT {} FROM {} WHERE {})",
+            staged.id(),
+            staged.rows(),
+            staged.filter()
+        ))
         .bind(connector_id)
+        .bind(sync_id)
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        sqlx::query("DELETE FROM temp.sync_seen")
-            .execute(&mut *tx)
-            .await?;
         // The site vouched for every device it sent, changed or not: they all checked in now.
-        sqlx::query("UPDATE devices SET last_sync_at = ? WHERE connector_id = ?")
-            .bind(&synced_at)
-            .bind(connector_id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE devices SET last_sync_at = ?1 WHERE connector_id = ?2 AND last_sync_at IS NOT ?1",
+        )
+        .bind(&synced_at)
+        .bind(connector_id)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("DELETE FROM sync_batches WHERE connector_id = ?")
             .bind(connector_id)
             .execute(&mut *tx)
@@ -292,25 +271,26 @@ impl Store {
         if let Some(done) = completed_sync(&mut tx, connector_id, sync_id).await? {
             return Ok(done);
         }
-        let ids = delta
-            .upserts
-            .iter()
-            .map(|d| d.id.as_str())
-            .chain(delta.removals.iter().map(String::as_str));
-        reject_foreign_devices(&mut tx, connector_id, ids).await?;
+        let upserts = serde_json::to_string(&delta.upserts).expect("devices serialize");
+        let removals = serde_json::to_string(&delta.removals).expect("ids serialize");
+        reject_foreign_devices(&mut tx, connector_id, DeviceSource::Json(&upserts)).await?;
+        reject_foreign_devices(&mut tx, connector_id, DeviceSource::Ids(&removals)).await?;
         let synced_at = timestamp(now);
-        let mut changed = 0;
-        for device in &delta.upserts {
-            changed += upsert_device(&mut tx, connector_id, device, &synced_at).await?;
-        }
-        for id in &delta.removals {
-            changed += sqlx::query("DELETE FROM devices WHERE connector_id = ? AND id = ?")
-                .bind(connector_id)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-        }
+        let mut changed = upsert_devices(
+            &mut tx,
+            connector_id,
+            DeviceSource::Json(&upserts),
+            &synced_at,
+        )
+        .await?;
+        changed += sqlx::query(
+            "DELETE FROM devices WHERE connector_id = ?1 AND id IN (SELECT value FROM json_each(?2))",
+        )
+        .bind(connector_id)
+        .bind(&removals)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         let result =
             record_sync(&mut tx, connector_id, sync_id, "delta", changed, &synced_at).await?;
         tx.commit().await?;
@@ -379,47 +359,107 @@ async fn record_sync(
     })
 }
 
-/// A site may only upload its own devices: one of another connector rejects the whole upload.
-async fn reject_foreign_devices<'i>(
-    tx: &mut Tx<'_>,
-    connector_id: &str,
-    ids: impl Iterator<Item = &'i str>,
-) -> AppResult<()> {
-    for id in ids {
-        let owner: Option<String> =
-            sqlx::query_scalar("SELECT connector_id FROM devices WHERE id = ?")
-                .bind(id)
-                .fetch_optional(&mut **tx)
-                .await?;
-        if owner.is_some_and(|owner| owner != connector_id) {
-            return Err(AppError::Conflict(format!(
-                "The device '{id}' belongs to another connector: nothing was written."
-            )));
-        }
-    }
-    Ok(())
+/// Where an upload's devices are read from, in SQL: SQLite's JSON functions read the devices
+/// (`SiteDevice` as the protocol sends them) so that each step is one statement over all of
+/// them, not one round trip per device.
+#[derive(Clone, Copy)]
+enum DeviceSource<'a> {
+    /// The batches staged for this full sync (its id bound as `?2`, the connector as `?1`).
+    Staged(&'a str),
+    /// A JSON array of devices (bound as `?2`).
+    Json(&'a str),
+    /// A JSON array of device ids (bound as `?2`).
+    Ids(&'a str),
 }
 
-/// Inserts or updates one device; 1 when that changed a row, 0 when it was already so.
-async fn upsert_device(
+/// A device's id in a [`DeviceSource`] row.
+const DEVICE_ID: &str = "json_extract(j.value, '$.id')";
+
+impl<'a> DeviceSource<'a> {
+    /// The rows, each device as `j` (in upload order).
+    fn rows(self) -> &'static str {
+        match self {
+            Self::Staged(_) => "sync_batches b, json_each(b.devices) j",
+            Self::Json(_) | Self::Ids(_) => "json_each(?2) j",
+        }
+    }
+
+    /// Which of [`Self::rows`] are this source's.
+    fn filter(self) -> &'static str {
+        match self {
+            Self::Staged(_) => "b.connector_id = ?1 AND b.sync_id = ?2",
+            Self::Json(_) | Self::Ids(_) => "true",
+        }
+    }
+
+    fn id(self) -> &'static str {
+        match self {
+            Self::Ids(_) => "j.value",
+            _ => DEVICE_ID,
+        }
+    }
+
+    fn bound(self) -> &'a str {
+        match self {
+            Self::Staged(text) | Self::Json(text) | Self::Ids(text) => text,
+        }
+    }
+}
+
+/// A site may only upload its own devices: one of another connector rejects the whole upload.
+async fn reject_foreign_devices(
     tx: &mut Tx<'_>,
     connector_id: &str,
-    device: &SiteDevice,
+    source: DeviceSource<'_>,
+) -> AppResult<()> {
+    let foreign: Option<String> = sqlx::query_scalar(&format!(
+        "SELECT d.id FROM {} JOIN devices d ON d.id = {} WHERE {} AND d.connector_id <> ?1 LIMIT 1",
+        source.rows(),
+        source.id(),
+        source.filter()
+    ))
+    .bind(connector_id)
+    .bind(source.bound())
+    .fetch_optional(&mut **tx)
+    .await?;
+    match foreign {
+        Some(id) => Err(AppError::Conflict(format!(
+            "The device '{id}' belongs to another connector: nothing was written."
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Inserts or updates the devices of `source` in one statement; the number of rows that changed
+/// (a device sent as it already was is left alone and not counted).
+async fn upsert_devices(
+    tx: &mut Tx<'_>,
+    connector_id: &str,
+    source: DeviceSource<'_>,
     synced_at: &str,
 ) -> AppResult<u64> {
-    let client = device.configuration_manager_client_information.as_ref();
-    let collections = serde_json::to_string(&device.collections).expect("collections serialize");
-    let done = sqlx::query(
+    let sql = format!(
         "INSERT INTO devices (id, connector_id, device_name, managed_by, owner_type,
             compliance_state, operating_system, os_version, user_principal_name,
             user_display_name, last_sync_at, enrolled_at, serial_number, manufacturer,
             model, azure_ad_device_id, domain_name, sku, client_identifier,
             client_version, client_is_blocked, client_health_state,
             last_policy_request_at, last_active_at, collections, hierarchy_name, site_code)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
-            ?20, ?21, ?22, ?23, ?24, ?25,
-            (SELECT hierarchy_name FROM connectors WHERE id = ?2),
-            (SELECT site_code FROM connectors WHERE id = ?2))
+         SELECT {DEVICE_ID}, ?1, j.value ->> '$.deviceName', j.value ->> '$.managedBy',
+            j.value ->> '$.ownerType', j.value ->> '$.complianceState',
+            j.value ->> '$.operatingSystem', j.value ->> '$.osVersion',
+            j.value ->> '$.userPrincipalName', j.value ->> '$.userDisplayName', ?3,
+            j.value ->> '$.enrolledDateTime', j.value ->> '$.serialNumber',
+            j.value ->> '$.manufacturer', j.value ->> '$.model',
+            j.value ->> '$.azureADDeviceId', j.value ->> '$.domainName', j.value ->> '$.sku',
+            j.value ->> '$.configurationManagerClientInformation.clientIdentifier',
+            j.value ->> '$.configurationManagerClientInformation.clientVersion',
+            j.value ->> '$.configurationManagerClientInformation.isBlocked',
+            j.value ->> '$.clientHealthState', j.value ->> '$.lastPolicyRequestDateTime',
+            j.value ->> '$.lastActiveDateTime', j.value -> '$.collections',
+            (SELECT hierarchy_name FROM connectors WHERE id = ?1),
+            (SELECT site_code FROM connectors WHERE id = ?1)
+         FROM {} WHERE {}
          ON CONFLICT (id) DO UPDATE SET
             device_name = excluded.device_name, managed_by = excluded.managed_by,
             owner_type = excluded.owner_type, compliance_state = excluded.compliance_state,
@@ -454,34 +494,15 @@ async fn upsert_device(
             OR devices.last_policy_request_at IS NOT excluded.last_policy_request_at
             OR devices.last_active_at IS NOT excluded.last_active_at
             OR devices.collections IS NOT excluded.collections)",
-    )
-    .bind(&device.id)
-    .bind(connector_id)
-    .bind(&device.device_name)
-    .bind(device.managed_by.as_str())
-    .bind(device.owner_type.as_str())
-    .bind(device.compliance_state.as_str())
-    .bind(&device.operating_system)
-    .bind(&device.os_version)
-    .bind(&device.user_principal_name)
-    .bind(&device.user_display_name)
-    .bind(synced_at)
-    .bind(&device.enrolled_date_time)
-    .bind(&device.serial_number)
-    .bind(&device.manufacturer)
-    .bind(&device.model)
-    .bind(&device.azure_ad_device_id)
-    .bind(&device.domain_name)
-    .bind(&device.sku)
-    .bind(client.map(|c| &c.client_identifier))
-    .bind(client.and_then(|c| c.client_version.as_ref()))
-    .bind(client.map(|c| c.is_blocked))
-    .bind(device.client_health_state.as_str())
-    .bind(&device.last_policy_request_date_time)
-    .bind(&device.last_active_date_time)
-    .bind(collections)
-    .execute(&mut **tx)
-    .await?;
+        source.rows(),
+        source.filter()
+    );
+    let done = sqlx::query(&sql)
+        .bind(connector_id)
+        .bind(source.bound())
+        .bind(synced_at)
+        .execute(&mut **tx)
+        .await?;
     Ok(done.rows_affected())
 }
 

@@ -16,11 +16,21 @@ use sqlx::SqlitePool;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+/// The database, through two pools: one connection that writes (SQLite has one writer at a time;
+/// queuing for it in the pool is fairer and cheaper than retrying on a busy database) and several
+/// that only read, which WAL lets run beside the writer without waiting for it.
 #[derive(Clone)]
 pub struct Store {
     pool: SqlitePool,
+    reader: SqlitePool,
     folder: std::path::PathBuf,
 }
+
+/// Page cache per connection, in KiB (SQLite's negative `cache_size`): the writer touches every
+/// index of the devices on an upload; readers mostly walk one index and a page of rows.
+const WRITER_CACHE_KIB: i64 = 64 * 1024;
+const READER_CACHE_KIB: i64 = 16 * 1024;
+const READERS: u32 = 4;
 
 impl Store {
     /// Opens (creating if needed, with its folder) the database at `url` and brings its schema up
@@ -31,7 +41,8 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
+            .busy_timeout(Duration::from_secs(5))
+            .pragma("temp_store", "memory");
         let folder = options
             .get_filename()
             .parent()
@@ -41,11 +52,27 @@ impl Store {
             std::fs::create_dir_all(&folder)?;
         }
         let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
+            .max_connections(1)
+            .connect_with(
+                options
+                    .clone()
+                    .pragma("cache_size", format!("-{WRITER_CACHE_KIB}")),
+            )
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Self { pool, folder })
+        let reader = SqlitePoolOptions::new()
+            .max_connections(READERS)
+            .connect_with(
+                options
+                    .pragma("cache_size", format!("-{READER_CACHE_KIB}"))
+                    .pragma("query_only", "true"),
+            )
+            .await?;
+        Ok(Self {
+            pool,
+            reader,
+            folder,
+        })
     }
 
     /// The folder the database file is in (the data folder).
@@ -53,8 +80,14 @@ impl Store {
         &self.folder
     }
 
+    /// The writer: for changes, and for reads that must see the latest write.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// The readers: for queries that change nothing.
+    pub fn reader(&self) -> &SqlitePool {
+        &self.reader
     }
 
     /// Refreshes the query planner's statistics where they are stale (SQLite's `PRAGMA optimize`),
@@ -65,6 +98,7 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        self.reader.close().await;
         self.pool.close().await;
     }
 }

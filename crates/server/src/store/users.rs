@@ -146,16 +146,16 @@ impl Store {
         Ok(
             sqlx::query_as("SELECT id, user_name, password_hash FROM users WHERE user_name = ?")
                 .bind(user_name)
-                .fetch_optional(self.pool())
+                .fetch_optional(self.reader())
                 .await?,
         )
     }
 
     pub async fn users(&self) -> AppResult<Vec<User>> {
         let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM users ORDER BY user_name")
-            .fetch_all(self.pool())
+            .fetch_all(self.reader())
             .await?;
-        let mut connection = self.pool().acquire().await?;
+        let mut connection = self.reader().acquire().await?;
         let mut users = Vec::with_capacity(ids.len());
         for id in ids {
             users.push(fetch_user(&mut connection, &id).await?);
@@ -165,7 +165,7 @@ impl Store {
 
     pub async fn user_count(&self) -> AppResult<i64> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
-            .fetch_one(self.pool())
+            .fetch_one(self.reader())
             .await?)
     }
 
@@ -173,7 +173,7 @@ impl Store {
         let rows: Vec<RoleRow> = sqlx::query_as(
             "SELECT * FROM role_definitions ORDER BY is_built_in DESC, display_name",
         )
-        .fetch_all(self.pool())
+        .fetch_all(self.reader())
         .await?;
         rows.into_iter().map(RoleDefinition::try_from).collect()
     }
@@ -340,7 +340,7 @@ impl Store {
         now: OffsetDateTime,
         idle_cutoff: OffsetDateTime,
     ) -> AppResult<Option<SessionRecord>> {
-        let mut connection = self.pool().acquire().await?;
+        let mut connection = self.reader().acquire().await?;
         let found: Option<(String, String)> = sqlx::query_as(
             "SELECT user_id, last_seen_at FROM sessions
              WHERE token_hash = ? AND expires_at > ? AND last_seen_at > ?",
