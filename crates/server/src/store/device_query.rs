@@ -423,17 +423,30 @@ pub fn search_sql(text: &str) -> AppResult<Sql> {
             "'$search' takes at most 50 terms.",
         ));
     }
+    // Terms of three characters or more are looked up in the trigram index (one MATCH of phrases
+    // joined by OR, each quoted with its quotes doubled); shorter ones have no trigram and are
+    // matched by reading the devices.
+    let (indexed, short): (Vec<&str>, Vec<&str>) =
+        terms.into_iter().partition(|t| t.chars().count() >= 3);
+    let mut clauses = Vec::new();
     let mut sql = Sql::default();
-    let clauses: Vec<String> = terms
-        .iter()
-        .map(|term| {
-            let pattern = like_pattern(term, false);
-            for _ in 0..3 {
-                sql.params.push(Some(pattern.clone()));
-            }
-            "(device_name LIKE ? ESCAPE '\\' OR serial_number LIKE ? ESCAPE '\\' OR user_principal_name LIKE ? ESCAPE '\\')".to_owned()
-        })
-        .collect();
+    if !indexed.is_empty() {
+        clauses.push(
+            "rowid IN (SELECT rowid FROM devices_search WHERE devices_search MATCH ?)".to_owned(),
+        );
+        let phrases: Vec<String> = indexed
+            .iter()
+            .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
+            .collect();
+        sql.params.push(Some(phrases.join(" OR ")));
+    }
+    for term in short {
+        let pattern = like_pattern(term, false);
+        for _ in 0..3 {
+            sql.params.push(Some(pattern.clone()));
+        }
+        clauses.push("(device_name LIKE ? ESCAPE '\\' OR serial_number LIKE ? ESCAPE '\\' OR user_principal_name LIKE ? ESCAPE '\\')".to_owned());
+    }
     sql.text = format!("({})", clauses.join(" OR "));
     Ok(sql)
 }
@@ -538,8 +551,12 @@ mod tests {
     #[test]
     fn search_terms_match_any() {
         let sql = search_sql("\"PC-001, PC-002,\"").unwrap();
-        assert_eq!(sql.params.len(), 6);
-        assert_eq!(sql.params[0].as_deref(), Some("%PC-001%"));
+        assert_eq!(sql.params, vec![Some("\"PC-001\" OR \"PC-002\"".into())]);
+        // Quotes in a term are doubled inside its phrase; a short term is matched without the index.
+        let sql = search_sql("\"say \"hi\", 7\"").unwrap();
+        assert_eq!(sql.params[0].as_deref(), Some("\"say \"\"hi\"\"\""));
+        assert_eq!(sql.params[1].as_deref(), Some("%7%"));
+        assert_eq!(sql.params.len(), 4);
         assert!(search_sql("\"\"").is_err());
     }
 }

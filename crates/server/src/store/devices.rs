@@ -116,14 +116,29 @@ impl Store {
         })
     }
 
+    /// How many devices match. A count is kept, per query, until the devices change: a list
+    /// asks for the same count on every page, and counting a million rows is a scan.
     pub async fn count_devices(&self, query: &DeviceQuery) -> AppResult<u64> {
         let conditions = query.conditions(None);
+        let key = format!("{}\u{0}{:?}", conditions.text, conditions.params);
+        // The generation and the count are read in one snapshot, so they belong together.
+        let mut tx = self.reader().begin().await?;
+        let generation: i64 =
+            sqlx::query_scalar("SELECT generation FROM devices_generation WHERE id = 1")
+                .fetch_one(&mut *tx)
+                .await?;
+        if let Some(count) = self.counts.get(&key, generation) {
+            return Ok(count);
+        }
         let sql = format!("SELECT COUNT(*) FROM devices{}", conditions.text);
         let mut count = sqlx::query_scalar::<_, i64>(&sql);
         for param in &conditions.params {
             count = count.bind(param.clone());
         }
-        Ok(count.fetch_one(self.reader()).await? as u64)
+        let count = count.fetch_one(&mut *tx).await? as u64;
+        tx.commit().await?;
+        self.counts.put(key, generation, count);
+        Ok(count)
     }
 
     pub async fn device_connector(&self, id: &str) -> sqlx::Result<Option<String>> {

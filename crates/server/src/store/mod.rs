@@ -24,6 +24,35 @@ pub struct Store {
     pool: SqlitePool,
     reader: SqlitePool,
     folder: std::path::PathBuf,
+    counts: CountCache,
+}
+
+/// Device counts by query, each valid for one generation of the devices (a number triggers move
+/// on every change to them).
+#[derive(Clone, Default)]
+pub(crate) struct CountCache(
+    std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, (i64, u64)>>>,
+);
+
+/// Queries whose counts are kept; past that the cache starts over (they are cheap to make again).
+const COUNTS_KEPT: usize = 1024;
+
+impl CountCache {
+    pub(crate) fn get(&self, key: &str, generation: i64) -> Option<u64> {
+        let counts = self.0.lock().expect("the count cache is never poisoned");
+        counts
+            .get(key)
+            .filter(|(kept, _)| *kept == generation)
+            .map(|(_, count)| *count)
+    }
+
+    pub(crate) fn put(&self, key: String, generation: i64, count: u64) {
+        let mut counts = self.0.lock().expect("the count cache is never poisoned");
+        if counts.len() >= COUNTS_KEPT {
+            counts.clear();
+        }
+        counts.insert(key, (generation, count));
+    }
 }
 
 /// Page cache per connection, in KiB (SQLite's negative `cache_size`): the writer touches every
@@ -72,6 +101,7 @@ impl Store {
             pool,
             reader,
             folder,
+            counts: CountCache::default(),
         })
     }
 

@@ -838,3 +838,63 @@ async fn the_site_reconnects_after_the_server_went_away_and_loses_no_action() {
     assert_eq!(serving.await.unwrap(), Outcome::Stopped);
     app.shut_down().await;
 }
+
+/// `$search` reads a trigram index kept by triggers: it must follow a rename, a new serial number
+/// and a removal as they are uploaded, and a full sync that drops a device. Counts are kept per
+/// query between changes: they must follow the same changes.
+#[tokio::test]
+async fn search_and_counts_follow_renames_and_removals() {
+    let app = spawn_app().await;
+    let site = app
+        .attach_site(HierarchyConfig::new("HQ", "CHQ", 2207, 40, 11))
+        .await;
+    let search = |term: &str| {
+        let path = format!("/api/v1/devices?$search=%22{term}%22&$top=100");
+        let app = &app;
+        async move {
+            let page: Collection<Device> = app.get(&path).await.json().await.unwrap();
+            sorted_ids(page.value.into_iter().map(|d| d.id))
+        }
+    };
+    // The same count asked again after each change: it is kept only while nothing changes.
+    let count = || async {
+        let page: Collection<Device> = app
+            .get("/api/v1/devices?$top=1&$count=true&$filter=siteCode%20eq%20%27CHQ%27")
+            .await
+            .json()
+            .await
+            .unwrap();
+        page.count.unwrap()
+    };
+    assert_eq!((count().await, count().await), (40, 40));
+    let devices = site.hierarchy().lock().await.devices_in_scope();
+    let (renamed, removed) = (devices[0].clone(), devices[1].clone());
+    assert_eq!(search(&renamed.device_name).await, vec![renamed.id.clone()]);
+    let mut changed = renamed.clone();
+    changed.device_name = "Finance-Kiosk-Zeta".into();
+    changed.serial_number = Some("QQ-SERIAL-77".into());
+    site.upload_delta(&DeviceDelta {
+        upserts: vec![changed],
+        removals: vec![removed.id.clone()],
+    })
+    .await
+    .unwrap();
+    assert_eq!(search(&renamed.device_name).await, Vec::<String>::new());
+    assert_eq!(search("kiosk-zeta").await, vec![renamed.id.clone()]);
+    assert_eq!(search("qq-serial").await, vec![renamed.id.clone()]);
+    assert_eq!(search(&removed.device_name).await, Vec::<String>::new());
+    assert_eq!(count().await, 39);
+    // A full sync without the renamed device removes it from the index too (the simulated site
+    // forgets the removed one as well, or its full sync would bring it back).
+    site.hierarchy()
+        .lock()
+        .await
+        .devices
+        .retain(|d| d.device.id != renamed.id && d.device.id != removed.id);
+    site.full_sync().await.unwrap();
+    assert_eq!(search("kiosk-zeta").await, Vec::<String>::new());
+    assert_eq!(count().await, 38);
+    // Every other device is still found by its name.
+    let other = &devices[2];
+    assert_eq!(search(&other.device_name).await, vec![other.id.clone()]);
+}
