@@ -35,6 +35,7 @@ pub enum Part {
     Export,
     Actions,
     Memory,
+    Browser,
     Ingest,
 }
 
@@ -160,6 +161,7 @@ pub async fn run(options: &RunOptions) -> anyhow::Result<Report> {
         Part::Export,
         Part::Actions,
         Part::Memory,
+        Part::Browser,
     ];
     if reads.into_iter().any(wants) {
         let (tenant, generated) = tenant(&options.data, preset, options.seed).await?;
@@ -182,7 +184,8 @@ pub async fn run(options: &RunOptions) -> anyhow::Result<Report> {
         let database_url = generate::database_url(&options.data);
         let secret = bench_user(&database_url).await?;
         let server = ServerProcess::start(&database_url, &options.dist).await?;
-        let client = measure::signed_in(&server.url, BENCH_USER, &secret).await?;
+        let cookie = measure::sign_in(&server.url, BENCH_USER, &secret).await?;
+        let client = measure::client_with(&cookie)?;
         measure::get_ok(&client, &format!("{}/api/v1/devices?$top=50", server.url)).await?;
         let started_rss = server.rss()?;
         setup.value(
@@ -233,6 +236,10 @@ pub async fn run(options: &RunOptions) -> anyhow::Result<Report> {
                 Some(("≤ 300 MB", rss <= 300_000_000)),
             );
             sections.push(section);
+        }
+        if wants(Part::Browser) {
+            eprintln!("Browser");
+            sections.push(scenarios::browser::run(&ctx, &cookie, preset.browser_loads).await?);
         }
         server.stop().await?;
     }

@@ -42,12 +42,8 @@ pub fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1_000.0
 }
 
-/// A client signed in as `user_name`, sending the same-origin header the SPA sends.
-pub async fn signed_in(
-    url: &str,
-    user_name: &str,
-    password: &str,
-) -> anyhow::Result<reqwest::Client> {
+/// Signs in as `user_name`; the session cookie (`name=value`).
+pub async fn sign_in(url: &str, user_name: &str, password: &str) -> anyhow::Result<String> {
     let response = reqwest::Client::new()
         .post(format!("{url}/api/v1/session"))
         .header(admin_api::identity::CSRF_HEADER, "1")
@@ -60,7 +56,7 @@ pub async fn signed_in(
     if !response.status().is_success() {
         bail!("signing in as {user_name}: {}", response.text().await?);
     }
-    let cookie = response
+    Ok(response
         .headers()
         .get("set-cookie")
         .context("a session cookie")?
@@ -68,9 +64,13 @@ pub async fn signed_in(
         .split(';')
         .next()
         .unwrap_or_default()
-        .to_owned();
+        .to_owned())
+}
+
+/// A client with this session, sending the same-origin header the SPA sends.
+pub fn client_with(cookie: &str) -> anyhow::Result<reqwest::Client> {
     let mut headers = HeaderMap::new();
-    headers.insert(COOKIE, HeaderValue::from_str(&cookie)?);
+    headers.insert(COOKIE, HeaderValue::from_str(cookie)?);
     headers.insert(
         admin_api::identity::CSRF_HEADER,
         HeaderValue::from_static("1"),
@@ -79,6 +79,15 @@ pub async fn signed_in(
         .default_headers(headers)
         .pool_max_idle_per_host(64)
         .build()?)
+}
+
+/// A client signed in as `user_name`.
+pub async fn signed_in(
+    url: &str,
+    user_name: &str,
+    password: &str,
+) -> anyhow::Result<reqwest::Client> {
+    client_with(&sign_in(url, user_name, password).await?)
 }
 
 /// GETs `url`, reads the whole body, and fails on anything but 200.

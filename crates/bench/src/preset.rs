@@ -31,6 +31,8 @@ pub struct Preset {
     pub ingest_devices_per_site: usize,
     pub delta_changes: usize,
     pub actions: usize,
+    /// Cold loads of All devices in Chromium (a new browser profile each).
+    pub browser_loads: usize,
 }
 
 impl Preset {
@@ -48,6 +50,7 @@ impl Preset {
                 ingest_devices_per_site: 100_000,
                 delta_changes: 10_000,
                 actions: 1_000,
+                browser_loads: 5,
             },
             PresetName::HundredThousand => Self {
                 name: "100k",
@@ -61,6 +64,7 @@ impl Preset {
                 ingest_devices_per_site: 10_000,
                 delta_changes: 10_000,
                 actions: 1_000,
+                browser_loads: 5,
             },
             PresetName::Ci => Self {
                 name: "ci",
@@ -74,6 +78,7 @@ impl Preset {
                 ingest_devices_per_site: 1_000,
                 delta_changes: 200,
                 actions: 20,
+                browser_loads: 1,
             },
         }
     }

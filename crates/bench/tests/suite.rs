@@ -38,6 +38,7 @@ fn the_ci_preset_measures_every_part() {
         "CSV export of every device",
         "Device actions",
         "Server memory",
+        "The SPA in headless Chromium (All devices)",
         "Ingest through the connector protocol",
     ] {
         assert!(

@@ -65,6 +65,7 @@ impl AppError {
             Self::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
             Self::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
             Self::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
+            Self::Store(sqlx::Error::PoolTimedOut) => ErrorCode::ServiceUnavailable,
             Self::Store(_) | Self::Internal(_) => ErrorCode::InternalError,
         }
     }
@@ -86,6 +87,18 @@ impl IntoResponse for AppError {
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
             return response;
         }
+        if let Self::Store(sqlx::Error::PoolTimedOut) = &self {
+            tracing::warn!("a request waited too long for the database writer");
+            let mut response = error_response(
+                code,
+                "The server is busy writing a large upload. Try again in a few seconds.".into(),
+                None,
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(BUSY_RETRY_SECONDS));
+            return response;
+        }
         let (message, target) = match self {
             Self::BadRequest { message, target } | Self::NotSupported { message, target } => {
                 (message, target)
@@ -104,6 +117,9 @@ impl IntoResponse for AppError {
         error_response(code, message, target)
     }
 }
+
+/// How long a client is asked to wait when the database writer is busy.
+const BUSY_RETRY_SECONDS: u64 = 5;
 
 /// The contract's error body for `code`, stamped with the current request id.
 pub fn error_response(code: ErrorCode, message: String, target: Option<String>) -> Response {

@@ -254,20 +254,31 @@ fn backoff(failures: u32) -> Duration {
     Duration::from_millis(200 * 2u64.pow(failures.min(5)))
 }
 
-/// Runs a protocol call again after network errors (a few times, backing off); what the server
-/// refuses is final. Every call it retries is idempotent on the server.
+/// Runs a protocol call again after network errors (a few times, backing off) and when the
+/// server says it is busy (503) or asks to slow down (429), backing off likewise; anything
+/// else the server refuses is final. Every call it retries is idempotent on the server.
 pub async fn retry<T, F, Fut>(mut call: F) -> ProtocolResult<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = ProtocolResult<T>>,
 {
     let mut failures = 0;
+    let mut busy = 0;
     loop {
         match call().await {
             Err(ProtocolError::Network(error)) if failures < 5 => {
                 failures += 1;
                 tracing::debug!(%error, failures, "retrying after a network error");
                 tokio::time::sleep(backoff(failures)).await;
+            }
+            Err(ProtocolError::Refused { status, .. })
+                if (status == reqwest::StatusCode::SERVICE_UNAVAILABLE
+                    || status == reqwest::StatusCode::TOO_MANY_REQUESTS)
+                    && busy < 20 =>
+            {
+                busy += 1;
+                tracing::debug!(%status, busy, "the server is busy; retrying");
+                tokio::time::sleep(backoff(busy)).await;
             }
             other => return other,
         }

@@ -25,6 +25,8 @@ use crate::live::use_live;
 use crate::session::use_session;
 
 const PAGE_SIZE: u32 = 50;
+/// The performance mark of a rendered page of All devices.
+pub const DEVICES_RENDERED_MARK: &str = "attach-center:devices-rendered";
 const COLUMNS_KEY: &str = "attach-center.devices.columns";
 
 fn stored_columns() -> Vec<String> {
@@ -502,6 +504,14 @@ fn DeviceGrid(
         });
     let on_later_page = view.with_untracked(|v| v.page.is_some());
     let devices = StoredValue::new(page.value);
+    // Each page of devices on screen (or its empty state) is marked in the browser's performance
+    // timeline: the time from navigation, or from a click, to rows is then measurable, in
+    // devtools and by the benchmarks (docs/performance.md).
+    Effect::new(move |_| {
+        if let Some(performance) = window().performance() {
+            let _ = performance.mark(DEVICES_RENDERED_MARK);
+        }
+    });
     let sort_state = move |key: &str| {
         view.with(|v| match &v.sort {
             Some((k, true)) if k == key => "descending",

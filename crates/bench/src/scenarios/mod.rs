@@ -1,6 +1,7 @@
 //! The measurements, each against a running server.
 
 pub mod actions;
+pub mod browser;
 pub mod export;
 pub mod ingest;
 pub mod list;

@@ -1,3 +1,5 @@
+use std::borrow::Cow;
+
 use admin_api::{Collection, Device};
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
@@ -13,7 +15,9 @@ use crate::query::{
     decode_skiptoken, encode_skiptoken, next_link, parse_page_options, PageOptions,
 };
 use crate::state::AppState;
-use crate::store::device_query::{filter_sql, parse_select, search_sql, DeviceCursor, Order};
+use crate::store::device_query::{
+    filter_sql, parse_select, search_match, search_sql, DeviceCursor, Order,
+};
 use crate::store::devices::DeviceQuery;
 
 const LIST_OPTIONS: &[&str] = &[
@@ -37,7 +41,7 @@ const EXPORT_COLUMNS: &[&str] = &[
     "userPrincipalName",
     "lastSyncDateTime",
 ];
-const EXPORT_PAGE: u32 = 1000;
+const EXPORT_PAGE: u32 = 5000;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -50,6 +54,12 @@ fn device_query(options: &PageOptions) -> AppResult<DeviceQuery> {
     Ok(DeviceQuery {
         filter: options.filter.as_deref().map(filter_sql).transpose()?,
         search: options.search.as_deref().map(search_sql).transpose()?,
+        search_match: options
+            .search
+            .as_deref()
+            .map(search_match)
+            .transpose()?
+            .flatten(),
         order: Some(Order::parse(options.orderby.as_deref())?),
     })
 }
@@ -152,9 +162,7 @@ pub(crate) async fn export(
         .store
         .list_devices(&device_query, None, 1, false)
         .await?;
-    let header = csv_rows(std::iter::once(
-        columns.iter().map(|c| c.to_string()).collect(),
-    ));
+    let header = csv_rows(std::iter::once(columns.iter()));
     struct Paging {
         after: Option<DeviceCursor>,
         done: bool,
@@ -206,32 +214,77 @@ pub(crate) async fn export(
         .into_response())
 }
 
-fn csv_rows(records: impl Iterator<Item = Vec<String>>) -> Vec<u8> {
+fn csv_rows<R, F>(records: impl Iterator<Item = R>) -> Vec<u8>
+where
+    R: IntoIterator<Item = F>,
+    F: AsRef<str>,
+{
     let mut writer = csv::Writer::from_writer(Vec::new());
     for record in records {
+        for field in record {
+            writer
+                .write_field(field.as_ref())
+                .expect("writing to memory cannot fail");
+        }
         writer
-            .write_record(&record)
+            .write_record(None::<&[u8]>)
             .expect("writing to memory cannot fail");
     }
     writer.into_inner().expect("writing to memory cannot fail")
 }
 
-fn csv_record(device: &Device, columns: &[&str]) -> Vec<String> {
-    let value = serde_json::to_value(device).expect("devices serialize");
+fn csv_record<'d>(device: &'d Device, columns: &[&str]) -> Vec<Cow<'d, str>> {
     columns
         .iter()
-        .map(|column| match (&value[*column], *column) {
-            (serde_json::Value::Null, _) => String::new(),
-            (serde_json::Value::String(text), _) => text.clone(),
-            (_, "collections") => device
+        .map(|column| csv_field(device, column))
+        .collect()
+}
+
+/// One column of a device as CSV text: what its JSON field says (nothing for null), the client
+/// information as its JSON object, the collections by name.
+fn csv_field<'d>(device: &'d Device, column: &str) -> Cow<'d, str> {
+    let text = |value: &'d Option<String>| Cow::Borrowed(value.as_deref().unwrap_or(""));
+    match column {
+        "id" => Cow::Borrowed(&device.id),
+        "deviceName" => Cow::Borrowed(&device.device_name),
+        "managedBy" => Cow::Borrowed(device.managed_by.as_str()),
+        "ownerType" => Cow::Borrowed(device.owner_type.as_str()),
+        "complianceState" => Cow::Borrowed(device.compliance_state.as_str()),
+        "operatingSystem" => text(&device.operating_system),
+        "osVersion" => text(&device.os_version),
+        "userPrincipalName" => text(&device.user_principal_name),
+        "userDisplayName" => text(&device.user_display_name),
+        "lastSyncDateTime" => text(&device.last_sync_date_time),
+        "enrolledDateTime" => text(&device.enrolled_date_time),
+        "serialNumber" => text(&device.serial_number),
+        "manufacturer" => text(&device.manufacturer),
+        "model" => text(&device.model),
+        "azureADDeviceId" => text(&device.azure_ad_device_id),
+        "domainName" => text(&device.domain_name),
+        "sku" => text(&device.sku),
+        "connectorId" => Cow::Borrowed(&device.connector_id),
+        "hierarchyName" => text(&device.hierarchy_name),
+        "siteCode" => text(&device.site_code),
+        "configurationManagerClientInformation" => device
+            .configuration_manager_client_information
+            .as_ref()
+            .map_or(Cow::Borrowed(""), |client| {
+                Cow::Owned(serde_json::to_string(client).expect("clients serialize"))
+            }),
+        "clientHealthState" => Cow::Borrowed(device.client_health_state.as_str()),
+        "lastPolicyRequestDateTime" => text(&device.last_policy_request_date_time),
+        "lastActiveDateTime" => text(&device.last_active_date_time),
+        "collections" => Cow::Owned(
+            device
                 .collections
                 .iter()
                 .map(|c| c.name.as_str())
                 .collect::<Vec<_>>()
                 .join("; "),
-            (other, _) => other.to_string(),
-        })
-        .collect()
+        ),
+        // `parse_select` lets only the names above through.
+        _ => Cow::Borrowed(""),
+    }
 }
 
 #[utoipa::path(
@@ -256,4 +309,69 @@ pub(crate) async fn one(
         .await?
         .map(Json)
         .ok_or_else(|| AppError::NotFound(format!("There is no device with id '{id}'.")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use admin_api::{
+        ClientHealthState, ComplianceState, ConfigurationManagerClientInformation,
+        DeviceCollection, ManagedBy, OwnerType,
+    };
+
+    /// Every selectable column's CSV text is its JSON field's text (a string as is, null as
+    /// nothing, an object as JSON), the collections by name.
+    #[test]
+    fn csv_fields_are_the_json_fields() {
+        let device = Device {
+            id: "d-1".into(),
+            device_name: "PC \"one\", first".into(),
+            managed_by: ManagedBy::CoManaged,
+            owner_type: OwnerType::Company,
+            compliance_state: ComplianceState::InGracePeriod,
+            operating_system: Some("Windows".into()),
+            os_version: None,
+            user_principal_name: Some("a@contoso.com".into()),
+            user_display_name: Some("A".into()),
+            last_sync_date_time: Some("2026-11-21T00:00:00Z".into()),
+            enrolled_date_time: Some("2026-01-01T00:00:00Z".into()),
+            serial_number: Some("S1".into()),
+            manufacturer: Some("HP".into()),
+            model: None,
+            azure_ad_device_id: Some("aad".into()),
+            domain_name: Some("contoso.com".into()),
+            sku: Some("Enterprise".into()),
+            connector_id: "c-1".into(),
+            hierarchy_name: Some("HQ".into()),
+            site_code: Some("CHQ".into()),
+            configuration_manager_client_information: Some(ConfigurationManagerClientInformation {
+                client_identifier: "GUID:1".into(),
+                client_version: Some("5.00".into()),
+                is_blocked: true,
+            }),
+            client_health_state: ClientHealthState::Unhealthy,
+            last_policy_request_date_time: None,
+            last_active_date_time: Some("2026-11-20T00:00:00Z".into()),
+            collections: vec![
+                DeviceCollection {
+                    id: "SMS00001".into(),
+                    name: "All Systems".into(),
+                },
+                DeviceCollection {
+                    id: "X1".into(),
+                    name: "Finance".into(),
+                },
+            ],
+        };
+        let json = serde_json::to_value(&device).unwrap();
+        for column in crate::store::device_query::SELECTABLE {
+            let expected = match (&json[*column], *column) {
+                (_, "collections") => "All Systems; Finance".to_owned(),
+                (serde_json::Value::Null, _) => String::new(),
+                (serde_json::Value::String(text), _) => text.clone(),
+                (other, _) => other.to_string(),
+            };
+            assert_eq!(csv_field(&device, column), expected, "{column}");
+        }
+    }
 }

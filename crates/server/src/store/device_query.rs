@@ -159,6 +159,14 @@ impl Order {
         )
     }
 
+    /// The index that keeps the devices in this order (migrations 1 and 3 name them so).
+    pub fn index(&self) -> String {
+        match self.field.column {
+            "device_name" => "devices_by_name".to_owned(),
+            column => format!("devices_by_{column}"),
+        }
+    }
+
     fn collate(&self) -> &'static str {
         match self.field.kind {
             Kind::DateTime => "",
@@ -399,9 +407,8 @@ fn write_filter(filter: &Filter, filterable: &Filterable, sql: &mut Sql) -> AppR
     Ok(())
 }
 
-/// `$search="a,b"`: a case-insensitive substring of device name, serial number or UPN; several
-/// comma-separated terms match any.
-pub fn search_sql(text: &str) -> AppResult<Sql> {
+/// The terms of `$search="a,b"`.
+fn search_terms(text: &str) -> AppResult<Vec<&str>> {
     let inner = text
         .strip_prefix('"')
         .and_then(|t| t.strip_suffix('"'))
@@ -423,22 +430,44 @@ pub fn search_sql(text: &str) -> AppResult<Sql> {
             "'$search' takes at most 50 terms.",
         ));
     }
-    // Terms of three characters or more are looked up in the trigram index (one MATCH of phrases
-    // joined by OR, each quoted with its quotes doubled); shorter ones have no trigram and are
-    // matched by reading the devices.
-    let (indexed, short): (Vec<&str>, Vec<&str>) =
-        terms.into_iter().partition(|t| t.chars().count() >= 3);
+    Ok(terms)
+}
+
+/// Terms the trigram index can look up: three characters or more.
+fn is_indexed(term: &&str) -> bool {
+    term.chars().count() >= 3
+}
+
+/// The trigram index's MATCH for these terms: phrases joined by OR, each quoted with its quotes
+/// doubled.
+fn match_expression(terms: &[&str]) -> String {
+    terms
+        .iter()
+        .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(" OR ")
+}
+
+/// The MATCH a `$search` makes in the trigram index, if any of its terms can use it.
+pub fn search_match(text: &str) -> AppResult<Option<String>> {
+    let indexed: Vec<&str> = search_terms(text)?.into_iter().filter(is_indexed).collect();
+    Ok((!indexed.is_empty()).then(|| match_expression(&indexed)))
+}
+
+/// `$search="a,b"`: a case-insensitive substring of device name, serial number or UPN; several
+/// comma-separated terms match any.
+pub fn search_sql(text: &str) -> AppResult<Sql> {
+    let terms = search_terms(text)?;
+    // Terms of three characters or more are looked up in the trigram index; shorter ones have no
+    // trigram and are matched by reading the devices.
+    let (indexed, short): (Vec<&str>, Vec<&str>) = terms.into_iter().partition(is_indexed);
     let mut clauses = Vec::new();
     let mut sql = Sql::default();
     if !indexed.is_empty() {
         clauses.push(
             "rowid IN (SELECT rowid FROM devices_search WHERE devices_search MATCH ?)".to_owned(),
         );
-        let phrases: Vec<String> = indexed
-            .iter()
-            .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
-            .collect();
-        sql.params.push(Some(phrases.join(" OR ")));
+        sql.params.push(Some(match_expression(&indexed)));
     }
     for term in short {
         let pattern = like_pattern(term, false);

@@ -22,6 +22,8 @@ pub struct DevicePage {
 pub struct DeviceQuery {
     pub filter: Option<Sql>,
     pub search: Option<Sql>,
+    /// The trigram index's MATCH of the search, when it has one (see [`Store::list_devices`]).
+    pub search_match: Option<String>,
     pub order: Option<Order>,
 }
 
@@ -76,8 +78,17 @@ impl Store {
             }
         }
         let conditions = query.conditions(after);
+        // A search that matches many devices is answered by walking the order's index and
+        // keeping what matches (a page is soon full); one that matches few, by looking the
+        // matches up and sorting them. SQLite cannot tell which from the query, so it is told.
+        let walk = match &query.search_match {
+            Some(expression) if self.search_is_broad(expression).await? => {
+                format!(" INDEXED BY {}", order.index())
+            }
+            _ => String::new(),
+        };
         let sql = format!(
-            "SELECT *, {} AS sort_value FROM devices{} ORDER BY {} LIMIT ?",
+            "SELECT *, {} AS sort_value FROM devices{walk}{} ORDER BY {} LIMIT ?",
             order.field.column,
             conditions.text,
             order.order_by()
@@ -114,6 +125,22 @@ impl Store {
             next,
             count,
         })
+    }
+
+    /// Whether `expression` matches so many devices that walking an order's index finds a page
+    /// sooner than sorting the matches: past about √(50·n) matches of n devices (where the two
+    /// read about as many rows), counted up to that many.
+    async fn search_is_broad(&self, expression: &str) -> AppResult<bool> {
+        let devices = self.count_devices(&DeviceQuery::default()).await?;
+        let threshold = ((50.0 * devices as f64).sqrt() as i64).max(1_000);
+        let matches: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM devices_search WHERE devices_search MATCH ? LIMIT ?)",
+        )
+        .bind(expression)
+        .bind(threshold)
+        .fetch_one(self.reader())
+        .await?;
+        Ok(matches >= threshold)
     }
 
     /// How many devices match. A count is kept, per query, until the devices change: a list

@@ -60,6 +60,7 @@ impl CountCache {
 const WRITER_CACHE_KIB: i64 = 64 * 1024;
 const READER_CACHE_KIB: i64 = 16 * 1024;
 const READERS: u32 = 4;
+const WRITER_WAIT: Duration = Duration::from_secs(120);
 
 impl Store {
     /// Opens (creating if needed, with its folder) the database at `url` and brings its schema up
@@ -82,6 +83,9 @@ impl Store {
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
+            // A change may wait behind a large upload's transaction; past this it is told the
+            // server is busy (503 with Retry-After), not failed.
+            .acquire_timeout(WRITER_WAIT)
             .connect_with(
                 options
                     .clone()

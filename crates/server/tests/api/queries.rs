@@ -356,3 +356,59 @@ async fn the_export_streams_every_matching_device_as_csv() {
     error_of(bad, 400).await;
     app.shut_down().await;
 }
+
+/// A search matching many devices walks the order's index (past a thousand matches here); one
+/// matching few sorts its matches. Both answer the same, in every order, across pages.
+#[tokio::test]
+async fn broad_and_narrow_searches_answer_alike_in_every_order() {
+    let app = spawn_app().await;
+    app.attach_site(HierarchyConfig::new("Contoso Large", "CLG", 2207, 1300, 31))
+        .await;
+    let (all, _) = all_pages(&app, "").await;
+    for term in ["contoso", "clg-lt-01"] {
+        let matching: Vec<Device> = all
+            .iter()
+            .filter(|d| {
+                [
+                    Some(&d.device_name),
+                    d.serial_number.as_ref(),
+                    d.user_principal_name.as_ref(),
+                ]
+                .into_iter()
+                .flatten()
+                .any(|v| v.to_lowercase().contains(term))
+            })
+            .cloned()
+            .collect();
+        if term == "contoso" {
+            assert!(matching.len() >= 1000, "a broad search: {}", matching.len());
+        } else {
+            assert!(!matching.is_empty() && matching.len() < 100);
+        }
+        for (field, descending) in [
+            ("deviceName", false),
+            ("model", true),
+            ("lastActiveDateTime", true),
+        ] {
+            let orderby = format!("{field} {}", if descending { "desc" } else { "asc" });
+            let query: String = form_urlencoded::Serializer::new(String::new())
+                .append_pair("$orderby", &orderby)
+                .append_pair("$search", &format!("\"{term}\""))
+                .finish();
+            let (found, count) = all_pages(&app, &query).await;
+            let mut expected = matching.clone();
+            match field {
+                "deviceName" => sort_by(&mut expected, |d| Some(d.device_name.clone()), descending),
+                "model" => sort_by(&mut expected, |d| d.model.clone(), descending),
+                _ => sort_by(
+                    &mut expected,
+                    |d| d.last_active_date_time.clone(),
+                    descending,
+                ),
+            }
+            assert_eq!(ids(&found), ids(&expected), "{term} by {orderby}");
+            assert_eq!(count, Some(expected.len() as u64));
+        }
+    }
+    app.shut_down().await;
+}
