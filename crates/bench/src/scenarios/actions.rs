@@ -91,6 +91,12 @@ pub async fn run(ctx: &Context) -> anyhow::Result<Section> {
         .into_iter()
         .map(|d| d.id)
         .collect();
+    let lab = site
+        .client()
+        .credential()
+        .and_then(|c| c.split_once('.'))
+        .map(|(id, _)| id.to_owned())
+        .context("the lab's connector id")?;
     let stop = CancellationToken::new();
     let serving = tokio::spawn(site.serve(stop.clone()));
     let mut events = action_events(&ctx.url, &ctx.client).await?;
@@ -135,8 +141,19 @@ pub async fn run(ctx: &Context) -> anyhow::Result<Section> {
         }
         samples.push(started.elapsed());
     }
-    stop.cancel();
-    serving.await?;
+    // The lab leaves with its devices, so that a reused tenant stays the preset's size.
+    ctx.client
+        .delete(format!("{}/api/v1/connectors/{lab}", ctx.url))
+        .send()
+        .await?
+        .error_for_status()?;
+    let outcome = tokio::time::timeout(Duration::from_secs(60), serving)
+        .await
+        .context("the lab site did not offboard within 60 s")??;
+    if outcome != site_connector::site::Outcome::Offboarded {
+        bail!("the lab site stopped without offboarding: {outcome:?}");
+    }
+    drop(stop);
     section.latency(
         format!("Round trip ({} actions, one at a time)", ctx.preset.actions),
         Samples::new(samples),

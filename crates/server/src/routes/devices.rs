@@ -41,7 +41,9 @@ const EXPORT_COLUMNS: &[&str] = &[
     "userPrincipalName",
     "lastSyncDateTime",
 ];
-const EXPORT_PAGE: u32 = 5000;
+/// Devices per chunk of the export, and chunks that may wait to be written.
+const EXPORT_CHUNK: usize = 1000;
+const EXPORT_CHUNKS_WAITING: usize = 4;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -163,43 +165,26 @@ pub(crate) async fn export(
         .list_devices(&device_query, None, 1, false)
         .await?;
     let header = csv_rows(std::iter::once(columns.iter()));
-    struct Paging {
-        after: Option<DeviceCursor>,
-        done: bool,
-    }
-    let pages = stream::unfold(
-        (
-            Paging {
-                after: None,
-                done: false,
-            },
-            state,
-            device_query,
-            columns,
-        ),
-        |(mut paging, state, query, columns)| async move {
-            if paging.done {
-                return None;
-            }
-            let page = match state
-                .store
-                .list_devices(&query, paging.after.as_ref(), EXPORT_PAGE, false)
-                .await
-            {
-                Ok(page) => page,
+    // One query reads the devices in a task of its own while the response writes the CSV of
+    // what it read; a few chunks wait between them at most.
+    let (sender, receiver) = tokio::sync::mpsc::channel(EXPORT_CHUNKS_WAITING);
+    let store = state.store.clone();
+    tokio::spawn(async move { store.send_devices(device_query, EXPORT_CHUNK, sender).await });
+    let pages = stream::unfold(receiver, move |mut receiver| {
+        let columns = columns.clone();
+        async move {
+            let chunk = receiver.recv().await?;
+            let rows = match chunk {
+                Ok(devices) => Ok(csv_rows(devices.iter().map(|d| csv_record(d, &columns)))),
                 Err(error) => {
                     tracing::error!(%error, "the export stopped part-way");
-                    let error = std::io::Error::other("the export stopped part-way");
-                    paging.done = true;
-                    return Some((Err(error), (paging, state, query, columns)));
+                    receiver.close();
+                    Err(std::io::Error::other("the export stopped part-way"))
                 }
             };
-            paging.done = page.next.is_none();
-            paging.after = page.next;
-            let rows = csv_rows(page.devices.iter().map(|d| csv_record(d, &columns)));
-            Some((Ok(rows), (paging, state, query, columns)))
-        },
-    );
+            Some((rows, receiver))
+        }
+    });
     let body = stream::iter([Ok::<_, std::io::Error>(header)]).chain(pages);
     Ok((
         [

@@ -127,6 +127,48 @@ impl Store {
         })
     }
 
+    /// Every device that matches, in the query's order, read by one query as it goes and sent to
+    /// `sink` in chunks of `chunk` (the export: its reading and its writing overlap, and memory
+    /// holds a few chunks, not the result). Stops when `sink` is closed.
+    pub async fn send_devices(
+        &self,
+        query: DeviceQuery,
+        chunk: usize,
+        sink: tokio::sync::mpsc::Sender<AppResult<Vec<Device>>>,
+    ) {
+        use futures_util::StreamExt;
+        let conditions = query.conditions(None);
+        let sql = format!(
+            "SELECT * FROM devices{} ORDER BY {}",
+            conditions.text,
+            query.order().order_by()
+        );
+        let mut select = sqlx::query_as::<_, DeviceRow>(&sql);
+        for param in &conditions.params {
+            select = select.bind(param.clone());
+        }
+        let mut rows = select.fetch(self.reader());
+        let mut devices = Vec::with_capacity(chunk);
+        while let Some(row) = rows.next().await {
+            match row.and_then(Device::try_from) {
+                Ok(device) => devices.push(device),
+                Err(error) => {
+                    let _ = sink.send(Err(error.into())).await;
+                    return;
+                }
+            }
+            if devices.len() == chunk {
+                let full = std::mem::replace(&mut devices, Vec::with_capacity(chunk));
+                if sink.send(Ok(full)).await.is_err() {
+                    return;
+                }
+            }
+        }
+        if !devices.is_empty() {
+            let _ = sink.send(Ok(devices)).await;
+        }
+    }
+
     /// Whether `expression` matches so many devices that walking an order's index finds a page
     /// sooner than sorting the matches: past about √(50·n) matches of n devices (where the two
     /// read about as many rows), counted up to that many.
