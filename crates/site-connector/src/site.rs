@@ -118,10 +118,34 @@ impl SiteConnector {
         .await
     }
 
-    /// Uploads a delta under a new sync id (re-sent as is after a network error).
+    /// Uploads a delta under a new sync id (re-sent as is after a network error). A delta of more
+    /// devices than a batch goes in several, each its own sync (a request body has a limit); the
+    /// result is the last one's, with the changes of all.
     pub async fn upload_delta(&self, delta: &DeviceDelta) -> ProtocolResult<SyncResult> {
-        let sync_id = uuid::Uuid::new_v4().to_string();
-        retry(|| self.client.send_delta(&sync_id, delta)).await
+        let size = self.options.batch_size.max(1);
+        let mut parts: Vec<DeviceDelta> = delta
+            .upserts
+            .chunks(size)
+            .map(|upserts| DeviceDelta {
+                upserts: upserts.to_vec(),
+                removals: Vec::new(),
+            })
+            .collect();
+        match parts.last_mut() {
+            Some(last) => last.removals = delta.removals.clone(),
+            None => parts.push(delta.clone()),
+        }
+        let mut changed = 0;
+        let mut result = None;
+        for part in &parts {
+            let sync_id = uuid::Uuid::new_v4().to_string();
+            let done = retry(|| self.client.send_delta(&sync_id, part)).await?;
+            changed += done.changed;
+            result = Some(done);
+        }
+        let mut result = result.expect("a delta has at least one part");
+        result.changed = changed;
+        Ok(result)
     }
 
     /// Polls for actions until told to offboard, the credential stops working, or `stop`.

@@ -1,5 +1,3 @@
-use std::borrow::Cow;
-
 use admin_api::{Collection, Device};
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
@@ -169,21 +167,27 @@ pub(crate) async fn export(
     // what it read; a few chunks wait between them at most.
     let (sender, receiver) = tokio::sync::mpsc::channel(EXPORT_CHUNKS_WAITING);
     let store = state.store.clone();
-    tokio::spawn(async move { store.send_devices(device_query, EXPORT_CHUNK, sender).await });
-    let pages = stream::unfold(receiver, move |mut receiver| {
-        let columns = columns.clone();
-        async move {
-            let chunk = receiver.recv().await?;
-            let rows = match chunk {
-                Ok(devices) => Ok(csv_rows(devices.iter().map(|d| csv_record(d, &columns)))),
-                Err(error) => {
-                    tracing::error!(%error, "the export stopped part-way");
-                    receiver.close();
-                    Err(std::io::Error::other("the export stopped part-way"))
-                }
-            };
-            Some((rows, receiver))
-        }
+    let selected = columns.clone();
+    tokio::spawn(async move {
+        store
+            .send_csv_rows(device_query, &selected, EXPORT_CHUNK, sender)
+            .await
+    });
+    let pages = stream::unfold(receiver, move |mut receiver| async move {
+        let chunk = receiver.recv().await?;
+        let rows = match chunk {
+            Ok(records) => {
+                Ok(csv_rows(records.iter().map(|record| {
+                    record.iter().map(|field| field.as_deref().unwrap_or(""))
+                })))
+            }
+            Err(error) => {
+                tracing::error!(%error, "the export stopped part-way");
+                receiver.close();
+                Err(std::io::Error::other("the export stopped part-way"))
+            }
+        };
+        Some((rows, receiver))
     });
     let body = stream::iter([Ok::<_, std::io::Error>(header)]).chain(pages);
     Ok((
@@ -218,60 +222,6 @@ where
     writer.into_inner().expect("writing to memory cannot fail")
 }
 
-fn csv_record<'d>(device: &'d Device, columns: &[&str]) -> Vec<Cow<'d, str>> {
-    columns
-        .iter()
-        .map(|column| csv_field(device, column))
-        .collect()
-}
-
-/// One column of a device as CSV text: what its JSON field says (nothing for null), the client
-/// information as its JSON object, the collections by name.
-fn csv_field<'d>(device: &'d Device, column: &str) -> Cow<'d, str> {
-    let text = |value: &'d Option<String>| Cow::Borrowed(value.as_deref().unwrap_or(""));
-    match column {
-        "id" => Cow::Borrowed(&device.id),
-        "deviceName" => Cow::Borrowed(&device.device_name),
-        "managedBy" => Cow::Borrowed(device.managed_by.as_str()),
-        "ownerType" => Cow::Borrowed(device.owner_type.as_str()),
-        "complianceState" => Cow::Borrowed(device.compliance_state.as_str()),
-        "operatingSystem" => text(&device.operating_system),
-        "osVersion" => text(&device.os_version),
-        "userPrincipalName" => text(&device.user_principal_name),
-        "userDisplayName" => text(&device.user_display_name),
-        "lastSyncDateTime" => text(&device.last_sync_date_time),
-        "enrolledDateTime" => text(&device.enrolled_date_time),
-        "serialNumber" => text(&device.serial_number),
-        "manufacturer" => text(&device.manufacturer),
-        "model" => text(&device.model),
-        "azureADDeviceId" => text(&device.azure_ad_device_id),
-        "domainName" => text(&device.domain_name),
-        "sku" => text(&device.sku),
-        "connectorId" => Cow::Borrowed(&device.connector_id),
-        "hierarchyName" => text(&device.hierarchy_name),
-        "siteCode" => text(&device.site_code),
-        "configurationManagerClientInformation" => device
-            .configuration_manager_client_information
-            .as_ref()
-            .map_or(Cow::Borrowed(""), |client| {
-                Cow::Owned(serde_json::to_string(client).expect("clients serialize"))
-            }),
-        "clientHealthState" => Cow::Borrowed(device.client_health_state.as_str()),
-        "lastPolicyRequestDateTime" => text(&device.last_policy_request_date_time),
-        "lastActiveDateTime" => text(&device.last_active_date_time),
-        "collections" => Cow::Owned(
-            device
-                .collections
-                .iter()
-                .map(|c| c.name.as_str())
-                .collect::<Vec<_>>()
-                .join("; "),
-        ),
-        // `parse_select` lets only the names above through.
-        _ => Cow::Borrowed(""),
-    }
-}
-
 #[utoipa::path(
     get,
     path = "/api/v1/devices/{id}",
@@ -294,69 +244,4 @@ pub(crate) async fn one(
         .await?
         .map(Json)
         .ok_or_else(|| AppError::NotFound(format!("There is no device with id '{id}'.")))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use admin_api::{
-        ClientHealthState, ComplianceState, ConfigurationManagerClientInformation,
-        DeviceCollection, ManagedBy, OwnerType,
-    };
-
-    /// Every selectable column's CSV text is its JSON field's text (a string as is, null as
-    /// nothing, an object as JSON), the collections by name.
-    #[test]
-    fn csv_fields_are_the_json_fields() {
-        let device = Device {
-            id: "d-1".into(),
-            device_name: "PC \"one\", first".into(),
-            managed_by: ManagedBy::CoManaged,
-            owner_type: OwnerType::Company,
-            compliance_state: ComplianceState::InGracePeriod,
-            operating_system: Some("Windows".into()),
-            os_version: None,
-            user_principal_name: Some("a@contoso.com".into()),
-            user_display_name: Some("A".into()),
-            last_sync_date_time: Some("2026-11-21T00:00:00Z".into()),
-            enrolled_date_time: Some("2026-01-01T00:00:00Z".into()),
-            serial_number: Some("S1".into()),
-            manufacturer: Some("HP".into()),
-            model: None,
-            azure_ad_device_id: Some("aad".into()),
-            domain_name: Some("contoso.com".into()),
-            sku: Some("Enterprise".into()),
-            connector_id: "c-1".into(),
-            hierarchy_name: Some("HQ".into()),
-            site_code: Some("CHQ".into()),
-            configuration_manager_client_information: Some(ConfigurationManagerClientInformation {
-                client_identifier: "GUID:1".into(),
-                client_version: Some("5.00".into()),
-                is_blocked: true,
-            }),
-            client_health_state: ClientHealthState::Unhealthy,
-            last_policy_request_date_time: None,
-            last_active_date_time: Some("2026-11-20T00:00:00Z".into()),
-            collections: vec![
-                DeviceCollection {
-                    id: "SMS00001".into(),
-                    name: "All Systems".into(),
-                },
-                DeviceCollection {
-                    id: "X1".into(),
-                    name: "Finance".into(),
-                },
-            ],
-        };
-        let json = serde_json::to_value(&device).unwrap();
-        for column in crate::store::device_query::SELECTABLE {
-            let expected = match (&json[*column], *column) {
-                (_, "collections") => "All Systems; Finance".to_owned(),
-                (serde_json::Value::Null, _) => String::new(),
-                (serde_json::Value::String(text), _) => text.clone(),
-                (other, _) => other.to_string(),
-            };
-            assert_eq!(csv_field(&device, column), expected, "{column}");
-        }
-    }
 }

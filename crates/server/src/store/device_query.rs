@@ -509,6 +509,46 @@ pub const SELECTABLE: &[&str] = &[
     "collections",
 ];
 
+/// A selectable field as CSV text, in SQL: what its JSON field says (NULL for null), the client
+/// information as its JSON object, the collections by name in their order.
+pub fn csv_expression(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "id" => "id",
+        "deviceName" => "device_name",
+        "managedBy" => "managed_by",
+        "ownerType" => "owner_type",
+        "complianceState" => "compliance_state",
+        "operatingSystem" => "operating_system",
+        "osVersion" => "os_version",
+        "userPrincipalName" => "user_principal_name",
+        "userDisplayName" => "user_display_name",
+        "lastSyncDateTime" => "last_sync_at",
+        "enrolledDateTime" => "enrolled_at",
+        "serialNumber" => "serial_number",
+        "manufacturer" => "manufacturer",
+        "model" => "model",
+        "azureADDeviceId" => "azure_ad_device_id",
+        "domainName" => "domain_name",
+        "sku" => "sku",
+        "connectorId" => "connector_id",
+        "hierarchyName" => "hierarchy_name",
+        "siteCode" => "site_code",
+        "configurationManagerClientInformation" => {
+            "CASE WHEN client_identifier IS NOT NULL THEN json_object('clientIdentifier', \
+             client_identifier, 'clientVersion', client_version, 'isBlocked', \
+             json(CASE WHEN client_is_blocked THEN 'true' ELSE 'false' END)) END"
+        }
+        "clientHealthState" => "client_health_state",
+        "lastPolicyRequestDateTime" => "last_policy_request_at",
+        "lastActiveDateTime" => "last_active_at",
+        "collections" => {
+            "(SELECT group_concat(c.value ->> '$.name', '; ' ORDER BY c.key) \
+             FROM json_each(devices.collections) c)"
+        }
+        _ => return None,
+    })
+}
+
 /// `$select=f1,f2`: known fields, each once.
 pub fn parse_select(text: &str) -> AppResult<Vec<&'static str>> {
     let mut fields = Vec::new();

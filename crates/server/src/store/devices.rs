@@ -127,45 +127,58 @@ impl Store {
         })
     }
 
-    /// Every device that matches, in the query's order, read by one query as it goes and sent to
-    /// `sink` in chunks of `chunk` (the export: its reading and its writing overlap, and memory
-    /// holds a few chunks, not the result). Stops when `sink` is closed.
-    pub async fn send_devices(
+    /// The `columns` (selectable field names) of every device that matches, in the query's
+    /// order, as CSV text computed in SQL (see [`super::device_query::csv_expression`]): read by
+    /// one query as it goes and sent to `sink` in chunks of `chunk` rows, so that reading and
+    /// writing overlap and memory holds a few chunks, not the result. Stops when `sink` is closed.
+    pub async fn send_csv_rows(
         &self,
         query: DeviceQuery,
+        columns: &[&str],
         chunk: usize,
-        sink: tokio::sync::mpsc::Sender<AppResult<Vec<Device>>>,
+        sink: tokio::sync::mpsc::Sender<AppResult<Vec<Vec<Option<String>>>>>,
     ) {
         use futures_util::StreamExt;
+        use sqlx::Row;
+        let selected: Vec<&str> = columns
+            .iter()
+            .filter_map(|c| super::device_query::csv_expression(c))
+            .collect();
         let conditions = query.conditions(None);
         let sql = format!(
-            "SELECT * FROM devices{} ORDER BY {}",
+            "SELECT {} FROM devices{} ORDER BY {}",
+            selected.join(", "),
             conditions.text,
             query.order().order_by()
         );
-        let mut select = sqlx::query_as::<_, DeviceRow>(&sql);
+        let mut select = sqlx::query(&sql);
         for param in &conditions.params {
             select = select.bind(param.clone());
         }
         let mut rows = select.fetch(self.reader());
-        let mut devices = Vec::with_capacity(chunk);
+        let mut records = Vec::with_capacity(chunk);
         while let Some(row) = rows.next().await {
-            match row.and_then(Device::try_from) {
-                Ok(device) => devices.push(device),
+            let record = row.and_then(|row| {
+                (0..selected.len())
+                    .map(|index| row.try_get::<Option<String>, _>(index))
+                    .collect::<sqlx::Result<Vec<_>>>()
+            });
+            match record {
+                Ok(record) => records.push(record),
                 Err(error) => {
                     let _ = sink.send(Err(error.into())).await;
                     return;
                 }
             }
-            if devices.len() == chunk {
-                let full = std::mem::replace(&mut devices, Vec::with_capacity(chunk));
+            if records.len() == chunk {
+                let full = std::mem::replace(&mut records, Vec::with_capacity(chunk));
                 if sink.send(Ok(full)).await.is_err() {
                     return;
                 }
             }
         }
-        if !devices.is_empty() {
-            let _ = sink.send(Ok(devices)).await;
+        if !records.is_empty() {
+            let _ = sink.send(Ok(records)).await;
         }
     }
 
