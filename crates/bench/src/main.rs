@@ -16,13 +16,8 @@ struct Cli {
 enum Command {
     /// Measures everything (or `--only` some parts) and writes the report.
     Run {
-        #[arg(long, value_enum, default_value = "1m")]
-        preset: PresetName,
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-        /// Where the tenant's database is kept (and reused by later runs of the same preset and seed).
-        #[arg(long)]
-        data: Option<PathBuf>,
+        #[command(flatten)]
+        tenant: TenantArgs,
         /// The built SPA.
         #[arg(long, default_value = "dist")]
         dist: PathBuf,
@@ -34,12 +29,8 @@ enum Command {
     },
     /// Generates the tenant only.
     Generate {
-        #[arg(long, value_enum, default_value = "1m")]
-        preset: PresetName,
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-        #[arg(long)]
-        data: Option<PathBuf>,
+        #[command(flatten)]
+        tenant: TenantArgs,
     },
     /// The SPA's sizes; fails when the wasm module is over its brotli budget.
     Bundle {
@@ -54,24 +45,41 @@ enum Command {
     },
 }
 
-fn default_data(preset: &Preset) -> PathBuf {
-    PathBuf::from(format!("target/bench/{}", preset.name))
+/// Which tenant: its size, its seed, where it is kept.
+#[derive(clap::Args)]
+struct TenantArgs {
+    #[arg(long, value_enum, default_value = "1m")]
+    preset: PresetName,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Where the tenant's database is kept (and reused by later runs of the same preset and seed);
+    /// target/bench/<preset> by default.
+    #[arg(long)]
+    data: Option<PathBuf>,
+}
+
+impl TenantArgs {
+    fn resolve(self) -> (Preset, u64, PathBuf) {
+        let preset = Preset::get(self.preset);
+        let data = self
+            .data
+            .unwrap_or_else(|| PathBuf::from(format!("target/bench/{}", preset.name)));
+        (preset, self.seed, data)
+    }
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Run {
-            preset,
-            seed,
-            data,
+            tenant,
             dist,
             report,
             only,
         } => {
-            let preset = Preset::get(preset);
+            let (preset, seed, data) = tenant.resolve();
             let options = RunOptions {
-                data: data.unwrap_or_else(|| default_data(&preset)),
+                data,
                 preset,
                 seed,
                 dist,
@@ -87,9 +95,8 @@ async fn main() -> anyhow::Result<()> {
                     .with_context(|| format!("writing {}", path.display()))?;
             }
         }
-        Command::Generate { preset, seed, data } => {
-            let preset = Preset::get(preset);
-            let data = data.unwrap_or_else(|| default_data(&preset));
+        Command::Generate { tenant } => {
+            let (preset, seed, data) = tenant.resolve();
             let marker = attach_bench::generate::generate(&data, &preset, seed).await?;
             println!(
                 "{} devices in {} hierarchies in {:.1} s ({:.0} devices/s), in {}",

@@ -28,19 +28,13 @@ pub async fn attach_quick_site(
     client: &reqwest::Client,
     devices: usize,
 ) -> anyhow::Result<SiteConnector> {
-    let token: admin_api::OnboardingToken = client
-        .post(format!("{url}/api/v1/connectors/onboardingTokens"))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
+    let token = super::onboarding_token(url, client).await?;
     let mut config = HierarchyConfig::new("Benchmark Lab", "LAB", 2403, devices, 7);
     config.latency = (Duration::ZERO, Duration::ZERO);
     config.offline_share = 0.0;
     let site = SiteConnector::attach(
         url,
-        &token.token,
+        &token,
         SimulatedHierarchy::new(config),
         SiteOptions {
             poll_wait_seconds: 25,
@@ -91,12 +85,7 @@ pub async fn run(ctx: &Context) -> anyhow::Result<Section> {
         .into_iter()
         .map(|d| d.id)
         .collect();
-    let lab = site
-        .client()
-        .credential()
-        .and_then(|c| c.split_once('.'))
-        .map(|(id, _)| id.to_owned())
-        .context("the lab's connector id")?;
+    let lab = super::connector_id(&site)?;
     let stop = CancellationToken::new();
     let serving = tokio::spawn(site.serve(stop.clone()));
     let mut events = action_events(&ctx.url, &ctx.client).await?;

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context as _};
+use anyhow::bail;
 use site_connector::hierarchy::SimulatedHierarchy;
 use site_connector::site::{SiteConnector, SiteOptions};
 use tokio_util::sync::CancellationToken;
@@ -14,17 +14,6 @@ use crate::preset::Preset;
 use crate::report::Section;
 
 const DEVICES_PER_SECOND_BUDGET: f64 = 50_000.0;
-
-async fn onboarding_token(url: &str, client: &reqwest::Client) -> anyhow::Result<String> {
-    let token: admin_api::OnboardingToken = client
-        .post(format!("{url}/api/v1/connectors/onboardingTokens"))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    Ok(token.token)
-}
 
 pub async fn run(
     url: &str,
@@ -42,7 +31,7 @@ pub async fn run(
         let mut config = hierarchy_config(preset, seed, index);
         config.devices = preset.ingest_devices_per_site;
         config.latency = (Duration::ZERO, Duration::ZERO);
-        let token = onboarding_token(url, client).await?;
+        let token = super::onboarding_token(url, client).await?;
         let site = SiteConnector::attach(
             url,
             &token,
@@ -92,12 +81,7 @@ pub async fn run(
 
     // Offboarding: the site acknowledges on its next poll; the devices go with the connector.
     let site = sites.remove(0);
-    let connector_id = site
-        .client()
-        .credential()
-        .and_then(|c| c.split_once('.'))
-        .map(|(id, _)| id.to_owned())
-        .context("the site's connector id")?;
+    let connector_id = super::connector_id(&site)?;
     let devices = site.hierarchy().lock().await.devices_in_scope().len();
     let stop = CancellationToken::new();
     let serving = tokio::spawn(site.serve(stop.clone()));

@@ -28,3 +28,25 @@ impl Context {
 pub fn encode(value: &str) -> String {
     form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
+
+/// A new one-time onboarding token from the admin API.
+pub async fn onboarding_token(url: &str, client: &reqwest::Client) -> anyhow::Result<String> {
+    let token: admin_api::OnboardingToken = client
+        .post(format!("{url}/api/v1/connectors/onboardingTokens"))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    Ok(token.token)
+}
+
+/// The connector a site attached as (its credential is `<connector id>.<secret>`).
+pub fn connector_id(site: &site_connector::site::SiteConnector) -> anyhow::Result<String> {
+    use anyhow::Context as _;
+    site.client()
+        .credential()
+        .and_then(|c| c.split_once('.'))
+        .map(|(id, _)| id.to_owned())
+        .context("the site's connector id")
+}

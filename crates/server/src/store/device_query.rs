@@ -196,29 +196,22 @@ impl Order {
         // order's index instead of reading the index from its start: deep pages cost what first
         // pages do. Descending, NULLs come last, so it is only possible where there are none.
         match (&cursor.value, self.descending) {
-            (Some(value), false) => Sql {
-                text: format!(
-                    "({column} >= ? AND ({column} {beyond} ? OR ({column} = ? AND id {id_beyond} ?)))"
-                ),
-                params: vec![
-                    Some(value.clone()),
-                    Some(value.clone()),
-                    Some(value.clone()),
-                    id,
-                ],
-            },
-            (Some(value), true) if NOT_NULL.contains(&self.field.column) => Sql {
-                text: format!(
-                    "({column} <= ? AND ({column} {beyond} ? OR ({column} = ? AND id {id_beyond} ?)))"
-                ),
-                params: vec![
-                    Some(value.clone()),
-                    Some(value.clone()),
-                    Some(value.clone()),
-                    id,
-                ],
-            },
-            (Some(value), true) => Sql {
+            (Some(value), descending) if !descending || NOT_NULL.contains(&self.field.column) => {
+                let bound = if descending { "<=" } else { ">=" };
+                Sql {
+                    text: format!(
+                        "({column} {bound} ? AND ({column} {beyond} ? OR ({column} = ? AND id {id_beyond} ?)))"
+                    ),
+                    params: vec![
+                        Some(value.clone()),
+                        Some(value.clone()),
+                        Some(value.clone()),
+                        id,
+                    ],
+                }
+            }
+            // Descending over a column with NULLs: they follow every value.
+            (Some(value), _) => Sql {
                 text: format!("({column} {beyond} ? OR ({column} = ? AND id {id_beyond} ?) OR {column} IS NULL)"),
                 params: vec![Some(value.clone()), Some(value.clone()), id],
             },
