@@ -99,7 +99,8 @@ pub async fn generate(data: &Path, preset: &Preset, seed: u64) -> anyhow::Result
         hierarchies,
         seconds: started.elapsed().as_secs_f64(),
     };
-    sqlx_optimize(&store).await?;
+    // Statistics for the query planner, as a long-running server gathers them itself.
+    store.optimize().await?;
     store.close().await;
     std::fs::write(data.join(MARKER), serde_json::to_vec_pretty(&marker)?)?;
     Ok(marker)
@@ -150,10 +151,4 @@ async fn load(store: &Store, hierarchy: &SimulatedHierarchy) -> anyhow::Result<G
         site_code: hierarchy.config.site_code.clone(),
         devices: result.device_count,
     })
-}
-
-/// Statistics for the query planner, as a long-running server gathers them itself.
-async fn sqlx_optimize(store: &Store) -> anyhow::Result<()> {
-    store.optimize().await?;
-    Ok(())
 }
