@@ -177,7 +177,10 @@ impl Server {
             .with_graceful_shutdown(serving.cancelled_owned())
             .await
         });
-        let mut background = vec![tokio::spawn(sweeper::run(state.clone()))];
+        let mut background = vec![
+            tokio::spawn(sweeper::run(state.clone())),
+            tokio::spawn(sweeper::purge_removed(state.clone())),
+        ];
         if config.demo {
             background.push(tokio::spawn(demo::run(
                 state.clone(),

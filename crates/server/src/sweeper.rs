@@ -26,6 +26,43 @@ pub async fn run(state: AppState) {
     }
 }
 
+/// Deletes the devices offboardings leave (see [`crate::store::Store::purge_removed`]) as soon as
+/// there are some, one slice after another, until none are left or the server stops.
+pub async fn purge_removed(state: AppState) {
+    // A slice that failed (the writer too busy, say) is tried again a minute later; meanwhile
+    // the devices stay hidden.
+    let mut retries = tokio::time::interval(HOUSEKEEPING_INTERVAL);
+    retries.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = state.store.removal_pending() => {}
+            _ = retries.tick() => {}
+            () = state.shutdown.cancelled() => return,
+        }
+        let started = std::time::Instant::now();
+        let mut slices = 0u64;
+        while !state.shutdown.is_cancelled() {
+            match state.store.purge_removed().await {
+                Ok(true) => slices += 1,
+                Ok(false) => {
+                    if slices > 0 {
+                        tracing::info!(
+                            slices,
+                            seconds = started.elapsed().as_secs_f64(),
+                            "offboarded hierarchies' devices deleted"
+                        );
+                    }
+                    break;
+                }
+                Err(error) => {
+                    tracing::error!(%error, "deleting an offboarded hierarchy's devices failed");
+                    break;
+                }
+            }
+        }
+    }
+}
+
 const HOUSEKEEPING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
 async fn forget_ended(state: &AppState) -> anyhow::Result<()> {

@@ -49,7 +49,7 @@ impl Store {
         }
         let device: Option<(String, Option<String>, String)> = sqlx::query_as(
             "SELECT d.connector_id, c.offboard_requested_at, d.device_name FROM devices d
-             JOIN connectors c ON c.id = d.connector_id WHERE d.id = ?",
+             JOIN connectors c ON c.id = d.connector_id WHERE d.id = ? AND c.removed_at IS NULL",
         )
         .bind(request.device_id)
         .fetch_optional(&mut *tx)

@@ -54,7 +54,7 @@ pub fn connector_status(
 
 const SELECT_CONNECTOR: &str = "SELECT c.*,
         (SELECT COUNT(*) FROM devices d WHERE d.connector_id = c.id) AS device_count
-     FROM connectors c";
+     FROM connectors c WHERE c.removed_at IS NULL";
 
 impl Store {
     pub async fn connectors(
@@ -77,11 +77,10 @@ impl Store {
         now: OffsetDateTime,
         online_window: Duration,
     ) -> sqlx::Result<Option<Connector>> {
-        let row: Option<ConnectorRow> =
-            sqlx::query_as(&format!("{SELECT_CONNECTOR} WHERE c.id = ?"))
-                .bind(id)
-                .fetch_optional(self.reader())
-                .await?;
+        let row: Option<ConnectorRow> = sqlx::query_as(&format!("{SELECT_CONNECTOR} AND c.id = ?"))
+            .bind(id)
+            .fetch_optional(self.reader())
+            .await?;
         row.map(|row| row.into_connector(now, online_window))
             .transpose()
     }
@@ -89,7 +88,8 @@ impl Store {
     /// The connector with this id, as its credential check needs it.
     pub async fn connector_identity(&self, id: &str) -> sqlx::Result<Option<ConnectorIdentity>> {
         sqlx::query_as(
-            "SELECT id, site_version, offboard_requested_at, credential_hash FROM connectors WHERE id = ?",
+            "SELECT id, site_version, offboard_requested_at, credential_hash FROM connectors
+             WHERE id = ? AND removed_at IS NULL",
         )
         .bind(id)
         .fetch_optional(self.reader())
@@ -161,7 +161,8 @@ impl Store {
     ) -> sqlx::Result<bool> {
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         let current: Option<(Option<String>, Option<String>)> = sqlx::query_as(
-            "SELECT offboard_requested_at, hierarchy_name FROM connectors WHERE id = ?",
+            "SELECT offboard_requested_at, hierarchy_name FROM connectors
+             WHERE id = ? AND removed_at IS NULL",
         )
         .bind(id)
         .fetch_optional(&mut *tx)
@@ -197,7 +198,8 @@ impl Store {
     /// Connectors whose offboarding was requested before `cutoff`.
     pub async fn offboardings_due(&self, cutoff: OffsetDateTime) -> sqlx::Result<Vec<String>> {
         sqlx::query_scalar(
-            "SELECT id FROM connectors WHERE offboard_requested_at IS NOT NULL AND offboard_requested_at <= ?",
+            "SELECT id FROM connectors WHERE offboard_requested_at IS NOT NULL AND offboard_requested_at <= ?
+               AND removed_at IS NULL",
         )
         .bind(timestamp(cutoff))
         .fetch_all(self.reader())
@@ -205,8 +207,10 @@ impl Store {
     }
 
     /// Completes an offboarding in one transaction: the connector's open actions are canceled
-    /// (and returned), its devices, syncs and the connector itself (with its credential) removed.
-    /// `None` when there was nothing to offboard.
+    /// (and returned), its staged batches dropped, its credential revoked and the connector marked
+    /// removed; from then on the API shows neither it nor its devices. The devices are deleted
+    /// afterwards a slice at a time, the connector's row with the last of them
+    /// ([`Store::purge_removed`]). `None` when there was nothing to offboard.
     pub async fn complete_offboard(
         &self,
         id: &str,
@@ -215,7 +219,8 @@ impl Store {
     ) -> sqlx::Result<Option<Offboarded>> {
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         let offboarding: Option<(Option<String>, Option<String>)> = sqlx::query_as(
-            "SELECT offboard_requested_at, hierarchy_name FROM connectors WHERE id = ?",
+            "SELECT offboard_requested_at, hierarchy_name FROM connectors
+             WHERE id = ? AND removed_at IS NULL",
         )
         .bind(id)
         .fetch_optional(&mut *tx)
@@ -224,12 +229,18 @@ impl Store {
             return Ok(None);
         };
         let canceled = super::actions::cancel_open(&mut tx, id, actor, now).await?;
-        let removed_devices = sqlx::query("DELETE FROM devices WHERE connector_id = ?")
+        let removed_devices: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM devices WHERE connector_id = ?")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+        let removed_devices = removed_devices as u64;
+        sqlx::query("UPDATE connectors SET removed_at = ?, credential_hash = NULL WHERE id = ?")
+            .bind(timestamp(now))
             .bind(id)
             .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        sqlx::query("DELETE FROM connectors WHERE id = ?")
+            .await?;
+        sqlx::query("DELETE FROM sync_batches WHERE connector_id = ?")
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -250,13 +261,54 @@ impl Store {
             now,
         )
         .await?;
-        tx.commit().await?;
+        // Its devices are left out of reads before the connector is seen gone, never after.
+        self.removed.add(id);
+        if let Err(error) = tx.commit().await {
+            self.removed.forget(id);
+            return Err(error);
+        }
+        self.removed.work.notify_one();
         Ok(Some(Offboarded {
             canceled,
             removed_devices,
         }))
     }
+
+    /// Deletes one slice of a removed connector's devices, or its row once they are gone; false
+    /// when nothing is left to delete. A slice keeps the writer briefly, so that uploads, actions
+    /// and sign-ins wait for one slice at most, not for the whole hierarchy.
+    pub async fn purge_removed(&self) -> sqlx::Result<bool> {
+        let Some(id) = self.removed.ids().into_iter().next() else {
+            return Ok(false);
+        };
+        let deleted = sqlx::query(
+            "DELETE FROM devices WHERE rowid IN
+                (SELECT rowid FROM devices WHERE connector_id = ? LIMIT ?)",
+        )
+        .bind(&id)
+        .bind(PURGE_SLICE)
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        if deleted == 0 {
+            // Its syncs go with it (foreign keys).
+            sqlx::query("DELETE FROM connectors WHERE id = ? AND removed_at IS NOT NULL")
+                .bind(&id)
+                .execute(self.pool())
+                .await?;
+            self.removed.forget(&id);
+        }
+        Ok(true)
+    }
+
+    /// Waits until an offboarding leaves devices to delete (at once if some are left from before).
+    pub async fn removal_pending(&self) {
+        self.removed.work.notified().await;
+    }
 }
+
+/// Devices deleted per transaction when a removed connector's devices are purged.
+const PURGE_SLICE: i64 = 1_000;
 
 #[derive(FromRow)]
 struct ConnectorRow {

@@ -32,13 +32,26 @@ impl DeviceQuery {
         self.order.unwrap_or(Order::DEFAULT)
     }
 
-    /// The WHERE clause (or nothing) for these conditions and the cursor.
-    fn conditions(&self, after: Option<&DeviceCursor>) -> Sql {
+    /// The WHERE clause (or nothing) for these conditions and the cursor, leaving out the
+    /// devices of the `removed` connectors (offboarded, their devices not yet deleted).
+    fn conditions(&self, after: Option<&DeviceCursor>, removed: &[String]) -> Sql {
         let keyset = after.map(|cursor| self.order().after(cursor));
-        let parts: Vec<&Sql> = [self.filter.as_ref(), self.search.as_ref(), keyset.as_ref()]
-            .into_iter()
-            .flatten()
-            .collect();
+        let kept = (!removed.is_empty()).then(|| Sql {
+            text: format!(
+                "connector_id NOT IN ({})",
+                vec!["?"; removed.len()].join(", ")
+            ),
+            params: removed.iter().cloned().map(Some).collect(),
+        });
+        let parts: Vec<&Sql> = [
+            self.filter.as_ref(),
+            self.search.as_ref(),
+            keyset.as_ref(),
+            kept.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         if parts.is_empty() {
             return Sql::default();
         }
@@ -77,7 +90,7 @@ impl Store {
                 ));
             }
         }
-        let conditions = query.conditions(after);
+        let conditions = query.conditions(after, &self.removed.ids());
         // A search that matches many devices is answered by walking the order's index and
         // keeping what matches (a page is soon full); one that matches few, by looking the
         // matches up and sorting them. SQLite cannot tell which from the query, so it is told.
@@ -144,7 +157,7 @@ impl Store {
             .iter()
             .filter_map(|c| super::device_query::csv_expression(c))
             .collect();
-        let conditions = query.conditions(None);
+        let conditions = query.conditions(None, &self.removed.ids());
         let sql = format!(
             "SELECT {} FROM devices{} ORDER BY {}",
             selected.join(", "),
@@ -201,7 +214,7 @@ impl Store {
     /// How many devices match. A count is kept, per query, until the devices change: a list
     /// asks for the same count on every page, and counting a million rows is a scan.
     pub async fn count_devices(&self, query: &DeviceQuery) -> AppResult<u64> {
-        let conditions = query.conditions(None);
+        let conditions = query.conditions(None, &self.removed.ids());
         let key = format!("{}\u{0}{:?}", conditions.text, conditions.params);
         // The generation and the count are read in one snapshot, so they belong together.
         let mut tx = self.reader().begin().await?;
@@ -224,17 +237,21 @@ impl Store {
     }
 
     pub async fn device_connector(&self, id: &str) -> sqlx::Result<Option<String>> {
-        sqlx::query_scalar("SELECT connector_id FROM devices WHERE id = ?")
-            .bind(id)
-            .fetch_optional(self.reader())
-            .await
+        sqlx::query_scalar(&format!(
+            "SELECT connector_id FROM devices WHERE id = ? AND connector_id NOT IN ({REMOVED})"
+        ))
+        .bind(id)
+        .fetch_optional(self.reader())
+        .await
     }
 
     pub async fn device(&self, id: &str) -> sqlx::Result<Option<Device>> {
-        let row: Option<DeviceRow> = sqlx::query_as("SELECT * FROM devices WHERE id = ?")
-            .bind(id)
-            .fetch_optional(self.reader())
-            .await?;
+        let row: Option<DeviceRow> = sqlx::query_as(&format!(
+            "SELECT * FROM devices WHERE id = ? AND connector_id NOT IN ({REMOVED})"
+        ))
+        .bind(id)
+        .fetch_optional(self.reader())
+        .await?;
         row.map(Device::try_from).transpose()
     }
 
@@ -319,6 +336,8 @@ impl Store {
         let synced_at = timestamp(now);
         let staged = DeviceSource::Staged(sync_id);
         reject_foreign_devices(&mut tx, connector_id, staged).await?;
+        self.release_removed_devices(&mut tx, connector_id, staged)
+            .await?;
         let changed = upsert_devices(&mut tx, connector_id, staged, &synced_at).await?;
         let removed = sqlx::query(&format!(
             "DELETE FROM devices WHERE connector_id = ?1 AND id NOT IN (SELECT {} FROM {} WHERE {})",
@@ -372,6 +391,8 @@ impl Store {
         let removals = serde_json::to_string(&delta.removals).expect("ids serialize");
         reject_foreign_devices(&mut tx, connector_id, DeviceSource::Json(&upserts)).await?;
         reject_foreign_devices(&mut tx, connector_id, DeviceSource::Ids(&removals)).await?;
+        self.release_removed_devices(&mut tx, connector_id, DeviceSource::Json(&upserts))
+            .await?;
         let synced_at = timestamp(now);
         let mut changed = upsert_devices(
             &mut tx,
@@ -396,6 +417,37 @@ impl Store {
 }
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
+
+/// The connectors offboarded whose devices are still being deleted.
+const REMOVED: &str = "SELECT id FROM connectors WHERE removed_at IS NOT NULL";
+
+impl Store {
+    /// Deletes at once the devices of `source` that an offboarded connector still holds, so that
+    /// the uploading connector takes them (a hierarchy attached again, before the old one's
+    /// devices were all deleted).
+    async fn release_removed_devices(
+        &self,
+        tx: &mut Tx<'_>,
+        connector_id: &str,
+        source: DeviceSource<'_>,
+    ) -> sqlx::Result<()> {
+        if self.removed.ids().is_empty() {
+            return Ok(());
+        }
+        sqlx::query(&format!(
+            "DELETE FROM devices WHERE id IN (SELECT {} FROM {} WHERE {})
+               AND connector_id IN ({REMOVED})",
+            source.id(),
+            source.rows(),
+            source.filter()
+        ))
+        .bind(connector_id)
+        .bind(source.bound())
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+}
 
 async fn completed_sync(
     tx: &mut Tx<'_>,
@@ -510,7 +562,8 @@ async fn reject_foreign_devices(
     source: DeviceSource<'_>,
 ) -> AppResult<()> {
     let foreign: Option<String> = sqlx::query_scalar(&format!(
-        "SELECT d.id FROM {} JOIN devices d ON d.id = {} WHERE {} AND d.connector_id <> ?1 LIMIT 1",
+        "SELECT d.id FROM {} JOIN devices d ON d.id = {} WHERE {} AND d.connector_id <> ?1
+           AND d.connector_id NOT IN ({REMOVED}) LIMIT 1",
         source.rows(),
         source.id(),
         source.filter()

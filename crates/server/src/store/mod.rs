@@ -25,6 +25,36 @@ pub struct Store {
     reader: SqlitePool,
     folder: std::path::PathBuf,
     counts: CountCache,
+    removed: Removed,
+}
+
+/// Connectors that were offboarded but whose devices are still being deleted (see
+/// [`Store::purge_removed`]): every read of devices leaves theirs out.
+#[derive(Clone, Default)]
+pub(crate) struct Removed {
+    ids: std::sync::Arc<std::sync::RwLock<Vec<String>>>,
+    /// Woken when there is something to delete.
+    work: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl Removed {
+    pub(crate) fn ids(&self) -> Vec<String> {
+        self.ids.read().expect("never poisoned").clone()
+    }
+
+    fn add(&self, id: &str) {
+        let mut ids = self.ids.write().expect("never poisoned");
+        if !ids.iter().any(|kept| kept == id) {
+            ids.push(id.to_owned());
+        }
+    }
+
+    fn forget(&self, id: &str) {
+        self.ids
+            .write()
+            .expect("never poisoned")
+            .retain(|kept| kept != id);
+    }
 }
 
 /// Device counts by query, each valid for one generation of the devices (a number triggers move
@@ -101,11 +131,23 @@ impl Store {
                     .pragma("query_only", "true"),
             )
             .await?;
+        let removed = Removed::default();
+        let ids: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM connectors WHERE removed_at IS NOT NULL")
+                .fetch_all(&pool)
+                .await?;
+        for id in &ids {
+            removed.add(id);
+        }
+        if !ids.is_empty() {
+            removed.work.notify_one();
+        }
         Ok(Self {
             pool,
             reader,
             folder,
             counts: CountCache::default(),
+            removed,
         })
     }
 

@@ -12,6 +12,7 @@ mod middleware;
 mod openapi;
 mod protocol;
 mod queries;
+mod removal;
 mod spa;
 
 use admin_server::{Config, Server};

@@ -1,0 +1,180 @@
+//! Offboarding in the store: the connector and its devices leave every read at once; the devices
+//! themselves are deleted afterwards, a slice at a time, by `Store::purge_removed` (which the
+//! server runs in the background and this test runs by hand, to see the state in between).
+
+use admin_api::protocol::SiteDevice;
+use admin_server::secrets;
+use admin_server::store::audit::Actor;
+use admin_server::store::connectors::NewConnector;
+use admin_server::store::devices::DeviceQuery;
+use admin_server::store::{timestamp, Store};
+use site_connector::{HierarchyConfig, SimulatedHierarchy};
+use time::OffsetDateTime;
+
+async fn attach(store: &Store, hierarchy_id: &str, devices: &[SiteDevice]) -> String {
+    let now = OffsetDateTime::now_utc();
+    let token = secrets::generate("cmot_");
+    store
+        .insert_onboarding_token(
+            &secrets::hash(&token),
+            &Actor::system(),
+            now,
+            now + time::Duration::hours(1),
+        )
+        .await
+        .unwrap();
+    let id = format!("connector-{hierarchy_id}");
+    store
+        .onboard(
+            &secrets::hash(&token),
+            &NewConnector {
+                id: id.clone(),
+                hierarchy_id: hierarchy_id.to_owned(),
+                credential_hash: secrets::hash(&secrets::generate("cmcs_")),
+                onboarded_at: timestamp(now),
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    let sync = format!("sync-{hierarchy_id}");
+    store
+        .stage_full_sync_batch(&id, &sync, 0, devices, now)
+        .await
+        .unwrap();
+    store.complete_full_sync(&id, &sync, 1, now).await.unwrap();
+    id
+}
+
+fn devices(name: &str, code: &str, count: usize, seed: u64) -> Vec<SiteDevice> {
+    let mut config = HierarchyConfig::new(name, code, 2207, count, seed);
+    config.offline_share = 0.0;
+    SimulatedHierarchy::new(config).devices_in_scope()
+}
+
+async fn stored_rows(store: &Store, connector_id: &str) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM devices WHERE connector_id = ?")
+        .bind(connector_id)
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+}
+
+async fn listed(store: &Store) -> (Vec<String>, u64) {
+    let page = store
+        .list_devices(&DeviceQuery::default(), None, 1000, true)
+        .await
+        .unwrap();
+    let ids = page.devices.into_iter().map(|d| d.id).collect();
+    (ids, page.count.unwrap())
+}
+
+#[tokio::test]
+async fn an_offboarded_hierarchy_is_gone_at_once_and_its_devices_deleted_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::connect(&format!("sqlite:{}", dir.path().join("s.db").display()))
+        .await
+        .unwrap();
+    let old = devices("Old", "OLD", 40, 1);
+    let kept = devices("Kept", "KPT", 25, 2);
+    let gone = attach(&store, "old", &old).await;
+    let stays = attach(&store, "kept", &kept).await;
+    let now = OffsetDateTime::now_utc();
+    assert!(store
+        .request_offboard(&gone, &Actor::system(), now)
+        .await
+        .unwrap());
+    let done = store
+        .complete_offboard(&gone, &Actor::system(), now)
+        .await
+        .unwrap()
+        .expect("it was offboarding");
+    assert_eq!(done.removed_devices, 40);
+
+    // Gone from every read, though its rows are still there.
+    assert_eq!(stored_rows(&store, &gone).await, 40);
+    let window = time::Duration::minutes(5);
+    assert!(store.connector(&gone, now, window).await.unwrap().is_none());
+    let connectors = store.connectors(now, window).await.unwrap();
+    assert_eq!(
+        connectors.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        [stays.as_str()]
+    );
+    assert!(store.connector_identity(&gone).await.unwrap().is_none());
+    assert!(store.device(&old[0].id).await.unwrap().is_none());
+    assert!(store.device_connector(&old[0].id).await.unwrap().is_none());
+    let (ids, count) = listed(&store).await;
+    assert_eq!(count, 25);
+    assert_eq!(ids.len(), 25);
+    assert!(ids.iter().all(|id| kept.iter().any(|d| &d.id == id)));
+    // Offboarding it again finds nothing to do.
+    assert!(!store
+        .request_offboard(&gone, &Actor::system(), now)
+        .await
+        .unwrap());
+    assert!(store
+        .complete_offboard(&gone, &Actor::system(), now)
+        .await
+        .unwrap()
+        .is_none());
+
+    // The hierarchy attached again takes the devices it uploads, before the old rows are deleted.
+    let again = attach(&store, "old-again", &old[..15]).await;
+    assert_eq!(stored_rows(&store, &gone).await, 25);
+    assert_eq!(stored_rows(&store, &again).await, 15);
+    let (ids, count) = listed(&store).await;
+    assert_eq!((ids.len(), count), (40, 40));
+    assert_eq!(
+        store.device_connector(&old[0].id).await.unwrap().as_deref(),
+        Some(again.as_str())
+    );
+
+    // The purge deletes the rest and then the connector's row; the others stay as they were.
+    let mut steps = 0;
+    while store.purge_removed().await.unwrap() {
+        steps += 1;
+        assert!(steps < 100, "the purge ends");
+    }
+    assert_eq!(stored_rows(&store, &gone).await, 0);
+    let row: Option<String> = sqlx::query_scalar("SELECT id FROM connectors WHERE id = ?")
+        .bind(&gone)
+        .fetch_optional(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(row, None);
+    assert_eq!(stored_rows(&store, &again).await, 15);
+    assert_eq!(stored_rows(&store, &stays).await, 25);
+    let (ids, count) = listed(&store).await;
+    assert_eq!((ids.len(), count), (40, 40));
+    assert!(!store.purge_removed().await.unwrap(), "nothing left to do");
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_removal_left_unfinished_is_resumed_when_the_store_opens_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("s.db").display());
+    let store = Store::connect(&url).await.unwrap();
+    let old = devices("Old", "OLD", 30, 3);
+    let gone = attach(&store, "old", &old).await;
+    let now = OffsetDateTime::now_utc();
+    store
+        .request_offboard(&gone, &Actor::system(), now)
+        .await
+        .unwrap();
+    store
+        .complete_offboard(&gone, &Actor::system(), now)
+        .await
+        .unwrap()
+        .unwrap();
+    store.close().await;
+
+    let store = Store::connect(&url).await.unwrap();
+    assert_eq!(listed(&store).await, (Vec::new(), 0), "still hidden");
+    assert_eq!(stored_rows(&store, &gone).await, 30);
+    // Work is waiting: this returns at once.
+    store.removal_pending().await;
+    while store.purge_removed().await.unwrap() {}
+    assert_eq!(stored_rows(&store, &gone).await, 0);
+    store.close().await;
+}
