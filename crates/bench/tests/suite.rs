@@ -72,6 +72,16 @@ fn the_ci_preset_measures_every_part() {
     );
     assert!(report.contains("Export of 4000 devices"), "{report}");
     assert!(report.contains("Full upload of 2000 devices"), "{report}");
+    // The offboarded hierarchy's rows were seen deleted, with a page timed at least once meanwhile.
+    assert!(
+        report
+            .contains("| Its rows deleted in the background (slices of 1,000), from the Delete |"),
+        "{report}"
+    );
+    assert!(
+        report.contains("| First page of All devices while the rows are deleted |"),
+        "{report}"
+    );
 }
 
 #[test]
