@@ -580,80 +580,145 @@ async fn reject_foreign_devices(
     }
 }
 
-/// Inserts or updates the devices of `source` in one statement; the number of rows that changed
-/// (a device sent as it already was is left alone and not counted).
+/// The columns an upload sets from a device as the site sent it (`{v}`, a `SiteDevice` as JSON),
+/// besides its id, connector, sync time and the hierarchy's name and site code.
+const SYNCED_COLUMNS: &[(&str, &str)] = &[
+    ("device_name", "{v} ->> '$.deviceName'"),
+    ("managed_by", "{v} ->> '$.managedBy'"),
+    ("owner_type", "{v} ->> '$.ownerType'"),
+    ("compliance_state", "{v} ->> '$.complianceState'"),
+    ("operating_system", "{v} ->> '$.operatingSystem'"),
+    ("os_version", "{v} ->> '$.osVersion'"),
+    ("user_principal_name", "{v} ->> '$.userPrincipalName'"),
+    ("user_display_name", "{v} ->> '$.userDisplayName'"),
+    ("enrolled_at", "{v} ->> '$.enrolledDateTime'"),
+    ("serial_number", "{v} ->> '$.serialNumber'"),
+    ("manufacturer", "{v} ->> '$.manufacturer'"),
+    ("model", "{v} ->> '$.model'"),
+    ("azure_ad_device_id", "{v} ->> '$.azureADDeviceId'"),
+    ("domain_name", "{v} ->> '$.domainName'"),
+    ("sku", "{v} ->> '$.sku'"),
+    (
+        "client_identifier",
+        "{v} ->> '$.configurationManagerClientInformation.clientIdentifier'",
+    ),
+    (
+        "client_version",
+        "{v} ->> '$.configurationManagerClientInformation.clientVersion'",
+    ),
+    (
+        "client_is_blocked",
+        "{v} ->> '$.configurationManagerClientInformation.isBlocked'",
+    ),
+    ("client_health_state", "{v} ->> '$.clientHealthState'"),
+    ("last_policy_request_at", "{v} ->> '$.lastPolicyRequestDateTime'"),
+    ("last_active_at", "{v} ->> '$.lastActiveDateTime'"),
+    ("collections", "{v} -> '$.collections'"),
+];
+
+/// A synced column's value read from the device JSON `value`.
+fn synced(expression: &str, value: &str) -> String {
+    expression.replace("{v}", value)
+}
+
+/// Inserts the new devices of `source` and writes the changes to the others; the number of
+/// devices inserted or changed (a device sent as it already was is left alone and not counted).
+///
+/// A changed device is written with only the columns that changed (and its sync time), so that
+/// only those columns' indexes are touched: a delta that moves compliance and check-in times
+/// updates those few indexes, not every column's. Devices are grouped by which columns changed,
+/// one statement per group.
 async fn upsert_devices(
     tx: &mut Tx<'_>,
     connector_id: &str,
     source: DeviceSource<'_>,
     synced_at: &str,
 ) -> AppResult<u64> {
-    let sql = format!(
-        "INSERT INTO devices (id, connector_id, device_name, managed_by, owner_type,
-            compliance_state, operating_system, os_version, user_principal_name,
-            user_display_name, last_sync_at, enrolled_at, serial_number, manufacturer,
-            model, azure_ad_device_id, domain_name, sku, client_identifier,
-            client_version, client_is_blocked, client_health_state,
-            last_policy_request_at, last_active_at, collections, hierarchy_name, site_code)
-         SELECT {DEVICE_ID}, ?1, j.value ->> '$.deviceName', j.value ->> '$.managedBy',
-            j.value ->> '$.ownerType', j.value ->> '$.complianceState',
-            j.value ->> '$.operatingSystem', j.value ->> '$.osVersion',
-            j.value ->> '$.userPrincipalName', j.value ->> '$.userDisplayName', ?3,
-            j.value ->> '$.enrolledDateTime', j.value ->> '$.serialNumber',
-            j.value ->> '$.manufacturer', j.value ->> '$.model',
-            j.value ->> '$.azureADDeviceId', j.value ->> '$.domainName', j.value ->> '$.sku',
-            j.value ->> '$.configurationManagerClientInformation.clientIdentifier',
-            j.value ->> '$.configurationManagerClientInformation.clientVersion',
-            j.value ->> '$.configurationManagerClientInformation.isBlocked',
-            j.value ->> '$.clientHealthState', j.value ->> '$.lastPolicyRequestDateTime',
-            j.value ->> '$.lastActiveDateTime', j.value -> '$.collections',
-            (SELECT hierarchy_name FROM connectors WHERE id = ?1),
-            (SELECT site_code FROM connectors WHERE id = ?1)
-         FROM {} WHERE {}
-         ON CONFLICT (id) DO UPDATE SET
-            device_name = excluded.device_name, managed_by = excluded.managed_by,
-            owner_type = excluded.owner_type, compliance_state = excluded.compliance_state,
-            operating_system = excluded.operating_system, os_version = excluded.os_version,
-            user_principal_name = excluded.user_principal_name,
-            user_display_name = excluded.user_display_name, last_sync_at = excluded.last_sync_at,
-            enrolled_at = excluded.enrolled_at, serial_number = excluded.serial_number,
-            manufacturer = excluded.manufacturer, model = excluded.model,
-            azure_ad_device_id = excluded.azure_ad_device_id, domain_name = excluded.domain_name,
-            sku = excluded.sku, client_identifier = excluded.client_identifier,
-            client_version = excluded.client_version, client_is_blocked = excluded.client_is_blocked,
-            client_health_state = excluded.client_health_state,
-            last_policy_request_at = excluded.last_policy_request_at,
-            last_active_at = excluded.last_active_at, collections = excluded.collections
-         WHERE devices.connector_id = excluded.connector_id AND (
-            devices.device_name IS NOT excluded.device_name OR devices.managed_by IS NOT excluded.managed_by
-            OR devices.owner_type IS NOT excluded.owner_type
-            OR devices.compliance_state IS NOT excluded.compliance_state
-            OR devices.operating_system IS NOT excluded.operating_system
-            OR devices.os_version IS NOT excluded.os_version
-            OR devices.user_principal_name IS NOT excluded.user_principal_name
-            OR devices.user_display_name IS NOT excluded.user_display_name
-            OR devices.enrolled_at IS NOT excluded.enrolled_at
-            OR devices.serial_number IS NOT excluded.serial_number
-            OR devices.manufacturer IS NOT excluded.manufacturer OR devices.model IS NOT excluded.model
-            OR devices.azure_ad_device_id IS NOT excluded.azure_ad_device_id
-            OR devices.domain_name IS NOT excluded.domain_name OR devices.sku IS NOT excluded.sku
-            OR devices.client_identifier IS NOT excluded.client_identifier
-            OR devices.client_version IS NOT excluded.client_version
-            OR devices.client_is_blocked IS NOT excluded.client_is_blocked
-            OR devices.client_health_state IS NOT excluded.client_health_state
-            OR devices.last_policy_request_at IS NOT excluded.last_policy_request_at
-            OR devices.last_active_at IS NOT excluded.last_active_at
-            OR devices.collections IS NOT excluded.collections)",
+    // Which columns of each stored device the upload changes, a bit per column (before the new
+    // devices are inserted, so that only stored ones are compared).
+    let mask = SYNCED_COLUMNS
+        .iter()
+        .enumerate()
+        .map(|(bit, (column, expression))| {
+            format!(
+                "((d.{column} IS NOT {}) << {bit})",
+                synced(expression, "j.value")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" | ");
+    sqlx::query("DROP TABLE IF EXISTS temp.changed_devices")
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(&format!(
+        "CREATE TEMP TABLE changed_devices AS
+         SELECT d.rowid AS rid, j.value AS device, {mask} AS mask
+         FROM {} JOIN devices d ON d.id = {DEVICE_ID}
+         WHERE {} AND d.connector_id = ?1 AND mask <> 0",
         source.rows(),
         source.filter()
-    );
-    let done = sqlx::query(&sql)
-        .bind(connector_id)
-        .bind(source.bound())
+    ))
+    .bind(connector_id)
+    .bind(source.bound())
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("CREATE INDEX temp.changed_devices_by_mask ON changed_devices (mask)")
+        .execute(&mut **tx)
+        .await?;
+
+    let columns: Vec<&str> = SYNCED_COLUMNS.iter().map(|(column, _)| *column).collect();
+    let values: Vec<String> = SYNCED_COLUMNS
+        .iter()
+        .map(|(_, expression)| synced(expression, "j.value"))
+        .collect();
+    let inserted = sqlx::query(&format!(
+        "INSERT INTO devices (id, connector_id, last_sync_at, hierarchy_name, site_code, {})
+         SELECT {DEVICE_ID}, ?1, ?3,
+            (SELECT hierarchy_name FROM connectors WHERE id = ?1),
+            (SELECT site_code FROM connectors WHERE id = ?1), {}
+         FROM {} WHERE {} AND NOT EXISTS (SELECT 1 FROM devices d WHERE d.id = {DEVICE_ID})
+         ON CONFLICT (id) DO NOTHING",
+        columns.join(", "),
+        values.join(", "),
+        source.rows(),
+        source.filter()
+    ))
+    .bind(connector_id)
+    .bind(source.bound())
+    .bind(synced_at)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+
+    let masks: Vec<i64> = sqlx::query_scalar("SELECT DISTINCT mask FROM temp.changed_devices")
+        .fetch_all(&mut **tx)
+        .await?;
+    for mask in masks {
+        let set: Vec<String> = SYNCED_COLUMNS
+            .iter()
+            .enumerate()
+            .filter(|(bit, _)| mask & (1 << bit) != 0)
+            .map(|(_, (column, expression))| {
+                format!("{column} = {}", synced(expression, "c.device"))
+            })
+            .collect();
+        sqlx::query(&format!(
+            "UPDATE devices SET {}, last_sync_at = ?2 FROM temp.changed_devices c
+             WHERE c.mask = ?1 AND devices.rowid = c.rid",
+            set.join(", ")
+        ))
+        .bind(mask)
         .bind(synced_at)
         .execute(&mut **tx)
         .await?;
-    Ok(done.rows_affected())
+    }
+    let changed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM temp.changed_devices")
+        .fetch_one(&mut **tx)
+        .await?;
+    sqlx::query("DROP TABLE temp.changed_devices")
+        .execute(&mut **tx)
+        .await?;
+    Ok(inserted + changed as u64)
 }
 
 #[derive(FromRow)]

@@ -185,6 +185,82 @@ async fn a_full_sync_then_a_delta_land_and_stamp_the_sync_time() {
 }
 
 #[tokio::test]
+async fn a_delta_writes_every_changed_field_and_counts_only_what_changed() {
+    let app = spawn_app().await;
+    let site = app
+        .attach_site(HierarchyConfig::new("HQ", "CHQ", 2207, 40, 21))
+        .await;
+    let devices = site.hierarchy().lock().await.devices_in_scope();
+    // Each device changes a different set of columns, so that they are written in different
+    // groups; one is sent as it is, one is new.
+    let mut renamed = devices[0].clone();
+    renamed.device_name = "CHQ-RENAMED-0001".into();
+    renamed.serial_number = Some("SN-RENAMED".into());
+    renamed.model = Some("Model Z".into());
+    let mut client_changed = devices[1].clone();
+    client_changed.collections.clear();
+    if let Some(client) = client_changed
+        .configuration_manager_client_information
+        .as_mut()
+    {
+        client.client_version = Some("5.00.9999.1000".into());
+        client.is_blocked = !client.is_blocked;
+    }
+    let mut cleared = devices[2].clone();
+    cleared.user_principal_name = None;
+    cleared.user_display_name = None;
+    cleared.os_version = Some("10.0.99999.1".into());
+    let unchanged = devices[3].clone();
+    let mut new = devices[4].clone();
+    new.id = "new-device-in-a-delta".into();
+    new.device_name = "CHQ-NEW-0001".into();
+    let upserts = vec![
+        renamed.clone(),
+        client_changed.clone(),
+        cleared.clone(),
+        unchanged.clone(),
+        new.clone(),
+    ];
+    let result = site
+        .client()
+        .send_delta(
+            "delta-fields",
+            &DeviceDelta {
+                upserts: upserts.clone(),
+                removals: Vec::new(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(result.changed, 4, "the device sent as it was is not counted");
+    assert_eq!(result.device_count, 41);
+    for sent in &upserts {
+        let stored: serde_json::Value = app
+            .get(&format!("/api/v1/devices/{}", sent.id))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let sent_json = serde_json::to_value(sent).unwrap();
+        for (field, value) in sent_json.as_object().unwrap() {
+            assert_eq!(&stored[field], value, "{field} of {}", sent.id);
+        }
+    }
+    // The search index follows the rename.
+    let found: Collection<Device> = app
+        .get("/api/v1/devices?$search=%22RENAMED-0001%22")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        found.value.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+        [renamed.id.as_str()]
+    );
+    app.shut_down().await;
+}
+
+#[tokio::test]
 async fn a_batch_sent_again_duplicates_nothing() {
     let app = spawn_app().await;
     let site = app
