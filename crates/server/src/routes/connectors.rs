@@ -90,21 +90,23 @@ pub(crate) async fn offboard(
     Path(id): Path<String>,
 ) -> AppResult<(StatusCode, Json<Connector>)> {
     let actor = user.principal.actor();
-    if !state
-        .store
-        .request_offboard(&id, &actor, state.now())
-        .await?
-    {
+    let now = state.now();
+    if !state.store.request_offboard(&id, &actor, now).await? {
         return Err(not_found(&id));
     }
-    tracing::info!(connector = %id, user = %actor.name, "offboarding requested");
-    state.signal_site(&id);
-    state.publish_connector(&id).await;
+    // Read and announced before the site is told: an online site confirms at once, and the
+    // connector could be gone (and its removal announced) before this read or event.
     let connector = state
         .store
-        .connector(&id, state.now(), state.online_window())
+        .connector(&id, now, state.online_window())
         .await?
         .ok_or_else(|| not_found(&id))?;
+    tracing::info!(connector = %id, user = %actor.name, "offboarding requested");
+    state.publish(admin_api::Event::Connector(admin_api::ConnectorEvent {
+        id: id.clone(),
+        connector: Some(connector.clone()),
+    }));
+    state.signal_site(&id);
     Ok((StatusCode::ACCEPTED, Json(connector)))
 }
 

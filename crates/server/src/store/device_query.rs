@@ -183,24 +183,29 @@ impl Order {
         )
     }
 
-    /// Rows after the cursor in this order. NULLs sort first ascending and last descending.
-    pub fn after(&self, cursor: &DeviceCursor) -> Sql {
+    /// The rows after the cursor in this order, as ranges to read one after the other (the
+    /// first, then the second if the first runs out). NULLs sort first ascending and last
+    /// descending. Each range starts with a condition SQLite can seek to in the order's index
+    /// (`column >= value`, `<=` descending, or `column IS NULL`), so that a deep page costs what
+    /// a first page does: a single condition joining the values and the NULLs with OR would
+    /// read the index from its start.
+    pub fn after(&self, cursor: &DeviceCursor) -> Vec<Sql> {
         let column = format!("{}{}", self.field.column, self.collate());
-        let (beyond, id_beyond) = if self.descending {
-            ("<", "<")
+        let (beyond, bound) = if self.descending {
+            ("<", "<=")
         } else {
-            (">", ">")
+            (">", ">=")
         };
         let id = Some(cursor.id.clone());
-        // A leading `column >= value` (or `<=` descending) lets SQLite seek to the cursor in the
-        // order's index instead of reading the index from its start: deep pages cost what first
-        // pages do. Descending, NULLs come last, so it is only possible where there are none.
-        match (&cursor.value, self.descending) {
-            (Some(value), descending) if !descending || NOT_NULL.contains(&self.field.column) => {
-                let bound = if descending { "<=" } else { ">=" };
-                Sql {
+        let nulls_beyond = Sql {
+            text: format!("({column} IS NULL AND id {beyond} ?)"),
+            params: vec![id.clone()],
+        };
+        match &cursor.value {
+            Some(value) => {
+                let values_beyond = Sql {
                     text: format!(
-                        "({column} {bound} ? AND ({column} {beyond} ? OR ({column} = ? AND id {id_beyond} ?)))"
+                        "({column} {bound} ? AND ({column} {beyond} ? OR ({column} = ? AND id {beyond} ?)))"
                     ),
                     params: vec![
                         Some(value.clone()),
@@ -208,21 +213,27 @@ impl Order {
                         Some(value.clone()),
                         id,
                     ],
+                };
+                if self.descending && !NOT_NULL.contains(&self.field.column) {
+                    // Descending, the NULLs follow every value.
+                    let nulls = Sql {
+                        text: format!("{column} IS NULL"),
+                        params: Vec::new(),
+                    };
+                    vec![values_beyond, nulls]
+                } else {
+                    vec![values_beyond]
                 }
             }
-            // Descending over a column with NULLs: they follow every value.
-            (Some(value), _) => Sql {
-                text: format!("({column} {beyond} ? OR ({column} = ? AND id {id_beyond} ?) OR {column} IS NULL)"),
-                params: vec![Some(value.clone()), Some(value.clone()), id],
-            },
-            (None, false) => Sql {
-                text: format!("(({column} IS NULL AND id {id_beyond} ?) OR {column} IS NOT NULL)"),
-                params: vec![id],
-            },
-            (None, true) => Sql {
-                text: format!("({column} IS NULL AND id {id_beyond} ?)"),
-                params: vec![id],
-            },
+            // Ascending, every value follows the NULLs.
+            None if !self.descending => vec![
+                nulls_beyond,
+                Sql {
+                    text: format!("{column} IS NOT NULL"),
+                    params: Vec::new(),
+                },
+            ],
+            None => vec![nulls_beyond],
         }
     }
 }
@@ -632,12 +643,35 @@ mod tests {
         assert!(Order::parse(Some("color")).is_err());
         assert!(Order::parse(Some("deviceName sideways")).is_err());
         assert_eq!(Order::parse(None).unwrap(), Order::DEFAULT);
-        let after = order.after(&DeviceCursor {
-            order: order.key(),
-            value: None,
-            id: "d1".into(),
-        });
-        assert_eq!(after.text, "(last_sync_at IS NULL AND id < ?)");
+        let texts = |order: &Order, value: Option<&str>| {
+            order
+                .after(&DeviceCursor {
+                    order: order.key(),
+                    value: value.map(str::to_owned),
+                    id: "d1".into(),
+                })
+                .into_iter()
+                .map(|range| range.text)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(texts(&order, None), ["(last_sync_at IS NULL AND id < ?)"]);
+        assert_eq!(
+            texts(&order, Some("2026-11-01T00:00:00Z")),
+            [
+                "(last_sync_at <= ? AND (last_sync_at < ? OR (last_sync_at = ? AND id < ?)))",
+                "last_sync_at IS NULL"
+            ]
+        );
+        let ascending = Order::parse(Some("lastSyncDateTime")).unwrap();
+        assert_eq!(
+            texts(&ascending, None),
+            [
+                "(last_sync_at IS NULL AND id > ?)",
+                "last_sync_at IS NOT NULL"
+            ]
+        );
+        let never_null = Order::parse(Some("deviceName desc")).unwrap();
+        assert_eq!(texts(&never_null, Some("PC-1")).len(), 1);
     }
 
     #[test]

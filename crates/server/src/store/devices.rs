@@ -32,10 +32,10 @@ impl DeviceQuery {
         self.order.unwrap_or(Order::DEFAULT)
     }
 
-    /// The WHERE clause (or nothing) for these conditions and the cursor, leaving out the
-    /// devices of the `removed` connectors (offboarded, their devices not yet deleted).
-    fn conditions(&self, after: Option<&DeviceCursor>, removed: &[String]) -> Sql {
-        let keyset = after.map(|cursor| self.order().after(cursor));
+    /// The WHERE clause (or nothing) for these conditions and a range of the order (see
+    /// [`Order::after`]), leaving out the devices of the `removed` connectors (offboarded, their
+    /// devices not yet deleted).
+    fn conditions(&self, keyset: Option<&Sql>, removed: &[String]) -> Sql {
         let kept = (!removed.is_empty()).then(|| Sql {
             text: format!(
                 "connector_id NOT IN ({})",
@@ -46,7 +46,7 @@ impl DeviceQuery {
         let parts: Vec<&Sql> = [
             self.filter.as_ref(),
             self.search.as_ref(),
-            keyset.as_ref(),
+            keyset,
             kept.as_ref(),
         ]
         .into_iter()
@@ -90,7 +90,7 @@ impl Store {
                 ));
             }
         }
-        let conditions = query.conditions(after, &self.removed.ids());
+        let removed = self.removed.ids();
         // A search that matches many devices is answered by walking the order's index and
         // keeping what matches (a page is soon full); one that matches few, by looking the
         // matches up and sorting them. SQLite cannot tell which from the query, so it is told.
@@ -100,20 +100,37 @@ impl Store {
             }
             _ => String::new(),
         };
-        let sql = format!(
-            "SELECT *, {} AS sort_value FROM devices{walk}{} ORDER BY {} LIMIT ?",
-            order.field.column,
-            conditions.text,
-            order.order_by()
-        );
-        let mut select = sqlx::query_as::<_, DeviceRow>(&sql);
-        for param in &conditions.params {
-            select = select.bind(param.clone());
+        let ranges = match after {
+            None => vec![None],
+            Some(cursor) => order.after(cursor).into_iter().map(Some).collect(),
+        };
+        // The ranges are read in one snapshot, until the page (and one more row) is full.
+        let wanted = top as usize + 1;
+        let mut rows: Vec<DeviceRow> = Vec::with_capacity(wanted);
+        let mut tx = self.reader().begin().await?;
+        for range in &ranges {
+            if rows.len() == wanted {
+                break;
+            }
+            let conditions = query.conditions(range.as_ref(), &removed);
+            let sql = format!(
+                "SELECT *, {} AS sort_value FROM devices{walk}{} ORDER BY {} LIMIT ?",
+                order.field.column,
+                conditions.text,
+                order.order_by()
+            );
+            let mut select = sqlx::query_as::<_, DeviceRow>(&sql);
+            for param in &conditions.params {
+                select = select.bind(param.clone());
+            }
+            rows.extend(
+                select
+                    .bind((wanted - rows.len()) as i64)
+                    .fetch_all(&mut *tx)
+                    .await?,
+            );
         }
-        let mut rows = select
-            .bind(i64::from(top) + 1)
-            .fetch_all(self.reader())
-            .await?;
+        tx.commit().await?;
         let next = if rows.len() > top as usize {
             rows.truncate(top as usize);
             rows.last().map(|last| DeviceCursor {
@@ -611,7 +628,10 @@ const SYNCED_COLUMNS: &[(&str, &str)] = &[
         "{v} ->> '$.configurationManagerClientInformation.isBlocked'",
     ),
     ("client_health_state", "{v} ->> '$.clientHealthState'"),
-    ("last_policy_request_at", "{v} ->> '$.lastPolicyRequestDateTime'"),
+    (
+        "last_policy_request_at",
+        "{v} ->> '$.lastPolicyRequestDateTime'",
+    ),
     ("last_active_at", "{v} ->> '$.lastActiveDateTime'"),
     ("collections", "{v} -> '$.collections'"),
 ];
@@ -635,7 +655,9 @@ async fn upsert_devices(
     synced_at: &str,
 ) -> AppResult<u64> {
     // Which columns of each stored device the upload changes, a bit per column (before the new
-    // devices are inserted, so that only stored ones are compared).
+    // devices are inserted, so that only stored ones are compared). CROSS JOIN keeps the upload
+    // as the outer loop: SQLite would otherwise walk the connector's devices and read the whole
+    // upload for each.
     let mask = SYNCED_COLUMNS
         .iter()
         .enumerate()
@@ -653,7 +675,7 @@ async fn upsert_devices(
     sqlx::query(&format!(
         "CREATE TEMP TABLE changed_devices AS
          SELECT d.rowid AS rid, j.value AS device, {mask} AS mask
-         FROM {} JOIN devices d ON d.id = {DEVICE_ID}
+         FROM {} CROSS JOIN devices d ON d.id = {DEVICE_ID}
          WHERE {} AND d.connector_id = ?1 AND mask <> 0",
         source.rows(),
         source.filter()

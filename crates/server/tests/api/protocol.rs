@@ -232,7 +232,10 @@ async fn a_delta_writes_every_changed_field_and_counts_only_what_changed() {
         )
         .await
         .unwrap();
-    assert_eq!(result.changed, 4, "the device sent as it was is not counted");
+    assert_eq!(
+        result.changed, 4,
+        "the device sent as it was is not counted"
+    );
     assert_eq!(result.device_count, 41);
     for sent in &upserts {
         let stored: serde_json::Value = app
@@ -254,7 +257,11 @@ async fn a_delta_writes_every_changed_field_and_counts_only_what_changed() {
         .await
         .unwrap();
     assert_eq!(
-        found.value.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+        found
+            .value
+            .iter()
+            .map(|d| d.id.as_str())
+            .collect::<Vec<_>>(),
         [renamed.id.as_str()]
     );
     app.shut_down().await;
