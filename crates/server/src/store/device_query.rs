@@ -183,57 +183,41 @@ impl Order {
         )
     }
 
-    /// The rows after the cursor in this order, as ranges to read one after the other (the
-    /// first, then the second if the first runs out). NULLs sort first ascending and last
-    /// descending. Each range starts with a condition SQLite can seek to in the order's index
-    /// (`column >= value`, `<=` descending, or `column IS NULL`), so that a deep page costs what
-    /// a first page does: a single condition joining the values and the NULLs with OR would
-    /// read the index from its start.
+    /// The rows after the cursor in this order, as ranges to read one after the other (each
+    /// next one only if the page is not full yet): the rest of the cursor's value (`column = value
+    /// AND id > cursor`), then the values beyond it, then the NULLs where they come last (NULLs
+    /// sort first ascending and last descending). SQLite seeks to the start of each range in the
+    /// order's index, so a deep page costs what a first page does; one condition joining them
+    /// with OR would read the index from the start of the value's run, or from its very start.
     pub fn after(&self, cursor: &DeviceCursor) -> Vec<Sql> {
         let column = format!("{}{}", self.field.column, self.collate());
-        let (beyond, bound) = if self.descending {
-            ("<", "<=")
-        } else {
-            (">", ">=")
-        };
+        let beyond = if self.descending { "<" } else { ">" };
         let id = Some(cursor.id.clone());
-        let nulls_beyond = Sql {
-            text: format!("({column} IS NULL AND id {beyond} ?)"),
-            params: vec![id.clone()],
-        };
+        let range = |text: String, params: Vec<Option<String>>| Sql { text, params };
         match &cursor.value {
             Some(value) => {
-                let values_beyond = Sql {
-                    text: format!(
-                        "({column} {bound} ? AND ({column} {beyond} ? OR ({column} = ? AND id {beyond} ?)))"
+                let mut ranges = vec![
+                    range(
+                        format!("({column} = ? AND id {beyond} ?)"),
+                        vec![Some(value.clone()), id],
                     ),
-                    params: vec![
-                        Some(value.clone()),
-                        Some(value.clone()),
-                        Some(value.clone()),
-                        id,
-                    ],
-                };
+                    range(format!("{column} {beyond} ?"), vec![Some(value.clone())]),
+                ];
                 if self.descending && !NOT_NULL.contains(&self.field.column) {
-                    // Descending, the NULLs follow every value.
-                    let nulls = Sql {
-                        text: format!("{column} IS NULL"),
-                        params: Vec::new(),
-                    };
-                    vec![values_beyond, nulls]
-                } else {
-                    vec![values_beyond]
+                    ranges.push(range(format!("{column} IS NULL"), Vec::new()));
                 }
+                ranges
             }
-            // Ascending, every value follows the NULLs.
-            None if !self.descending => vec![
-                nulls_beyond,
-                Sql {
-                    text: format!("{column} IS NOT NULL"),
-                    params: Vec::new(),
-                },
-            ],
-            None => vec![nulls_beyond],
+            None => {
+                let mut ranges = vec![range(
+                    format!("({column} IS NULL AND id {beyond} ?)"),
+                    vec![id],
+                )];
+                if !self.descending {
+                    ranges.push(range(format!("{column} IS NOT NULL"), Vec::new()));
+                }
+                ranges
+            }
         }
     }
 }
@@ -658,7 +642,8 @@ mod tests {
         assert_eq!(
             texts(&order, Some("2026-11-01T00:00:00Z")),
             [
-                "(last_sync_at <= ? AND (last_sync_at < ? OR (last_sync_at = ? AND id < ?)))",
+                "(last_sync_at = ? AND id < ?)",
+                "last_sync_at < ?",
                 "last_sync_at IS NULL"
             ]
         );
@@ -671,7 +656,13 @@ mod tests {
             ]
         );
         let never_null = Order::parse(Some("deviceName desc")).unwrap();
-        assert_eq!(texts(&never_null, Some("PC-1")).len(), 1);
+        assert_eq!(
+            texts(&never_null, Some("PC-1")),
+            [
+                "(device_name COLLATE NOCASE = ? AND id < ?)",
+                "device_name COLLATE NOCASE < ?"
+            ]
+        );
     }
 
     #[test]
