@@ -5,6 +5,10 @@ use attach_bench::preset::{Preset, PresetName};
 use attach_bench::{Part, RunOptions};
 use clap::{Parser, Subcommand};
 
+/// The server runs inside this binary (`serve`), so it has the admin server's allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "attach-bench", about = "The admin center's performance suite")]
 struct Cli {

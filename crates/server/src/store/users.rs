@@ -340,22 +340,46 @@ impl Store {
         now: OffsetDateTime,
         idle_cutoff: OffsetDateTime,
     ) -> AppResult<Option<SessionRecord>> {
-        let mut connection = self.reader().acquire().await?;
-        let found: Option<(String, String)> = sqlx::query_as(
-            "SELECT user_id, last_seen_at FROM sessions
-             WHERE token_hash = ? AND expires_at > ? AND last_seen_at > ?",
+        // Every request asks this: one statement (a row per role), not one per table.
+        let rows: Vec<SessionRow> = sqlx::query_as(
+            "SELECT s.user_id, s.last_seen_at, u.user_name, u.display_name AS user_display_name,
+                r.id AS role_id, r.display_name AS role_display_name, r.description,
+                r.is_built_in, r.permissions
+             FROM sessions s JOIN users u ON u.id = s.user_id
+             LEFT JOIN user_roles ur ON ur.user_id = u.id
+             LEFT JOIN role_definitions r ON r.id = ur.role_id
+             WHERE s.token_hash = ? AND s.expires_at > ? AND s.last_seen_at > ?
+             ORDER BY r.display_name",
         )
         .bind(token_hash)
         .bind(timestamp(now))
         .bind(timestamp(idle_cutoff))
-        .fetch_optional(&mut *connection)
+        .fetch_all(self.reader())
         .await?;
-        let Some((user_id, last_seen)) = found else {
+        let Some(first) = rows.first() else {
             return Ok(None);
         };
+        let (user_id, user_name, display_name) = (
+            first.user_id.clone(),
+            first.user_name.clone(),
+            first.user_display_name.clone(),
+        );
+        let last_seen_at = super::parse_timestamp(&first.last_seen_at).unwrap_or(now);
+        let roles = rows
+            .into_iter()
+            .filter_map(|row| {
+                Some(RoleRow {
+                    id: row.role_id?,
+                    display_name: row.role_display_name?,
+                    description: row.description?,
+                    is_built_in: row.is_built_in?,
+                    permissions: row.permissions?,
+                })
+            })
+            .collect();
         Ok(Some(SessionRecord {
-            principal: principal_of(&mut connection, &user_id).await?,
-            last_seen_at: super::parse_timestamp(&last_seen).unwrap_or(now),
+            principal: principal(user_id, user_name, display_name, roles)?,
+            last_seen_at,
         }))
     }
 
@@ -485,9 +509,34 @@ async fn principal_of(connection: &mut SqliteConnection, user_id: &str) -> AppRe
             .bind(user_id)
             .fetch_one(&mut *connection)
             .await?;
+    let roles = role_rows(connection, user_id).await?;
+    principal(user_id.to_owned(), user_name, display_name, roles)
+}
+
+/// A session's user with the roles they hold (one row per role, absent where the user has none).
+#[derive(FromRow)]
+struct SessionRow {
+    user_id: String,
+    last_seen_at: String,
+    user_name: String,
+    user_display_name: String,
+    role_id: Option<String>,
+    role_display_name: Option<String>,
+    description: Option<String>,
+    is_built_in: Option<bool>,
+    permissions: Option<String>,
+}
+
+/// A user as a principal: their roles' names and the union of the roles' permissions.
+fn principal(
+    user_id: String,
+    user_principal_name: String,
+    display_name: String,
+    role_rows: Vec<RoleRow>,
+) -> AppResult<Principal> {
     let mut roles = Vec::new();
     let mut permissions = Vec::new();
-    for row in role_rows(connection, user_id).await? {
+    for row in role_rows {
         let role = RoleDefinition::try_from(row)?;
         for permission in role.permissions {
             if !permissions.contains(&permission) {
@@ -498,8 +547,8 @@ async fn principal_of(connection: &mut SqliteConnection, user_id: &str) -> AppRe
     }
     permissions.sort_by_key(|p| Permission::ALL.iter().position(|q| q == p));
     Ok(Principal {
-        user_id: user_id.to_owned(),
-        user_principal_name: user_name,
+        user_id,
+        user_principal_name,
         display_name,
         roles,
         permissions,
