@@ -127,7 +127,14 @@ pub async fn run(
 
     // Gone from the API, its rows are deleted in the background: how long that takes (seen in
     // the database file) and what a first page of All devices costs meanwhile.
-    let store = admin_server::store::Store::connect(database_url).await?;
+    // Read-only, beside the server: nothing here may write or migrate its database.
+    let database = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(
+            <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(database_url)?
+                .read_only(true),
+        )
+        .await?;
     let first_page = format!("{url}/api/v1/devices?$top=50");
     let mut samples = Vec::new();
     let deleted_after = loop {
@@ -135,7 +142,7 @@ pub async fn run(
         samples.push(took);
         let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM devices WHERE connector_id = ?")
             .bind(&connector_id)
-            .fetch_one(store.reader())
+            .fetch_one(&database)
             .await?;
         if left == 0 {
             break started.elapsed().as_secs_f64();
@@ -144,7 +151,7 @@ pub async fn run(
             bail!("{left} rows of the offboarded hierarchy are left after 20 minutes");
         }
     };
-    store.close().await;
+    database.close().await;
     section.value(
         "Its rows deleted in the background (slices of 1,000), from the Delete",
         format!("{deleted_after:.1} s"),
