@@ -282,6 +282,7 @@ impl Store {
         devices: &[SiteDevice],
         now: OffsetDateTime,
     ) -> AppResult<()> {
+        reject_repeated_ids(devices.iter().map(|d| d.id.as_str()), "devices")?;
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         if completed_sync(&mut tx, connector_id, sync_id)
             .await?
@@ -352,6 +353,21 @@ impl Store {
         }
         let synced_at = timestamp(now);
         let staged = DeviceSource::Staged(sync_id);
+        let repeated: Option<String> = sqlx::query_scalar(&format!(
+            "SELECT {} AS device_id FROM {} WHERE {} GROUP BY device_id HAVING COUNT(*) > 1 LIMIT 1",
+            staged.id(),
+            staged.rows(),
+            staged.filter()
+        ))
+        .bind(connector_id)
+        .bind(sync_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(id) = repeated {
+            return Err(AppError::Conflict(format!(
+                "The device '{id}' is in more than one batch of the sync '{sync_id}': nothing was written. Send the sync again with each device once."
+            )));
+        }
         reject_foreign_devices(&mut tx, connector_id, staged).await?;
         self.release_removed_devices(&mut tx, connector_id, staged)
             .await?;
@@ -400,6 +416,8 @@ impl Store {
         delta: &DeviceDelta,
         now: OffsetDateTime,
     ) -> AppResult<SyncResult> {
+        reject_repeated_ids(delta.upserts.iter().map(|d| d.id.as_str()), "upserts")?;
+        reject_repeated_ids(delta.removals.iter().map(String::as_str), "removals")?;
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         if let Some(done) = completed_sync(&mut tx, connector_id, sync_id).await? {
             return Ok(done);
@@ -570,6 +588,20 @@ impl<'a> DeviceSource<'a> {
             Self::Staged(text) | Self::Json(text) | Self::Ids(text) => text,
         }
     }
+}
+
+/// A device sent twice in one upload is ambiguous (which one is it?): the upload is refused whole.
+fn reject_repeated_ids<'a>(ids: impl Iterator<Item = &'a str>, field: &str) -> AppResult<()> {
+    let mut seen = std::collections::HashSet::new();
+    for id in ids {
+        if !seen.insert(id) {
+            return Err(AppError::bad_request(
+                field,
+                format!("The device '{id}' is in '{field}' more than once: nothing was written."),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A site may only upload its own devices: one of another connector rejects the whole upload.

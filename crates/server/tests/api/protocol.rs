@@ -339,6 +339,68 @@ async fn an_interrupted_full_sync_is_never_visible() {
 }
 
 #[tokio::test]
+async fn a_device_sent_twice_in_one_upload_is_refused_and_nothing_changes() {
+    let app = spawn_app().await;
+    let site = app
+        .attach_site(HierarchyConfig::new("HQ", "CHQ", 2207, 12, 23))
+        .await;
+    let id = connector_id(&site);
+    let devices = site.hierarchy().lock().await.devices_in_scope();
+    let before: Vec<Device> = devices_of(&app, &id).await;
+    let client = site.client();
+    let status = |e: site_connector::ProtocolError| e.status().map(|s| s.as_u16());
+
+    // Twice in one batch.
+    let mut changed = devices[0].clone();
+    changed.model = Some("Changed".into());
+    let mut batch = devices.clone();
+    batch.push(changed.clone());
+    let refused = client.put_batch("twice", 0, &batch).await.unwrap_err();
+    assert_eq!(status(refused), Some(400));
+
+    // In two batches of one sync: refused when it completes.
+    client.put_batch("split", 0, &devices).await.unwrap();
+    client
+        .put_batch("split", 1, std::slice::from_ref(&changed))
+        .await
+        .unwrap();
+    let refused = client.complete_full_sync("split", 2).await.unwrap_err();
+    assert_eq!(status(refused), Some(409));
+
+    // Twice in a delta's upserts, or in its removals.
+    let refused = client
+        .send_delta(
+            "delta-twice",
+            &DeviceDelta {
+                upserts: vec![changed.clone(), changed.clone()],
+                removals: Vec::new(),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(status(refused), Some(400));
+    let refused = client
+        .send_delta(
+            "removals-twice",
+            &DeviceDelta {
+                upserts: Vec::new(),
+                removals: vec![devices[1].id.clone(), devices[1].id.clone()],
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(status(refused), Some(400));
+
+    let after = devices_of(&app, &id).await;
+    assert_eq!(
+        serde_json::to_value(&after).unwrap(),
+        serde_json::to_value(&before).unwrap(),
+        "nothing was written"
+    );
+    app.shut_down().await;
+}
+
+#[tokio::test]
 async fn changing_the_upload_scope_removes_the_devices_that_fell_out() {
     let app = spawn_app().await;
     let site = app
