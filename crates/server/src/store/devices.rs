@@ -104,10 +104,15 @@ impl Store {
             None => vec![None],
             Some(cursor) => order.after(cursor).into_iter().map(Some).collect(),
         };
-        // The ranges are read in one snapshot, until the page (and one more row) is full.
+        // Several ranges are read in one snapshot (a first page, the common case, needs no
+        // transaction around its one statement), until the page and one more row are full.
         let wanted = top as usize + 1;
         let mut rows: Vec<DeviceRow> = Vec::with_capacity(wanted);
-        let mut tx = self.reader().begin().await?;
+        let mut reading = if ranges.len() > 1 {
+            Reading::Snapshot(self.reader().begin().await?)
+        } else {
+            Reading::Statement(self.reader().acquire().await?)
+        };
         for range in &ranges {
             if rows.len() == wanted {
                 break;
@@ -126,11 +131,13 @@ impl Store {
             rows.extend(
                 select
                     .bind((wanted - rows.len()) as i64)
-                    .fetch_all(&mut *tx)
+                    .fetch_all(reading.connection())
                     .await?,
             );
         }
-        tx.commit().await?;
+        if let Reading::Snapshot(tx) = reading {
+            tx.commit().await?;
+        }
         let next = if rows.len() > top as usize {
             rows.truncate(top as usize);
             rows.last().map(|last| DeviceCursor {
@@ -452,6 +459,21 @@ impl Store {
 }
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
+
+/// A reader connection, in a transaction when several statements must see one snapshot.
+enum Reading {
+    Snapshot(Tx<'static>),
+    Statement(sqlx::pool::PoolConnection<sqlx::Sqlite>),
+}
+
+impl Reading {
+    fn connection(&mut self) -> &mut sqlx::SqliteConnection {
+        match self {
+            Self::Snapshot(tx) => tx,
+            Self::Statement(connection) => connection,
+        }
+    }
+}
 
 /// The connectors offboarded whose devices are still being deleted.
 const REMOVED: &str = "SELECT id FROM connectors WHERE removed_at IS NOT NULL";
