@@ -361,10 +361,8 @@ impl Store {
         let synced_at = timestamp(now);
         let staged = DeviceSource::Staged(sync_id);
         let repeated: Option<String> = sqlx::query_scalar(&format!(
-            "SELECT {} AS device_id FROM {} WHERE {} GROUP BY device_id HAVING COUNT(*) > 1 LIMIT 1",
-            staged.id(),
-            staged.rows(),
-            staged.filter()
+            "SELECT device_id FROM ({}) GROUP BY device_id HAVING COUNT(*) > 1 LIMIT 1",
+            staged.ids()
         ))
         .bind(connector_id)
         .bind(sync_id)
@@ -380,10 +378,8 @@ impl Store {
             .await?;
         let changed = upsert_devices(&mut tx, connector_id, staged, &synced_at).await?;
         let removed = sqlx::query(&format!(
-            "DELETE FROM devices WHERE connector_id = ?1 AND id NOT IN (SELECT {} FROM {} WHERE {})",
-            staged.id(),
-            staged.rows(),
-            staged.filter()
+            "DELETE FROM devices WHERE connector_id = ?1 AND id NOT IN ({})",
+            staged.ids()
         ))
         .bind(connector_id)
         .bind(sync_id)
@@ -492,11 +488,8 @@ impl Store {
             return Ok(());
         }
         sqlx::query(&format!(
-            "DELETE FROM devices WHERE id IN (SELECT {} FROM {} WHERE {})
-               AND connector_id IN ({REMOVED})",
-            source.id(),
-            source.rows(),
-            source.filter()
+            "DELETE FROM devices WHERE id IN ({}) AND connector_id IN ({REMOVED})",
+            source.ids()
         ))
         .bind(connector_id)
         .bind(source.bound())
@@ -603,6 +596,16 @@ impl<'a> DeviceSource<'a> {
             Self::Ids(_) => "j.value",
             _ => DEVICE_ID,
         }
+    }
+
+    /// The ids of this source's devices, as a query (column `device_id`).
+    fn ids(self) -> String {
+        format!(
+            "SELECT {} AS device_id FROM {} WHERE {}",
+            self.id(),
+            self.rows(),
+            self.filter()
+        )
     }
 
     fn bound(self) -> &'a str {
