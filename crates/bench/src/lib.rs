@@ -199,6 +199,7 @@ pub async fn run(options: &RunOptions) -> anyhow::Result<Report> {
             client,
             preset: preset.clone(),
             tenant,
+            server_pid: server.pid,
         };
         if wants(Part::List) {
             eprintln!("List");

@@ -95,6 +95,27 @@ pub fn rss_of(pid: u32) -> anyhow::Result<u64> {
     Ok(kib * 1024)
 }
 
+/// CPU time a process has used so far (user and system, all its threads), in seconds.
+pub fn cpu_seconds_of(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The fields after the command name, which is in parentheses and may hold spaces:
+    // state is field 3, utime 14 and stime 15 (proc(5)).
+    let after_name = stat.rsplit_once(") ").context("/proc/<pid>/stat")?.1;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| -> anyhow::Result<u64> {
+        fields
+            .get(i - 3)
+            .and_then(|v| v.parse().ok())
+            .context("utime and stime in /proc/<pid>/stat")
+    };
+    // SAFETY: sysconf only reads a configuration value.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if per_second <= 0 {
+        bail!("the clock tick rate is unknown");
+    }
+    Ok((ticks(14)? + ticks(15)?) as f64 / per_second as f64)
+}
+
 /// `attach-bench serve -- <admin-server flags>`: what the `admin-server` binary does to serve.
 pub async fn serve(args: Vec<String>) -> anyhow::Result<()> {
     use clap::Parser;

@@ -16,6 +16,7 @@ pub struct Context {
     pub client: reqwest::Client,
     pub preset: Preset,
     pub tenant: TenantMarker,
+    pub server_pid: u32,
 }
 
 impl Context {

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod connectors;
 pub mod device_query;
 pub mod devices;
+mod engine;
 pub mod onboarding;
 pub mod users;
 
@@ -96,6 +97,7 @@ impl Store {
     /// Opens (creating if needed, with its folder) the database at `url` and brings its schema up
     /// to date.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        engine::configure();
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
