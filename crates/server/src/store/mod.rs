@@ -115,6 +115,9 @@ impl Store {
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
+            // A connection to a local file does not go stale; sqlx's check before each use
+            // is a round trip to the connection's thread (~5% of a list request's CPU).
+            .test_before_acquire(false)
             // A change may wait behind a large upload's transaction; past this it is told the
             // server is busy (503 with Retry-After), not failed.
             .acquire_timeout(WRITER_WAIT)
@@ -127,6 +130,7 @@ impl Store {
         sqlx::migrate!("./migrations").run(&pool).await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(READERS)
+            .test_before_acquire(false)
             .connect_with(
                 options
                     .pragma("cache_size", format!("-{READER_CACHE_KIB}"))
