@@ -41,6 +41,8 @@ pub enum AppError {
     UnsupportedMediaType(String),
     #[error("the store failed: {0}")]
     Store(#[from] sqlx::Error),
+    #[error("a page read failed: {0}")]
+    PageRead(#[from] rusqlite::Error),
     #[error("{0}")]
     Internal(String),
 }
@@ -66,7 +68,7 @@ impl AppError {
             Self::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
             Self::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
             Self::Store(sqlx::Error::PoolTimedOut) => ErrorCode::ServiceUnavailable,
-            Self::Store(_) | Self::Internal(_) => ErrorCode::InternalError,
+            Self::Store(_) | Self::PageRead(_) | Self::Internal(_) => ErrorCode::InternalError,
         }
     }
 }
@@ -103,7 +105,7 @@ impl IntoResponse for AppError {
             Self::BadRequest { message, target } | Self::NotSupported { message, target } => {
                 (message, target)
             }
-            Self::Store(_) | Self::Internal(_) => {
+            Self::Store(_) | Self::PageRead(_) | Self::Internal(_) => {
                 // The detail goes to the log under the request id, not to the caller.
                 tracing::error!(error = %self, "internal error");
                 (

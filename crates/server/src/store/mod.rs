@@ -17,13 +17,16 @@ use sqlx::SqlitePool;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-/// The database, through two pools: one connection that writes (SQLite has one writer at a time;
-/// queuing for it in the pool is fairer and cheaper than retrying on a busy database) and several
-/// that only read, which WAL lets run beside the writer without waiting for it.
+/// The database, through three pools: one connection that writes (SQLite has one writer at a
+/// time; queuing for it in the pool is fairer and cheaper than retrying on a busy database) and
+/// readers, which WAL lets run beside the writer without waiting for it. Most reads go through
+/// sqlx; pages of devices, the busiest read by far, through rusqlite on a blocking thread
+/// (see [`Store::read_pages`]).
 #[derive(Clone)]
 pub struct Store {
     pool: SqlitePool,
     reader: SqlitePool,
+    pages: r2d2::Pool<r2d2_sqlite::SqliteConnectionManager>,
     folder: std::path::PathBuf,
     counts: CountCache,
     removed: Removed,
@@ -105,8 +108,8 @@ impl Store {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5))
             .pragma("temp_store", "memory");
-        let folder = options
-            .get_filename()
+        let file = options.get_filename().to_path_buf();
+        let folder = file
             .parent()
             .map(std::path::Path::to_path_buf)
             .unwrap_or_default();
@@ -137,6 +140,13 @@ impl Store {
                     .pragma("query_only", "true"),
             )
             .await?;
+        let pages = r2d2::Pool::builder()
+            .max_size(READERS)
+            // Opened when first needed and then kept, with their page caches.
+            .min_idle(Some(0))
+            .idle_timeout(None)
+            .test_on_check_out(false)
+            .build_unchecked(page_readers(&file));
         let removed = Removed::default();
         let ids: Vec<String> =
             sqlx::query_scalar("SELECT id FROM connectors WHERE removed_at IS NOT NULL")
@@ -151,6 +161,7 @@ impl Store {
         Ok(Self {
             pool,
             reader,
+            pages,
             folder,
             counts: CountCache::default(),
             removed,
@@ -172,6 +183,30 @@ impl Store {
         &self.reader
     }
 
+    /// Runs `read` on a page reader, on a blocking thread: the statements of a page are stepped
+    /// and its rows decoded there, and the page comes back at once. sqlx hands every row from
+    /// its connection's thread to the async side one at a time, copying each value; at a few
+    /// thousand list requests a second, those hand-offs (thread wake-ups, allocations freed on
+    /// another thread) were the largest part of a request's CPU (docs/performance.md).
+    pub(crate) async fn read_pages<T, F>(&self, read: F) -> crate::error::AppResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> crate::error::AppResult<T> + Send + 'static,
+    {
+        let pages = self.pages.clone();
+        tokio::task::spawn_blocking(move || {
+            // r2d2 fails only when no reader came free in its wait (30 s) or one could not be
+            // opened: the server is overloaded or the database unreachable.
+            let connection = pages.get().map_err(|error| {
+                tracing::warn!(%error, "no page reader");
+                crate::error::AppError::Store(sqlx::Error::PoolTimedOut)
+            })?;
+            read(&connection)
+        })
+        .await
+        .map_err(|error| crate::error::AppError::Internal(format!("a page read failed: {error}")))?
+    }
+
     /// Refreshes the query planner's statistics where they are stale (SQLite's `PRAGMA optimize`),
     /// e.g. after a large load.
     pub async fn optimize(&self) -> sqlx::Result<()> {
@@ -183,6 +218,23 @@ impl Store {
         self.reader.close().await;
         self.pool.close().await;
     }
+}
+
+/// Page readers: read-only like the sqlx readers, with the same cache, on the same file.
+fn page_readers(file: &std::path::Path) -> r2d2_sqlite::SqliteConnectionManager {
+    use rusqlite::OpenFlags;
+    r2d2_sqlite::SqliteConnectionManager::file(file)
+        .with_flags(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .with_init(|connection| {
+            connection.busy_timeout(Duration::from_secs(5))?;
+            // The orders, filters and ranges make a few hundred statement shapes.
+            connection.set_prepared_statement_cache_capacity(256);
+            connection.execute_batch(&format!(
+                "PRAGMA cache_size = -{READER_CACHE_KIB};
+                 PRAGMA temp_store = memory;
+                 PRAGMA query_only = true;"
+            ))
+        })
 }
 
 /// Where a page of a list read newest first by insertion order (`seq`) resumes: a device's
