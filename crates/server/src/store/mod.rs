@@ -27,6 +27,10 @@ pub struct Store {
     pool: SqlitePool,
     reader: SqlitePool,
     pages: r2d2::Pool<r2d2_sqlite::SqliteConnectionManager>,
+    /// One per page reader: a read waits here (not on a blocking thread) for a free reader, so
+    /// that no more blocking threads run page reads than there are readers (and those few
+    /// threads' memory stays warm).
+    page_turns: std::sync::Arc<tokio::sync::Semaphore>,
     folder: std::path::PathBuf,
     counts: CountCache,
     removed: Removed,
@@ -95,6 +99,8 @@ const WRITER_CACHE_KIB: i64 = 64 * 1024;
 const READER_CACHE_KIB: i64 = 16 * 1024;
 const READERS: u32 = 4;
 const WRITER_WAIT: Duration = Duration::from_secs(120);
+/// As long as sqlx's readers wait for a connection (its default).
+const PAGE_READER_WAIT: Duration = Duration::from_secs(30);
 
 impl Store {
     /// Opens (creating if needed, with its folder) the database at `url` and brings its schema up
@@ -162,6 +168,7 @@ impl Store {
             pool,
             reader,
             pages,
+            page_turns: std::sync::Arc::new(tokio::sync::Semaphore::new(READERS as usize)),
             folder,
             counts: CountCache::default(),
             removed,
@@ -193,15 +200,23 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&rusqlite::Connection) -> crate::error::AppResult<T> + Send + 'static,
     {
+        let busy = || crate::error::AppError::Store(sqlx::Error::PoolTimedOut);
+        let turn = tokio::time::timeout(PAGE_READER_WAIT, self.page_turns.clone().acquire_owned())
+            .await
+            .map_err(|_| busy())?
+            .expect("the semaphore is never closed");
         let pages = self.pages.clone();
         tokio::task::spawn_blocking(move || {
-            // r2d2 fails only when no reader came free in its wait (30 s) or one could not be
-            // opened: the server is overloaded or the database unreachable.
+            // With a turn, a reader is free (or one more may be opened); r2d2 fails only when
+            // one could not be opened.
             let connection = pages.get().map_err(|error| {
                 tracing::warn!(%error, "no page reader");
-                crate::error::AppError::Store(sqlx::Error::PoolTimedOut)
+                busy()
             })?;
-            read(&connection)
+            let read = read(&connection);
+            drop(connection);
+            drop(turn);
+            read
         })
         .await
         .map_err(|error| crate::error::AppError::Internal(format!("a page read failed: {error}")))?
