@@ -71,6 +71,16 @@ fn the_ci_preset_measures_every_part() {
         "{report}"
     );
     assert!(report.contains("Export of 4000 devices"), "{report}");
+    // The throughput part read the server's CPU time (a number of ms per request, not a blank).
+    assert!(
+        report
+            .lines()
+            .find_map(|l| l.strip_prefix("| Server CPU time per list request | "))
+            .is_some_and(
+                |rest| rest.starts_with(|c: char| c.is_ascii_digit()) && rest.contains(" ms (")
+            ),
+        "{report}"
+    );
     assert!(report.contains("Full upload of 2000 devices"), "{report}");
     // The offboarded hierarchy's rows were seen deleted, with a page timed at least once meanwhile.
     assert!(
