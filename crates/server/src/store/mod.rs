@@ -207,11 +207,10 @@ impl Store {
             .expect("the semaphore is never closed");
         let pages = self.pages.clone();
         tokio::task::spawn_blocking(move || {
-            // With a turn, a reader is free (or one more may be opened); r2d2 fails only when
-            // one could not be opened.
+            // With a turn, a reader is free (or one more may be opened): r2d2 fails only when
+            // one could not be opened, which is not the server being busy.
             let connection = pages.get().map_err(|error| {
-                tracing::warn!(%error, "no page reader");
-                busy()
+                crate::error::AppError::Internal(format!("no page reader could be opened: {error}"))
             })?;
             let read = read(&connection);
             drop(connection);
