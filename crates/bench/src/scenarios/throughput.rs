@@ -10,10 +10,6 @@ use crate::report::Section;
 use crate::scenarios::list::PAGE;
 use crate::server::cpu_seconds_of;
 
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
 const BUDGET: f64 = 3_000.0;
 
 pub async fn run(ctx: &Context) -> anyhow::Result<Section> {
@@ -66,13 +62,14 @@ pub async fn run(ctx: &Context) -> anyhow::Result<Section> {
     );
     // Requests per second move by tens of percent with whatever else shares this machine; the
     // server's own CPU time per request moves far less, and says what a change bought.
+    let cores = crate::cores().unwrap_or(1);
     section.value(
         "Server CPU time per list request",
         format!(
             "{:.3} ms ({:.0}% of {} cores busy)",
             server_cpu * 1000.0 / all.len().max(1) as f64,
-            server_cpu / elapsed * 100.0 / cores() as f64,
-            cores()
+            server_cpu / elapsed * 100.0 / cores as f64,
+            cores
         ),
         None,
     );
