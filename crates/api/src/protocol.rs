@@ -11,6 +11,10 @@ use crate::{
 
 pub const CONNECTOR_API_BASE: &str = "/api/connector/v1";
 
+/// Most batches one full sync may have (indexes 0 to `MAX_BATCHES - 1`): with batches of the
+/// body limit, far beyond any hierarchy.
+pub const MAX_BATCHES: u32 = 100_000;
+
 /// Longest long-poll a connector may ask for, in seconds.
 pub const MAX_WAIT_SECONDS: u32 = 60;
 

@@ -183,9 +183,22 @@ pub struct Config {
     #[arg(long, env = "ADMIN_SIGN_IN_ADDRESS_INTERVAL", value_parser = duration, default_value = "2s")]
     pub sign_in_address_interval: Duration,
 
+    /// Onboarding attempts (`POST /onboard`) from one address before they are throttled.
+    #[arg(long, env = "ADMIN_ONBOARD_ADDRESS_BURST", default_value_t = 10)]
+    pub onboard_address_burst: u32,
+
+    /// Once throttled, one more onboarding attempt from an address per this interval.
+    #[arg(long, env = "ADMIN_ONBOARD_ADDRESS_INTERVAL", value_parser = duration, default_value = "6s")]
+    pub onboard_address_interval: Duration,
+
     /// Demo mode: the password of the demo users instead of a generated one (for tests).
     #[arg(long, env = "ADMIN_DEMO_PASSWORD", hide_env_values = true)]
     pub demo_password: Option<String>,
+
+    /// A CSV export whose client reads nothing for this long is ended, and its database
+    /// connection given back.
+    #[arg(long, env = "ADMIN_EXPORT_STALL_TIMEOUT", value_parser = duration, default_value = "30s")]
+    pub export_stall_timeout: Duration,
 
     /// How often timeouts and due offboardings are looked for.
     #[arg(long, env = "ADMIN_SWEEP_INTERVAL", value_parser = duration, default_value = "1s")]
@@ -227,6 +240,9 @@ impl Config {
             sign_in_address_burst: 1000,
             sign_in_address_interval: Duration::from_millis(10),
             demo_password: None,
+            onboard_address_burst: 1000,
+            onboard_address_interval: Duration::from_millis(10),
+            export_stall_timeout: Duration::from_secs(30),
         }
     }
 }

@@ -177,8 +177,10 @@ async fn save(file: &PathBuf, code: &str, credential: Option<String>) -> anyhow:
     let _guard = LOCK.lock().await;
     let mut sites = load(file).await;
     sites.sites.insert(code.to_owned(), credential);
-    let temporary = file.with_extension("json.tmp");
-    tokio::fs::write(&temporary, serde_json::to_vec_pretty(&sites)?).await?;
-    tokio::fs::rename(&temporary, file).await?;
+    // It holds live connector credentials: its owner's alone.
+    let bytes = serde_json::to_vec_pretty(&sites)?;
+    let file = file.clone();
+    tokio::task::spawn_blocking(move || site_connector::secret_file::write(&file, &bytes))
+        .await??;
     Ok(())
 }

@@ -13,6 +13,7 @@ pub mod spa;
 pub mod state;
 pub mod store;
 pub mod sweeper;
+pub mod turns;
 
 use std::future::Future;
 use std::net::SocketAddr;

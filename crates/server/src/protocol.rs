@@ -15,6 +15,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 
 use crate::error::{AppError, AppJson, AppResult};
+use crate::routes::session::ClientAddress;
 use crate::secrets;
 use crate::state::AppState;
 use crate::store::audit::Actor;
@@ -81,12 +82,39 @@ impl FromRequestParts<AppState> for SiteConnector {
     }
 }
 
+/// The onboarding token of `POST /onboard`, checked before its body is read: attempts are
+/// throttled per address, and a token that is not live is refused without reading the body or
+/// touching the writer.
+struct LiveOnboardingToken(String);
+
+impl FromRequestParts<AppState> for LiveOnboardingToken {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> AppResult<Self> {
+        let ClientAddress(address) = ClientAddress::from_request_parts(parts, state)
+            .await
+            .unwrap_or_else(|never| match never {});
+        state.limits.check_onboard(&address)?;
+        let token = bearer(parts)?;
+        if !state
+            .store
+            .onboarding_token_is_live(&secrets::hash(token), state.now())
+            .await?
+        {
+            return Err(AppError::Unauthenticated(
+                "The onboarding token is not valid: it is unknown, used or expired. Create a new one."
+                    .into(),
+            ));
+        }
+        Ok(Self(token.to_owned()))
+    }
+}
+
 async fn onboard(
     State(state): State<AppState>,
-    parts: Parts,
+    LiveOnboardingToken(token): LiveOnboardingToken,
     AppJson(request): AppJson<OnboardRequest>,
 ) -> AppResult<(StatusCode, Json<OnboardResponse>)> {
-    let token = bearer(&parts)?;
     if request.hierarchy_id.trim().is_empty() || request.hierarchy_id.len() > 100 {
         return Err(AppError::bad_request(
             "hierarchyId",
@@ -99,7 +127,7 @@ async fn onboard(
     state
         .store
         .onboard(
-            &secrets::hash(token),
+            &secrets::hash(&token),
             &NewConnector {
                 id: connector_id.clone(),
                 hierarchy_id: request.hierarchy_id,
@@ -180,6 +208,15 @@ async fn stage_batch(
     AppJson(batch): AppJson<DeviceBatch>,
 ) -> AppResult<StatusCode> {
     check_sync_id(&sync_id)?;
+    if index >= admin_api::protocol::MAX_BATCHES {
+        return Err(AppError::bad_request(
+            "index",
+            format!(
+                "A batch index is 0 to {}.",
+                admin_api::protocol::MAX_BATCHES - 1
+            ),
+        ));
+    }
     state
         .store
         .stage_full_sync_batch(&site.id, &sync_id, index, &batch.devices, state.now())

@@ -17,6 +17,10 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Request rates per user and connector, sign-in attempts per account and address.
     pub limits: Arc<Limits>,
+    /// CSV exports running, overall and per user.
+    pub exports: crate::turns::Turns,
+    /// Event streams open, overall and per session.
+    pub streams: crate::turns::Turns,
     events: broadcast::Sender<Event>,
     /// Wakes a connector's long-poll: carries the id of a connector that has something new.
     site_signals: broadcast::Sender<String>,
@@ -29,6 +33,8 @@ impl AppState {
         Self {
             store,
             limits: Arc::new(Limits::new(&config)),
+            exports: crate::turns::Turns::exports(),
+            streams: crate::turns::Turns::streams(),
             config: Arc::new(config),
             events: broadcast::channel(1024).0,
             site_signals: broadcast::channel(256).0,

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod hierarchy;
+pub mod secret_file;
 pub mod site;
 
 pub use client::{ProtocolClient, ProtocolError};

@@ -15,6 +15,7 @@ pub struct Limits {
     connectors: DefaultKeyedRateLimiter<String>,
     sign_in_accounts: DefaultKeyedRateLimiter<String>,
     sign_in_addresses: DefaultKeyedRateLimiter<String>,
+    onboard_addresses: DefaultKeyedRateLimiter<String>,
 }
 
 fn non_zero(n: u32) -> NonZeroU32 {
@@ -50,6 +51,10 @@ impl Limits {
                 config.sign_in_address_interval,
                 config.sign_in_address_burst,
             )),
+            onboard_addresses: RateLimiter::keyed(every(
+                config.onboard_address_interval,
+                config.onboard_address_burst,
+            )),
         }
     }
 
@@ -77,12 +82,22 @@ impl Limits {
         check(&self.sign_in_accounts, &account.to_lowercase(), MESSAGE)
     }
 
+    /// One onboarding attempt from `address`, valid token or not.
+    pub fn check_onboard(&self, address: &str) -> AppResult<()> {
+        check(
+            &self.onboard_addresses,
+            address,
+            "Too many onboarding attempts from this address. Wait before trying again.",
+        )
+    }
+
     /// Forgets keys whose limits have fully recovered, so that the maps do not grow forever.
     pub fn forget_idle(&self) {
         self.users.retain_recent();
         self.connectors.retain_recent();
         self.sign_in_accounts.retain_recent();
         self.sign_in_addresses.retain_recent();
+        self.onboard_addresses.retain_recent();
     }
 }
 

@@ -16,7 +16,7 @@ use crate::state::AppState;
 use crate::store::device_query::{
     filter_sql, parse_select, search_match, search_sql, DeviceCursor, Order,
 };
-use crate::store::devices::DeviceQuery;
+use crate::store::devices::{CsvChunk, DeviceQuery};
 
 const LIST_OPTIONS: &[&str] = &[
     "$top",
@@ -171,7 +171,7 @@ fn json_body<T: serde::Serialize>(body: &T, capacity: usize) -> Response {
     )
 )]
 pub(crate) async fn export(
-    _: Authorized<require::ManagedDevicesRead>,
+    user: Authorized<require::ManagedDevicesRead>,
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
 ) -> AppResult<Response> {
@@ -186,34 +186,58 @@ pub(crate) async fn export(
         .store
         .list_devices(&device_query, None, 1, false)
         .await?;
+    let turn = state
+        .exports
+        .begin(user.principal.user_id.as_bytes())
+        .map_err(|refused| {
+            refused.error(
+                "Your previous export is still running. Wait for it to finish, then export again.",
+                &format!(
+                    "{} exports are already running, the most this server runs at once. Try again shortly.",
+                    state.exports.at_once()
+                ),
+            )
+        })?;
     let header = csv_rows(std::iter::once(columns.iter()));
     // One query reads the devices in a task of its own while the response writes the CSV of
-    // what it read; a few chunks wait between them at most.
+    // what it read; a few chunks wait between them at most. The task holds the export's turn.
     let (sender, receiver) = tokio::sync::mpsc::channel(EXPORT_CHUNKS_WAITING);
     let store = state.store.clone();
     let selected = columns.clone();
+    let stall = state.config.export_stall_timeout;
     tokio::spawn(async move {
         store
-            .send_csv_rows(device_query, &selected, EXPORT_CHUNK, sender)
-            .await
+            .send_csv_rows(device_query, &selected, EXPORT_CHUNK, stall, sender)
+            .await;
+        drop(turn);
     });
-    let pages = stream::unfold(receiver, move |mut receiver| async move {
-        let chunk = receiver.recv().await?;
-        let rows = match chunk {
-            Ok(records) => {
-                Ok(csv_rows(records.iter().map(|record| {
-                    record.iter().map(|field| field.as_deref().unwrap_or(""))
-                })))
+    // Ends after `Done`; a reader that stopped without it ends the body with an error, so that
+    // the client sees the connection fail rather than a CSV that looks complete. Fused: the
+    // compression layer may poll the body again after its end.
+    let pages = stream::unfold(Some(receiver), |receiver| async move {
+        let mut receiver = receiver?;
+        let stopped = match receiver.recv().await {
+            Some(Ok(CsvChunk::Rows(records))) => {
+                let rows = csv_rows(records.iter().map(|record| {
+                    record
+                        .iter()
+                        .map(|field| neutralized(field.as_deref().unwrap_or("")))
+                }));
+                return Some((Ok(rows), Some(receiver)));
             }
-            Err(error) => {
-                tracing::error!(%error, "the export stopped part-way");
-                receiver.close();
-                Err(std::io::Error::other("the export stopped part-way"))
-            }
+            Some(Ok(CsvChunk::Done)) => return None,
+            Some(Err(error)) => error.to_string(),
+            None => "its reader stopped".to_owned(),
         };
-        Some((rows, receiver))
+        tracing::error!(error = %stopped, "the export stopped part-way");
+        Some((
+            Err(std::io::Error::other("the export stopped part-way")),
+            None,
+        ))
     });
-    let body = stream::iter([Ok::<_, std::io::Error>(header)]).chain(pages);
+    let body = stream::iter([Ok::<_, std::io::Error>(header)])
+        .chain(pages)
+        .fuse();
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
@@ -225,6 +249,17 @@ pub(crate) async fn export(
         Body::from_stream(body),
     )
         .into_response())
+}
+
+/// A cell that a spreadsheet would read as a formula (`=`, `+`, `-`, `@`, or a tab or carriage
+/// return before one) gets a leading `'`, as OWASP's CSV injection guidance recommends: a device
+/// named `=HYPERLINK(...)` by a site is shown as text, never run.
+fn neutralized(field: &str) -> std::borrow::Cow<'_, str> {
+    if field.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{field}").into()
+    } else {
+        field.into()
+    }
 }
 
 fn csv_rows<R, F>(records: impl Iterator<Item = R>) -> Vec<u8>

@@ -11,6 +11,7 @@ use futures_util::{Stream, StreamExt};
 use tokio_stream::wrappers::BroadcastStream;
 
 use crate::auth::{self, require, Authorized};
+use crate::error::AppResult;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -28,13 +29,21 @@ pub fn router() -> Router<AppState> {
 pub(crate) async fn events(
     user: Authorized<require::SignedIn>,
     State(state): State<AppState>,
-) -> Sse<impl Stream<Item = Result<sse::Event, Infallible>>> {
+) -> AppResult<Sse<impl Stream<Item = Result<sse::Event, Infallible>>>> {
+    // Held by the stream: given back when the client goes.
+    let turn = state.streams.begin(&user.session).map_err(|refused| {
+        refused.error(
+            "This session has too many event streams open. Close some of its tabs or windows.",
+            "The server has as many event streams open as it allows. Try again shortly.",
+        )
+    })?;
     let shutdown = state.shutdown.clone().cancelled_owned();
     let principal = user.principal;
     let ended = session_end(state.clone(), user.session);
     let stream = BroadcastStream::new(state.subscribe())
         // A client too slow to keep up misses events; it refetches on its next change.
         .filter_map(move |event| {
+            let _held = &turn;
             let shown = event
                 .ok()
                 .filter(|event| principal.may(permission_for(event)))
@@ -47,7 +56,7 @@ pub(crate) async fn events(
                 () = ended => {},
             }
         });
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
 /// What a user must hold to see an event: the same as to read its resource.

@@ -112,11 +112,15 @@ impl Store {
         Ok((created, true))
     }
 
+    /// An action, unless its hierarchy was offboarded: then it is gone with its devices.
     pub async fn device_action(&self, id: &str) -> AppResult<Option<DeviceAction>> {
-        let row: Option<ActionRow> = sqlx::query_as("SELECT * FROM device_actions WHERE id = ?")
-            .bind(id)
-            .fetch_optional(self.reader())
-            .await?;
+        let row: Option<ActionRow> = sqlx::query_as(
+            "SELECT * FROM device_actions WHERE id = ?
+               AND connector_id IN (SELECT id FROM connectors WHERE removed_at IS NULL)",
+        )
+        .bind(id)
+        .fetch_optional(self.reader())
+        .await?;
         row.map(DeviceAction::try_from).transpose()
     }
 
@@ -130,7 +134,9 @@ impl Store {
         let limit = i64::from(top) + 1;
         // Request order, not the timestamp: several requests share a second.
         let rows: Vec<ActionRow> = sqlx::query_as(
-            "SELECT * FROM device_actions WHERE device_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
+            "SELECT * FROM device_actions WHERE device_id = ? AND seq < ?
+               AND connector_id IN (SELECT id FROM connectors WHERE removed_at IS NULL)
+             ORDER BY seq DESC LIMIT ?",
         )
         .bind(device_id)
         .bind(after.map_or(i64::MAX, |cursor| cursor.seq))

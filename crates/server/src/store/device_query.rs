@@ -294,9 +294,13 @@ fn value_for(field: Field, literal: &Literal) -> AppResult<Option<String>> {
                 Err(bad(format!("'{text}' is not a value of '{}'.", field.name)))
             }
         }
-        (Kind::DateTime, Literal::DateTime(text)) => crate::store::parse_timestamp(text)
-            .map(|at| Some(crate::store::timestamp(at)))
-            .ok_or_else(|| bad(format!("'{text}' is not an RFC 3339 date-time."))),
+        (Kind::DateTime, Literal::DateTime(text)) => crate::store::stored_timestamp(text)
+            .map(Some)
+            .ok_or_else(|| {
+                bad(format!(
+                    "'{text}' is not an RFC 3339 date-time between the years 0000 and 9999 (UTC)."
+                ))
+            }),
         (Kind::DateTime, Literal::Text(text)) => Err(bad(format!(
             "'{}' is a date-time: write it unquoted, e.g. 2026-11-21T00:00:00Z, not '{text}'.",
             field.name
@@ -427,6 +431,14 @@ fn write_filter(filter: &Filter, filterable: &Filterable, sql: &mut Sql) -> AppR
 
 /// The terms of `$search="a,b"`.
 fn search_terms(text: &str) -> AppResult<Vec<&str>> {
+    // The search index stops reading a term at NUL; no name, serial or UPN holds a control
+    // character.
+    if text.chars().any(char::is_control) {
+        return Err(AppError::bad_request(
+            "$search",
+            "'$search' cannot contain control characters (such as NUL or a line break).",
+        ));
+    }
     let inner = text
         .strip_prefix('"')
         .and_then(|t| t.strip_suffix('"'))
@@ -675,5 +687,7 @@ mod tests {
         assert_eq!(sql.params[1].as_deref(), Some("%7%"));
         assert_eq!(sql.params.len(), 4);
         assert!(search_sql("\"\"").is_err());
+        assert!(search_sql("\"abc\0def\"").is_err());
+        assert!(search_match("\"abc\ndef\"").is_err());
     }
 }

@@ -1,4 +1,4 @@
-use admin_api::protocol::{DeviceDelta, SiteDevice, SyncResult};
+use admin_api::protocol::{DeviceDelta, SiteDevice, SyncResult, MAX_BATCHES};
 use admin_api::{
     ClientHealthState, ComplianceState, ConfigurationManagerClientInformation, Device,
     DeviceCollection, ManagedBy, OwnerType,
@@ -195,19 +195,33 @@ impl Store {
         })
     }
 
-    /// The `columns` (selectable field names) of every device that matches, in the query's
-    /// order, as CSV text computed in SQL (see [`super::device_query::csv_expression`]): read by
-    /// one query as it goes and sent to `sink` in chunks of `chunk` rows, so that reading and
-    /// writing overlap and memory holds a few chunks, not the result. Stops when `sink` is closed.
+    /// Reads every device the query matches, in its order, on an export connection of its own,
+    /// and sends the selected columns in chunks of `chunk` rows, then [`CsvChunk::Done`]. A
+    /// receiver that takes no chunk for `stall` ends the read (its connection goes back): the
+    /// receiver then sees the channel close without `Done`, and knows the export is incomplete.
     pub async fn send_csv_rows(
         &self,
         query: DeviceQuery,
         columns: &[&str],
         chunk: usize,
-        sink: tokio::sync::mpsc::Sender<AppResult<Vec<Vec<Option<String>>>>>,
+        stall: std::time::Duration,
+        sink: tokio::sync::mpsc::Sender<AppResult<CsvChunk>>,
     ) {
         use futures_util::StreamExt;
         use sqlx::Row;
+        let send = |item| {
+            let sink = &sink;
+            async move {
+                match tokio::time::timeout(stall, sink.send(item)).await {
+                    Ok(Ok(())) => true,
+                    Ok(Err(_)) => false,
+                    Err(_) => {
+                        tracing::warn!("an export's client stopped reading; the export was ended");
+                        false
+                    }
+                }
+            }
+        };
         let selected: Vec<&str> = columns
             .iter()
             .filter_map(|c| super::device_query::csv_expression(c))
@@ -223,7 +237,7 @@ impl Store {
         for param in &conditions.params {
             select = select.bind(param.clone());
         }
-        let mut rows = select.fetch(self.reader());
+        let mut rows = select.fetch(&self.exporter);
         let mut records = Vec::with_capacity(chunk);
         while let Some(row) = rows.next().await {
             let record = row.and_then(|row| {
@@ -234,20 +248,22 @@ impl Store {
             match record {
                 Ok(record) => records.push(record),
                 Err(error) => {
-                    let _ = sink.send(Err(error.into())).await;
+                    send(Err(error.into())).await;
                     return;
                 }
             }
             if records.len() == chunk {
                 let full = std::mem::replace(&mut records, Vec::with_capacity(chunk));
-                if sink.send(Ok(full)).await.is_err() {
+                if !send(Ok(CsvChunk::Rows(full))).await {
                     return;
                 }
             }
         }
-        if !records.is_empty() {
-            let _ = sink.send(Ok(records)).await;
+        drop(rows);
+        if !records.is_empty() && !send(Ok(CsvChunk::Rows(records))).await {
+            return;
         }
+        send(Ok(CsvChunk::Done)).await;
     }
 
     /// Whether `expression` matches so many devices that walking an order's index finds a page
@@ -346,7 +362,7 @@ impl Store {
         sqlx::query(
             "INSERT INTO sync_batches (sync_id, connector_id, batch_index, devices, received_at)
              VALUES (?, ?, ?, ?, ?)
-             ON CONFLICT (sync_id, batch_index) DO UPDATE SET devices = excluded.devices,
+             ON CONFLICT (connector_id, sync_id, batch_index) DO UPDATE SET devices = excluded.devices,
                 received_at = excluded.received_at",
         )
         .bind(sync_id)
@@ -370,30 +386,37 @@ impl Store {
         batch_count: u32,
         now: OffsetDateTime,
     ) -> AppResult<SyncResult> {
+        // Checked on a reader first: a count that cannot be right never waits for the writer.
+        if batch_count == 0 || batch_count > MAX_BATCHES {
+            return Err(AppError::bad_request(
+                "batchCount",
+                format!("'batchCount' must be 1 to {MAX_BATCHES}."),
+            ));
+        }
+        let is_done = |staged: (u32, Option<u32>)| {
+            // Indexes are unique per sync and below MAX_BATCHES: n of them up to n - 1 are 0..n.
+            staged.0 == batch_count && staged.1 == Some(batch_count - 1)
+        };
+        let staged = staged_batches(self.reader(), connector_id, sync_id).await?;
+        if !is_done(staged) {
+            let mut tx = self.reader().begin().await?;
+            if let Some(done) = completed_sync(&mut tx, connector_id, sync_id).await? {
+                return Ok(done);
+            }
+            return Err(self
+                .missing_batches(connector_id, sync_id, batch_count, staged)
+                .await);
+        }
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         if let Some(done) = completed_sync(&mut tx, connector_id, sync_id).await? {
             return Ok(done);
         }
-        let indexes: Vec<u32> = sqlx::query_scalar(
-            "SELECT batch_index FROM sync_batches WHERE connector_id = ? AND sync_id = ? ORDER BY batch_index",
-        )
-        .bind(connector_id)
-        .bind(sync_id)
-        .fetch_all(&mut *tx)
-        .await?;
-        if indexes != (0..batch_count).collect::<Vec<_>>() {
-            let missing: Vec<String> = (0..batch_count)
-                .filter(|i| !indexes.contains(i))
-                .map(|i| i.to_string())
-                .collect();
-            return Err(AppError::Conflict(if missing.is_empty() {
-                format!("The sync '{sync_id}' has more than {batch_count} batches.")
-            } else {
-                format!(
-                    "The sync '{sync_id}' is missing batches {}.",
-                    missing.join(", ")
-                )
-            }));
+        let staged = staged_batches(&mut *tx, connector_id, sync_id).await?;
+        if !is_done(staged) {
+            drop(tx);
+            return Err(self
+                .missing_batches(connector_id, sync_id, batch_count, staged)
+                .await);
         }
         let synced_at = timestamp(now);
         let staged = DeviceSource::Staged(sync_id);
@@ -446,6 +469,50 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(result)
+    }
+
+    /// The 409 for a completion whose batches are not `0..batch_count`: it names at most a few
+    /// missing batches, however many there are.
+    async fn missing_batches(
+        &self,
+        connector_id: &str,
+        sync_id: &str,
+        batch_count: u32,
+        (staged, highest): (u32, Option<u32>),
+    ) -> AppError {
+        const NAMED: u32 = 10;
+        if highest.is_some_and(|highest| highest >= batch_count) {
+            return AppError::Conflict(format!(
+                "The sync '{sync_id}' has more than {batch_count} batches: {staged} are staged, up to index {}.",
+                highest.unwrap_or_default()
+            ));
+        }
+        // Staged indexes are below batch_count here; the first missing ones are found among
+        // the first NAMED + staged indexes, read in order.
+        let present: Vec<u32> = sqlx::query_scalar(
+            "SELECT batch_index FROM sync_batches WHERE connector_id = ? AND sync_id = ? ORDER BY batch_index LIMIT ?",
+        )
+        .bind(connector_id)
+        .bind(sync_id)
+        .bind(i64::from(NAMED) + i64::from(staged))
+        .fetch_all(self.reader())
+        .await
+        .unwrap_or_default();
+        let missing = batch_count - staged.min(batch_count);
+        let named: Vec<String> = (0..batch_count)
+            .filter(|index| present.binary_search(index).is_err())
+            .take(NAMED as usize)
+            .map(|index| index.to_string())
+            .collect();
+        let more = if missing > NAMED {
+            format!(" and {} more", missing - NAMED)
+        } else {
+            String::new()
+        };
+        AppError::Conflict(format!(
+            "The sync '{sync_id}' is missing {missing} of its {batch_count} batches: {}{more}.",
+            named.join(", ")
+        ))
     }
 
     /// Applies a delta once per sync id; all or nothing. A device of another connector rejects it.
@@ -521,27 +588,37 @@ impl Store {
     }
 }
 
+/// How many batches of this sync are staged, and the highest index among them.
+async fn staged_batches<'e>(
+    executor: impl sqlx::SqliteExecutor<'e>,
+    connector_id: &str,
+    sync_id: &str,
+) -> sqlx::Result<(u32, Option<u32>)> {
+    sqlx::query_as(
+        "SELECT COUNT(*), MAX(batch_index) FROM sync_batches WHERE connector_id = ? AND sync_id = ?",
+    )
+    .bind(connector_id)
+    .bind(sync_id)
+    .fetch_one(executor)
+    .await
+}
+
 async fn completed_sync(
     tx: &mut Tx<'_>,
     connector_id: &str,
     sync_id: &str,
 ) -> AppResult<Option<SyncResult>> {
-    let row: Option<(String, i64, i64)> =
-        sqlx::query_as("SELECT connector_id, device_count, changed FROM syncs WHERE id = ?")
+    let row: Option<(i64, i64)> =
+        sqlx::query_as("SELECT device_count, changed FROM syncs WHERE connector_id = ? AND id = ?")
+            .bind(connector_id)
             .bind(sync_id)
             .fetch_optional(&mut **tx)
             .await?;
-    match row {
-        None => Ok(None),
-        Some((owner, _, _)) if owner != connector_id => Err(AppError::Conflict(format!(
-            "The sync id '{sync_id}' is taken: use a new one."
-        ))),
-        Some((_, device_count, changed)) => Ok(Some(SyncResult {
-            sync_id: sync_id.to_owned(),
-            device_count: device_count as u64,
-            changed: changed as u64,
-        })),
-    }
+    Ok(row.map(|(device_count, changed)| SyncResult {
+        sync_id: sync_id.to_owned(),
+        device_count: device_count as u64,
+        changed: changed as u64,
+    }))
 }
 
 async fn record_sync(
@@ -635,6 +712,12 @@ impl<'a> DeviceSource<'a> {
             Self::Staged(text) | Self::Json(text) | Self::Ids(text) => text,
         }
     }
+}
+
+/// What an export's reader sends: rows, then `Done` once every matching device was sent.
+pub enum CsvChunk {
+    Rows(Vec<Vec<Option<String>>>),
+    Done,
 }
 
 /// A device sent twice in one upload is ambiguous (which one is it?): the upload is refused whole.

@@ -26,6 +26,9 @@ use time::OffsetDateTime;
 pub struct Store {
     pool: SqlitePool,
     reader: SqlitePool,
+    /// The CSV exports' own connections: an export reads for as long as its client keeps
+    /// reading, so it never holds one of the readers that everything else shares.
+    exporter: SqlitePool,
     pages: r2d2::Pool<r2d2_sqlite::SqliteConnectionManager>,
     /// One per page reader: a read waits here (not on a blocking thread) for a free reader, so
     /// that no more blocking threads run page reads than there are readers (and those few
@@ -98,6 +101,8 @@ impl CountCache {
 const WRITER_CACHE_KIB: i64 = 64 * 1024;
 const READER_CACHE_KIB: i64 = 16 * 1024;
 const READERS: u32 = 4;
+/// Connections for CSV exports, apart from the readers (see [`crate::turns`]).
+pub const EXPORT_CONNECTIONS: u32 = 2;
 const WRITER_WAIT: Duration = Duration::from_secs(120);
 /// As long as sqlx's readers wait for a connection (its default).
 const PAGE_READER_WAIT: Duration = Duration::from_secs(30);
@@ -137,15 +142,22 @@ impl Store {
             )
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
+        let read_only = options
+            .pragma("cache_size", format!("-{READER_CACHE_KIB}"))
+            .pragma("query_only", "true");
         let reader = SqlitePoolOptions::new()
             .max_connections(READERS)
             .test_before_acquire(false)
-            .connect_with(
-                options
-                    .pragma("cache_size", format!("-{READER_CACHE_KIB}"))
-                    .pragma("query_only", "true"),
-            )
+            .connect_with(read_only.clone())
             .await?;
+        // Opened on the first export; a caller holds an export turn before it asks for one,
+        // so none waits here.
+        let exporter = SqlitePoolOptions::new()
+            .max_connections(EXPORT_CONNECTIONS)
+            .min_connections(0)
+            .test_before_acquire(false)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_lazy_with(read_only);
         let pages = r2d2::Pool::builder()
             .max_size(READERS)
             // Opened when first needed and then kept, with their page caches.
@@ -167,6 +179,7 @@ impl Store {
         Ok(Self {
             pool,
             reader,
+            exporter,
             pages,
             page_turns: std::sync::Arc::new(tokio::sync::Semaphore::new(READERS as usize)),
             folder,
@@ -229,6 +242,7 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        self.exporter.close().await;
         self.reader.close().await;
         self.pool.close().await;
     }
@@ -286,6 +300,13 @@ pub fn parse_timestamp(text: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(text, &Rfc3339).ok()
 }
 
+/// An RFC 3339 date-time from a caller in the stored form, if it has one: its instant in UTC
+/// must fall in the years 0000 to 9999 (`0000-01-01T00:00:00+01:00` is in the year -1).
+pub fn stored_timestamp(text: &str) -> Option<String> {
+    let at = parse_timestamp(text)?.checked_to_offset(time::UtcOffset::UTC)?;
+    (0..=9999).contains(&at.year()).then(|| timestamp(at))
+}
+
 /// A stored enum value back into its type; a value this build does not know is a decode error.
 pub(crate) fn stored<T>(
     column: &str,
@@ -302,6 +323,27 @@ pub(crate) fn stored<T>(
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn only_instants_of_the_years_0000_to_9999_are_stored() {
+        assert_eq!(
+            stored_timestamp("2026-11-21T10:30:00+01:00").as_deref(),
+            Some("2026-11-21T09:30:00Z")
+        );
+        assert_eq!(
+            stored_timestamp("0000-01-01T01:00:00+01:00").as_deref(),
+            Some("0000-01-01T00:00:00Z")
+        );
+        for text in [
+            "0000-01-01T00:00:00+01:00",
+            "9999-12-31T23:59:59-01:00",
+            "2026-11-21T09:3\u{e9}00Z",
+            "not a date",
+            "",
+        ] {
+            assert_eq!(stored_timestamp(text), None, "{text}");
+        }
+    }
 
     #[test]
     fn timestamps_are_fixed_width_utc() {

@@ -40,6 +40,24 @@ impl Store {
         tx.commit().await
     }
 
+    /// Whether a token with this hash is unexpired and unused, read without the writer: a wrong
+    /// token never waits for it or holds it.
+    pub async fn onboarding_token_is_live(
+        &self,
+        token_hash: &[u8],
+        now: OffsetDateTime,
+    ) -> sqlx::Result<bool> {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM onboarding_tokens
+             WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?",
+        )
+        .bind(token_hash)
+        .bind(timestamp(now))
+        .fetch_one(self.reader())
+        .await
+        .map(|count| count > 0)
+    }
+
     /// Spends an unexpired, unused onboarding token on a new connector, in one transaction.
     pub async fn onboard(
         &self,

@@ -75,10 +75,17 @@ async fn stops_cleanly_on(signal: &str) {
         !rest.contains(crate::PASSWORD) && !rest.contains(token),
         "{rest}"
     );
-    // Nor the demo sites' connector credentials (their secrets, after the id).
+    // Nor the demo sites' connector credentials (their secrets, after the id), whose file only
+    // its owner may read.
+    let sites_file = dir.path().join("data/demo-sites.json");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&sites_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "demo-sites.json is private");
+    }
     let sites: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("data/demo-sites.json")).unwrap())
-            .unwrap();
+        serde_json::from_slice(&std::fs::read(&sites_file).unwrap()).unwrap();
     let secrets: Vec<&str> = sites["sites"]
         .as_object()
         .unwrap()

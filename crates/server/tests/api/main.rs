@@ -1,11 +1,13 @@
 //! The admin API over real HTTP: the real app on port 0 with a temporary SQLite file.
 
+mod attacks;
 mod audit;
 mod authorization;
 mod binary;
 mod devices;
 mod errors;
 mod events;
+mod exports;
 mod hardening;
 mod identity;
 mod middleware;
