@@ -99,18 +99,23 @@ pub fn action_outcome(action: &DeviceAction) -> String {
     }
 }
 
-/// An RFC 3339 UTC timestamp as `2026-11-21 09:30 UTC`; anything else as it came.
+/// An RFC 3339 UTC timestamp as `2026-11-21 09:30 UTC`; anything else as it came. Total over
+/// any string: a value from a site or the server is never trusted to be well formed.
 pub fn timestamp(value: &str) -> String {
-    let bytes = value.as_bytes();
-    let well_formed = value.len() == 20
-        && value.ends_with('Z')
-        && bytes[10] == b'T'
-        && bytes[4] == b'-'
-        && bytes[13] == b':';
-    if well_formed {
-        format!("{} {} UTC", &value[..10], &value[11..16])
-    } else {
-        value.to_owned()
+    // The shape `dddd-dd-ddTdd:dd:ddZ`, byte by byte: all ASCII, so the slices below fall on
+    // character boundaries.
+    const SHAPE: &[u8; 20] = b"dddd-dd-ddTdd:dd:ddZ";
+    let well_formed = value.len() == SHAPE.len()
+        && value
+            .bytes()
+            .zip(SHAPE)
+            .all(|(byte, &expected)| match expected {
+                b'd' => byte.is_ascii_digit(),
+                other => byte == other,
+            });
+    match (value.get(..10), value.get(11..16)) {
+        (Some(day), Some(minute)) if well_formed => format!("{day} {minute} UTC"),
+        _ => value.to_owned(),
     }
 }
 
@@ -127,6 +132,27 @@ mod tests {
     fn timestamps_read_as_utc_minutes() {
         assert_eq!(timestamp("2026-11-21T09:30:59Z"), "2026-11-21 09:30 UTC");
         assert_eq!(timestamp("yesterday"), "yesterday");
+        // A multi-byte character where a digit belongs (once a wasm abort for every operator).
+        assert_eq!(timestamp("2026-11-21T09:3é00Z"), "2026-11-21T09:3é00Z");
+        assert_eq!(timestamp("2026-11-21T09:30:0éZ"), "2026-11-21T09:30:0éZ");
+    }
+
+    proptest::proptest! {
+        /// Every formatter of text takes any string without panicking; what is not a timestamp
+        /// reads as it came.
+        #[test]
+        fn text_formatters_are_total(value in proptest::prelude::any::<String>(), shaped in "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9é]{2}:[0-9]{2}Z") {
+            for text in [&value, &shaped] {
+                let shown = timestamp(text);
+                proptest::prop_assert!(shown == *text || shown.ends_with(" UTC"));
+                proptest::prop_assert!(!or_dash(Some(text)).is_empty());
+            }
+        }
+
+        #[test]
+        fn result_codes_are_total(code in proptest::num::i64::ANY) {
+            proptest::prop_assert!(!result_code(code).is_empty());
+        }
     }
 
     #[test]

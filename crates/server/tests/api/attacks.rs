@@ -308,3 +308,135 @@ async fn onboarding_checks_the_token_first_never_waits_for_the_writer_and_is_thr
     assert_eq!(error_of(response, 429).await["code"], "tooManyRequests");
     app.shut_down().await;
 }
+
+/// Every field a site sends is checked before anything is written: the refusal names the field.
+#[tokio::test]
+async fn a_site_cannot_store_what_would_break_a_reader() {
+    let app = spawn_app().await;
+    let site = app
+        .attach_site(HierarchyConfig::new("One", "ONE", 2207, 10, 6))
+        .await;
+    let id = connector_id(&site);
+    let before = device_ids_of(&app, &id).await;
+    let devices = site.hierarchy().lock().await.devices_in_scope();
+    let put = |device: serde_json::Value| {
+        let client = reqwest::Client::new();
+        let url = format!(
+            "{}{}/syncs/bad/batches/0",
+            app.url,
+            admin_api::protocol::CONNECTOR_API_BASE
+        );
+        let credential = site.client().credential().unwrap().to_owned();
+        async move {
+            client
+                .put(url)
+                .bearer_auth(credential)
+                .json(&serde_json::json!({ "devices": [device] }))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let good = serde_json::to_value(&devices[0]).unwrap();
+    let with = |field: &str, value: serde_json::Value| {
+        let mut device = good.clone();
+        device[field] = value;
+        device
+    };
+    for (device, target) in [
+        (
+            with("lastActiveDateTime", "2026-11-21T09:3é00Z".into()),
+            "devices[0].lastActiveDateTime",
+        ),
+        (
+            with("enrolledDateTime", "0000-01-01T00:00:00+01:00".into()),
+            "devices[0].enrolledDateTime",
+        ),
+        (
+            with("lastPolicyRequestDateTime", "yesterday".into()),
+            "devices[0].lastPolicyRequestDateTime",
+        ),
+        (with("id", "".into()), "devices[0].id"),
+        (with("id", "   ".into()), "devices[0].id"),
+        (with("id", "PC\u{0}01".into()), "devices[0].id"),
+        (with("id", "x".repeat(201).into()), "devices[0].id"),
+        (
+            with("deviceName", "n".repeat(257).into()),
+            "devices[0].deviceName",
+        ),
+        (with("model", "line\nbreak".into()), "devices[0].model"),
+        (
+            with(
+                "collections",
+                serde_json::json!([{"id": "", "name": "All Systems"}]),
+            ),
+            "devices[0].collections[0].id",
+        ),
+    ] {
+        let error = error_of(put(device).await, 400).await;
+        assert_eq!(error["target"], target, "{error}");
+    }
+    // A delta's removals and upserts are checked the same way.
+    let response = call(
+        &app,
+        &site,
+        "/syncs/bad-delta/delta",
+        serde_json::json!({"upserts": [], "removals": ["ok", "\u{0}"]}),
+    )
+    .await;
+    assert_eq!(error_of(response, 400).await["target"], "removals[1]");
+    // A site's report: a 5 MB service connection point is refused.
+    let response = reqwest::Client::new()
+        .put(format!(
+            "{}{}/site",
+            app.url,
+            admin_api::protocol::CONNECTOR_API_BASE
+        ))
+        .bearer_auth(site.client().credential().unwrap())
+        .json(&serde_json::json!({
+            "hierarchyName": "One", "siteCode": "ONE", "siteVersion": "2207",
+            "serviceConnectionPoint": "s".repeat(5 * 1024 * 1024),
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_of(response, 400).await["target"],
+        "serviceConnectionPoint"
+    );
+    // Nothing was staged or written.
+    let error = site
+        .client()
+        .complete_full_sync("bad", 1)
+        .await
+        .unwrap_err();
+    assert_eq!(error.status().map(|s| s.as_u16()), Some(409));
+    assert_eq!(device_ids_of(&app, &id).await, before);
+    let connector: admin_api::Connector = app
+        .get(&format!("/api/v1/connectors/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(connector.hierarchy_name.as_deref(), Some("One"));
+    // A date in another offset is stored in UTC.
+    let mut shifted = devices[0].clone();
+    shifted.last_active_date_time = Some("2026-11-21T10:30:00+01:00".into());
+    site.upload_delta(&admin_api::protocol::DeviceDelta {
+        upserts: vec![shifted],
+        removals: vec![],
+    })
+    .await
+    .unwrap();
+    let stored: Device = app
+        .get(&format!("/api/v1/devices/{}", devices[0].id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        stored.last_active_date_time.as_deref(),
+        Some("2026-11-21T09:30:00Z")
+    );
+    app.shut_down().await;
+}

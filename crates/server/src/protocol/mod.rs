@@ -1,6 +1,8 @@
 //! The connector protocol under `/api/connector/v1` (docs/connector-protocol.md): what a
 //! hierarchy's service connection point calls. Authenticated by the connector's own credential.
 
+mod validate;
+
 use std::time::Duration;
 
 use admin_api::protocol::{
@@ -115,12 +117,7 @@ async fn onboard(
     LiveOnboardingToken(token): LiveOnboardingToken,
     AppJson(request): AppJson<OnboardRequest>,
 ) -> AppResult<(StatusCode, Json<OnboardResponse>)> {
-    if request.hierarchy_id.trim().is_empty() || request.hierarchy_id.len() > 100 {
-        return Err(AppError::bad_request(
-            "hierarchyId",
-            "The hierarchyId must be 1 to 100 characters.",
-        ));
-    }
+    validate::hierarchy_id(&request.hierarchy_id)?;
     let connector_id = uuid::Uuid::new_v4().to_string();
     let secret = secrets::generate("cmsec_");
     let now = state.now();
@@ -153,18 +150,7 @@ async fn report_site(
     SiteConnector(site): SiteConnector,
     AppJson(info): AppJson<SiteInfo>,
 ) -> AppResult<Json<HeartbeatResponse>> {
-    for (field, value) in [
-        ("hierarchyName", &info.hierarchy_name),
-        ("siteCode", &info.site_code),
-        ("siteVersion", &info.site_version),
-    ] {
-        if value.trim().is_empty() || value.len() > 200 {
-            return Err(AppError::bad_request(
-                field,
-                format!("'{field}' must be 1 to 200 characters."),
-            ));
-        }
-    }
+    validate::site(&info)?;
     state
         .store
         .report_site(&site.id, &info, state.now())
@@ -205,9 +191,10 @@ async fn stage_batch(
     State(state): State<AppState>,
     SiteConnector(site): SiteConnector,
     Path((sync_id, index)): Path<(String, u32)>,
-    AppJson(batch): AppJson<DeviceBatch>,
+    AppJson(mut batch): AppJson<DeviceBatch>,
 ) -> AppResult<StatusCode> {
     check_sync_id(&sync_id)?;
+    validate::devices("devices", &mut batch.devices)?;
     if index >= admin_api::protocol::MAX_BATCHES {
         return Err(AppError::bad_request(
             "index",
@@ -243,9 +230,13 @@ async fn apply_delta(
     State(state): State<AppState>,
     SiteConnector(site): SiteConnector,
     Path(sync_id): Path<String>,
-    AppJson(delta): AppJson<DeviceDelta>,
+    AppJson(mut delta): AppJson<DeviceDelta>,
 ) -> AppResult<Json<SyncResult>> {
     check_sync_id(&sync_id)?;
+    validate::devices("upserts", &mut delta.upserts)?;
+    for (index, id) in delta.removals.iter().enumerate() {
+        validate::device_id(&format!("removals[{index}]"), id)?;
+    }
     let result = state
         .store
         .apply_delta(&site.id, &sync_id, &delta, state.now())
@@ -357,6 +348,7 @@ async fn report_result(
     Path(id): Path<String>,
     AppJson(result): AppJson<ActionResult>,
 ) -> AppResult<StatusCode> {
+    validate::action_result(&result)?;
     if let Some(action) = state
         .store
         .report_action_result(&site.id, &id, &result, state.now())

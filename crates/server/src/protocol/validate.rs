@@ -1,0 +1,212 @@
+//! What a site sends is checked field by field before anything is written: lengths, shapes and
+//! dates. A site is trusted with its own devices, not with the admin center's memory, its
+//! operators' browsers or its database. Every refusal is a 400 naming the field (with the
+//! device's place in the upload), and nothing of the upload is written.
+
+use admin_api::protocol::{ActionResult, SiteDevice, SiteInfo};
+
+use crate::error::{AppError, AppResult};
+
+/// Longest id (a device's, a collection's, a client's): ConfigMgr's are GUIDs or `GUID:…` strings.
+pub const MAX_ID: usize = 200;
+/// Longest name or other text property of a device or site.
+pub const MAX_TEXT: usize = 256;
+/// Most collections one device may be reported in.
+pub const MAX_COLLECTIONS: usize = 1000;
+/// Longest result message of an action.
+pub const MAX_MESSAGE: usize = 2000;
+
+/// A text field: at most `max` characters, no control characters; `required` ones not blank.
+fn text(field: &str, value: &str, max: usize, required: bool) -> AppResult<()> {
+    if required && value.trim().is_empty() {
+        return Err(AppError::bad_request(
+            field,
+            format!("'{field}' must not be blank."),
+        ));
+    }
+    if value.chars().count() > max {
+        return Err(AppError::bad_request(
+            field,
+            format!("'{field}' must be at most {max} characters."),
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(AppError::bad_request(
+            field,
+            format!("'{field}' must not contain control characters (such as NUL or a line break)."),
+        ));
+    }
+    Ok(())
+}
+
+fn optional(field: &str, value: Option<&str>, max: usize) -> AppResult<()> {
+    value.map_or(Ok(()), |value| text(field, value, max, false))
+}
+
+/// A date-time a site sends: RFC 3339, stored as UTC (`2026-11-21T09:30:00Z`); rewritten in
+/// that form so that every stored date sorts and reads the same way.
+fn date(field: &str, value: &mut Option<String>) -> AppResult<()> {
+    if let Some(text) = value.as_deref() {
+        let stored = crate::store::stored_timestamp(text).ok_or_else(|| {
+            AppError::bad_request(
+                field,
+                format!(
+                    "'{field}' must be an RFC 3339 date-time between the years 0000 and 9999, e.g. 2026-11-21T09:30:00Z."
+                ),
+            )
+        })?;
+        *value = Some(stored);
+    }
+    Ok(())
+}
+
+/// A device's id, as an upload or a removal names it.
+pub fn device_id(field: &str, id: &str) -> AppResult<()> {
+    text(field, id, MAX_ID, true)
+}
+
+/// Checks every device of an upload (`field` names the list, e.g. `devices`), normalizing dates.
+pub fn devices(field: &str, devices: &mut [SiteDevice]) -> AppResult<()> {
+    for (index, device) in devices.iter_mut().enumerate() {
+        one_device(&format!("{field}[{index}]"), device)?;
+    }
+    Ok(())
+}
+
+fn one_device(at: &str, device: &mut SiteDevice) -> AppResult<()> {
+    let name = |field: &str| format!("{at}.{field}");
+    device_id(&name("id"), &device.id)?;
+    text(&name("deviceName"), &device.device_name, MAX_TEXT, true)?;
+    for (field, value) in [
+        ("operatingSystem", &device.operating_system),
+        ("osVersion", &device.os_version),
+        ("userPrincipalName", &device.user_principal_name),
+        ("userDisplayName", &device.user_display_name),
+        ("serialNumber", &device.serial_number),
+        ("manufacturer", &device.manufacturer),
+        ("model", &device.model),
+        ("azureADDeviceId", &device.azure_ad_device_id),
+        ("domainName", &device.domain_name),
+        ("sku", &device.sku),
+    ] {
+        optional(&name(field), value.as_deref(), MAX_TEXT)?;
+    }
+    date(&name("enrolledDateTime"), &mut device.enrolled_date_time)?;
+    date(
+        &name("lastPolicyRequestDateTime"),
+        &mut device.last_policy_request_date_time,
+    )?;
+    date(
+        &name("lastActiveDateTime"),
+        &mut device.last_active_date_time,
+    )?;
+    if let Some(client) = &device.configuration_manager_client_information {
+        let field = name("configurationManagerClientInformation");
+        text(
+            &format!("{field}.clientIdentifier"),
+            &client.client_identifier,
+            MAX_ID,
+            false,
+        )?;
+        optional(
+            &format!("{field}.clientVersion"),
+            client.client_version.as_deref(),
+            MAX_TEXT,
+        )?;
+    }
+    if device.collections.len() > MAX_COLLECTIONS {
+        return Err(AppError::bad_request(
+            name("collections"),
+            format!("A device may be in at most {MAX_COLLECTIONS} collections."),
+        ));
+    }
+    for (index, collection) in device.collections.iter().enumerate() {
+        let field = name(&format!("collections[{index}]"));
+        text(&format!("{field}.id"), &collection.id, MAX_ID, true)?;
+        text(&format!("{field}.name"), &collection.name, MAX_TEXT, true)?;
+    }
+    Ok(())
+}
+
+/// What a site reports about itself.
+pub fn site(info: &SiteInfo) -> AppResult<()> {
+    text("hierarchyName", &info.hierarchy_name, MAX_TEXT, true)?;
+    text("siteCode", &info.site_code, 10, true)?;
+    text("siteVersion", &info.site_version, 40, true)?;
+    optional(
+        "serviceConnectionPoint",
+        info.service_connection_point.as_deref(),
+        MAX_TEXT,
+    )?;
+    if let Some(admin_api::UploadScope::Collection {
+        collection_id,
+        collection_name,
+        ..
+    }) = &info.upload_scope
+    {
+        text("uploadScope.collectionId", collection_id, MAX_ID, true)?;
+        text(
+            "uploadScope.collectionName",
+            collection_name,
+            MAX_TEXT,
+            true,
+        )?;
+    }
+    Ok(())
+}
+
+/// A hierarchy's id as it onboards.
+pub fn hierarchy_id(id: &str) -> AppResult<()> {
+    text("hierarchyId", id, 100, true)
+}
+
+/// What a client answered to an action.
+pub fn action_result(result: &ActionResult) -> AppResult<()> {
+    if let Some(message) = &result.result_message {
+        if message.chars().count() > MAX_MESSAGE {
+            return Err(AppError::bad_request(
+                "resultMessage",
+                format!("'resultMessage' must be at most {MAX_MESSAGE} characters."),
+            ));
+        }
+        // Line breaks and tabs are a message's own; other control characters are not.
+        if message
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        {
+            return Err(AppError::bad_request(
+                "resultMessage",
+                "'resultMessage' must not contain control characters other than line breaks and tabs.",
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_stored_in_utc_and_anything_else_is_refused() {
+        let mut value = Some("2026-11-21T10:30:00+01:00".to_owned());
+        date("d", &mut value).unwrap();
+        assert_eq!(value.as_deref(), Some("2026-11-21T09:30:00Z"));
+        for bad in ["2026-11-21T09:3\u{e9}00Z", "yesterday", "", "2026-11-21"] {
+            let mut value = Some(bad.to_owned());
+            assert!(date("d", &mut value).is_err(), "{bad}");
+        }
+        let mut none = None;
+        date("d", &mut none).unwrap();
+    }
+
+    #[test]
+    fn text_is_bounded_and_has_no_control_characters() {
+        assert!(text("f", "PC-001", 10, true).is_ok());
+        assert!(text("f", "  ", 10, true).is_err());
+        assert!(text("f", "", 10, false).is_ok());
+        assert!(text("f", "a\0b", 10, false).is_err());
+        assert!(text("f", &"é".repeat(10), 10, true).is_ok());
+        assert!(text("f", &"é".repeat(11), 10, true).is_err());
+    }
+}
