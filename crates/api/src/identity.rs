@@ -14,6 +14,8 @@ wire_enum!(
         OrganizationUpdate = "organization.update",
         OrganizationDelete = "organization.delete",
         AuditDataRead = "auditData.read",
+        RolesRead = "roles.read",
+        RolesUpdate = "roles.update",
     }
 );
 
@@ -29,6 +31,8 @@ impl Permission {
             Self::OrganizationUpdate => "Organization › Update",
             Self::OrganizationDelete => "Organization › Delete",
             Self::AuditDataRead => "Audit data › Read",
+            Self::RolesRead => "Roles › Read",
+            Self::RolesUpdate => "Roles › Update (create, delete and assign roles)",
         }
     }
 }
@@ -127,7 +131,9 @@ mod tests {
                 "organization.read",
                 "organization.update",
                 "organization.delete",
-                "auditData.read"
+                "auditData.read",
+                "roles.read",
+                "roles.update"
             ]
         );
         let me: Me = serde_json::from_str(

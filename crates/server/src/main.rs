@@ -137,7 +137,7 @@ async fn run_command(
                 .await?
                 .with_context(|| format!("there is no user '{user_name}'"))?;
             let user = store
-                .set_user_roles(&credentials.id, &roles, &actor, now)
+                .set_user_roles(&credentials.id, &roles, None, &actor, now)
                 .await?
                 .with_context(|| format!("there is no user '{user_name}'"))?;
             println!(

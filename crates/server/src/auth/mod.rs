@@ -53,6 +53,26 @@ impl Principal {
         }
     }
 
+    /// Nobody grants what they do not hold: the 403 names the permissions among `permissions`
+    /// that this user lacks.
+    pub fn may_grant(&self, permissions: &[Permission]) -> AppResult<()> {
+        let mut lacking: Vec<&str> = permissions
+            .iter()
+            .filter(|p| !self.may(**p))
+            .map(|p| p.as_str())
+            .collect();
+        lacking.sort_unstable();
+        lacking.dedup();
+        if lacking.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(format!(
+                "You cannot grant permissions you do not hold: {}.",
+                lacking.join(", ")
+            )))
+        }
+    }
+
     /// The 403 for a permission this user lacks, naming it.
     pub fn require(&self, permission: Permission) -> AppResult<()> {
         if self.may(permission) {
@@ -93,6 +113,8 @@ pub mod require {
         OrganizationUpdate => Some(Permission::OrganizationUpdate),
         OrganizationDelete => Some(Permission::OrganizationDelete),
         AuditDataRead => Some(Permission::AuditDataRead),
+        RolesRead => Some(Permission::RolesRead),
+        RolesUpdate => Some(Permission::RolesUpdate),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Roles and their assignment: `/api/v1/roleDefinitions` and `/api/v1/users`. Reading them needs
-//! organization.read; changing them organization.update.
+//! roles.read; changing them roles.update, and nobody grants a permission they do not hold,
+//! changes their own roles, or takes the last account's hold on every permission away.
 
 use admin_api::{Collection, NewRoleDefinition, RoleDefinition, User, UserRoles};
 use axum::extract::{Path, RawQuery, State};
@@ -33,7 +34,7 @@ pub fn router() -> Router<AppState> {
     responses((status = 200, description = "Built-in roles first", body = Collection<RoleDefinition>))
 )]
 pub(crate) async fn list_role_definitions(
-    _: Authorized<require::OrganizationRead>,
+    _: Authorized<require::RolesRead>,
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
 ) -> AppResult<Json<Collection<RoleDefinition>>> {
@@ -54,11 +55,12 @@ pub(crate) async fn list_role_definitions(
     responses(
         (status = 201, description = "The role", body = RoleDefinition),
         (status = 400, description = "No name, no permissions, or an unknown permission", body = admin_api::ErrorBody),
+        (status = 403, description = "A permission the caller does not hold", body = admin_api::ErrorBody),
         (status = 409, description = "A role of that name exists", body = admin_api::ErrorBody),
     )
 )]
 pub(crate) async fn create_role_definition(
-    user: Authorized<require::OrganizationUpdate>,
+    user: Authorized<require::RolesUpdate>,
     State(state): State<AppState>,
     AppJson(role): AppJson<NewRoleDefinition>,
 ) -> AppResult<(StatusCode, Json<RoleDefinition>)> {
@@ -75,6 +77,7 @@ pub(crate) async fn create_role_definition(
             "A role needs at least one permission.",
         ));
     }
+    user.principal.may_grant(&role.permissions)?;
     let role = NewRoleDefinition {
         display_name: name.to_owned(),
         ..role
@@ -99,7 +102,7 @@ pub(crate) async fn create_role_definition(
     )
 )]
 pub(crate) async fn delete_role_definition(
-    user: Authorized<require::OrganizationUpdate>,
+    user: Authorized<require::RolesUpdate>,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> AppResult<StatusCode> {
@@ -124,7 +127,7 @@ pub(crate) async fn delete_role_definition(
     responses((status = 200, description = "The accounts", body = Collection<User>))
 )]
 pub(crate) async fn list_users(
-    _: Authorized<require::OrganizationRead>,
+    _: Authorized<require::RolesRead>,
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
 ) -> AppResult<Json<Collection<User>>> {
@@ -146,18 +149,26 @@ pub(crate) async fn list_users(
     responses(
         (status = 200, description = "The user with the new roles", body = User),
         (status = 400, description = "An unknown role", body = admin_api::ErrorBody),
+        (status = 403, description = "The caller's own roles, or a permission the caller does not hold", body = admin_api::ErrorBody),
         (status = 404, description = "No such user", body = admin_api::ErrorBody),
+        (status = 409, description = "The last account holding every permission would lose it", body = admin_api::ErrorBody),
     )
 )]
 pub(crate) async fn set_user_roles(
-    user: Authorized<require::OrganizationUpdate>,
+    user: Authorized<require::RolesUpdate>,
     State(state): State<AppState>,
     Path(id): Path<String>,
     AppJson(body): AppJson<UserRoles>,
 ) -> AppResult<Json<User>> {
     state
         .store
-        .set_user_roles(&id, &body.roles, &user.principal.actor(), state.now())
+        .set_user_roles(
+            &id,
+            &body.roles,
+            Some(&user.principal),
+            &user.principal.actor(),
+            state.now(),
+        )
         .await?
         .map(Json)
         .ok_or_else(|| AppError::NotFound(format!("There is no user with id '{id}'.")))

@@ -82,10 +82,15 @@ impl Store {
     }
 
     /// Replaces an account's roles; `None` when there is no such account.
+    /// Replaces a user's roles. `granted_by` is the signed-in user doing it (`None` from the
+    /// command line, the operator's recovery path): they may not change their own roles, and
+    /// must hold every permission the user holds before and after. Either way, the last account
+    /// holding every permission keeps it.
     pub async fn set_user_roles(
         &self,
         user_id: &str,
         roles: &[String],
+        granted_by: Option<&Principal>,
         actor: &Actor,
         now: OffsetDateTime,
     ) -> AppResult<Option<User>> {
@@ -97,11 +102,30 @@ impl Store {
         if exists.is_none() {
             return Ok(None);
         }
+        if granted_by.is_some_and(|granter| granter.user_id == user_id) {
+            return Err(AppError::Forbidden(
+                "You cannot change your own roles: another administrator must.".into(),
+            ));
+        }
+        let before = principal_of(&mut tx, user_id).await?.permissions;
         sqlx::query("DELETE FROM user_roles WHERE user_id = ?")
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
         assign_roles(&mut tx, user_id, roles).await?;
+        let after = principal_of(&mut tx, user_id).await?.permissions;
+        if let Some(granter) = granted_by {
+            let touched: Vec<Permission> = before.iter().chain(&after).copied().collect();
+            granter.may_grant(&touched)?;
+        }
+        let holds_all =
+            |permissions: &[Permission]| Permission::ALL.iter().all(|p| permissions.contains(p));
+        if holds_all(&before) && !holds_all(&after) && accounts_holding_all(&mut tx).await? == 0 {
+            return Err(AppError::Conflict(
+                "This is the last account that holds every permission: give another account a role with all of them first."
+                    .into(),
+            ));
+        }
         let updated = fetch_user(&mut tx, user_id).await?;
         append(
             &mut tx,
@@ -475,6 +499,30 @@ async fn assign_roles(
             .await?;
     }
     Ok(())
+}
+
+/// How many accounts hold every permission through their roles.
+async fn accounts_holding_all(connection: &mut SqliteConnection) -> AppResult<usize> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT ur.user_id, r.permissions FROM user_roles ur
+         JOIN role_definitions r ON r.id = ur.role_id",
+    )
+    .fetch_all(connection)
+    .await?;
+    let mut held: std::collections::HashMap<String, Vec<&str>> = Default::default();
+    for (user, permissions) in &rows {
+        held.entry(user.clone())
+            .or_default()
+            .extend(permissions.split_whitespace());
+    }
+    Ok(held
+        .values()
+        .filter(|permissions| {
+            Permission::ALL
+                .iter()
+                .all(|p| permissions.contains(&p.as_str()))
+        })
+        .count())
 }
 
 async fn role_rows(connection: &mut SqliteConnection, user_id: &str) -> sqlx::Result<Vec<RoleRow>> {

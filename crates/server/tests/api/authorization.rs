@@ -10,8 +10,16 @@ use serde_json::{json, Value};
 use crate::protocol::{connector_id, quick_site};
 use crate::{client_with_cookie, spawn_app, TestApp, PASSWORD};
 
-/// The callers, in the table's column order.
-const CALLERS: [&str; 5] = ["anonymous", "reader", "help desk", "admin", "connector"];
+/// The callers, in the table's column order. "organizer" holds a custom role of
+/// organization.read and organization.update only: it manages connectors, not roles.
+const CALLERS: [&str; 6] = [
+    "anonymous",
+    "reader",
+    "help desk",
+    "admin",
+    "connector",
+    "organizer",
+];
 
 struct Row {
     method: &'static str,
@@ -22,7 +30,7 @@ struct Row {
     path: &'static str,
     /// A JSON body; `{caller}` in it becomes the caller's name.
     body: Option<&'static str>,
-    expected: [u16; 5],
+    expected: [u16; 6],
 }
 
 const fn row(
@@ -30,7 +38,7 @@ const fn row(
     template: &'static str,
     path: &'static str,
     body: Option<&'static str>,
-    expected: [u16; 5],
+    expected: [u16; 6],
 ) -> Row {
     Row {
         method,
@@ -41,61 +49,69 @@ const fn row(
     }
 }
 
-//                                   anonymous reader help-desk admin connector
-const READ: [u16; 5] = [401, 200, 200, 200, 401];
-const ADMIN_ONLY: [u16; 5] = [401, 403, 403, 200, 401];
+//                                    anonymous reader help-desk admin connector organizer
+const DEVICES_READ: [u16; 6] = [401, 200, 200, 200, 401, 403];
+const ORGANIZATION_READ: [u16; 6] = [401, 200, 200, 200, 401, 200];
+const AUDIT_READ: [u16; 6] = [401, 200, 200, 200, 401, 403];
+const ROLES: [u16; 6] = [401, 403, 403, 200, 401, 403];
 
 /// Every admin endpoint. `DELETE /session` comes last: it ends the caller's session.
 const TABLE: &[Row] = &[
-    row("GET", "/api/v1/devices", "/api/v1/devices", None, READ),
+    row(
+        "GET",
+        "/api/v1/devices",
+        "/api/v1/devices",
+        None,
+        DEVICES_READ,
+    ),
     row(
         "GET",
         "/api/v1/devices/export",
         "/api/v1/devices/export",
         None,
-        READ,
+        DEVICES_READ,
     ),
     row(
         "GET",
         "/api/v1/devices/{id}",
         "/api/v1/devices/{device}",
         None,
-        READ,
+        DEVICES_READ,
     ),
     row(
         "POST",
         "/api/v1/devices/{id}/triggerConfigurationManagerAction",
         "/api/v1/devices/{device}/triggerConfigurationManagerAction",
         Some(r#"{"configurationManagerAction":{"action":"refreshMachinePolicy"}}"#),
-        [401, 403, 202, 202, 401],
+        [401, 403, 202, 202, 401, 403],
     ),
     row(
         "GET",
         "/api/v1/devices/{id}/deviceActions",
         "/api/v1/devices/{device}/deviceActions",
         None,
-        READ,
+        DEVICES_READ,
     ),
     row(
         "GET",
         "/api/v1/deviceActions/{id}",
         "/api/v1/deviceActions/{action}",
         None,
-        READ,
+        DEVICES_READ,
     ),
     row(
         "GET",
         "/api/v1/connectors",
         "/api/v1/connectors",
         None,
-        READ,
+        ORGANIZATION_READ,
     ),
     row(
         "GET",
         "/api/v1/connectors/{id}",
         "/api/v1/connectors/{connector}",
         None,
-        READ,
+        ORGANIZATION_READ,
     ),
     // A connector that does not exist: past the permission check it is a 404, so the row
     // offboards nothing the other rows need.
@@ -104,65 +120,71 @@ const TABLE: &[Row] = &[
         "/api/v1/connectors/{id}",
         "/api/v1/connectors/no-such-connector",
         None,
-        [401, 403, 403, 404, 401],
+        [401, 403, 403, 404, 401, 403],
     ),
     row(
         "POST",
         "/api/v1/connectors/onboardingTokens",
         "/api/v1/connectors/onboardingTokens",
         None,
-        [401, 403, 403, 201, 401],
+        [401, 403, 403, 201, 401, 201],
     ),
-    row("GET", "/api/v1/events", "/api/v1/events", None, READ),
+    row(
+        "GET",
+        "/api/v1/events",
+        "/api/v1/events",
+        None,
+        [401, 200, 200, 200, 401, 200],
+    ),
     row(
         "GET",
         "/api/v1/auditEvents",
         "/api/v1/auditEvents",
         None,
-        READ,
+        AUDIT_READ,
     ),
     row(
         "GET",
         "/api/v1/roleDefinitions",
         "/api/v1/roleDefinitions",
         None,
-        READ,
+        ROLES,
     ),
     row(
         "POST",
         "/api/v1/roleDefinitions",
         "/api/v1/roleDefinitions",
         Some(r#"{"displayName":"Matrix role of {caller}","permissions":["managedDevices.read"]}"#),
-        [401, 403, 403, 201, 401],
+        [401, 403, 403, 201, 401, 403],
     ),
     row(
         "DELETE",
         "/api/v1/roleDefinitions/{id}",
         "/api/v1/roleDefinitions/no-such-role",
         None,
-        [401, 403, 403, 404, 401],
+        [401, 403, 403, 404, 401, 403],
     ),
-    row("GET", "/api/v1/users", "/api/v1/users", None, READ),
+    row("GET", "/api/v1/users", "/api/v1/users", None, ROLES),
     row(
         "PUT",
         "/api/v1/users/{id}/roles",
         "/api/v1/users/{user}/roles",
         Some(r#"{"roles":["Read Only Operator"]}"#),
-        ADMIN_ONLY,
+        ROLES,
     ),
     row(
         "GET",
         "/api/v1/openapi.json",
         "/api/v1/openapi.json",
         None,
-        [200; 5],
+        [200; 6],
     ),
     row(
         "GET",
         "/api/v1/me",
         "/api/v1/me",
         None,
-        [401, 200, 200, 200, 401],
+        [401, 200, 200, 200, 401, 200],
     ),
     // Signing in is open to anyone; the body is a real account's (see `bystander`).
     row(
@@ -170,14 +192,14 @@ const TABLE: &[Row] = &[
         "/api/v1/session",
         "/api/v1/session",
         Some(r#"{"userName":"bystander@tests.example","password":"{password}"}"#),
-        [200; 5],
+        [200; 6],
     ),
     row(
         "DELETE",
         "/api/v1/session",
         "/api/v1/session",
         None,
-        [204; 5],
+        [204; 6],
     ),
 ];
 
@@ -272,6 +294,13 @@ async fn callers(app: &TestApp, connector_credential: &str) -> Vec<reqwest::Clie
         .await;
     app.add_user("another-admin@tests.example", &[INTUNE_ADMINISTRATOR])
         .await;
+    app.add_role(
+        ORGANIZER_ROLE,
+        &["organization.read", "organization.update"],
+    )
+    .await;
+    app.add_user("organizer@tests.example", &[ORGANIZER_ROLE])
+        .await;
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(
         "authorization",
@@ -292,8 +321,11 @@ async fn callers(app: &TestApp, connector_credential: &str) -> Vec<reqwest::Clie
             .default_headers(headers)
             .build()
             .unwrap(),
+        client_with_cookie(&app.session_cookie("organizer@tests.example").await),
     ]
 }
+
+const ORGANIZER_ROLE: &str = "Organization editor";
 
 async fn assert_table_covers_the_openapi_document(app: &TestApp) {
     let document: Value = app.get("/api/v1/openapi.json").await.json().await.unwrap();
@@ -347,5 +379,164 @@ async fn the_connector_protocol_takes_no_session_and_the_admin_api_no_connector_
             .unwrap();
         assert_eq!(response.status(), 401, "{name}");
     }
+    app.shut_down().await;
+}
+
+/// Role management: organization.update alone makes no role; nobody grants a permission they do
+/// not hold or changes their own roles; the last account holding every permission keeps it.
+#[tokio::test]
+async fn nobody_grants_what_they_do_not_hold() {
+    let app = spawn_app().await;
+    // The escalation once possible: organization.update made a role of every permission and
+    // assigned it to its holder.
+    app.add_role(
+        ORGANIZER_ROLE,
+        &["organization.read", "organization.update"],
+    )
+    .await;
+    let organizer = app
+        .add_user("organizer@tests.example", &[ORGANIZER_ROLE])
+        .await;
+    let organizer_api = app.api_as("organizer@tests.example").await;
+    let every: Vec<&str> = admin_api::Permission::ALL
+        .iter()
+        .map(|p| p.as_str())
+        .collect();
+    let response = organizer_api
+        .client
+        .post(format!("{}/api/v1/roleDefinitions", app.url))
+        .json(&json!({"displayName": "Everything", "permissions": every}))
+        .send()
+        .await
+        .unwrap();
+    crate::error_of(response, 403).await;
+    let response = organizer_api
+        .client
+        .put(format!("{}/api/v1/users/{}/roles", app.url, organizer.id))
+        .json(&json!({"roles": [INTUNE_ADMINISTRATOR]}))
+        .send()
+        .await
+        .unwrap();
+    crate::error_of(response, 403).await;
+
+    // A role manager with some permissions grants only those.
+    app.add_role(
+        "Role manager",
+        &["roles.read", "roles.update", "managedDevices.read"],
+    )
+    .await;
+    let manager = app
+        .add_user("manager@tests.example", &["Role manager"])
+        .await;
+    let manager_api = app.api_as("manager@tests.example").await;
+    let create = |name: &str, permissions: &[&str]| {
+        manager_api
+            .client
+            .post(format!("{}/api/v1/roleDefinitions", app.url))
+            .json(&json!({"displayName": name, "permissions": permissions}))
+            .send()
+    };
+    let error = crate::error_of(
+        create("Deleter", &["managedDevices.read", "organization.delete"])
+            .await
+            .unwrap(),
+        403,
+    )
+    .await;
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("organization.delete"),
+        "{error}"
+    );
+    assert_eq!(
+        create("Device reader", &["managedDevices.read"])
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    let set_roles = |user: &str, roles: &[&str]| {
+        manager_api
+            .client
+            .put(format!("{}/api/v1/users/{user}/roles", app.url))
+            .json(&json!({ "roles": roles }))
+            .send()
+    };
+    let plain = app.add_user("plain@tests.example", &[]).await;
+    assert_eq!(
+        set_roles(&plain.id, &["Device reader"])
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    crate::error_of(
+        set_roles(&plain.id, &[INTUNE_ADMINISTRATOR]).await.unwrap(),
+        403,
+    )
+    .await;
+    // Nor take away what they could not give: the organizer's role holds permissions the
+    // manager lacks.
+    crate::error_of(set_roles(&organizer.id, &[]).await.unwrap(), 403).await;
+    // Nor change their own roles, even to fewer.
+    let error = crate::error_of(
+        set_roles(&manager.id, &["Device reader"]).await.unwrap(),
+        403,
+    )
+    .await;
+    assert!(
+        error["message"].as_str().unwrap().contains("your own"),
+        "{error}"
+    );
+
+    // An administrator cannot strip their own roles either.
+    let me: admin_api::Collection<admin_api::User> =
+        app.get("/api/v1/users").await.json().await.unwrap();
+    let admin = me
+        .value
+        .iter()
+        .find(|u| u.user_principal_name == crate::ADMIN)
+        .unwrap()
+        .clone();
+    let response = app
+        .client
+        .put(format!("{}/api/v1/users/{}/roles", app.url, admin.id))
+        .json(&json!({"roles": []}))
+        .send()
+        .await
+        .unwrap();
+    crate::error_of(response, 403).await;
+    // And the last account holding every permission keeps it, even from the command line's path.
+    let refused = app
+        .store()
+        .set_user_roles(
+            &admin.id,
+            &[],
+            None,
+            &admin_server::store::audit::Actor::command_line(),
+            time::OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, admin_server::error::AppError::Conflict(_)),
+        "{refused}"
+    );
+    // With a second such account, the first may lose its roles (changed by the other).
+    let second = app
+        .add_user("second-admin@tests.example", &[INTUNE_ADMINISTRATOR])
+        .await;
+    let second_api = app.api_as("second-admin@tests.example").await;
+    let response = second_api
+        .client
+        .put(format!("{}/api/v1/users/{}/roles", app.url, admin.id))
+        .json(&json!({"roles": [READ_ONLY_OPERATOR]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let _ = second;
     app.shut_down().await;
 }

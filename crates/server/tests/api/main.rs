@@ -111,6 +111,25 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Adds a custom role of these permissions (by contract name).
+    pub async fn add_role(&self, display_name: &str, permissions: &[&str]) {
+        self.store()
+            .create_role_definition(
+                &admin_api::NewRoleDefinition {
+                    display_name: display_name.to_owned(),
+                    description: String::new(),
+                    permissions: permissions
+                        .iter()
+                        .map(|p| admin_api::Permission::from_wire(p).expect("a permission"))
+                        .collect(),
+                },
+                &admin_server::store::audit::Actor::system(),
+                time::OffsetDateTime::now_utc(),
+            )
+            .await
+            .unwrap();
+    }
+
     /// Signs in through the API; the session cookie comes back.
     pub async fn session_cookie(&self, user_name: &str) -> String {
         let response = reqwest::Client::new()
