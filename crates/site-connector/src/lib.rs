@@ -5,6 +5,7 @@ pub mod client;
 pub mod hierarchy;
 pub mod secret_file;
 pub mod site;
+pub mod state;
 
 pub use client::{ProtocolClient, ProtocolError};
 pub use hierarchy::{HierarchyConfig, SimulatedHierarchy};

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use admin_api::UploadScope;
 use clap::Parser;
-use site_connector::{HierarchyConfig, SimulatedHierarchy, SiteConnector, SiteOptions};
+use site_connector::state::StateFile;
+use site_connector::{HierarchyConfig, Outcome, SimulatedHierarchy, SiteConnector, SiteOptions};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Parser)]
@@ -14,9 +15,17 @@ struct Args {
     /// The admin center, e.g. http://127.0.0.1:8080.
     #[arg(long, env = "SITE_SERVER")]
     server: String,
-    /// A one-time onboarding token (`admin-server onboarding-token`, or the admin API).
+    /// A one-time onboarding token (`admin-server onboarding-token`, or the admin API). Needed
+    /// once: with --state, later starts resume with the kept credential.
     #[arg(long, env = "SITE_ONBOARDING_TOKEN")]
-    onboarding_token: String,
+    onboarding_token: Option<String>,
+    /// A folder for the connector's state (its credential, an upload in progress), private to
+    /// its owner. Without it, the credential lives only as long as the process.
+    #[arg(long, env = "SITE_STATE")]
+    state: Option<std::path::PathBuf>,
+    /// Devices per full-sync batch.
+    #[arg(long, default_value_t = 500)]
+    batch_size: usize,
     #[arg(long, default_value = "Contoso Branch")]
     name: String,
     #[arg(long, default_value = "BR1")]
@@ -70,13 +79,58 @@ async fn main() -> anyhow::Result<()> {
             include_child_collections: args.include_children,
         };
     }
-    let site = SiteConnector::attach(
-        &args.server,
-        &args.onboarding_token,
-        SimulatedHierarchy::new(config),
-        SiteOptions::default(),
-    )
-    .await?;
+    let hierarchy = SimulatedHierarchy::new(config);
+    let options = SiteOptions {
+        batch_size: args.batch_size,
+        ..SiteOptions::default()
+    };
+    let token = || {
+        args.onboarding_token.as_deref().ok_or_else(|| {
+            anyhow::anyhow!(
+                "no connector state to resume: attach once with --onboarding-token (and --state to keep its credential)"
+            )
+        })
+    };
+    let site = match args
+        .state
+        .as_deref()
+        .map(StateFile::in_folder)
+        .transpose()?
+    {
+        Some(file) => match file.load()? {
+            Some(kept) => {
+                if kept.server.trim_end_matches('/') != args.server.trim_end_matches('/') {
+                    anyhow::bail!(
+                        "{} holds the credential of a connector of {}, not of {}: give another --state folder for another admin center",
+                        file.path().display(),
+                        kept.server,
+                        args.server
+                    );
+                }
+                println!(
+                    "Resuming connector {} from {}.",
+                    kept.connector_id,
+                    file.path().display()
+                );
+                match SiteConnector::resume_from(kept, file.clone(), hierarchy, options).await {
+                    Ok(site) => site,
+                    Err(error) if error.status() == Some(reqwest::StatusCode::UNAUTHORIZED) => {
+                        file.remove()?;
+                        anyhow::bail!(
+                            "the admin center no longer accepts this connector's credential (it was offboarded or removed); {} was removed. Attach again with a new onboarding token.",
+                            file.path().display()
+                        );
+                    }
+                    Err(error) => return Err(error.into()),
+                }
+            }
+            None => {
+                SiteConnector::attach_keeping(&args.server, token()?, hierarchy, options, file)
+                    .await?
+            }
+        },
+        None => SiteConnector::attach(&args.server, token()?, hierarchy, options).await?,
+    };
     let synced = site.full_sync().await?;
     println!("Attached; uploaded {} devices.", synced.device_count);
     if args.once {
@@ -89,7 +143,15 @@ async fn main() -> anyhow::Result<()> {
         on_interrupt.cancel();
     });
     let outcome = site.serve(stop).await;
-    println!("Stopped: {outcome:?}");
+    match outcome {
+        Outcome::Offboarded => println!(
+            "Stopped: the admin center offboarded this hierarchy; its kept state was removed. Attach again with a new onboarding token."
+        ),
+        Outcome::CredentialRevoked => println!(
+            "Stopped: the admin center no longer accepts this connector's credential (it was removed); its kept state was removed. Attach again with a new onboarding token."
+        ),
+        Outcome::Stopped => println!("Stopped."),
+    }
     Ok(())
 }
 

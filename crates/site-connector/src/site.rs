@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::client::{ProtocolClient, ProtocolError, ProtocolResult};
 use crate::hierarchy::{ClientState, SimulatedHierarchy, RPC_SERVER_UNAVAILABLE};
+use crate::state::{ConnectorState, StateFile};
 
 #[derive(Debug, Clone)]
 pub struct SiteOptions {
@@ -51,6 +52,22 @@ pub struct SiteConnector {
     options: SiteOptions,
     /// Actions already taken: a poll answer sent twice (after a dropped connection) runs nothing twice.
     taken: HashSet<String>,
+    /// Where the credential and an upload in progress are kept between runs, if anywhere.
+    state: Option<Saved>,
+}
+
+/// A state file and what it holds now.
+struct Saved {
+    file: StateFile,
+    state: std::sync::Mutex<ConnectorState>,
+}
+
+impl Saved {
+    fn update(&self, change: impl FnOnce(&mut ConnectorState)) -> std::io::Result<()> {
+        let mut state = self.state.lock().expect("never poisoned");
+        change(&mut state);
+        self.file.save(&state)
+    }
 }
 
 impl SiteConnector {
@@ -70,6 +87,53 @@ impl SiteConnector {
         Ok(site)
     }
 
+    /// Onboards with a one-time token and keeps the credential in `file` at once (before anything
+    /// else can fail), then reports the site's information.
+    pub async fn attach_keeping(
+        server: &str,
+        onboarding_token: &str,
+        hierarchy: SimulatedHierarchy,
+        options: SiteOptions,
+        file: StateFile,
+    ) -> anyhow::Result<Self> {
+        let mut client = ProtocolClient::new(server, None);
+        let onboarded = client
+            .onboard(onboarding_token, &hierarchy.config.hierarchy_id)
+            .await?;
+        let state = ConnectorState {
+            server: server.to_owned(),
+            connector_id: onboarded.connector_id,
+            credential: onboarded.credential,
+            hierarchy_id: hierarchy.config.hierarchy_id.clone(),
+            full_sync_in_progress: None,
+        };
+        file.save(&state)?;
+        let mut site = Self::resume(client, hierarchy, options);
+        site.state = Some(Saved {
+            file,
+            state: std::sync::Mutex::new(state),
+        });
+        site.report_site().await?;
+        Ok(site)
+    }
+
+    /// A connector that onboarded before and kept its state in `file`.
+    pub async fn resume_from(
+        state: ConnectorState,
+        file: StateFile,
+        hierarchy: SimulatedHierarchy,
+        options: SiteOptions,
+    ) -> ProtocolResult<Self> {
+        let client = ProtocolClient::new(&state.server, Some(state.credential.clone()));
+        let mut site = Self::resume(client, hierarchy, options);
+        site.state = Some(Saved {
+            file,
+            state: std::sync::Mutex::new(state),
+        });
+        site.report_site().await?;
+        Ok(site)
+    }
+
     /// A connector that onboarded before, with its credential.
     pub fn resume(
         client: ProtocolClient,
@@ -81,6 +145,7 @@ impl SiteConnector {
             hierarchy: Arc::new(Mutex::new(hierarchy)),
             options,
             taken: HashSet::new(),
+            state: None,
         }
     }
 
@@ -103,19 +168,62 @@ impl SiteConnector {
         Ok(())
     }
 
-    /// Uploads every device in scope as a new full sync, batch by batch, then completes it.
+    /// Uploads every device in scope as a full sync, batch by batch, then completes it. A full
+    /// sync that a previous run kept as in progress is completed under its own id if the server
+    /// has all of it (or already completed it: then it answers the same result), and replaced
+    /// by a new one otherwise, so that an interrupted upload lands exactly once.
     pub async fn full_sync(&self) -> ProtocolResult<SyncResult> {
         let devices = self.hierarchy.lock().await.devices_in_scope();
-        let sync_id = uuid::Uuid::new_v4().to_string();
+        let kept = self.state.as_ref().and_then(|saved| {
+            saved
+                .state
+                .lock()
+                .expect("never poisoned")
+                .full_sync_in_progress
+                .clone()
+        });
         let batches: Vec<_> = devices.chunks(self.options.batch_size.max(1)).collect();
+        if let Some(sync_id) = &kept {
+            // The previous run may have completed it without hearing the answer, or staged all
+            // of it: completing answers then (a completed sync answers its result again). A 409
+            // says it never completed: a new full sync replaces it (its first batch discards
+            // what the old one staged), so nothing lands twice.
+            match retry(|| {
+                self.client
+                    .complete_full_sync(sync_id, batches.len() as u32)
+            })
+            .await
+            {
+                Ok(done) => {
+                    self.keep(|state| state.full_sync_in_progress = None);
+                    return Ok(done);
+                }
+                Err(error) if error.status() == Some(reqwest::StatusCode::CONFLICT) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        let sync_id = uuid::Uuid::new_v4().to_string();
+        self.keep(|state| state.full_sync_in_progress = Some(sync_id.clone()));
         for (index, batch) in batches.iter().enumerate() {
             retry(|| self.client.put_batch(&sync_id, index as u32, batch)).await?;
         }
-        retry(|| {
+        let done = retry(|| {
             self.client
                 .complete_full_sync(&sync_id, batches.len() as u32)
         })
-        .await
+        .await?;
+        self.keep(|state| state.full_sync_in_progress = None);
+        Ok(done)
+    }
+
+    /// Saves a change to the state file, if there is one. A state that cannot be saved is
+    /// logged: the connector goes on, and a restart would need a new token or upload again.
+    fn keep(&self, change: impl FnOnce(&mut ConnectorState)) {
+        if let Some(saved) = &self.state {
+            if let Err(error) = saved.update(change) {
+                tracing::error!(%error, file = %saved.file.path().display(), "could not save the connector's state");
+            }
+        }
     }
 
     /// Uploads a delta under a new sync id (re-sent as is after a network error). A delta of more
@@ -148,8 +256,22 @@ impl SiteConnector {
         Ok(result)
     }
 
-    /// Polls for actions until told to offboard, the credential stops working, or `stop`.
-    pub async fn serve(mut self, stop: CancellationToken) -> Outcome {
+    /// Polls for actions until told to offboard, the credential stops working, or `stop`. A
+    /// connector that is gone (offboarded, or its credential revoked) forgets its saved state.
+    pub async fn serve(self, stop: CancellationToken) -> Outcome {
+        let state = self.state.as_ref().map(|saved| saved.file.clone());
+        let outcome = self.serve_until_done(stop).await;
+        if matches!(outcome, Outcome::Offboarded | Outcome::CredentialRevoked) {
+            if let Some(file) = state {
+                if let Err(error) = file.remove() {
+                    tracing::error!(%error, file = %file.path().display(), "could not remove the connector's state");
+                }
+            }
+        }
+        outcome
+    }
+
+    async fn serve_until_done(mut self, stop: CancellationToken) -> Outcome {
         let mut churn = self.options.churn.map(|(every, changes)| {
             let mut ticks = tokio::time::interval(every);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -173,6 +295,9 @@ impl SiteConnector {
             };
             match poll {
                 Ok(poll) => {
+                    if failures > 0 {
+                        tracing::info!(failures, "the admin center answers again");
+                    }
                     failures = 0;
                     for action in poll.actions {
                         self.take(action, &stop).await;
@@ -186,7 +311,9 @@ impl SiteConnector {
                 }
                 Err(error) => {
                     failures += 1;
-                    tracing::warn!(%error, "the action poll failed; polling again");
+                    if failures == 1 {
+                        tracing::warn!(%error, "the action poll failed; polling again until it answers");
+                    }
                     tokio::select! {
                         () = stop.cancelled() => return Outcome::Stopped,
                         () = tokio::time::sleep(backoff(failures)) => {}
@@ -274,37 +401,59 @@ async fn next_churn(churn: &mut Option<(tokio::time::Interval, usize)>) -> Optio
     }
 }
 
+/// How long to wait after `failures` failures in a row: doubling from 200 ms up to 30 s, each
+/// wait jittered by up to a quarter so that many sites that lost the server together do not
+/// all come back in the same instant.
 fn backoff(failures: u32) -> Duration {
-    Duration::from_millis(200 * 2u64.pow(failures.min(5)))
+    use rand::Rng;
+    let base = (200u64 << failures.min(8)).min(MAX_BACKOFF.as_millis() as u64);
+    let jitter = rand::thread_rng().gen_range(0..=base / 4);
+    Duration::from_millis(base - base / 8 + jitter)
 }
 
-/// Runs a protocol call again after network errors (a few times, backing off) and when the
-/// server says it is busy (503) or asks to slow down (429), backing off likewise; anything
-/// else the server refuses is final. Every call it retries is idempotent on the server.
+/// The longest wait between two attempts of a call.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Runs a protocol call until the server answers it: again after network errors and when the
+/// server says it is busy (503) or asks to slow down (429), backing off up to
+/// [`MAX_BACKOFF`] with jitter, for as long as the server is away (a site outlives its admin
+/// center's restarts). Anything else the server refuses is final. An outage is logged once when
+/// it starts and once when it ends. Every call it retries is idempotent on the server.
 pub async fn retry<T, F, Fut>(mut call: F) -> ProtocolResult<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = ProtocolResult<T>>,
 {
-    let mut failures = 0;
-    let mut busy = 0;
+    let mut failures = 0u32;
+    let started = tokio::time::Instant::now();
     loop {
-        match call().await {
-            Err(ProtocolError::Network(error)) if failures < 5 => {
-                failures += 1;
-                tracing::debug!(%error, failures, "retrying after a network error");
-                tokio::time::sleep(backoff(failures)).await;
+        let outcome = call().await;
+        let retryable = match &outcome {
+            Err(ProtocolError::Network(_)) => true,
+            Err(ProtocolError::Refused { status, .. }) => {
+                *status == reqwest::StatusCode::SERVICE_UNAVAILABLE
+                    || *status == reqwest::StatusCode::TOO_MANY_REQUESTS
             }
-            Err(ProtocolError::Refused { status, .. })
-                if (status == reqwest::StatusCode::SERVICE_UNAVAILABLE
-                    || status == reqwest::StatusCode::TOO_MANY_REQUESTS)
-                    && busy < 20 =>
-            {
-                busy += 1;
-                tracing::debug!(%status, busy, "the server is busy; retrying");
-                tokio::time::sleep(backoff(busy)).await;
+            Ok(_) => false,
+        };
+        if !retryable {
+            if failures > 0 {
+                tracing::info!(
+                    after = ?started.elapsed(),
+                    attempts = failures + 1,
+                    "the admin center answers again"
+                );
             }
-            other => return other,
+            return outcome;
         }
+        failures += 1;
+        if failures == 1 {
+            if let Err(error) = &outcome {
+                tracing::warn!(%error, "the admin center did not answer; trying again until it does");
+            }
+        } else {
+            tracing::debug!(failures, "trying again");
+        }
+        tokio::time::sleep(backoff(failures)).await;
     }
 }

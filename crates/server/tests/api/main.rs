@@ -12,6 +12,7 @@ mod hardening;
 mod identity;
 mod middleware;
 mod openapi;
+mod outage;
 mod protocol;
 mod queries;
 mod removal;
@@ -208,8 +209,18 @@ impl TestApp {
 
     /// Stops the server and starts it again on the same address with the same database.
     pub async fn restart(&mut self) {
+        self.stop().await;
+        self.start_again().await;
+    }
+
+    /// Stops the server (its address and database stay the test's).
+    pub async fn stop(&mut self) {
         self.stop.take().unwrap().send(()).unwrap();
         self.server.take().unwrap().finished().await.unwrap();
+    }
+
+    /// Starts the stopped server again on its address with its database.
+    pub async fn start_again(&mut self) {
         let (stop, stopped) = oneshot::channel::<()>();
         self.server = Some(
             Server::start(&self.config, async {
