@@ -153,6 +153,16 @@ impl Server {
         config: &Config,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<Self> {
+        Self::start_with(config, shutdown, |app| app).await
+    }
+
+    /// As [`Server::start`], with the whole app passed through `wrap` first: for a layer of a
+    /// test's own around everything (e.g. one that records what the API answers).
+    pub async fn start_with(
+        config: &Config,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+        wrap: impl FnOnce(Router) -> Router,
+    ) -> anyhow::Result<Self> {
         let store = Store::connect(&config.database_url).await?;
         let demo_users = if config.demo {
             demo::create_users(&store, config.demo_password.as_deref()).await?
@@ -163,7 +173,7 @@ impl Server {
         let addr = listener.local_addr()?;
         let token = CancellationToken::new();
         let state = AppState::new(store, config.clone(), token.clone());
-        let app = app(state.clone(), config);
+        let app = wrap(app(state.clone(), config));
         let stopping = token.clone();
         tokio::spawn(async move {
             shutdown.await;

@@ -10,6 +10,7 @@ use admin_api::{
 };
 use axum::routing::get;
 use axum::{Json, Router};
+use serde_json::{json, Value};
 use utoipa::OpenApi;
 
 use crate::state::AppState;
@@ -91,6 +92,124 @@ pub fn router() -> Router<AppState> {
     summary = "This document",
     responses((status = 200, description = "OpenAPI 3", content_type = "application/json", body = Object))
 )]
-pub(crate) async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+pub(crate) async fn openapi_json() -> Json<Value> {
+    static DOCUMENT: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    Json(DOCUMENT.get_or_init(document).clone())
+}
+
+/// The document: the handlers' annotations, with what every operation shares added — the error
+/// answers that the extractors and layers give (sign-in, permissions, CSRF, rate limits, bodies,
+/// a busy or failing server), the bounds of `$top`, and the shape of a `$select`ed device.
+pub fn document() -> Value {
+    let mut document = serde_json::to_value(ApiDoc::openapi()).expect("the document serializes");
+    document["components"]["schemas"]["DeviceSelection"] = device_selection(&document);
+    let paths = document["paths"]
+        .as_object_mut()
+        .expect("the document has paths");
+    for (path, item) in paths.iter_mut() {
+        for (method, operation) in item.as_object_mut().expect("a path item").iter_mut() {
+            shared_answers(path, method, operation);
+            bound_top(operation);
+        }
+    }
+    if let Some(list) = document
+        .pointer_mut("/paths/~1api~1v1~1devices/get/responses/200/content/application~1json/schema")
+    {
+        // With `$select`, each device carries the selected fields only.
+        let full = list.take();
+        *list = json!({ "anyOf": [full, {
+            "type": "object",
+            "required": ["value"],
+            "properties": {
+                "value": { "type": "array", "items": { "$ref": "#/components/schemas/DeviceSelection" } },
+                "@odata.nextLink": { "type": ["string", "null"] },
+                "@odata.count": { "type": ["integer", "null"], "minimum": 0 }
+            }
+        }]});
+    }
+    document
+}
+
+/// A device as `$select` returns it: any of its fields, none required.
+fn device_selection(document: &Value) -> Value {
+    let mut selection = document["components"]["schemas"]["Device"].clone();
+    if let Some(object) = selection.as_object_mut() {
+        object.remove("required");
+        object.insert(
+            "description".into(),
+            "A device with the fields `$select` named only.".into(),
+        );
+    }
+    selection
+}
+
+/// The error answers an operation can give whatever its handler does.
+fn shared_answers(path: &str, method: &str, operation: &mut Value) {
+    if path == "/api/v1/openapi.json" {
+        return;
+    }
+    let signing_in = path == "/api/v1/session" && method == "post";
+    let changes = matches!(method, "post" | "put" | "patch" | "delete");
+    let has_body = operation.get("requestBody").is_some();
+    let has_parameters = operation
+        .get("parameters")
+        .and_then(Value::as_array)
+        .is_some_and(|p| !p.is_empty());
+    // Those needing only a session: who am I, the event stream, signing out.
+    let signed_in_only = matches!(
+        (path, method),
+        ("/api/v1/me", "get") | ("/api/v1/events", "get") | ("/api/v1/session", "delete")
+    );
+    let mut answers = vec![
+        (500, "The server failed; quote the request id"),
+        (
+            503,
+            "The server is busy (a large upload holds the database); see Retry-After",
+        ),
+        (429, "Too many requests or attempts; see Retry-After"),
+    ];
+    if !signing_in {
+        answers.push((401, "Not signed in, or the session ended"));
+    }
+    if changes || !signed_in_only {
+        answers.push((
+            403,
+            "A permission none of the caller's roles grants, or a change without the CSRF header",
+        ));
+    }
+    // Every query option is checked (unknown ones are refused), and so is every body.
+    if has_body || has_parameters || method == "get" {
+        answers.push((400, "A bad query option, path value or body"));
+    }
+    if has_body {
+        answers.push((413, "The body is larger than the server accepts"));
+        answers.push((415, "The body is not JSON (Content-Type: application/json)"));
+    }
+    let responses = operation["responses"]
+        .as_object_mut()
+        .expect("an operation has responses");
+    for (status, description) in answers {
+        responses.entry(status.to_string()).or_insert_with(|| {
+            json!({
+                "description": description,
+                "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ErrorBody" } } }
+            })
+        });
+    }
+}
+
+/// `$top` is 1 to 1000.
+fn bound_top(operation: &mut Value) {
+    let Some(parameters) = operation
+        .get_mut("parameters")
+        .and_then(Value::as_array_mut)
+    else {
+        return;
+    };
+    for parameter in parameters {
+        if parameter["name"] == "$top" {
+            parameter["schema"]["minimum"] = 1.into();
+            parameter["schema"]["maximum"] = admin_api::collection::MAX_PAGE_SIZE.into();
+        }
+    }
 }

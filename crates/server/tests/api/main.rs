@@ -4,6 +4,7 @@ mod attacks;
 mod audit;
 mod authorization;
 mod binary;
+mod contract;
 mod devices;
 mod errors;
 mod events;
@@ -29,6 +30,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub server: Option<Server>,
     stop: Option<oneshot::Sender<()>>,
+    /// Every exchange with the API, checked against the OpenAPI document at shut-down.
+    recorder: contract::Recorder,
     _dir: TempDir,
 }
 
@@ -57,9 +60,14 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     );
     adjust(&mut config);
     let (stop, stopped) = oneshot::channel::<()>();
-    let server = Server::start(&config, async {
-        let _ = stopped.await;
-    })
+    let recorder = contract::Recorder::default();
+    let server = Server::start_with(
+        &config,
+        async {
+            let _ = stopped.await;
+        },
+        recorder.wrap(),
+    )
     .await
     .unwrap();
     let mut app = TestApp {
@@ -71,6 +79,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         client: reqwest::Client::new(),
         server: Some(server),
         stop: Some(stop),
+        recorder,
         _dir: dir,
     };
     app.add_user(ADMIN, &[admin_api::identity::INTUNE_ADMINISTRATOR])
@@ -223,19 +232,30 @@ impl TestApp {
     pub async fn start_again(&mut self) {
         let (stop, stopped) = oneshot::channel::<()>();
         self.server = Some(
-            Server::start(&self.config, async {
-                let _ = stopped.await;
-            })
+            Server::start_with(
+                &self.config,
+                async {
+                    let _ = stopped.await;
+                },
+                self.recorder.wrap(),
+            )
             .await
             .unwrap(),
         );
         self.stop = Some(stop);
     }
 
-    /// Asks the server to stop and waits until it has.
+    /// Asks the server to stop and waits until it has; then checks every answer the test
+    /// received against the OpenAPI document.
     pub async fn shut_down(mut self) {
         self.stop.take().unwrap().send(()).unwrap();
         self.server.take().unwrap().finished().await.unwrap();
+        let mismatches = self.recorder.mismatches();
+        assert!(
+            mismatches.is_empty(),
+            "answers the OpenAPI document does not describe:\n{}",
+            mismatches.join("\n")
+        );
     }
 }
 
