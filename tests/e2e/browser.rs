@@ -16,6 +16,8 @@ pub struct Browser {
     pub client: Client,
     _driver: Child,
     _profile: tempfile::TempDir,
+    /// Where the browser saves what it downloads, without asking.
+    downloads: tempfile::TempDir,
 }
 
 impl Browser {
@@ -88,9 +90,18 @@ impl Browser {
             args_list.push("--window-size=1280,800".into());
         }
         args_list.extend(extra_args.iter().map(|a| serde_json::Value::from(*a)));
+        let downloads = tempfile::tempdir().unwrap();
         capabilities.insert(
             "goog:chromeOptions".into(),
-            serde_json::json!({ "binary": CHROMIUM, "args": args }),
+            serde_json::json!({
+                "binary": CHROMIUM,
+                "args": args,
+                "prefs": {
+                    "download.default_directory": downloads.path(),
+                    "download.prompt_for_download": false,
+                    "download.directory_upgrade": true
+                }
+            }),
         );
         // chromedriver speaks plain HTTP on loopback: no TLS stack needed.
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
@@ -103,6 +114,28 @@ impl Browser {
             client,
             _driver: driver,
             _profile: profile,
+            downloads,
+        }
+    }
+
+    /// Waits (bounded) until the browser has finished downloading `name`, and returns its
+    /// bytes. Chromium writes a download under a temporary name and renames it when whole.
+    pub async fn downloaded(&self, name: &str) -> Vec<u8> {
+        let path = self.downloads.path().join(name);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if path.exists() {
+                return std::fs::read(&path).unwrap();
+            }
+            let present: Vec<String> = std::fs::read_dir(self.downloads.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the browser did not download {name} (the folder holds {present:?})"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
