@@ -87,6 +87,15 @@ pub struct Config {
     #[arg(long, env = "ADMIN_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
+    /// Serve HTTPS with this certificate chain (PEM), for a deployment without a reverse proxy
+    /// that terminates TLS. Needs --tls-key. Session cookies are then always Secure.
+    #[arg(long, env = "ADMIN_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, env = "ADMIN_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
     /// SQLite database URL; the file and its folder are created when missing.
     #[arg(
         long,
@@ -216,6 +225,8 @@ impl Config {
     pub fn for_test(database_url: String, dist: PathBuf) -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls_cert: None,
+            tls_key: None,
             database_url,
             dist,
             log_level: "warn".into(),

@@ -124,21 +124,25 @@ async fn run_site(
     file: &PathBuf,
 ) -> anyhow::Result<()> {
     let code = config.site_code.clone();
+    // Over HTTPS (--tls-cert), the demo sites trust the server's own certificate.
+    let ca_pem = match &state.config.tls_cert {
+        Some(cert) => Some(tokio::fs::read(cert).await?),
+        None => None,
+    };
     let options = SiteOptions {
         batch_size: 500,
         poll_wait_seconds: 25,
         churn: Some((Duration::from_secs(60), 5)),
+        ca_pem,
     };
     let saved = load(file).await.sites.get(&code).cloned();
     let hierarchy = SimulatedHierarchy::new(config);
     let site = match saved {
         Some(None) => return Ok(()),
         Some(Some(credential)) => {
-            let site = SiteConnector::resume(
-                ProtocolClient::new(server_url, Some(credential)),
-                hierarchy,
-                options,
-            );
+            let client =
+                ProtocolClient::trusting(server_url, Some(credential), options.ca_pem.as_deref())?;
+            let site = SiteConnector::resume(client, hierarchy, options);
             match site.client().heartbeat().await {
                 Err(error) if error.status() == Some(axum::http::StatusCode::UNAUTHORIZED) => {
                     save(file, &code, None).await?;

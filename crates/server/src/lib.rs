@@ -139,6 +139,8 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
 /// A server bound and running in the background.
 pub struct Server {
     pub addr: SocketAddr,
+    /// `http`, or `https` when the server serves TLS itself.
+    pub scheme: &'static str,
     pub state: AppState,
     /// Demo accounts made on this start (demo mode), with their passwords to print once.
     pub demo_users: Vec<demo::DemoUser>,
@@ -171,23 +173,56 @@ impl Server {
         };
         let listener = TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
+        let tls = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => Some(
+                axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                    .await
+                    .map_err(|error| {
+                        anyhow::anyhow!(
+                            "the TLS certificate {} or key {} cannot be used: {error}",
+                            cert.display(),
+                            key.display()
+                        )
+                    })?,
+            ),
+            _ => None,
+        };
+        let mut config = config.clone();
+        // Cookies sent only over HTTPS once the server speaks nothing else.
+        config.secure_cookies |= tls.is_some();
         let token = CancellationToken::new();
         let state = AppState::new(store, config.clone(), token.clone());
-        let app = wrap(app(state.clone(), config));
+        let app = wrap(app(state.clone(), &config));
         let stopping = token.clone();
         tokio::spawn(async move {
             shutdown.await;
             stopping.cancel();
         });
         let serving = token.clone();
-        let task = tokio::spawn(async move {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(serving.cancelled_owned())
-            .await
-        });
+        let service = app.into_make_service_with_connect_info::<SocketAddr>();
+        let task = match tls.clone() {
+            None => tokio::spawn(async move {
+                axum::serve(listener, service)
+                    .with_graceful_shutdown(serving.cancelled_owned())
+                    .await
+            }),
+            Some(tls) => {
+                let handle = axum_server::Handle::new();
+                let stop = handle.clone();
+                tokio::spawn(async move {
+                    serving.cancelled().await;
+                    stop.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+                });
+                let listener = listener.into_std()?;
+                tokio::spawn(async move {
+                    axum_server::from_tcp_rustls(listener, tls)?
+                        .handle(handle)
+                        .serve(service)
+                        .await
+                })
+            }
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let mut background = vec![
             tokio::spawn(sweeper::run(state.clone())),
             tokio::spawn(sweeper::purge_removed(state.clone())),
@@ -195,11 +230,12 @@ impl Server {
         if config.demo {
             background.push(tokio::spawn(demo::run(
                 state.clone(),
-                format!("http://{addr}"),
+                format!("{scheme}://{addr}"),
             )));
         }
         Ok(Self {
             addr,
+            scheme,
             demo_users,
             state,
             task,
@@ -208,7 +244,7 @@ impl Server {
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     pub fn store(&self) -> &Store {

@@ -47,16 +47,32 @@ pub struct ProtocolClient {
 }
 
 impl ProtocolClient {
-    /// A client for the server at `server` (e.g. `http://127.0.0.1:8080`).
+    /// A client for the server at `server` (e.g. `http://127.0.0.1:8080`, or `https://…`,
+    /// trusted through the platform's certificate store).
     pub fn new(server: &str, credential: Option<String>) -> Self {
-        Self {
-            http: reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(5))
-                .build()
-                .expect("a plain HTTP client builds"),
+        Self::trusting(server, credential, None).expect("a client without extra roots builds")
+    }
+
+    /// A client that also trusts the CA certificates in `ca_pem` (PEM, one or more): for an
+    /// admin center whose certificate an organization's own CA issued.
+    pub fn trusting(
+        server: &str,
+        credential: Option<String>,
+        ca_pem: Option<&[u8]>,
+    ) -> Result<Self, reqwest::Error> {
+        let mut http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .https_only(server.starts_with("https://"));
+        if let Some(pem) = ca_pem {
+            for certificate in reqwest::Certificate::from_pem_bundle(pem)? {
+                http = http.add_root_certificate(certificate);
+            }
+        }
+        Ok(Self {
+            http: http.build()?,
             base: format!("{}{CONNECTOR_API_BASE}", server.trim_end_matches('/')),
             credential,
-        }
+        })
     }
 
     pub fn credential(&self) -> Option<&str> {

@@ -23,6 +23,10 @@ struct Args {
     /// its owner. Without it, the credential lives only as long as the process.
     #[arg(long, env = "SITE_STATE")]
     state: Option<std::path::PathBuf>,
+    /// A CA certificate file (PEM) to trust besides the platform's store, for an admin center
+    /// at an `https://` address whose certificate an organization's own CA issued.
+    #[arg(long, env = "SITE_CA_FILE")]
+    ca_file: Option<std::path::PathBuf>,
     /// Devices per full-sync batch.
     #[arg(long, default_value_t = 500)]
     batch_size: usize,
@@ -80,8 +84,15 @@ async fn main() -> anyhow::Result<()> {
         };
     }
     let hierarchy = SimulatedHierarchy::new(config);
+    let ca_pem = match &args.ca_file {
+        Some(path) => Some(std::fs::read(path).map_err(|error| {
+            anyhow::anyhow!("the CA file {} cannot be read: {error}", path.display())
+        })?),
+        None => None,
+    };
     let options = SiteOptions {
         batch_size: args.batch_size,
+        ca_pem,
         ..SiteOptions::default()
     };
     let token = || {

@@ -23,6 +23,8 @@ pub struct SiteOptions {
     pub poll_wait_seconds: u32,
     /// Send a delta of this many changes this often (none when `None`).
     pub churn: Option<(Duration, usize)>,
+    /// CA certificates (PEM) to trust besides the platform's, for an `https://` admin center.
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 impl Default for SiteOptions {
@@ -31,6 +33,7 @@ impl Default for SiteOptions {
             batch_size: 500,
             poll_wait_seconds: 25,
             churn: None,
+            ca_pem: None,
         }
     }
 }
@@ -78,10 +81,13 @@ impl SiteConnector {
         hierarchy: SimulatedHierarchy,
         options: SiteOptions,
     ) -> ProtocolResult<Self> {
-        let mut client = ProtocolClient::new(server, None);
-        client
-            .onboard(onboarding_token, &hierarchy.config.hierarchy_id)
-            .await?;
+        let mut client = ProtocolClient::trusting(server, None, options.ca_pem.as_deref())?;
+        onboard(
+            &mut client,
+            onboarding_token,
+            &hierarchy.config.hierarchy_id,
+        )
+        .await?;
         let site = Self::resume(client, hierarchy, options);
         site.report_site().await?;
         Ok(site)
@@ -96,10 +102,13 @@ impl SiteConnector {
         options: SiteOptions,
         file: StateFile,
     ) -> anyhow::Result<Self> {
-        let mut client = ProtocolClient::new(server, None);
-        let onboarded = client
-            .onboard(onboarding_token, &hierarchy.config.hierarchy_id)
-            .await?;
+        let mut client = ProtocolClient::trusting(server, None, options.ca_pem.as_deref())?;
+        let onboarded = onboard(
+            &mut client,
+            onboarding_token,
+            &hierarchy.config.hierarchy_id,
+        )
+        .await?;
         let state = ConnectorState {
             server: server.to_owned(),
             connector_id: onboarded.connector_id,
@@ -124,7 +133,11 @@ impl SiteConnector {
         hierarchy: SimulatedHierarchy,
         options: SiteOptions,
     ) -> ProtocolResult<Self> {
-        let client = ProtocolClient::new(&state.server, Some(state.credential.clone()));
+        let client = ProtocolClient::trusting(
+            &state.server,
+            Some(state.credential.clone()),
+            options.ca_pem.as_deref(),
+        )?;
         let mut site = Self::resume(client, hierarchy, options);
         site.state = Some(Saved {
             file,
@@ -376,6 +389,35 @@ impl SiteConnector {
                 tracing::warn!(%error, action = %action.id, "could not report a result");
             }
         });
+    }
+}
+
+/// Onboards once. Not retried after a network error (the server may have spent the token on a
+/// request whose answer was lost); retried when the server refused before doing anything: it is
+/// busy (503) or throttles onboarding attempts from this address (429).
+async fn onboard(
+    client: &mut ProtocolClient,
+    token: &str,
+    hierarchy_id: &str,
+) -> ProtocolResult<admin_api::protocol::OnboardResponse> {
+    let mut refusals = 0u32;
+    loop {
+        match client.onboard(token, hierarchy_id).await {
+            Err(error)
+                if matches!(
+                    error.status(),
+                    Some(
+                        reqwest::StatusCode::TOO_MANY_REQUESTS
+                            | reqwest::StatusCode::SERVICE_UNAVAILABLE
+                    )
+                ) && refusals < 20 =>
+            {
+                refusals += 1;
+                tracing::info!(%error, "onboarding was deferred by the server; trying again");
+                tokio::time::sleep(backoff(refusals)).await;
+            }
+            other => return other,
+        }
     }
 }
 

@@ -39,8 +39,7 @@ pub async fn run(
             SimulatedHierarchy::new(config),
             SiteOptions {
                 batch_size: 5_000,
-                poll_wait_seconds: 25,
-                churn: None,
+                ..SiteOptions::default()
             },
         )
         .await?;

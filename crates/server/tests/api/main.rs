@@ -18,6 +18,7 @@ mod protocol;
 mod queries;
 mod removal;
 mod spa;
+mod tls;
 
 use admin_server::{Config, Server};
 use site_connector::{HierarchyConfig, SimulatedHierarchy, SiteConnector, SiteOptions};
