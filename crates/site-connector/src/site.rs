@@ -117,13 +117,9 @@ impl SiteConnector {
             full_sync_in_progress: None,
         };
         file.save(&state)?;
-        let mut site = Self::resume(client, hierarchy, options);
-        site.state = Some(Saved {
-            file,
-            state: std::sync::Mutex::new(state),
-        });
-        site.report_site().await?;
-        Ok(site)
+        Ok(Self::keeping(client, hierarchy, options, file, state)
+            .reported()
+            .await?)
     }
 
     /// A connector that onboarded before and kept its state in `file`.
@@ -138,13 +134,31 @@ impl SiteConnector {
             Some(state.credential.clone()),
             options.ca_pem.as_deref(),
         )?;
+        Self::keeping(client, hierarchy, options, file, state)
+            .reported()
+            .await
+    }
+
+    /// A connector whose state is kept in `file`.
+    fn keeping(
+        client: ProtocolClient,
+        hierarchy: SimulatedHierarchy,
+        options: SiteOptions,
+        file: StateFile,
+        state: ConnectorState,
+    ) -> Self {
         let mut site = Self::resume(client, hierarchy, options);
         site.state = Some(Saved {
             file,
             state: std::sync::Mutex::new(state),
         });
-        site.report_site().await?;
-        Ok(site)
+        site
+    }
+
+    /// This connector, once it has reported its site.
+    async fn reported(self) -> ProtocolResult<Self> {
+        self.report_site().await?;
+        Ok(self)
     }
 
     /// A connector that onboarded before, with its credential.

@@ -9,21 +9,11 @@ use crate::protocol::connector_id;
 use crate::{error_of, spawn_app, TestApp};
 
 async fn device_ids_of(app: &TestApp, connector: &str) -> Vec<String> {
-    let mut ids = Vec::new();
-    let mut path = "/api/v1/devices?$top=1000".to_owned();
-    loop {
-        let page: Collection<Device> = app.get(&path).await.json().await.unwrap();
-        ids.extend(
-            page.value
-                .into_iter()
-                .filter(|d| d.connector_id == connector)
-                .map(|d| d.id),
-        );
-        match page.next_link {
-            Some(next) => path = next,
-            None => break,
-        }
-    }
+    let mut ids: Vec<String> = crate::protocol::devices_of(app, connector)
+        .await
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
     ids.sort();
     ids
 }

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::events::EventStream;
 use crate::{error_of, spawn_app, spawn_app_with, TestApp};
 
-async fn devices_of(app: &TestApp, connector_id: &str) -> Vec<Device> {
+pub async fn devices_of(app: &TestApp, connector_id: &str) -> Vec<Device> {
     let mut all = Vec::new();
     let mut path = "/api/v1/devices?$top=1000".to_owned();
     loop {
