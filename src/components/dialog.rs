@@ -1,5 +1,6 @@
 //! A modal confirmation: focus moves into it and stays there (Tab cycles), Escape cancels, and
-//! focus returns to what opened it.
+//! focus returns to what opened it. A destructive one opens with focus on Cancel (as Fluent and the
+//! WAI-ARIA dialog pattern advise), so that Enter never destroys by accident.
 
 use leptos::html;
 use leptos::prelude::*;
@@ -18,6 +19,7 @@ pub fn ConfirmDialog(
 ) -> impl IntoView {
     let dialog = NodeRef::<html::Div>::new();
     let confirm = NodeRef::<html::Button>::new();
+    let cancel = NodeRef::<html::Button>::new();
     let opener = document()
         .active_element()
         .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
@@ -28,7 +30,8 @@ pub fn ConfirmDialog(
         }
     });
     Effect::new(move |_| {
-        if let Some(button) = confirm.get() {
+        let safe_choice = if danger { cancel.get() } else { confirm.get() };
+        if let Some(button) = safe_choice {
             let _ = button.focus();
         }
     });
@@ -92,7 +95,7 @@ pub fn ConfirmDialog(
                     >
                         {confirm_label}
                     </button>
-                    <button class="button" on:click=move |_| on_cancel.run(())>
+                    <button class="button" node_ref=cancel on:click=move |_| on_cancel.run(())>
                         "Cancel"
                     </button>
                 </div>

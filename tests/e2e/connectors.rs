@@ -6,6 +6,8 @@ use std::time::Duration;
 use site_connector::{HierarchyConfig, SimulatedHierarchy, SiteConnector, SiteOptions};
 use tokio_util::sync::CancellationToken;
 
+use fantoccini::Locator;
+
 use crate::browser::Browser;
 use crate::start_server;
 
@@ -102,6 +104,29 @@ async fn delete_from_details(browser: &Browser, name: &str, devices: u64) {
         .await;
     let dialog = browser.text_of("[role=dialog]").await;
     assert!(dialog.contains(&format!("Delete {name}?")), "{dialog}");
+    // The dialog opens on the safe choice: Enter cancels, nothing is deleted.
+    let focused = browser.client.active_element().await.unwrap();
+    assert_eq!(
+        focused.text().await.unwrap(),
+        "Cancel",
+        "focus is on Cancel"
+    );
+    focused.send_keys("\u{E007}").await.unwrap();
+    browser
+        .wait_for("//body[not(.//div[@role='dialog'])]")
+        .await;
+    assert!(browser
+        .client
+        .find(Locator::XPath(&format!(
+            "//div[@role='status']//span[normalize-space()='Offboarding {name}']"
+        )))
+        .await
+        .is_err());
+    browser
+        .click(
+            "//section[@aria-labelledby='connector-details']//button[normalize-space()='Delete']",
+        )
+        .await;
     assert!(
         dialog.contains(&format!(
             "its {devices} devices will leave the admin center"
