@@ -35,7 +35,7 @@ with_wasm_env() {
 # from changed since the last build.
 build_spa() {
   local stamp
-  stamp="$(cd "$ROOT" && { find src style crates/api -type f -print0 | sort -z | xargs -0 sha256sum; \
+  stamp="$(cd "$ROOT" && { find src style assets crates/api -type f -print0 | sort -z | xargs -0 sha256sum; \
     sha256sum index.html Trunk.toml Cargo.toml Cargo.lock; } | sha256sum | cut -d' ' -f1)"
   if [ -f "$ROOT/dist/index.html" ] && [ "$(cat "$ROOT/dist/.build-stamp" 2>/dev/null)" = "$stamp" ]; then
     say "SPA is up to date (dist/)"

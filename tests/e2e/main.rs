@@ -8,6 +8,7 @@ mod browser;
 mod connectors;
 mod devices;
 mod identity;
+mod polish;
 mod screenshots;
 
 use std::path::PathBuf;
