@@ -119,6 +119,71 @@ pub fn timestamp(value: &str) -> String {
     }
 }
 
+/// An RFC 3339 UTC timestamp to the second, `2026-11-21 09:30:59 UTC`; anything else as it came.
+pub fn timestamp_seconds(value: &str) -> String {
+    match seconds_since_epoch(value) {
+        Some(_) => format!("{} {} UTC", &value[..10], &value[11..19]),
+        None => value.to_owned(),
+    }
+}
+
+/// How long before `now` (seconds since 1970) the timestamp `value` was, as people say it:
+/// "just now", "2 min ago", "3 h ago", "5 days ago"; `None` for what is not a timestamp. A time
+/// ahead of `now` (a clock a little off) reads "just now".
+pub fn relative(value: &str, now: i64) -> Option<String> {
+    let ago = now - seconds_since_epoch(value)?;
+    Some(match ago {
+        ..=44 => "just now".to_owned(),
+        45..=5_399 => format!("{} min ago", ((ago + 30) / 60).max(1)),
+        5_400..=79_199 => format!("{} h ago", (ago + 1_800) / 3_600),
+        _ => {
+            let days = (ago + 43_200) / 86_400;
+            format!("{days} {} ago", if days == 1 { "day" } else { "days" })
+        }
+    })
+}
+
+/// Seconds since 1970 of a timestamp in the stored form `dddd-dd-ddTdd:dd:ddZ`; `None` for any
+/// other string.
+pub fn seconds_since_epoch(value: &str) -> Option<i64> {
+    const SHAPE: &[u8; 20] = b"dddd-dd-ddTdd:dd:ddZ";
+    let bytes = value.as_bytes();
+    let shaped = bytes.len() == SHAPE.len()
+        && bytes
+            .iter()
+            .zip(SHAPE)
+            .all(|(byte, &expected)| match expected {
+                b'd' => byte.is_ascii_digit(),
+                other => *byte == other,
+            });
+    if !shaped {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| -> i64 {
+        bytes[range]
+            .iter()
+            .fold(0, |n, digit| n * 10 + i64::from(digit - b'0'))
+    };
+    let (year, month, day) = (number(0..4), number(5..7), number(8..10));
+    let (hour, minute, second) = (number(11..13), number(14..16), number(17..19));
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm), for the proleptic Gregorian calendar.
+    let shifted = if month <= 2 { year - 1 } else { year };
+    let era = shifted.div_euclid(400);
+    let year_of_era = shifted - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    Some(days * 86_400 + hour * 3_600 + minute * 60 + second)
+}
+
 /// An optional value, with a dash for what the site did not report.
 pub fn or_dash(value: Option<&str>) -> String {
     value.filter(|v| !v.is_empty()).unwrap_or("—").to_owned()
@@ -147,6 +212,9 @@ mod tests {
             for text in [&value, &shaped] {
                 let shown = timestamp(text);
                 proptest::prop_assert!(shown == *text || shown.ends_with(" UTC"));
+                let shown = timestamp_seconds(text);
+                proptest::prop_assert!(shown == *text || shown.ends_with(" UTC"));
+                let _ = relative(text, 1_795_253_459);
                 proptest::prop_assert!(!or_dash(Some(text)).is_empty());
             }
         }
@@ -155,6 +223,37 @@ mod tests {
         fn result_codes_are_total(code in proptest::num::i64::ANY) {
             proptest::prop_assert!(!result_code(code).is_empty());
         }
+    }
+
+    #[test]
+    fn timestamps_read_to_the_second_and_as_time_ago() {
+        assert_eq!(
+            timestamp_seconds("2026-11-21T09:30:59Z"),
+            "2026-11-21 09:30:59 UTC"
+        );
+        assert_eq!(timestamp_seconds("soon"), "soon");
+        assert_eq!(seconds_since_epoch("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(
+            seconds_since_epoch("2026-11-21T09:30:59Z"),
+            Some(1_795_253_459)
+        );
+        assert_eq!(
+            seconds_since_epoch("2000-02-29T00:00:00Z"),
+            Some(951_782_400)
+        );
+        assert_eq!(seconds_since_epoch("2026-13-01T00:00:00Z"), None);
+        let at = 1_795_253_459;
+        let value = "2026-11-21T09:30:59Z";
+        assert_eq!(relative(value, at + 10).as_deref(), Some("just now"));
+        assert_eq!(relative(value, at - 30).as_deref(), Some("just now"));
+        assert_eq!(relative(value, at + 120).as_deref(), Some("2 min ago"));
+        assert_eq!(relative(value, at + 3 * 3_600).as_deref(), Some("3 h ago"));
+        assert_eq!(relative(value, at + 86_400).as_deref(), Some("1 day ago"));
+        assert_eq!(
+            relative(value, at + 5 * 86_400).as_deref(),
+            Some("5 days ago")
+        );
+        assert_eq!(relative("yesterday", at), None);
     }
 
     #[test]

@@ -238,3 +238,124 @@ async fn an_offboarding_hierarchys_devices_take_no_actions_and_say_why() {
     browser.close().await;
     app.shut_down().await;
 }
+
+/// The overview as Intune lays it out: Essentials right under the actions bar (above the fold
+/// however many actions ran), the latest five actions with "View all", times to the second; and a
+/// Sync Machine Policy moves the device's last policy request, live.
+#[tokio::test]
+async fn essentials_come_first_and_a_policy_sync_moves_the_last_policy_request() {
+    let app = start_server().await;
+    let (site, stop) = serving_site(&app).await;
+    let (id, _) = device(&site, ClientState::Online).await;
+    let serving = tokio::spawn(site.serve(stop.clone()));
+    let browser = Browser::signed_in(&app, crate::ADMIN).await;
+    browser.open(&app.url(&format!("/devices/{id}"))).await;
+    let policy = "//section[@aria-labelledby='essentials']//div[dt[normalize-space()='Last policy request']]/dd";
+    let before = browser.wait_for(policy).await.text().await.unwrap();
+
+    browser.click("//section[@aria-labelledby='device-actions']//button[normalize-space()='Sync Machine Policy' and not(@disabled)]").await;
+    browser
+        .click("//div[@role='dialog']//button[normalize-space()='Sync Machine Policy']")
+        .await;
+    browser
+        .wait_for(&status_row("Sync Machine Policy", "Succeeded"))
+        .await;
+    // The client's policy request reaches the page without a reload.
+    browser
+        .wait_for(&format!("{policy}[normalize-space()!='{before}']"))
+        .await;
+    let after = browser.wait_for(policy).await.text().await.unwrap();
+    assert!(
+        after.ends_with(" UTC") && after.len() == "2026-11-21 09:30:59 UTC".len(),
+        "{after}"
+    );
+
+    // Eleven more actions, each run to its end.
+    let kinds = ["refreshUserPolicy", "appEvaluation", "refreshMachinePolicy"];
+    for n in 0..11 {
+        let action: serde_json::Value = app
+            .api()
+            .post(app.url(&format!(
+                "/api/v1/devices/{id}/triggerConfigurationManagerAction"
+            )))
+            .header(admin_api::identity::CSRF_HEADER, "1")
+            .json(&serde_json::json!({"configurationManagerAction": {"action": kinds[n % 3]}}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let action_id = action["id"].as_str().unwrap().to_owned();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let state: serde_json::Value = app
+                .api()
+                .get(app.url(&format!("/api/v1/deviceActions/{action_id}")))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if state["actionState"] == "done" {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{state}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    browser.client.refresh().await.unwrap();
+    browser
+        .wait_for("//p[contains(normalize-space(), 'The latest 5 of 12 actions')]")
+        .await;
+    let rows = "table[aria-label='Device action status'] tbody tr";
+    let count = |browser: &Browser| {
+        let client = browser.client.clone();
+        async move {
+            client
+                .find_all(fantoccini::Locator::Css(rows))
+                .await
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(count(&browser).await, 5);
+    let essentials_top = browser
+        .client
+        .execute(
+            "const box = document.querySelector('section.essentials').getBoundingClientRect(); \
+             return box.top < window.innerHeight && box.top < document.querySelector('[aria-labelledby=action-status]').getBoundingClientRect().top;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        essentials_top,
+        serde_json::Value::Bool(true),
+        "Essentials above the fold and the status"
+    );
+    // Times to the second, the full timestamp as the tooltip.
+    let cell = browser
+        .wait_for("//table[@aria-label='Device action status']//tbody/tr[1]/td[3]")
+        .await;
+    let title = cell.attr("title").await.unwrap().unwrap();
+    let text = cell.text().await.unwrap();
+    assert!(
+        text.starts_with(&format!("{} {} UTC", &title[..10], &title[11..19])),
+        "{text} / {title}"
+    );
+    assert!(text.contains("ago") || text.contains("just now"), "{text}");
+
+    browser
+        .click("//button[normalize-space()='View all']")
+        .await;
+    browser
+        .wait_for("//p[contains(normalize-space(), 'All 12 actions')]")
+        .await;
+    assert_eq!(count(&browser).await, 12);
+    browser.close().await;
+    stop.cancel();
+    serving.await.unwrap();
+    app.shut_down().await;
+}

@@ -295,6 +295,17 @@ impl SimulatedHierarchy {
         self.devices.iter().find(|d| d.device.id == id)
     }
 
+    /// A client asked the site for its policy (as a machine policy retrieval makes it do): its
+    /// last policy request and last active time are now. The device as the site would upload it
+    /// next, if it is in the upload scope.
+    pub fn record_policy_request(&mut self, id: &str) -> Option<SiteDevice> {
+        let now = rfc3339(OffsetDateTime::now_utc());
+        let device = self.devices.iter_mut().find(|d| d.device.id == id)?;
+        device.device.last_policy_request_date_time = Some(now.clone());
+        device.device.last_active_date_time = Some(now);
+        self.devices_in_scope().into_iter().find(|d| d.id == id)
+    }
+
     /// A client action's latency, drawn from the configured bounds.
     pub fn latency(&mut self) -> Duration {
         let (low, high) = self.config.latency;

@@ -378,6 +378,7 @@ impl SiteConnector {
         };
         let client = self.client.clone();
         let stop = stop.clone();
+        let hierarchy = self.hierarchy.clone();
         tokio::spawn(async move {
             let result = match client_state {
                 Some(ClientState::Online) => ActionResult {
@@ -401,6 +402,26 @@ impl SiteConnector {
             }
             if let Err(error) = retry(|| client.report_result(&action.id, &result)).await {
                 tracing::warn!(%error, action = %action.id, "could not report a result");
+            }
+            // A machine policy retrieval is a policy request: the site sees the client's new
+            // last policy request and activity, and uploads them as a delta.
+            if result.succeeded
+                && action.action == ConfigurationManagerActionType::RefreshMachinePolicy
+            {
+                let changed = hierarchy
+                    .lock()
+                    .await
+                    .record_policy_request(&action.device_id);
+                if let Some(device) = changed {
+                    let delta = DeviceDelta {
+                        upserts: vec![device],
+                        removals: Vec::new(),
+                    };
+                    let sync_id = uuid::Uuid::new_v4().to_string();
+                    if let Err(error) = retry(|| client.send_delta(&sync_id, &delta)).await {
+                        tracing::warn!(%error, device = %action.device_id, "could not upload a policy request");
+                    }
+                }
             }
         });
     }

@@ -1,5 +1,5 @@
 //! The device overview's ConfigMgr actions: three buttons, a confirmation, a toast, and the
-//! device's action status, live from the event stream.
+//! device's action status (its latest actions, all on request), live from the event stream.
 
 use admin_api::{
     ConfigurationManagerActionType, ConnectorStatus, Device, DeviceAction, Permission,
@@ -37,8 +37,28 @@ fn merged(listed: Vec<DeviceAction>, live: Vec<DeviceAction>) -> Vec<DeviceActio
     all
 }
 
+/// Actions the status table shows until the operator asks for all of them.
+const RECENT_ACTIONS: usize = 5;
+
+/// Seconds since 1970, now, by the browser's clock.
+fn now() -> i64 {
+    (js_sys::Date::now() / 1000.0) as i64
+}
+
+/// A time cell: to the second, how long ago, and the full timestamp as its tooltip.
+fn time_cell(value: &str, now: i64) -> impl IntoView {
+    let relative = format::relative(value, now);
+    view! {
+        <td title=value.to_owned()>
+            {format::timestamp_seconds(value)}
+            {relative.map(|ago| view! { <span class="muted ago">" · " {ago}</span> })}
+        </td>
+    }
+}
+
+/// The actions bar, then `children` (the device's Essentials), then the action status.
 #[component]
-pub fn DeviceActions(device: Device) -> impl IntoView {
+pub fn DeviceActions(device: Device, children: Children) -> impl IntoView {
     let live = use_live();
     let toasts = use_toasts();
     let session = use_session();
@@ -83,6 +103,19 @@ pub fn DeviceActions(device: Device) -> impl IntoView {
                     .collect()
             });
             merged(listed, seen)
+        }
+    });
+    let show_all = RwSignal::new(false);
+    // "2 min ago" moves on: the relative times are redrawn every half minute.
+    let clock = RwSignal::new(now());
+    let ticking = leptos::prelude::set_interval_with_handle(
+        move || clock.set(now()),
+        std::time::Duration::from_secs(30),
+    )
+    .ok();
+    on_cleanup(move || {
+        if let Some(handle) = ticking {
+            handle.clear();
         }
     });
     let confirming = RwSignal::new(None::<(ConfigurationManagerActionType, String)>);
@@ -174,6 +207,7 @@ pub fn DeviceActions(device: Device) -> impl IntoView {
                     })
             }}
         </section>
+        {children()}
         <section class="card" aria-labelledby="action-status">
             <h2 id="action-status">"Device action status"</h2>
             <Show
@@ -181,7 +215,7 @@ pub fn DeviceActions(device: Device) -> impl IntoView {
                 fallback=|| view! { <p class="muted">"No actions were requested for this device yet."</p> }
             >
                 <div class="table-wrap">
-                    <table class="grid" aria-label="Device action status">
+                    <table class="grid wrap" aria-label="Device action status">
                         <thead>
                             <tr>
                                 <th scope="col">"Action"</th>
@@ -194,8 +228,13 @@ pub fn DeviceActions(device: Device) -> impl IntoView {
                         </thead>
                         <tbody>
                             <For
-                                each=move || all_actions.get()
-                                key=|a| (a.id.clone(), a.action_state, a.last_updated_date_time.clone())
+                                each=move || {
+                                    clock.track();
+                                    let all = all_actions.get();
+                                    let shown = if show_all.get() { all.len() } else { RECENT_ACTIONS };
+                                    all.into_iter().take(shown).collect::<Vec<_>>()
+                                }
+                                key=move |a| (a.id.clone(), a.action_state, a.last_updated_date_time.clone(), clock.get())
                                 let:action
                             >
                                 <tr data-action-id=action.id.clone()>
@@ -205,15 +244,37 @@ pub fn DeviceActions(device: Device) -> impl IntoView {
                                             {format::action_outcome(&action)}
                                         </span>
                                     </td>
-                                    <td>{format::timestamp(&action.requested_date_time)}</td>
+                                    {time_cell(&action.requested_date_time, clock.get_untracked())}
                                     <td>{action.requested_by.clone()}</td>
-                                    <td>{format::timestamp(&action.last_updated_date_time)}</td>
-                                    <td>{format::or_dash(action.result_message.as_deref())}</td>
+                                    {time_cell(&action.last_updated_date_time, clock.get_untracked())}
+                                    <td class="result">{format::or_dash(action.result_message.as_deref())}</td>
                                 </tr>
                             </For>
                         </tbody>
                     </table>
                 </div>
+                <Show when=move || all_actions.with(|a| a.len() > RECENT_ACTIONS)>
+                    <p class="table-more">
+                        <span class="muted">
+                            {move || {
+                                let total = all_actions.with(Vec::len);
+                                if show_all.get() {
+                                    format!("All {total} actions")
+                                } else {
+                                    format!("The latest {RECENT_ACTIONS} of {total} actions")
+                                }
+                            }}
+                        </span>
+                        " "
+                        <button
+                            class="button link"
+                            aria-expanded=move || show_all.get().to_string()
+                            on:click=move |_| show_all.update(|all| *all = !*all)
+                        >
+                            {move || if show_all.get() { "Show the latest only" } else { "View all" }}
+                        </button>
+                    </p>
+                </Show>
             </Show>
         </section>
     }

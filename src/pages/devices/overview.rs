@@ -8,6 +8,7 @@ use crate::api::devices;
 use crate::components::error_banner::ErrorBanner;
 use crate::components::shell::{set_breadcrumb, Crumb};
 use crate::format;
+use crate::live::use_live;
 
 fn crumbs(name: &str) -> Vec<Crumb> {
     vec![
@@ -33,7 +34,7 @@ pub fn DeviceOverview() -> impl IntoView {
                 match device.await {
                     Ok(device) => {
                         set_breadcrumb(crumbs(&device.device_name));
-                        view! { <Essentials device /> }.into_any()
+                        view! { <DevicePage device /> }.into_any()
                     }
                     Err(error) if error.is_not_found() => {
                         set_breadcrumb(crumbs("Device not found"));
@@ -58,18 +59,56 @@ pub fn DeviceOverview() -> impl IntoView {
     }
 }
 
+/// The device's page, as Intune lays it out: its name, the actions bar, Essentials, the action
+/// status, its collections. What the site reports about it (a policy request after Sync Machine
+/// Policy, say) replaces what is shown as soon as the upload is announced.
 #[component]
-fn Essentials(device: Device) -> impl IntoView {
+fn DevicePage(device: Device) -> impl IntoView {
+    let live = use_live();
+    let current = RwSignal::new(device.clone());
+    let id = device.id.clone();
+    Effect::new(move |seen: Option<u64>| {
+        let uploads = live.devices_changed.get();
+        if seen.is_some_and(|seen| seen != uploads) {
+            let id = id.clone();
+            leptos::task::spawn_local(async move {
+                // A failed refresh keeps what is shown; the next upload tries again.
+                if let Ok(fresh) = devices::device(&id).await {
+                    current.set(fresh);
+                }
+            });
+        }
+        uploads
+    });
+    view! {
+        <h1>{device.device_name.clone()}</h1>
+        <DeviceActions device=device.clone()>
+            <Essentials device=current />
+        </DeviceActions>
+        <section class="card" aria-labelledby="collections">
+            <h2 id="collections">"Collections"</h2>
+            <ul class="plain">
+                {move || current
+                    .get()
+                    .collections
+                    .into_iter()
+                    .map(|c| view! { <li>{c.name} " " <span class="muted">"(" {c.id} ")"</span></li> })
+                    .collect_view()}
+            </ul>
+        </section>
+    }
+}
+
+fn essentials(device: Device) -> Vec<(&'static str, String)> {
     let client = device.configuration_manager_client_information.clone();
-    let for_actions = device.clone();
     let time = |value: Option<String>| {
         value
             .as_deref()
-            .map(format::timestamp)
+            .map(format::timestamp_seconds)
             .unwrap_or_else(|| "—".into())
     };
     let text = |value: Option<String>| format::or_dash(value.as_deref());
-    let fields: Vec<(&str, String)> = vec![
+    vec![
         ("Device name", device.device_name.clone()),
         ("Managed by", format::managed_by(device.managed_by).into()),
         ("Ownership", format::owner_type(device.owner_type).into()),
@@ -108,28 +147,20 @@ fn Essentials(device: Device) -> impl IntoView {
             time(device.last_policy_request_date_time),
         ),
         ("Last active", time(device.last_active_date_time)),
-    ];
+    ]
+}
+
+#[component]
+fn Essentials(device: RwSignal<Device>) -> impl IntoView {
     view! {
-        <h1>{device.device_name.clone()}</h1>
-        <DeviceActions device=for_actions />
         <section class="card essentials" aria-labelledby="essentials">
             <h2 id="essentials">"Essentials"</h2>
             <dl>
-                {fields
+                {move || essentials(device.get())
                     .into_iter()
                     .map(|(label, value)| view! { <div class="field"><dt>{label}</dt><dd>{value}</dd></div> })
                     .collect_view()}
             </dl>
-        </section>
-        <section class="card" aria-labelledby="collections">
-            <h2 id="collections">"Collections"</h2>
-            <ul class="plain">
-                {device
-                    .collections
-                    .into_iter()
-                    .map(|c| view! { <li>{c.name} " " <span class="muted">"(" {c.id} ")"</span></li> })
-                    .collect_view()}
-            </ul>
         </section>
     }
 }
