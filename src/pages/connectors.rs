@@ -19,10 +19,11 @@ use crate::format;
 use crate::live::use_live;
 use crate::session::use_session;
 
+/// A hierarchy's name as the site reported it, or "Unknown hierarchy" until it does.
 fn name_of(c: &Connector) -> String {
     c.hierarchy_name
         .clone()
-        .unwrap_or_else(|| format!("Hierarchy {}", c.hierarchy_id))
+        .unwrap_or_else(|| "Unknown hierarchy".to_owned())
 }
 
 #[component]
@@ -49,7 +50,6 @@ pub fn Connectors() -> impl IntoView {
                 "Refresh"
             </button>
         </div>
-        <OnboardingTokens />
         <Transition fallback=|| view! { <p class="muted" role="status">"Loading connectors…"</p> }>
             {move || Suspend::new(async move {
                 match list.await {
@@ -61,6 +61,8 @@ pub fn Connectors() -> impl IntoView {
                 }
             })}
         </Transition>
+        // The list is what admins come for; tokens for new sites follow it.
+        <OnboardingTokens />
     }
 }
 
@@ -121,6 +123,12 @@ fn ConnectorTable(mut connectors: Vec<Connector>, selected: Memo<Option<String>>
                                         >
                                             {name_of(&c)}
                                         </a>
+                                        {c.hierarchy_name.is_none().then(|| view! {
+                                            <span class="sub muted">
+                                                <code>{c.hierarchy_id.clone()}</code>
+                                                " · details not reported by the site yet"
+                                            </span>
+                                        })}
                                     </td>
                                     <td>{format::or_dash(c.site_code.as_deref())}</td>
                                     <td>{format::or_dash(c.site_version.as_deref())}</td>

@@ -227,3 +227,68 @@ async fn an_onboarding_token_is_shown_once_and_attaches_a_site_live() {
     browser.close().await;
     app.shut_down().await;
 }
+
+/// A hierarchy that never reported its details reads as "Unknown hierarchy" with its id and the
+/// reason; selected, its outlined Unknown badge still stands out; the list comes before the
+/// onboarding tokens.
+#[tokio::test]
+async fn an_unknown_hierarchy_says_so_and_the_list_comes_first() {
+    let app = start_server().await;
+    let mut silent = HierarchyConfig::new("Never Reports", "NEV", 2002, 5, 63);
+    silent.reports_site_info = false;
+    let hierarchy_id = silent.hierarchy_id.clone();
+    app.attach_site(silent).await;
+    let browser = Browser::signed_in(&app, crate::ADMIN).await;
+    browser.open(&app.url("/tenant-admin/connectors")).await;
+    let row = format!("{TABLE}//tr[.//a[normalize-space()='Unknown hierarchy']]");
+    browser.wait_for(&row).await;
+    let text = browser.wait_for(&row).await.text().await.unwrap();
+    assert!(text.contains(&hierarchy_id), "{text}");
+    assert!(text.contains("not reported"), "{text}");
+    browser
+        .click(&format!("{row}//a[normalize-space()='Unknown hierarchy']"))
+        .await;
+    browser
+        .wait_for("//h2[@id='connector-details' and normalize-space()='Unknown hierarchy']")
+        .await;
+    let badge = browser
+        .wait_for(&format!(
+            "{TABLE}//tr[contains(@class,'selected')]//span[contains(@class,'status-unknown')]"
+        ))
+        .await;
+    let outlined = browser
+        .client
+        .execute(
+            "const badge = getComputedStyle(arguments[0]); \
+             const row = getComputedStyle(arguments[0].closest('tr')); \
+             return badge.borderTopStyle === 'solid' && badge.borderTopWidth !== '0px' \
+                 && badge.borderTopColor !== row.backgroundColor \
+                 && badge.backgroundColor !== row.backgroundColor;",
+            vec![serde_json::to_value(&badge).unwrap()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        outlined,
+        serde_json::Value::Bool(true),
+        "the badge stands out on the selected row"
+    );
+    // The hierarchies come first, the tokens after them.
+    let order = browser
+        .client
+        .execute(
+            "const list = document.querySelector(\"table[aria-label='Configuration Manager hierarchies']\"); \
+             const tokens = document.querySelector(\"section[aria-labelledby='onboarding-tokens']\"); \
+             return !!(list.compareDocumentPosition(tokens) & Node.DOCUMENT_POSITION_FOLLOWING);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        order,
+        serde_json::Value::Bool(true),
+        "tokens follow the list"
+    );
+    browser.close().await;
+    app.shut_down().await;
+}
