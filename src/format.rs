@@ -184,6 +184,30 @@ pub fn seconds_since_epoch(value: &str) -> Option<i64> {
     Some(days * 86_400 + hour * 3_600 + minute * 60 + second)
 }
 
+/// A sentence with the stored timestamps in it (`Valid until 2026-12-01T12:21:03Z.`) made
+/// readable (`Valid until 2026-12-01 12:21:03 UTC.`); the rest as it came.
+pub fn readable_times(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut rest = text;
+    while !rest.is_empty() {
+        match rest
+            .get(..20)
+            .filter(|window| seconds_since_epoch(window).is_some())
+        {
+            Some(window) => {
+                out.push_str(&timestamp_seconds(window));
+                rest = &rest[20..];
+            }
+            None => {
+                let next = rest.chars().next().expect("not empty");
+                out.push(next);
+                rest = &rest[next.len_utf8()..];
+            }
+        }
+    }
+    out
+}
+
 /// An optional value, with a dash for what the site did not report.
 pub fn or_dash(value: Option<&str>) -> String {
     value.filter(|v| !v.is_empty()).unwrap_or("—").to_owned()
@@ -215,6 +239,7 @@ mod tests {
                 let shown = timestamp_seconds(text);
                 proptest::prop_assert!(shown == *text || shown.ends_with(" UTC"));
                 let _ = relative(text, 1_795_253_459);
+                let _ = readable_times(text);
                 proptest::prop_assert!(!or_dash(Some(text)).is_empty());
             }
         }
@@ -254,6 +279,19 @@ mod tests {
             Some("5 days ago")
         );
         assert_eq!(relative("yesterday", at), None);
+    }
+
+    #[test]
+    fn timestamps_in_sentences_become_readable() {
+        assert_eq!(
+            readable_times("Valid until 2026-12-01T12:21:03Z."),
+            "Valid until 2026-12-01 12:21:03 UTC."
+        );
+        assert_eq!(
+            readable_times("é 2026-12-01T12:21:03Z é"),
+            "é 2026-12-01 12:21:03 UTC é"
+        );
+        assert_eq!(readable_times("no time here"), "no time here");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! The filters (actor, activity, result, resource, date range) and the page live in the URL, so a
 //! link to a filtered view survives a reload and can be shared.
 
-use admin_api::{AuditActivity, AuditEvent, AuditResult, Permission};
+use admin_api::{ActorType, AuditActivity, AuditEvent, AuditResult, Permission};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
@@ -349,15 +349,66 @@ fn skiptoken_of(link: &str) -> Option<String> {
     })
 }
 
+/// Connectors by id, as their hierarchies' names, for the Actor column: read once when the user may
+/// read connectors (an offboarded connector is no longer listed, and reads as its id).
+fn connector_names() -> LocalResource<std::collections::HashMap<String, String>> {
+    let session = use_session();
+    LocalResource::new(move || async move {
+        if !session.may(Permission::OrganizationRead) {
+            return Default::default();
+        }
+        api::connectors::list()
+            .await
+            .map(|page| {
+                page.value
+                    .into_iter()
+                    .map(|c| {
+                        let name = c
+                            .hierarchy_name
+                            .unwrap_or_else(|| "Unknown hierarchy".into());
+                        (c.id, name)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    })
+}
+
+/// The Actor cell: a connector as its hierarchy's name (the id in the tooltip), anyone else as
+/// recorded.
+fn actor_cell(
+    event: &AuditEvent,
+    names: LocalResource<std::collections::HashMap<String, String>>,
+) -> impl IntoView {
+    let actor = event.actor.clone();
+    let is_connector = event.actor_type == ActorType::Connector;
+    move || {
+        let name = is_connector
+            .then(|| names.get().and_then(|names| names.get(&actor).cloned()))
+            .flatten();
+        match name {
+            Some(name) => view! {
+                <td title=format!("Connector {actor}")>
+                    {name}
+                    <span class="sub muted">"Connector"</span>
+                </td>
+            }
+            .into_any(),
+            None => view! { <td class="breakable">{actor.clone()}</td> }.into_any(),
+        }
+    }
+}
+
 #[component]
 fn AuditRows(events: Vec<AuditEvent>) -> impl IntoView {
+    let names = connector_names();
     if events.is_empty() {
         return view! { <p class="empty-state">"No audit events match these filters."</p> }
             .into_any();
     }
     view! {
         <div class="table-wrap">
-            <table class="grid" aria-label="Audit events">
+            <table class="grid wrap" aria-label="Audit events">
                 <thead>
                     <tr>
                         <th scope="col">"Date (UTC)"</th>
@@ -391,14 +442,14 @@ fn AuditRows(events: Vec<AuditEvent>) -> impl IntoView {
                                             }}
                                         </span>
                                     </td>
-                                    <td>{event.actor.clone()}</td>
+                                    {actor_cell(&event, names)}
                                     <td>
                                         <span class="muted">{event.resource_type.clone()}</span>
                                         " "
                                         {format::or_dash(Some(resource.as_str()).filter(|r| !r.is_empty()))}
                                     </td>
-                                    <td>{format::or_dash(event.details.as_deref())}</td>
-                                    <td><code>{format::or_dash(event.request_id.as_deref())}</code></td>
+                                    <td class="details">{format::or_dash(event.details.as_deref().map(format::readable_times).as_deref())}</td>
+                                    <td class="breakable"><code>{format::or_dash(event.request_id.as_deref())}</code></td>
                                 </tr>
                             }
                         })

@@ -204,3 +204,49 @@ async fn the_audit_logs_filter_from_the_form_and_the_filter_survives_a_reload() 
     browser.close().await;
     app.shut_down().await;
 }
+
+/// At 1440 px the audit log fits: connectors read as their hierarchies' names (the id in the
+/// tooltip), details read their times as people do, and no column runs off-screen.
+#[tokio::test]
+async fn the_audit_log_names_connectors_and_fits_the_window() {
+    let app = start_server().await;
+    let browser = Browser::signed_in_with(&app, crate::ADMIN, &["--window-size=1440,900"]).await;
+    browser
+        .open(&app.url("/tenant-admin/audit-logs?activity=onboardConnector"))
+        .await;
+    let cell = browser
+        .wait_for("//table[@aria-label='Audit events']//tbody/tr/td[4][starts-with(normalize-space(), 'Contoso Headquarters')]")
+        .await;
+    let tooltip = cell.attr("title").await.unwrap().unwrap();
+    assert!(tooltip.starts_with("Connector "), "{tooltip}");
+    browser.open(&app.url("/tenant-admin/audit-logs")).await;
+    browser
+        .wait_for("//table[@aria-label='Audit events']//tbody/tr")
+        .await;
+    let details = browser
+        .text_of("table[aria-label='Audit events'] tbody")
+        .await;
+    let iso = details.split_whitespace().any(|word| {
+        word.len() >= 20
+            && word.as_bytes().get(10) == Some(&b'T')
+            && word.contains(":")
+            && word.trim_end_matches('.').ends_with('Z')
+    });
+    assert!(!iso, "no raw ISO timestamps: {details}");
+    assert!(details.contains("Valid until "), "{details}");
+    let overflow = browser
+        .client
+        .execute(
+            "const wrap = document.querySelector(\"table[aria-label='Audit events']\").closest('.table-wrap'); \
+             return wrap.scrollWidth - wrap.clientWidth;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        overflow.as_f64().unwrap() <= 1.0,
+        "the table runs {overflow} px past its frame"
+    );
+    browser.close().await;
+    app.shut_down().await;
+}
