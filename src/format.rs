@@ -208,6 +208,19 @@ pub fn readable_times(text: &str) -> String {
     out
 }
 
+/// A count with thousands separated, `3,123`.
+pub fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
 /// An optional value, with a dash for what the site did not report.
 pub fn or_dash(value: Option<&str>) -> String {
     value.filter(|v| !v.is_empty()).unwrap_or("—").to_owned()
@@ -292,6 +305,14 @@ mod tests {
             "é 2026-12-01 12:21:03 UTC é"
         );
         assert_eq!(readable_times("no time here"), "no time here");
+    }
+
+    #[test]
+    fn counts_read_with_thousands_separated() {
+        assert_eq!(count(0), "0");
+        assert_eq!(count(999), "999");
+        assert_eq!(count(3_123), "3,123");
+        assert_eq!(count(1_000_000), "1,000,000");
     }
 
     #[test]

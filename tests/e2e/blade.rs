@@ -65,7 +65,7 @@ async fn sorting_by_a_header_matches_the_api_both_ways() {
     let app = start_server().await;
     let browser = Browser::signed_in(&app, crate::ADMIN).await;
     browser.open(&app.url("/devices")).await;
-    summary_is(&browser, "Showing 50 of 360 devices").await;
+    summary_is(&browser, "1–50 of 360 devices").await;
     let header = "//th[button[contains(normalize-space(),'Last check-in')]]";
     browser.click(&format!("{header}/button")).await;
     browser
@@ -98,7 +98,7 @@ async fn search_and_filter_chips_live_in_the_url_through_reload_and_back() {
     let app = start_server().await;
     let browser = Browser::signed_in(&app, crate::ADMIN).await;
     browser.open(&app.url("/devices")).await;
-    summary_is(&browser, "Showing 50 of 360 devices").await;
+    summary_is(&browser, "1–50 of 360 devices").await;
 
     let search = browser
         .wait_for("//input[@aria-label='Search devices']")
@@ -108,7 +108,7 @@ async fn search_and_filter_chips_live_in_the_url_through_reload_and_back() {
     let total = by_search.count.unwrap();
     summary_is(
         &browser,
-        &format!("Showing {} of {total} devices", by_search.value.len()),
+        &format!("1–{} of {total} devices", by_search.value.len()),
     )
     .await;
     assert!(query_of(&browser).await.contains("search=CHQ-LT"));
@@ -125,11 +125,7 @@ async fn search_and_filter_chips_live_in_the_url_through_reload_and_back() {
         "$search=%22CHQ-LT%22&$filter=managedBy%20in%20('coManaged')",
     )
     .await;
-    let expected = format!(
-        "Showing {} of {} devices",
-        both.value.len(),
-        both.count.unwrap()
-    );
+    let expected = format!("1–{} of {} devices", both.value.len(), both.count.unwrap());
     summary_is(&browser, &expected).await;
     assert_eq!(shown_names(&browser).await, names(&both));
 
@@ -153,7 +149,7 @@ async fn search_and_filter_chips_live_in_the_url_through_reload_and_back() {
         .await;
     summary_is(
         &browser,
-        &format!("Showing {} of {total} devices", by_search.value.len()),
+        &format!("1–{} of {total} devices", by_search.value.len()),
     )
     .await;
     browser.client.back().await.unwrap();
@@ -161,7 +157,7 @@ async fn search_and_filter_chips_live_in_the_url_through_reload_and_back() {
     browser.client.forward().await.unwrap();
     summary_is(
         &browser,
-        &format!("Showing {} of {total} devices", by_search.value.len()),
+        &format!("1–{} of {total} devices", by_search.value.len()),
     )
     .await;
 
@@ -179,7 +175,7 @@ async fn search_and_filter_chips_live_in_the_url_through_reload_and_back() {
     browser
         .click("//fieldset[legend='Hierarchy']//label[normalize-space()='Contoso Europe']/input")
         .await;
-    summary_is(&browser, "Showing 50 of 120 devices").await;
+    summary_is(&browser, "1–50 of 120 devices").await;
     browser
         .wait_for("//button[@aria-label='Remove filter Hierarchy: Contoso Europe']")
         .await;
@@ -192,7 +188,7 @@ async fn pages_follow_the_api_and_back_returns_to_the_first() {
     let app = start_server().await;
     let browser = Browser::signed_in(&app, crate::ADMIN).await;
     browser.open(&app.url("/devices")).await;
-    summary_is(&browser, "Showing 50 of 360 devices").await;
+    summary_is(&browser, "1–50 of 360 devices").await;
     let first = api_page(&app, "").await;
     let token = first
         .next_link
@@ -204,7 +200,7 @@ async fn pages_follow_the_api_and_back_returns_to_the_first() {
         .to_owned();
     let second = api_page(&app, &format!("$skiptoken={token}")).await;
     browser
-        .click("//button[normalize-space()='Next page']")
+        .click("//nav[@aria-label='Pages']//button[normalize-space()='Next']")
         .await;
     browser
         .wait_for(&format!(
@@ -230,6 +226,34 @@ async fn pages_follow_the_api_and_back_returns_to_the_first() {
         ))
         .await;
     assert_eq!(shown_names(&browser).await, names(&first));
+
+    // Next twice, then Previous: the position says where, Previous walks back through the pages
+    // seen, also after a reload.
+    let next = "//nav[@aria-label='Pages']//button[normalize-space()='Next']";
+    let previous = "//nav[@aria-label='Pages']//button[normalize-space()='Previous']";
+    assert!(!browser.wait_for(previous).await.is_enabled().await.unwrap());
+    browser.click(next).await;
+    summary_is(&browser, "51–100 of 360 devices").await;
+    browser.click(next).await;
+    summary_is(&browser, "101–150 of 360 devices").await;
+    browser.client.refresh().await.unwrap();
+    summary_is(&browser, "101–150 of 360 devices").await;
+    browser.click(previous).await;
+    summary_is(&browser, "51–100 of 360 devices").await;
+    assert_eq!(shown_names(&browser).await, names(&second));
+    browser.click(previous).await;
+    summary_is(&browser, "1–50 of 360 devices").await;
+    assert_eq!(shown_names(&browser).await, names(&first));
+
+    // A page size of 100, kept in the URL.
+    let size = browser.wait_for("//nav[@aria-label='Pages']//select").await;
+    size.select_by_value("100").await.unwrap();
+    summary_is(&browser, "1–100 of 360 devices").await;
+    assert!(query_of(&browser).await.contains("size=100"));
+    browser.client.refresh().await.unwrap();
+    summary_is(&browser, "1–100 of 360 devices").await;
+    browser.click(next).await;
+    summary_is(&browser, "101–200 of 360 devices").await;
     browser.close().await;
     app.shut_down().await;
 }
@@ -297,7 +321,7 @@ async fn a_bulk_action_gives_each_selected_device_its_own_action() {
     let serving = tokio::spawn(site.serve(stop.clone()));
     let browser = Browser::signed_in(&app, crate::ADMIN).await;
     browser.open(&app.url("/devices?search=BRA-")).await;
-    summary_is(&browser, "Showing 20 of 20 devices").await;
+    summary_is(&browser, "1–20 of 20 devices").await;
     let chosen: Vec<String> = shown_names(&browser).await.into_iter().take(3).collect();
     for name in &chosen {
         browser
@@ -356,7 +380,7 @@ async fn uploaded_markup_renders_as_text() {
     .unwrap();
     let browser = Browser::signed_in(&app, crate::ADMIN).await;
     browser.open(&app.url("/devices?search=onerror")).await;
-    summary_is(&browser, "Showing 1 of 1 devices").await;
+    summary_is(&browser, "1–1 of 1 devices").await;
     assert_eq!(shown_names(&browser).await, vec![evil.to_owned()]);
     browser
         .open(&app.url(&format!("/devices/{}", device.id)))

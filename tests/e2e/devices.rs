@@ -49,7 +49,7 @@ async fn all_devices_lists_the_devices_in_the_database() {
     let summary = browser.text_of(".summary").await;
     assert_eq!(
         summary,
-        format!("Showing 50 of {} devices", stored.count.unwrap())
+        format!("1–50 of {} devices", stored.count.unwrap())
     );
 
     browser.close().await;

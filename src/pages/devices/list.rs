@@ -13,6 +13,7 @@ use leptos_router::NavigateOptions;
 
 use super::view_state::{
     column, encode, select_name, ListView, CHECKIN_WINDOWS, COLUMNS, DEFAULT_COLUMNS, FILTERS,
+    PAGE_SIZES,
 };
 use crate::api::{actions, connectors, devices};
 use crate::components::dialog::ConfirmDialog;
@@ -24,7 +25,9 @@ use crate::format;
 use crate::live::use_live;
 use crate::session::use_session;
 
-const PAGE_SIZE: u32 = 50;
+/// Where the pages walked through are kept, so that Previous goes back through them (a reload
+/// keeps them: sessionStorage is per tab).
+const TRAIL_KEY: &str = "attach-center.devices.trail";
 /// The performance mark of a rendered page of All devices.
 pub const DEVICES_RENDERED_MARK: &str = "attach-center:devices-rendered";
 const COLUMNS_KEY: &str = "attach-center.devices.columns";
@@ -83,11 +86,13 @@ pub fn AllDevices() -> impl IntoView {
     let api_pairs = Memo::new(move |_| view.with(|v| v.api_pairs(since.get().as_deref())));
     let refreshes = RwSignal::new(0u32);
     let page_token = Memo::new(move |_| view.with(|v| v.page.clone()));
+    let page_size = Memo::new(move |_| view.with(ListView::page_size));
     let page = LocalResource::new(move || {
         refreshes.track();
         let pairs = api_pairs.get();
         let token = page_token.get();
-        async move { devices::page(&pairs, PAGE_SIZE, token.as_deref()).await }
+        let size = page_size.get();
+        async move { devices::page(&pairs, size, token.as_deref()).await }
     });
     let go = {
         let navigate = navigate.clone();
@@ -503,6 +508,7 @@ fn DeviceGrid(
                 .unwrap_or_default()
         });
     let on_later_page = view.with_untracked(|v| v.page.is_some());
+    let from = view.with_untracked(|v| v.from.unwrap_or(1));
     let devices = StoredValue::new(page.value);
     // Each page of devices on screen (or its empty state) is marked in the browser's performance
     // timeline: the time from navigation, or from a click, to rows is then measurable, in
@@ -543,7 +549,12 @@ fn DeviceGrid(
     }
     view! {
         <p class="muted summary" role="status">
-            {format!("Showing {shown} of {total} devices")}
+            {format!(
+                "{}–{} of {} devices",
+                format::count(from),
+                format::count(from + shown as u64 - 1),
+                format::count(total)
+            )}
         </p>
         <div class="table-wrap">
             <table class="grid" aria-label="All devices">
@@ -646,29 +657,52 @@ fn DeviceGrid(
             </table>
         </div>
         <nav class="pager" aria-label="Pages">
-            <Show when=move || on_later_page>
-                <button
-                    class="button"
-                    on:click=move |_| go.with_value(|go| go(view.get_untracked().first_page(), false))
-                >
-                    "First page"
-                </button>
-            </Show>
-            {next
-                .map(|token| {
-                    view! {
-                        <button
-                            class="button"
-                            on:click=move |_| {
-                                let mut next_view = view.get_untracked();
-                                next_view.page = Some(token.clone());
-                                go.with_value(|go| go(next_view, false));
-                            }
-                        >
-                            "Next page"
-                        </button>
+            <button
+                class="button"
+                disabled=!on_later_page
+                on:click=move |_| {
+                    let here = view.get_untracked();
+                    let back = trail::pop(&here).unwrap_or_else(|| here.first_page());
+                    go.with_value(|go| go(back, false));
+                }
+            >
+                "Previous"
+            </button>
+            <button
+                class="button"
+                disabled=next.is_none()
+                on:click=move |_| {
+                    if let Some(token) = next.clone() {
+                        let here = view.get_untracked();
+                        trail::push(&here);
+                        let mut next_view = here;
+                        next_view.page = Some(token);
+                        next_view.from = Some(from + shown as u64);
+                        go.with_value(|go| go(next_view, false));
                     }
-                })}
+                }
+            >
+                "Next"
+            </button>
+            <label class="page-size">
+                "Per page "
+                <select on:change=move |event| {
+                    let size: u32 = event_target_value(&event).parse().unwrap_or(PAGE_SIZES[0]);
+                    change.with_value(|change| {
+                        change(&|v: &mut ListView| {
+                            v.size = (size != PAGE_SIZES[0]).then_some(size)
+                        })
+                    });
+                }>
+                    {PAGE_SIZES
+                        .iter()
+                        .map(|&size| {
+                            let chosen = view.with_untracked(|v| v.page_size()) == size;
+                            view! { <option value=size.to_string() selected=chosen>{size}</option> }
+                        })
+                        .collect_view()}
+                </select>
+            </label>
         </nav>
     }
     .into_any()
@@ -760,5 +794,67 @@ fn BulkActions(selected: RwSignal<BTreeMap<String, String>>) -> impl IntoView {
                     }
                 })
         }}
+    }
+}
+
+/// The pages walked through with Next, for Previous: per tab, for one search, filter, sort and
+/// page size (another view starts a new trail).
+mod trail {
+    use super::{ListView, TRAIL_KEY};
+
+    #[derive(serde::Serialize, serde::Deserialize, Default)]
+    struct Trail {
+        /// The view's query without its page.
+        view: String,
+        /// (page token, position) of each page before the one shown, oldest first.
+        pages: Vec<(Option<String>, Option<u64>)>,
+    }
+
+    fn key_of(view: &ListView) -> String {
+        super::encode(&view.without_page().to_pairs())
+    }
+
+    fn storage() -> Option<web_sys::Storage> {
+        leptos::prelude::window().session_storage().ok().flatten()
+    }
+
+    fn load(view: &ListView) -> Trail {
+        let key = key_of(view);
+        storage()
+            .and_then(|s| s.get_item(TRAIL_KEY).ok().flatten())
+            .and_then(|text| serde_json::from_str::<Trail>(&text).ok())
+            .filter(|trail| trail.view == key)
+            .unwrap_or(Trail {
+                view: key,
+                pages: Vec::new(),
+            })
+    }
+
+    fn save(trail: &Trail) {
+        if let (Some(storage), Ok(text)) = (storage(), serde_json::to_string(trail)) {
+            let _ = storage.set_item(TRAIL_KEY, &text);
+        }
+    }
+
+    /// Remembers `here` before going on to the next page.
+    pub fn push(here: &ListView) {
+        let mut trail = load(here);
+        // A page already on the trail (after Back, say) cuts it there.
+        if let Some(at) = trail.pages.iter().position(|(page, _)| *page == here.page) {
+            trail.pages.truncate(at);
+        }
+        trail.pages.push((here.page.clone(), here.from));
+        save(&trail);
+    }
+
+    /// The page before `here`, if this tab walked to `here` with Next.
+    pub fn pop(here: &ListView) -> Option<ListView> {
+        let mut trail = load(here);
+        let (page, from) = trail.pages.pop()?;
+        save(&trail);
+        let mut back = here.clone();
+        back.page = page;
+        back.from = from;
+        Some(back)
     }
 }

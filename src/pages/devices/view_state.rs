@@ -211,7 +211,14 @@ pub struct ListView {
     pub checkin: Option<String>,
     /// The `$skiptoken` of the page shown; `None` is the first page.
     pub page: Option<String>,
+    /// The position (from 1) of the page's first device, when not the first page.
+    pub from: Option<u64>,
+    /// Devices per page when not the default.
+    pub size: Option<u32>,
 }
+
+/// The page sizes an operator may choose; the first is the default.
+pub const PAGE_SIZES: &[u32] = &[50, 100, 250];
 
 fn quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
@@ -245,6 +252,13 @@ impl ListView {
                     view.checkin = Some(value.to_owned())
                 }
                 "page" => view.page = Some(value.to_owned()),
+                "from" => view.from = value.parse().ok().filter(|from| *from > 1),
+                "size" => {
+                    view.size = value
+                        .parse()
+                        .ok()
+                        .filter(|size| PAGE_SIZES[1..].contains(size))
+                }
                 other => {
                     if let Some(kind) = FILTERS.iter().find(|f| f.param == other) {
                         let chosen: Vec<String> = values()
@@ -284,10 +298,26 @@ impl ListView {
                 format!("{key} {}", if *descending { "desc" } else { "asc" }),
             ));
         }
+        if let Some(size) = self.size {
+            pairs.push(("size".into(), size.to_string()));
+        }
         if let Some(page) = &self.page {
             pairs.push(("page".into(), page.clone()));
+            if let Some(from) = self.from {
+                pairs.push(("from".into(), from.to_string()));
+            }
         }
         pairs
+    }
+
+    /// Devices per page.
+    pub fn page_size(&self) -> u32 {
+        self.size.unwrap_or(PAGE_SIZES[0])
+    }
+
+    /// The view without its place in the pages: what a trail of pages belongs to.
+    pub fn without_page(&self) -> Self {
+        self.clone().first_page()
     }
 
     /// The `$filter` these filters make; `since` is the start of the check-in window, when one is set.
@@ -341,6 +371,7 @@ impl ListView {
     /// The same view on its first page (any change of search, filter or sort starts over).
     pub fn first_page(mut self) -> Self {
         self.page = None;
+        self.from = None;
         self
     }
 }
@@ -383,6 +414,8 @@ mod tests {
             hierarchies: vec!["Contoso HQ".into()],
             checkin: Some("7d".into()),
             page: Some("tok".into()),
+            from: Some(101),
+            size: Some(100),
         };
         let pairs = view.to_pairs();
         let back = ListView::from_pairs(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())));
@@ -396,6 +429,9 @@ mod tests {
                 ("sort", "color desc"),
                 ("managedBy", "martian"),
                 ("checkin", "99y"),
+                ("size", "7"),
+                ("size", "50"),
+                ("from", "0"),
                 ("x", "y"),
             ]
             .into_iter(),
