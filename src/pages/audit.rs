@@ -351,7 +351,7 @@ fn skiptoken_of(link: &str) -> Option<String> {
 
 /// Connectors by id, as their hierarchies' names, for the Actor column: read once when the user may
 /// read connectors (an offboarded connector is no longer listed, and reads as its id).
-fn connector_names() -> LocalResource<std::collections::HashMap<String, String>> {
+fn connector_names() -> LocalResource<Vec<(String, String)>> {
     let session = use_session();
     LocalResource::new(move || async move {
         if !session.may(Permission::OrganizationRead) {
@@ -376,15 +376,19 @@ fn connector_names() -> LocalResource<std::collections::HashMap<String, String>>
 
 /// The Actor cell: a connector as its hierarchy's name (the id in the tooltip), anyone else as
 /// recorded.
-fn actor_cell(
-    event: &AuditEvent,
-    names: LocalResource<std::collections::HashMap<String, String>>,
-) -> impl IntoView {
+fn actor_cell(event: &AuditEvent, names: LocalResource<Vec<(String, String)>>) -> impl IntoView {
     let actor = event.actor.clone();
     let is_connector = event.actor_type == ActorType::Connector;
     move || {
         let name = is_connector
-            .then(|| names.get().and_then(|names| names.get(&actor).cloned()))
+            .then(|| {
+                names.get().and_then(|names| {
+                    names
+                        .into_iter()
+                        .find(|(id, _)| *id == actor)
+                        .map(|(_, name)| name)
+                })
+            })
             .flatten();
         match name {
             Some(name) => view! {

@@ -47,13 +47,12 @@ fn now() -> i64 {
 
 /// A time cell: to the second, how long ago, and the full timestamp as its tooltip.
 fn time_cell(value: &str, now: i64) -> impl IntoView {
-    let relative = format::relative(value, now);
-    view! {
-        <td title=value.to_owned()>
-            {format::timestamp_seconds(value)}
-            {relative.map(|ago| view! { <span class="muted ago">" · " {ago}</span> })}
-        </td>
+    let mut text = format::timestamp_seconds(value);
+    if let Some(ago) = format::relative(value, now) {
+        text.push_str(" · ");
+        text.push_str(&ago);
     }
+    view! { <td title=value.to_owned()>{text}</td> }
 }
 
 /// The actions bar, then `children` (the device's Essentials), then the action status.
@@ -227,54 +226,54 @@ pub fn DeviceActions(device: Device, children: Children) -> impl IntoView {
                             </tr>
                         </thead>
                         <tbody>
-                            <For
-                                each=move || {
-                                    clock.track();
-                                    let all = all_actions.get();
-                                    let shown = if show_all.get() { all.len() } else { RECENT_ACTIONS };
-                                    all.into_iter().take(shown).collect::<Vec<_>>()
-                                }
-                                key=move |a| (a.id.clone(), a.action_state, a.last_updated_date_time.clone(), clock.get())
-                                let:action
-                            >
-                                <tr data-action-id=action.id.clone()>
-                                    <td>{format::action(action.action)}</td>
-                                    <td>
-                                        <span class=format!("badge action-{}", action.action_state.as_str())>
-                                            {format::action_outcome(&action)}
-                                        </span>
-                                    </td>
-                                    {time_cell(&action.requested_date_time, clock.get_untracked())}
-                                    <td>{action.requested_by.clone()}</td>
-                                    {time_cell(&action.last_updated_date_time, clock.get_untracked())}
-                                    <td class="result">{format::or_dash(action.result_message.as_deref())}</td>
-                                </tr>
-                            </For>
+                            {move || {
+                                let now = clock.get();
+                                let all = all_actions.get();
+                                let shown = if show_all.get() { all.len() } else { RECENT_ACTIONS };
+                                all.into_iter()
+                                    .take(shown)
+                                    .map(|action| view! {
+                                        <tr data-action-id=action.id.clone()>
+                                            <td>{format::action(action.action)}</td>
+                                            <td>
+                                                <span class=format!("badge action-{}", action.action_state.as_str())>
+                                                    {format::action_outcome(&action)}
+                                                </span>
+                                            </td>
+                                            {time_cell(&action.requested_date_time, now)}
+                                            <td>{action.requested_by.clone()}</td>
+                                            {time_cell(&action.last_updated_date_time, now)}
+                                            <td class="result">{format::or_dash(action.result_message.as_deref())}</td>
+                                        </tr>
+                                    })
+                                    .collect_view()
+                            }}
                         </tbody>
                     </table>
                 </div>
-                <Show when=move || all_actions.with(|a| a.len() > RECENT_ACTIONS)>
-                    <p class="table-more">
-                        <span class="muted">
-                            {move || {
-                                let total = all_actions.with(Vec::len);
-                                if show_all.get() {
+                {move || {
+                    let total = all_actions.with(Vec::len);
+                    let all = show_all.get();
+                    (total > RECENT_ACTIONS).then(|| view! {
+                        <p class="table-more">
+                            <span class="muted">
+                                {if all {
                                     format!("All {total} actions")
                                 } else {
                                     format!("The latest {RECENT_ACTIONS} of {total} actions")
-                                }
-                            }}
-                        </span>
-                        " "
-                        <button
-                            class="button link"
-                            aria-expanded=move || show_all.get().to_string()
-                            on:click=move |_| show_all.update(|all| *all = !*all)
-                        >
-                            {move || if show_all.get() { "Show the latest only" } else { "View all" }}
-                        </button>
-                    </p>
-                </Show>
+                                }}
+                            </span>
+                            " "
+                            <button
+                                class="button link"
+                                aria-expanded=all.to_string()
+                                on:click=move |_| show_all.update(|all| *all = !*all)
+                            >
+                                {if all { "Show the latest only" } else { "View all" }}
+                            </button>
+                        </p>
+                    })
+                }}
             </Show>
         </section>
     }

@@ -509,6 +509,7 @@ fn DeviceGrid(
         });
     let on_later_page = view.with_untracked(|v| v.page.is_some());
     let from = view.with_untracked(|v| v.from.unwrap_or(1));
+    let size = view.with_untracked(ListView::page_size);
     let devices = StoredValue::new(page.value);
     // Each page of devices on screen (or its empty state) is marked in the browser's performance
     // timeline: the time from navigation, or from a click, to rows is then measurable, in
@@ -694,13 +695,9 @@ fn DeviceGrid(
                         })
                     });
                 }>
-                    {PAGE_SIZES
-                        .iter()
-                        .map(|&size| {
-                            let chosen = view.with_untracked(|v| v.page_size()) == size;
-                            view! { <option value=size.to_string() selected=chosen>{size}</option> }
-                        })
-                        .collect_view()}
+                    <option value="50" selected=size == 50>"50"</option>
+                    <option value="100" selected=size == 100>"100"</option>
+                    <option value="250" selected=size == 250>"250"</option>
                 </select>
             </label>
         </nav>
@@ -802,7 +799,8 @@ fn BulkActions(selected: RwSignal<BTreeMap<String, String>>) -> impl IntoView {
 mod trail {
     use super::{ListView, TRAIL_KEY};
 
-    #[derive(serde::Serialize, serde::Deserialize, Default)]
+    /// Stored as lines: the view's query, then `<position>\t<page token>` per page (an empty
+    /// token is the first page).
     struct Trail {
         /// The view's query without its page.
         view: String,
@@ -820,18 +818,33 @@ mod trail {
 
     fn load(view: &ListView) -> Trail {
         let key = key_of(view);
-        storage()
-            .and_then(|s| s.get_item(TRAIL_KEY).ok().flatten())
-            .and_then(|text| serde_json::from_str::<Trail>(&text).ok())
-            .filter(|trail| trail.view == key)
-            .unwrap_or(Trail {
-                view: key,
-                pages: Vec::new(),
-            })
+        let stored = storage().and_then(|s| s.get_item(TRAIL_KEY).ok().flatten());
+        let mut lines = stored.as_deref().unwrap_or_default().lines();
+        let pages = if lines.next() == Some(key.as_str()) {
+            lines
+                .filter_map(|line| {
+                    let (from, token) = line.split_once('\t')?;
+                    Some((
+                        (!token.is_empty()).then(|| token.to_owned()),
+                        from.parse().ok(),
+                    ))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Trail { view: key, pages }
     }
 
     fn save(trail: &Trail) {
-        if let (Some(storage), Ok(text)) = (storage(), serde_json::to_string(trail)) {
+        let mut text = trail.view.clone();
+        for (page, from) in &trail.pages {
+            text.push('\n');
+            text.push_str(&from.unwrap_or(1).to_string());
+            text.push('\t');
+            text.push_str(page.as_deref().unwrap_or_default());
+        }
+        if let Some(storage) = storage() {
             let _ = storage.set_item(TRAIL_KEY, &text);
         }
     }

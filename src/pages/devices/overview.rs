@@ -65,31 +65,38 @@ pub fn DeviceOverview() -> impl IntoView {
 #[component]
 fn DevicePage(device: Device) -> impl IntoView {
     let live = use_live();
-    let current = RwSignal::new(device.clone());
     let id = device.id.clone();
-    Effect::new(move |seen: Option<u64>| {
-        let uploads = live.devices_changed.get();
-        if seen.is_some_and(|seen| seen != uploads) {
-            let id = id.clone();
-            leptos::task::spawn_local(async move {
-                // A failed refresh keeps what is shown; the next upload tries again.
-                if let Ok(fresh) = devices::device(&id).await {
-                    current.set(fresh);
-                }
-            });
-        }
-        uploads
+    // Read again after each upload; until the first answer (or after a failed one), what the
+    // page was opened with.
+    let fresh = LocalResource::new(move || {
+        live.devices_changed.track();
+        let id = id.clone();
+        async move { devices::device(&id).await }
     });
+    let opened = device.clone();
+    let current = move || {
+        fresh
+            .get()
+            .and_then(Result::ok)
+            .unwrap_or_else(|| opened.clone())
+    };
     view! {
         <h1>{device.device_name.clone()}</h1>
         <DeviceActions device=device.clone()>
-            <Essentials device=current />
+            <section class="card essentials" aria-labelledby="essentials">
+                <h2 id="essentials">"Essentials"</h2>
+                <dl>
+                    {move || essentials(current())
+                        .into_iter()
+                        .map(|(label, value)| view! { <div class="field"><dt>{label}</dt><dd>{value}</dd></div> })
+                        .collect_view()}
+                </dl>
+            </section>
         </DeviceActions>
         <section class="card" aria-labelledby="collections">
             <h2 id="collections">"Collections"</h2>
             <ul class="plain">
-                {move || current
-                    .get()
+                {device
                     .collections
                     .into_iter()
                     .map(|c| view! { <li>{c.name} " " <span class="muted">"(" {c.id} ")"</span></li> })
@@ -148,19 +155,4 @@ fn essentials(device: Device) -> Vec<(&'static str, String)> {
         ),
         ("Last active", time(device.last_active_date_time)),
     ]
-}
-
-#[component]
-fn Essentials(device: RwSignal<Device>) -> impl IntoView {
-    view! {
-        <section class="card essentials" aria-labelledby="essentials">
-            <h2 id="essentials">"Essentials"</h2>
-            <dl>
-                {move || essentials(device.get())
-                    .into_iter()
-                    .map(|(label, value)| view! { <div class="field"><dt>{label}</dt><dd>{value}</dd></div> })
-                    .collect_view()}
-            </dl>
-        </section>
-    }
 }
