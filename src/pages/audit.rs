@@ -192,10 +192,15 @@ fn AuditTable() -> impl IntoView {
     });
     let refreshes = RwSignal::new(0u32);
     let api_url = Memo::new(move |_| view_state.with(AuditView::api_url));
+    let may_read_connectors = use_session().may(Permission::OrganizationRead);
     let page = LocalResource::new(move || {
         refreshes.track();
         let url = api_url.get();
-        async move { api::audit::page(&url).await }
+        async move {
+            let page = api::audit::page(&url).await?;
+            let names = connector_names(&page.value, may_read_connectors).await;
+            Ok::<_, api::ApiError>((page, names))
+        }
     });
     let go = {
         let navigate = navigate.clone();
@@ -287,7 +292,7 @@ fn AuditTable() -> impl IntoView {
                 let go = go.clone();
                 Suspend::new(async move {
                     match page.await {
-                        Ok(page) => {
+                        Ok((page, names)) => {
                             let next = page
                                 .next_link
                                 .as_deref()
@@ -302,7 +307,7 @@ fn AuditTable() -> impl IntoView {
                                 <p class="result-count" role="status">
                                     {format!("{count} event{}", if count == 1 { "" } else { "s" })}
                                 </p>
-                                <AuditRows events=page.value />
+                                <AuditRows events=page.value names />
                                 <div class="pager">
                                     <button
                                         class="button"
@@ -349,63 +354,34 @@ fn skiptoken_of(link: &str) -> Option<String> {
     })
 }
 
-/// Connectors by id, as their hierarchies' names, for the Actor column: read once when the user may
-/// read connectors (an offboarded connector is no longer listed, and reads as its id).
-fn connector_names() -> LocalResource<Vec<(String, String)>> {
-    let session = use_session();
-    LocalResource::new(move || async move {
-        if !session.may(Permission::OrganizationRead) {
-            return Default::default();
-        }
-        api::connectors::list()
-            .await
-            .map(|page| {
-                page.value
-                    .into_iter()
-                    .map(|c| {
-                        let name = c
-                            .hierarchy_name
-                            .unwrap_or_else(|| "Unknown hierarchy".into());
-                        (c.id, name)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
-    })
-}
-
-/// The Actor cell: a connector as its hierarchy's name (the id in the tooltip), anyone else as
-/// recorded.
-fn actor_cell(event: &AuditEvent, names: LocalResource<Vec<(String, String)>>) -> impl IntoView {
-    let actor = event.actor.clone();
-    let is_connector = event.actor_type == ActorType::Connector;
-    move || {
-        let name = is_connector
-            .then(|| {
-                names.get().and_then(|names| {
-                    names
-                        .into_iter()
-                        .find(|(id, _)| *id == actor)
-                        .map(|(_, name)| name)
-                })
-            })
-            .flatten();
-        match name {
-            Some(name) => view! {
-                <td title=format!("Connector {actor}")>
-                    {name}
-                    <span class="sub muted">"Connector"</span>
-                </td>
-            }
-            .into_any(),
-            None => view! { <td class="breakable">{actor.clone()}</td> }.into_any(),
-        }
+/// The hierarchies' names of the connectors among these events' actors, by connector id, for the
+/// Actor column. Read when the user may read connectors; an offboarded connector is no longer
+/// listed, and reads as its id.
+async fn connector_names(
+    events: &[AuditEvent],
+    may_read_connectors: bool,
+) -> Vec<(String, String)> {
+    if !may_read_connectors || !events.iter().any(|e| e.actor_type == ActorType::Connector) {
+        return Vec::new();
     }
+    api::connectors::list()
+        .await
+        .map(|page| {
+            page.value
+                .into_iter()
+                .map(|c| {
+                    let name = c
+                        .hierarchy_name
+                        .unwrap_or_else(|| "Unknown hierarchy".into());
+                    (c.id, name)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[component]
-fn AuditRows(events: Vec<AuditEvent>) -> impl IntoView {
-    let names = connector_names();
+fn AuditRows(events: Vec<AuditEvent>, names: Vec<(String, String)>) -> impl IntoView {
     if events.is_empty() {
         return view! { <p class="empty-state">"No audit events match these filters."</p> }
             .into_any();
@@ -446,7 +422,15 @@ fn AuditRows(events: Vec<AuditEvent>) -> impl IntoView {
                                             }}
                                         </span>
                                     </td>
-                                    {actor_cell(&event, names)}
+                                    {
+                                        // A connector reads as its hierarchy's name, its id in the tooltip.
+                                        let named = (event.actor_type == ActorType::Connector)
+                                            .then(|| names.iter().find(|(id, _)| *id == event.actor))
+                                            .flatten();
+                                        let title = named.map(|(id, _)| format!("Connector {id}"));
+                                        let actor = named.map_or_else(|| event.actor.clone(), |(_, name)| name.clone());
+                                        view! { <td class="breakable" title=title>{actor}</td> }
+                                    }
                                     <td>
                                         <span class="muted">{event.resource_type.clone()}</span>
                                         " "

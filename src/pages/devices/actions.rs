@@ -105,6 +105,7 @@ pub fn DeviceActions(device: Device, children: Children) -> impl IntoView {
         }
     });
     let show_all = RwSignal::new(false);
+    let any_actions = Memo::new(move |_| all_actions.with(|a| !a.is_empty()));
     // "2 min ago" moves on: the relative times are redrawn every half minute.
     let clock = RwSignal::new(now());
     let ticking = leptos::prelude::set_interval_with_handle(
@@ -178,11 +179,11 @@ pub fn DeviceActions(device: Device, children: Children) -> impl IntoView {
                 permission=Permission::RemoteTasksConfigurationManagerAction
                 id="actions-not-allowed"
             />
-            <Show when=offboarding>
+            {move || offboarding().then(|| view! {
                 <p class="notice" role="note">
                     "This device's hierarchy is being offboarded: it takes no more actions."
                 </p>
-            </Show>
+            })}
             {move || {
                 confirming
                     .get()
@@ -209,10 +210,8 @@ pub fn DeviceActions(device: Device, children: Children) -> impl IntoView {
         {children()}
         <section class="card" aria-labelledby="action-status">
             <h2 id="action-status">"Device action status"</h2>
-            <Show
-                when=move || all_actions.with(|a| !a.is_empty())
-                fallback=|| view! { <p class="muted">"No actions were requested for this device yet."</p> }
-            >
+            {move || if any_actions.get() {
+                view! {
                 <div class="table-wrap">
                     <table class="grid wrap" aria-label="Device action status">
                         <thead>
@@ -274,7 +273,11 @@ pub fn DeviceActions(device: Device, children: Children) -> impl IntoView {
                         </p>
                     })
                 }}
-            </Show>
+                }
+                .into_any()
+            } else {
+                view! { <p class="muted">"No actions were requested for this device yet."</p> }.into_any()
+            }}
         </section>
     }
 }

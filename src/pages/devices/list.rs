@@ -197,12 +197,8 @@ pub fn AllDevices() -> impl IntoView {
                 on:input:target=move |ev| on_search(ev.target().value())
             />
         </div>
-        <Show when=move || show_filters.get()>
-            <FilterPanel view change />
-        </Show>
-        <Show when=move || show_columns.get()>
-            <ColumnPanel columns />
-        </Show>
+        {move || show_filters.get().then(|| view! { <FilterPanel view change /> })}
+        {move || show_columns.get().then(|| view! { <ColumnPanel columns /> })}
         <FilterChips view change />
         <BulkActions selected />
         <Transition fallback=|| view! { <p class="muted summary" role="status">"Loading devices…"</p> }>
@@ -741,8 +737,9 @@ fn BulkActions(selected: RwSignal<BTreeMap<String, String>>) -> impl IntoView {
             selected.set(BTreeMap::new());
         });
     };
+    let any_selected = Memo::new(move |_| selected.with(|s| !s.is_empty()));
     view! {
-        <Show when=move || selected.with(|s| !s.is_empty())>
+        {move || any_selected.get().then(|| view! {
             <div class="bulk" role="region" aria-label="Bulk actions">
                 <span>{move || format!("{} selected", selected.with(BTreeMap::len))}</span>
                 {ConfigurationManagerActionType::ALL
@@ -768,7 +765,7 @@ fn BulkActions(selected: RwSignal<BTreeMap<String, String>>) -> impl IntoView {
                     id="bulk-not-allowed"
                 />
             </div>
-        </Show>
+        })}
         {move || {
             confirming
                 .get()
