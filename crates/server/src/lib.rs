@@ -136,6 +136,24 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
     )
 }
 
+/// A panic is one log line (where and what), not a backtrace per request: the catch-panic layer
+/// answers the request with a 500 and its request id. Installed by the binary.
+pub fn log_panics_in_one_line() {
+    std::panic::set_hook(Box::new(|panic| {
+        let location = panic
+            .location()
+            .map(|at| format!("{}:{}", at.file(), at.line()))
+            .unwrap_or_default();
+        let message = panic
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|text| (*text).to_owned())
+            .or_else(|| panic.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        tracing::error!(%location, message = %message.replace('\n', " "), "a task panicked");
+    }));
+}
+
 /// A server bound and running in the background.
 pub struct Server {
     pub addr: SocketAddr,
@@ -259,5 +277,46 @@ impl Server {
         }
         self.state.store.close().await;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_panic_is_logged_in_one_line() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let previous = std::panic::take_hook();
+        tracing::subscriber::with_default(subscriber, || {
+            super::log_panics_in_one_line();
+            let outcome = std::panic::catch_unwind(|| panic!("first line\nsecond line"));
+            assert!(outcome.is_err());
+        });
+        std::panic::set_hook(previous);
+        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(log.lines().count(), 1, "{log}");
+        assert!(log.contains("a task panicked"), "{log}");
+        assert!(log.contains("first line second line"), "{log}");
+        assert!(log.contains("lib.rs:"), "the place: {log}");
     }
 }

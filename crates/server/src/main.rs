@@ -27,21 +27,7 @@ async fn main() -> anyhow::Result<()> {
             .with_env_filter(filter)
             .init(),
     }
-    // A panic is one log line (where and what), not a backtrace per request: the catch-panic
-    // layer answers the request with a 500 and its request id.
-    std::panic::set_hook(Box::new(|panic| {
-        let location = panic
-            .location()
-            .map(|at| format!("{}:{}", at.file(), at.line()))
-            .unwrap_or_default();
-        let message = panic
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|text| (*text).to_owned())
-            .or_else(|| panic.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_default();
-        tracing::error!(%location, message = %message.replace('\n', " "), "a task panicked");
-    }));
+    admin_server::log_panics_in_one_line();
 
     match command {
         None | Some(Command::Serve) => serve(&config).await,
