@@ -103,10 +103,7 @@ impl FromRequestParts<AppState> for LiveOnboardingToken {
             .onboarding_token_is_live(&secrets::hash(token), state.now())
             .await?
         {
-            return Err(AppError::Unauthenticated(
-                "The onboarding token is not valid: it is unknown, used or expired. Create a new one."
-                    .into(),
-            ));
+            return Err(crate::store::onboarding::token_not_valid());
         }
         Ok(Self(token.to_owned()))
     }

@@ -344,7 +344,7 @@ impl Store {
     ) -> AppResult<()> {
         reject_repeated_ids(devices.iter().map(|d| d.id.as_str()), "devices")?;
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        if completed_sync(&mut tx, connector_id, sync_id)
+        if completed_sync(&mut *tx, connector_id, sync_id)
             .await?
             .is_some()
         {
@@ -399,8 +399,7 @@ impl Store {
         };
         let staged = staged_batches(self.reader(), connector_id, sync_id).await?;
         if !is_done(staged) {
-            let mut tx = self.reader().begin().await?;
-            if let Some(done) = completed_sync(&mut tx, connector_id, sync_id).await? {
+            if let Some(done) = completed_sync(self.reader(), connector_id, sync_id).await? {
                 return Ok(done);
             }
             return Err(self
@@ -408,7 +407,7 @@ impl Store {
                 .await);
         }
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        if let Some(done) = completed_sync(&mut tx, connector_id, sync_id).await? {
+        if let Some(done) = completed_sync(&mut *tx, connector_id, sync_id).await? {
             return Ok(done);
         }
         let staged = staged_batches(&mut *tx, connector_id, sync_id).await?;
@@ -489,15 +488,18 @@ impl Store {
         }
         // Staged indexes are below batch_count here; the first missing ones are found among
         // the first NAMED + staged indexes, read in order.
-        let present: Vec<u32> = sqlx::query_scalar(
+        let present: sqlx::Result<Vec<u32>> = sqlx::query_scalar(
             "SELECT batch_index FROM sync_batches WHERE connector_id = ? AND sync_id = ? ORDER BY batch_index LIMIT ?",
         )
         .bind(connector_id)
         .bind(sync_id)
         .bind(i64::from(NAMED) + i64::from(staged))
         .fetch_all(self.reader())
-        .await
-        .unwrap_or_default();
+        .await;
+        let present = match present {
+            Ok(present) => present,
+            Err(error) => return error.into(),
+        };
         let missing = batch_count - staged.min(batch_count);
         let named: Vec<String> = (0..batch_count)
             .filter(|index| present.binary_search(index).is_err())
@@ -526,7 +528,7 @@ impl Store {
         reject_repeated_ids(delta.upserts.iter().map(|d| d.id.as_str()), "upserts")?;
         reject_repeated_ids(delta.removals.iter().map(String::as_str), "removals")?;
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        if let Some(done) = completed_sync(&mut tx, connector_id, sync_id).await? {
+        if let Some(done) = completed_sync(&mut *tx, connector_id, sync_id).await? {
             return Ok(done);
         }
         let upserts = serde_json::to_string(&delta.upserts).expect("devices serialize");
@@ -603,8 +605,8 @@ async fn staged_batches<'e>(
     .await
 }
 
-async fn completed_sync(
-    tx: &mut Tx<'_>,
+async fn completed_sync<'e>(
+    executor: impl sqlx::SqliteExecutor<'e>,
     connector_id: &str,
     sync_id: &str,
 ) -> AppResult<Option<SyncResult>> {
@@ -612,7 +614,7 @@ async fn completed_sync(
         sqlx::query_as("SELECT device_count, changed FROM syncs WHERE connector_id = ? AND id = ?")
             .bind(connector_id)
             .bind(sync_id)
-            .fetch_optional(&mut **tx)
+            .fetch_optional(executor)
             .await?;
     Ok(row.map(|(device_count, changed)| SyncResult {
         sync_id: sync_id.to_owned(),

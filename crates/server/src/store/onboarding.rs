@@ -77,10 +77,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         if spent.rows_affected() != 1 {
-            return Err(AppError::Unauthenticated(
-                "The onboarding token is not valid: it is unknown, used or expired. Create a new one."
-                    .into(),
-            ));
+            return Err(token_not_valid());
         }
         sqlx::query(
             "INSERT INTO connectors (id, hierarchy_id, credential_hash, onboarded_at) VALUES (?, ?, ?, ?)",
@@ -108,4 +105,12 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// The 401 for an onboarding token that is unknown, used or expired: the same whichever it is.
+pub(crate) fn token_not_valid() -> AppError {
+    AppError::Unauthenticated(
+        "The onboarding token is not valid: it is unknown, used or expired. Create a new one."
+            .into(),
+    )
 }

@@ -49,30 +49,26 @@ async fn a_batch_count_beyond_what_was_staged_is_refused_briefly() {
         .put_batch("big", 0, &devices[..10])
         .await
         .unwrap();
+    let complete = |count: u64| {
+        call(
+            &app,
+            &site,
+            "/syncs/big/complete",
+            serde_json::json!({"batchCount": count}),
+        )
+    };
     for count in [
         0_u64,
         u64::from(MAX_BATCHES) + 1,
         10_000_000,
         u64::from(u32::MAX),
     ] {
-        let response = call(
-            &app,
-            &site,
-            "/syncs/big/complete",
-            serde_json::json!({"batchCount": count}),
-        )
-        .await;
+        let response = complete(count).await;
         let error = error_of(response, 400).await;
         assert_eq!(error["target"], "batchCount", "{count}");
     }
     for count in [2_u32, 1_000, MAX_BATCHES] {
-        let response = call(
-            &app,
-            &site,
-            "/syncs/big/complete",
-            serde_json::json!({"batchCount": count}),
-        )
-        .await;
+        let response = complete(u64::from(count)).await;
         let length = response.content_length();
         let error = error_of(response, 409).await;
         let message = error["message"].as_str().unwrap();
