@@ -21,7 +21,7 @@ pub async fn serving_site(app: &TestServer) -> (SiteConnector, CancellationToken
 }
 
 pub async fn device(site: &SiteConnector, state: ClientState) -> (String, String) {
-    let hierarchy = site.hierarchy();
+    let hierarchy = site.source();
     let hierarchy = hierarchy.lock().await;
     let device = hierarchy
         .devices

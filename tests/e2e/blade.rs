@@ -369,7 +369,7 @@ async fn uploaded_markup_renders_as_text() {
         .attach_site(HierarchyConfig::new("Contoso Branch", "BRA", 2207, 3, 51))
         .await;
     let evil = "<img src=x onerror=\"window.__xss=1\">";
-    let mut device = site.hierarchy().lock().await.devices_in_scope()[0].clone();
+    let mut device = site.source().lock().await.devices_in_scope()[0].clone();
     device.device_name = evil.into();
     device.model = Some("<script>window.__xss=2</script>".into());
     site.upload_delta(&admin_api::protocol::DeviceDelta {

@@ -132,7 +132,8 @@ async fn run_site(
     let options = SiteOptions {
         batch_size: 500,
         poll_wait_seconds: 25,
-        churn: Some((Duration::from_secs(60), 5)),
+        delta_every: Some(Duration::from_secs(60)),
+        full_every: None,
         ca_pem,
     };
     let saved = load(file).await.sites.get(&code).cloned();

@@ -32,6 +32,8 @@ pub struct HierarchyConfig {
     pub offline_share: f64,
     /// Client-side latency of an action, drawn between these bounds.
     pub latency: (Duration, Duration),
+    /// Devices that change between two deltas (the connector's `delta_every`).
+    pub changes_per_delta: usize,
     pub upload_scope: UploadScope,
     pub cloud: Cloud,
     /// A site that never sends its information shows as `unknown`.
@@ -57,6 +59,7 @@ impl HierarchyConfig {
             co_managed_share: 0.6,
             offline_share: 0.1,
             latency: (Duration::from_millis(500), Duration::from_secs(3)),
+            changes_per_delta: 5,
             upload_scope: UploadScope::AllDevices,
             cloud: Cloud::AzurePublicCloud,
             reports_site_info: true,

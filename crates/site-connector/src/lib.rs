@@ -5,8 +5,10 @@ pub mod client;
 pub mod hierarchy;
 pub mod secret_file;
 pub mod site;
+pub mod source;
 pub mod state;
 
 pub use client::{ProtocolClient, ProtocolError};
 pub use hierarchy::{HierarchyConfig, SimulatedHierarchy};
-pub use site::{Outcome, SiteConnector, SiteOptions};
+pub use site::{Outcome, SiteConnector, SiteError, SiteOptions};
+pub use source::DeviceSource;

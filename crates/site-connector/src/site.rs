@@ -1,18 +1,19 @@
 //! The service connection point's work loop: onboard, report the site, upload devices (a full sync
-//! in batches, then deltas), take actions and report their results, and offboard when told.
+//! in batches, then deltas), take actions and report their results, and offboard when told. What
+//! the site holds comes from a [`DeviceSource`]: a simulated hierarchy or a real site.
 
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use admin_api::protocol::{ActionResult, DeviceDelta, SiteAction, SyncResult};
-use admin_api::ConfigurationManagerActionType;
+use admin_api::protocol::{DeviceDelta, SiteAction, SyncResult};
+use futures::StreamExt;
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
-use crate::client::{ProtocolClient, ProtocolError, ProtocolResult};
-use crate::hierarchy::{ClientState, SimulatedHierarchy, RPC_SERVER_UNAVAILABLE};
+use crate::client::{ProtocolClient, ProtocolError};
+use crate::source::{DeviceSource, Finished, Started};
 use crate::state::{ConnectorState, StateFile};
 
 #[derive(Debug, Clone)]
@@ -21,8 +22,10 @@ pub struct SiteOptions {
     pub batch_size: usize,
     /// Seconds one action poll waits on the server.
     pub poll_wait_seconds: u32,
-    /// Send a delta of this many changes this often (none when `None`).
-    pub churn: Option<(Duration, usize)>,
+    /// Upload what changed this often (never when `None`).
+    pub delta_every: Option<Duration>,
+    /// Upload every device again this often (only once, when attached, when `None`).
+    pub full_every: Option<Duration>,
     /// CA certificates (PEM) to trust besides the platform's, for an `https://` admin center.
     pub ca_pem: Option<Vec<u8>>,
 }
@@ -32,7 +35,8 @@ impl Default for SiteOptions {
         Self {
             batch_size: 500,
             poll_wait_seconds: 25,
-            churn: None,
+            delta_every: None,
+            full_every: None,
             ca_pem: None,
         }
     }
@@ -49,9 +53,47 @@ pub enum Outcome {
     Stopped,
 }
 
-pub struct SiteConnector {
+/// Why a connector could not do what it was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum SiteError {
+    /// The admin center refused, or could not be reached.
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
+    /// The site could not be read.
+    #[error("the site could not be read: {0:#}")]
+    Source(anyhow::Error),
+    /// The connector's state could not be saved.
+    #[error("the connector's state could not be saved: {0}")]
+    State(#[from] std::io::Error),
+}
+
+impl SiteError {
+    /// The admin center's answer, when it answered.
+    pub fn status(&self) -> Option<reqwest::StatusCode> {
+        match self {
+            Self::Protocol(error) => error.status(),
+            _ => None,
+        }
+    }
+
+    /// The admin center could not be reached.
+    pub fn is_network(&self) -> bool {
+        matches!(self, Self::Protocol(error) if error.is_network())
+    }
+}
+
+impl From<reqwest::Error> for SiteError {
+    fn from(error: reqwest::Error) -> Self {
+        Self::Protocol(error.into())
+    }
+}
+
+pub type SiteResult<T> = Result<T, SiteError>;
+
+/// A site's connector; a simulated hierarchy's unless said otherwise.
+pub struct SiteConnector<S: DeviceSource = crate::SimulatedHierarchy> {
     client: ProtocolClient,
-    hierarchy: Arc<Mutex<SimulatedHierarchy>>,
+    source: Arc<Mutex<S>>,
     options: SiteOptions,
     /// Actions already taken: a poll answer sent twice (after a dropped connection) runs nothing twice.
     taken: HashSet<String>,
@@ -73,22 +115,17 @@ impl Saved {
     }
 }
 
-impl SiteConnector {
+impl<S: DeviceSource> SiteConnector<S> {
     /// Onboards with a one-time token and reports the site's information.
     pub async fn attach(
         server: &str,
         onboarding_token: &str,
-        hierarchy: SimulatedHierarchy,
+        source: S,
         options: SiteOptions,
-    ) -> ProtocolResult<Self> {
+    ) -> SiteResult<Self> {
         let mut client = ProtocolClient::trusting(server, None, options.ca_pem.as_deref())?;
-        onboard(
-            &mut client,
-            onboarding_token,
-            &hierarchy.config.hierarchy_id,
-        )
-        .await?;
-        let site = Self::resume(client, hierarchy, options);
+        onboard(&mut client, onboarding_token, &source.hierarchy_id()).await?;
+        let site = Self::resume(client, source, options);
         site.report_site().await?;
         Ok(site)
     }
@@ -98,43 +135,40 @@ impl SiteConnector {
     pub async fn attach_keeping(
         server: &str,
         onboarding_token: &str,
-        hierarchy: SimulatedHierarchy,
+        source: S,
         options: SiteOptions,
         file: StateFile,
-    ) -> anyhow::Result<Self> {
+    ) -> SiteResult<Self> {
         let mut client = ProtocolClient::trusting(server, None, options.ca_pem.as_deref())?;
-        let onboarded = onboard(
-            &mut client,
-            onboarding_token,
-            &hierarchy.config.hierarchy_id,
-        )
-        .await?;
+        let hierarchy_id = source.hierarchy_id();
+        let onboarded = onboard(&mut client, onboarding_token, &hierarchy_id).await?;
         let state = ConnectorState {
             server: server.to_owned(),
             connector_id: onboarded.connector_id,
             credential: onboarded.credential,
-            hierarchy_id: hierarchy.config.hierarchy_id.clone(),
+            hierarchy_id,
             full_sync_in_progress: None,
+            full_sync_batches: None,
         };
         file.save(&state)?;
-        Ok(Self::keeping(client, hierarchy, options, file, state)
+        Self::keeping(client, source, options, file, state)
             .reported()
-            .await?)
+            .await
     }
 
     /// A connector that onboarded before and kept its state in `file`.
     pub async fn resume_from(
         state: ConnectorState,
         file: StateFile,
-        hierarchy: SimulatedHierarchy,
+        source: S,
         options: SiteOptions,
-    ) -> ProtocolResult<Self> {
+    ) -> SiteResult<Self> {
         let client = ProtocolClient::trusting(
             &state.server,
             Some(state.credential.clone()),
             options.ca_pem.as_deref(),
         )?;
-        Self::keeping(client, hierarchy, options, file, state)
+        Self::keeping(client, source, options, file, state)
             .reported()
             .await
     }
@@ -142,12 +176,12 @@ impl SiteConnector {
     /// A connector whose state is kept in `file`.
     fn keeping(
         client: ProtocolClient,
-        hierarchy: SimulatedHierarchy,
+        source: S,
         options: SiteOptions,
         file: StateFile,
         state: ConnectorState,
     ) -> Self {
-        let mut site = Self::resume(client, hierarchy, options);
+        let mut site = Self::resume(client, source, options);
         site.state = Some(Saved {
             file,
             state: std::sync::Mutex::new(state),
@@ -156,20 +190,16 @@ impl SiteConnector {
     }
 
     /// This connector, once it has reported its site.
-    async fn reported(self) -> ProtocolResult<Self> {
+    async fn reported(self) -> SiteResult<Self> {
         self.report_site().await?;
         Ok(self)
     }
 
     /// A connector that onboarded before, with its credential.
-    pub fn resume(
-        client: ProtocolClient,
-        hierarchy: SimulatedHierarchy,
-        options: SiteOptions,
-    ) -> Self {
+    pub fn resume(client: ProtocolClient, source: S, options: SiteOptions) -> Self {
         Self {
             client,
-            hierarchy: Arc::new(Mutex::new(hierarchy)),
+            source: Arc::new(Mutex::new(source)),
             options,
             taken: HashSet::new(),
             state: None,
@@ -180,66 +210,76 @@ impl SiteConnector {
         &self.client
     }
 
-    pub fn hierarchy(&self) -> Arc<Mutex<SimulatedHierarchy>> {
-        self.hierarchy.clone()
+    /// The site this connector serves.
+    pub fn source(&self) -> Arc<Mutex<S>> {
+        self.source.clone()
     }
 
     /// Sends the site's information, unless this site is one that never reports it.
-    pub async fn report_site(&self) -> ProtocolResult<()> {
-        let hierarchy = self.hierarchy.lock().await;
-        if hierarchy.config.reports_site_info {
-            let info = hierarchy.site_info();
-            drop(hierarchy);
+    pub async fn report_site(&self) -> SiteResult<()> {
+        let read = self.source.lock().await.site_info();
+        if let Some(info) = read.await.map_err(SiteError::Source)? {
             retry(|| self.client.report_site(&info)).await?;
         }
         Ok(())
     }
 
-    /// Uploads every device in scope as a full sync, batch by batch, then completes it. A full
-    /// sync that a previous run kept as in progress is completed under its own id if the server
-    /// has all of it (or already completed it: then it answers the same result), and replaced
-    /// by a new one otherwise, so that an interrupted upload lands exactly once.
-    pub async fn full_sync(&self) -> ProtocolResult<SyncResult> {
-        let devices = self.hierarchy.lock().await.devices_in_scope();
+    /// Uploads every device in scope as a full sync, batch by batch as the site is read, then
+    /// completes it. A full sync that a previous run kept as in progress is completed under its
+    /// own id if all of its batches were sent (if the server already completed it, it answers
+    /// the same result), and replaced by a new one otherwise, so that an interrupted upload lands
+    /// exactly once.
+    pub async fn full_sync(&self) -> SiteResult<SyncResult> {
         let kept = self.state.as_ref().and_then(|saved| {
-            saved
-                .state
-                .lock()
-                .expect("never poisoned")
+            let state = saved.state.lock().expect("never poisoned");
+            state
                 .full_sync_in_progress
                 .clone()
+                .zip(state.full_sync_batches)
         });
-        let batches: Vec<_> = devices.chunks(self.options.batch_size.max(1)).collect();
-        if let Some(sync_id) = &kept {
-            // The previous run may have completed it without hearing the answer, or staged all
-            // of it: completing answers then (a completed sync answers its result again). A 409
-            // says it never completed: a new full sync replaces it (its first batch discards
-            // what the old one staged), so nothing lands twice.
-            match retry(|| {
-                self.client
-                    .complete_full_sync(sync_id, batches.len() as u32)
-            })
-            .await
-            {
+        if let Some((sync_id, batch_count)) = &kept {
+            // A 409 says it never completed: a new full sync replaces it (its first batch
+            // discards what the old one staged), so nothing lands twice.
+            match retry(|| self.client.complete_full_sync(sync_id, *batch_count)).await {
                 Ok(done) => {
-                    self.keep(|state| state.full_sync_in_progress = None);
+                    self.keep(|state| {
+                        state.full_sync_in_progress = None;
+                        state.full_sync_batches = None;
+                    });
                     return Ok(done);
                 }
                 Err(error) if error.status() == Some(reqwest::StatusCode::CONFLICT) => {}
-                Err(error) => return Err(error),
+                Err(error) => return Err(error.into()),
             }
         }
         let sync_id = uuid::Uuid::new_v4().to_string();
-        self.keep(|state| state.full_sync_in_progress = Some(sync_id.clone()));
-        for (index, batch) in batches.iter().enumerate() {
-            retry(|| self.client.put_batch(&sync_id, index as u32, batch)).await?;
+        self.keep(|state| {
+            state.full_sync_in_progress = Some(sync_id.clone());
+            state.full_sync_batches = None;
+        });
+        let mut pages = self
+            .source
+            .lock()
+            .await
+            .device_pages(self.options.batch_size);
+        let mut index = 0u32;
+        while let Some(batch) = pages.next().await {
+            let batch = batch.map_err(SiteError::Source)?;
+            retry(|| self.client.put_batch(&sync_id, index, &batch)).await?;
+            index += 1;
         }
-        let done = retry(|| {
-            self.client
-                .complete_full_sync(&sync_id, batches.len() as u32)
-        })
-        .await?;
-        self.keep(|state| state.full_sync_in_progress = None);
+        if index == 0 {
+            // A site with no device in scope still says so: one empty batch.
+            retry(|| self.client.put_batch(&sync_id, 0, &[])).await?;
+            index = 1;
+        }
+        self.keep(|state| state.full_sync_batches = Some(index));
+        let done = retry(|| self.client.complete_full_sync(&sync_id, index)).await?;
+        self.source.lock().await.upload_landed();
+        self.keep(|state| {
+            state.full_sync_in_progress = None;
+            state.full_sync_batches = None;
+        });
         Ok(done)
     }
 
@@ -253,34 +293,21 @@ impl SiteConnector {
         }
     }
 
-    /// Uploads a delta under a new sync id (re-sent as is after a network error). A delta of more
-    /// devices than a batch goes in several, each its own sync (a request body has a limit); the
-    /// result is the last one's, with the changes of all.
-    pub async fn upload_delta(&self, delta: &DeviceDelta) -> ProtocolResult<SyncResult> {
-        let size = self.options.batch_size.max(1);
-        let mut parts: Vec<DeviceDelta> = delta
-            .upserts
-            .chunks(size)
-            .map(|upserts| DeviceDelta {
-                upserts: upserts.to_vec(),
-                removals: Vec::new(),
-            })
-            .collect();
-        match parts.last_mut() {
-            Some(last) => last.removals = delta.removals.clone(),
-            None => parts.push(delta.clone()),
+    /// Uploads a delta (see [`upload_delta`]).
+    pub async fn upload_delta(&self, delta: &DeviceDelta) -> SiteResult<SyncResult> {
+        Ok(upload_delta(&self.client, self.options.batch_size, delta).await?)
+    }
+
+    /// Reads what changed at the site and uploads it (nothing when nothing changed).
+    pub async fn send_delta(&self) -> SiteResult<Option<SyncResult>> {
+        let read = self.source.lock().await.delta();
+        let delta = read.await.map_err(SiteError::Source)?;
+        if delta.upserts.is_empty() && delta.removals.is_empty() {
+            return Ok(None);
         }
-        let mut changed = 0;
-        let mut result = None;
-        for part in &parts {
-            let sync_id = uuid::Uuid::new_v4().to_string();
-            let done = retry(|| self.client.send_delta(&sync_id, part)).await?;
-            changed += done.changed;
-            result = Some(done);
-        }
-        let mut result = result.expect("a delta has at least one part");
-        result.changed = changed;
-        Ok(result)
+        let done = upload_delta(&self.client, self.options.batch_size, &delta).await?;
+        self.source.lock().await.upload_landed();
+        Ok(Some(done))
     }
 
     /// Polls for actions until told to offboard, the credential stops working, or `stop`. A
@@ -299,23 +326,23 @@ impl SiteConnector {
     }
 
     async fn serve_until_done(mut self, stop: CancellationToken) -> Outcome {
-        let mut churn = self.options.churn.map(|(every, changes)| {
-            let mut ticks = tokio::time::interval(every);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            (ticks, changes)
-        });
-        if let Some((ticks, _)) = churn.as_mut() {
-            ticks.tick().await;
-        }
+        let mut deltas = ticks(self.options.delta_every).await;
+        let mut fulls = ticks(self.options.full_every).await;
         let mut failures = 0u32;
         loop {
             let poll = tokio::select! {
                 () = stop.cancelled() => return Outcome::Stopped,
                 poll = self.client.poll_actions(self.options.poll_wait_seconds) => poll,
-                Some(changes) = next_churn(&mut churn) => {
-                    let delta = self.hierarchy.lock().await.churn(changes);
-                    if let Err(error) = self.upload_delta(&delta).await {
+                () = next_tick(&mut deltas) => {
+                    if let Err(error) = self.send_delta().await {
                         tracing::warn!(%error, "a delta upload failed");
+                    }
+                    continue;
+                }
+                () = next_tick(&mut fulls) => {
+                    match self.full_sync().await {
+                        Ok(done) => tracing::info!(devices = done.device_count, "full sync uploaded"),
+                        Err(error) => tracing::warn!(%error, "a full sync failed"),
                     }
                     continue;
                 }
@@ -351,7 +378,7 @@ impl SiteConnector {
     }
 
     async fn offboard(&self) -> Outcome {
-        let version = self.hierarchy.lock().await.config.version;
+        let version = self.source.lock().await.version();
         if version >= 2103 {
             if let Err(error) = retry(|| self.client.acknowledge_offboard()).await {
                 tracing::warn!(%error, "could not acknowledge offboarding");
@@ -360,70 +387,94 @@ impl SiteConnector {
         Outcome::Offboarded
     }
 
-    /// Accepts the action and lets its client run it; the result follows after the client's
-    /// latency (an offline client fails, or never answers).
+    /// Hands the action to the site: accepted once the site took it, its result reported when
+    /// the client answers (a refusal is reported at once, as a failure with the site's words).
     async fn take(&mut self, action: SiteAction, stop: &CancellationToken) {
         if !self.taken.insert(action.id.clone()) {
             return;
         }
-        if let Err(error) = retry(|| self.client.accept_action(&action.id)).await {
-            tracing::warn!(%error, action = %action.id, "could not accept an action");
-            self.taken.remove(&action.id);
-            return;
-        }
-        let (client_state, latency) = {
-            let mut hierarchy = self.hierarchy.lock().await;
-            let state = hierarchy.device(&action.device_id).map(|d| d.client);
-            (state, hierarchy.latency())
-        };
+        let starting = self.source.lock().await.start(&action);
         let client = self.client.clone();
         let stop = stop.clone();
-        let hierarchy = self.hierarchy.clone();
         tokio::spawn(async move {
-            let result = match client_state {
-                Some(ClientState::Online) => ActionResult {
-                    succeeded: true,
-                    result_code: 0,
-                    result_message: Some(format!(
-                        "{} completed on the client.",
-                        label(action.action)
-                    )),
-                },
-                Some(ClientState::OfflineFails) | None => ActionResult {
-                    succeeded: false,
-                    result_code: RPC_SERVER_UNAVAILABLE,
-                    result_message: Some("The client could not be reached (0x800706BA).".into()),
-                },
-                Some(ClientState::OfflineSilent) => return,
-            };
-            tokio::select! {
+            let started = tokio::select! {
                 () = stop.cancelled() => return,
-                () = tokio::time::sleep(latency) => {}
+                started = starting => started,
+            };
+            if let Err(error) = retry(|| client.accept_action(&action.id)).await {
+                tracing::warn!(%error, action = %action.id, "could not accept an action");
+                return;
             }
+            let finished = match started {
+                Started::Refused(result) => Some(Finished { result, then: None }),
+                Started::Accepted(answer) => tokio::select! {
+                    () = stop.cancelled() => return,
+                    finished = answer => finished,
+                },
+            };
+            let Some(Finished { result, then }) = finished else {
+                return;
+            };
             if let Err(error) = retry(|| client.report_result(&action.id, &result)).await {
                 tracing::warn!(%error, action = %action.id, "could not report a result");
             }
-            // A machine policy retrieval is a policy request: the site sees the client's new
-            // last policy request and activity, and uploads them as a delta.
-            if result.succeeded
-                && action.action == ConfigurationManagerActionType::RefreshMachinePolicy
-            {
-                let changed = hierarchy
-                    .lock()
-                    .await
-                    .record_policy_request(&action.device_id);
-                if let Some(device) = changed {
-                    let delta = DeviceDelta {
-                        upserts: vec![device],
-                        removals: Vec::new(),
-                    };
-                    let sync_id = uuid::Uuid::new_v4().to_string();
-                    if let Err(error) = retry(|| client.send_delta(&sync_id, &delta)).await {
-                        tracing::warn!(%error, device = %action.device_id, "could not upload a policy request");
-                    }
+            if let Some(delta) = then {
+                let sync_id = uuid::Uuid::new_v4().to_string();
+                if let Err(error) = retry(|| client.send_delta(&sync_id, &delta)).await {
+                    tracing::warn!(%error, device = %action.device_id, "could not upload a device's change");
                 }
             }
         });
+    }
+}
+
+/// Uploads a delta under a new sync id (re-sent as is after a network error). A delta of more
+/// devices than a batch goes in several, each its own sync (a request body has a limit); the
+/// result is the last one's, with the changes of all.
+pub async fn upload_delta(
+    client: &ProtocolClient,
+    batch_size: usize,
+    delta: &DeviceDelta,
+) -> Result<SyncResult, ProtocolError> {
+    let mut parts: Vec<DeviceDelta> = delta
+        .upserts
+        .chunks(batch_size.max(1))
+        .map(|upserts| DeviceDelta {
+            upserts: upserts.to_vec(),
+            removals: Vec::new(),
+        })
+        .collect();
+    match parts.last_mut() {
+        Some(last) => last.removals = delta.removals.clone(),
+        None => parts.push(delta.clone()),
+    }
+    let mut changed = 0;
+    let mut result = None;
+    for part in &parts {
+        let sync_id = uuid::Uuid::new_v4().to_string();
+        let done = retry(|| client.send_delta(&sync_id, part)).await?;
+        changed += done.changed;
+        result = Some(done);
+    }
+    let mut result = result.expect("a delta has at least one part");
+    result.changed = changed;
+    Ok(result)
+}
+
+/// Ticks of `every`, the first one `every` from now; none when `None`.
+async fn ticks(every: Option<Duration>) -> Option<tokio::time::Interval> {
+    let mut ticks = tokio::time::interval(every?);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
+    Some(ticks)
+}
+
+async fn next_tick(ticks: &mut Option<tokio::time::Interval>) {
+    match ticks {
+        Some(ticks) => {
+            ticks.tick().await;
+        }
+        None => std::future::pending().await,
     }
 }
 
@@ -434,7 +485,7 @@ async fn onboard(
     client: &mut ProtocolClient,
     token: &str,
     hierarchy_id: &str,
-) -> ProtocolResult<admin_api::protocol::OnboardResponse> {
+) -> Result<admin_api::protocol::OnboardResponse, ProtocolError> {
     let mut refusals = 0u32;
     loop {
         match client.onboard(token, hierarchy_id).await {
@@ -456,28 +507,6 @@ async fn onboard(
     }
 }
 
-fn label(action: ConfigurationManagerActionType) -> &'static str {
-    match action {
-        ConfigurationManagerActionType::RefreshMachinePolicy => {
-            "Machine Policy Retrieval & Evaluation Cycle"
-        }
-        ConfigurationManagerActionType::RefreshUserPolicy => {
-            "User Policy Retrieval & Evaluation Cycle"
-        }
-        ConfigurationManagerActionType::AppEvaluation => "Application Deployment Evaluation Cycle",
-    }
-}
-
-async fn next_churn(churn: &mut Option<(tokio::time::Interval, usize)>) -> Option<usize> {
-    match churn {
-        Some((ticks, changes)) => {
-            ticks.tick().await;
-            Some(*changes)
-        }
-        None => std::future::pending().await,
-    }
-}
-
 /// How long to wait after `failures` failures in a row: doubling from 200 ms up to 30 s, each
 /// wait jittered by up to a quarter so that many sites that lost the server together do not
 /// all come back in the same instant.
@@ -496,10 +525,10 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// [`MAX_BACKOFF`] with jitter, for as long as the server is away (a site outlives its admin
 /// center's restarts). Anything else the server refuses is final. An outage is logged once when
 /// it starts and once when it ends. Every call it retries is idempotent on the server.
-pub async fn retry<T, F, Fut>(mut call: F) -> ProtocolResult<T>
+pub async fn retry<T, F, Fut>(mut call: F) -> Result<T, ProtocolError>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = ProtocolResult<T>>,
+    Fut: Future<Output = Result<T, ProtocolError>>,
 {
     let mut failures = 0u32;
     let started = tokio::time::Instant::now();

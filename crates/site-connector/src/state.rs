@@ -1,7 +1,7 @@
 //! What a connector keeps between runs, in a state file private to its owner
 //! ([`crate::secret_file`]): its credential (so a restart needs no new onboarding token) and the
-//! full sync it was uploading (so an interrupted upload is finished under the same sync id, and
-//! lands exactly once).
+//! full sync it was uploading (so an interrupted upload lands exactly once: completed under its
+//! id when all of it was sent, replaced by a new one otherwise).
 
 use std::path::{Path, PathBuf};
 
@@ -22,6 +22,10 @@ pub struct ConnectorState {
     /// The full sync being uploaded, until its completion was answered.
     #[serde(default)]
     pub full_sync_in_progress: Option<String>,
+    /// How many batches that sync has, once all of them were sent: a run that stops before
+    /// then starts a new full sync (which discards what the old one staged).
+    #[serde(default)]
+    pub full_sync_batches: Option<u32>,
 }
 
 /// The state file of one connector.

@@ -78,7 +78,7 @@ pub async fn run(ctx: &Context) -> anyhow::Result<Section> {
     );
     let site = attach_quick_site(&ctx.url, &ctx.client, 50).await?;
     let devices: Vec<String> = site
-        .hierarchy()
+        .source()
         .lock()
         .await
         .devices_in_scope()

@@ -61,11 +61,7 @@ pub async fn run(
         Some(("≥ 50,000 devices/s", rate >= DEVICES_PER_SECOND_BUDGET)),
     );
 
-    let delta = sites[0]
-        .hierarchy()
-        .lock()
-        .await
-        .churn(preset.delta_changes);
+    let delta = sites[0].source().lock().await.churn(preset.delta_changes);
     let changed = delta.upserts.len() + delta.removals.len();
     let started = Instant::now();
     sites[0].upload_delta(&delta).await?;
@@ -82,7 +78,7 @@ pub async fn run(
     // Offboarding: the site acknowledges on its next poll; the devices go with the connector.
     let site = sites.remove(0);
     let connector_id = super::connector_id(&site)?;
-    let devices = site.hierarchy().lock().await.devices_in_scope().len();
+    let devices = site.source().lock().await.devices_in_scope().len();
     let stop = CancellationToken::new();
     let serving = tokio::spawn(site.serve(stop.clone()));
     let started = Instant::now();

@@ -44,7 +44,7 @@ async fn a_batch_count_beyond_what_was_staged_is_refused_briefly() {
     let site = app
         .attach_site(HierarchyConfig::new("One", "ONE", 2207, 30, 1))
         .await;
-    let devices = site.hierarchy().lock().await.devices_in_scope();
+    let devices = site.source().lock().await.devices_in_scope();
     site.client()
         .put_batch("big", 0, &devices[..10])
         .await
@@ -106,8 +106,8 @@ async fn a_connector_cannot_stage_into_or_squat_another_connectors_sync() {
         .attach_site(HierarchyConfig::new("Two", "TWO", 2207, 10, 3))
         .await;
     let (a, b) = (connector_id(&first), connector_id(&second));
-    let first_devices = first.hierarchy().lock().await.devices_in_scope();
-    let second_devices = second.hierarchy().lock().await.devices_in_scope();
+    let first_devices = first.source().lock().await.devices_in_scope();
+    let second_devices = second.source().lock().await.devices_in_scope();
     let before_b = device_ids_of(&app, &b).await;
 
     // The first stages a sync; the second writes a batch of the same id and index, and
@@ -197,7 +197,7 @@ async fn a_device_name_that_is_a_formula_is_exported_as_text() {
     let site = app
         .attach_site(HierarchyConfig::new("One", "ONE", 2207, 5, 5))
         .await;
-    let devices = site.hierarchy().lock().await.devices_in_scope();
+    let devices = site.source().lock().await.devices_in_scope();
     let names = [
         "=HYPERLINK(\"http://evil.example\",\"open\")",
         "+1+cmd|' /C calc'!A0",
@@ -304,7 +304,7 @@ async fn a_site_cannot_store_what_would_break_a_reader() {
         .await;
     let id = connector_id(&site);
     let before = device_ids_of(&app, &id).await;
-    let devices = site.hierarchy().lock().await.devices_in_scope();
+    let devices = site.source().lock().await.devices_in_scope();
     let put = |device: serde_json::Value| {
         let client = reqwest::Client::new();
         let url = format!(

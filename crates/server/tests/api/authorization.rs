@@ -215,7 +215,7 @@ async fn every_endpoint_answers_each_caller_as_the_table_says() {
     let app = spawn_app().await;
     let site = app.attach_site(quick_site("HQ", "CHQ", 2207, 41)).await;
     let connector = connector_id(&site);
-    let device = site.hierarchy().lock().await.devices[0].device.id.clone();
+    let device = site.source().lock().await.devices[0].device.id.clone();
     let action: Value = app
         .client
         .post(format!(

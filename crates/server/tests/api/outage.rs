@@ -108,6 +108,7 @@ async fn an_upload_outlives_a_minute_of_server_downtime_without_a_new_token() {
     // next run completes the same sync id, which answers its result again and changes nothing.
     let mut state = file.load().unwrap().unwrap();
     state.full_sync_in_progress = Some(done.sync_id.clone());
+    state.full_sync_batches = Some(DEVICES.div_ceil(options().batch_size) as u32);
     file.save(&state).unwrap();
     let again = SiteConnector::resume_from(state, file.clone(), hierarchy(), options())
         .await

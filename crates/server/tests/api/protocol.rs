@@ -136,7 +136,7 @@ async fn a_full_sync_then_a_delta_land_and_stamp_the_sync_time() {
         .await;
     let id = connector_id(&site);
     let expected = sorted_ids(
-        site.hierarchy()
+        site.source()
             .lock()
             .await
             .devices_in_scope()
@@ -157,10 +157,10 @@ async fn a_full_sync_then_a_delta_land_and_stamp_the_sync_time() {
     assert_eq!(after_full.status, ConnectorStatus::Healthy);
     assert_eq!(after_full.device_count, 1200);
 
-    let delta = site.hierarchy().lock().await.churn(20);
+    let delta = site.source().lock().await.churn(20);
     let result = site.upload_delta(&delta).await.unwrap();
     let expected = sorted_ids(
-        site.hierarchy()
+        site.source()
             .lock()
             .await
             .devices_in_scope()
@@ -190,7 +190,7 @@ async fn a_delta_writes_every_changed_field_and_counts_only_what_changed() {
     let site = app
         .attach_site(HierarchyConfig::new("HQ", "CHQ", 2207, 40, 21))
         .await;
-    let devices = site.hierarchy().lock().await.devices_in_scope();
+    let devices = site.source().lock().await.devices_in_scope();
     // Each device changes a different set of columns, so that they are written in different
     // groups; one is sent as it is, one is new.
     let mut renamed = devices[0].clone();
@@ -273,7 +273,7 @@ async fn a_batch_sent_again_duplicates_nothing() {
     let site = app
         .attach_site(HierarchyConfig::new("HQ", "CHQ", 2207, 30, 6))
         .await;
-    let devices = site.hierarchy().lock().await.devices_in_scope();
+    let devices = site.source().lock().await.devices_in_scope();
     let client = site.client();
     client.put_batch("resend", 0, &devices[..20]).await.unwrap();
     client.put_batch("resend", 0, &devices[..20]).await.unwrap();
@@ -304,7 +304,7 @@ async fn an_interrupted_full_sync_is_never_visible() {
     let id = connector_id(&site);
     let before = sorted_ids(devices_of(&app, &id).await.into_iter().map(|d| d.id));
     // A new full sync with only half the devices gets one batch of two up, then stops.
-    let devices = site.hierarchy().lock().await.devices_in_scope();
+    let devices = site.source().lock().await.devices_in_scope();
     site.client()
         .put_batch("cut-short", 0, &devices[..20])
         .await
@@ -345,7 +345,7 @@ async fn a_device_sent_twice_in_one_upload_is_refused_and_nothing_changes() {
         .attach_site(HierarchyConfig::new("HQ", "CHQ", 2207, 12, 23))
         .await;
     let id = connector_id(&site);
-    let devices = site.hierarchy().lock().await.devices_in_scope();
+    let devices = site.source().lock().await.devices_in_scope();
     let before: Vec<Device> = devices_of(&app, &id).await;
     let client = site.client();
     let status = |e: site_connector::ProtocolError| e.status().map(|s| s.as_u16());
@@ -413,10 +413,7 @@ async fn changing_the_upload_scope_removes_the_devices_that_fell_out() {
         collection_name: "Windows 11 Workstations".into(),
         include_child_collections: true,
     };
-    site.hierarchy()
-        .lock()
-        .await
-        .set_upload_scope(scope.clone());
+    site.source().lock().await.set_upload_scope(scope.clone());
     site.report_site().await.unwrap();
     site.full_sync().await.unwrap();
     let in_scope = devices_of(&app, &id).await;
@@ -426,7 +423,7 @@ async fn changing_the_upload_scope_removes_the_devices_that_fell_out() {
         in_scope.len()
     );
     let expected = sorted_ids(
-        site.hierarchy()
+        site.source()
             .lock()
             .await
             .devices_in_scope()
@@ -451,7 +448,7 @@ async fn a_site_cannot_touch_another_connectors_devices() {
     let second = app
         .attach_site(HierarchyConfig::new("Two", "TWO", 2207, 10, 10))
         .await;
-    let theirs = first.hierarchy().lock().await.devices_in_scope();
+    let theirs = first.source().lock().await.devices_in_scope();
     let before = devices_of(&app, &connector_id(&first)).await;
 
     let mut renamed = theirs[0].clone();
@@ -489,7 +486,7 @@ pub fn quick_site(name: &str, code: &str, version: u32, seed: u64) -> HierarchyC
 }
 
 pub async fn device_in_state(site: &SiteConnector, state: ClientState) -> String {
-    site.hierarchy()
+    site.source()
         .lock()
         .await
         .devices
@@ -1013,7 +1010,7 @@ async fn search_and_counts_follow_renames_and_removals() {
         page.count.unwrap()
     };
     assert_eq!((count().await, count().await), (40, 40));
-    let devices = site.hierarchy().lock().await.devices_in_scope();
+    let devices = site.source().lock().await.devices_in_scope();
     let (renamed, removed) = (devices[0].clone(), devices[1].clone());
     assert_eq!(search(&renamed.device_name).await, vec![renamed.id.clone()]);
     let mut changed = renamed.clone();
@@ -1032,7 +1029,7 @@ async fn search_and_counts_follow_renames_and_removals() {
     assert_eq!(count().await, 39);
     // A full sync without the renamed device removes it from the index too (the simulated site
     // forgets the removed one as well, or its full sync would bring it back).
-    site.hierarchy()
+    site.source()
         .lock()
         .await
         .devices
