@@ -1,6 +1,7 @@
 //! A simulated Configuration Manager hierarchy's service connection point: the site side of the
 //! connector protocol, for demo data and tests.
 
+pub mod admin_service;
 pub mod client;
 pub mod hierarchy;
 pub mod secret_file;

@@ -16,8 +16,10 @@ mod openapi;
 mod outage;
 mod protocol;
 mod queries;
+mod real_site;
 mod removal;
 mod spa;
+mod stand_in;
 mod tls;
 
 use admin_server::{Config, Server};

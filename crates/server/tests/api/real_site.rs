@@ -1,0 +1,444 @@
+//! A real site attached through its AdminService: the site connector's real code against the
+//! AdminService stand-in (`stand_in.rs`): HTTPS pinned, Windows authentication, OData paging,
+//! the property mapping, the upload scope, deltas and the three client notifications.
+
+use std::time::Duration;
+
+use admin_api::{Collection, Connector, Device};
+use serde_json::json;
+use site_connector::admin_service::site::{RealSite, RealSiteOptions};
+use site_connector::admin_service::{
+    tls, AdminService, AdminServiceConfig, AdminServiceError, Trust, WindowsAccount,
+};
+use site_connector::{Outcome, SiteConnector, SiteOptions};
+use tokio_util::sync::CancellationToken;
+
+use crate::events::EventStream;
+use crate::protocol::{is_action, triggered};
+use crate::stand_in::{Client, Site, StandIn, FIRST_RESOURCE, PASSWORD, USER};
+use crate::{spawn_app, TestApp};
+
+fn service(stand_in: &StandIn, password: &str) -> AdminService {
+    AdminService::new(&AdminServiceConfig {
+        url: stand_in.url.clone(),
+        account: WindowsAccount::new(USER, password.into()).unwrap(),
+        trust: Trust::Pin(tls::parse_pin(&stand_in.pin).unwrap()),
+    })
+    .unwrap()
+}
+
+async fn attach(
+    app: &TestApp,
+    stand_in: &StandIn,
+    options: RealSiteOptions,
+) -> SiteConnector<RealSite> {
+    let site = RealSite::connect(service(stand_in, PASSWORD), options)
+        .await
+        .unwrap();
+    let token = app.onboarding_token().await;
+    let connector = SiteConnector::attach(&app.url, &token, site, SiteOptions::default())
+        .await
+        .unwrap();
+    connector.full_sync().await.unwrap();
+    connector
+}
+
+fn connector_id<S: site_connector::DeviceSource>(site: &SiteConnector<S>) -> String {
+    let credential = site.client().credential().unwrap();
+    credential.split('.').next().unwrap().to_owned()
+}
+
+async fn devices(app: &TestApp) -> Vec<Device> {
+    let mut all = Vec::new();
+    let mut path = "/api/v1/devices?$top=1000".to_owned();
+    loop {
+        let page: Collection<Device> = app.get(&path).await.json().await.unwrap();
+        all.extend(page.value);
+        match page.next_link {
+            Some(next) => path = next,
+            None => return all,
+        }
+    }
+}
+
+fn id_of(index: u32) -> String {
+    format!(
+        "GUID:{index:08X}-0000-4000-8000-{:012X}",
+        u64::from(index) * 7
+    )
+}
+
+fn device(all: &[Device], index: u32) -> &Device {
+    all.iter()
+        .find(|d| d.id == id_of(index))
+        .unwrap_or_else(|| panic!("device {index} was uploaded"))
+}
+
+#[tokio::test]
+async fn a_site_of_5000_devices_attaches_with_every_property_mapped() {
+    let stand_in = StandIn::start(Site::with_devices(9088, 5000)).await;
+    let app = spawn_app().await;
+    let site = attach(&app, &stand_in, RealSiteOptions::default()).await;
+
+    let all = devices(&app).await;
+    assert_eq!(all.len(), 5000);
+    let ids: std::collections::HashSet<_> = all.iter().map(|d| d.id.clone()).collect();
+    assert_eq!(ids.len(), 5000, "each device once");
+    // A co-managed workstation with an Entra ID user, field by field.
+    let pc = device(&all, 0);
+    assert_eq!(pc.device_name, "PC-00000");
+    assert_eq!(serde_json::to_value(pc.managed_by).unwrap(), "coManaged");
+    assert_eq!(pc.operating_system.as_deref(), Some("Windows"));
+    assert_eq!(pc.os_version.as_deref(), Some("10.0.22631.3447"));
+    assert_eq!(pc.user_principal_name.as_deref(), Some("user0@contoso.com"));
+    assert_eq!(
+        pc.user_display_name.as_deref(),
+        Some("AzureAD\\user0@contoso.com")
+    );
+    assert_eq!(pc.serial_number.as_deref(), Some("SN000000"));
+    assert_eq!(pc.manufacturer.as_deref(), Some("Dell Inc."));
+    assert_eq!(pc.model.as_deref(), Some("Latitude 7440"));
+    assert_eq!(
+        pc.azure_ad_device_id.as_deref(),
+        Some("00000000-1111-4222-8333-000000000000")
+    );
+    assert_eq!(pc.domain_name.as_deref(), Some("contoso.com"));
+    assert_eq!(
+        pc.enrolled_date_time.as_deref(),
+        Some("2023-05-04T08:09:10Z")
+    );
+    assert_eq!(
+        pc.last_policy_request_date_time.as_deref(),
+        Some("2026-11-29T10:00:00Z")
+    );
+    assert_eq!(
+        pc.last_active_date_time.as_deref(),
+        Some("2026-11-29T11:00:00Z")
+    );
+    let client = pc
+        .configuration_manager_client_information
+        .as_ref()
+        .unwrap();
+    assert_eq!(client.client_identifier, id_of(0));
+    assert_eq!(client.client_version.as_deref(), Some("5.00.9088.1007"));
+    let mut collections: Vec<_> = pc.collections.iter().map(|c| c.name.as_str()).collect();
+    collections.sort();
+    assert_eq!(
+        collections,
+        [
+            "All Systems",
+            "All Workstations",
+            "Finance Pilot",
+            "Windows 11 Pilot"
+        ]
+    );
+    // A ConfigMgr-only server with a domain user-less record, personal-owned and inactive ones.
+    let server = device(&all, 4);
+    assert_eq!(server.device_name, "SRV-00004");
+    assert_eq!(
+        serde_json::to_value(server.managed_by).unwrap(),
+        "configMgr"
+    );
+    assert_eq!(
+        serde_json::to_value(server.compliance_state).unwrap(),
+        "configManager"
+    );
+    assert_eq!(server.user_principal_name, None);
+    assert_eq!(server.azure_ad_device_id, None);
+    assert_eq!(server.model.as_deref(), Some("ProLiant DL380 Gen10"));
+    let domain_user = device(&all, 1);
+    assert_eq!(
+        domain_user.user_principal_name, None,
+        "a domain account is not a UPN"
+    );
+    assert_eq!(
+        domain_user.user_display_name.as_deref(),
+        Some("CONTOSO\\user1")
+    );
+    assert_eq!(
+        serde_json::to_value(device(&all, 3).owner_type).unwrap(),
+        "personal"
+    );
+    assert_eq!(
+        serde_json::to_value(device(&all, 5).client_health_state).unwrap(),
+        "unhealthy"
+    );
+    assert_eq!(
+        serde_json::to_value(device(&all, 6).client_health_state).unwrap(),
+        "healthy"
+    );
+
+    // The site's information in Connectors and tokens.
+    let connector: Connector = app
+        .get(&format!("/api/v1/connectors/{}", connector_id(&site)))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(connector.hierarchy_name.as_deref(), Some("Contoso Primary"));
+    assert_eq!(connector.site_code.as_deref(), Some("PS1"));
+    assert_eq!(connector.site_version.as_deref(), Some("2207"));
+    assert_eq!(connector.device_count, 5000);
+    assert!(connector.service_connection_point.is_some());
+    // The AdminService paged past its own limit with next links, and the connector read it
+    // page by page by ResourceID, never all at once.
+    let queries = stand_in.site.lock().unwrap().queries.clone();
+    let system_pages = queries
+        .iter()
+        .filter(|q| q.starts_with("SMS_R_System"))
+        .count();
+    assert!(system_pages >= 10, "{system_pages} pages of systems");
+    assert!(queries
+        .iter()
+        .all(|q| !q.starts_with("SMS_R_System") || q.contains("$top")));
+    app.shut_down().await;
+}
+
+#[tokio::test]
+async fn a_collection_scope_uploads_its_members_and_from_2010_its_children() {
+    let stand_in = StandIn::start(Site::with_devices(9088, 300)).await;
+    let workstations = || (0..300u32).filter(|i| i % 5 != 4);
+    let pilot: Vec<u32> = workstations().filter(|i| i % 3 == 0).collect();
+    let with_children: Vec<u32> = workstations()
+        .filter(|i| i % 3 == 0 || i % 7 == 0)
+        .collect();
+    for (include_children, expected) in [(false, &pilot), (true, &with_children)] {
+        let app = spawn_app().await;
+        attach(
+            &app,
+            &stand_in,
+            RealSiteOptions {
+                collection: Some("PS100011".into()),
+                include_child_collections: include_children,
+                ..RealSiteOptions::default()
+            },
+        )
+        .await;
+        let mut uploaded: Vec<String> = devices(&app).await.into_iter().map(|d| d.id).collect();
+        uploaded.sort();
+        let mut wanted: Vec<String> = expected.iter().map(|i| id_of(*i)).collect();
+        wanted.sort();
+        assert_eq!(uploaded, wanted, "include children: {include_children}");
+        app.shut_down().await;
+    }
+    // A 2006 site has no child collections in its scope.
+    let old = StandIn::start(Site::with_devices(9012, 300)).await;
+    let app = spawn_app().await;
+    attach(
+        &app,
+        &old,
+        RealSiteOptions {
+            collection: Some("PS100011".into()),
+            include_child_collections: true,
+            ..RealSiteOptions::default()
+        },
+    )
+    .await;
+    assert_eq!(devices(&app).await.len(), pilot.len());
+    app.shut_down().await;
+}
+
+#[tokio::test]
+async fn a_delta_carries_exactly_the_added_changed_and_removed_devices() {
+    let stand_in = StandIn::start(Site::with_devices(9088, 400)).await;
+    let app = spawn_app().await;
+    let state = tempfile::tempdir().unwrap();
+    let site = attach(
+        &app,
+        &stand_in,
+        RealSiteOptions {
+            state_folder: Some(state.path().to_owned()),
+            ..RealSiteOptions::default()
+        },
+    )
+    .await;
+    assert!(state.path().join("device-snapshot.json").exists());
+    assert_eq!(site.send_delta().await.unwrap(), None, "nothing changed");
+    {
+        let mut data = stand_in.site.lock().unwrap();
+        data.add_device(400);
+        data.set(
+            "sms_combineddeviceresources",
+            FIRST_RESOURCE + 7,
+            "LastPolicyRequest",
+            json!("2026-11-30T09:30:00Z"),
+        );
+        data.remove_device(FIRST_RESOURCE + 8);
+    }
+    let done = site.send_delta().await.unwrap().expect("a delta was sent");
+    assert_eq!(done.changed, 3);
+    assert_eq!(done.device_count, 400);
+    let all = devices(&app).await;
+    assert!(all.iter().any(|d| d.id == id_of(400)));
+    assert!(all.iter().all(|d| d.id != id_of(8)));
+    assert_eq!(
+        device(&all, 7).last_policy_request_date_time.as_deref(),
+        Some("2026-11-30T09:30:00Z")
+    );
+    assert_eq!(
+        site.send_delta().await.unwrap(),
+        None,
+        "landed: nothing more to send"
+    );
+    app.shut_down().await;
+}
+
+#[tokio::test]
+async fn actions_become_client_notifications_and_end_as_the_client_answered() {
+    let stand_in = StandIn::start(Site::with_devices(9088, 30)).await;
+    {
+        let mut data = stand_in.site.lock().unwrap();
+        data.clients.insert(FIRST_RESOURCE + 1, Client::Offline);
+        data.clients.insert(FIRST_RESOURCE + 2, Client::Fails);
+        data.clients.insert(FIRST_RESOURCE + 3, Client::Silent);
+    }
+    let app = spawn_app().await;
+    let site = RealSite::connect(
+        service(&stand_in, PASSWORD),
+        RealSiteOptions {
+            status_every: Duration::from_millis(50),
+            action_deadline: Duration::from_secs(2),
+            ..RealSiteOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let token = app.onboarding_token().await;
+    let site = SiteConnector::attach(&app.url, &token, site, SiteOptions::default())
+        .await
+        .unwrap();
+    site.full_sync().await.unwrap();
+    let stop = CancellationToken::new();
+    let serving = tokio::spawn(site.serve(stop.clone()));
+    let mut events = EventStream::open(&app).await;
+
+    for (kind, notification) in [
+        ("refreshMachinePolicy", 8),
+        ("refreshUserPolicy", 9),
+        ("appEvaluation", 13),
+    ] {
+        let action = triggered(&app.api(), &id_of(0), kind).await;
+        let done = events
+            .wait_for("deviceAction", is_action(&action.id, "done"))
+            .await;
+        assert_eq!(done["resultCode"], 0);
+        let sent = stand_in
+            .site
+            .lock()
+            .unwrap()
+            .notifications
+            .last()
+            .cloned()
+            .unwrap();
+        assert_eq!(sent["Type"], notification);
+        assert_eq!(sent["TargetResourceIDs"], json!([FIRST_RESOURCE]));
+        assert_eq!(sent["TargetCollectionID"], "SMS00001");
+    }
+    let offline = triggered(&app.api(), &id_of(1), "refreshMachinePolicy").await;
+    let failed = events
+        .wait_for("deviceAction", is_action(&offline.id, "failed"))
+        .await;
+    assert_eq!(
+        failed["resultCode"],
+        site_connector::hierarchy::RPC_SERVER_UNAVAILABLE
+    );
+    assert!(
+        failed["resultMessage"]
+            .as_str()
+            .unwrap()
+            .contains("offline"),
+        "{failed}"
+    );
+    let failing = triggered(&app.api(), &id_of(2), "appEvaluation").await;
+    let failed = events
+        .wait_for("deviceAction", is_action(&failing.id, "failed"))
+        .await;
+    assert!(
+        failed["resultMessage"].as_str().unwrap().contains("failed"),
+        "{failed}"
+    );
+    let silent = triggered(&app.api(), &id_of(3), "refreshUserPolicy").await;
+    let failed = events
+        .wait_for("deviceAction", is_action(&silent.id, "failed"))
+        .await;
+    assert!(
+        failed["resultMessage"]
+            .as_str()
+            .unwrap()
+            .contains("did not answer"),
+        "{failed}"
+    );
+    // The site refuses the account client notifications: failed with the site's words.
+    stand_in.site.lock().unwrap().refuse_notifications =
+        Some("The user does not have permission to run client notifications.".into());
+    let refused = triggered(&app.api(), &id_of(5), "refreshMachinePolicy").await;
+    let failed = events
+        .wait_for("deviceAction", is_action(&refused.id, "failed"))
+        .await;
+    assert_eq!(
+        failed["resultCode"],
+        site_connector::admin_service::site::codes::ACCESS_DENIED
+    );
+    assert!(
+        failed["resultMessage"]
+            .as_str()
+            .unwrap()
+            .contains("does not have permission to run client notifications"),
+        "{failed}"
+    );
+    let sent = stand_in.site.lock().unwrap().notifications.len();
+    assert_eq!(sent, 7, "one notification per action, none repeated");
+    stop.cancel();
+    assert_eq!(serving.await.unwrap(), Outcome::Stopped);
+    app.shut_down().await;
+}
+
+#[tokio::test]
+async fn a_wrong_password_or_an_untrusted_certificate_reads_nothing() {
+    let stand_in = StandIn::start(Site::with_devices(9088, 10)).await;
+    let wrong = RealSite::connect(
+        service(&stand_in, "not-the-password"),
+        RealSiteOptions::default(),
+    )
+    .await;
+    let error = wrong.err().expect("a wrong password is refused");
+    let error = error.downcast::<AdminServiceError>().unwrap();
+    assert!(
+        matches!(error, AdminServiceError::Authentication { .. }),
+        "{error}"
+    );
+    assert!(error.to_string().contains(USER), "{error}");
+    // Trusted through the platform's store only: the self-signed certificate is refused, and
+    // the message names the options that trust it.
+    let untrusted = AdminService::new(&AdminServiceConfig {
+        url: stand_in.url.clone(),
+        account: WindowsAccount::new(USER, PASSWORD.into()).unwrap(),
+        trust: Trust::Platform,
+    })
+    .unwrap();
+    let error = RealSite::connect(untrusted, RealSiteOptions::default())
+        .await
+        .err()
+        .unwrap()
+        .downcast::<AdminServiceError>()
+        .unwrap();
+    assert!(matches!(error, AdminServiceError::Untrusted(_)), "{error}");
+    assert!(error.to_string().contains("--admin-service-pin"), "{error}");
+    // Another certificate's pin is refused too.
+    let other_pin = AdminService::new(&AdminServiceConfig {
+        url: stand_in.url.clone(),
+        account: WindowsAccount::new(USER, PASSWORD.into()).unwrap(),
+        trust: Trust::Pin([7; 32]),
+    })
+    .unwrap();
+    let error = RealSite::connect(other_pin, RealSiteOptions::default())
+        .await
+        .err()
+        .unwrap()
+        .downcast::<AdminServiceError>()
+        .unwrap();
+    assert!(matches!(error, AdminServiceError::Untrusted(_)), "{error}");
+    // Nothing but the first query was ever answered with data.
+    let queries = stand_in.site.lock().unwrap().queries.clone();
+    assert!(queries.is_empty(), "{queries:?}");
+}

@@ -1,0 +1,666 @@
+//! An AdminService stand-in for the site connector's tests (never shipped): a Configuration
+//! Manager site's SMS Provider as Microsoft documents it and public AdminService clients show it.
+//! OData JSON (`@odata.context`, `value`, `@odata.nextLink` past a page limit), WMI system
+//! properties on every object, case-insensitive class and property names under `wmi/`, `$select`,
+//! `$filter` (eq, ne, gt, ge, lt, le, and, startswith), `$top`, key lookups (`Class(key)`),
+//! `SMS_ClientOperation.InitiateClientOperation` and `SMS_ClientOperationStatus`; HTTPS with a
+//! self-signed certificate; Windows authentication required per connection (Negotiate with NTLM,
+//! accepted by the same SSPI library in server mode).
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use base64::Engine;
+use serde_json::{json, Map, Value};
+use sspi::{
+    AuthIdentity, BufferType, CredentialUse, Credentials, DataRepresentation, Negotiate,
+    NegotiateConfig, SecurityBuffer, SecurityStatus, ServerRequestFlags, Sspi, SspiImpl, Username,
+};
+
+pub const USER: &str = "CONTOSO\\svc-attach";
+pub const PASSWORD: &str = "Corr3ct-Horse";
+pub const SITE_CODE: &str = "PS1";
+/// The first ResourceID the stand-in gives a device.
+pub const FIRST_RESOURCE: u32 = 16_777_220;
+
+/// How a simulated client answers a client notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Client {
+    Online,
+    Offline,
+    Fails,
+    Silent,
+}
+
+pub type Row = Map<String, Value>;
+
+/// The site's data, which a test may change at any time.
+#[derive(Default)]
+pub struct Site {
+    /// Rows by lower-case class name, keyed rows in key order.
+    pub classes: BTreeMap<String, Vec<Row>>,
+    pub clients: HashMap<u32, Client>,
+    /// Every `InitiateClientOperation` body received.
+    pub notifications: Vec<Value>,
+    /// Answer client notifications with 403 and this message.
+    pub refuse_notifications: Option<String>,
+    operations: HashMap<u32, (u32, Client, u32)>,
+    next_operation: u32,
+    /// Every query received (path and query string).
+    pub queries: Vec<String>,
+    /// Rows a page holds before `@odata.nextLink` (the AdminService's own paging).
+    pub page_limit: usize,
+}
+
+pub struct StandIn {
+    pub url: String,
+    pub pin: String,
+    pub site: Arc<Mutex<Site>>,
+    handle: axum_server::Handle<SocketAddr>,
+}
+
+impl Drop for StandIn {
+    fn drop(&mut self) {
+        self.handle.shutdown();
+    }
+}
+
+fn collection(id: &str, name: &str, limited_to: Option<&str>) -> Row {
+    json!({"CollectionID": id, "Name": name, "LimitToCollectionID": limited_to})
+        .as_object()
+        .unwrap()
+        .clone()
+}
+
+impl Site {
+    /// A site at `build` (9088 = 2207) with `devices` clients: every fifth a server, the rest
+    /// workstations; every third workstation in the pilot collection (limited to workstations),
+    /// every seventh in Finance (limited to the pilot).
+    pub fn with_devices(build: u32, devices: u32) -> Self {
+        let mut site = Site {
+            page_limit: 700,
+            next_operation: 16_777_300,
+            ..Site::default()
+        };
+        site.classes.insert(
+            "sms_site".into(),
+            vec![json!({
+                "SiteCode": SITE_CODE, "SiteName": "Contoso Primary", "Version": format!("5.00.{build}.1000"),
+                "BuildNumber": build, "ReportingSiteCode": "", "ServerName": "CM01.contoso.com", "Type": 2,
+            })
+            .as_object()
+            .unwrap()
+            .clone()],
+        );
+        site.classes.insert(
+            "sms_collection".into(),
+            vec![
+                collection("SMS00001", "All Systems", None),
+                collection("PS100010", "All Workstations", Some("SMS00001")),
+                collection("PS100011", "Windows 11 Pilot", Some("PS100010")),
+                collection("PS100012", "Finance Pilot", Some("PS100011")),
+                collection("PS100020", "All Servers", Some("SMS00001")),
+            ],
+        );
+        for index in 0..devices {
+            site.add_device(index);
+        }
+        site
+    }
+
+    /// Adds device number `index` (its ResourceID is `FIRST_RESOURCE + index`).
+    pub fn add_device(&mut self, index: u32) {
+        let resource = FIRST_RESOURCE + index;
+        let server = index % 5 == 4;
+        let name = if server {
+            format!("SRV-{index:05}")
+        } else {
+            format!("PC-{index:05}")
+        };
+        let co_managed = index.is_multiple_of(2) && !server;
+        let guid = format!(
+            "GUID:{:08X}-0000-4000-8000-{:012X}",
+            index,
+            u64::from(index) * 7
+        );
+        let row = |value: Value| value.as_object().unwrap().clone();
+        let push = |site: &mut Site, class: &str, value: Value| {
+            site.classes
+                .entry(class.into())
+                .or_default()
+                .push(row(value))
+        };
+        push(
+            self,
+            "sms_r_system",
+            json!({
+                "ResourceId": resource, "Name": name, "SMSUniqueIdentifier": guid, "Client": 1, "Obsolete": 0,
+                "ClientVersion": "5.00.9088.1007",
+                "OperatingSystemNameandVersion": if server { "Microsoft Windows NT Server 10.0" } else { "Microsoft Windows NT Workstation 10.0" },
+                "Build": if server { "10.0.20348" } else { "10.0.22631" },
+                "ResourceDomainORWorkgroup": "CONTOSO", "CreationDate": "2023-05-04T08:09:10Z",
+                "AADDeviceID": null,
+            }),
+        );
+        push(
+            self,
+            "sms_combineddeviceresources",
+            json!({
+                "MachineID": resource, "ResourceID": resource, "Name": name, "CoManaged": co_managed,
+                "DeviceOwner": if index % 11 == 3 { 2 } else { 1 },
+                "DeviceOS": "Microsoft Windows NT Workstation 10.0", "DeviceOSBuild": if server { "10.0.20348.2340" } else { "10.0.22631.3447" },
+                "ClientVersion": "5.00.9088.1007", "ClientActiveStatus": if index % 13 == 5 { 0 } else { 1 },
+                "IsClient": true, "IsBlocked": false,
+                "LastPolicyRequest": "2026-11-29T10:00:00Z", "LastActiveTime": "20261129110000.000000+000",
+                "AADDeviceID": if co_managed { Value::from(format!("{:08x}-1111-4222-8333-{:012x}", index, index)) } else { Value::Null },
+                "Domain": "contoso.com",
+            }),
+        );
+        push(
+            self,
+            "sms_g_system_computer_system",
+            json!({
+                "ResourceID": resource, "Manufacturer": if server { "HPE" } else { "Dell Inc." }, "Model": if server { "ProLiant DL380 Gen10" } else { "Latitude 7440" },
+            }),
+        );
+        push(
+            self,
+            "sms_g_system_pc_bios",
+            json!({"ResourceID": resource, "SerialNumber": format!("SN{index:06}")}),
+        );
+        let mut member_of = vec!["SMS00001"];
+        if server {
+            member_of.push("PS100020");
+        } else {
+            member_of.push("PS100010");
+            if index.is_multiple_of(3) {
+                member_of.push("PS100011");
+            }
+            if index.is_multiple_of(7) {
+                member_of.push("PS100012");
+            }
+        }
+        for id in member_of {
+            push(
+                self,
+                "sms_fullcollectionmembership",
+                json!({"ResourceID": resource, "CollectionID": id}),
+            );
+        }
+        if !server {
+            let user = if index.is_multiple_of(4) {
+                format!("AzureAD\\user{index}@contoso.com")
+            } else {
+                format!("CONTOSO\\user{index}")
+            };
+            push(
+                self,
+                "sms_usermachinerelationship",
+                json!({
+                    "ResourceID": resource, "UniqueUserName": user, "IsActive": true, "Types": [1],
+                }),
+            );
+        }
+        self.clients.insert(resource, Client::Online);
+    }
+
+    /// Removes a device from every class.
+    pub fn remove_device(&mut self, resource: u32) {
+        for rows in self.classes.values_mut() {
+            rows.retain(|row| {
+                !["ResourceId", "ResourceID", "MachineID"]
+                    .iter()
+                    .any(|key| row.get(*key).and_then(Value::as_u64) == Some(u64::from(resource)))
+            });
+        }
+    }
+
+    /// Sets a property of a device's row in a class.
+    pub fn set(&mut self, class: &str, resource: u32, property: &str, value: Value) {
+        for row in self.classes.get_mut(class).unwrap() {
+            let key = ["ResourceId", "ResourceID", "MachineID"]
+                .iter()
+                .find_map(|key| row.get(*key).and_then(Value::as_u64));
+            if key == Some(u64::from(resource)) {
+                row.insert(property.into(), value.clone());
+            }
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Served {
+    site: Arc<Mutex<Site>>,
+    /// Authentication per connection: a handshake in progress, or done.
+    connections: Arc<Mutex<HashMap<SocketAddr, Connection>>>,
+}
+
+enum Connection {
+    Handshake(Box<(Negotiate, <Negotiate as SspiImpl>::CredentialsHandle)>),
+    Authenticated,
+}
+
+impl StandIn {
+    pub async fn start(site: Site) -> StandIn {
+        let certified =
+            rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
+                .unwrap();
+        let pin = site_connector::admin_service::tls::fingerprint(certified.cert.der());
+        let tls = axum_server::tls_rustls::RustlsConfig::from_pem(
+            certified.cert.pem().into_bytes(),
+            certified.signing_key.serialize_pem().into_bytes(),
+        )
+        .await
+        .unwrap();
+        let site = Arc::new(Mutex::new(site));
+        let served = Served {
+            site: site.clone(),
+            connections: Arc::default(),
+        };
+        let app = Router::new()
+            .route("/AdminService/wmi/{class}", get(query).post(invoke))
+            .with_state(served);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let address = listener.local_addr().unwrap();
+        let handle = axum_server::Handle::new();
+        let serving = handle.clone();
+        tokio::spawn(async move {
+            axum_server::from_tcp_rustls(listener, tls)
+                .unwrap()
+                .handle(serving)
+                .serve(app.into_make_service_with_connect_info::<SocketAddr>())
+                .await
+        });
+        StandIn {
+            url: format!("https://127.0.0.1:{}/AdminService", address.port()),
+            pin,
+            site,
+            handle,
+        }
+    }
+}
+
+fn odata_error(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        Json(json!({"error": {"code": status.as_str(), "message": message}})),
+    )
+        .into_response()
+}
+
+fn challenge(token: Option<&[u8]>) -> Response {
+    let mut response = StatusCode::UNAUTHORIZED.into_response();
+    let headers = response.headers_mut();
+    match token {
+        Some(token) => {
+            let value = format!(
+                "Negotiate {}",
+                base64::engine::general_purpose::STANDARD.encode(token)
+            );
+            headers.append(header::WWW_AUTHENTICATE, value.parse().unwrap());
+        }
+        None => {
+            headers.append(header::WWW_AUTHENTICATE, "Negotiate".parse().unwrap());
+            headers.append(header::WWW_AUTHENTICATE, "NTLM".parse().unwrap());
+        }
+    }
+    response
+}
+
+/// Windows authentication of this connection: `None` when it is authenticated (go on), the
+/// 401 to answer otherwise.
+fn authenticate(served: &Served, peer: SocketAddr, headers: &HeaderMap) -> Option<Response> {
+    let mut connections = served.connections.lock().unwrap();
+    if matches!(connections.get(&peer), Some(Connection::Authenticated)) {
+        return None;
+    }
+    let Some(token) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Negotiate "))
+        .and_then(|token| base64::engine::general_purpose::STANDARD.decode(token).ok())
+    else {
+        connections.remove(&peer);
+        return Some(challenge(None));
+    };
+    if !matches!(connections.get(&peer), Some(Connection::Handshake(_))) {
+        let ntlm = sspi::ntlm::NtlmConfig::new("CM01".into());
+        let identity = AuthIdentity {
+            username: Username::parse(USER).unwrap(),
+            password: PASSWORD.to_owned().into(),
+        };
+        let mut context = Negotiate::new_server(
+            NegotiateConfig::new(Box::new(ntlm), Some("!kerberos,ntlm".into()), "CM01".into()),
+            vec![identity.clone()],
+        )
+        .unwrap();
+        let credentials = context
+            .acquire_credentials_handle()
+            .with_credential_use(CredentialUse::Inbound)
+            .with_auth_data(&Credentials::AuthIdentity(identity))
+            .execute(&mut context)
+            .unwrap()
+            .credentials_handle;
+        connections.insert(
+            peer,
+            Connection::Handshake(Box::new((context, credentials))),
+        );
+    }
+    let Some(Connection::Handshake(state)) = connections.get_mut(&peer) else {
+        unreachable!()
+    };
+    let (context, credentials) = &mut **state;
+    let mut input = vec![SecurityBuffer::new(token, BufferType::Token)];
+    let mut output = vec![SecurityBuffer::new(Vec::new(), BufferType::Token)];
+    let builder = context
+        .accept_security_context()
+        .with_credentials_handle(credentials)
+        .with_context_requirements(ServerRequestFlags::empty())
+        .with_target_data_representation(DataRepresentation::Native)
+        .with_input(&mut input)
+        .with_output(&mut output);
+    let accepted = context
+        .accept_security_context_impl(builder)
+        .and_then(|mut generator| generator.resolve_to_result());
+    match accepted {
+        Ok(result) if result.status == SecurityStatus::Ok => {
+            connections.insert(peer, Connection::Authenticated);
+            None
+        }
+        Ok(result)
+            if matches!(
+                result.status,
+                SecurityStatus::ContinueNeeded | SecurityStatus::CompleteAndContinue
+            ) =>
+        {
+            Some(challenge(Some(&output[0].buffer)))
+        }
+        _ => {
+            // A wrong password: the handshake starts over, as IIS's does.
+            connections.remove(&peer);
+            Some(challenge(None))
+        }
+    }
+}
+
+/// A filter term's value.
+fn literal(text: &str) -> Value {
+    let text = text.trim();
+    if let Some(inner) = text.strip_prefix('\'').and_then(|t| t.strip_suffix('\'')) {
+        return Value::String(inner.replace("''", "'"));
+    }
+    match text {
+        "true" => Value::Bool(true),
+        "false" => Value::Bool(false),
+        "null" => Value::Null,
+        _ => text.parse::<i64>().map(Value::from).unwrap_or(Value::Null),
+    }
+}
+
+fn property<'a>(row: &'a Row, name: &str) -> Option<&'a Value> {
+    row.iter()
+        .find(|(key, _)| key.eq_ignore_ascii_case(name))
+        .map(|(_, value)| value)
+}
+
+fn compare(left: Option<&Value>, right: &Value) -> Option<std::cmp::Ordering> {
+    match (left?, right) {
+        (Value::Number(a), Value::Number(b)) => a.as_i64()?.partial_cmp(&b.as_i64()?),
+        (Value::String(a), Value::String(b)) => Some(a.to_lowercase().cmp(&b.to_lowercase())),
+        (Value::Bool(a), Value::Bool(b)) => Some(a.cmp(b)),
+        (Value::Null, Value::Null) => Some(std::cmp::Ordering::Equal),
+        _ => None,
+    }
+}
+
+/// `a eq 1 and startswith(Name,'PC')`: terms joined by `and`.
+fn matches(row: &Row, filter: &str) -> Result<bool, String> {
+    for term in filter.split(" and ") {
+        let term = term.trim();
+        if let Some(arguments) = term
+            .strip_prefix("startswith(")
+            .and_then(|t| t.strip_suffix(')'))
+        {
+            let (name, prefix) = arguments
+                .split_once(',')
+                .ok_or("startswith needs two arguments")?;
+            let Value::String(prefix) = literal(prefix) else {
+                return Err("startswith needs a string".into());
+            };
+            let value = property(row, name.trim())
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            if !value.to_lowercase().starts_with(&prefix.to_lowercase()) {
+                return Ok(false);
+            }
+            continue;
+        }
+        let parts: Vec<&str> = term.splitn(3, ' ').collect();
+        let [name, operator, value] = parts[..] else {
+            return Err(format!("'{term}' is not a comparison"));
+        };
+        let ordering = compare(property(row, name), &literal(value));
+        use std::cmp::Ordering::*;
+        let holds = match operator {
+            "eq" => ordering == Some(Equal),
+            "ne" => ordering != Some(Equal),
+            "gt" => ordering == Some(Greater),
+            "ge" => matches!(ordering, Some(Greater | Equal)),
+            "lt" => ordering == Some(Less),
+            "le" => matches!(ordering, Some(Less | Equal)),
+            other => return Err(format!("the operator '{other}' is not supported")),
+        };
+        if !holds {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// The object as the AdminService sends it: its properties and WMI's system properties.
+fn with_system_properties(class: &str, key: &str, row: &Row) -> Row {
+    let mut out = Map::new();
+    let relpath = format!("{class}.{key}");
+    out.insert("@odata.etag".into(), json!(format!("W/\"{}\"", row.len())));
+    out.insert("__CLASS".into(), json!(class));
+    out.insert("__RELPATH".into(), json!(relpath));
+    out.insert(
+        "__PATH".into(),
+        json!(format!("\\\\CM01\\root\\sms\\site_{SITE_CODE}:{relpath}")),
+    );
+    out.extend(row.clone());
+    out
+}
+
+/// The class's name as WMI spells it, from the lower-case one.
+fn spelled(class: &str) -> String {
+    match class {
+        "sms_r_system" => "SMS_R_System".into(),
+        "sms_g_system_pc_bios" => "SMS_G_System_PC_BIOS".into(),
+        "sms_g_system_computer_system" => "SMS_G_System_COMPUTER_SYSTEM".into(),
+        other => {
+            let known = [
+                "SMS_Site",
+                "SMS_Collection",
+                "SMS_CombinedDeviceResources",
+                "SMS_FullCollectionMembership",
+                "SMS_UserMachineRelationship",
+                "SMS_ClientOperationStatus",
+            ];
+            known
+                .iter()
+                .find(|k| k.eq_ignore_ascii_case(other))
+                .map(|k| k.to_string())
+                .unwrap_or_else(|| other.into())
+        }
+    }
+}
+
+async fn query(
+    State(served): State<Served>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(class): Path<String>,
+    Query(options): Query<HashMap<String, String>>,
+) -> Response {
+    if let Some(refusal) = authenticate(&served, peer, &headers) {
+        return refusal;
+    }
+    let mut site = served.site.lock().unwrap();
+    site.queries.push(format!("{class}?{options:?}"));
+    // A key lookup: `SMS_ClientOperationStatus(16777300)`.
+    if let Some((name, key)) = class.strip_suffix(')').and_then(|c| c.split_once('(')) {
+        if !name.eq_ignore_ascii_case("SMS_ClientOperationStatus") {
+            return odata_error(StatusCode::NOT_FOUND, "no such class");
+        }
+        let Ok(id) = key.parse::<u32>() else {
+            return odata_error(StatusCode::BAD_REQUEST, "the key is not a number");
+        };
+        let Some((resource, client, reads)) = site.operations.get_mut(&id) else {
+            return odata_error(StatusCode::NOT_FOUND, "no such operation");
+        };
+        *reads += 1;
+        let settled = *reads >= 2 && *client != Client::Silent;
+        let count = |state: Client| u32::from(settled && *client == state);
+        let row = json!({
+            "ID": id, "Type": 8, "CollectionID": "SMS00001", "TotalClients": 1,
+            "CompletedClients": count(Client::Online), "FailedClients": count(Client::Fails),
+            "OfflineClients": count(Client::Offline), "NotApplicableClients": 0, "UnknownClients": 0,
+            "ResourceID": *resource,
+        });
+        let row = with_system_properties(
+            "SMS_ClientOperationStatus",
+            &format!("ID={id}"),
+            row.as_object().unwrap(),
+        );
+        return Json(json!({
+            "@odata.context": "https://cm01/AdminService/wmi/$metadata#SMS_ClientOperationStatus",
+            "value": [row],
+        }))
+        .into_response();
+    }
+    let lower = class.to_lowercase();
+    let Some(rows) = site.classes.get(&lower) else {
+        return odata_error(
+            StatusCode::NOT_FOUND,
+            &format!("The resource '{class}' was not found."),
+        );
+    };
+    let mut out = Vec::new();
+    for row in rows {
+        match options.get("$filter").map(|filter| matches(row, filter)) {
+            Some(Err(message)) => return odata_error(StatusCode::BAD_REQUEST, &message),
+            Some(Ok(false)) => continue,
+            _ => out.push(row.clone()),
+        }
+    }
+    if let Some(top) = options.get("$top") {
+        let Ok(top) = top.parse::<usize>() else {
+            return odata_error(StatusCode::BAD_REQUEST, "$top is not a number");
+        };
+        out.truncate(top);
+    }
+    let skip: usize = options
+        .get("$skiptoken")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let total = out.len();
+    let page: Vec<Row> = out.into_iter().skip(skip).take(site.page_limit).collect();
+    let wmi_name = spelled(&lower);
+    let selected: Option<Vec<String>> = options.get("$select").map(|select| {
+        select
+            .split(',')
+            .map(|name| name.trim().to_lowercase())
+            .collect()
+    });
+    let value: Vec<Value> = page
+        .iter()
+        .enumerate()
+        .map(|(index, row)| {
+            let row: Row = match &selected {
+                Some(names) => row
+                    .iter()
+                    .filter(|(key, _)| names.contains(&key.to_lowercase()))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+                None => row.clone(),
+            };
+            Value::Object(with_system_properties(
+                &wmi_name,
+                &format!("Row={}", skip + index),
+                &row,
+            ))
+        })
+        .collect();
+    let mut body = json!({
+        "@odata.context": format!("https://cm01/AdminService/wmi/$metadata#{wmi_name}"),
+        "value": value,
+    });
+    if skip + page.len() < total {
+        let mut next: Vec<(String, String)> = options
+            .iter()
+            .filter(|(key, _)| key.as_str() != "$skiptoken")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        next.push(("$skiptoken".into(), (skip + page.len()).to_string()));
+        let query = serde_urlencoded_pairs(&next);
+        body["@odata.nextLink"] = json!(format!("/AdminService/wmi/{class}?{query}"));
+    }
+    Json(body).into_response()
+}
+
+fn serde_urlencoded_pairs(pairs: &[(String, String)]) -> String {
+    let mut url = reqwest::Url::parse("https://x/").unwrap();
+    url.query_pairs_mut().extend_pairs(pairs);
+    url.query().unwrap_or_default().to_owned()
+}
+
+async fn invoke(
+    State(served): State<Served>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(class): Path<String>,
+    body: Bytes,
+) -> Response {
+    if let Some(refusal) = authenticate(&served, peer, &headers) {
+        return refusal;
+    }
+    if !class.eq_ignore_ascii_case("SMS_ClientOperation.InitiateClientOperation") {
+        return odata_error(StatusCode::NOT_FOUND, "no such method");
+    }
+    let Ok(parameters) = serde_json::from_slice::<Value>(&body) else {
+        return odata_error(StatusCode::BAD_REQUEST, "the body is not JSON");
+    };
+    let mut site = served.site.lock().unwrap();
+    site.notifications.push(parameters.clone());
+    if let Some(message) = site.refuse_notifications.clone() {
+        return odata_error(StatusCode::FORBIDDEN, &message);
+    }
+    let Some(resource) = parameters["TargetResourceIDs"][0].as_u64() else {
+        return odata_error(StatusCode::BAD_REQUEST, "TargetResourceIDs is required");
+    };
+    let resource = resource as u32;
+    let client = site
+        .clients
+        .get(&resource)
+        .copied()
+        .unwrap_or(Client::Offline);
+    site.next_operation += 1;
+    let id = site.next_operation;
+    site.operations.insert(id, (resource, client, 0));
+    Json(json!({
+        "@odata.context": "https://cm01/AdminService/wmi/$metadata#__PARAMETERS",
+        "@odata.type": "#AdminService.__PARAMETERS",
+        "ReturnValue": 0,
+        "OperationID": id,
+    }))
+    .into_response()
+}

@@ -1,0 +1,390 @@
+//! A real Configuration Manager site through its **AdminService** (the SMS Provider's REST API,
+//! `https://<SMS Provider>/AdminService`): the OData client ([`AdminService`]), its
+//! authentication ([`auth`]) and certificate trust ([`tls`]), what the site's WMI classes hold
+//! ([`wmi`]) and the [`crate::DeviceSource`] over them ([`site`]).
+
+pub mod auth;
+pub mod site;
+pub mod tls;
+pub mod wmi;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use reqwest::{Method, StatusCode, Url};
+use serde_json::Value;
+
+pub use auth::WindowsAccount;
+pub use tls::Trust;
+
+/// Where the site's AdminService is and how to reach it.
+#[derive(Debug, Clone)]
+pub struct AdminServiceConfig {
+    /// e.g. `https://cm01.contoso.com/AdminService`.
+    pub url: String,
+    pub account: WindowsAccount,
+    pub trust: Trust,
+}
+
+/// Why the AdminService did not answer as asked, each with what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminServiceError {
+    #[error("the AdminService's certificate is not trusted ({0}); trust it with --admin-service-ca <PEM file> or pin it with --admin-service-pin <SHA-256 fingerprint>")]
+    Untrusted(String),
+    #[error("the AdminService could not be reached: {0}")]
+    Unreachable(String),
+    #[error("the AdminService did not accept the account {user} ({reason}); check the account name (DOMAIN\\name) and its password, and that Windows authentication is enabled on the SMS Provider")]
+    Authentication { user: String, reason: String },
+    #[error("the AdminService refused ({status}): {message}")]
+    Refused { status: StatusCode, message: String },
+    #[error("the AdminService's answer cannot be read: {0}")]
+    Invalid(String),
+}
+
+impl AdminServiceError {
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            Self::Refused { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+pub type AdminServiceResult<T> = Result<T, AdminServiceError>;
+
+/// Most rows one query may bring back through `@odata.nextLink`s: a site that never stops
+/// sending pages does not grow the connector without bound.
+pub const MAX_ROWS_PER_QUERY: usize = 200_000;
+
+/// Longest answer the connector reads from the AdminService, in bytes.
+pub const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
+
+/// A client of one site's AdminService. Requests go one at a time over one kept-alive
+/// connection: Windows authentication is bound to the connection, so a handshake's legs must
+/// share it, and a connection that authenticated stays authenticated.
+#[derive(Clone)]
+pub struct AdminService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    base: Url,
+    host: String,
+    account: WindowsAccount,
+    turn: tokio::sync::Mutex<()>,
+}
+
+impl AdminService {
+    pub fn new(config: &AdminServiceConfig) -> anyhow::Result<Self> {
+        let mut base = Url::parse(&config.url)
+            .map_err(|error| anyhow::anyhow!("'{}' is not a URL: {error}", config.url))?;
+        if base.scheme() != "https" {
+            anyhow::bail!(
+                "the AdminService is reached over HTTPS only: give https://<SMS Provider>/AdminService"
+            );
+        }
+        if !base.path().ends_with('/') {
+            base.set_path(&format!("{}/", base.path()));
+        }
+        let host = base
+            .host_str()
+            .ok_or_else(|| anyhow::anyhow!("'{}' names no host", config.url))?
+            .to_owned();
+        let builder = reqwest::Client::builder()
+            .https_only(true)
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(120))
+            .pool_max_idle_per_host(1);
+        let builder = match &config.trust {
+            Trust::Platform => builder,
+            Trust::Ca(pem) => {
+                let mut builder = builder;
+                let certificates = reqwest::Certificate::from_pem_bundle(pem)
+                    .map_err(|error| anyhow::anyhow!("the CA file is not PEM: {error}"))?;
+                if certificates.is_empty() {
+                    anyhow::bail!("the CA file holds no certificate");
+                }
+                for certificate in certificates {
+                    builder = builder.add_root_certificate(certificate);
+                }
+                builder
+            }
+            Trust::Pin(pin) => builder.use_preconfigured_tls(tls::pinned(*pin)),
+        };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http: builder.build()?,
+                base,
+                host,
+                account: config.account.clone(),
+                turn: tokio::sync::Mutex::new(()),
+            }),
+        })
+    }
+
+    /// The service's address.
+    pub fn url(&self) -> &Url {
+        &self.inner.base
+    }
+
+    /// `GET wmi/<class>` with these query options; every row, following `@odata.nextLink`.
+    pub async fn query(
+        &self,
+        class: &str,
+        select: &[&str],
+        filter: Option<&str>,
+        top: Option<usize>,
+    ) -> AdminServiceResult<Vec<serde_json::Map<String, Value>>> {
+        let mut url = self.wmi(class)?;
+        {
+            let mut query = url.query_pairs_mut();
+            if !select.is_empty() {
+                query.append_pair("$select", &select.join(","));
+            }
+            if let Some(filter) = filter {
+                query.append_pair("$filter", filter);
+            }
+            if let Some(top) = top {
+                query.append_pair("$top", &top.to_string());
+            }
+        }
+        let cap = top.unwrap_or(MAX_ROWS_PER_QUERY).min(MAX_ROWS_PER_QUERY);
+        let mut rows = Vec::new();
+        let mut next = Some(url);
+        while let Some(url) = next.take() {
+            let page = self.send(Method::GET, url, None).await?;
+            let Value::Object(mut page) = page else {
+                return Err(AdminServiceError::Invalid(format!(
+                    "{class}: not an object"
+                )));
+            };
+            match page.remove("value") {
+                Some(Value::Array(values)) => {
+                    for value in values {
+                        match value {
+                            Value::Object(row) => rows.push(row),
+                            _ => {
+                                return Err(AdminServiceError::Invalid(format!(
+                                    "{class}: a row is not an object"
+                                )))
+                            }
+                        }
+                    }
+                }
+                // A single object (a key lookup): one row.
+                None => rows.push(page.clone()),
+                Some(_) => {
+                    return Err(AdminServiceError::Invalid(format!(
+                        "{class}: 'value' is not a list"
+                    )))
+                }
+            }
+            if rows.len() >= cap {
+                rows.truncate(cap);
+                break;
+            }
+            if let Some(link) = page.get("@odata.nextLink").and_then(Value::as_str) {
+                next = Some(self.same_service(link)?);
+            }
+        }
+        Ok(rows)
+    }
+
+    /// `POST wmi/<class>.<method>` with `parameters`; the method's out parameters.
+    pub async fn invoke(
+        &self,
+        class: &str,
+        method: &str,
+        parameters: &Value,
+    ) -> AdminServiceResult<serde_json::Map<String, Value>> {
+        let url = self.wmi(&format!("{class}.{method}"))?;
+        match self.send(Method::POST, url, Some(parameters)).await? {
+            Value::Object(out) => Ok(out),
+            _ => Err(AdminServiceError::Invalid(format!(
+                "{class}.{method}: not an object"
+            ))),
+        }
+    }
+
+    fn wmi(&self, path: &str) -> AdminServiceResult<Url> {
+        self.inner
+            .base
+            .join(&format!("wmi/{path}"))
+            .map_err(|error| AdminServiceError::Invalid(error.to_string()))
+    }
+
+    /// A next link, only when it points into this same service.
+    fn same_service(&self, link: &str) -> AdminServiceResult<Url> {
+        let url = self
+            .inner
+            .base
+            .join(link)
+            .map_err(|error| AdminServiceError::Invalid(format!("a next link: {error}")))?;
+        let base = &self.inner.base;
+        if url.origin() != base.origin() || !url.path().starts_with(base.path()) {
+            return Err(AdminServiceError::Invalid(format!(
+                "a next link leads out of the AdminService: {url}"
+            )));
+        }
+        Ok(url)
+    }
+
+    /// One request, authenticating the connection first when the service asks for it.
+    async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+    ) -> AdminServiceResult<Value> {
+        let _turn = self.inner.turn.lock().await;
+        let body = body.map(|body| serde_json::to_vec(body).expect("JSON serializes"));
+        let mut handshake: Option<auth::Handshake> = None;
+        let mut authorization: Option<String> = None;
+        let refused = |reason: &str| AdminServiceError::Authentication {
+            user: self.inner.account.user().to_owned(),
+            reason: reason.to_owned(),
+        };
+        // Negotiate takes at most three legs; a fourth 401 is a refusal.
+        for _ in 0..4 {
+            let mut request = self
+                .inner
+                .http
+                .request(method.clone(), url.clone())
+                .header(ACCEPT, "application/json");
+            if let Some(body) = &body {
+                request = request
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(body.clone());
+            }
+            if let Some(authorization) = &authorization {
+                request = request.header(AUTHORIZATION, authorization);
+            }
+            let response = request.send().await.map_err(reached)?;
+            let status = response.status();
+            if status == StatusCode::UNAUTHORIZED {
+                let offered: Vec<String> = response
+                    .headers()
+                    .get_all(WWW_AUTHENTICATE)
+                    .iter()
+                    .filter_map(|value| value.to_str().ok())
+                    .map(str::to_owned)
+                    .collect();
+                let negotiate = offered.iter().find(|value| {
+                    value
+                        .split(' ')
+                        .next()
+                        .is_some_and(|scheme| scheme.eq_ignore_ascii_case(auth::SCHEME))
+                });
+                let Some(negotiate) = negotiate else {
+                    return Err(refused(&format!(
+                        "it offers {} authentication, not Negotiate",
+                        if offered.is_empty() {
+                            "no".into()
+                        } else {
+                            offered.join(", ")
+                        }
+                    )));
+                };
+                let token = match (&mut handshake, auth::server_token(negotiate)) {
+                    (None, _) => {
+                        let started = auth::Handshake::start(&self.inner.account, &self.inner.host)
+                            .map_err(|error| refused(&format!("{error:#}")))?;
+                        handshake.insert(started).next_token(None)
+                    }
+                    (Some(handshake), Some(challenge)) => handshake.next_token(Some(&challenge)),
+                    (Some(_), None) => {
+                        return Err(refused("the password or the account was refused"))
+                    }
+                }
+                .map_err(|error| refused(&format!("{error:#}")))?;
+                authorization = Some(auth::header(&token));
+                continue;
+            }
+            let bytes = read_bounded(response).await?;
+            if status.is_success() {
+                if bytes.is_empty() {
+                    return Ok(Value::Null);
+                }
+                return serde_json::from_slice(&bytes)
+                    .map_err(|error| AdminServiceError::Invalid(error.to_string()));
+            }
+            return Err(AdminServiceError::Refused {
+                status,
+                message: odata_error(&bytes),
+            });
+        }
+        Err(refused("the handshake did not finish"))
+    }
+}
+
+/// The body, refused past [`MAX_ANSWER_BYTES`].
+async fn read_bounded(mut response: reqwest::Response) -> AdminServiceResult<Vec<u8>> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(reached)? {
+        if bytes.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(AdminServiceError::Invalid(format!(
+                "an answer is longer than {MAX_ANSWER_BYTES} bytes"
+            )));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
+/// An OData error's message (`{"error":{"message":…}}`), or the start of the body.
+fn odata_error(bytes: &[u8]) -> String {
+    let parsed: Option<Value> = serde_json::from_slice(bytes).ok();
+    let message = parsed.as_ref().and_then(|body| {
+        let error = body.get("error")?;
+        error
+            .get("message")
+            .and_then(|m| m.as_str().or_else(|| m.get("value")?.as_str()))
+            .map(str::to_owned)
+    });
+    message.unwrap_or_else(|| {
+        let text = String::from_utf8_lossy(bytes);
+        let text: String = text.chars().filter(|c| !c.is_control()).take(300).collect();
+        if text.is_empty() {
+            "(no message)".into()
+        } else {
+            text
+        }
+    })
+}
+
+/// A transport error, told apart: an untrusted certificate, or no answer.
+fn reached(error: reqwest::Error) -> AdminServiceError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+    while let Some(cause) = source {
+        // An I/O error carries rustls's error inside it rather than as its source.
+        let tls = cause.downcast_ref::<rustls::Error>().or_else(|| {
+            cause
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        });
+        if let Some(tls) = tls {
+            return match tls {
+                rustls::Error::InvalidCertificate(_) | rustls::Error::General(_) => {
+                    AdminServiceError::Untrusted(tls.to_string())
+                }
+                other => AdminServiceError::Unreachable(other.to_string()),
+            };
+        }
+        source = cause.source();
+    }
+    let mut text = error.to_string();
+    let mut cause = std::error::Error::source(&error);
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    // Through hyper's connector the TLS error may arrive as text only.
+    if text.contains("invalid peer certificate") || text.contains("is not the pinned one") {
+        return AdminServiceError::Untrusted(text);
+    }
+    AdminServiceError::Unreachable(text)
+}
