@@ -17,6 +17,25 @@ wire_enum!(
     Cloud { AzurePublicCloud = "AzurePublicCloud", AzureUsGovernmentCloud = "AzureUSGovernmentCloud" }
 );
 
+wire_enum!(
+    /// How a connectivity check ended.
+    CheckResult { Passed = "passed", Failed = "failed", Skipped = "skipped" }
+);
+
+/// One of the checks a site's connector runs at start and every hour (sites after 2006): what it
+/// checked, how that ended, when, and what to do about a failure.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConnectivityCheck {
+    /// What was checked, in words (e.g. "AdminService reachable over HTTPS").
+    pub check: String,
+    pub result: CheckResult,
+    pub checked_date_time: String,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
 /// Which devices a hierarchy uploads.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +72,9 @@ pub struct Connector {
     pub endpoint_analytics_enabled: Option<bool>,
     pub onboarded_date_time: String,
     pub offboard_requested_date_time: Option<String>,
+    /// The site's last connectivity checks; `None` when it never reported any.
+    #[serde(default)]
+    pub connectivity_checks: Option<Vec<ConnectivityCheck>>,
 }
 
 /// `POST /api/v1/connectors/onboardingTokens` answers with this, once.

@@ -22,7 +22,8 @@ pub use actions::{
 pub use audit::{ActorType, AuditActivity, AuditEvent, AuditResult};
 pub use collection::Collection;
 pub use connectors::{
-    reports_full_details_of, Cloud, Connector, ConnectorStatus, OnboardingToken, UploadScope,
+    reports_full_details_of, CheckResult, Cloud, ConnectivityCheck, Connector, ConnectorStatus,
+    OnboardingToken, UploadScope,
 };
 pub use devices::{
     ClientHealthState, ComplianceState, ConfigurationManagerClientInformation, Device,

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     ClientHealthState, Cloud, ComplianceState, ConfigurationManagerActionType,
-    ConfigurationManagerClientInformation, DeviceCollection, ManagedBy, OwnerType, UploadScope,
+    ConfigurationManagerClientInformation, ConnectivityCheck, DeviceCollection, ManagedBy,
+    OwnerType, UploadScope,
 };
 
 pub const CONNECTOR_API_BASE: &str = "/api/connector/v1";
@@ -49,6 +50,9 @@ pub struct SiteInfo {
     pub upload_scope: Option<UploadScope>,
     #[serde(default)]
     pub endpoint_analytics_enabled: Option<bool>,
+    /// The connector's last connectivity checks (sites after 2006 that run them).
+    #[serde(default)]
+    pub connectivity_checks: Option<Vec<ConnectivityCheck>>,
 }
 
 /// Answer to `POST /heartbeat` and part of every action poll.

@@ -134,6 +134,7 @@ async fn run_site(
         poll_wait_seconds: 25,
         delta_every: Some(Duration::from_secs(60)),
         full_every: None,
+        report_every: None,
         ca_pem,
     };
     let saved = load(file).await.sites.get(&code).cloned();

@@ -75,6 +75,12 @@ impl ProtocolClient {
         })
     }
 
+    /// Whether the admin center answers at all (any HTTP status), over a trusted connection.
+    pub async fn reach(&self) -> Result<(), reqwest::Error> {
+        let root = self.base.trim_end_matches(CONNECTOR_API_BASE);
+        self.http.get(format!("{root}/")).send().await.map(drop)
+    }
+
     pub fn credential(&self) -> Option<&str> {
         self.credential.as_deref()
     }

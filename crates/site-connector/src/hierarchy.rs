@@ -247,6 +247,7 @@ impl SimulatedHierarchy {
             cloud: detailed.then_some(self.config.cloud),
             upload_scope: detailed.then(|| self.config.upload_scope.clone()),
             endpoint_analytics_enabled: detailed.then_some(self.config.version >= 2103),
+            connectivity_checks: None,
         }
     }
 

@@ -26,6 +26,8 @@ pub struct SiteOptions {
     pub delta_every: Option<Duration>,
     /// Upload every device again this often (only once, when attached, when `None`).
     pub full_every: Option<Duration>,
+    /// Report the site's information (and run its connectivity checks) again this often.
+    pub report_every: Option<Duration>,
     /// CA certificates (PEM) to trust besides the platform's, for an `https://` admin center.
     pub ca_pem: Option<Vec<u8>>,
 }
@@ -37,6 +39,7 @@ impl Default for SiteOptions {
             poll_wait_seconds: 25,
             delta_every: None,
             full_every: None,
+            report_every: None,
             ca_pem: None,
         }
     }
@@ -328,6 +331,7 @@ impl<S: DeviceSource> SiteConnector<S> {
     async fn serve_until_done(mut self, stop: CancellationToken) -> Outcome {
         let mut deltas = ticks(self.options.delta_every).await;
         let mut fulls = ticks(self.options.full_every).await;
+        let mut reports = ticks(self.options.report_every).await;
         let mut failures = 0u32;
         loop {
             let poll = tokio::select! {
@@ -336,6 +340,12 @@ impl<S: DeviceSource> SiteConnector<S> {
                 () = next_tick(&mut deltas) => {
                     if let Err(error) = self.send_delta().await {
                         tracing::warn!(%error, "a delta upload failed");
+                    }
+                    continue;
+                }
+                () = next_tick(&mut reports) => {
+                    if let Err(error) = self.report_site().await {
+                        tracing::warn!(%error, "could not report the site's information");
                     }
                     continue;
                 }

@@ -145,9 +145,9 @@ async fn onboard(
 async fn report_site(
     State(state): State<AppState>,
     SiteConnector(site): SiteConnector,
-    AppJson(info): AppJson<SiteInfo>,
+    AppJson(mut info): AppJson<SiteInfo>,
 ) -> AppResult<Json<HeartbeatResponse>> {
-    validate::site(&info)?;
+    validate::site(&mut info)?;
     state
         .store
         .report_site(&site.id, &info, state.now())

@@ -129,7 +129,7 @@ fn one_device(at: &str, device: &mut SiteDevice) -> AppResult<()> {
 }
 
 /// What a site reports about itself.
-pub fn site(info: &SiteInfo) -> AppResult<()> {
+pub fn site(info: &mut SiteInfo) -> AppResult<()> {
     text("hierarchyName", &info.hierarchy_name, MAX_TEXT, true)?;
     text("siteCode", &info.site_code, 10, true)?;
     text("siteVersion", &info.site_version, 40, true)?;
@@ -152,8 +152,31 @@ pub fn site(info: &SiteInfo) -> AppResult<()> {
             true,
         )?;
     }
+    if let Some(checks) = &mut info.connectivity_checks {
+        if checks.len() > MAX_CHECKS {
+            return Err(AppError::bad_request(
+                "connectivityChecks",
+                format!("'connectivityChecks' must have at most {MAX_CHECKS} checks."),
+            ));
+        }
+        for (index, check) in checks.iter_mut().enumerate() {
+            let field = format!("connectivityChecks[{index}]");
+            text(&format!("{field}.check"), &check.check, MAX_TEXT, true)?;
+            optional(
+                &format!("{field}.message"),
+                check.message.as_deref(),
+                MAX_MESSAGE,
+            )?;
+            let mut at = Some(std::mem::take(&mut check.checked_date_time));
+            date(&format!("{field}.checkedDateTime"), &mut at)?;
+            check.checked_date_time = at.unwrap_or_default();
+        }
+    }
     Ok(())
 }
+
+/// Most connectivity checks one report may carry.
+pub const MAX_CHECKS: usize = 20;
 
 /// A hierarchy's id as it onboards.
 pub fn hierarchy_id(id: &str) -> AppResult<()> {

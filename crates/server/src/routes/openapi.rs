@@ -2,11 +2,11 @@
 //! annotations and the shared wire types.
 
 use admin_api::{
-    ActionState, ActorType, AuditActivity, AuditEvent, AuditResult, Cloud, Collection,
-    ConfigurationManagerAction, ConfigurationManagerActionType, Connector, ConnectorEvent,
-    ConnectorStatus, Device, DeviceAction, DevicesEvent, ErrorBody, Me, NewRoleDefinition,
-    OnboardingToken, Permission, RoleDefinition, SignIn, TriggerConfigurationManagerAction,
-    UploadScope, User, UserRoles,
+    ActionState, ActorType, AuditActivity, AuditEvent, AuditResult, CheckResult, Cloud, Collection,
+    ConfigurationManagerAction, ConfigurationManagerActionType, ConnectivityCheck, Connector,
+    ConnectorEvent, ConnectorStatus, Device, DeviceAction, DevicesEvent, ErrorBody, Me,
+    NewRoleDefinition, OnboardingToken, Permission, RoleDefinition, SignIn,
+    TriggerConfigurationManagerAction, UploadScope, User, UserRoles,
 };
 use axum::routing::get;
 use axum::{Json, Router};
@@ -59,6 +59,8 @@ use crate::state::AppState;
         ConnectorStatus,
         Cloud,
         UploadScope,
+        ConnectivityCheck,
+        CheckResult,
         OnboardingToken,
         ConnectorEvent,
         DevicesEvent,

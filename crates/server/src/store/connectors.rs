@@ -106,12 +106,17 @@ impl Store {
             .upload_scope
             .as_ref()
             .map(|s| serde_json::to_string(s).expect("scopes serialize"));
+        let checks = site
+            .connectivity_checks
+            .as_ref()
+            .map(|checks| serde_json::to_string(checks).expect("checks serialize"));
         let at = timestamp(now);
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
             "UPDATE connectors SET hierarchy_name = ?, site_code = ?, site_version = ?,
                 service_connection_point = ?, cloud = ?, upload_scope = ?,
-                endpoint_analytics_enabled = ?, site_reported_at = ?, last_heartbeat_at = ?
+                endpoint_analytics_enabled = ?, connectivity_checks = ?, site_reported_at = ?,
+                last_heartbeat_at = ?
              WHERE id = ?",
         )
         .bind(&site.hierarchy_name)
@@ -121,6 +126,7 @@ impl Store {
         .bind(site.cloud.map(Cloud::as_str))
         .bind(scope)
         .bind(site.endpoint_analytics_enabled)
+        .bind(checks)
         .bind(&at)
         .bind(&at)
         .bind(id)
@@ -321,6 +327,7 @@ struct ConnectorRow {
     cloud: Option<String>,
     upload_scope: Option<String>,
     endpoint_analytics_enabled: Option<bool>,
+    connectivity_checks: Option<String>,
     last_sync_at: Option<String>,
     last_heartbeat_at: Option<String>,
     onboarded_at: String,
@@ -350,6 +357,15 @@ impl ConnectorRow {
                 index: "upload_scope".into(),
                 source: Box::new(e),
             })?;
+        let connectivity_checks = self
+            .connectivity_checks
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| sqlx::Error::ColumnDecode {
+                index: "connectivity_checks".into(),
+                source: Box::new(e),
+            })?;
         Ok(Connector {
             status: connector_status(
                 self.site_reported_at.is_some(),
@@ -372,6 +388,7 @@ impl ConnectorRow {
             endpoint_analytics_enabled: self.endpoint_analytics_enabled,
             onboarded_date_time: self.onboarded_at,
             offboard_requested_date_time: self.offboard_requested_at,
+            connectivity_checks,
         })
     }
 }

@@ -854,6 +854,7 @@ async fn bad_input_is_refused_with_the_error_body_and_writes_nothing() {
         cloud: None,
         upload_scope: None,
         endpoint_analytics_enabled: None,
+        connectivity_checks: None,
     };
     let refused = site.client().report_site(&bad_site).await.unwrap_err();
     assert_eq!(refused.status().map(|s| s.as_u16()), Some(400));

@@ -442,3 +442,108 @@ async fn a_wrong_password_or_an_untrusted_certificate_reads_nothing() {
     let queries = stand_in.site.lock().unwrap().queries.clone();
     assert!(queries.is_empty(), "{queries:?}");
 }
+
+/// What each connectivity check says, by its name.
+fn results(checks: &[admin_api::ConnectivityCheck]) -> Vec<(String, admin_api::CheckResult)> {
+    checks.iter().map(|c| (c.check.clone(), c.result)).collect()
+}
+
+#[tokio::test]
+async fn the_connectivity_checks_say_what_fails_and_reach_the_connector_details() {
+    use admin_api::CheckResult::{Failed, Passed, Skipped};
+    use site_connector::admin_service::checks::{self, AdminCenter};
+    let stand_in = StandIn::start(Site::with_devices(9088, 20)).await;
+    let app = spawn_app().await;
+    let center = AdminCenter {
+        url: app.url.clone(),
+        ca_pem: None,
+    };
+    let all_passed = checks::run(&service(&stand_in, PASSWORD), Some(&center)).await;
+    assert_eq!(
+        results(&all_passed),
+        vec![
+            (checks::REACHABLE.into(), Passed),
+            (checks::CERTIFICATE.into(), Passed),
+            (checks::AUTHENTICATION.into(), Passed),
+            (checks::READ_DEVICES.into(), Passed),
+            (checks::NOTIFY.into(), Passed),
+            (checks::VERSION.into(), Passed),
+            (checks::CENTER_REACHABLE.into(), Passed),
+            (checks::CENTER_CERTIFICATE.into(), Skipped),
+        ]
+    );
+    // A wrong password: authentication fails, and what needs it is not checked.
+    let wrong = checks::run(&service(&stand_in, "wrong"), None).await;
+    assert_eq!(wrong[2].result, Failed, "{wrong:?}");
+    assert!(
+        wrong[2].message.as_deref().unwrap().contains("password"),
+        "{wrong:?}"
+    );
+    assert!(wrong[3..].iter().all(|c| c.result == Skipped), "{wrong:?}");
+    // A read-only account may read devices but not notify clients.
+    stand_in.site.lock().unwrap().set_roles(&["SMS000AR"]);
+    let read_only = checks::run(&service(&stand_in, PASSWORD), None).await;
+    assert_eq!(read_only[3].result, Passed);
+    assert_eq!(read_only[4].result, Failed, "{read_only:?}");
+    assert!(read_only[4]
+        .message
+        .as_deref()
+        .unwrap()
+        .contains("Notify Resource"));
+    stand_in.site.lock().unwrap().set_roles(&["SMS0001R"]);
+    // An admin center that cannot be reached.
+    let nowhere = AdminCenter {
+        url: "http://127.0.0.1:9".into(),
+        ca_pem: None,
+    };
+    let unreachable = checks::run(&service(&stand_in, PASSWORD), Some(&nowhere)).await;
+    assert_eq!(unreachable[6].result, Failed, "{unreachable:?}");
+
+    // Attached, the site reports its checks with its information: the connector's details show them.
+    let site = RealSite::connect(
+        service(&stand_in, PASSWORD),
+        RealSiteOptions {
+            admin_center: Some(center),
+            ..RealSiteOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let token = app.onboarding_token().await;
+    let site = SiteConnector::attach(&app.url, &token, site, SiteOptions::default())
+        .await
+        .unwrap();
+    let connector: Connector = app
+        .get(&format!("/api/v1/connectors/{}", connector_id(&site)))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let reported = connector.connectivity_checks.expect("checks reported");
+    assert_eq!(results(&reported), results(&all_passed));
+    assert!(reported.iter().all(|c| c.checked_date_time.ends_with('Z')));
+    // Checks are a site's input like any other: bounded, dated, without control characters.
+    let mut info = site.source().lock().await.info().clone();
+    for bad in [
+        |c: &mut admin_api::ConnectivityCheck| c.message = Some("bad\u{7}".into()),
+        |c: &mut admin_api::ConnectivityCheck| c.checked_date_time = "yesterday".into(),
+        |c: &mut admin_api::ConnectivityCheck| c.check = String::new(),
+    ] {
+        let mut checks = reported.clone();
+        bad(&mut checks[0]);
+        info.connectivity_checks = Some(checks);
+        let refused = site.client().report_site(&info).await.unwrap_err();
+        assert_eq!(refused.status().map(|s| s.as_u16()), Some(400), "{refused}");
+    }
+    info.connectivity_checks = Some(vec![reported[0].clone(); 21]);
+    let refused = site.client().report_site(&info).await.unwrap_err();
+    assert_eq!(refused.status().map(|s| s.as_u16()), Some(400), "{refused}");
+    let unchanged: Connector = app
+        .get(&format!("/api/v1/connectors/{}", connector_id(&site)))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(unchanged.connectivity_checks, Some(reported));
+    app.shut_down().await;
+}

@@ -30,6 +30,9 @@ pub const SITE_CODE: &str = "PS1";
 /// The first ResourceID the stand-in gives a device.
 pub const FIRST_RESOURCE: u32 = 16_777_220;
 
+/// The stand-in's bits of the collection operations it names (Notify Resource last).
+const NOTIFY_BITS: [u32; 6] = [1, 2, 4, 32, 4096, 1 << 22];
+
 /// How a simulated client answers a client notification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Client {
@@ -109,10 +112,57 @@ impl Site {
                 collection("PS100020", "All Servers", Some("SMS00001")),
             ],
         );
+        // Role-based administration: the operations of collections as the site names them (the
+        // bit of each is the site's to say; the connector reads it), the account and its roles.
+        let operations: Vec<Value> = [
+            "Read",
+            "Modify",
+            "Delete",
+            "Remote Control",
+            "Read Resource",
+            "Notify Resource",
+        ]
+        .iter()
+        .enumerate()
+        .map(|(index, name)| json!({"BitFlag": NOTIFY_BITS[index], "OperationName": name}))
+        .collect();
+        site.classes.insert(
+            "sms_rbacsecuredobject".into(),
+            vec![json!({"ObjectTypeID": 1, "ObjectTypeName": "SMS_Collection", "AvailableOperations": operations})
+                .as_object()
+                .unwrap()
+                .clone()],
+        );
+        site.classes.insert(
+            "sms_role".into(),
+            vec![
+                json!({"RoleID": "SMS0001R", "RoleName": "Full Administrator",
+                       "Operations": [{"ObjectTypeID": 1, "GrantedOperations": NOTIFY_BITS.iter().sum::<u32>()}]}),
+                json!({"RoleID": "SMS000AR", "RoleName": "Read-only Analyst",
+                       "Operations": [{"ObjectTypeID": 1, "GrantedOperations": NOTIFY_BITS[0] + NOTIFY_BITS[4]}]}),
+            ]
+            .into_iter()
+            .map(|role| role.as_object().unwrap().clone())
+            .collect(),
+        );
+        site.set_roles(&["SMS0001R"]);
         for index in 0..devices {
             site.add_device(index);
         }
         site
+    }
+
+    /// The security roles of the connector's account.
+    pub fn set_roles(&mut self, roles: &[&str]) {
+        self.classes.insert(
+            "sms_admin".into(),
+            vec![
+                json!({"AdminID": 16777217, "LogonName": USER, "Roles": roles})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            ],
+        );
     }
 
     /// Adds device number `index` (its ResourceID is `FIRST_RESOURCE + index`).
@@ -494,6 +544,9 @@ fn spelled(class: &str) -> String {
                 "SMS_FullCollectionMembership",
                 "SMS_UserMachineRelationship",
                 "SMS_ClientOperationStatus",
+                "SMS_Admin",
+                "SMS_Role",
+                "SMS_RbacSecuredObject",
             ];
             known
                 .iter()
@@ -518,6 +571,25 @@ async fn query(
     site.queries.push(format!("{class}?{options:?}"));
     // A key lookup: `SMS_ClientOperationStatus(16777300)`.
     if let Some((name, key)) = class.strip_suffix(')').and_then(|c| c.split_once('(')) {
+        if name.eq_ignore_ascii_case("SMS_Role") {
+            let key = key.trim_matches('\'');
+            let found: Vec<Value> = site.classes["sms_role"]
+                .iter()
+                .filter(|row| row["RoleID"] == key)
+                .map(|row| {
+                    Value::Object(with_system_properties(
+                        "SMS_Role",
+                        &format!("RoleID=\"{key}\""),
+                        row,
+                    ))
+                })
+                .collect();
+            if found.is_empty() {
+                return odata_error(StatusCode::NOT_FOUND, "no such role");
+            }
+            return Json(json!({"@odata.context": "https://cm01/AdminService/wmi/$metadata#SMS_Role", "value": found}))
+                .into_response();
+        }
         if !name.eq_ignore_ascii_case("SMS_ClientOperationStatus") {
             return odata_error(StatusCode::NOT_FOUND, "no such class");
         }

@@ -4,6 +4,7 @@
 //! ([`wmi`]) and the [`crate::DeviceSource`] over them ([`site`]).
 
 pub mod auth;
+pub mod checks;
 pub mod site;
 pub mod tls;
 pub mod wmi;
@@ -122,6 +123,11 @@ impl AdminService {
                 turn: tokio::sync::Mutex::new(()),
             }),
         })
+    }
+
+    /// The account it reads the site with (`DOMAIN\\name`).
+    pub fn account_name(&self) -> &str {
+        self.inner.account.user()
     }
 
     /// The service's address.

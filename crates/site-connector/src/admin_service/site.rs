@@ -15,6 +15,7 @@ use futures::{FutureExt, StreamExt};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use super::checks::AdminCenter;
 use super::wmi::{self, DeviceRecord, Row};
 use super::{AdminService, AdminServiceError};
 use crate::hierarchy::RPC_SERVER_UNAVAILABLE;
@@ -49,6 +50,8 @@ pub struct RealSiteOptions {
     pub status_every: Duration,
     /// Where the snapshot of the last upload is kept (a delta is what differs from it).
     pub state_folder: Option<PathBuf>,
+    /// The admin center, for the connectivity checks reported with the site's information.
+    pub admin_center: Option<AdminCenter>,
 }
 
 impl Default for RealSiteOptions {
@@ -60,6 +63,7 @@ impl Default for RealSiteOptions {
             action_deadline: Duration::from_secs(600),
             status_every: Duration::from_secs(5),
             state_folder: None,
+            admin_center: None,
         }
     }
 }
@@ -150,6 +154,7 @@ impl RealSite {
             cloud: detailed.then_some(Cloud::AzurePublicCloud),
             upload_scope: detailed.then_some(upload_scope),
             endpoint_analytics_enabled: None,
+            connectivity_checks: None,
         };
         let snapshot = options
             .state_folder
@@ -494,8 +499,20 @@ impl DeviceSource for RealSite {
         self.version
     }
 
+    /// The site's information with fresh connectivity checks (sites after 2006).
     fn site_info(&mut self) -> BoxFuture<'static, anyhow::Result<Option<SiteInfo>>> {
-        futures::future::ready(Ok(Some(self.info.clone()))).boxed()
+        let mut info = self.info.clone();
+        let service = self.service.clone();
+        let center = self.options.admin_center.clone();
+        let detailed = self.version > 2006;
+        async move {
+            if detailed {
+                info.connectivity_checks =
+                    Some(super::checks::run(&service, center.as_ref()).await);
+            }
+            Ok(Some(info))
+        }
+        .boxed()
     }
 
     /// Every device in scope; their hashes become the snapshot once the upload lands.
