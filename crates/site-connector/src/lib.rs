@@ -4,6 +4,7 @@
 pub mod admin_service;
 pub mod client;
 pub mod hierarchy;
+pub mod run;
 pub mod secret_file;
 pub mod site;
 pub mod source;

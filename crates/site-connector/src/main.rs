@@ -1,20 +1,135 @@
-//! `site-connector`: attaches a simulated hierarchy to an admin center and runs its service
-//! connection point (uploads, actions, offboarding) until stopped or offboarded.
+//! `site-connector`: a Configuration Manager hierarchy's service connection point.
+//!
+//! - `site-connector attach|run|check` serve a real site through its AdminService
+//!   (docs/attach-a-site.md);
+//! - without a subcommand it attaches a simulated hierarchy (demo data, tests), as it always did.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use admin_api::UploadScope;
-use clap::Parser;
-use site_connector::state::StateFile;
-use site_connector::{HierarchyConfig, Outcome, SimulatedHierarchy, SiteConnector, SiteOptions};
-use tokio_util::sync::CancellationToken;
+use clap::{Args, Parser, Subcommand};
+use site_connector::admin_service::checks::{self, AdminCenter};
+use site_connector::admin_service::site::{RealSite, RealSiteOptions};
+use site_connector::admin_service::{AdminService, AdminServiceConfig, Trust, WindowsAccount};
+use site_connector::run::{self, Kept};
+use site_connector::{HierarchyConfig, SimulatedHierarchy, SiteOptions};
 
 #[derive(Debug, Parser)]
-#[command(name = "site-connector", version)]
-struct Args {
-    /// The admin center, e.g. http://127.0.0.1:8080.
+#[command(
+    name = "site-connector",
+    version,
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    simulated: Simulated,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Attach a real site: onboard with a token, keep the credential in the state folder, upload
+    /// the site's devices, then serve (actions, deltas, checks) until stopped.
+    Attach {
+        #[command(flatten)]
+        site: RealSiteArgs,
+        #[command(flatten)]
+        connector: ConnectorArgs,
+        /// The one-time onboarding token from Connectors and tokens (or `admin-server
+        /// onboarding-token`).
+        #[arg(long, env = "SITE_ONBOARDING_TOKEN")]
+        onboarding_token: String,
+    },
+    /// Serve a site attached before, from its state folder (after a restart; no token).
+    Run {
+        #[command(flatten)]
+        site: RealSiteArgs,
+        #[command(flatten)]
+        connector: ConnectorArgs,
+    },
+    /// Run the connectivity checks once and print one line each; exits 1 when one failed.
+    Check {
+        #[command(flatten)]
+        site: RealSiteArgs,
+        /// The admin center to check too.
+        #[arg(long, env = "SITE_SERVER")]
+        server: Option<String>,
+        #[arg(long, env = "SITE_CA_FILE")]
+        ca_file: Option<PathBuf>,
+    },
+}
+
+/// How to reach and read the real site.
+#[derive(Debug, Args)]
+struct RealSiteArgs {
+    /// The site's AdminService, e.g. https://cm01.contoso.com/AdminService.
+    #[arg(long, env = "SITE_ADMIN_SERVICE")]
+    admin_service: String,
+    /// The account that reads the site and sends client notifications: DOMAIN\name.
+    #[arg(long, env = "SITE_ADMIN_SERVICE_USER")]
+    admin_service_user: String,
+    /// A file holding the account's password (its first line). Without it, the password is
+    /// taken from the ADMIN_SERVICE_PASSWORD environment variable; never from an argument.
+    #[arg(long, env = "SITE_ADMIN_SERVICE_PASSWORD_FILE")]
+    admin_service_password_file: Option<PathBuf>,
+    /// A CA certificate file (PEM) that issued the SMS Provider's certificate.
+    #[arg(
+        long,
+        env = "SITE_ADMIN_SERVICE_CA",
+        conflicts_with = "admin_service_pin"
+    )]
+    admin_service_ca: Option<PathBuf>,
+    /// The SHA-256 fingerprint of the SMS Provider's certificate (64 hex digits, colons
+    /// allowed): only that certificate is trusted.
+    #[arg(long, env = "SITE_ADMIN_SERVICE_PIN")]
+    admin_service_pin: Option<String>,
+    /// Upload only this collection (e.g. PS100011) instead of all devices.
+    #[arg(long, env = "SITE_COLLECTION")]
+    collection: Option<String>,
+    /// With --collection: its child collections too (sites at 2010 or later).
+    #[arg(long, requires = "collection")]
+    include_child_collections: bool,
+}
+
+/// How the connector talks to the admin center and when it works.
+#[derive(Debug, Args)]
+struct ConnectorArgs {
+    /// The admin center, e.g. https://attach.contoso.com. `run` takes it from the state folder
+    /// when not given.
     #[arg(long, env = "SITE_SERVER")]
-    server: String,
+    server: Option<String>,
+    /// A CA certificate file (PEM) to trust for the admin center, besides the platform's.
+    #[arg(long, env = "SITE_CA_FILE")]
+    ca_file: Option<PathBuf>,
+    /// The connector's state folder (credential, upload in progress, device snapshot); the
+    /// platform's data folder by default.
+    #[arg(long, env = "SITE_STATE")]
+    state: Option<PathBuf>,
+    /// Upload what changed this often.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "15m")]
+    delta_every: Duration,
+    /// Upload every device again this often.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "24h")]
+    full_every: Duration,
+    /// Report the site's information and connectivity checks this often.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "1h")]
+    report_every: Duration,
+    /// An action the client has not answered by then fails.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "10m")]
+    action_deadline: Duration,
+    /// Devices per upload batch (and per AdminService page).
+    #[arg(long, default_value_t = 500)]
+    batch_size: usize,
+}
+
+/// A simulated hierarchy (no subcommand).
+#[derive(Debug, Args)]
+struct Simulated {
+    /// The admin center, e.g. http://127.0.0.1:8080 (required).
+    #[arg(long, env = "SITE_SERVER")]
+    server: Option<String>,
     /// A one-time onboarding token (`admin-server onboarding-token`, or the admin API). Needed
     /// once: with --state, later starts resume with the kept credential.
     #[arg(long, env = "SITE_ONBOARDING_TOKEN")]
@@ -22,11 +137,11 @@ struct Args {
     /// A folder for the connector's state (its credential, an upload in progress), private to
     /// its owner. Without it, the credential lives only as long as the process.
     #[arg(long, env = "SITE_STATE")]
-    state: Option<std::path::PathBuf>,
+    state: Option<PathBuf>,
     /// A CA certificate file (PEM) to trust besides the platform's store, for an admin center
     /// at an `https://` address whose certificate an organization's own CA issued.
     #[arg(long, env = "SITE_CA_FILE")]
-    ca_file: Option<std::path::PathBuf>,
+    ca_file: Option<PathBuf>,
     /// Devices per full-sync batch.
     #[arg(long, default_value_t = 500)]
     batch_size: usize,
@@ -60,13 +175,171 @@ struct Args {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let args = Args::parse();
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        None => simulated(cli.simulated).await,
+        Some(Command::Attach {
+            site,
+            connector,
+            onboarding_token,
+        }) => real(site, connector, Some(onboarding_token)).await,
+        Some(Command::Run { site, connector }) => real(site, connector, None).await,
+        Some(Command::Check {
+            site,
+            server,
+            ca_file,
+        }) => check(site, server, ca_file).await,
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("site-connector: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn read_file(path: &PathBuf, what: &str) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path)
+        .map_err(|error| anyhow::anyhow!("the {what} {} cannot be read: {error}", path.display()))
+}
+
+fn admin_service(args: &RealSiteArgs) -> anyhow::Result<AdminService> {
+    let password = match &args.admin_service_password_file {
+        Some(path) => {
+            let text = String::from_utf8(read_file(path, "password file")?)
+                .map_err(|_| anyhow::anyhow!("the password file is not UTF-8 text"))?;
+            text.lines().next().unwrap_or_default().to_owned()
+        }
+        None => std::env::var("ADMIN_SERVICE_PASSWORD").map_err(|_| {
+            anyhow::anyhow!(
+                "no password for {}: give --admin-service-password-file <file> or set ADMIN_SERVICE_PASSWORD",
+                args.admin_service_user
+            )
+        })?,
+    };
+    let trust = match (&args.admin_service_ca, &args.admin_service_pin) {
+        (Some(path), _) => Trust::Ca(read_file(path, "CA file")?),
+        (None, Some(pin)) => Trust::Pin(site_connector::admin_service::tls::parse_pin(pin)?),
+        (None, None) => Trust::Platform,
+    };
+    AdminService::new(&AdminServiceConfig {
+        url: args.admin_service.clone(),
+        account: WindowsAccount::new(&args.admin_service_user, password)?,
+        trust,
+    })
+}
+
+async fn check(
+    args: RealSiteArgs,
+    server: Option<String>,
+    ca_file: Option<PathBuf>,
+) -> anyhow::Result<std::process::ExitCode> {
+    let service = admin_service(&args)?;
+    let center = match server {
+        Some(url) => Some(AdminCenter {
+            url,
+            ca_pem: ca_file
+                .as_ref()
+                .map(|p| read_file(p, "CA file"))
+                .transpose()?,
+        }),
+        None => None,
+    };
+    let results = checks::run(&service, center.as_ref()).await;
+    let mut failed = false;
+    for check in &results {
+        let mark = match check.result {
+            admin_api::CheckResult::Passed => "passed ",
+            admin_api::CheckResult::Failed => {
+                failed = true;
+                "FAILED "
+            }
+            admin_api::CheckResult::Skipped => "skipped",
+        };
+        match &check.message {
+            Some(message) => println!("{mark}  {}: {message}", check.check),
+            None => println!("{mark}  {}", check.check),
+        }
+    }
+    Ok(if failed {
+        std::process::ExitCode::FAILURE
+    } else {
+        std::process::ExitCode::SUCCESS
+    })
+}
+
+async fn real(
+    args: RealSiteArgs,
+    connector: ConnectorArgs,
+    token: Option<String>,
+) -> anyhow::Result<std::process::ExitCode> {
+    let folder = match connector.state {
+        Some(folder) => folder,
+        None => run::default_state_folder()?,
+    };
+    let kept = run::kept(&folder)?;
+    let server = match (&connector.server, &kept, &token) {
+        (Some(server), _, _) => server.clone(),
+        (None, Some(kept), None) => kept.server.clone(),
+        _ => anyhow::bail!("give the admin center's address with --server"),
+    };
+    let ca_pem = connector
+        .ca_file
+        .as_ref()
+        .map(|p| read_file(p, "CA file"))
+        .transpose()?;
+    let site = RealSite::connect(
+        admin_service(&args)?,
+        RealSiteOptions {
+            collection: args.collection.clone(),
+            include_child_collections: args.include_child_collections,
+            page_size: connector.batch_size.max(1),
+            action_deadline: connector.action_deadline,
+            state_folder: Some(folder.clone()),
+            admin_center: Some(AdminCenter {
+                url: server.clone(),
+                ca_pem: ca_pem.clone(),
+            }),
+            ..RealSiteOptions::default()
+        },
+    )
+    .await?;
+    let options = SiteOptions {
+        batch_size: connector.batch_size,
+        delta_every: Some(connector.delta_every),
+        full_every: Some(connector.full_every),
+        report_every: Some(connector.report_every),
+        ca_pem,
+        ..SiteOptions::default()
+    };
+    let how = match (token, kept) {
+        (Some(_), Some(_)) => anyhow::bail!(
+            "{} already holds an attached connector: serve it with `site-connector run`, or give another --state folder",
+            folder.display()
+        ),
+        (Some(token), None) => Kept::Attach(token),
+        (None, Some(kept)) => Kept::Resume(kept),
+        (None, None) => anyhow::bail!(
+            "{} holds no attached connector: attach first with `site-connector attach --onboarding-token <token>`",
+            folder.display()
+        ),
+    };
+    run::serve_site(&server, &folder, how, site, options).await
+}
+
+async fn simulated(args: Simulated) -> anyhow::Result<std::process::ExitCode> {
+    let server = args.server.clone().ok_or_else(|| {
+        anyhow::anyhow!(
+            "give the admin center's address with --server (or a subcommand: attach, run, check; see --help)"
+        )
+    })?;
     let mut config = HierarchyConfig::new(
         &args.name,
         &args.site_code,
@@ -84,92 +357,43 @@ async fn main() -> anyhow::Result<()> {
         };
     }
     let hierarchy = SimulatedHierarchy::new(config);
-    let ca_pem = match &args.ca_file {
-        Some(path) => Some(std::fs::read(path).map_err(|error| {
-            anyhow::anyhow!("the CA file {} cannot be read: {error}", path.display())
-        })?),
-        None => None,
-    };
     let options = SiteOptions {
         batch_size: args.batch_size,
-        ca_pem,
+        ca_pem: args
+            .ca_file
+            .as_ref()
+            .map(|p| read_file(p, "CA file"))
+            .transpose()?,
         ..SiteOptions::default()
     };
-    let token = || {
-        args.onboarding_token.as_deref().ok_or_else(|| {
+    let Some(folder) = args.state else {
+        let token = args.onboarding_token.ok_or_else(|| {
             anyhow::anyhow!(
                 "no connector state to resume: attach once with --onboarding-token (and --state to keep its credential)"
             )
-        })
+        })?;
+        let site =
+            site_connector::SiteConnector::attach(&server, &token, hierarchy, options).await?;
+        return run::upload_and_serve(site, args.once, false).await;
     };
-    let site = match args
-        .state
-        .as_deref()
-        .map(StateFile::in_folder)
-        .transpose()?
-    {
-        Some(file) => match file.load()? {
-            Some(kept) => {
-                if kept.server.trim_end_matches('/') != args.server.trim_end_matches('/') {
-                    anyhow::bail!(
-                        "{} holds the credential of a connector of {}, not of {}: give another --state folder for another admin center",
-                        file.path().display(),
-                        kept.server,
-                        args.server
-                    );
-                }
-                println!(
-                    "Resuming connector {} from {}.",
-                    kept.connector_id,
-                    file.path().display()
-                );
-                match SiteConnector::resume_from(kept, file.clone(), hierarchy, options).await {
-                    Ok(site) => site,
-                    Err(error) if error.status() == Some(reqwest::StatusCode::UNAUTHORIZED) => {
-                        file.remove()?;
-                        anyhow::bail!(
-                            "the admin center no longer accepts this connector's credential (it was offboarded or removed); {} was removed. Attach again with a new onboarding token.",
-                            file.path().display()
-                        );
-                    }
-                    Err(error) => return Err(error.into()),
-                }
-            }
-            None => {
-                SiteConnector::attach_keeping(&args.server, token()?, hierarchy, options, file)
-                    .await?
-            }
-        },
-        None => SiteConnector::attach(&args.server, token()?, hierarchy, options).await?,
+    let how = match (run::kept(&folder)?, args.onboarding_token) {
+        (Some(kept), _) => Kept::Resume(kept),
+        (None, Some(token)) => Kept::Attach(token),
+        (None, None) => anyhow::bail!(
+            "no connector state to resume: attach once with --onboarding-token (and --state to keep its credential)"
+        ),
     };
-    let synced = site.full_sync().await?;
-    println!("Attached; uploaded {} devices.", synced.device_count);
     if args.once {
-        return Ok(());
+        let site = run::connect(&server, &folder, how, hierarchy, options).await?;
+        return run::upload_and_serve(site, true, false).await;
     }
-    let stop = CancellationToken::new();
-    let on_interrupt = stop.clone();
-    tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
-        on_interrupt.cancel();
-    });
-    let outcome = site.serve(stop).await;
-    match outcome {
-        Outcome::Offboarded => println!(
-            "Stopped: the admin center offboarded this hierarchy; its kept state was removed. Attach again with a new onboarding token."
-        ),
-        Outcome::CredentialRevoked => println!(
-            "Stopped: the admin center no longer accepts this connector's credential (it was removed); its kept state was removed. Attach again with a new onboarding token."
-        ),
-        Outcome::Stopped => println!("Stopped."),
-    }
-    Ok(())
+    run::serve_site(&server, &folder, how, hierarchy, options).await
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
-        <super::Args as clap::CommandFactory>::command().debug_assert();
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
     }
 }

@@ -213,6 +213,18 @@ impl<S: DeviceSource> SiteConnector<S> {
         &self.client
     }
 
+    /// Whether a full sync a previous run began is still to be completed or replaced.
+    pub fn full_sync_in_progress(&self) -> bool {
+        self.state.as_ref().is_some_and(|saved| {
+            saved
+                .state
+                .lock()
+                .expect("never poisoned")
+                .full_sync_in_progress
+                .is_some()
+        })
+    }
+
     /// The site this connector serves.
     pub fn source(&self) -> Arc<Mutex<S>> {
         self.source.clone()

@@ -43,6 +43,11 @@ pub trait DeviceSource: Send + 'static {
     fn delta(&mut self) -> BoxFuture<'static, anyhow::Result<DeviceDelta>>;
     /// The last upload (full or delta) this source produced was accepted by the admin center.
     fn upload_landed(&mut self) {}
+    /// Whether the source knows what it last uploaded (a restart may then send a delta rather
+    /// than every device).
+    fn has_snapshot(&self) -> bool {
+        false
+    }
     /// Hands an action to the site.
     fn start(&mut self, action: &SiteAction) -> BoxFuture<'static, Started>;
 }

@@ -547,3 +547,158 @@ async fn the_connectivity_checks_say_what_fails_and_reach_the_connector_details(
     assert_eq!(unchanged.connectivity_checks, Some(reported));
     app.shut_down().await;
 }
+
+/// The `site-connector` binary, built now if it is not current.
+fn site_connector_binary() -> std::path::PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .args([
+            "build",
+            "--locked",
+            "-q",
+            "-p",
+            "site-connector",
+            "--bin",
+            "site-connector",
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success(), "the site-connector binary builds");
+    let deps = std::env::current_exe().unwrap();
+    let binary = deps
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("site-connector");
+    assert!(binary.is_file(), "{} exists", binary.display());
+    binary
+}
+
+/// Reads a child's output until a line contains `wanted`; every line read so far.
+async fn until_line(
+    lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+    wanted: &str,
+) -> String {
+    let mut printed = String::new();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        printed.push_str(&line);
+        printed.push('\n');
+        if line.contains(wanted) {
+            return printed;
+        }
+    }
+    panic!("the connector ended without printing '{wanted}':\n{printed}");
+}
+
+#[tokio::test]
+async fn the_binary_killed_mid_upload_resumes_from_its_state_and_lands_once() {
+    use tokio::io::AsyncBufReadExt;
+    let binary = site_connector_binary();
+    let stand_in = StandIn::start(Site::with_devices(9088, 2000)).await;
+    let app = spawn_app().await;
+    let state = tempfile::tempdir().unwrap();
+    let folder = state.path().join("connector");
+    let token = app.onboarding_token().await;
+    let common = |command: &mut tokio::process::Command| {
+        command
+            .args(["--admin-service", &stand_in.url])
+            .args(["--admin-service-user", USER])
+            .args(["--admin-service-pin", &stand_in.pin])
+            .args(["--server", &app.url])
+            .arg("--state")
+            .arg(&folder)
+            .args(["--batch-size", "400"])
+            .env("ADMIN_SERVICE_PASSWORD", PASSWORD)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true);
+    };
+    // Attach, and be killed while the third page of systems is read (two batches sent).
+    stand_in.gate.pause_at(3);
+    let mut attach = tokio::process::Command::new(&binary);
+    attach.arg("attach").args(["--onboarding-token", &token]);
+    common(&mut attach);
+    let mut first = attach.spawn().unwrap();
+    tokio::select! {
+        () = stand_in.gate.reached() => {}
+        ended = first.wait() => panic!("the connector ended before reading the site: {ended:?}"),
+    }
+    first.kill().await.unwrap();
+    stand_in.gate.open();
+    let kept = site_connector::state::StateFile::in_folder(&folder)
+        .unwrap()
+        .load()
+        .unwrap()
+        .expect("the credential was kept at once");
+    assert!(kept.full_sync_in_progress.is_some());
+    assert!(
+        devices(&app).await.is_empty(),
+        "an unfinished full sync is invisible"
+    );
+
+    // `run` resumes without a token and lands the whole site once.
+    let mut run = tokio::process::Command::new(&binary);
+    run.arg("run");
+    common(&mut run);
+    let mut second = run.spawn().unwrap();
+    let mut lines = tokio::io::BufReader::new(second.stdout.take().unwrap()).lines();
+    let printed = until_line(&mut lines, "Uploaded").await;
+    assert!(
+        printed.contains(&format!("Resuming connector {}", kept.connector_id)),
+        "{printed}"
+    );
+    assert!(printed.contains("Uploaded 2000 devices."), "{printed}");
+    let all = devices(&app).await;
+    assert_eq!(all.len(), 2000);
+    let connectors: Collection<Connector> =
+        app.get("/api/v1/connectors").await.json().await.unwrap();
+    assert_eq!(
+        connectors.value.len(),
+        1,
+        "the same connector, no second one"
+    );
+    assert_eq!(connectors.value[0].id, kept.connector_id);
+    let after = site_connector::state::StateFile::in_folder(&folder)
+        .unwrap()
+        .load()
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.full_sync_in_progress, None);
+    assert!(folder.join("device-snapshot.json").is_file());
+    // Stopped with Ctrl+C, it says so; started again, a delta will do.
+    let stopped = std::process::Command::new("kill")
+        .args(["-INT", &second.id().unwrap().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    until_line(&mut lines, "Stopped.").await;
+    assert!(second.wait().await.unwrap().success());
+    let mut again = tokio::process::Command::new(&binary);
+    again.arg("run");
+    common(&mut again);
+    let mut third = again.spawn().unwrap();
+    let mut lines = tokio::io::BufReader::new(third.stdout.take().unwrap()).lines();
+    until_line(
+        &mut lines,
+        "Resumed; nothing changed since the last upload.",
+    )
+    .await;
+
+    // Offboarded: the connector says so, exits, and forgets its state.
+    let deleted = app
+        .client
+        .delete(format!(
+            "{}/api/v1/connectors/{}",
+            app.url, kept.connector_id
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 202);
+    until_line(&mut lines, "offboarded this hierarchy").await;
+    assert_eq!(third.wait().await.unwrap().code(), Some(3));
+    assert!(!folder.join("connector-state.json").exists());
+    assert!(!folder.join("device-snapshot.json").exists());
+    app.shut_down().await;
+}

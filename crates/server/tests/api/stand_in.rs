@@ -62,10 +62,49 @@ pub struct Site {
     pub page_limit: usize,
 }
 
+/// Holds the n-th query of `SMS_R_System` until opened: a test can stop a connector in the
+/// middle of reading the site.
+#[derive(Default)]
+pub struct Gate {
+    pause_at: std::sync::atomic::AtomicUsize,
+    seen: std::sync::atomic::AtomicUsize,
+    reached: tokio::sync::Notify,
+    open: tokio::sync::Notify,
+}
+
+impl Gate {
+    /// Holds the `n`-th query of systems (from 1).
+    pub fn pause_at(&self, n: usize) {
+        self.pause_at.store(n, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Waits until the held query has arrived.
+    pub async fn reached(&self) {
+        self.reached.notified().await;
+    }
+
+    /// Lets the held query (and every later one) through.
+    pub fn open(&self) {
+        self.pause_at.store(0, std::sync::atomic::Ordering::SeqCst);
+        self.open.notify_waiters();
+    }
+
+    async fn pass(&self) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let seen = self.seen.fetch_add(1, SeqCst) + 1;
+        if seen == self.pause_at.load(SeqCst) {
+            let opened = self.open.notified();
+            self.reached.notify_one();
+            opened.await;
+        }
+    }
+}
+
 pub struct StandIn {
     pub url: String,
     pub pin: String,
     pub site: Arc<Mutex<Site>>,
+    pub gate: Arc<Gate>,
     handle: axum_server::Handle<SocketAddr>,
 }
 
@@ -285,11 +324,23 @@ impl Site {
     }
 }
 
+/// One TCP connection (an address can be reused by a later connection: never by this id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct ConnectionId(u64);
+
+impl axum::extract::connect_info::Connected<SocketAddr> for ConnectionId {
+    fn connect_info(_peer: SocketAddr) -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        ConnectionId(NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
 #[derive(Clone)]
 struct Served {
     site: Arc<Mutex<Site>>,
+    gate: Arc<Gate>,
     /// Authentication per connection: a handshake in progress, or done.
-    connections: Arc<Mutex<HashMap<SocketAddr, Connection>>>,
+    connections: Arc<Mutex<HashMap<ConnectionId, Connection>>>,
 }
 
 enum Connection {
@@ -310,8 +361,10 @@ impl StandIn {
         .await
         .unwrap();
         let site = Arc::new(Mutex::new(site));
+        let gate = Arc::new(Gate::default());
         let served = Served {
             site: site.clone(),
+            gate: gate.clone(),
             connections: Arc::default(),
         };
         let app = Router::new()
@@ -326,13 +379,14 @@ impl StandIn {
             axum_server::from_tcp_rustls(listener, tls)
                 .unwrap()
                 .handle(serving)
-                .serve(app.into_make_service_with_connect_info::<SocketAddr>())
+                .serve(app.into_make_service_with_connect_info::<ConnectionId>())
                 .await
         });
         StandIn {
             url: format!("https://127.0.0.1:{}/AdminService", address.port()),
             pin,
             site,
+            gate,
             handle,
         }
     }
@@ -367,7 +421,7 @@ fn challenge(token: Option<&[u8]>) -> Response {
 
 /// Windows authentication of this connection: `None` when it is authenticated (go on), the
 /// 401 to answer otherwise.
-fn authenticate(served: &Served, peer: SocketAddr, headers: &HeaderMap) -> Option<Response> {
+fn authenticate(served: &Served, peer: ConnectionId, headers: &HeaderMap) -> Option<Response> {
     let mut connections = served.connections.lock().unwrap();
     if matches!(connections.get(&peer), Some(Connection::Authenticated)) {
         return None;
@@ -417,9 +471,18 @@ fn authenticate(served: &Served, peer: SocketAddr, headers: &HeaderMap) -> Optio
         .with_target_data_representation(DataRepresentation::Native)
         .with_input(&mut input)
         .with_output(&mut output);
-    let accepted = context
-        .accept_security_context_impl(builder)
-        .and_then(|mut generator| generator.resolve_to_result());
+    // A token the library cannot read is a refusal, never a crash of the stand-in.
+    let accepted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        context
+            .accept_security_context_impl(builder)
+            .and_then(|mut generator| generator.resolve_to_result())
+    }))
+    .unwrap_or_else(|_| {
+        Err(sspi::Error::new(
+            sspi::ErrorKind::InvalidToken,
+            "unreadable token",
+        ))
+    });
     match accepted {
         Ok(result) if result.status == SecurityStatus::Ok => {
             connections.insert(peer, Connection::Authenticated);
@@ -559,13 +622,16 @@ fn spelled(class: &str) -> String {
 
 async fn query(
     State(served): State<Served>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<ConnectionId>,
     headers: HeaderMap,
     Path(class): Path<String>,
     Query(options): Query<HashMap<String, String>>,
 ) -> Response {
     if let Some(refusal) = authenticate(&served, peer, &headers) {
         return refusal;
+    }
+    if class.eq_ignore_ascii_case("SMS_R_System") {
+        served.gate.pass().await;
     }
     let mut site = served.site.lock().unwrap();
     site.queries.push(format!("{class}?{options:?}"));
@@ -697,7 +763,7 @@ fn serde_urlencoded_pairs(pairs: &[(String, String)]) -> String {
 
 async fn invoke(
     State(served): State<Served>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<ConnectionId>,
     headers: HeaderMap,
     Path(class): Path<String>,
     body: Bytes,

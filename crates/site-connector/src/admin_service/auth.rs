@@ -28,6 +28,9 @@ impl std::fmt::Debug for WindowsAccount {
 
 impl WindowsAccount {
     pub fn new(user: &str, password: String) -> anyhow::Result<Self> {
+        if user.trim().is_empty() || user.chars().any(char::is_control) {
+            anyhow::bail!("give the account as DOMAIN\\name (or name@domain)");
+        }
         Username::parse(user).map_err(|error| {
             anyhow::anyhow!(
                 "'{user}' is not an account name (DOMAIN\\name or name@domain): {error}"
@@ -86,8 +89,18 @@ impl Handshake {
         })
     }
 
-    /// The next token to send, given the server's last one (`None` at the start).
+    /// The next token to send, given the server's last one (`None` at the start). A token the
+    /// library cannot read (it may panic on malformed input) is an error, never a crash.
     pub fn next_token(&mut self, server_token: Option<&[u8]>) -> anyhow::Result<Vec<u8>> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.step(server_token)))
+            .unwrap_or_else(|_| {
+                Err(anyhow::anyhow!(
+                    "the server's authentication token cannot be read"
+                ))
+            })
+    }
+
+    fn step(&mut self, server_token: Option<&[u8]>) -> anyhow::Result<Vec<u8>> {
         let mut input = vec![SecurityBuffer::new(
             server_token.map(<[u8]>::to_vec).unwrap_or_default(),
             BufferType::Token,
@@ -152,4 +165,35 @@ fn hostname() -> String {
         })
         .filter(|name| !name.is_empty())
         .unwrap_or_else(|| "SITE-CONNECTOR".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_malformed_server_token_is_an_error_not_a_crash() {
+        let account = WindowsAccount::new("CONTOSO\\svc", "secret".into()).unwrap();
+        let mut handshake = Handshake::start(&account, "cm01.contoso.com").unwrap();
+        let first = handshake.next_token(None).unwrap();
+        assert!(!first.is_empty());
+        for garbage in [&b""[..], b"\xa1\x03\x0a\x01", &[0xff; 64]] {
+            assert!(handshake.next_token(Some(garbage)).is_err());
+        }
+    }
+
+    #[test]
+    fn passwords_never_print() {
+        let account = WindowsAccount::new("CONTOSO\\svc", "hunter2".into()).unwrap();
+        assert!(!format!("{account:?}").contains("hunter2"));
+        assert!(WindowsAccount::new("", "x".into()).is_err());
+    }
+
+    #[test]
+    fn server_tokens_are_read_from_negotiate_headers_only() {
+        assert_eq!(server_token("Negotiate AQID"), Some(vec![1, 2, 3]));
+        assert_eq!(server_token("NTLM AQID"), None);
+        assert_eq!(server_token("Negotiate"), None);
+        assert_eq!(header(&[1, 2, 3]), "Negotiate AQID");
+    }
 }

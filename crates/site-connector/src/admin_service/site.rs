@@ -571,6 +571,10 @@ impl DeviceSource for RealSite {
         .boxed()
     }
 
+    fn has_snapshot(&self) -> bool {
+        !self.snapshot.lock().expect("never poisoned").is_empty()
+    }
+
     fn upload_landed(&mut self) {
         let Some(landed) = self.pending.lock().expect("never poisoned").take() else {
             return;
