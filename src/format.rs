@@ -1,7 +1,7 @@
 //! How values read on screen. Pure functions, tested natively.
 
 use admin_api::{
-    ActionState, ClientHealthState, ComplianceState, ConfigurationManagerActionType,
+    ActionState, CheckResult, ClientHealthState, ComplianceState, ConfigurationManagerActionType,
     ConnectorStatus, DeviceAction, ManagedBy, OwnerType,
 };
 
@@ -46,6 +46,15 @@ pub fn connector_status(value: ConnectorStatus) -> &'static str {
         ConnectorStatus::Unhealthy => "Unhealthy",
         ConnectorStatus::Unknown => "Unknown",
         ConnectorStatus::Offboarding => "Offboarding",
+    }
+}
+
+/// A connectivity check's result as the connector details show it.
+pub fn check_result(value: CheckResult) -> &'static str {
+    match value {
+        CheckResult::Passed => "Passed",
+        CheckResult::Failed => "Failed",
+        CheckResult::Skipped => "Not checked",
     }
 }
 

@@ -1,4 +1,6 @@
-//! Toasts: short confirmations in a polite live region, dismissed by the user or after a while.
+//! Toasts: short confirmations, dismissed by the user or after a while. Each is announced once,
+//! through a polite live region that holds only the newest one (the visible list is redrawn as
+//! toasts come and go, and is not a live region, so nothing is announced twice).
 
 use leptos::prelude::*;
 
@@ -13,6 +15,7 @@ pub struct Toast {
 pub struct Toasts {
     list: RwSignal<Vec<Toast>>,
     next: RwSignal<u64>,
+    announced: RwSignal<String>,
 }
 
 const SHOWN_FOR: std::time::Duration = std::time::Duration::from_secs(8);
@@ -29,6 +32,7 @@ impl Toasts {
     fn push(&self, text: String, error: bool) {
         let id = self.next.get_untracked();
         self.next.set(id + 1);
+        self.announced.set(text.clone());
         self.list
             .update(|list| list.push(Toast { id, text, error }));
         let list = self.list;
@@ -44,6 +48,7 @@ pub fn provide_toasts() {
     provide_context(Toasts {
         list: RwSignal::new(Vec::new()),
         next: RwSignal::new(0),
+        announced: RwSignal::new(String::new()),
     });
 }
 
@@ -55,19 +60,32 @@ pub fn use_toasts() -> Toasts {
 pub fn ToastRegion() -> impl IntoView {
     let toasts = use_toasts();
     view! {
-        <div class="toasts" role="status" aria-live="polite">
-            <For each=move || toasts.list.get() key=|t| t.id let:toast>
-                <div class="toast" class:error=toast.error>
-                    <span>{toast.text.clone()}</span>
-                    <button
-                        class="toast-close"
-                        aria-label="Dismiss"
-                        on:click=move |_| toasts.dismiss(toast.id)
-                    >
-                        "×"
-                    </button>
-                </div>
-            </For>
+        <div class="visually-hidden" role="status" aria-live="polite">
+            <span>{move || toasts.announced.get()}</span>
+        </div>
+        <div class="toasts">
+            {move || {
+                toasts
+                    .list
+                    .get()
+                    .into_iter()
+                    .map(|toast| {
+                        let id = toast.id;
+                        view! {
+                            <div class="toast" class:error=toast.error>
+                                <span>{toast.text}</span>
+                                <button
+                                    class="toast-close"
+                                    aria-label="Dismiss"
+                                    on:click=move |_| toasts.dismiss(id)
+                                >
+                                    "×"
+                                </button>
+                            </div>
+                        }
+                    })
+                    .collect_view()
+            }}
         </div>
     }
 }

@@ -3,7 +3,8 @@
 //! onboarding tokens for new sites. Live from the event stream.
 
 use admin_api::{
-    reports_full_details_of, Connector, ConnectorStatus, OnboardingToken, Permission, UploadScope,
+    reports_full_details_of, CheckResult, Connector, ConnectorStatus, OnboardingToken, Permission,
+    UploadScope,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -240,6 +241,7 @@ fn ConnectorDetails(connector: Connector) -> impl IntoView {
         ),
         ("Connector ID", connector.id.clone()),
     ];
+    let checks = connector.connectivity_checks.clone();
     let offboarding = connector.status == ConnectorStatus::Offboarding;
     let id = connector.id.clone();
     let devices = connector.device_count;
@@ -275,6 +277,22 @@ fn ConnectorDetails(connector: Connector) -> impl IntoView {
                     .map(|(label, value)| view! { <div class="field"><dt>{label}</dt><dd>{value}</dd></div> })
                     .collect_view()}
             </dl>
+            {(!checks.is_empty()).then(|| view! {
+                <h3>"Connectivity checks"</h3>
+                <table class="grid wrap" aria-label="Connectivity checks">
+                    <thead><tr><th>"Check"</th><th>"Result"</th><th>"Checked"</th><th>"Message"</th></tr></thead>
+                    <tbody>
+                        {checks.into_iter().map(|c| view! {
+                            <tr>
+                                <td>{c.check}</td>
+                                <td><span class=check_badge(c.result)>{format::check_result(c.result)}</span></td>
+                                <td>{format::timestamp(&c.checked_date_time)}</td>
+                                <td>{format::or_dash(c.message.as_deref())}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            })}
             <div class="toolbar">
                 <button
                     class="button danger"
@@ -358,5 +376,14 @@ fn OnboardingTokens() -> impl IntoView {
                 </div>
             })}
         </section>
+    }
+}
+
+/// A check's result drawn as the connector statuses are.
+fn check_badge(result: CheckResult) -> &'static str {
+    match result {
+        CheckResult::Passed => "badge status-healthy",
+        CheckResult::Failed => "badge status-unhealthy",
+        CheckResult::Skipped => "badge status-unknown",
     }
 }

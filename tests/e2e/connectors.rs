@@ -292,3 +292,80 @@ async fn an_unknown_hierarchy_says_so_and_the_list_comes_first() {
     browser.close().await;
     app.shut_down().await;
 }
+
+#[tokio::test]
+async fn the_connectivity_checks_a_site_reported_show_in_its_details() {
+    use admin_api::{CheckResult, ConnectivityCheck};
+    let app = start_server().await;
+    let site = app
+        .attach_site(HierarchyConfig::new("Contoso Plant", "PLT", 2207, 5, 62))
+        .await;
+    let check = |check: &str, result, message: Option<&str>| ConnectivityCheck {
+        check: check.into(),
+        result,
+        checked_date_time: "2026-11-30T09:15:00Z".into(),
+        message: message.map(str::to_owned),
+    };
+    let mut info = site.source().lock().await.site_info();
+    info.connectivity_checks = Some(vec![
+        check(
+            "AdminService reachable over HTTPS",
+            CheckResult::Passed,
+            None,
+        ),
+        check(
+            "Account may run client notifications",
+            CheckResult::Failed,
+            Some("None of the account's security roles grants Notify Resource on collections."),
+        ),
+        check(
+            "Site version 1910 or later",
+            CheckResult::Skipped,
+            Some("Not checked: the site could not be read."),
+        ),
+    ]);
+    site.client().report_site(&info).await.unwrap();
+
+    let browser = Browser::signed_in(&app, crate::ADMIN).await;
+    browser.open(&app.url("/tenant-admin/connectors")).await;
+    browser
+        .click(&format!("{TABLE}//a[normalize-space()='Contoso Plant']"))
+        .await;
+    browser
+        .wait_for("//table[@aria-label='Connectivity checks']")
+        .await;
+    let rows = browser
+        .text_of("table[aria-label='Connectivity checks'] tbody")
+        .await;
+    let rows: Vec<&str> = rows.lines().collect();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert!(
+        rows[0].starts_with("AdminService reachable over HTTPS Passed") && rows[0].ends_with('—'),
+        "{rows:?}"
+    );
+    assert!(
+        rows[1].starts_with("Account may run client notifications Failed")
+            && rows[1].ends_with("grants Notify Resource on collections."),
+        "{rows:?}"
+    );
+    assert!(rows[2].contains("Not checked"), "{rows:?}");
+    // The time reads as the details' other times do.
+    assert!(rows[0].contains("2026-11-30 09:15 UTC"), "{rows:?}");
+    // A site that reports none shows no checks.
+    browser
+        .click(&format!(
+            "{TABLE}//a[normalize-space()='Contoso Headquarters']"
+        ))
+        .await;
+    browser
+        .wait_for("//h2[@id='connector-details' and normalize-space()='Contoso Headquarters']")
+        .await;
+    assert!(browser
+        .client
+        .find_all(Locator::Css("table[aria-label='Connectivity checks']"))
+        .await
+        .unwrap()
+        .is_empty());
+    browser.close().await;
+    app.shut_down().await;
+}

@@ -26,7 +26,10 @@ wire_enum!(
 /// checked, how that ended, when, and what to do about a failure.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
+// What a site sends is refused with an unknown field; the browser, which only reads what the
+// server sends, tolerates additions (and its bundle carries no code for refusing them).
+#[cfg_attr(not(target_arch = "wasm32"), serde(deny_unknown_fields))]
 pub struct ConnectivityCheck {
     /// What was checked, in words (e.g. "AdminService reachable over HTTPS").
     pub check: String,
@@ -39,7 +42,8 @@ pub struct ConnectivityCheck {
 /// Which devices a hierarchy uploads.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "camelCase", deny_unknown_fields)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+#[cfg_attr(not(target_arch = "wasm32"), serde(deny_unknown_fields))]
 pub enum UploadScope {
     AllDevices,
     #[serde(rename_all = "camelCase")]
@@ -72,9 +76,9 @@ pub struct Connector {
     pub endpoint_analytics_enabled: Option<bool>,
     pub onboarded_date_time: String,
     pub offboard_requested_date_time: Option<String>,
-    /// The site's last connectivity checks; `None` when it never reported any.
+    /// The site's last connectivity checks; empty when it never reported any.
     #[serde(default)]
-    pub connectivity_checks: Option<Vec<ConnectivityCheck>>,
+    pub connectivity_checks: Vec<ConnectivityCheck>,
 }
 
 /// `POST /api/v1/connectors/onboardingTokens` answers with this, once.

@@ -365,7 +365,8 @@ impl ConnectorRow {
             .map_err(|e| sqlx::Error::ColumnDecode {
                 index: "connectivity_checks".into(),
                 source: Box::new(e),
-            })?;
+            })?
+            .unwrap_or_default();
         Ok(Connector {
             status: connector_status(
                 self.site_reported_at.is_some(),
