@@ -12,6 +12,10 @@ BINARYEN_VERSION=132.0.0
 WASM_TARGET=wasm32-unknown-unknown
 # Written by scripts/setup when rustup cannot add the wasm target and Debian's toolchain is used.
 WASM_TOOLCHAIN_MARKER="$CACHE/wasm-toolchain"
+# The site connector runs next to site servers: it is checked for Windows too.
+WINDOWS_TARGET=x86_64-pc-windows-gnu
+# Written by scripts/setup when the Windows target and MinGW's C compiler are in place.
+WINDOWS_MARKER="$CACHE/windows-target"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

@@ -13,6 +13,9 @@ use site_connector::admin_service::checks::{self, AdminCenter};
 use site_connector::admin_service::site::{RealSite, RealSiteOptions};
 use site_connector::admin_service::{AdminService, AdminServiceConfig, Trust, WindowsAccount};
 use site_connector::run::{self, Kept};
+use tokio_util::sync::CancellationToken;
+
+mod service;
 use site_connector::{HierarchyConfig, SimulatedHierarchy, SiteOptions};
 
 #[derive(Debug, Parser)]
@@ -48,6 +51,20 @@ enum Command {
         site: RealSiteArgs,
         #[command(flatten)]
         connector: ConnectorArgs,
+    },
+    /// Install or remove the connector as a Windows service that runs `site-connector run`.
+    Service {
+        #[command(subcommand)]
+        action: service::ServiceAction,
+    },
+    /// The Windows service's entry point (started by Windows, not by hand).
+    #[command(hide = true)]
+    ServiceHost {
+        #[arg(long)]
+        name: String,
+        /// `run` and its arguments.
+        #[arg(last = true)]
+        run: Vec<String>,
     },
     /// Run the connectivity checks once and print one line each; exits 1 when one failed.
     Check {
@@ -188,8 +205,20 @@ async fn main() -> std::process::ExitCode {
             site,
             connector,
             onboarding_token,
-        }) => real(site, connector, Some(onboarding_token)).await,
-        Some(Command::Run { site, connector }) => real(site, connector, None).await,
+        }) => {
+            real(
+                site,
+                connector,
+                Some(onboarding_token),
+                run::stopped_by_interrupt(),
+            )
+            .await
+        }
+        Some(Command::Run { site, connector }) => {
+            real(site, connector, None, run::stopped_by_interrupt()).await
+        }
+        Some(Command::Service { action }) => service::manage(action),
+        Some(Command::ServiceHost { name, run }) => service::host(name, run),
         Some(Command::Check {
             site,
             server,
@@ -275,10 +304,23 @@ async fn check(
     })
 }
 
+/// `run`'s arguments, read again (the Windows service keeps them in its command line).
+#[cfg_attr(not(windows), allow(dead_code))]
+fn run_arguments(arguments: &[String]) -> anyhow::Result<(RealSiteArgs, ConnectorArgs)> {
+    let cli = Cli::try_parse_from(
+        std::iter::once("site-connector".to_owned()).chain(arguments.iter().cloned()),
+    )?;
+    match cli.command {
+        Some(Command::Run { site, connector }) => Ok((site, connector)),
+        _ => anyhow::bail!("a service runs `site-connector run …`: give `run` and its arguments"),
+    }
+}
+
 async fn real(
     args: RealSiteArgs,
     connector: ConnectorArgs,
     token: Option<String>,
+    stop: CancellationToken,
 ) -> anyhow::Result<std::process::ExitCode> {
     let folder = match connector.state {
         Some(folder) => folder,
@@ -331,7 +373,7 @@ async fn real(
             folder.display()
         ),
     };
-    run::serve_site(&server, &folder, how, site, options).await
+    run::serve_site(&server, &folder, how, site, options, stop).await
 }
 
 async fn simulated(args: Simulated) -> anyhow::Result<std::process::ExitCode> {
@@ -374,7 +416,7 @@ async fn simulated(args: Simulated) -> anyhow::Result<std::process::ExitCode> {
         })?;
         let site =
             site_connector::SiteConnector::attach(&server, &token, hierarchy, options).await?;
-        return run::upload_and_serve(site, args.once, false).await;
+        return run::upload_and_serve(site, args.once, false, run::stopped_by_interrupt()).await;
     };
     let how = match (run::kept(&folder)?, args.onboarding_token) {
         (Some(kept), _) => Kept::Resume(kept),
@@ -385,9 +427,17 @@ async fn simulated(args: Simulated) -> anyhow::Result<std::process::ExitCode> {
     };
     if args.once {
         let site = run::connect(&server, &folder, how, hierarchy, options).await?;
-        return run::upload_and_serve(site, true, false).await;
+        return run::upload_and_serve(site, true, false, CancellationToken::new()).await;
     }
-    run::serve_site(&server, &folder, how, hierarchy, options).await
+    run::serve_site(
+        &server,
+        &folder,
+        how,
+        hierarchy,
+        options,
+        run::stopped_by_interrupt(),
+    )
+    .await
 }
 
 #[cfg(test)]
@@ -395,5 +445,25 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         <super::Cli as clap::CommandFactory>::command().debug_assert();
+    }
+
+    #[test]
+    fn a_service_keeps_run_and_its_arguments_only() {
+        let run: Vec<String> = [
+            "run",
+            "--admin-service",
+            "https://cm01.contoso.com/AdminService",
+            "--admin-service-user",
+            "CONTOSO\\svc",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let (site, connector) = super::run_arguments(&run).unwrap();
+        assert_eq!(site.admin_service_user, "CONTOSO\\svc");
+        assert_eq!(connector.delta_every, std::time::Duration::from_secs(900));
+        let mut attach = run.clone();
+        attach[0] = "attach".into();
+        assert!(super::run_arguments(&attach).is_err());
     }
 }

@@ -90,17 +90,18 @@ pub async fn connect<S: DeviceSource>(
     }
 }
 
-/// Connects, uploads and serves until stopped (Ctrl+C, or the service's stop).
+/// Connects, uploads and serves until `stop` (Ctrl+C, or the service's stop).
 pub async fn serve_site<S: DeviceSource>(
     server: &str,
     folder: &Path,
     how: Kept,
     source: S,
     options: SiteOptions,
+    stop: CancellationToken,
 ) -> anyhow::Result<ExitCode> {
     let resuming = matches!(how, Kept::Resume(_));
     let site = connect(server, folder, how, source, options).await?;
-    let outcome = upload_and_serve(site, false, resuming).await?;
+    let outcome = upload_and_serve(site, false, resuming, stop).await?;
     if outcome == ExitCode::from(GONE) {
         forget(folder);
     }
@@ -111,11 +112,12 @@ pub async fn serve_site<S: DeviceSource>(
 pub const GONE: u8 = 3;
 
 /// The first upload (a delta when resuming with a snapshot and no full sync to finish, every
-/// device otherwise), then serving unless `once`.
+/// device otherwise), then serving until `stop` unless `once`.
 pub async fn upload_and_serve<S: DeviceSource>(
     site: SiteConnector<S>,
     once: bool,
     resuming: bool,
+    stop: CancellationToken,
 ) -> anyhow::Result<ExitCode> {
     let delta_will_do =
         resuming && !site.full_sync_in_progress() && site.source().lock().await.has_snapshot();
@@ -131,12 +133,6 @@ pub async fn upload_and_serve<S: DeviceSource>(
     if once {
         return Ok(ExitCode::SUCCESS);
     }
-    let stop = CancellationToken::new();
-    let on_interrupt = stop.clone();
-    tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
-        on_interrupt.cancel();
-    });
     Ok(match site.serve(stop).await {
         Outcome::Offboarded => {
             println!(
@@ -155,6 +151,17 @@ pub async fn upload_and_serve<S: DeviceSource>(
             ExitCode::SUCCESS
         }
     })
+}
+
+/// A token cancelled by Ctrl+C (SIGINT).
+pub fn stopped_by_interrupt() -> CancellationToken {
+    let stop = CancellationToken::new();
+    let on_interrupt = stop.clone();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        on_interrupt.cancel();
+    });
+    stop
 }
 
 /// Removes what the state folder keeps of a connector that is gone.
