@@ -11,7 +11,9 @@ use admin_api::UploadScope;
 use clap::{Args, Parser, Subcommand};
 use site_connector::admin_service::checks::{self, AdminCenter};
 use site_connector::admin_service::site::{RealSite, RealSiteOptions};
-use site_connector::admin_service::{AdminService, AdminServiceConfig, Trust, WindowsAccount};
+use site_connector::admin_service::{
+    AdminService, AdminServiceConfig, Authentication, EntraClient, Trust, WindowsAccount,
+};
 use site_connector::run::{self, Kept};
 use tokio_util::sync::CancellationToken;
 
@@ -84,9 +86,38 @@ struct RealSiteArgs {
     /// The site's AdminService, e.g. https://cm01.contoso.com/AdminService.
     #[arg(long, env = "SITE_ADMIN_SERVICE")]
     admin_service: String,
-    /// The account that reads the site and sends client notifications: DOMAIN\name.
-    #[arg(long, env = "SITE_ADMIN_SERVICE_USER")]
-    admin_service_user: String,
+    /// The account that reads the site and sends client notifications: DOMAIN\name (Windows
+    /// authentication; or --entra-client-id for a cloud management gateway).
+    #[arg(
+        long,
+        env = "SITE_ADMIN_SERVICE_USER",
+        required_unless_present = "entra_client_id"
+    )]
+    admin_service_user: Option<String>,
+    /// Through a cloud management gateway: the Entra ID tenant (id or domain).
+    #[arg(long, env = "SITE_ENTRA_TENANT", requires = "entra_client_id")]
+    entra_tenant: Option<String>,
+    /// The app registration's client id; its secret comes from --entra-client-secret-file or
+    /// the ENTRA_CLIENT_SECRET environment variable.
+    #[arg(
+        long,
+        env = "SITE_ENTRA_CLIENT_ID",
+        requires_all = ["entra_tenant", "entra_scope"],
+        conflicts_with = "admin_service_user"
+    )]
+    entra_client_id: Option<String>,
+    #[arg(long, env = "SITE_ENTRA_CLIENT_SECRET_FILE")]
+    entra_client_secret_file: Option<PathBuf>,
+    /// The scope of the AdminService's server app, e.g. api://<app id>/.default.
+    #[arg(long, env = "SITE_ENTRA_SCOPE")]
+    entra_scope: Option<String>,
+    /// The Entra ID authority.
+    #[arg(
+        long,
+        env = "SITE_ENTRA_AUTHORITY",
+        default_value = "https://login.microsoftonline.com"
+    )]
+    entra_authority: String,
     /// A file holding the account's password (its first line). Without it, the password is
     /// taken from the ADMIN_SERVICE_PASSWORD environment variable; never from an argument.
     #[arg(long, env = "SITE_ADMIN_SERVICE_PASSWORD_FILE")]
@@ -239,19 +270,49 @@ fn read_file(path: &PathBuf, what: &str) -> anyhow::Result<Vec<u8>> {
         .map_err(|error| anyhow::anyhow!("the {what} {} cannot be read: {error}", path.display()))
 }
 
-fn admin_service(args: &RealSiteArgs) -> anyhow::Result<AdminService> {
-    let password = match &args.admin_service_password_file {
+/// A secret's first line from a file, or else from an environment variable; never an argument.
+fn secret(
+    file: Option<&PathBuf>,
+    variable: &str,
+    what: &str,
+    flag: &str,
+) -> anyhow::Result<String> {
+    match file {
         Some(path) => {
-            let text = String::from_utf8(read_file(path, "password file")?)
-                .map_err(|_| anyhow::anyhow!("the password file is not UTF-8 text"))?;
-            text.lines().next().unwrap_or_default().to_owned()
+            let text = String::from_utf8(read_file(path, what)?)
+                .map_err(|_| anyhow::anyhow!("the {what} is not UTF-8 text"))?;
+            Ok(text.lines().next().unwrap_or_default().to_owned())
         }
-        None => std::env::var("ADMIN_SERVICE_PASSWORD").map_err(|_| {
-            anyhow::anyhow!(
-                "no password for {}: give --admin-service-password-file <file> or set ADMIN_SERVICE_PASSWORD",
-                args.admin_service_user
-            )
-        })?,
+        None => std::env::var(variable)
+            .map_err(|_| anyhow::anyhow!("no {what}: give {flag} <file> or set {variable}")),
+    }
+}
+
+fn admin_service(args: &RealSiteArgs) -> anyhow::Result<AdminService> {
+    let authentication = match (&args.admin_service_user, &args.entra_client_id) {
+        (Some(user), _) => Authentication::Windows(WindowsAccount::new(
+            user,
+            secret(
+                args.admin_service_password_file.as_ref(),
+                "ADMIN_SERVICE_PASSWORD",
+                &format!("password for {user}"),
+                "--admin-service-password-file",
+            )?,
+        )?),
+        (None, Some(client_id)) => Authentication::Entra(EntraClient {
+            authority: args.entra_authority.clone(),
+            tenant: args.entra_tenant.clone().unwrap_or_default(),
+            client_id: client_id.clone(),
+            client_secret: secret(
+                args.entra_client_secret_file.as_ref(),
+                "ENTRA_CLIENT_SECRET",
+                "client secret",
+                "--entra-client-secret-file",
+            )?,
+            scope: args.entra_scope.clone().unwrap_or_default(),
+            authority_ca: None,
+        }),
+        (None, None) => anyhow::bail!("give --admin-service-user or --entra-client-id"),
     };
     let trust = match (&args.admin_service_ca, &args.admin_service_pin) {
         (Some(path), _) => Trust::Ca(read_file(path, "CA file")?),
@@ -260,7 +321,7 @@ fn admin_service(args: &RealSiteArgs) -> anyhow::Result<AdminService> {
     };
     AdminService::new(&AdminServiceConfig {
         url: args.admin_service.clone(),
-        account: WindowsAccount::new(&args.admin_service_user, password)?,
+        authentication,
         trust,
     })
 }
@@ -460,7 +521,7 @@ mod tests {
         .map(|s| s.to_string())
         .collect();
         let (site, connector) = super::run_arguments(&run).unwrap();
-        assert_eq!(site.admin_service_user, "CONTOSO\\svc");
+        assert_eq!(site.admin_service_user.as_deref(), Some("CONTOSO\\svc"));
         assert_eq!(connector.delta_every, std::time::Duration::from_secs(900));
         let mut attach = run.clone();
         attach[0] = "attach".into();

@@ -8,7 +8,7 @@ use admin_api::{Collection, Connector, Device};
 use serde_json::json;
 use site_connector::admin_service::site::{RealSite, RealSiteOptions};
 use site_connector::admin_service::{
-    tls, AdminService, AdminServiceConfig, AdminServiceError, Trust, WindowsAccount,
+    tls, AdminService, AdminServiceConfig, AdminServiceError, Authentication, Trust, WindowsAccount,
 };
 use site_connector::{Outcome, SiteConnector, SiteOptions};
 use tokio_util::sync::CancellationToken;
@@ -21,7 +21,9 @@ use crate::{spawn_app, TestApp};
 fn service(stand_in: &StandIn, password: &str) -> AdminService {
     AdminService::new(&AdminServiceConfig {
         url: stand_in.url.clone(),
-        account: WindowsAccount::new(USER, password.into()).unwrap(),
+        authentication: Authentication::Windows(
+            WindowsAccount::new(USER, password.into()).unwrap(),
+        ),
         trust: Trust::Pin(tls::parse_pin(&stand_in.pin).unwrap()),
     })
     .unwrap()
@@ -412,7 +414,9 @@ async fn a_wrong_password_or_an_untrusted_certificate_reads_nothing() {
     // the message names the options that trust it.
     let untrusted = AdminService::new(&AdminServiceConfig {
         url: stand_in.url.clone(),
-        account: WindowsAccount::new(USER, PASSWORD.into()).unwrap(),
+        authentication: Authentication::Windows(
+            WindowsAccount::new(USER, PASSWORD.into()).unwrap(),
+        ),
         trust: Trust::Platform,
     })
     .unwrap();
@@ -427,7 +431,9 @@ async fn a_wrong_password_or_an_untrusted_certificate_reads_nothing() {
     // Another certificate's pin is refused too.
     let other_pin = AdminService::new(&AdminServiceConfig {
         url: stand_in.url.clone(),
-        account: WindowsAccount::new(USER, PASSWORD.into()).unwrap(),
+        authentication: Authentication::Windows(
+            WindowsAccount::new(USER, PASSWORD.into()).unwrap(),
+        ),
         trust: Trust::Pin([7; 32]),
     })
     .unwrap();
@@ -701,5 +707,88 @@ async fn the_binary_killed_mid_upload_resumes_from_its_state_and_lands_once() {
     assert_eq!(third.wait().await.unwrap().code(), Some(3));
     assert!(!folder.join("connector-state.json").exists());
     assert!(!folder.join("device-snapshot.json").exists());
+    app.shut_down().await;
+}
+
+#[tokio::test]
+async fn through_a_gateway_the_connector_signs_in_with_entra_tokens_and_renews_them() {
+    use site_connector::admin_service::EntraClient;
+    const APP: &str = "6f1c2a0e-3b7d-4c55-9a0e-2d8f4b1c7e90";
+    let mut data = Site::with_devices(9088, 50);
+    data.app = Some((APP.into(), "app-s3cret".into()));
+    data.token_lifetime = 3600;
+    let stand_in = StandIn::start(data).await;
+    let entra = |secret: &str| {
+        AdminService::new(&AdminServiceConfig {
+            url: stand_in.url.clone(),
+            authentication: Authentication::Entra(EntraClient {
+                authority: stand_in.authority.clone(),
+                tenant: "contoso.onmicrosoft.com".into(),
+                client_id: APP.into(),
+                client_secret: secret.into(),
+                scope: "api://configmgr-adminservice/.default".into(),
+                authority_ca: Some(stand_in.certificate_pem.clone().into_bytes()),
+            }),
+            trust: Trust::Pin(tls::parse_pin(&stand_in.pin).unwrap()),
+        })
+        .unwrap()
+    };
+    let app = spawn_app().await;
+    let site = RealSite::connect(entra("app-s3cret"), RealSiteOptions::default())
+        .await
+        .unwrap();
+    let token = app.onboarding_token().await;
+    let site = SiteConnector::attach(&app.url, &token, site, SiteOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(site.full_sync().await.unwrap().device_count, 50);
+    let queries = stand_in.site.lock().unwrap().queries.len();
+    assert!(queries > 5);
+    assert_eq!(
+        stand_in.site.lock().unwrap().token_requests,
+        1,
+        "one token for every query"
+    );
+    // A token the service no longer accepts is replaced once, and the read goes on.
+    stand_in.site.lock().unwrap().revoke_tokens();
+    assert_eq!(site.send_delta().await.unwrap(), None);
+    assert_eq!(stand_in.site.lock().unwrap().token_requests, 2);
+    // Tokens that expire at once are fetched again before each request.
+    stand_in.site.lock().unwrap().token_lifetime = 0;
+    let (tokens_before, queries_before) = {
+        let data = stand_in.site.lock().unwrap();
+        (data.token_requests, data.queries.len())
+    };
+    let service = entra("app-s3cret");
+    let checks = site_connector::admin_service::checks::run(&service, None).await;
+    assert!(
+        checks[..4]
+            .iter()
+            .all(|c| c.result == admin_api::CheckResult::Passed),
+        "{checks:?}"
+    );
+    {
+        let data = stand_in.site.lock().unwrap();
+        let queries = data.queries.len() - queries_before;
+        assert!(queries >= 2);
+        assert_eq!(
+            data.token_requests - tokens_before,
+            queries,
+            "a new token for each request"
+        );
+    }
+    // A wrong secret: Entra ID's own words, and nothing read.
+    let wrong = RealSite::connect(entra("wrong"), RealSiteOptions::default())
+        .await
+        .err()
+        .unwrap()
+        .downcast::<AdminServiceError>()
+        .unwrap();
+    assert!(
+        matches!(wrong, AdminServiceError::Authentication { .. }),
+        "{wrong}"
+    );
+    assert!(wrong.to_string().contains("AADSTS7000215"), "{wrong}");
+    assert!(!format!("{:?}", entra("app-s3cret").url()).contains("s3cret"));
     app.shut_down().await;
 }

@@ -60,6 +60,21 @@ pub struct Site {
     pub queries: Vec<String>,
     /// Rows a page holds before `@odata.nextLink` (the AdminService's own paging).
     pub page_limit: usize,
+    /// The app registration its cloud management gateway accepts: client id and secret.
+    pub app: Option<(String, String)>,
+    /// Lifetime of the tokens its Entra ID stand-in issues, in seconds.
+    pub token_lifetime: u64,
+    /// Tokens issued and when each expires.
+    tokens: HashMap<String, std::time::Instant>,
+    /// Token requests received.
+    pub token_requests: usize,
+}
+
+impl Site {
+    /// Every token issued so far stops working (as after a key rollover).
+    pub fn revoke_tokens(&mut self) {
+        self.tokens.clear();
+    }
 }
 
 /// Holds the n-th query of `SMS_R_System` until opened: a test can stop a connector in the
@@ -102,6 +117,10 @@ impl Gate {
 
 pub struct StandIn {
     pub url: String,
+    /// The Entra ID stand-in's authority (same server).
+    pub authority: String,
+    /// Its certificate (PEM), to trust it as a CA.
+    pub certificate_pem: String,
     pub pin: String,
     pub site: Arc<Mutex<Site>>,
     pub gate: Arc<Gate>,
@@ -369,6 +388,7 @@ impl StandIn {
         };
         let app = Router::new()
             .route("/AdminService/wmi/{class}", get(query).post(invoke))
+            .route("/{tenant}/oauth2/v2.0/token", axum::routing::post(token))
             .with_state(served);
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
@@ -384,6 +404,8 @@ impl StandIn {
         });
         StandIn {
             url: format!("https://127.0.0.1:{}/AdminService", address.port()),
+            authority: format!("https://127.0.0.1:{}", address.port()),
+            certificate_pem: certified.cert.pem(),
             pin,
             site,
             gate,
@@ -422,6 +444,29 @@ fn challenge(token: Option<&[u8]>) -> Response {
 /// Windows authentication of this connection: `None` when it is authenticated (go on), the
 /// 401 to answer otherwise.
 fn authenticate(served: &Served, peer: ConnectionId, headers: &HeaderMap) -> Option<Response> {
+    // Through the gateway: a bearer token its Entra ID issued and that has not expired.
+    if let Some(token) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+    {
+        let site = served.site.lock().unwrap();
+        // Five minutes of clock skew, as services allow.
+        let skew = std::time::Duration::from_secs(300);
+        let valid = site
+            .tokens
+            .get(token)
+            .is_some_and(|expires| std::time::Instant::now() < *expires + skew);
+        if valid {
+            return None;
+        }
+        let mut refused = StatusCode::UNAUTHORIZED.into_response();
+        refused.headers_mut().append(
+            header::WWW_AUTHENTICATE,
+            "Bearer error=\"invalid_token\"".parse().unwrap(),
+        );
+        return Some(refused);
+    }
     let mut connections = served.connections.lock().unwrap();
     if matches!(connections.get(&peer), Some(Connection::Authenticated)) {
         return None;
@@ -801,4 +846,36 @@ async fn invoke(
         "OperationID": id,
     }))
     .into_response()
+}
+
+/// Entra ID's token endpoint, client credentials only.
+async fn token(
+    State(served): State<Served>,
+    axum::extract::Form(form): axum::extract::Form<HashMap<String, String>>,
+) -> Response {
+    let mut site = served.site.lock().unwrap();
+    site.token_requests += 1;
+    let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
+    let known = site
+        .app
+        .as_ref()
+        .is_some_and(|(id, secret)| field("client_id") == id && field("client_secret") == secret);
+    if field("grant_type") != "client_credentials" || !known || field("scope").is_empty() {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({
+                "error": "invalid_client",
+                "error_description": "AADSTS7000215: Invalid client secret provided.",
+            })),
+        )
+            .into_response();
+    }
+    let token = format!("eyJ.stand-in.{}", site.token_requests);
+    let lifetime = site.token_lifetime;
+    site.tokens.insert(
+        token.clone(),
+        std::time::Instant::now() + std::time::Duration::from_secs(lifetime),
+    );
+    Json(json!({"token_type": "Bearer", "expires_in": lifetime, "access_token": token}))
+        .into_response()
 }

@@ -148,6 +148,14 @@ async fn read_devices(service: &AdminService, report: &mut Report) {
 /// operation's bit as the site names it (`SMS_RbacSecuredObject`), the account's roles
 /// (`SMS_Admin`) and what they grant (`SMS_Role`).
 async fn notifications(service: &AdminService, report: &mut Report) {
+    if !service.is_windows_account() {
+        report.add(
+            NOTIFY,
+            CheckResult::Skipped,
+            Some("Signed in as an app through the gateway: the first action will show whether it may run client notifications.".into()),
+        );
+        return;
+    }
     match may_notify(service).await {
         Ok(Some(true)) => report.passed(NOTIFY, None),
         Ok(Some(false)) => report.failed(

@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod checks;
+pub mod entra;
 pub mod site;
 pub mod tls;
 pub mod wmi;
@@ -17,6 +18,7 @@ use reqwest::{Method, StatusCode, Url};
 use serde_json::Value;
 
 pub use auth::WindowsAccount;
+pub use entra::EntraClient;
 pub use tls::Trust;
 
 /// Where the site's AdminService is and how to reach it.
@@ -24,8 +26,17 @@ pub use tls::Trust;
 pub struct AdminServiceConfig {
     /// e.g. `https://cm01.contoso.com/AdminService`.
     pub url: String,
-    pub account: WindowsAccount,
+    pub authentication: Authentication,
     pub trust: Trust,
+}
+
+/// How the connector signs in to the AdminService.
+#[derive(Debug, Clone)]
+pub enum Authentication {
+    /// Windows integrated authentication (Negotiate), the SMS Provider's own.
+    Windows(WindowsAccount),
+    /// Entra ID bearer tokens, for an AdminService behind a cloud management gateway.
+    Entra(EntraClient),
 }
 
 /// Why the AdminService did not answer as asked, each with what to do about it.
@@ -35,7 +46,7 @@ pub enum AdminServiceError {
     Untrusted(String),
     #[error("the AdminService could not be reached: {0}")]
     Unreachable(String),
-    #[error("the AdminService did not accept the account {user} ({reason}); check the account name (DOMAIN\\name) and its password, and that Windows authentication is enabled on the SMS Provider")]
+    #[error("the AdminService did not accept {user}: {reason}")]
     Authentication { user: String, reason: String },
     #[error("the AdminService refused ({status}): {message}")]
     Refused { status: StatusCode, message: String },
@@ -73,8 +84,13 @@ struct Inner {
     http: reqwest::Client,
     base: Url,
     host: String,
-    account: WindowsAccount,
+    signer: Signer,
     turn: tokio::sync::Mutex<()>,
+}
+
+enum Signer {
+    Windows(WindowsAccount),
+    Entra(entra::Tokens),
 }
 
 impl AdminService {
@@ -119,15 +135,28 @@ impl AdminService {
                 http: builder.build()?,
                 base,
                 host,
-                account: config.account.clone(),
+                signer: match &config.authentication {
+                    Authentication::Windows(account) => Signer::Windows(account.clone()),
+                    Authentication::Entra(client) => {
+                        Signer::Entra(entra::Tokens::new(client.clone())?)
+                    }
+                },
                 turn: tokio::sync::Mutex::new(()),
             }),
         })
     }
 
-    /// The account it reads the site with (`DOMAIN\\name`).
+    /// The account it reads the site with (`DOMAIN\\name`), or its app's client id.
     pub fn account_name(&self) -> &str {
-        self.inner.account.user()
+        match &self.inner.signer {
+            Signer::Windows(account) => account.user(),
+            Signer::Entra(tokens) => tokens.client_id(),
+        }
+    }
+
+    /// Whether it signs in as a Windows account (its roles can then be read from the site).
+    pub fn is_windows_account(&self) -> bool {
+        matches!(self.inner.signer, Signer::Windows(_))
     }
 
     /// The service's address.
@@ -237,7 +266,7 @@ impl AdminService {
         Ok(url)
     }
 
-    /// One request, authenticating the connection first when the service asks for it.
+    /// One request, signed in as the service asks.
     async fn send(
         &self,
         method: Method,
@@ -246,24 +275,87 @@ impl AdminService {
     ) -> AdminServiceResult<Value> {
         let _turn = self.inner.turn.lock().await;
         let body = body.map(|body| serde_json::to_vec(body).expect("JSON serializes"));
+        match &self.inner.signer {
+            Signer::Windows(account) => self.send_negotiated(account, method, url, body).await,
+            Signer::Entra(tokens) => self.send_bearer(tokens, method, url, body).await,
+        }
+    }
+
+    fn request(
+        &self,
+        method: &Method,
+        url: &Url,
+        body: &Option<Vec<u8>>,
+    ) -> reqwest::RequestBuilder {
+        let mut request = self
+            .inner
+            .http
+            .request(method.clone(), url.clone())
+            .header(ACCEPT, "application/json");
+        if let Some(body) = body {
+            request = request
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.clone());
+        }
+        request
+    }
+
+    /// With an Entra ID token; a refused token is replaced once.
+    async fn send_bearer(
+        &self,
+        tokens: &entra::Tokens,
+        method: Method,
+        url: Url,
+        body: Option<Vec<u8>>,
+    ) -> AdminServiceResult<Value> {
+        let refused = |reason: String| AdminServiceError::Authentication {
+            user: format!("the app {}", tokens.client_id()),
+            reason,
+        };
+        for attempt in 0..2 {
+            let token = tokens.token(attempt > 0).await.map_err(|failure| match failure {
+                entra::TokenFailure::Refused(message) => refused(format!(
+                    "Entra ID gave it no token ({message}); check the tenant, client id, secret and scope"
+                )),
+                entra::TokenFailure::Unreachable(error) => reached(error),
+            })?;
+            let response = self
+                .request(&method, &url, &body)
+                .bearer_auth(token)
+                .send()
+                .await
+                .map_err(reached)?;
+            if response.status() == StatusCode::UNAUTHORIZED {
+                continue;
+            }
+            return answer(response).await;
+        }
+        Err(refused(
+            "the AdminService refused its token; check that the app is allowed to call the gateway's AdminService".into(),
+        ))
+    }
+
+    /// Windows authentication of the connection first when the service asks for it.
+    async fn send_negotiated(
+        &self,
+        account: &WindowsAccount,
+        method: Method,
+        url: Url,
+        body: Option<Vec<u8>>,
+    ) -> AdminServiceResult<Value> {
         let mut handshake: Option<auth::Handshake> = None;
         let mut authorization: Option<String> = None;
-        let refused = |reason: &str| AdminServiceError::Authentication {
-            user: self.inner.account.user().to_owned(),
-            reason: reason.to_owned(),
+        let refused = |reason: &str| {
+            AdminServiceError::Authentication {
+            user: format!("the account {}", account.user()),
+            reason: format!(
+                "{reason}; check the account name (DOMAIN\\name) and its password, and that Windows authentication is enabled on the SMS Provider"
+            ),
+        }
         };
         // Negotiate takes at most three legs; a fourth 401 is a refusal.
         for _ in 0..4 {
-            let mut request = self
-                .inner
-                .http
-                .request(method.clone(), url.clone())
-                .header(ACCEPT, "application/json");
-            if let Some(body) = &body {
-                request = request
-                    .header(CONTENT_TYPE, "application/json")
-                    .body(body.clone());
-            }
+            let mut request = self.request(&method, &url, &body);
             if let Some(authorization) = &authorization {
                 request = request.header(AUTHORIZATION, authorization);
             }
@@ -295,7 +387,7 @@ impl AdminService {
                 };
                 let token = match (&mut handshake, auth::server_token(negotiate)) {
                     (None, _) => {
-                        let started = auth::Handshake::start(&self.inner.account, &self.inner.host)
+                        let started = auth::Handshake::start(account, &self.inner.host)
                             .map_err(|error| refused(&format!("{error:#}")))?;
                         handshake.insert(started).next_token(None)
                     }
@@ -308,21 +400,27 @@ impl AdminService {
                 authorization = Some(auth::header(&token));
                 continue;
             }
-            let bytes = read_bounded(response).await?;
-            if status.is_success() {
-                if bytes.is_empty() {
-                    return Ok(Value::Null);
-                }
-                return serde_json::from_slice(&bytes)
-                    .map_err(|error| AdminServiceError::Invalid(error.to_string()));
-            }
-            return Err(AdminServiceError::Refused {
-                status,
-                message: odata_error(&bytes),
-            });
+            return answer(response).await;
         }
         Err(refused("the handshake did not finish"))
     }
+}
+
+/// A response's JSON, or the service's refusal in its own words.
+async fn answer(response: reqwest::Response) -> AdminServiceResult<Value> {
+    let status = response.status();
+    let bytes = read_bounded(response).await?;
+    if status.is_success() {
+        if bytes.is_empty() {
+            return Ok(Value::Null);
+        }
+        return serde_json::from_slice(&bytes)
+            .map_err(|error| AdminServiceError::Invalid(error.to_string()));
+    }
+    Err(AdminServiceError::Refused {
+        status,
+        message: odata_error(&bytes),
+    })
 }
 
 /// The body, refused past [`MAX_ANSWER_BYTES`].
