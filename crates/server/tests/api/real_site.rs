@@ -198,46 +198,36 @@ async fn a_site_of_5000_devices_attaches_with_every_property_mapped() {
 
 #[tokio::test]
 async fn a_collection_scope_uploads_its_members_and_from_2010_its_children() {
+    /// The ids uploaded with PS100011 (with its children when asked) as the scope.
+    async fn uploaded(stand_in: &StandIn, include_child_collections: bool) -> Vec<String> {
+        let app = spawn_app().await;
+        let options = RealSiteOptions {
+            collection: Some("PS100011".into()),
+            include_child_collections,
+            ..RealSiteOptions::default()
+        };
+        attach(&app, stand_in, options).await;
+        let mut ids: Vec<String> = devices(&app).await.into_iter().map(|d| d.id).collect();
+        ids.sort();
+        app.shut_down().await;
+        ids
+    }
     let stand_in = StandIn::start(Site::with_devices(9088, 300)).await;
     let workstations = || (0..300u32).filter(|i| i % 5 != 4);
-    let pilot: Vec<u32> = workstations().filter(|i| i % 3 == 0).collect();
-    let with_children: Vec<u32> = workstations()
+    let ids = |indexes: Vec<u32>| {
+        let mut ids: Vec<String> = indexes.into_iter().map(id_of).collect();
+        ids.sort();
+        ids
+    };
+    let pilot = ids(workstations().filter(|i| i % 3 == 0).collect());
+    let with_children = ids(workstations()
         .filter(|i| i % 3 == 0 || i % 7 == 0)
-        .collect();
-    for (include_children, expected) in [(false, &pilot), (true, &with_children)] {
-        let app = spawn_app().await;
-        attach(
-            &app,
-            &stand_in,
-            RealSiteOptions {
-                collection: Some("PS100011".into()),
-                include_child_collections: include_children,
-                ..RealSiteOptions::default()
-            },
-        )
-        .await;
-        let mut uploaded: Vec<String> = devices(&app).await.into_iter().map(|d| d.id).collect();
-        uploaded.sort();
-        let mut wanted: Vec<String> = expected.iter().map(|i| id_of(*i)).collect();
-        wanted.sort();
-        assert_eq!(uploaded, wanted, "include children: {include_children}");
-        app.shut_down().await;
-    }
+        .collect());
+    assert_eq!(uploaded(&stand_in, false).await, pilot);
+    assert_eq!(uploaded(&stand_in, true).await, with_children);
     // A 2006 site has no child collections in its scope.
     let old = StandIn::start(Site::with_devices(9012, 300)).await;
-    let app = spawn_app().await;
-    attach(
-        &app,
-        &old,
-        RealSiteOptions {
-            collection: Some("PS100011".into()),
-            include_child_collections: true,
-            ..RealSiteOptions::default()
-        },
-    )
-    .await;
-    assert_eq!(devices(&app).await.len(), pilot.len());
-    app.shut_down().await;
+    assert_eq!(uploaded(&old, true).await, pilot);
 }
 
 #[tokio::test]
