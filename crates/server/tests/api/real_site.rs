@@ -782,3 +782,70 @@ async fn through_a_gateway_the_connector_signs_in_with_entra_tokens_and_renews_t
     assert!(!format!("{:?}", entra("app-s3cret").url()).contains("s3cret"));
     app.shut_down().await;
 }
+
+/// The connector's memory at 200,000 devices (issue 15's budget: under 150 MB): the release
+/// binary attaches a stand-in site of that size and its peak RSS is printed. A measurement, not a
+/// timed test: `cargo test -p admin-server --test api -- --ignored --nocapture connector_memory`.
+#[tokio::test]
+#[ignore = "a measurement (minutes, a release build); run by hand and report in docs/performance.md"]
+async fn connector_memory_at_200k_devices() {
+    use tokio::io::AsyncBufReadExt;
+    const DEVICES: u32 = 200_000;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let built = std::process::Command::new(cargo)
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "-q",
+            "-p",
+            "site-connector",
+            "--bin",
+            "site-connector",
+        ])
+        .status()
+        .unwrap();
+    assert!(built.success());
+    let deps = std::env::current_exe().unwrap();
+    let target = deps.parent().unwrap().parent().unwrap().parent().unwrap();
+    let binary = target.join("release").join("site-connector");
+    let stand_in = StandIn::start(Site::with_devices(9088, DEVICES)).await;
+    let app = spawn_app().await;
+    let state = tempfile::tempdir().unwrap();
+    let token = app.onboarding_token().await;
+    let started = std::time::Instant::now();
+    let mut child = tokio::process::Command::new(&binary)
+        .arg("attach")
+        .args(["--onboarding-token", &token])
+        .args(["--admin-service", &stand_in.url])
+        .args(["--admin-service-user", USER])
+        .args(["--admin-service-pin", &stand_in.pin])
+        .args(["--server", &app.url])
+        .arg("--state")
+        .arg(state.path())
+        .env("ADMIN_SERVICE_PASSWORD", PASSWORD)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let pid = child.id().unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let printed = until_line(&mut lines, "Uploaded").await;
+    assert!(
+        printed.contains(&format!("Uploaded {DEVICES} devices.")),
+        "{printed}"
+    );
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let peak = status
+        .lines()
+        .find(|line| line.starts_with("VmHWM:"))
+        .unwrap()
+        .to_owned();
+    println!(
+        "site-connector attach, {DEVICES} devices, batch 500: {peak} (peak RSS), {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    child.kill().await.unwrap();
+    app.shut_down().await;
+}

@@ -113,6 +113,9 @@ impl AdminService {
             .https_only(true)
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(120))
+            // Windows authentication is bound to an HTTP/1.1 connection (IIS offers it on no
+            // other), kept alive between requests.
+            .http1_only()
             .pool_max_idle_per_host(1);
         let builder = match &config.trust {
             Trust::Platform => builder,
@@ -353,8 +356,11 @@ impl AdminService {
             ),
         }
         };
-        // Negotiate takes at most three legs; a fourth 401 is a refusal.
-        for _ in 0..4 {
+        // Negotiate takes at most three legs. A handshake refused half-way is started once more
+        // from the beginning (its legs may have reached two connections, if the first one was
+        // closed meanwhile); refused again, the account is.
+        let mut restarted = false;
+        for _ in 0..8 {
             let mut request = self.request(&method, &url, &body);
             if let Some(authorization) = &authorization {
                 request = request.header(AUTHORIZATION, authorization);
@@ -392,6 +398,12 @@ impl AdminService {
                         handshake.insert(started).next_token(None)
                     }
                     (Some(handshake), Some(challenge)) => handshake.next_token(Some(&challenge)),
+                    (Some(_), None) if !restarted => {
+                        restarted = true;
+                        let started = auth::Handshake::start(account, &self.inner.host)
+                            .map_err(|error| refused(&format!("{error:#}")))?;
+                        handshake.insert(started).next_token(None)
+                    }
                     (Some(_), None) => {
                         return Err(refused("the password or the account was refused"))
                     }
