@@ -786,6 +786,9 @@ async fn through_a_gateway_the_connector_signs_in_with_entra_tokens_and_renews_t
 /// The connector's memory at 200,000 devices (issue 15's budget: under 150 MB): the release
 /// binary attaches a stand-in site of that size and its peak RSS is printed. A measurement, not a
 /// timed test: `cargo test -p admin-server --test api -- --ignored --nocapture connector_memory`.
+/// Not yet completed: on 2026-11-30 both runs ended after several minutes (at about half the site,
+/// the connector at 23–32 MB) with the stand-in's authentication refusing a handshake whose next
+/// leg reached another connection; see issue 15's notes.
 #[tokio::test]
 #[ignore = "a measurement (minutes, a release build); run by hand and report in docs/performance.md"]
 async fn connector_memory_at_200k_devices() {

@@ -423,7 +423,13 @@ fn odata_error(status: StatusCode, message: &str) -> Response {
 }
 
 fn challenge(token: Option<&[u8]>) -> Response {
-    let mut response = StatusCode::UNAUTHORIZED.into_response();
+    // IIS answers with a page, which a client must read for the connection to stay open.
+    let mut response = (
+        StatusCode::UNAUTHORIZED,
+        [(header::CONTENT_TYPE, "text/html")],
+        "<!DOCTYPE html><html><head><title>401 - Unauthorized: Access is denied due to invalid credentials.</title></head><body><h2>401 - Unauthorized</h2></body></html>",
+    )
+        .into_response();
     let headers = response.headers_mut();
     match token {
         Some(token) => {

@@ -375,6 +375,9 @@ impl AdminService {
                     .filter_map(|value| value.to_str().ok())
                     .map(str::to_owned)
                     .collect();
+                // The refusal's body (IIS sends a page) is read to its end: a response left
+                // unread closes its connection, and the handshake's next leg must reuse it.
+                read_bounded(response).await?;
                 let negotiate = offered.iter().find(|value| {
                     value
                         .split(' ')
