@@ -32,13 +32,13 @@ pub async fn devices_of(app: &TestApp, connector_id: &str) -> Vec<Device> {
     }
 }
 
-async fn connector(app: &TestApp, id: &str) -> Connector {
+pub async fn connector(app: &TestApp, id: &str) -> Connector {
     let response = app.get(&format!("/api/v1/connectors/{id}")).await;
     assert_eq!(response.status(), 200);
     response.json().await.unwrap()
 }
 
-pub fn connector_id(site: &SiteConnector) -> String {
+pub fn connector_id<S: site_connector::DeviceSource>(site: &SiteConnector<S>) -> String {
     site.client()
         .credential()
         .unwrap()

@@ -14,7 +14,7 @@ use site_connector::{Outcome, SiteConnector, SiteOptions};
 use tokio_util::sync::CancellationToken;
 
 use crate::events::EventStream;
-use crate::protocol::{is_action, triggered};
+use crate::protocol::{connector, connector_id, is_action, triggered};
 use crate::stand_in::{Client, Site, StandIn, FIRST_RESOURCE, PASSWORD, USER};
 use crate::{spawn_app, TestApp};
 
@@ -43,11 +43,6 @@ async fn attach(
         .unwrap();
     connector.full_sync().await.unwrap();
     connector
-}
-
-fn connector_id<S: site_connector::DeviceSource>(site: &SiteConnector<S>) -> String {
-    let credential = site.client().credential().unwrap();
-    credential.split('.').next().unwrap().to_owned()
 }
 
 async fn devices(app: &TestApp) -> Vec<Device> {
@@ -171,12 +166,7 @@ async fn a_site_of_5000_devices_attaches_with_every_property_mapped() {
     );
 
     // The site's information in Connectors and tokens.
-    let connector: Connector = app
-        .get(&format!("/api/v1/connectors/{}", connector_id(&site)))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let connector = connector(&app, &connector_id(&site)).await;
     assert_eq!(connector.hierarchy_name.as_deref(), Some("Contoso Primary"));
     assert_eq!(connector.site_code.as_deref(), Some("PS1"));
     assert_eq!(connector.site_version.as_deref(), Some("2207"));
@@ -509,12 +499,7 @@ async fn the_connectivity_checks_say_what_fails_and_reach_the_connector_details(
     let site = SiteConnector::attach(&app.url, &token, site, SiteOptions::default())
         .await
         .unwrap();
-    let connector: Connector = app
-        .get(&format!("/api/v1/connectors/{}", connector_id(&site)))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let connector = connector(&app, &connector_id(&site)).await;
     let reported = connector.connectivity_checks;
     assert!(!reported.is_empty(), "checks reported");
     assert_eq!(results(&reported), results(&all_passed));
@@ -535,39 +520,25 @@ async fn the_connectivity_checks_say_what_fails_and_reach_the_connector_details(
     info.connectivity_checks = Some(vec![reported[0].clone(); 21]);
     let refused = site.client().report_site(&info).await.unwrap_err();
     assert_eq!(refused.status().map(|s| s.as_u16()), Some(400), "{refused}");
-    let unchanged: Connector = app
-        .get(&format!("/api/v1/connectors/{}", connector_id(&site)))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let unchanged = crate::protocol::connector(&app, &connector_id(&site)).await;
     assert_eq!(unchanged.connectivity_checks, reported);
     app.shut_down().await;
 }
 
-/// The `site-connector` binary, built now if it is not current.
-fn site_connector_binary() -> std::path::PathBuf {
+/// The `site-connector` binary of `profile` (`dev` or `release`), built now if it is not current.
+fn site_connector_binary(profile: &str) -> std::path::PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = std::process::Command::new(cargo)
-        .args([
-            "build",
-            "--locked",
-            "-q",
-            "-p",
-            "site-connector",
-            "--bin",
-            "site-connector",
-        ])
+        .args(["build", "--locked", "-q", "--profile", profile])
+        .args(["-p", "site-connector", "--bin", "site-connector"])
         .status()
         .unwrap();
     assert!(status.success(), "the site-connector binary builds");
+    // target/<profile folder>/deps/<this test> → target/
     let deps = std::env::current_exe().unwrap();
-    let binary = deps
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("site-connector");
+    let target = deps.parent().unwrap().parent().unwrap().parent().unwrap();
+    let folder = if profile == "dev" { "debug" } else { profile };
+    let binary = target.join(folder).join("site-connector");
     assert!(binary.is_file(), "{} exists", binary.display());
     binary
 }
@@ -591,7 +562,7 @@ async fn until_line(
 #[tokio::test]
 async fn the_binary_killed_mid_upload_resumes_from_its_state_and_lands_once() {
     use tokio::io::AsyncBufReadExt;
-    let binary = site_connector_binary();
+    let binary = site_connector_binary("dev");
     let stand_in = StandIn::start(Site::with_devices(9088, 2000)).await;
     let app = spawn_app().await;
     let state = tempfile::tempdir().unwrap();
@@ -794,24 +765,7 @@ async fn through_a_gateway_the_connector_signs_in_with_entra_tokens_and_renews_t
 async fn connector_memory_at_200k_devices() {
     use tokio::io::AsyncBufReadExt;
     const DEVICES: u32 = 200_000;
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let built = std::process::Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "--locked",
-            "-q",
-            "-p",
-            "site-connector",
-            "--bin",
-            "site-connector",
-        ])
-        .status()
-        .unwrap();
-    assert!(built.success());
-    let deps = std::env::current_exe().unwrap();
-    let target = deps.parent().unwrap().parent().unwrap().parent().unwrap();
-    let binary = target.join("release").join("site-connector");
+    let binary = site_connector_binary("release");
     let stand_in = StandIn::start(Site::with_devices(9088, DEVICES)).await;
     let app = spawn_app().await;
     let state = tempfile::tempdir().unwrap();

@@ -67,7 +67,7 @@ pub struct Handshake {
 impl Handshake {
     /// A handshake of `account` with the web server `host` (its service name is `HTTP/host`).
     pub fn start(account: &WindowsAccount, host: &str) -> anyhow::Result<Self> {
-        let workstation = hostname();
+        let workstation = super::host_name();
         let ntlm = sspi::ntlm::NtlmConfig::new(workstation.clone());
         // Kerberos needs a KDC this library would reach over the network; NTLM inside
         // Negotiate is what IIS's Windows authentication accepts without one.
@@ -152,19 +152,6 @@ pub fn server_token(www_authenticate: &str) -> Option<Vec<u8>> {
     base64::engine::general_purpose::STANDARD
         .decode(token.trim())
         .ok()
-}
-
-fn hostname() -> String {
-    std::env::var("COMPUTERNAME")
-        .or_else(|_| std::env::var("HOSTNAME"))
-        .ok()
-        .or_else(|| {
-            std::fs::read_to_string("/etc/hostname")
-                .ok()
-                .map(|name| name.trim().to_owned())
-        })
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "SITE-CONNECTOR".into())
 }
 
 #[cfg(test)]

@@ -278,7 +278,7 @@ async fn admin_center(center: &AdminCenter, report: &mut Report) {
             }
         }
         Err(error) => {
-            let text = chain(&error);
+            let text = super::error_chain(&error);
             if text.contains("certificate") {
                 report.passed(CENTER_REACHABLE, None);
                 report.failed(
@@ -297,15 +297,4 @@ async fn admin_center(center: &AdminCenter, report: &mut Report) {
             }
         }
     }
-}
-
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(inner) = cause {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        cause = inner.source();
-    }
-    text
 }

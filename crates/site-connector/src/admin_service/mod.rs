@@ -438,6 +438,33 @@ async fn answer(response: reqwest::Response) -> AdminServiceResult<Value> {
     })
 }
 
+/// This machine's name: the workstation NTLM names and the service connection point the admin
+/// center shows.
+pub fn host_name() -> String {
+    std::env::var("COMPUTERNAME")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .ok()
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|name| name.trim().to_owned())
+        })
+        .filter(|name| !name.is_empty() && name.len() <= 253 && !name.chars().any(char::is_control))
+        .unwrap_or_else(|| "site-connector".into())
+}
+
+/// An error and its causes, as one line.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
+}
+
 /// The body, refused past [`MAX_ANSWER_BYTES`].
 async fn read_bounded(mut response: reqwest::Response) -> AdminServiceResult<Vec<u8>> {
     let mut bytes = Vec::new();
@@ -494,13 +521,7 @@ fn reached(error: reqwest::Error) -> AdminServiceError {
         }
         source = cause.source();
     }
-    let mut text = error.to_string();
-    let mut cause = std::error::Error::source(&error);
-    while let Some(inner) = cause {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        cause = inner.source();
-    }
+    let text = error_chain(&error);
     // Through hyper's connector the TLS error may arrive as text only.
     if text.contains("invalid peer certificate") || text.contains("is not the pinned one") {
         return AdminServiceError::Untrusted(text);

@@ -150,7 +150,7 @@ impl RealSite {
             hierarchy_name: wmi::text(top, "SiteName").unwrap_or_else(|| site_code.clone()),
             site_code,
             site_version: version.to_string(),
-            service_connection_point: detailed.then(connector_host),
+            service_connection_point: detailed.then(super::host_name),
             cloud: detailed.then_some(Cloud::AzurePublicCloud),
             upload_scope: detailed.then_some(upload_scope),
             endpoint_analytics_enabled: None,
@@ -185,19 +185,6 @@ impl RealSite {
             include_children: self.options.include_child_collections && self.version >= 2010,
         }
     }
-}
-
-/// The host the connector runs on: the service connection point the admin center shows.
-fn connector_host() -> String {
-    std::env::var("COMPUTERNAME")
-        .ok()
-        .or_else(|| {
-            std::fs::read_to_string("/etc/hostname")
-                .ok()
-                .map(|name| name.trim().to_owned())
-        })
-        .filter(|name| !name.is_empty() && name.len() <= 253)
-        .unwrap_or_else(|| "site-connector".into())
 }
 
 /// A string literal in an OData filter.
@@ -549,8 +536,10 @@ impl DeviceSource for RealSite {
             let mut upserts = Vec::new();
             let mut pages = reader.devices();
             while let Some(page) = pages.next().await {
-                let known = snapshot.lock().expect("never poisoned").clone();
-                for device in page? {
+                let page = page?;
+                // Compared under the lock, never copied: the snapshot holds every device.
+                let known = snapshot.lock().expect("never poisoned");
+                for device in page {
                     let fingerprint = hash(&device);
                     if known.get(&device.id) != Some(&fingerprint) {
                         upserts.push(device.clone());
