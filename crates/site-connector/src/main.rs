@@ -12,7 +12,8 @@ use clap::{Args, Parser, Subcommand};
 use site_connector::admin_service::checks::{self, AdminCenter};
 use site_connector::admin_service::site::{RealSite, RealSiteOptions};
 use site_connector::admin_service::{
-    AdminService, AdminServiceConfig, Authentication, EntraClient, Trust, WindowsAccount,
+    AdminService, AdminServiceConfig, Authentication, EntraCertificate, EntraClient, EntraCredential,
+    Trust, WindowsAccount,
 };
 use site_connector::run::{self, Kept};
 use tokio_util::sync::CancellationToken;
@@ -94,6 +95,11 @@ struct RealSiteArgs {
         required_unless_present = "entra_client_id"
     )]
     admin_service_user: Option<String>,
+    /// The domain controller that issues the account's Kerberos tickets (host or host:port).
+    /// Without it, it is found as the platform finds it (DNS on Windows; SSPI_KDC_URL or
+    /// krb5.conf elsewhere); with none, NTLM.
+    #[arg(long, env = "SITE_KDC", requires = "admin_service_user")]
+    kdc: Option<String>,
     /// Through a cloud management gateway: the Entra ID tenant (id or domain).
     #[arg(long, env = "SITE_ENTRA_TENANT", requires = "entra_client_id")]
     entra_tenant: Option<String>,
@@ -108,6 +114,14 @@ struct RealSiteArgs {
     entra_client_id: Option<String>,
     #[arg(long, env = "SITE_ENTRA_CLIENT_SECRET_FILE")]
     entra_client_secret_file: Option<PathBuf>,
+    /// Instead of a secret, a certificate registered with the app: a PEM file holding the
+    /// certificate and its RSA private key.
+    #[arg(
+        long,
+        env = "SITE_ENTRA_CERTIFICATE_FILE",
+        conflicts_with = "entra_client_secret_file"
+    )]
+    entra_certificate_file: Option<PathBuf>,
     /// The scope of the AdminService's server app, e.g. api://<app id>/.default.
     #[arg(long, env = "SITE_ENTRA_SCOPE")]
     entra_scope: Option<String>,
@@ -290,25 +304,38 @@ fn secret(
 
 fn admin_service(args: &RealSiteArgs) -> anyhow::Result<AdminService> {
     let authentication = match (&args.admin_service_user, &args.entra_client_id) {
-        (Some(user), _) => Authentication::Windows(WindowsAccount::new(
-            user,
-            secret(
-                args.admin_service_password_file.as_ref(),
-                "ADMIN_SERVICE_PASSWORD",
-                &format!("password for {user}"),
-                "--admin-service-password-file",
-            )?,
-        )?),
+        (Some(user), _) => {
+            let account = WindowsAccount::new(
+                user,
+                secret(
+                    args.admin_service_password_file.as_ref(),
+                    "ADMIN_SERVICE_PASSWORD",
+                    &format!("password for {user}"),
+                    "--admin-service-password-file",
+                )?,
+            )?;
+            Authentication::Windows(match &args.kdc {
+                Some(kdc) => account.with_kdc(kdc)?,
+                None => account,
+            })
+        }
         (None, Some(client_id)) => Authentication::Entra(EntraClient {
             authority: args.entra_authority.clone(),
             tenant: args.entra_tenant.clone().unwrap_or_default(),
             client_id: client_id.clone(),
-            client_secret: secret(
-                args.entra_client_secret_file.as_ref(),
-                "ENTRA_CLIENT_SECRET",
-                "client secret",
-                "--entra-client-secret-file",
-            )?,
+            credential: match &args.entra_certificate_file {
+                Some(path) => EntraCredential::Certificate(
+                    EntraCertificate::from_pem(&read_file(path, "certificate file")?).map_err(
+                        |error| anyhow::anyhow!("{}: {error:#}", path.display()),
+                    )?,
+                ),
+                None => EntraCredential::Secret(secret(
+                    args.entra_client_secret_file.as_ref(),
+                    "ENTRA_CLIENT_SECRET",
+                    "client secret",
+                    "--entra-client-secret-file",
+                )?),
+            },
             scope: args.entra_scope.clone().unwrap_or_default(),
             authority_ca: None,
         }),

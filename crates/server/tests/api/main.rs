@@ -11,6 +11,7 @@ mod events;
 mod exports;
 mod hardening;
 mod identity;
+mod kdc;
 mod middleware;
 mod openapi;
 mod outage;

@@ -183,6 +183,8 @@ async fn a_site_of_5000_devices_attaches_with_every_property_mapped() {
     assert!(queries
         .iter()
         .all(|q| !q.starts_with("SMS_R_System") || q.contains("$top")));
+    // Every read on one kept-alive connection, authenticated once.
+    assert_eq!(stand_in.connections_and_handshakes(), (1, 1));
     app.shut_down().await;
 }
 
@@ -427,6 +429,86 @@ async fn a_wrong_password_or_an_untrusted_certificate_reads_nothing() {
     // Nothing but the first query was ever answered with data.
     let queries = stand_in.site.lock().unwrap().queries.clone();
     assert!(queries.is_empty(), "{queries:?}");
+}
+
+#[tokio::test]
+async fn a_site_that_accepts_only_kerberos_is_read_with_a_ticket_from_its_kdc() {
+    use crate::kdc::Kdc;
+    use crate::stand_in::Acceptor;
+    const REALM: &str = "CONTOSO.TEST";
+    const SERVICE_PASSWORD: &str = "Http-Service-Key-1";
+    let kdc = Kdc::start(
+        REALM,
+        &[
+            ("svc-attach", PASSWORD),
+            ("HTTP/localhost", SERVICE_PASSWORD),
+        ],
+    )
+    .await;
+    // The realm's own name as the domain (an MIT KDC has no enterprise names for UPNs).
+    let account = format!("{REALM}\\svc-attach");
+    let stand_in = StandIn::start_with(
+        Site::with_devices(9088, 60),
+        Acceptor::Kerberos {
+            key: kdc.key("HTTP/localhost", SERVICE_PASSWORD),
+            account: account.clone(),
+        },
+    )
+    .await;
+    // Kerberos names the service by host name (HTTP/localhost).
+    let url = stand_in.url.replace("127.0.0.1", "localhost");
+    let kerberos = |password: &str, kdc_address: Option<&str>| {
+        let account = WindowsAccount::new(&account, password.into()).unwrap();
+        let account = match kdc_address {
+            Some(address) => account.with_kdc(address).unwrap(),
+            None => account,
+        };
+        AdminService::new(&AdminServiceConfig {
+            url: url.clone(),
+            authentication: Authentication::Windows(account),
+            trust: Trust::Pin(tls::parse_pin(&stand_in.pin).unwrap()),
+        })
+        .unwrap()
+    };
+    // With its KDC: a ticket for HTTP/localhost, one handshake on one connection.
+    let app = spawn_app().await;
+    let site = RealSite::connect(kerberos(PASSWORD, Some(&kdc.address)), RealSiteOptions::default())
+        .await
+        .unwrap();
+    let token = app.onboarding_token().await;
+    let site = SiteConnector::attach(&app.url, &token, site, SiteOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(site.full_sync().await.unwrap().device_count, 60);
+    assert_eq!(stand_in.connections_and_handshakes(), (1, 1));
+    // A wrong password: the KDC refuses it, and so does the site (NTLM is off there).
+    let refused = |service: AdminService| async move {
+        RealSite::connect(service, RealSiteOptions::default())
+            .await
+            .err()
+            .expect("refused")
+            .downcast::<AdminServiceError>()
+            .unwrap()
+    };
+    let queries = stand_in.site.lock().unwrap().queries.len();
+    let error = refused(kerberos("not-the-password", Some(&kdc.address))).await;
+    assert!(matches!(error, AdminServiceError::Authentication { .. }), "{error}");
+    // No KDC to ask (none given, none found): NTLM, which this site does not take.
+    let error = refused(kerberos(PASSWORD, None)).await;
+    assert!(matches!(error, AdminServiceError::Authentication { .. }), "{error}");
+    // A KDC that is not there: the same, told within its timeout.
+    let gone = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().to_string()
+    };
+    let error = refused(kerberos(PASSWORD, Some(&gone))).await;
+    assert!(matches!(error, AdminServiceError::Authentication { .. }), "{error}");
+    assert_eq!(stand_in.site.lock().unwrap().queries.len(), queries, "nothing read");
+    assert!(WindowsAccount::new(&account, PASSWORD.into())
+        .unwrap()
+        .with_kdc("http://dc01")
+        .is_err());
+    app.shut_down().await;
 }
 
 /// What each connectivity check says, by its name.
@@ -686,7 +768,7 @@ async fn through_a_gateway_the_connector_signs_in_with_entra_tokens_and_renews_t
                 authority: stand_in.authority.clone(),
                 tenant: "contoso.onmicrosoft.com".into(),
                 client_id: APP.into(),
-                client_secret: secret.into(),
+                credential: site_connector::admin_service::EntraCredential::Secret(secret.into()),
                 scope: "api://configmgr-adminservice/.default".into(),
                 authority_ca: Some(stand_in.certificate_pem.clone().into_bytes()),
             }),
@@ -751,6 +833,86 @@ async fn through_a_gateway_the_connector_signs_in_with_entra_tokens_and_renews_t
     );
     assert!(wrong.to_string().contains("AADSTS7000215"), "{wrong}");
     assert!(!format!("{:?}", entra("app-s3cret").url()).contains("s3cret"));
+    app.shut_down().await;
+}
+
+#[tokio::test]
+async fn through_a_gateway_a_certificate_signs_the_connectors_own_assertions() {
+    use site_connector::admin_service::{EntraCertificate, EntraClient, EntraCredential};
+    const APP: &str = "6f1c2a0e-3b7d-4c55-9a0e-2d8f4b1c7e90";
+    let registered = include_bytes!("fixtures/entra-app.pem");
+    let other = include_bytes!("fixtures/entra-other.pem");
+    let certificate = EntraCertificate::from_pem(registered).unwrap();
+    let mut data = Site::with_devices(9088, 50);
+    // No secret works: only the certificate proves the app.
+    data.app = Some((APP.into(), uuid::Uuid::new_v4().to_string()));
+    data.app_certificate = Some((
+        certificate.thumbprint().to_owned(),
+        include_bytes!("fixtures/entra-app.pub.pem").to_vec(),
+    ));
+    data.token_lifetime = 0;
+    let stand_in = StandIn::start(data).await;
+    let entra = |pem: &[u8]| {
+        AdminService::new(&AdminServiceConfig {
+            url: stand_in.url.clone(),
+            authentication: Authentication::Entra(EntraClient {
+                authority: stand_in.authority.clone(),
+                tenant: "contoso.onmicrosoft.com".into(),
+                client_id: APP.into(),
+                credential: EntraCredential::Certificate(EntraCertificate::from_pem(pem).unwrap()),
+                scope: "api://configmgr-adminservice/.default".into(),
+                authority_ca: Some(stand_in.certificate_pem.clone().into_bytes()),
+            }),
+            trust: Trust::Pin(tls::parse_pin(&stand_in.pin).unwrap()),
+        })
+        .unwrap()
+    };
+    // Tokens that expire at once: a fresh assertion for each token (the stand-in takes each
+    // assertion once), and every read goes through.
+    let app = spawn_app().await;
+    let site = RealSite::connect(entra(registered), RealSiteOptions::default())
+        .await
+        .unwrap();
+    let token = app.onboarding_token().await;
+    let site = SiteConnector::attach(&app.url, &token, site, SiteOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(site.full_sync().await.unwrap().device_count, 50);
+    {
+        let data = stand_in.site.lock().unwrap();
+        assert!(data.token_requests > 5, "{}", data.token_requests);
+        assert_eq!(data.token_requests, data.queries.len(), "one token per read");
+    }
+    // A certificate the app does not have: Entra ID's words, nothing read.
+    let queries = stand_in.site.lock().unwrap().queries.len();
+    let refused = RealSite::connect(entra(other), RealSiteOptions::default())
+        .await
+        .err()
+        .unwrap()
+        .downcast::<AdminServiceError>()
+        .unwrap();
+    assert!(
+        matches!(refused, AdminServiceError::Authentication { .. }),
+        "{refused}"
+    );
+    assert!(refused.to_string().contains("AADSTS700027"), "{refused}");
+    assert_eq!(stand_in.site.lock().unwrap().queries.len(), queries);
+    // Files that hold no usable credential are told at once.
+    let certificate_only = String::from_utf8_lossy(registered)
+        .split("-----BEGIN PRIVATE KEY-----")
+        .next()
+        .unwrap()
+        .to_owned();
+    let error = EntraCertificate::from_pem(certificate_only.as_bytes()).err().unwrap();
+    assert!(error.to_string().contains("no private key"), "{error}");
+    let ec = rcgen::generate_simple_self_signed(vec!["app".into()]).unwrap();
+    let ec_pem = format!("{}{}", ec.cert.pem(), ec.signing_key.serialize_pem());
+    let error = EntraCertificate::from_pem(ec_pem.as_bytes()).err().unwrap();
+    assert!(error.to_string().contains("RSA"), "{error}");
+    assert!(EntraCertificate::from_pem(b"not a certificate").is_err());
+    // The key never prints.
+    let printed = format!("{:?}", EntraCredential::Certificate(certificate));
+    assert!(!printed.contains("PRIVATE"), "{printed}");
     app.shut_down().await;
 }
 

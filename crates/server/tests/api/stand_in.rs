@@ -62,6 +62,11 @@ pub struct Site {
     pub page_limit: usize,
     /// The app registration its cloud management gateway accepts: client id and secret.
     pub app: Option<(String, String)>,
+    /// A certificate registered with that app: its SHA-256 thumbprint (base64url, as a client
+    /// assertion's `x5t#S256` names it) and its public key (PEM).
+    pub app_certificate: Option<(String, Vec<u8>)>,
+    /// Client assertions' ids (`jti`) already used: each is accepted once.
+    used_assertions: std::collections::HashSet<String>,
     /// Lifetime of the tokens its Entra ID stand-in issues, in seconds.
     pub token_lifetime: u64,
     /// Tokens issued and when each expires.
@@ -124,7 +129,16 @@ pub struct StandIn {
     pub pin: String,
     pub site: Arc<Mutex<Site>>,
     pub gate: Arc<Gate>,
+    seen: Arc<Mutex<(std::collections::HashSet<ConnectionId>, usize)>>,
     handle: axum_server::Handle<SocketAddr>,
+}
+
+impl StandIn {
+    /// How many connections requests came on, and how many Negotiate handshakes began.
+    pub fn connections_and_handshakes(&self) -> (usize, usize) {
+        let seen = self.seen.lock().unwrap();
+        (seen.0.len(), seen.1)
+    }
 }
 
 impl Drop for StandIn {
@@ -354,12 +368,26 @@ impl axum::extract::connect_info::Connected<SocketAddr> for ConnectionId {
     }
 }
 
+/// How the stand-in's IIS accepts Windows authentication.
+#[derive(Clone)]
+pub enum Acceptor {
+    /// Negotiate with NTLM inside; no domain controller needed.
+    Ntlm,
+    /// Negotiate with Kerberos only (NTLM turned off, as hardened sites do): tickets for
+    /// `HTTP/localhost` opened with the service's key; `account` is the one accepted. (Kerberos
+    /// names services by host name: a client given an address uses NTLM, as Windows does.)
+    Kerberos { key: Vec<u8>, account: String },
+}
+
 #[derive(Clone)]
 struct Served {
+    acceptor: Acceptor,
     site: Arc<Mutex<Site>>,
     gate: Arc<Gate>,
     /// Authentication per connection: a handshake in progress, or done.
     connections: Arc<Mutex<HashMap<ConnectionId, Connection>>>,
+    /// Every connection a request came on, and how many handshakes began.
+    seen: Arc<Mutex<(std::collections::HashSet<ConnectionId>, usize)>>,
 }
 
 enum Connection {
@@ -369,6 +397,10 @@ enum Connection {
 
 impl StandIn {
     pub async fn start(site: Site) -> StandIn {
+        Self::start_with(site, Acceptor::Ntlm).await
+    }
+
+    pub async fn start_with(site: Site, acceptor: Acceptor) -> StandIn {
         let certified =
             rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
                 .unwrap();
@@ -381,10 +413,13 @@ impl StandIn {
         .unwrap();
         let site = Arc::new(Mutex::new(site));
         let gate = Arc::new(Gate::default());
+        let seen = Arc::<Mutex<_>>::default();
         let served = Served {
+            acceptor,
             site: site.clone(),
             gate: gate.clone(),
             connections: Arc::default(),
+            seen: seen.clone(),
         };
         let app = Router::new()
             .route("/AdminService/wmi/{class}", get(query).post(invoke))
@@ -409,6 +444,7 @@ impl StandIn {
             pin,
             site,
             gate,
+            seen,
             handle,
         }
     }
@@ -447,6 +483,51 @@ fn challenge(token: Option<&[u8]>) -> Response {
     response
 }
 
+/// A server-side Negotiate context as `acceptor` asks, and the account it accepts.
+fn acceptor(acceptor: &Acceptor) -> (Negotiate, AuthIdentity) {
+    match acceptor {
+        Acceptor::Ntlm => {
+            let identity = AuthIdentity {
+                username: Username::parse(USER).unwrap(),
+                password: PASSWORD.to_owned().into(),
+            };
+            let ntlm = sspi::ntlm::NtlmConfig::new("CM01".into());
+            let context = Negotiate::new_server(
+                NegotiateConfig::new(Box::new(ntlm), Some("!kerberos,ntlm".into()), "CM01".into()),
+                vec![identity.clone()],
+            )
+            .unwrap();
+            (context, identity)
+        }
+        Acceptor::Kerberos { key, account } => {
+            let identity = AuthIdentity {
+                username: Username::parse(account).unwrap(),
+                password: PASSWORD.to_owned().into(),
+            };
+            let server = sspi::kerberos::ServerProperties::new(
+                &["HTTP", "localhost"],
+                None,
+                std::time::Duration::from_secs(300),
+                Some(sspi::Secret::new(key.clone())),
+            )
+            .unwrap();
+            let config = sspi::KerberosServerConfig {
+                kerberos_config: sspi::KerberosConfig {
+                    kdc_resolution: sspi::KdcResolution::KdcUrl(None),
+                    client_computer_name: "CM01".into(),
+                },
+                server_properties: server,
+            };
+            let context = Negotiate::new_server(
+                NegotiateConfig::new(Box::new(config), Some("kerberos,!ntlm".into()), "CM01".into()),
+                vec![identity.clone()],
+            )
+            .unwrap();
+            (context, identity)
+        }
+    }
+}
+
 /// Windows authentication of this connection: `None` when it is authenticated (go on), the
 /// 401 to answer otherwise.
 fn authenticate(served: &Served, peer: ConnectionId, headers: &HeaderMap) -> Option<Response> {
@@ -473,6 +554,7 @@ fn authenticate(served: &Served, peer: ConnectionId, headers: &HeaderMap) -> Opt
         );
         return Some(refused);
     }
+    served.seen.lock().unwrap().0.insert(peer);
     let mut connections = served.connections.lock().unwrap();
     if matches!(connections.get(&peer), Some(Connection::Authenticated)) {
         return None;
@@ -487,16 +569,8 @@ fn authenticate(served: &Served, peer: ConnectionId, headers: &HeaderMap) -> Opt
         return Some(challenge(None));
     };
     if !matches!(connections.get(&peer), Some(Connection::Handshake(_))) {
-        let ntlm = sspi::ntlm::NtlmConfig::new("CM01".into());
-        let identity = AuthIdentity {
-            username: Username::parse(USER).unwrap(),
-            password: PASSWORD.to_owned().into(),
-        };
-        let mut context = Negotiate::new_server(
-            NegotiateConfig::new(Box::new(ntlm), Some("!kerberos,ntlm".into()), "CM01".into()),
-            vec![identity.clone()],
-        )
-        .unwrap();
+        served.seen.lock().unwrap().1 += 1;
+        let (mut context, identity) = acceptor(&served.acceptor);
         let credentials = context
             .acquire_credentials_handle()
             .with_credential_use(CredentialUse::Inbound)
@@ -898,27 +972,43 @@ async fn invoke(
     .into_response()
 }
 
-/// Entra ID's token endpoint, client credentials only.
+/// Entra ID's token endpoint, client credentials only: a secret, or a client assertion signed
+/// with the app's certificate (checked as Entra ID documents it: PS256, `x5t#S256`, audience the
+/// token endpoint, issuer and subject the client id, at most 10 minutes, each used once).
 async fn token(
     State(served): State<Served>,
+    headers: HeaderMap,
+    uri: axum::extract::OriginalUri,
     axum::extract::Form(form): axum::extract::Form<HashMap<String, String>>,
 ) -> Response {
     let mut site = served.site.lock().unwrap();
     site.token_requests += 1;
     let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
-    let known = site
-        .app
-        .as_ref()
-        .is_some_and(|(id, secret)| field("client_id") == id && field("client_secret") == secret);
-    if field("grant_type") != "client_credentials" || !known || field("scope").is_empty() {
-        return (
+    let refuse = |code: &str| {
+        (
             StatusCode::UNAUTHORIZED,
-            Json(json!({
-                "error": "invalid_client",
-                "error_description": "AADSTS7000215: Invalid client secret provided.",
-            })),
+            Json(json!({"error": "invalid_client", "error_description": code})),
         )
-            .into_response();
+            .into_response()
+    };
+    let Some((app, secret)) = site.app.clone() else {
+        return refuse("AADSTS700016: Application not found in the directory.");
+    };
+    if field("grant_type") != "client_credentials" || field("client_id") != app || field("scope").is_empty() {
+        return refuse("AADSTS700016: Application not found in the directory.");
+    }
+    if form.contains_key("client_assertion") {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default();
+        let audience = format!("https://{host}{}", uri.0.path());
+        match verify_assertion(&mut site, &app, &audience, &form) {
+            Ok(()) => {}
+            Err(code) => return refuse(code),
+        }
+    } else if field("client_secret") != secret {
+        return refuse("AADSTS7000215: Invalid client secret provided.");
     }
     let token = format!("eyJ.stand-in.{}", site.token_requests);
     let lifetime = site.token_lifetime;
@@ -928,4 +1018,47 @@ async fn token(
     );
     Json(json!({"token_type": "Bearer", "expires_in": lifetime, "access_token": token}))
         .into_response()
+}
+
+fn verify_assertion(
+    site: &mut Site,
+    app: &str,
+    audience: &str,
+    form: &HashMap<String, String>,
+) -> Result<(), &'static str> {
+    use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
+    if form.get("client_assertion_type").map(String::as_str)
+        != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+    {
+        return Err("AADSTS50027: Invalid JWT token. The client assertion type is not jwt-bearer.");
+    }
+    let assertion = &form["client_assertion"];
+    let Some((thumbprint, public_key)) = site.app_certificate.clone() else {
+        return Err("AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on application.");
+    };
+    let header = decode_header(assertion).map_err(|_| "AADSTS50027: Invalid JWT token.")?;
+    if header.alg != Algorithm::PS256 || header.x5t_s256.as_deref() != Some(thumbprint.as_str()) {
+        return Err("AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on application.");
+    }
+    let mut validation = Validation::new(Algorithm::PS256);
+    validation.set_audience(&[audience]);
+    validation.set_issuer(&[app]);
+    validation.sub = Some(app.to_owned());
+    validation.set_required_spec_claims(&["exp", "nbf", "aud", "iss", "sub"]);
+    validation.validate_nbf = true;
+    let key = DecodingKey::from_rsa_pem(&public_key).unwrap();
+    let claims = decode::<Value>(assertion, &key, &validation)
+        .map_err(|_| "AADSTS700027: Client assertion contains an invalid signature.")?
+        .claims;
+    let number = |name: &str| claims.get(name).and_then(Value::as_u64).unwrap_or_default();
+    if number("exp").saturating_sub(number("nbf")) > 600 {
+        return Err("AADSTS700024: Client assertion is not within its valid time range.");
+    }
+    let Some(jti) = claims.get("jti").and_then(Value::as_str) else {
+        return Err("AADSTS50027: Invalid JWT token. No jti.");
+    };
+    if !site.used_assertions.insert(jti.to_owned()) {
+        return Err("AADSTS700021: Client assertion has already been used.");
+    }
+    Ok(())
 }

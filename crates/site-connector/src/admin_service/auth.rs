@@ -1,12 +1,17 @@
 //! Windows integrated authentication to the AdminService, as IIS asks for it
-//! (`WWW-Authenticate: Negotiate`): SPNEGO with NTLM inside, through Devolutions' `sspi` (a
-//! pure-Rust SSPI). The handshake is bound to one connection; [`super::AdminService`] keeps its
-//! requests on one connection at a time so that the legs of a handshake share it.
+//! (`WWW-Authenticate: Negotiate`): SPNEGO with Kerberos inside when a domain controller (KDC)
+//! answers, NTLM otherwise, through Devolutions' `sspi` (a pure-Rust SSPI). The handshake is
+//! bound to one connection; [`super::AdminService`] keeps its requests on one connection at a
+//! time so that the legs of a handshake share it.
+
+use std::time::Duration;
 
 use base64::Engine;
+use sspi::generator::GeneratorState;
 use sspi::{
     AuthIdentity, BufferType, ClientRequestFlags, CredentialUse, Credentials, DataRepresentation,
-    Negotiate, NegotiateConfig, SecurityBuffer, SecurityStatus, Sspi, SspiImpl, Username,
+    KdcResolution, KerberosConfig, Negotiate, NegotiateConfig, NetworkProtocol, NetworkRequest,
+    SecurityBuffer, SecurityStatus, Sspi, SspiImpl, Username,
 };
 
 /// The account the connector reads the site with: `DOMAIN\name` (or `name@domain`) and its
@@ -15,6 +20,9 @@ use sspi::{
 pub struct WindowsAccount {
     user: String,
     password: String,
+    /// The domain controller to ask for Kerberos tickets (`host[:port]`); `None`: found as the
+    /// platform finds it (DNS on Windows; `SSPI_KDC_URL` or krb5.conf elsewhere).
+    kdc: Option<String>,
 }
 
 impl std::fmt::Debug for WindowsAccount {
@@ -22,6 +30,7 @@ impl std::fmt::Debug for WindowsAccount {
         f.debug_struct("WindowsAccount")
             .field("user", &self.user)
             .field("password", &"(hidden)")
+            .field("kdc", &self.kdc)
             .finish()
     }
 }
@@ -39,7 +48,19 @@ impl WindowsAccount {
         Ok(Self {
             user: user.to_owned(),
             password,
+            kdc: None,
         })
+    }
+
+    /// Kerberos tickets from this domain controller (`host` or `host:port`; TCP, port 88 by
+    /// default).
+    pub fn with_kdc(mut self, kdc: &str) -> anyhow::Result<Self> {
+        let kdc = kdc.trim();
+        let url = sspi::kerberos::config::parse_kdc_url(kdc)
+            .filter(|url| url.scheme() == "tcp" && url.host_str().is_some())
+            .ok_or_else(|| anyhow::anyhow!("'{kdc}' is not a domain controller's address (host or host:port)"))?;
+        self.kdc = Some(url.to_string());
+        Ok(self)
     }
 
     pub fn user(&self) -> &str {
@@ -57,6 +78,12 @@ impl WindowsAccount {
 /// The scheme this module speaks, as it appears in `WWW-Authenticate` and `Authorization`.
 pub const SCHEME: &str = "Negotiate";
 
+/// How long one exchange with the domain controller may take.
+const KDC_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Longest answer read from the domain controller (a ticket with a large PAC is tens of KB).
+const MAX_KDC_ANSWER: usize = 1024 * 1024;
+
 /// One handshake in progress, from the client's side.
 pub struct Handshake {
     context: Negotiate,
@@ -68,12 +95,17 @@ impl Handshake {
     /// A handshake of `account` with the web server `host` (its service name is `HTTP/host`).
     pub fn start(account: &WindowsAccount, host: &str) -> anyhow::Result<Self> {
         let workstation = super::host_name();
-        let ntlm = sspi::ntlm::NtlmConfig::new(workstation.clone());
-        // Kerberos needs a KDC this library would reach over the network; NTLM inside
-        // Negotiate is what IIS's Windows authentication accepts without one.
+        // Kerberos first; NTLM when no domain controller answers or it does not know the
+        // service (sspi falls back by itself), or when the web server picks NTLM.
+        let kerberos = KerberosConfig {
+            kdc_resolution: KdcResolution::KdcUrl(
+                account.kdc.as_deref().and_then(sspi::kerberos::config::parse_kdc_url),
+            ),
+            client_computer_name: workstation.clone(),
+        };
         let mut context = Negotiate::new_client(NegotiateConfig::new(
-            Box::new(ntlm),
-            Some("!kerberos,ntlm".into()),
+            Box::new(kerberos),
+            Some("kerberos,ntlm".into()),
             workstation,
         ))?;
         let credentials = context
@@ -91,8 +123,11 @@ impl Handshake {
 
     /// The next token to send, given the server's last one (`None` at the start). A token the
     /// library cannot read (it may panic on malformed input) is an error, never a crash.
-    pub fn next_token(&mut self, server_token: Option<&[u8]>) -> anyhow::Result<Vec<u8>> {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.step(server_token)))
+    pub async fn next_token(&mut self, server_token: Option<&[u8]>) -> anyhow::Result<Vec<u8>> {
+        use futures::FutureExt;
+        std::panic::AssertUnwindSafe(self.step(server_token))
+            .catch_unwind()
+            .await
             .unwrap_or_else(|_| {
                 Err(anyhow::anyhow!(
                     "the server's authentication token cannot be read"
@@ -100,13 +135,14 @@ impl Handshake {
             })
     }
 
-    fn step(&mut self, server_token: Option<&[u8]>) -> anyhow::Result<Vec<u8>> {
+    async fn step(&mut self, server_token: Option<&[u8]>) -> anyhow::Result<Vec<u8>> {
         let mut input = vec![SecurityBuffer::new(
             server_token.map(<[u8]>::to_vec).unwrap_or_default(),
             BufferType::Token,
         )];
         let mut output = vec![SecurityBuffer::new(Vec::new(), BufferType::Token)];
-        let mut builder = self
+        // An input buffer always, empty at the start (Kerberos reads one from the first step).
+        let builder = self
             .context
             .initialize_security_context()
             .with_credentials_handle(&mut self.credentials)
@@ -117,14 +153,22 @@ impl Handshake {
             )
             .with_target_data_representation(DataRepresentation::Native)
             .with_target_name(&self.target)
+            .with_input(&mut input)
             .with_output(&mut output);
-        if server_token.is_some() {
-            builder = builder.with_input(&mut input);
-        }
-        let result = self
-            .context
-            .initialize_security_context_impl(&mut builder)?
-            .resolve_to_result()?;
+        // Kerberos asks the domain controller for tickets on the way.
+        let mut builder = builder;
+        let mut generator = self.context.initialize_security_context_impl(&mut builder)?;
+        let mut state = generator.start();
+        let result = loop {
+            match state {
+                GeneratorState::Suspended(request) => {
+                    let answer = ask_kdc(&request).await;
+                    state = generator.resume(answer);
+                }
+                GeneratorState::Completed(result) => break result?,
+            }
+        };
+        drop(generator);
         if matches!(
             result.status,
             SecurityStatus::CompleteAndContinue | SecurityStatus::CompleteNeeded
@@ -132,6 +176,49 @@ impl Handshake {
             self.context.complete_auth_token(&mut output)?;
         }
         Ok(std::mem::take(&mut output[0].buffer))
+    }
+}
+
+/// One Kerberos message to the domain controller and its answer, over TCP as RFC 4120 frames it
+/// (`sspi` hands the request framed and takes the answer framed: a 4-byte length first). Bounded
+/// in time and size: a domain controller that stalls or sends without end fails the handshake
+/// (and Negotiate falls back to NTLM), never the connector.
+async fn ask_kdc(request: &NetworkRequest) -> sspi::Result<Vec<u8>> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let unreachable =
+        |message: String| sspi::Error::new(sspi::ErrorKind::NoAuthenticatingAuthority, message);
+    if request.protocol != NetworkProtocol::Tcp {
+        return Err(unreachable(format!(
+            "the domain controller {} is reached over {:?}; give --kdc <host[:port]> to reach it over TCP",
+            request.url, request.protocol
+        )));
+    }
+    let host = request.url.host_str().unwrap_or_default().to_owned();
+    let port = request.url.port().unwrap_or(88);
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
+        stream.write_all(&request.data).await?;
+        let length = stream.read_u32().await? as usize;
+        if length > MAX_KDC_ANSWER {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("an answer of {length} bytes"),
+            ));
+        }
+        let mut answer = vec![0; 4 + length];
+        answer[..4].copy_from_slice(&(length as u32).to_be_bytes());
+        stream.read_exact(&mut answer[4..]).await?;
+        Ok(answer)
+    };
+    match tokio::time::timeout(KDC_TIMEOUT, exchange).await {
+        Ok(Ok(answer)) => Ok(answer),
+        Ok(Err(error)) => Err(unreachable(format!(
+            "the domain controller {host}:{port}: {error}"
+        ))),
+        Err(_) => Err(unreachable(format!(
+            "the domain controller {host}:{port} did not answer within {} s",
+            KDC_TIMEOUT.as_secs()
+        ))),
     }
 }
 
@@ -158,14 +245,14 @@ pub fn server_token(www_authenticate: &str) -> Option<Vec<u8>> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_malformed_server_token_is_an_error_not_a_crash() {
+    #[tokio::test]
+    async fn a_malformed_server_token_is_an_error_not_a_crash() {
         let account = WindowsAccount::new("CONTOSO\\svc", "secret".into()).unwrap();
         let mut handshake = Handshake::start(&account, "cm01.contoso.com").unwrap();
-        let first = handshake.next_token(None).unwrap();
+        let first = handshake.next_token(None).await.unwrap();
         assert!(!first.is_empty());
         for garbage in [&b""[..], b"\xa1\x03\x0a\x01", &[0xff; 64]] {
-            assert!(handshake.next_token(Some(garbage)).is_err());
+            assert!(handshake.next_token(Some(garbage)).await.is_err());
         }
     }
 

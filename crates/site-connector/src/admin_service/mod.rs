@@ -6,19 +6,19 @@
 pub mod auth;
 pub mod checks;
 pub mod entra;
+mod link;
 pub mod site;
 pub mod tls;
 pub mod wmi;
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use reqwest::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use reqwest::{Method, StatusCode, Url};
 use serde_json::Value;
 
 pub use auth::WindowsAccount;
-pub use entra::EntraClient;
+pub use entra::{EntraCertificate, EntraClient, EntraCredential};
 pub use tls::Trust;
 
 /// Where the site's AdminService is and how to reach it.
@@ -73,19 +73,19 @@ pub const MAX_ROWS_PER_QUERY: usize = 200_000;
 pub const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
 
 /// A client of one site's AdminService. Requests go one at a time over one kept-alive
-/// connection: Windows authentication is bound to the connection, so a handshake's legs must
-/// share it, and a connection that authenticated stays authenticated.
+/// connection ([`link`]): Windows authentication is bound to the connection, so a handshake's
+/// legs must share it, and a connection that authenticated stays authenticated.
 #[derive(Clone)]
 pub struct AdminService {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    http: reqwest::Client,
     base: Url,
     host: String,
     signer: Signer,
-    turn: tokio::sync::Mutex<()>,
+    /// The connection, and the turn to use it.
+    link: tokio::sync::Mutex<link::Link>,
 }
 
 enum Signer {
@@ -109,33 +109,9 @@ impl AdminService {
             .host_str()
             .ok_or_else(|| anyhow::anyhow!("'{}' names no host", config.url))?
             .to_owned();
-        let builder = reqwest::Client::builder()
-            .https_only(true)
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(120))
-            // Windows authentication is bound to an HTTP/1.1 connection (IIS offers it on no
-            // other), kept alive between requests.
-            .http1_only()
-            .pool_max_idle_per_host(1);
-        let builder = match &config.trust {
-            Trust::Platform => builder,
-            Trust::Ca(pem) => {
-                let mut builder = builder;
-                let certificates = reqwest::Certificate::from_pem_bundle(pem)
-                    .map_err(|error| anyhow::anyhow!("the CA file is not PEM: {error}"))?;
-                if certificates.is_empty() {
-                    anyhow::bail!("the CA file holds no certificate");
-                }
-                for certificate in certificates {
-                    builder = builder.add_root_certificate(certificate);
-                }
-                builder
-            }
-            Trust::Pin(pin) => builder.use_preconfigured_tls(tls::pinned(*pin)),
-        };
+        let link = link::Link::new(&base, tls::client_config(&config.trust)?)?;
         Ok(Self {
             inner: Arc::new(Inner {
-                http: builder.build()?,
                 base,
                 host,
                 signer: match &config.authentication {
@@ -144,7 +120,7 @@ impl AdminService {
                         Signer::Entra(entra::Tokens::new(client.clone())?)
                     }
                 },
-                turn: tokio::sync::Mutex::new(()),
+                link: tokio::sync::Mutex::new(link),
             }),
         })
     }
@@ -269,6 +245,11 @@ impl AdminService {
         Ok(url)
     }
 
+    /// How many connections it has opened to the service so far.
+    pub async fn connections_opened(&self) -> u64 {
+        self.inner.link.lock().await.connections_opened()
+    }
+
     /// One request, signed in as the service asks.
     async fn send(
         &self,
@@ -276,78 +257,29 @@ impl AdminService {
         url: Url,
         body: Option<&Value>,
     ) -> AdminServiceResult<Value> {
-        let _turn = self.inner.turn.lock().await;
+        let mut link = self.inner.link.lock().await;
         let body = body.map(|body| serde_json::to_vec(body).expect("JSON serializes"));
-        match &self.inner.signer {
-            Signer::Windows(account) => self.send_negotiated(account, method, url, body).await,
-            Signer::Entra(tokens) => self.send_bearer(tokens, method, url, body).await,
-        }
-    }
-
-    fn request(
-        &self,
-        method: &Method,
-        url: &Url,
-        body: &Option<Vec<u8>>,
-    ) -> reqwest::RequestBuilder {
-        let mut request = self
-            .inner
-            .http
-            .request(method.clone(), url.clone())
-            .header(ACCEPT, "application/json");
-        if let Some(body) = body {
-            request = request
-                .header(CONTENT_TYPE, "application/json")
-                .body(body.clone());
-        }
-        request
-    }
-
-    /// With an Entra ID token; a refused token is replaced once.
-    async fn send_bearer(
-        &self,
-        tokens: &entra::Tokens,
-        method: Method,
-        url: Url,
-        body: Option<Vec<u8>>,
-    ) -> AdminServiceResult<Value> {
-        let refused = |reason: String| AdminServiceError::Authentication {
-            user: format!("the app {}", tokens.client_id()),
-            reason,
-        };
-        for attempt in 0..2 {
-            let token = tokens.token(attempt > 0).await.map_err(|failure| match failure {
-                entra::TokenFailure::Refused(message) => refused(format!(
-                    "Entra ID gave it no token ({message}); check the tenant, client id, secret and scope"
-                )),
-                entra::TokenFailure::Unreachable(error) => reached(error),
-            })?;
-            let response = self
-                .request(&method, &url, &body)
-                .bearer_auth(token)
-                .send()
-                .await
-                .map_err(reached)?;
-            if response.status() == StatusCode::UNAUTHORIZED {
-                continue;
+        let answer = match &self.inner.signer {
+            Signer::Windows(account) => {
+                self.send_negotiated(&mut link, account, &method, &url, body.as_deref())
+                    .await?
             }
-            return answer(response).await;
-        }
-        Err(refused(
-            "the AdminService refused its token; check that the app is allowed to call the gateway's AdminService".into(),
-        ))
+            Signer::Entra(tokens) => {
+                send_bearer(&mut link, tokens, &method, &url, body.as_deref()).await?
+            }
+        };
+        answer_value(answer)
     }
 
     /// Windows authentication of the connection first when the service asks for it.
     async fn send_negotiated(
         &self,
+        link: &mut link::Link,
         account: &WindowsAccount,
-        method: Method,
-        url: Url,
-        body: Option<Vec<u8>>,
-    ) -> AdminServiceResult<Value> {
-        let mut handshake: Option<auth::Handshake> = None;
-        let mut authorization: Option<String> = None;
+        method: &Method,
+        url: &Url,
+        body: Option<&[u8]>,
+    ) -> AdminServiceResult<link::Answer> {
         let refused = |reason: &str| {
             AdminServiceError::Authentication {
             user: format!("the account {}", account.user()),
@@ -356,85 +288,117 @@ impl AdminService {
             ),
         }
         };
-        // Negotiate takes at most three legs. A handshake refused half-way is started once more
-        // from the beginning (its legs may have reached two connections, if the first one was
-        // closed meanwhile); refused again, the account is.
-        let mut restarted = false;
-        for _ in 0..8 {
-            let mut request = self.request(&method, &url, &body);
-            if let Some(authorization) = &authorization {
-                request = request.header(AUTHORIZATION, authorization);
-            }
-            let response = request.send().await.map_err(reached)?;
-            let status = response.status();
-            if status == StatusCode::UNAUTHORIZED {
-                let offered: Vec<String> = response
-                    .headers()
-                    .get_all(WWW_AUTHENTICATE)
-                    .iter()
-                    .filter_map(|value| value.to_str().ok())
-                    .map(str::to_owned)
-                    .collect();
-                // The refusal's body (IIS sends a page) is read to its end: a response left
-                // unread closes its connection, and the handshake's next leg must reuse it.
-                read_bounded(response).await?;
-                let negotiate = offered.iter().find(|value| {
-                    value
-                        .split(' ')
-                        .next()
-                        .is_some_and(|scheme| scheme.eq_ignore_ascii_case(auth::SCHEME))
-                });
-                let Some(negotiate) = negotiate else {
-                    return Err(refused(&format!(
-                        "it offers {} authentication, not Negotiate",
-                        if offered.is_empty() {
-                            "no".into()
-                        } else {
-                            offered.join(", ")
-                        }
-                    )));
-                };
-                let token = match (&mut handshake, auth::server_token(negotiate)) {
-                    (None, _) => {
-                        let started = auth::Handshake::start(account, &self.inner.host)
-                            .map_err(|error| refused(&format!("{error:#}")))?;
-                        handshake.insert(started).next_token(None)
-                    }
-                    (Some(handshake), Some(challenge)) => handshake.next_token(Some(&challenge)),
-                    (Some(_), None) if !restarted => {
-                        restarted = true;
-                        let started = auth::Handshake::start(account, &self.inner.host)
-                            .map_err(|error| refused(&format!("{error:#}")))?;
-                        handshake.insert(started).next_token(None)
-                    }
-                    (Some(_), None) => {
-                        return Err(refused("the password or the account was refused"))
-                    }
+        // The handshake in progress, and the connection it is bound to.
+        let mut handshake: Option<(u64, auth::Handshake)> = None;
+        let mut authorization: Option<String> = None;
+        // Negotiate takes at most three legs. When the service closes the connection half-way,
+        // the handshake starts over on the next one, at most twice.
+        let mut restarts = 0;
+        for _ in 0..12 {
+            let connection = link.connection().await?;
+            if handshake.as_ref().is_some_and(|(on, _)| *on != connection) {
+                restarts += 1;
+                if restarts > 2 {
+                    break;
                 }
-                .map_err(|error| refused(&format!("{error:#}")))?;
-                authorization = Some(auth::header(&token));
-                continue;
+                handshake = None;
+                authorization = None;
             }
-            return answer(response).await;
+            let headers: Vec<_> = authorization
+                .iter()
+                .map(|value| (AUTHORIZATION, value.clone()))
+                .collect();
+            let answer = link.send(method, url, &headers, body).await?;
+            if answer.status != StatusCode::UNAUTHORIZED {
+                return Ok(answer);
+            }
+            let offered: Vec<String> = answer
+                .headers
+                .get_all(WWW_AUTHENTICATE)
+                .iter()
+                .filter_map(|value| value.to_str().ok())
+                .map(str::to_owned)
+                .collect();
+            let negotiate = offered.iter().find(|value| {
+                value
+                    .split(' ')
+                    .next()
+                    .is_some_and(|scheme| scheme.eq_ignore_ascii_case(auth::SCHEME))
+            });
+            let Some(negotiate) = negotiate else {
+                return Err(refused(&format!(
+                    "it offers {} authentication, not Negotiate",
+                    if offered.is_empty() {
+                        "no".into()
+                    } else {
+                        offered.join(", ")
+                    }
+                )));
+            };
+            let token = match (&mut handshake, auth::server_token(negotiate)) {
+                (Some((on, handshake)), Some(challenge)) if *on == answer.connection => {
+                    handshake.next_token(Some(&challenge)).await
+                }
+                // A refusal of the whole handshake: the account or its password.
+                (Some((on, _)), None) if *on == answer.connection => {
+                    return Err(refused("the password or the account was refused"))
+                }
+                _ => {
+                    let started = auth::Handshake::start(account, &self.inner.host)
+                        .map_err(|error| refused(&format!("{error:#}")))?;
+                    let (_, started) = handshake.insert((answer.connection, started));
+                    started.next_token(None).await
+                }
+            }
+            .map_err(|error| refused(&format!("{error:#}")))?;
+            authorization = Some(auth::header(&token));
         }
         Err(refused("the handshake did not finish"))
     }
 }
 
+/// With an Entra ID token; a refused token is replaced once.
+async fn send_bearer(
+    link: &mut link::Link,
+    tokens: &entra::Tokens,
+    method: &Method,
+    url: &Url,
+    body: Option<&[u8]>,
+) -> AdminServiceResult<link::Answer> {
+    let refused = |reason: String| AdminServiceError::Authentication {
+        user: format!("the app {}", tokens.client_id()),
+        reason,
+    };
+    for attempt in 0..2 {
+        let token = tokens.token(attempt > 0).await.map_err(|failure| match failure {
+            entra::TokenFailure::Refused(message) => refused(format!(
+                "Entra ID gave it no token ({message}); check the tenant, client id, secret and scope"
+            )),
+            entra::TokenFailure::Unreachable(error) => link::reached(&error),
+        })?;
+        let headers = [(AUTHORIZATION, format!("Bearer {token}"))];
+        let answer = link.send(method, url, &headers, body).await?;
+        if answer.status != StatusCode::UNAUTHORIZED {
+            return Ok(answer);
+        }
+    }
+    Err(refused(
+        "the AdminService refused its token; check that the app is allowed to call the gateway's AdminService".into(),
+    ))
+}
+
 /// A response's JSON, or the service's refusal in its own words.
-async fn answer(response: reqwest::Response) -> AdminServiceResult<Value> {
-    let status = response.status();
-    let bytes = read_bounded(response).await?;
-    if status.is_success() {
-        if bytes.is_empty() {
+fn answer_value(answer: link::Answer) -> AdminServiceResult<Value> {
+    if answer.status.is_success() {
+        if answer.body.is_empty() {
             return Ok(Value::Null);
         }
-        return serde_json::from_slice(&bytes)
+        return serde_json::from_slice(&answer.body)
             .map_err(|error| AdminServiceError::Invalid(error.to_string()));
     }
     Err(AdminServiceError::Refused {
-        status,
-        message: odata_error(&bytes),
+        status: answer.status,
+        message: odata_error(&answer.body),
     })
 }
 
@@ -465,20 +429,6 @@ pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// The body, refused past [`MAX_ANSWER_BYTES`].
-async fn read_bounded(mut response: reqwest::Response) -> AdminServiceResult<Vec<u8>> {
-    let mut bytes = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(reached)? {
-        if bytes.len() + chunk.len() > MAX_ANSWER_BYTES {
-            return Err(AdminServiceError::Invalid(format!(
-                "an answer is longer than {MAX_ANSWER_BYTES} bytes"
-            )));
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    Ok(bytes)
-}
-
 /// An OData error's message (`{"error":{"message":…}}`), or the start of the body.
 fn odata_error(bytes: &[u8]) -> String {
     let parsed: Option<Value> = serde_json::from_slice(bytes).ok();
@@ -498,33 +448,4 @@ fn odata_error(bytes: &[u8]) -> String {
             text
         }
     })
-}
-
-/// A transport error, told apart: an untrusted certificate, or no answer.
-fn reached(error: reqwest::Error) -> AdminServiceError {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&error);
-    while let Some(cause) = source {
-        // An I/O error carries rustls's error inside it rather than as its source.
-        let tls = cause.downcast_ref::<rustls::Error>().or_else(|| {
-            cause
-                .downcast_ref::<std::io::Error>()
-                .and_then(|io| io.get_ref())
-                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        });
-        if let Some(tls) = tls {
-            return match tls {
-                rustls::Error::InvalidCertificate(_) | rustls::Error::General(_) => {
-                    AdminServiceError::Untrusted(tls.to_string())
-                }
-                other => AdminServiceError::Unreachable(other.to_string()),
-            };
-        }
-        source = cause.source();
-    }
-    let text = error_chain(&error);
-    // Through hyper's connector the TLS error may arrive as text only.
-    if text.contains("invalid peer certificate") || text.contains("is not the pinned one") {
-        return AdminServiceError::Untrusted(text);
-    }
-    AdminServiceError::Unreachable(text)
 }

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use sha2::{Digest, Sha256};
@@ -46,6 +47,38 @@ pub fn fingerprint(certificate_der: &[u8]) -> String {
         .map(|byte| format!("{byte:02X}"))
         .collect::<Vec<_>>()
         .join(":")
+}
+
+/// The TLS configuration `trust` asks for.
+pub fn client_config(trust: &Trust) -> anyhow::Result<rustls::ClientConfig> {
+    if let Trust::Pin(pin) = trust {
+        return Ok(pinned(*pin));
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    // The platform's store; certificates in it that rustls cannot read are passed over, as
+    // browsers do.
+    let native = rustls_native_certs::load_native_certs();
+    roots.add_parsable_certificates(native.certs);
+    if let Trust::Ca(pem) = trust {
+        let mut added = 0;
+        for certificate in CertificateDer::pem_slice_iter(pem) {
+            let certificate =
+                certificate.map_err(|error| anyhow::anyhow!("the CA file is not PEM: {error}"))?;
+            roots
+                .add(certificate)
+                .map_err(|error| anyhow::anyhow!("a certificate in the CA file: {error}"))?;
+            added += 1;
+        }
+        if added == 0 {
+            anyhow::bail!("the CA file holds no certificate");
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 /// A TLS configuration that accepts exactly the certificate with `pin` (its handshake signature
