@@ -17,6 +17,12 @@ pub enum ServiceAction {
         /// The account the service runs as (e.g. `CONTOSO\svc-attach`), LocalSystem by default.
         #[arg(long)]
         account: Option<String>,
+        /// A file whose first line is that account's password (Windows needs it to start the
+        /// service as the account); otherwise the SERVICE_ACCOUNT_PASSWORD environment variable.
+        /// Not needed for group managed service accounts (`DOMAIN\name$`) or `NT SERVICE\…`,
+        /// `NT AUTHORITY\…` accounts.
+        #[arg(long, requires = "account")]
+        account_password_file: Option<std::path::PathBuf>,
         /// `run` and its arguments, e.g. `-- run --admin-service https://… --state C:\…`.
         #[arg(last = true, required = true)]
         run: Vec<String>,
@@ -26,6 +32,46 @@ pub enum ServiceAction {
         #[arg(long, default_value = NAME)]
         name: String,
     },
+}
+
+/// Whether Windows needs a password to run a service as `account`: not for its built-in and
+/// virtual accounts, nor for group managed service accounts (their names end in `$`).
+#[cfg(any(windows, test))]
+fn needs_password(account: &str) -> bool {
+    let upper = account.to_ascii_uppercase();
+    let built_in = ["NT AUTHORITY\\", "NT SERVICE\\", ".\\LOCALSYSTEM", "LOCALSYSTEM"]
+        .iter()
+        .any(|prefix| upper.starts_with(prefix));
+    !built_in && !account.ends_with('$')
+}
+
+/// The password of the service's account, when it needs one: from the file, or the
+/// SERVICE_ACCOUNT_PASSWORD environment variable; never an argument.
+#[cfg(any(windows, test))]
+fn account_password(
+    account: Option<&str>,
+    file: Option<&std::path::Path>,
+) -> anyhow::Result<Option<String>> {
+    let Some(account) = account.filter(|account| needs_password(account)) else {
+        return Ok(None);
+    };
+    let password = match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|error| {
+                anyhow::anyhow!("the password file {} cannot be read: {error}", path.display())
+            })?;
+            text.lines().next().unwrap_or_default().to_owned()
+        }
+        None => std::env::var("SERVICE_ACCOUNT_PASSWORD").map_err(|_| {
+            anyhow::anyhow!(
+                "Windows needs {account}'s password to run the service as it: give --account-password-file <file> or set SERVICE_ACCOUNT_PASSWORD (or use a group managed service account, DOMAIN\\name$)"
+            )
+        })?,
+    };
+    if password.is_empty() {
+        anyhow::bail!("the password of {account} is empty");
+    }
+    Ok(Some(password))
 }
 
 #[cfg(not(windows))]
@@ -67,9 +113,16 @@ mod windows {
 
     pub fn manage(action: ServiceAction) -> anyhow::Result<ExitCode> {
         match action {
-            ServiceAction::Install { name, account, run } => {
+            ServiceAction::Install {
+                name,
+                account,
+                account_password_file,
+                run,
+            } => {
                 // Refused now rather than when the service starts.
                 crate::run_arguments(&run)?;
+                let password =
+                    super::account_password(account.as_deref(), account_password_file.as_deref())?;
                 let manager = ServiceManager::local_computer(
                     None::<&str>,
                     ServiceManagerAccess::CONNECT | ServiceManagerAccess::CREATE_SERVICE,
@@ -91,7 +144,7 @@ mod windows {
                     launch_arguments: launch,
                     dependencies: vec![],
                     account_name: account.map(OsString::from),
-                    account_password: None,
+                    account_password: password.map(OsString::from),
                 };
                 let service = manager.create_service(&info, ServiceAccess::CHANGE_CONFIG)?;
                 service.set_description(
@@ -175,5 +228,30 @@ mod windows {
         };
         handle.set_service_status(status(ServiceState::Stopped, code))?;
         outcome.map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_service_account_needs_its_password_unless_windows_manages_it() {
+        assert!(needs_password("CONTOSO\\svc-attach"));
+        assert!(needs_password("svc-attach@contoso.com"));
+        assert!(!needs_password("CONTOSO\\gmsa-attach$"));
+        assert!(!needs_password("NT AUTHORITY\\NetworkService"));
+        assert!(!needs_password("NT SERVICE\\AttachCenterSiteConnector"));
+        assert_eq!(account_password(None, None).unwrap(), None);
+        assert_eq!(account_password(Some("CONTOSO\\gmsa$"), None).unwrap(), None);
+        let folder = std::env::temp_dir().join(format!("service-password-{}", std::process::id()));
+        std::fs::write(&folder, "s3cret\nignored\n").unwrap();
+        assert_eq!(
+            account_password(Some("CONTOSO\\svc"), Some(&folder)).unwrap(),
+            Some("s3cret".into())
+        );
+        std::fs::write(&folder, "\n").unwrap();
+        assert!(account_password(Some("CONTOSO\\svc"), Some(&folder)).is_err());
+        std::fs::remove_file(&folder).unwrap();
     }
 }
