@@ -185,6 +185,11 @@ async fn a_site_of_5000_devices_attaches_with_every_property_mapped() {
         .all(|q| !q.starts_with("SMS_R_System") || q.contains("$top")));
     // Every read on one kept-alive connection, authenticated once.
     assert_eq!(stand_in.connections_and_handshakes(), (1, 1));
+    // The site closes it (as IIS closes an idle one): the next reads open another and sign in
+    // on it once more.
+    stand_in.site.lock().unwrap().close_after_next = true;
+    assert_eq!(site.send_delta().await.unwrap(), None);
+    assert_eq!(stand_in.connections_and_handshakes(), (2, 2));
     app.shut_down().await;
 }
 

@@ -73,6 +73,8 @@ pub struct Site {
     tokens: HashMap<String, std::time::Instant>,
     /// Token requests received.
     pub token_requests: usize,
+    /// Close the connection after the next successful query.
+    pub close_after_next: bool,
 }
 
 impl Site {
@@ -785,12 +787,31 @@ fn spelled(class: &str) -> String {
     }
 }
 
+/// A query's answer; after the one a test asked for, the connection closes (as IIS closes an idle
+/// one), and the client must open and authenticate another.
 async fn query(
     State(served): State<Served>,
     ConnectInfo(peer): ConnectInfo<ConnectionId>,
     headers: HeaderMap,
     Path(class): Path<String>,
     Query(options): Query<HashMap<String, String>>,
+) -> Response {
+    let mut response = answer_query(served.clone(), peer, headers, class, options).await;
+    let close = std::mem::take(&mut served.site.lock().unwrap().close_after_next);
+    if close && response.status().is_success() {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, "close".parse().unwrap());
+    }
+    response
+}
+
+async fn answer_query(
+    served: Served,
+    peer: ConnectionId,
+    headers: HeaderMap,
+    class: String,
+    options: HashMap<String, String>,
 ) -> Response {
     if let Some(refusal) = authenticate(&served, peer, &headers) {
         return refusal;
