@@ -12,8 +12,8 @@ use clap::{Args, Parser, Subcommand};
 use site_connector::admin_service::checks::{self, AdminCenter};
 use site_connector::admin_service::site::{RealSite, RealSiteOptions};
 use site_connector::admin_service::{
-    AdminService, AdminServiceConfig, Authentication, EntraCertificate, EntraClient, EntraCredential,
-    Trust, WindowsAccount,
+    AdminService, AdminServiceConfig, Authentication, EntraCertificate, EntraClient,
+    EntraCredential, Trust, WindowsAccount,
 };
 use site_connector::run::{self, Kept};
 use tokio_util::sync::CancellationToken;
@@ -325,9 +325,8 @@ fn admin_service(args: &RealSiteArgs) -> anyhow::Result<AdminService> {
             client_id: client_id.clone(),
             credential: match &args.entra_certificate_file {
                 Some(path) => EntraCredential::Certificate(
-                    EntraCertificate::from_pem(&read_file(path, "certificate file")?).map_err(
-                        |error| anyhow::anyhow!("{}: {error:#}", path.display()),
-                    )?,
+                    EntraCertificate::from_pem(&read_file(path, "certificate file")?)
+                        .map_err(|error| anyhow::anyhow!("{}: {error:#}", path.display()))?,
                 ),
                 None => EntraCredential::Secret(secret(
                     args.entra_client_secret_file.as_ref(),

@@ -39,9 +39,14 @@ pub enum ServiceAction {
 #[cfg(any(windows, test))]
 fn needs_password(account: &str) -> bool {
     let upper = account.to_ascii_uppercase();
-    let built_in = ["NT AUTHORITY\\", "NT SERVICE\\", ".\\LOCALSYSTEM", "LOCALSYSTEM"]
-        .iter()
-        .any(|prefix| upper.starts_with(prefix));
+    let built_in = [
+        "NT AUTHORITY\\",
+        "NT SERVICE\\",
+        ".\\LOCALSYSTEM",
+        "LOCALSYSTEM",
+    ]
+    .iter()
+    .any(|prefix| upper.starts_with(prefix));
     !built_in && !account.ends_with('$')
 }
 
@@ -243,7 +248,10 @@ mod tests {
         assert!(!needs_password("NT AUTHORITY\\NetworkService"));
         assert!(!needs_password("NT SERVICE\\AttachCenterSiteConnector"));
         assert_eq!(account_password(None, None).unwrap(), None);
-        assert_eq!(account_password(Some("CONTOSO\\gmsa$"), None).unwrap(), None);
+        assert_eq!(
+            account_password(Some("CONTOSO\\gmsa$"), None).unwrap(),
+            None
+        );
         let folder = std::env::temp_dir().join(format!("service-password-{}", std::process::id()));
         std::fs::write(&folder, "s3cret\nignored\n").unwrap();
         assert_eq!(

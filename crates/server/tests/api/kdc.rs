@@ -71,11 +71,19 @@ impl Kdc {
                 String::from_utf8_lossy(&output.stderr)
             );
         };
-        run("kdb5_util", &["create", "-s", "-r", realm, "-P", "stand-in-master"]);
+        run(
+            "kdb5_util",
+            &["create", "-s", "-r", realm, "-P", "stand-in-master"],
+        );
         for (name, password) in principals {
             run(
                 "kadmin.local",
-                &["-r", realm, "-q", &format!("addprinc +requires_preauth -pw {password} {name}")],
+                &[
+                    "-r",
+                    realm,
+                    "-q",
+                    &format!("addprinc +requires_preauth -pw {password} {name}"),
+                ],
             );
         }
         let child = Command::new(tool("krb5kdc"))

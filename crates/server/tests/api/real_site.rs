@@ -19,12 +19,20 @@ use crate::stand_in::{Client, Site, StandIn, FIRST_RESOURCE, PASSWORD, USER};
 use crate::{spawn_app, TestApp};
 
 fn service(stand_in: &StandIn, password: &str) -> AdminService {
+    service_trusting(
+        stand_in,
+        password,
+        Trust::Pin(tls::parse_pin(&stand_in.pin).unwrap()),
+    )
+}
+
+fn service_trusting(stand_in: &StandIn, password: &str, trust: Trust) -> AdminService {
     AdminService::new(&AdminServiceConfig {
         url: stand_in.url.clone(),
         authentication: Authentication::Windows(
             WindowsAccount::new(USER, password.into()).unwrap(),
         ),
-        trust: Trust::Pin(tls::parse_pin(&stand_in.pin).unwrap()),
+        trust,
     })
     .unwrap()
 }
@@ -34,15 +42,55 @@ async fn attach(
     stand_in: &StandIn,
     options: RealSiteOptions,
 ) -> SiteConnector<RealSite> {
-    let site = RealSite::connect(service(stand_in, PASSWORD), options)
-        .await
-        .unwrap();
-    let token = app.onboarding_token().await;
-    let connector = SiteConnector::attach(&app.url, &token, site, SiteOptions::default())
-        .await
-        .unwrap();
+    let connector = attach_through(app, service(stand_in, PASSWORD), options).await;
     connector.full_sync().await.unwrap();
     connector
+}
+
+/// A site read through `service`, attached with a new onboarding token (nothing uploaded yet).
+async fn attach_through(
+    app: &TestApp,
+    service: AdminService,
+    options: RealSiteOptions,
+) -> SiteConnector<RealSite> {
+    let site = RealSite::connect(service, options).await.unwrap();
+    let token = app.onboarding_token().await;
+    SiteConnector::attach(&app.url, &token, site, SiteOptions::default())
+        .await
+        .unwrap()
+}
+
+/// Why reading the site through `service` fails.
+async fn refusal(service: AdminService) -> AdminServiceError {
+    RealSite::connect(service, RealSiteOptions::default())
+        .await
+        .err()
+        .expect("refused")
+        .downcast::<AdminServiceError>()
+        .unwrap()
+}
+
+/// The app registration the gateway tests sign in as.
+const APP: &str = "6f1c2a0e-3b7d-4c55-9a0e-2d8f4b1c7e90";
+
+/// A client of the stand-in through its gateway, as [`APP`] proving itself with `credential`.
+fn through_gateway(
+    stand_in: &StandIn,
+    credential: site_connector::admin_service::EntraCredential,
+) -> AdminService {
+    AdminService::new(&AdminServiceConfig {
+        url: stand_in.url.clone(),
+        authentication: Authentication::Entra(site_connector::admin_service::EntraClient {
+            authority: stand_in.authority.clone(),
+            tenant: "contoso.onmicrosoft.com".into(),
+            client_id: APP.into(),
+            credential,
+            scope: "api://configmgr-adminservice/.default".into(),
+            authority_ca: Some(stand_in.certificate_pem.clone().into_bytes()),
+        }),
+        trust: Trust::Pin(tls::parse_pin(&stand_in.pin).unwrap()),
+    })
+    .unwrap()
 }
 
 async fn devices(app: &TestApp) -> Vec<Device> {
@@ -385,13 +433,7 @@ async fn actions_become_client_notifications_and_end_as_the_client_answered() {
 #[tokio::test]
 async fn a_wrong_password_or_an_untrusted_certificate_reads_nothing() {
     let stand_in = StandIn::start(Site::with_devices(9088, 10)).await;
-    let wrong = RealSite::connect(
-        service(&stand_in, "not-the-password"),
-        RealSiteOptions::default(),
-    )
-    .await;
-    let error = wrong.err().expect("a wrong password is refused");
-    let error = error.downcast::<AdminServiceError>().unwrap();
+    let error = refusal(service(&stand_in, "not-the-password")).await;
     assert!(
         matches!(error, AdminServiceError::Authentication { .. }),
         "{error}"
@@ -399,37 +441,11 @@ async fn a_wrong_password_or_an_untrusted_certificate_reads_nothing() {
     assert!(error.to_string().contains(USER), "{error}");
     // Trusted through the platform's store only: the self-signed certificate is refused, and
     // the message names the options that trust it.
-    let untrusted = AdminService::new(&AdminServiceConfig {
-        url: stand_in.url.clone(),
-        authentication: Authentication::Windows(
-            WindowsAccount::new(USER, PASSWORD.into()).unwrap(),
-        ),
-        trust: Trust::Platform,
-    })
-    .unwrap();
-    let error = RealSite::connect(untrusted, RealSiteOptions::default())
-        .await
-        .err()
-        .unwrap()
-        .downcast::<AdminServiceError>()
-        .unwrap();
+    let error = refusal(service_trusting(&stand_in, PASSWORD, Trust::Platform)).await;
     assert!(matches!(error, AdminServiceError::Untrusted(_)), "{error}");
     assert!(error.to_string().contains("--admin-service-pin"), "{error}");
     // Another certificate's pin is refused too.
-    let other_pin = AdminService::new(&AdminServiceConfig {
-        url: stand_in.url.clone(),
-        authentication: Authentication::Windows(
-            WindowsAccount::new(USER, PASSWORD.into()).unwrap(),
-        ),
-        trust: Trust::Pin([7; 32]),
-    })
-    .unwrap();
-    let error = RealSite::connect(other_pin, RealSiteOptions::default())
-        .await
-        .err()
-        .unwrap()
-        .downcast::<AdminServiceError>()
-        .unwrap();
+    let error = refusal(service_trusting(&stand_in, PASSWORD, Trust::Pin([7; 32]))).await;
     assert!(matches!(error, AdminServiceError::Untrusted(_)), "{error}");
     // Nothing but the first query was ever answered with data.
     let queries = stand_in.site.lock().unwrap().queries.clone();
@@ -477,38 +493,42 @@ async fn a_site_that_accepts_only_kerberos_is_read_with_a_ticket_from_its_kdc() 
     };
     // With its KDC: a ticket for HTTP/localhost, one handshake on one connection.
     let app = spawn_app().await;
-    let site = RealSite::connect(kerberos(PASSWORD, Some(&kdc.address)), RealSiteOptions::default())
-        .await
-        .unwrap();
-    let token = app.onboarding_token().await;
-    let site = SiteConnector::attach(&app.url, &token, site, SiteOptions::default())
-        .await
-        .unwrap();
+    let site = attach_through(
+        &app,
+        kerberos(PASSWORD, Some(&kdc.address)),
+        RealSiteOptions::default(),
+    )
+    .await;
     assert_eq!(site.full_sync().await.unwrap().device_count, 60);
     assert_eq!(stand_in.connections_and_handshakes(), (1, 1));
     // A wrong password: the KDC refuses it, and so does the site (NTLM is off there).
-    let refused = |service: AdminService| async move {
-        RealSite::connect(service, RealSiteOptions::default())
-            .await
-            .err()
-            .expect("refused")
-            .downcast::<AdminServiceError>()
-            .unwrap()
-    };
     let queries = stand_in.site.lock().unwrap().queries.len();
-    let error = refused(kerberos("not-the-password", Some(&kdc.address))).await;
-    assert!(matches!(error, AdminServiceError::Authentication { .. }), "{error}");
+    let error = refusal(kerberos("not-the-password", Some(&kdc.address))).await;
+    assert!(
+        matches!(error, AdminServiceError::Authentication { .. }),
+        "{error}"
+    );
     // No KDC to ask (none given, none found): NTLM, which this site does not take.
-    let error = refused(kerberos(PASSWORD, None)).await;
-    assert!(matches!(error, AdminServiceError::Authentication { .. }), "{error}");
+    let error = refusal(kerberos(PASSWORD, None)).await;
+    assert!(
+        matches!(error, AdminServiceError::Authentication { .. }),
+        "{error}"
+    );
     // A KDC that is not there: the same, told within its timeout.
     let gone = {
         let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         probe.local_addr().unwrap().to_string()
     };
-    let error = refused(kerberos(PASSWORD, Some(&gone))).await;
-    assert!(matches!(error, AdminServiceError::Authentication { .. }), "{error}");
-    assert_eq!(stand_in.site.lock().unwrap().queries.len(), queries, "nothing read");
+    let error = refusal(kerberos(PASSWORD, Some(&gone))).await;
+    assert!(
+        matches!(error, AdminServiceError::Authentication { .. }),
+        "{error}"
+    );
+    assert_eq!(
+        stand_in.site.lock().unwrap().queries.len(),
+        queries,
+        "nothing read"
+    );
     assert!(WindowsAccount::new(&account, PASSWORD.into())
         .unwrap()
         .with_kdc("http://dc01")
@@ -760,35 +780,14 @@ async fn the_binary_killed_mid_upload_resumes_from_its_state_and_lands_once() {
 
 #[tokio::test]
 async fn through_a_gateway_the_connector_signs_in_with_entra_tokens_and_renews_them() {
-    use site_connector::admin_service::EntraClient;
-    const APP: &str = "6f1c2a0e-3b7d-4c55-9a0e-2d8f4b1c7e90";
+    use site_connector::admin_service::EntraCredential;
     let mut data = Site::with_devices(9088, 50);
     data.app = Some((APP.into(), "app-s3cret".into()));
     data.token_lifetime = 3600;
     let stand_in = StandIn::start(data).await;
-    let entra = |secret: &str| {
-        AdminService::new(&AdminServiceConfig {
-            url: stand_in.url.clone(),
-            authentication: Authentication::Entra(EntraClient {
-                authority: stand_in.authority.clone(),
-                tenant: "contoso.onmicrosoft.com".into(),
-                client_id: APP.into(),
-                credential: site_connector::admin_service::EntraCredential::Secret(secret.into()),
-                scope: "api://configmgr-adminservice/.default".into(),
-                authority_ca: Some(stand_in.certificate_pem.clone().into_bytes()),
-            }),
-            trust: Trust::Pin(tls::parse_pin(&stand_in.pin).unwrap()),
-        })
-        .unwrap()
-    };
+    let entra = |secret: &str| through_gateway(&stand_in, EntraCredential::Secret(secret.into()));
     let app = spawn_app().await;
-    let site = RealSite::connect(entra("app-s3cret"), RealSiteOptions::default())
-        .await
-        .unwrap();
-    let token = app.onboarding_token().await;
-    let site = SiteConnector::attach(&app.url, &token, site, SiteOptions::default())
-        .await
-        .unwrap();
+    let site = attach_through(&app, entra("app-s3cret"), RealSiteOptions::default()).await;
     assert_eq!(site.full_sync().await.unwrap().device_count, 50);
     let queries = stand_in.site.lock().unwrap().queries.len();
     assert!(queries > 5);
@@ -826,12 +825,7 @@ async fn through_a_gateway_the_connector_signs_in_with_entra_tokens_and_renews_t
         );
     }
     // A wrong secret: Entra ID's own words, and nothing read.
-    let wrong = RealSite::connect(entra("wrong"), RealSiteOptions::default())
-        .await
-        .err()
-        .unwrap()
-        .downcast::<AdminServiceError>()
-        .unwrap();
+    let wrong = refusal(entra("wrong")).await;
     assert!(
         matches!(wrong, AdminServiceError::Authentication { .. }),
         "{wrong}"
@@ -843,8 +837,7 @@ async fn through_a_gateway_the_connector_signs_in_with_entra_tokens_and_renews_t
 
 #[tokio::test]
 async fn through_a_gateway_a_certificate_signs_the_connectors_own_assertions() {
-    use site_connector::admin_service::{EntraCertificate, EntraClient, EntraCredential};
-    const APP: &str = "6f1c2a0e-3b7d-4c55-9a0e-2d8f4b1c7e90";
+    use site_connector::admin_service::{EntraCertificate, EntraCredential};
     let registered = include_bytes!("fixtures/entra-app.pem");
     let other = include_bytes!("fixtures/entra-other.pem");
     let certificate = EntraCertificate::from_pem(registered).unwrap();
@@ -858,44 +851,26 @@ async fn through_a_gateway_a_certificate_signs_the_connectors_own_assertions() {
     data.token_lifetime = 0;
     let stand_in = StandIn::start(data).await;
     let entra = |pem: &[u8]| {
-        AdminService::new(&AdminServiceConfig {
-            url: stand_in.url.clone(),
-            authentication: Authentication::Entra(EntraClient {
-                authority: stand_in.authority.clone(),
-                tenant: "contoso.onmicrosoft.com".into(),
-                client_id: APP.into(),
-                credential: EntraCredential::Certificate(EntraCertificate::from_pem(pem).unwrap()),
-                scope: "api://configmgr-adminservice/.default".into(),
-                authority_ca: Some(stand_in.certificate_pem.clone().into_bytes()),
-            }),
-            trust: Trust::Pin(tls::parse_pin(&stand_in.pin).unwrap()),
-        })
-        .unwrap()
+        let certificate = EntraCertificate::from_pem(pem).unwrap();
+        through_gateway(&stand_in, EntraCredential::Certificate(certificate))
     };
     // Tokens that expire at once: a fresh assertion for each token (the stand-in takes each
     // assertion once), and every read goes through.
     let app = spawn_app().await;
-    let site = RealSite::connect(entra(registered), RealSiteOptions::default())
-        .await
-        .unwrap();
-    let token = app.onboarding_token().await;
-    let site = SiteConnector::attach(&app.url, &token, site, SiteOptions::default())
-        .await
-        .unwrap();
+    let site = attach_through(&app, entra(registered), RealSiteOptions::default()).await;
     assert_eq!(site.full_sync().await.unwrap().device_count, 50);
     {
         let data = stand_in.site.lock().unwrap();
         assert!(data.token_requests > 5, "{}", data.token_requests);
-        assert_eq!(data.token_requests, data.queries.len(), "one token per read");
+        assert_eq!(
+            data.token_requests,
+            data.queries.len(),
+            "one token per read"
+        );
     }
     // A certificate the app does not have: Entra ID's words, nothing read.
     let queries = stand_in.site.lock().unwrap().queries.len();
-    let refused = RealSite::connect(entra(other), RealSiteOptions::default())
-        .await
-        .err()
-        .unwrap()
-        .downcast::<AdminServiceError>()
-        .unwrap();
+    let refused = refusal(entra(other)).await;
     assert!(
         matches!(refused, AdminServiceError::Authentication { .. }),
         "{refused}"
@@ -908,7 +883,9 @@ async fn through_a_gateway_a_certificate_signs_the_connectors_own_assertions() {
         .next()
         .unwrap()
         .to_owned();
-    let error = EntraCertificate::from_pem(certificate_only.as_bytes()).err().unwrap();
+    let error = EntraCertificate::from_pem(certificate_only.as_bytes())
+        .err()
+        .unwrap();
     assert!(error.to_string().contains("no private key"), "{error}");
     let ec = rcgen::generate_simple_self_signed(vec!["app".into()]).unwrap();
     let ec_pem = format!("{}{}", ec.cert.pem(), ec.signing_key.serialize_pem());

@@ -521,7 +521,11 @@ fn acceptor(acceptor: &Acceptor) -> (Negotiate, AuthIdentity) {
                 server_properties: server,
             };
             let context = Negotiate::new_server(
-                NegotiateConfig::new(Box::new(config), Some("kerberos,!ntlm".into()), "CM01".into()),
+                NegotiateConfig::new(
+                    Box::new(config),
+                    Some("kerberos,!ntlm".into()),
+                    "CM01".into(),
+                ),
                 vec![identity.clone()],
             )
             .unwrap();
@@ -1015,7 +1019,10 @@ async fn token(
     let Some((app, secret)) = site.app.clone() else {
         return refuse("AADSTS700016: Application not found in the directory.");
     };
-    if field("grant_type") != "client_credentials" || field("client_id") != app || field("scope").is_empty() {
+    if field("grant_type") != "client_credentials"
+        || field("client_id") != app
+        || field("scope").is_empty()
+    {
         return refuse("AADSTS700016: Application not found in the directory.");
     }
     if form.contains_key("client_assertion") {

@@ -58,7 +58,9 @@ impl WindowsAccount {
         let kdc = kdc.trim();
         let url = sspi::kerberos::config::parse_kdc_url(kdc)
             .filter(|url| url.scheme() == "tcp" && url.host_str().is_some())
-            .ok_or_else(|| anyhow::anyhow!("'{kdc}' is not a domain controller's address (host or host:port)"))?;
+            .ok_or_else(|| {
+                anyhow::anyhow!("'{kdc}' is not a domain controller's address (host or host:port)")
+            })?;
         self.kdc = Some(url.to_string());
         Ok(self)
     }
@@ -99,7 +101,10 @@ impl Handshake {
         // service (sspi falls back by itself), or when the web server picks NTLM.
         let kerberos = KerberosConfig {
             kdc_resolution: KdcResolution::KdcUrl(
-                account.kdc.as_deref().and_then(sspi::kerberos::config::parse_kdc_url),
+                account
+                    .kdc
+                    .as_deref()
+                    .and_then(sspi::kerberos::config::parse_kdc_url),
             ),
             client_computer_name: workstation.clone(),
         };
@@ -157,7 +162,9 @@ impl Handshake {
             .with_output(&mut output);
         // Kerberos asks the domain controller for tickets on the way.
         let mut builder = builder;
-        let mut generator = self.context.initialize_security_context_impl(&mut builder)?;
+        let mut generator = self
+            .context
+            .initialize_security_context_impl(&mut builder)?;
         let mut state = generator.start();
         let result = loop {
             match state {

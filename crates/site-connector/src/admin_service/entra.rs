@@ -88,8 +88,8 @@ impl EntraCertificate {
         let mut certificate = None;
         let mut key = None;
         for section in <(SectionKind, Vec<u8>)>::pem_slice_iter(pem) {
-            let (kind, der) =
-                section.map_err(|error| anyhow::anyhow!("the certificate file is not PEM: {error}"))?;
+            let (kind, der) = section
+                .map_err(|error| anyhow::anyhow!("the certificate file is not PEM: {error}"))?;
             match kind {
                 SectionKind::Certificate if certificate.is_none() => certificate = Some(der),
                 SectionKind::PrivateKey => key = Some(("PRIVATE KEY", der)),
@@ -103,7 +103,9 @@ impl EntraCertificate {
         let certificate = certificate
             .ok_or_else(|| anyhow::anyhow!("the certificate file holds no CERTIFICATE"))?;
         let (label, der) = key.ok_or_else(|| {
-            anyhow::anyhow!("the certificate file holds no private key (PRIVATE KEY or RSA PRIVATE KEY)")
+            anyhow::anyhow!(
+                "the certificate file holds no private key (PRIVATE KEY or RSA PRIVATE KEY)"
+            )
         })?;
         let base64 = base64::engine::general_purpose::STANDARD.encode(der);
         let mut text = format!("-----BEGIN {label}-----\n");
@@ -229,7 +231,9 @@ impl Tokens {
                 let assertion = certificate
                     .assertion(&url, &self.client.client_id)
                     .map_err(|error| {
-                        TokenFailure::Refused(format!("no client assertion could be signed: {error}"))
+                        TokenFailure::Refused(format!(
+                            "no client assertion could be signed: {error}"
+                        ))
                     })?;
                 form.push((
                     "client_assertion_type",

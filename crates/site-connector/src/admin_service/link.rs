@@ -49,7 +49,10 @@ impl Link {
             .ok_or_else(|| anyhow::anyhow!("'{base}' names no host"))?
             .to_owned();
         // An IPv6 literal is written in brackets in a URL, not in a server name.
-        let bare = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+        let bare = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
         let server_name = ServerName::try_from(bare)
             .map_err(|error| anyhow::anyhow!("'{host}' is not a host name: {error}"))?;
         let mut tls = tls;
