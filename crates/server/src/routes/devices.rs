@@ -82,7 +82,7 @@ fn selected(device: &Device, fields: &[&str]) -> serde_json::Value {
         ("$top" = Option<u32>, Query, description = "Page size, 1 to 1000 (default 50)"),
         ("$skiptoken" = Option<String>, Query, description = "Opaque cursor from @odata.nextLink"),
         ("$count" = Option<bool>, Query, description = "Include @odata.count"),
-        ("$orderby" = Option<String>, Query, description = "`<field> [asc|desc]`, any column; default `deviceName asc`, ties by id"),
+        ("$orderby" = Option<String>, Query, description = "`<field> [asc|desc]`, any column; default `deviceName asc`; ties in the order devices were first stored"),
         ("$filter" = Option<String>, Query, description = "eq, ne, in (...), startswith(), contains(), gt/ge/lt/le on date-times, and/or/not, parentheses"),
         ("$search" = Option<String>, Query, description = "`\"a,b\"`: substring of deviceName, serialNumber or userPrincipalName; any term"),
         ("$select" = Option<String>, Query, description = "Comma-separated fields to return"),

@@ -174,10 +174,12 @@ impl Order {
         }
     }
 
+    /// Ties are broken by the rowid: the order in which the devices were first stored (see
+    /// migration 12). The order's index ends with it, so SQLite reads the index as it is.
     pub fn order_by(&self) -> String {
         let direction = if self.descending { "DESC" } else { "ASC" };
         format!(
-            "{}{} {direction}, id {direction}",
+            "{}{} {direction}, rowid {direction}",
             self.field.column,
             self.collate()
         )
@@ -185,20 +187,21 @@ impl Order {
 
     /// The rows after the cursor in this order, as ranges to read one after the other (each
     /// next one only if the page is not full yet): the rest of the cursor's value (`column = value
-    /// AND id > cursor`), then the values beyond it, then the NULLs where they come last (NULLs
+    /// AND rowid > cursor`), then the values beyond it, then the NULLs where they come last (NULLs
     /// sort first ascending and last descending). SQLite seeks to the start of each range in the
     /// order's index, so a deep page costs what a first page does; one condition joining them
     /// with OR would read the index from the start of the value's run, or from its very start.
     pub fn after(&self, cursor: &DeviceCursor) -> Vec<Sql> {
         let column = format!("{}{}", self.field.column, self.collate());
         let beyond = if self.descending { "<" } else { ">" };
-        let id = Some(cursor.id.clone());
+        // Bound as text: compared with the rowid, it takes the rowid's integer affinity.
+        let id = Some(cursor.seq.to_string());
         let range = |text: String, params: Vec<Option<String>>| Sql { text, params };
         match &cursor.value {
             Some(value) => {
                 let mut ranges = vec![
                     range(
-                        format!("({column} = ? AND id {beyond} ?)"),
+                        format!("({column} = ? AND rowid {beyond} ?)"),
                         vec![Some(value.clone()), id],
                     ),
                     range(format!("{column} {beyond} ?"), vec![Some(value.clone())]),
@@ -210,7 +213,7 @@ impl Order {
             }
             None => {
                 let mut ranges = vec![range(
-                    format!("({column} IS NULL AND id {beyond} ?)"),
+                    format!("({column} IS NULL AND rowid {beyond} ?)"),
                     vec![id],
                 )];
                 if !self.descending {
@@ -231,15 +234,16 @@ const NOT_NULL: &[&str] = &[
     "client_health_state",
 ];
 
-/// Where a page resumes: the order it belongs to, the last row's sort value and id.
+/// Where a page resumes: the order it belongs to, the last row's sort value and rowid (its
+/// place among the devices of the same value).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceCursor {
     #[serde(rename = "o")]
     pub order: String,
     #[serde(rename = "v")]
     pub value: Option<String>,
-    #[serde(rename = "i")]
-    pub id: String,
+    #[serde(rename = "s")]
+    pub seq: i64,
 }
 
 /// The fields a resource's `$filter` may name, and what to call the resource in errors.
@@ -635,7 +639,7 @@ mod tests {
     #[test]
     fn orders_and_their_keyset_conditions() {
         let order = Order::parse(Some("lastSyncDateTime desc")).unwrap();
-        assert_eq!(order.order_by(), "last_sync_at DESC, id DESC");
+        assert_eq!(order.order_by(), "last_sync_at DESC, rowid DESC");
         assert!(Order::parse(Some("color")).is_err());
         assert!(Order::parse(Some("deviceName sideways")).is_err());
         assert_eq!(Order::parse(None).unwrap(), Order::DEFAULT);
@@ -650,11 +654,14 @@ mod tests {
                 .map(|range| range.text)
                 .collect::<Vec<_>>()
         };
-        assert_eq!(texts(&order, None), ["(last_sync_at IS NULL AND id < ?)"]);
+        assert_eq!(
+            texts(&order, None),
+            ["(last_sync_at IS NULL AND rowid < ?)"]
+        );
         assert_eq!(
             texts(&order, Some("2026-11-01T00:00:00Z")),
             [
-                "(last_sync_at = ? AND id < ?)",
+                "(last_sync_at = ? AND rowid < ?)",
                 "last_sync_at < ?",
                 "last_sync_at IS NULL"
             ]
@@ -663,7 +670,7 @@ mod tests {
         assert_eq!(
             texts(&ascending, None),
             [
-                "(last_sync_at IS NULL AND id > ?)",
+                "(last_sync_at IS NULL AND rowid > ?)",
                 "last_sync_at IS NOT NULL"
             ]
         );
@@ -671,7 +678,7 @@ mod tests {
         assert_eq!(
             texts(&never_null, Some("PC-1")),
             [
-                "(device_name COLLATE NOCASE = ? AND id < ?)",
+                "(device_name COLLATE NOCASE = ? AND rowid < ?)",
                 "device_name COLLATE NOCASE < ?"
             ]
         );

@@ -133,7 +133,7 @@ impl Store {
             .map(|range| {
                 let conditions = query.conditions(range.as_ref(), &removed);
                 let sql = format!(
-                    "SELECT {}, {} AS sort_value FROM devices{walk}{} ORDER BY {} LIMIT ?",
+                    "SELECT {}, {} AS sort_value, rowid FROM devices{walk}{} ORDER BY {} LIMIT ?",
                     device_columns(),
                     order.field.column,
                     conditions.text,
@@ -171,7 +171,7 @@ impl Store {
                     rows.last().map(|last| DeviceCursor {
                         order: key,
                         value: last.sort_value.clone(),
-                        id: last.id.clone(),
+                        seq: last.seq.unwrap_or_default(),
                     })
                 } else {
                     None
@@ -914,8 +914,10 @@ macro_rules! device_row {
     ($($field:ident: $type:ty,)*) => {
         struct DeviceRow {
             $($field: $type,)*
-            /// The sort column's value, in list queries (the cursor of the next page).
+            /// The sort column's value and the rowid, in list queries (the cursor of the next
+            /// page).
             sort_value: Option<String>,
+            seq: Option<i64>,
         }
 
         const DEVICE_COLUMNS: &[&str] = &[$(stringify!($field)),*];
@@ -926,6 +928,10 @@ macro_rules! device_row {
                 Ok(Self {
                     $($field: row.get(index.next().expect("an index"))?,)*
                     sort_value: match index.next() {
+                        Some(at) if at < row.as_ref().column_count() => row.get(at)?,
+                        _ => None,
+                    },
+                    seq: match index.next() {
                         Some(at) if at < row.as_ref().column_count() => row.get(at)?,
                         _ => None,
                     },

@@ -2,27 +2,42 @@
 //! an independent evaluation in Rust over the same rows the API returns unfiltered.
 
 use std::cmp::Ordering;
+use std::collections::HashMap;
 
 use admin_api::{ComplianceState, Device, ManagedBy, OwnerType};
 use serde_json::Value;
-use site_connector::HierarchyConfig;
+use site_connector::{HierarchyConfig, SimulatedHierarchy};
 
 use crate::{error_of, spawn_app, TestApp};
 
-async fn app_with_devices() -> TestApp {
-    let app = spawn_app().await;
-    app.attach_site(HierarchyConfig::new(
-        "Contoso Headquarters",
-        "CHQ",
-        2207,
-        260,
-        21,
-    ))
-    .await;
+/// The two sites the tests attach, in that order.
+fn hierarchies() -> [HierarchyConfig; 2] {
     let mut old = HierarchyConfig::new("Contoso Legacy", "LEG", 2006, 140, 22);
     old.co_managed_share = 0.2;
-    app.attach_site(old).await;
+    [
+        HierarchyConfig::new("Contoso Headquarters", "CHQ", 2207, 260, 21),
+        old,
+    ]
+}
+
+async fn app_with_devices() -> TestApp {
+    let app = spawn_app().await;
+    for hierarchy in hierarchies() {
+        app.attach_site(hierarchy).await;
+    }
     app
+}
+
+/// Where each device was uploaded when these sites attached one after the other: each site's
+/// devices in the order it sent them. Ties in every order follow it (the contract's stable
+/// internal sequence).
+fn upload_order(sites: impl IntoIterator<Item = HierarchyConfig>) -> HashMap<String, usize> {
+    sites
+        .into_iter()
+        .flat_map(|config| SimulatedHierarchy::new(config).devices_in_scope())
+        .enumerate()
+        .map(|(position, device)| (device.id, position))
+        .collect()
 }
 
 /// Every page of `/api/v1/devices?{query}`, followed through `@odata.nextLink`.
@@ -52,8 +67,13 @@ fn lower(value: Option<&str>) -> Option<String> {
     value.map(str::to_ascii_lowercase)
 }
 
-/// SQLite's order: NULLs first ascending, text case-insensitively (ASCII), ties by id.
-fn sort_by(devices: &mut [Device], key: impl Fn(&Device) -> Option<String>, descending: bool) {
+/// SQLite's order: NULLs first ascending, text case-insensitively (ASCII), ties in upload order.
+fn sort_by(
+    devices: &mut [Device],
+    key: impl Fn(&Device) -> Option<String>,
+    descending: bool,
+    uploaded: &HashMap<String, usize>,
+) {
     devices.sort_by(|a, b| {
         let order = match (key(a), key(b)) {
             (None, None) => Ordering::Equal,
@@ -61,7 +81,7 @@ fn sort_by(devices: &mut [Device], key: impl Fn(&Device) -> Option<String>, desc
             (Some(_), None) => Ordering::Greater,
             (Some(x), Some(y)) => x.cmp(&y),
         }
-        .then_with(|| a.id.cmp(&b.id));
+        .then_with(|| uploaded[&a.id].cmp(&uploaded[&b.id]));
         if descending {
             order.reverse()
         } else {
@@ -145,6 +165,7 @@ async fn filters_match_an_independent_evaluation() {
 async fn every_order_matches_an_independent_sort_across_pages() {
     let app = app_with_devices().await;
     let (all, _) = all_pages(&app, "").await;
+    let uploaded = upload_order(hierarchies());
     type Key = fn(&Device) -> Option<String>;
     let orders: Vec<(&str, Key)> = vec![
         ("deviceName", |d| Some(d.device_name.to_ascii_lowercase())),
@@ -187,7 +208,7 @@ async fn every_order_matches_an_independent_sort_across_pages() {
                 .finish();
             let (found, _) = all_pages(&app, &query).await;
             let mut expected = all.clone();
-            sort_by(&mut expected, key, descending);
+            sort_by(&mut expected, key, descending, &uploaded);
             assert_eq!(ids(&found), ids(&expected), "{orderby}");
         }
     }
@@ -203,7 +224,12 @@ async fn every_order_matches_an_independent_sort_across_pages() {
         })
         .cloned()
         .collect();
-    sort_by(&mut expected, |d| d.last_sync_date_time.clone(), true);
+    sort_by(
+        &mut expected,
+        |d| d.last_sync_date_time.clone(),
+        true,
+        &uploaded,
+    );
     assert!(!expected.is_empty());
     assert_eq!(ids(&found), ids(&expected));
     assert_eq!(count, Some(expected.len() as u64));
@@ -362,8 +388,9 @@ async fn the_export_streams_every_matching_device_as_csv() {
 #[tokio::test]
 async fn broad_and_narrow_searches_answer_alike_in_every_order() {
     let app = spawn_app().await;
-    app.attach_site(HierarchyConfig::new("Contoso Large", "CLG", 2207, 1300, 31))
-        .await;
+    let site = HierarchyConfig::new("Contoso Large", "CLG", 2207, 1300, 31);
+    let uploaded = upload_order([site.clone()]);
+    app.attach_site(site).await;
     let (all, _) = all_pages(&app, "").await;
     for term in ["contoso", "clg-lt-01"] {
         let matching: Vec<Device> = all
@@ -398,12 +425,18 @@ async fn broad_and_narrow_searches_answer_alike_in_every_order() {
             let (found, count) = all_pages(&app, &query).await;
             let mut expected = matching.clone();
             match field {
-                "deviceName" => sort_by(&mut expected, |d| Some(d.device_name.clone()), descending),
-                "model" => sort_by(&mut expected, |d| d.model.clone(), descending),
+                "deviceName" => sort_by(
+                    &mut expected,
+                    |d| Some(d.device_name.clone()),
+                    descending,
+                    &uploaded,
+                ),
+                "model" => sort_by(&mut expected, |d| d.model.clone(), descending, &uploaded),
                 _ => sort_by(
                     &mut expected,
                     |d| d.last_active_date_time.clone(),
                     descending,
+                    &uploaded,
                 ),
             }
             assert_eq!(ids(&found), ids(&expected), "{term} by {orderby}");
@@ -457,5 +490,71 @@ async fn every_exported_column_is_its_json_field() {
         }
     }
     assert!(blocked_or_null_seen, "some field was null");
+    app.shut_down().await;
+}
+
+/// Devices stored while a client pages through a list never make a page repeat a device or skip
+/// one that was there from the start, in orders with long runs of equal values (where the
+/// tie-break decides) and with NULLs.
+#[tokio::test]
+async fn devices_added_while_paging_never_repeat_or_hide_another() {
+    let app = spawn_app().await;
+    let config = HierarchyConfig::new("Contoso", "CON", 2207, 90, 31);
+    let model = SimulatedHierarchy::new(config.clone()).devices_in_scope();
+    let site = app.attach_site(config).await;
+    let (before, _) = all_pages(&app, "").await;
+    let mut added = 0;
+    for orderby in [
+        "managedBy asc",
+        "managedBy desc",
+        "complianceState asc",
+        "userPrincipalName desc",
+        "lastActiveDateTime asc",
+    ] {
+        let mut seen: Vec<String> = Vec::new();
+        let query: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("$orderby", orderby)
+            .finish();
+        let mut path = format!("/api/v1/devices?$top=7&{query}");
+        loop {
+            let response = app.get(&path).await;
+            assert_eq!(response.status(), 200, "{path}");
+            let page: admin_api::Collection<Device> = response.json().await.unwrap();
+            seen.extend(page.value.into_iter().map(|device| device.id));
+            // Between two pages the site adds three devices like existing ones (the same
+            // values, so they join the runs being paged through).
+            let upserts = (0..3)
+                .map(|n| {
+                    let mut device = model[(added + n) % model.len()].clone();
+                    device.id = format!("added-{}", added + n);
+                    device.device_name = format!("CON-ADDED-{:04}", added + n);
+                    device
+                })
+                .collect();
+            added += 3;
+            site.upload_delta(&admin_api::protocol::DeviceDelta {
+                upserts,
+                removals: Vec::new(),
+            })
+            .await
+            .unwrap();
+            match page.next_link {
+                Some(next) => path = next,
+                None => break,
+            }
+        }
+        let mut counted: HashMap<&str, usize> = HashMap::new();
+        for id in &seen {
+            *counted.entry(id).or_default() += 1;
+        }
+        let repeated: Vec<_> = counted.iter().filter(|(_, n)| **n > 1).collect();
+        assert!(repeated.is_empty(), "{orderby}: repeated {repeated:?}");
+        let missing: Vec<_> = before
+            .iter()
+            .filter(|device| !counted.contains_key(device.id.as_str()))
+            .map(|device| &device.id)
+            .collect();
+        assert!(missing.is_empty(), "{orderby}: skipped {missing:?}");
+    }
     app.shut_down().await;
 }
