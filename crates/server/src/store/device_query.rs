@@ -648,7 +648,7 @@ mod tests {
                 .after(&DeviceCursor {
                     order: order.key(),
                     value: value.map(str::to_owned),
-                    id: "d1".into(),
+                    seq: 1,
                 })
                 .into_iter()
                 .map(|range| range.text)
