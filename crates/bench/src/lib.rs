@@ -259,9 +259,20 @@ pub async fn run(options: &RunOptions) -> anyhow::Result<Report> {
         let secret = bench_user(&database_url).await?;
         let server = ServerProcess::start(&database_url, &options.dist).await?;
         let client = measure::signed_in(&server.url, BENCH_USER, &secret).await?;
+        let operator = scenarios::ingest::Operator {
+            user_name: BENCH_USER,
+            password: &secret,
+        };
         sections.push(
-            scenarios::ingest::run(&server.url, &database_url, &client, preset, options.seed)
-                .await?,
+            scenarios::ingest::run(
+                &server.url,
+                &database_url,
+                &client,
+                operator,
+                preset,
+                options.seed,
+            )
+            .await?,
         );
         server.stop().await?;
         std::fs::remove_dir_all(&folder)?;

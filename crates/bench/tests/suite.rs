@@ -92,6 +92,25 @@ fn the_ci_preset_measures_every_part() {
         report.contains("| First page of All devices while the rows are deleted |"),
         "{report}"
     );
+    // What an operator and a site felt while the full syncs completed: each probe timed at least
+    // once, and the 503s counted.
+    for probe in [
+        "First page of All devices during the full uploads",
+        "An action request during the full uploads",
+        "A sign-in during the full uploads",
+        "A site's heartbeat during the full uploads",
+    ] {
+        let row = report
+            .lines()
+            .find(|line| line.starts_with(&format!("| {probe} |")))
+            .unwrap_or_else(|| panic!("no row '{probe}' in {report}"));
+        let n: u64 = row.split('|').nth(2).unwrap().trim().parse().unwrap();
+        assert!(n >= 1, "{row}");
+    }
+    assert!(
+        report.contains("| Answers of 503 to those requests |"),
+        "{report}"
+    );
 }
 
 #[test]

@@ -13,12 +13,109 @@ use crate::measure::{get_ok, Samples};
 use crate::preset::Preset;
 use crate::report::Section;
 
-const DEVICES_PER_SECOND_BUDGET: f64 = 50_000.0;
+/// Issue 16's budget for the full upload (1M in at most 50 s); the moonshot stays 50,000/s.
+const DEVICES_PER_SECOND_BUDGET: f64 = 20_000.0;
+
+/// What an operator and a site feel while the full syncs complete: a first page of All devices,
+/// an action request, a sign-in and a heartbeat, one after the other until the uploads are done.
+#[derive(Default)]
+struct Probe {
+    first_pages: Vec<Duration>,
+    actions: Vec<Duration>,
+    sign_ins: Vec<Duration>,
+    heartbeats: Vec<Duration>,
+    /// Answers of 503 (the writer's queue full), which the budget allows none of.
+    unavailable: usize,
+}
+
+/// Who the probe signs in as.
+pub struct Operator<'a> {
+    pub user_name: &'a str,
+    pub password: &'a str,
+}
+
+async fn probe(
+    url: String,
+    client: reqwest::Client,
+    operator: (String, String),
+    site: SiteConnector,
+    device: String,
+    stop: CancellationToken,
+) -> anyhow::Result<Probe> {
+    use admin_api::{
+        ConfigurationManagerAction, ConfigurationManagerActionType,
+        TriggerConfigurationManagerAction,
+    };
+    let mut probe = Probe::default();
+    let timed = |started: Instant, status: reqwest::StatusCode, probe: &mut Probe| {
+        if status == reqwest::StatusCode::SERVICE_UNAVAILABLE {
+            probe.unavailable += 1;
+        } else if !status.is_success() {
+            anyhow::bail!("a probe request answered {status}");
+        }
+        Ok(started.elapsed())
+    };
+    while !stop.is_cancelled() {
+        let started = Instant::now();
+        let status = client
+            .get(format!("{url}/api/v1/devices?$top=50"))
+            .send()
+            .await?
+            .status();
+        let took = timed(started, status, &mut probe)?;
+        probe.first_pages.push(took);
+
+        let started = Instant::now();
+        let status = client
+            .post(format!(
+                "{url}/api/v1/devices/{device}/triggerConfigurationManagerAction"
+            ))
+            .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
+            .json(&TriggerConfigurationManagerAction {
+                configuration_manager_action: ConfigurationManagerAction {
+                    action: ConfigurationManagerActionType::RefreshMachinePolicy,
+                },
+            })
+            .send()
+            .await?
+            .status();
+        let took = timed(started, status, &mut probe)?;
+        probe.actions.push(took);
+
+        let started = Instant::now();
+        let status = reqwest::Client::new()
+            .post(format!("{url}/api/v1/session"))
+            .header(admin_api::identity::CSRF_HEADER, "1")
+            .json(&admin_api::identity::SignIn {
+                user_name: operator.0.clone(),
+                password: operator.1.clone(),
+            })
+            .send()
+            .await?
+            .status();
+        let took = timed(started, status, &mut probe)?;
+        probe.sign_ins.push(took);
+
+        let started = Instant::now();
+        match site.client().heartbeat().await {
+            Ok(_) => probe.heartbeats.push(started.elapsed()),
+            Err(site_connector::client::ProtocolError::Refused { status, .. })
+                if status == reqwest::StatusCode::SERVICE_UNAVAILABLE =>
+            {
+                probe.unavailable += 1;
+                probe.heartbeats.push(started.elapsed());
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Ok(probe)
+}
 
 pub async fn run(
     url: &str,
     database_url: &str,
     client: &reqwest::Client,
+    operator: Operator<'_>,
     preset: &Preset,
     seed: u64,
 ) -> anyhow::Result<Section> {
@@ -45,11 +142,39 @@ pub async fn run(
         .await?;
         sites.push(site);
     }
+    // A small site attached first, whose device the probe's actions go to and whose heartbeats
+    // it sends.
+    let mut config = hierarchy_config(preset, seed, preset.ingest_sites + 1);
+    config.devices = 20;
+    let token = super::onboarding_token(url, client).await?;
+    let probe_site = SiteConnector::attach(
+        url,
+        &token,
+        SimulatedHierarchy::new(config),
+        SiteOptions::default(),
+    )
+    .await?;
+    probe_site.full_sync().await?;
+    let device = probe_site.source().lock().await.devices_in_scope()[0]
+        .id
+        .clone();
+    let stop = CancellationToken::new();
+    let probing = tokio::spawn(probe(
+        url.to_owned(),
+        client.clone(),
+        (operator.user_name.to_owned(), operator.password.to_owned()),
+        probe_site,
+        device,
+        stop.clone(),
+    ));
+
     let total = preset.ingest_sites * preset.ingest_devices_per_site;
     let started = Instant::now();
     let uploads = sites.iter().map(|site| site.full_sync());
     let results = futures_util::future::try_join_all(uploads).await?;
     let seconds = started.elapsed().as_secs_f64();
+    stop.cancel();
+    let probe = probing.await??;
     let uploaded: u64 = results.iter().map(|r| r.device_count).sum();
     if uploaded != total as u64 {
         bail!("{uploaded} devices stored of {total} uploaded");
@@ -58,7 +183,34 @@ pub async fn run(
     section.value(
         format!("Full upload of {total} devices, all sites at once"),
         format!("{seconds:.1} s, {rate:.0} devices/s"),
-        Some(("≥ 50,000 devices/s", rate >= DEVICES_PER_SECOND_BUDGET)),
+        Some(("≥ 20,000 devices/s", rate >= DEVICES_PER_SECOND_BUDGET)),
+    );
+    section.latency(
+        "First page of All devices during the full uploads",
+        Samples::new(probe.first_pages),
+        Some(50.0),
+    );
+    for (label, samples) in [
+        ("An action request during the full uploads", probe.actions),
+        ("A sign-in during the full uploads", probe.sign_ins),
+        (
+            "A site's heartbeat during the full uploads",
+            probe.heartbeats,
+        ),
+    ] {
+        let samples = Samples::new(samples);
+        let p99 = samples.percentile(99.0).as_secs_f64() * 1_000.0;
+        section.latency(label, samples, None);
+        section.value(
+            format!("{label}: p99"),
+            format!("{p99:.0} ms"),
+            Some(("≤ 250 ms", p99 <= 250.0)),
+        );
+    }
+    section.value(
+        "Answers of 503 to those requests",
+        probe.unavailable.to_string(),
+        Some(("none", probe.unavailable == 0)),
     );
 
     let delta = sites[0].source().lock().await.churn(preset.delta_changes);
