@@ -14,7 +14,7 @@ pub struct ServerProcess {
     pub pid: u32,
 }
 
-/// Flags that let one benchmark user and one site send as fast as they can: the benchmarks
+/// Flags that let one benchmark user and its sites send as fast as they can: the benchmarks
 /// measure the server, not its rate limits.
 const UNLIMITED: &[&str] = &[
     "--user-requests-per-second",
@@ -24,6 +24,13 @@ const UNLIMITED: &[&str] = &[
     "--connector-requests-per-second",
     "1000000",
     "--connector-request-burst",
+    "1000000",
+    // The ingest part signs in again and again and attaches eleven sites from one address.
+    "--sign-in-account-burst",
+    "1000000",
+    "--sign-in-address-burst",
+    "1000000",
+    "--onboard-address-burst",
     "1000000",
 ];
 
