@@ -47,26 +47,26 @@ async fn probe(
         TriggerConfigurationManagerAction,
     };
     let mut probe = Probe::default();
-    let timed = |started: Instant, status: reqwest::StatusCode, probe: &mut Probe| {
+    // One request, timed; a 503 counted, any other refusal the end of the measurement.
+    async fn timed(
+        request: reqwest::RequestBuilder,
+        unavailable: &mut usize,
+    ) -> anyhow::Result<Duration> {
+        let started = Instant::now();
+        let status = request.send().await?.status();
         if status == reqwest::StatusCode::SERVICE_UNAVAILABLE {
-            probe.unavailable += 1;
+            *unavailable += 1;
         } else if !status.is_success() {
             anyhow::bail!("a probe request answered {status}");
         }
         Ok(started.elapsed())
-    };
+    }
     while !stop.is_cancelled() {
-        let started = Instant::now();
-        let status = client
-            .get(format!("{url}/api/v1/devices?$top=50"))
-            .send()
-            .await?
-            .status();
-        let took = timed(started, status, &mut probe)?;
-        probe.first_pages.push(took);
-
-        let started = Instant::now();
-        let status = client
+        let first_page = client.get(format!("{url}/api/v1/devices?$top=50"));
+        probe
+            .first_pages
+            .push(timed(first_page, &mut probe.unavailable).await?);
+        let action = client
             .post(format!(
                 "{url}/api/v1/devices/{device}/triggerConfigurationManagerAction"
             ))
@@ -75,26 +75,20 @@ async fn probe(
                 configuration_manager_action: ConfigurationManagerAction {
                     action: ConfigurationManagerActionType::RefreshMachinePolicy,
                 },
-            })
-            .send()
-            .await?
-            .status();
-        let took = timed(started, status, &mut probe)?;
-        probe.actions.push(took);
-
-        let started = Instant::now();
-        let status = reqwest::Client::new()
+            });
+        probe
+            .actions
+            .push(timed(action, &mut probe.unavailable).await?);
+        let sign_in = reqwest::Client::new()
             .post(format!("{url}/api/v1/session"))
             .header(admin_api::identity::CSRF_HEADER, "1")
             .json(&admin_api::identity::SignIn {
                 user_name: operator.0.clone(),
                 password: operator.1.clone(),
-            })
-            .send()
-            .await?
-            .status();
-        let took = timed(started, status, &mut probe)?;
-        probe.sign_ins.push(took);
+            });
+        probe
+            .sign_ins
+            .push(timed(sign_in, &mut probe.unavailable).await?);
 
         let started = Instant::now();
         match site.client().heartbeat().await {
