@@ -158,7 +158,7 @@ pub fn session_hash(headers: &HeaderMap) -> Option<Vec<u8>> {
 }
 
 /// The principal of a live session, marking it used (at most every so often, so that reads do
-/// not turn into writes).
+/// not turn into writes, and without waiting for that write).
 pub async fn authenticate(state: &AppState, session: &[u8]) -> AppResult<Option<Principal>> {
     let now = state.now();
     let idle = to_time(state.config.session_idle_timeout);
@@ -167,7 +167,7 @@ pub async fn authenticate(state: &AppState, session: &[u8]) -> AppResult<Option<
     };
     let touch_after = std::cmp::min(idle / 2, time::Duration::minutes(1));
     if now - record.last_seen_at >= touch_after {
-        state.store.touch_session(session, now).await?;
+        state.store.touch_session_soon(session, now);
     }
     Ok(Some(record.principal))
 }

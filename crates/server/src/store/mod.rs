@@ -37,6 +37,8 @@ pub struct Store {
     folder: std::path::PathBuf,
     counts: CountCache,
     removed: Removed,
+    /// Sessions whose "last used" write is queued (see [`Store::touch_session_soon`]).
+    touching: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<Vec<u8>>>>,
 }
 
 /// Connectors that were offboarded but whose devices are still being deleted (see
@@ -185,6 +187,7 @@ impl Store {
             folder,
             counts: CountCache::default(),
             removed,
+            touching: Default::default(),
         })
     }
 

@@ -407,6 +407,32 @@ impl Store {
         }))
     }
 
+    /// Marks a session used off the request's path: the write may wait in the writer's queue
+    /// behind a long one (a sync's completion), and the request that asked for it must not wait
+    /// with it. One write per session at a time, however many requests ask meanwhile.
+    pub fn touch_session_soon(&self, token_hash: &[u8], now: OffsetDateTime) {
+        if !self
+            .touching
+            .lock()
+            .expect("not poisoned")
+            .insert(token_hash.to_vec())
+        {
+            return;
+        }
+        let store = self.clone();
+        let token_hash = token_hash.to_vec();
+        tokio::spawn(async move {
+            if let Err(error) = store.touch_session(&token_hash, now).await {
+                tracing::warn!("a session could not be marked used: {error}");
+            }
+            store
+                .touching
+                .lock()
+                .expect("not poisoned")
+                .remove(&token_hash);
+        });
+    }
+
     pub async fn touch_session(&self, token_hash: &[u8], now: OffsetDateTime) -> AppResult<()> {
         sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?")
             .bind(timestamp(now))
