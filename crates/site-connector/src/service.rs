@@ -55,24 +55,22 @@ fn needs_password(account: &str) -> bool {
 #[cfg(any(windows, test))]
 fn account_password(
     account: Option<&str>,
-    file: Option<&std::path::Path>,
+    file: Option<&std::path::PathBuf>,
 ) -> anyhow::Result<Option<String>> {
     let Some(account) = account.filter(|account| needs_password(account)) else {
         return Ok(None);
     };
-    let password = match file {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|error| {
-                anyhow::anyhow!("the password file {} cannot be read: {error}", path.display())
-            })?;
-            text.lines().next().unwrap_or_default().to_owned()
-        }
-        None => std::env::var("SERVICE_ACCOUNT_PASSWORD").map_err(|_| {
-            anyhow::anyhow!(
-                "Windows needs {account}'s password to run the service as it: give --account-password-file <file> or set SERVICE_ACCOUNT_PASSWORD (or use a group managed service account, DOMAIN\\name$)"
-            )
-        })?,
-    };
+    let password = crate::secret(
+        file,
+        "SERVICE_ACCOUNT_PASSWORD",
+        &format!("password of {account}"),
+        "--account-password-file",
+    )
+    .map_err(|error| {
+        anyhow::anyhow!(
+            "{error:#} (Windows needs it to run the service as {account}; a group managed service account, DOMAIN\\name$, needs none)"
+        )
+    })?;
     if password.is_empty() {
         anyhow::bail!("the password of {account} is empty");
     }
@@ -127,7 +125,7 @@ mod windows {
                 // Refused now rather than when the service starts.
                 crate::run_arguments(&run)?;
                 let password =
-                    super::account_password(account.as_deref(), account_password_file.as_deref())?;
+                    super::account_password(account.as_deref(), account_password_file.as_ref())?;
                 let manager = ServiceManager::local_computer(
                     None::<&str>,
                     ServiceManagerAccess::CONNECT | ServiceManagerAccess::CREATE_SERVICE,

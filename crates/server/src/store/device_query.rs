@@ -159,7 +159,8 @@ impl Order {
         )
     }
 
-    /// The index that keeps the devices in this order (migrations 1 and 3 name them so).
+    /// The index that keeps the devices in this order (migrations 1 and 3 name them so; 12 makes
+    /// each end with the rowid).
     pub fn index(&self) -> String {
         match self.field.column {
             "device_name" => "devices_by_name".to_owned(),
