@@ -49,7 +49,8 @@ impl Store {
         }
         let device: Option<(String, Option<String>, String)> = sqlx::query_as(
             "SELECT d.connector_id, c.offboard_requested_at, d.device_name FROM devices d
-             JOIN connectors c ON c.id = d.connector_id WHERE d.id = ? AND c.removed_at IS NULL",
+             JOIN connectors c ON c.id = d.connector_id
+             WHERE d.id = ? AND c.removed_at IS NULL AND d.device_set = c.device_set",
         )
         .bind(request.device_id)
         .fetch_optional(&mut *tx)
@@ -278,11 +279,13 @@ async fn audit_result(
     actor: &Actor,
     now: OffsetDateTime,
 ) -> sqlx::Result<()> {
-    let device_name: Option<String> =
-        sqlx::query_scalar("SELECT device_name FROM devices WHERE id = ?")
-            .bind(&action.device_id)
-            .fetch_optional(&mut **tx)
-            .await?;
+    let device_name: Option<String> = sqlx::query_scalar(
+        "SELECT d.device_name FROM devices d JOIN connectors c ON c.id = d.connector_id
+             WHERE d.id = ? AND d.device_set = c.device_set",
+    )
+    .bind(&action.device_id)
+    .fetch_optional(&mut **tx)
+    .await?;
     let result = if action.action_state == ActionState::Done {
         AuditResult::Success
     } else {

@@ -53,7 +53,8 @@ pub fn connector_status(
 }
 
 const SELECT_CONNECTOR: &str = "SELECT c.*,
-        (SELECT COUNT(*) FROM devices d WHERE d.connector_id = c.id) AS device_count
+        (SELECT COUNT(*) FROM devices d WHERE d.connector_id = c.id AND d.device_set = c.device_set)
+            AS device_count
      FROM connectors c WHERE c.removed_at IS NULL";
 
 impl Store {
@@ -235,11 +236,13 @@ impl Store {
             return Ok(None);
         };
         let canceled = super::actions::cancel_open(&mut tx, id, actor, now).await?;
-        let removed_devices: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM devices WHERE connector_id = ?")
-                .bind(id)
-                .fetch_one(&mut *tx)
-                .await?;
+        let removed_devices: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM devices d JOIN connectors c ON c.id = d.connector_id
+                 WHERE d.connector_id = ? AND d.device_set = c.device_set",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
         let removed_devices = removed_devices as u64;
         sqlx::query("UPDATE connectors SET removed_at = ?, credential_hash = NULL WHERE id = ?")
             .bind(timestamp(now))
@@ -280,12 +283,14 @@ impl Store {
         }))
     }
 
-    /// Deletes one slice of a removed connector's devices, or its row once they are gone; false
-    /// when nothing is left to delete. A slice keeps the writer briefly, so that uploads, actions
-    /// and sign-ins wait for one slice at most, not for the whole hierarchy.
+    /// Deletes one slice of a removed connector's devices, or its row once they are gone, or else
+    /// one slice of a hidden device set that was replaced or abandoned (see
+    /// [`Store::complete_full_sync`]); false when nothing is left to delete. A slice keeps the
+    /// writer briefly, so that uploads, actions and sign-ins wait for one slice at most, not for
+    /// the whole hierarchy.
     pub async fn purge_removed(&self) -> sqlx::Result<bool> {
         let Some(id) = self.removed.ids().into_iter().next() else {
-            return Ok(false);
+            return self.purge_dying_set().await;
         };
         let deleted = sqlx::query(
             "DELETE FROM devices WHERE rowid IN
@@ -297,12 +302,44 @@ impl Store {
         .await?
         .rows_affected();
         if deleted == 0 {
-            // Its syncs go with it (foreign keys).
+            // Its syncs and hidden sets go with it (foreign keys).
             sqlx::query("DELETE FROM connectors WHERE id = ? AND removed_at IS NOT NULL")
                 .bind(&id)
                 .execute(self.pool())
                 .await?;
             self.removed.forget(&id);
+        }
+        Ok(true)
+    }
+
+    async fn purge_dying_set(&self) -> sqlx::Result<bool> {
+        let dying: Option<(String, i64)> = sqlx::query_as(
+            "SELECT connector_id, device_set FROM hidden_device_sets WHERE state = 'dying' LIMIT 1",
+        )
+        .fetch_optional(self.pool())
+        .await?;
+        let Some((connector_id, set)) = dying else {
+            return Ok(false);
+        };
+        let deleted = sqlx::query(
+            "DELETE FROM devices WHERE rowid IN
+                (SELECT rowid FROM devices WHERE connector_id = ? AND device_set = ? LIMIT ?)",
+        )
+        .bind(&connector_id)
+        .bind(set)
+        .bind(PURGE_SLICE)
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        if deleted == 0 {
+            sqlx::query(
+                "DELETE FROM hidden_device_sets WHERE connector_id = ? AND device_set = ?
+                   AND state = 'dying'",
+            )
+            .bind(&connector_id)
+            .bind(set)
+            .execute(self.pool())
+            .await?;
         }
         Ok(true)
     }

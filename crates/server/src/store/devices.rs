@@ -33,10 +33,14 @@ impl DeviceQuery {
         self.order.unwrap_or(Order::DEFAULT)
     }
 
-    /// The WHERE clause (or nothing) for these conditions and a range of the order (see
-    /// [`Order::after`]), leaving out the devices of the `removed` connectors (offboarded, their
-    /// devices not yet deleted).
+    /// The WHERE clause for these conditions and a range of the order (see [`Order::after`]),
+    /// leaving out the devices of the `removed` connectors (offboarded, their devices not yet
+    /// deleted) and of hidden device sets.
     fn conditions(&self, keyset: Option<&Sql>, removed: &[String]) -> Sql {
+        let shown = Sql {
+            text: SHOWN.to_owned(),
+            params: Vec::new(),
+        };
         let kept = (!removed.is_empty()).then(|| Sql {
             text: format!(
                 "connector_id NOT IN ({})",
@@ -49,13 +53,11 @@ impl DeviceQuery {
             self.search.as_ref(),
             keyset,
             kept.as_ref(),
+            Some(&shown),
         ]
         .into_iter()
         .flatten()
         .collect();
-        if parts.is_empty() {
-            return Sql::default();
-        }
         Sql {
             text: format!(
                 " WHERE {}",
@@ -309,7 +311,7 @@ impl Store {
 
     pub async fn device_connector(&self, id: &str) -> sqlx::Result<Option<String>> {
         sqlx::query_scalar(&format!(
-            "SELECT connector_id FROM devices WHERE id = ? AND connector_id NOT IN ({REMOVED})"
+            "SELECT connector_id FROM devices WHERE id = ? AND connector_id NOT IN ({REMOVED}) AND {SHOWN}"
         ))
         .bind(id)
         .fetch_optional(self.reader())
@@ -320,7 +322,7 @@ impl Store {
         let id = id.to_owned();
         self.read_pages(move |connection| {
             let sql = format!(
-                "SELECT {} FROM devices WHERE id = ? AND connector_id NOT IN ({REMOVED})",
+                "SELECT {} FROM devices WHERE id = ? AND connector_id NOT IN ({REMOVED}) AND {SHOWN}",
                 device_columns()
             );
             let row = connection
@@ -343,6 +345,7 @@ impl Store {
         now: OffsetDateTime,
     ) -> AppResult<()> {
         reject_repeated_ids(devices.iter().map(|d| d.id.as_str()), "devices")?;
+        let _turn = self.upload_turn(connector_id).await;
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         if completed_sync(&mut *tx, connector_id, sync_id)
             .await?
@@ -376,9 +379,11 @@ impl Store {
         Ok(())
     }
 
-    /// Makes a staged full sync the connector's device set, in one transaction: its devices are
-    /// upserted and the connector's other devices removed. Completing it again returns the same
-    /// result.
+    /// Makes a staged full sync the connector's devices, all at once for every reader, without
+    /// holding the writer for long: the devices are written as a new device set, hidden, a slice
+    /// at a time, and then shown in place of the old set in one short transaction (the old set is
+    /// deleted afterwards, see [`Store::purge_removed`]). Completing it again returns the same
+    /// result. A completion that stops half-way (the server stopped) leaves the old set shown.
     pub async fn complete_full_sync(
         &self,
         connector_id: &str,
@@ -393,81 +398,258 @@ impl Store {
                 format!("'batchCount' must be 1 to {MAX_BATCHES}."),
             ));
         }
+        // Run to its end even when the request is dropped (its client gave up): the client's
+        // retry then finds it done instead of starting over.
+        let store = self.clone();
+        let (connector_id, sync_id) = (connector_id.to_owned(), sync_id.to_owned());
+        tokio::spawn(async move {
+            store
+                .complete_in_slices(&connector_id, &sync_id, batch_count, now)
+                .await
+        })
+        .await
+        .map_err(|error| AppError::Internal(format!("a sync's completion failed: {error}")))?
+    }
+
+    async fn complete_in_slices(
+        &self,
+        connector_id: &str,
+        sync_id: &str,
+        batch_count: u32,
+        now: OffsetDateTime,
+    ) -> AppResult<SyncResult> {
         let is_done = |staged: (u32, Option<u32>)| {
             // Indexes are unique per sync and below MAX_BATCHES: n of them up to n - 1 are 0..n.
             staged.0 == batch_count && staged.1 == Some(batch_count - 1)
         };
-        let staged = staged_batches(self.reader(), connector_id, sync_id).await?;
-        if !is_done(staged) {
-            if let Some(done) = completed_sync(self.reader(), connector_id, sync_id).await? {
-                return Ok(done);
-            }
-            return Err(self
-                .missing_batches(connector_id, sync_id, batch_count, staged)
-                .await);
-        }
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        if let Some(done) = completed_sync(&mut *tx, connector_id, sync_id).await? {
+        // The connector's uploads take turns: its batches, deltas and device sets stay as they
+        // are until this completion ends, so the reads below may be made on a reader.
+        let _turn = self.upload_turn(connector_id).await;
+        if let Some(done) = completed_sync(self.reader(), connector_id, sync_id).await? {
             return Ok(done);
         }
-        let staged = staged_batches(&mut *tx, connector_id, sync_id).await?;
+        let staged = staged_batches(self.reader(), connector_id, sync_id).await?;
         if !is_done(staged) {
-            drop(tx);
             return Err(self
                 .missing_batches(connector_id, sync_id, batch_count, staged)
                 .await);
         }
-        let synced_at = timestamp(now);
-        let staged = DeviceSource::Staged(sync_id);
         let repeated: Option<String> = sqlx::query_scalar(&format!(
             "SELECT device_id FROM ({}) GROUP BY device_id HAVING COUNT(*) > 1 LIMIT 1",
-            staged.ids()
+            DeviceSource::Staged(sync_id).ids()
         ))
         .bind(connector_id)
         .bind(sync_id)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(self.reader())
         .await?;
         if let Some(id) = repeated {
             return Err(AppError::Conflict(format!(
                 "The device '{id}' is in more than one batch of the sync '{sync_id}': nothing was written. Send the sync again with each device once."
             )));
         }
-        reject_foreign_devices(&mut tx, connector_id, staged).await?;
-        self.release_removed_devices(&mut tx, connector_id, staged)
-            .await?;
-        let changed = upsert_devices(&mut tx, connector_id, staged, &synced_at).await?;
-        let removed = sqlx::query(&format!(
-            "DELETE FROM devices WHERE connector_id = ?1 AND id NOT IN ({})",
-            staged.ids()
-        ))
-        .bind(connector_id)
-        .bind(sync_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        // The site vouched for every device it sent, changed or not: they all checked in now.
-        sqlx::query(
-            "UPDATE devices SET last_sync_at = ?1 WHERE connector_id = ?2 AND last_sync_at IS NOT ?1",
+        let synced_at = timestamp(now);
+        let (shown, pending) = self.begin_device_set(connector_id).await?;
+        let written = self
+            .write_device_set(
+                connector_id,
+                sync_id,
+                batch_count,
+                shown,
+                pending,
+                &synced_at,
+            )
+            .await;
+        let result = match written {
+            Ok(tally) => {
+                self.show_device_set(connector_id, sync_id, shown, pending, tally, &synced_at)
+                    .await
+            }
+            Err(error) => Err(error),
+        };
+        if result.is_err() {
+            // What was written is deleted in the background; the old set stays shown.
+            if let Err(error) = self.abandon_device_set(connector_id, pending).await {
+                tracing::warn!(%error, "a sync's unfinished device set is left to the next start");
+            }
+        }
+        self.removed.work.notify_one();
+        result
+    }
+
+    /// A new, hidden device set for the connector: the shown set and the new one. A set an
+    /// earlier completion left unfinished is abandoned.
+    async fn begin_device_set(&self, connector_id: &str) -> AppResult<(i64, i64)> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let shown: Option<i64> = sqlx::query_scalar(
+            "SELECT device_set FROM connectors WHERE id = ? AND removed_at IS NULL",
         )
-        .bind(&synced_at)
+        .bind(connector_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(shown) = shown else {
+            return Err(offboarded());
+        };
+        sqlx::query(
+            "UPDATE hidden_device_sets SET state = 'dying' WHERE connector_id = ? AND state = 'pending'",
+        )
         .bind(connector_id)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM sync_batches WHERE connector_id = ?")
+        let pending: i64 = sqlx::query_scalar(
+            "SELECT MAX(?2, COALESCE(MAX(device_set), 0)) + 1 FROM hidden_device_sets
+             WHERE connector_id = ?1",
+        )
+        .bind(connector_id)
+        .bind(shown)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO hidden_device_sets (connector_id, device_set, state) VALUES (?, ?, 'pending')",
+        )
+        .bind(connector_id)
+        .bind(pending)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok((shown, pending))
+    }
+
+    /// Writes the staged batches' devices into the hidden set `pending`, a slice per
+    /// transaction, each slice sized to keep the writer for about [`SLICE_TIME`].
+    async fn write_device_set(
+        &self,
+        connector_id: &str,
+        sync_id: &str,
+        batch_count: u32,
+        shown: i64,
+        pending: i64,
+        synced_at: &str,
+    ) -> AppResult<Tally> {
+        let mut tally = Tally::default();
+        let mut slice = FIRST_SLICE;
+        for index in 0..batch_count {
+            let batch: String = sqlx::query_scalar(
+                "SELECT devices FROM sync_batches WHERE connector_id = ? AND sync_id = ? AND batch_index = ?",
+            )
             .bind(connector_id)
+            .bind(sync_id)
+            .bind(index)
+            .fetch_one(self.reader())
+            .await?;
+            let devices: Vec<&serde_json::value::RawValue> = serde_json::from_str(&batch)
+                .map_err(|error| AppError::Internal(format!("a staged batch: {error}")))?;
+            let mut rest = &devices[..];
+            while !rest.is_empty() {
+                let (part, after) = rest.split_at(slice.min(rest.len()));
+                rest = after;
+                let json = serde_json::to_string(part).expect("devices serialize");
+                let started = std::time::Instant::now();
+                let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+                let still: Option<i64> = sqlx::query_scalar(
+                    "SELECT 1 FROM hidden_device_sets h JOIN connectors c ON c.id = h.connector_id
+                     WHERE h.connector_id = ? AND h.device_set = ? AND h.state = 'pending'
+                       AND c.removed_at IS NULL",
+                )
+                .bind(connector_id)
+                .bind(pending)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if still.is_none() {
+                    return Err(offboarded());
+                }
+                let source = DeviceSource::Json(&json);
+                reject_foreign_devices(&mut tx, connector_id, source).await?;
+                let (known, changed) =
+                    compare_devices(&mut tx, connector_id, source, shown).await?;
+                insert_devices(&mut tx, connector_id, source, pending, synced_at).await?;
+                tx.commit().await?;
+                tally.devices += part.len() as u64;
+                tally.known += known;
+                tally.changed += changed;
+                slice = next_slice(slice, started.elapsed());
+            }
+        }
+        Ok(tally)
+    }
+
+    /// Shows the set `pending` in place of `shown`, in one short transaction, and records the
+    /// sync.
+    async fn show_device_set(
+        &self,
+        connector_id: &str,
+        sync_id: &str,
+        shown: i64,
+        pending: i64,
+        tally: Tally,
+        synced_at: &str,
+    ) -> AppResult<SyncResult> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let before: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM devices WHERE connector_id = ? AND device_set = ?",
+        )
+        .bind(connector_id)
+        .bind(shown)
+        .fetch_one(&mut *tx)
+        .await?;
+        let shown_now = sqlx::query(
+            "UPDATE connectors SET device_set = ?3 WHERE id = ?1 AND device_set = ?2
+               AND removed_at IS NULL
+               AND EXISTS (SELECT 1 FROM hidden_device_sets WHERE connector_id = ?1
+                   AND device_set = ?3 AND state = 'pending')",
+        )
+        .bind(connector_id)
+        .bind(shown)
+        .bind(pending)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if shown_now == 0 {
+            return Err(offboarded());
+        }
+        sqlx::query("DELETE FROM hidden_device_sets WHERE connector_id = ? AND device_set = ?")
+            .bind(connector_id)
+            .bind(pending)
             .execute(&mut *tx)
             .await?;
+        sqlx::query(
+            "INSERT INTO hidden_device_sets (connector_id, device_set, state) VALUES (?, ?, 'dying')",
+        )
+        .bind(connector_id)
+        .bind(shown)
+        .execute(&mut *tx)
+        .await?;
+        // The devices of the old set that the sync no longer has are removed with it.
+        let removed = (before as u64).saturating_sub(tally.known);
         let result = record_sync(
             &mut tx,
             connector_id,
             sync_id,
             "full",
-            changed + removed,
-            &synced_at,
+            tally.changed + removed,
+            tally.devices,
+            synced_at,
         )
         .await?;
         tx.commit().await?;
+        // The staged batches are no longer needed (a repeated completion finds the sync).
+        sqlx::query("DELETE FROM sync_batches WHERE connector_id = ?")
+            .bind(connector_id)
+            .execute(self.pool())
+            .await?;
         Ok(result)
+    }
+
+    /// Marks a hidden set unfinished: its devices are deleted in the background.
+    async fn abandon_device_set(&self, connector_id: &str, pending: i64) -> sqlx::Result<()> {
+        sqlx::query(
+            "UPDATE hidden_device_sets SET state = 'dying' WHERE connector_id = ? AND device_set = ?
+               AND state = 'pending'",
+        )
+        .bind(connector_id)
+        .bind(pending)
+        .execute(self.pool())
+        .await?;
+        Ok(())
     }
 
     /// The 409 for a completion whose batches are not `0..batch_count`: it names at most a few
@@ -517,7 +699,8 @@ impl Store {
         ))
     }
 
-    /// Applies a delta once per sync id; all or nothing. A device of another connector rejects it.
+    /// Applies a delta once per sync id, to the connector's shown devices; all or nothing. A
+    /// device of another connector rejects it.
     pub async fn apply_delta(
         &self,
         connector_id: &str,
@@ -527,37 +710,103 @@ impl Store {
     ) -> AppResult<SyncResult> {
         reject_repeated_ids(delta.upserts.iter().map(|d| d.id.as_str()), "upserts")?;
         reject_repeated_ids(delta.removals.iter().map(String::as_str), "removals")?;
+        let _turn = self.upload_turn(connector_id).await;
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         if let Some(done) = completed_sync(&mut *tx, connector_id, sync_id).await? {
             return Ok(done);
         }
+        let shown: Option<i64> = sqlx::query_scalar(
+            "SELECT device_set FROM connectors WHERE id = ? AND removed_at IS NULL",
+        )
+        .bind(connector_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(shown) = shown else {
+            return Err(offboarded());
+        };
         let upserts = serde_json::to_string(&delta.upserts).expect("devices serialize");
         let removals = serde_json::to_string(&delta.removals).expect("ids serialize");
         reject_foreign_devices(&mut tx, connector_id, DeviceSource::Json(&upserts)).await?;
         reject_foreign_devices(&mut tx, connector_id, DeviceSource::Ids(&removals)).await?;
-        self.release_removed_devices(&mut tx, connector_id, DeviceSource::Json(&upserts))
-            .await?;
         let synced_at = timestamp(now);
         let mut changed = upsert_devices(
             &mut tx,
             connector_id,
             DeviceSource::Json(&upserts),
+            shown,
             &synced_at,
         )
         .await?;
         changed += sqlx::query(
-            "DELETE FROM devices WHERE connector_id = ?1 AND id IN (SELECT value FROM json_each(?2))",
+            "DELETE FROM devices WHERE connector_id = ?1 AND device_set = ?3
+               AND id IN (SELECT value FROM json_each(?2))",
         )
         .bind(connector_id)
         .bind(&removals)
+        .bind(shown)
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        let result =
-            record_sync(&mut tx, connector_id, sync_id, "delta", changed, &synced_at).await?;
+        let device_count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM devices WHERE connector_id = ? AND device_set = ?",
+        )
+        .bind(connector_id)
+        .bind(shown)
+        .fetch_one(&mut *tx)
+        .await?;
+        let result = record_sync(
+            &mut tx,
+            connector_id,
+            sync_id,
+            "delta",
+            changed,
+            device_count as u64,
+            &synced_at,
+        )
+        .await?;
         tx.commit().await?;
         Ok(result)
     }
+
+    /// Waits for the connector's turn to change its devices (see [`Store::complete_full_sync`]).
+    async fn upload_turn(&self, connector_id: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let turn = {
+            let mut turns = self.upload_turns.lock().expect("never poisoned");
+            // Turns nobody holds or waits for are forgotten (their connectors may be gone).
+            turns.retain(|_, turn| std::sync::Arc::strong_count(turn) > 1);
+            turns.entry(connector_id.to_owned()).or_default().clone()
+        };
+        turn.lock_owned().await
+    }
+}
+
+/// What the slices of a full sync wrote: its devices, how many of them the shown set has, and
+/// how many are new or changed.
+#[derive(Default, Clone, Copy)]
+struct Tally {
+    devices: u64,
+    known: u64,
+    changed: u64,
+}
+
+/// How long one slice of a sync's completion keeps the writer, about: reads wait for the writer
+/// only when they must see the latest write, but every other write waits this long at most.
+const SLICE_TIME: std::time::Duration = std::time::Duration::from_millis(50);
+const FIRST_SLICE: usize = 250;
+const SLICE_RANGE: std::ops::RangeInclusive<usize> = 25..=5_000;
+
+/// The next slice's size, from how long the last one took: about [`SLICE_TIME`].
+fn next_slice(size: usize, took: std::time::Duration) -> usize {
+    let took = took.as_secs_f64().max(1e-4);
+    let fitting = (size as f64 * SLICE_TIME.as_secs_f64() / took) as usize;
+    // Grows at most twofold at a time (one fast slice may have been luck).
+    fitting
+        .min(size * 2)
+        .clamp(*SLICE_RANGE.start(), *SLICE_RANGE.end())
+}
+
+fn offboarded() -> AppError {
+    AppError::Conflict("The hierarchy was offboarded: its devices take no more syncs.".into())
 }
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
@@ -565,30 +814,11 @@ type Tx<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
 /// The connectors offboarded whose devices are still being deleted.
 const REMOVED: &str = "SELECT id FROM connectors WHERE removed_at IS NOT NULL";
 
-impl Store {
-    /// Deletes at once the devices of `source` that an offboarded connector still holds, so that
-    /// the uploading connector takes them (a hierarchy attached again, before the old one's
-    /// devices were all deleted).
-    async fn release_removed_devices(
-        &self,
-        tx: &mut Tx<'_>,
-        connector_id: &str,
-        source: DeviceSource<'_>,
-    ) -> sqlx::Result<()> {
-        if self.removed.ids().is_empty() {
-            return Ok(());
-        }
-        sqlx::query(&format!(
-            "DELETE FROM devices WHERE id IN ({}) AND connector_id IN ({REMOVED})",
-            source.ids()
-        ))
-        .bind(connector_id)
-        .bind(source.bound())
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
-    }
-}
+/// Whether a device row is in its connector's shown set (not in one that a sync is writing or
+/// that is being deleted). The `+` keep SQLite from looking the rows up by connector instead of
+/// walking the order's index; the hidden sets are few, and read in the query's own snapshot.
+pub(crate) const SHOWN: &str =
+    "(+connector_id, +device_set) NOT IN (SELECT connector_id, device_set FROM hidden_device_sets)";
 
 /// How many batches of this sync are staged, and the highest index among them.
 async fn staged_batches<'e>(
@@ -629,13 +859,9 @@ async fn record_sync(
     sync_id: &str,
     kind: &str,
     changed: u64,
+    device_count: u64,
     synced_at: &str,
 ) -> AppResult<SyncResult> {
-    let device_count: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM devices WHERE connector_id = ?")
-            .bind(connector_id)
-            .fetch_one(&mut **tx)
-            .await?;
     sqlx::query(
         "INSERT INTO syncs (id, connector_id, kind, completed_at, device_count, changed) VALUES (?, ?, ?, ?, ?, ?)",
     )
@@ -643,7 +869,7 @@ async fn record_sync(
     .bind(connector_id)
     .bind(kind)
     .bind(synced_at)
-    .bind(device_count)
+    .bind(device_count as i64)
     .bind(changed as i64)
     .execute(&mut **tx)
     .await?;
@@ -654,7 +880,7 @@ async fn record_sync(
         .await?;
     Ok(SyncResult {
         sync_id: sync_id.to_owned(),
-        device_count: device_count as u64,
+        device_count,
         changed,
     })
 }
@@ -736,7 +962,8 @@ fn reject_repeated_ids<'a>(ids: impl Iterator<Item = &'a str>, field: &str) -> A
     Ok(())
 }
 
-/// A site may only upload its own devices: one of another connector rejects the whole upload.
+/// A site may only upload its own devices: one that another connector shows or is writing (in a
+/// pending set) rejects the whole upload.
 async fn reject_foreign_devices(
     tx: &mut Tx<'_>,
     connector_id: &str,
@@ -744,7 +971,10 @@ async fn reject_foreign_devices(
 ) -> AppResult<()> {
     let foreign: Option<String> = sqlx::query_scalar(&format!(
         "SELECT d.id FROM {} JOIN devices d ON d.id = {} WHERE {} AND d.connector_id <> ?1
-           AND d.connector_id NOT IN ({REMOVED}) LIMIT 1",
+           AND d.connector_id NOT IN ({REMOVED})
+           AND (d.connector_id, d.device_set) NOT IN
+               (SELECT connector_id, device_set FROM hidden_device_sets WHERE state = 'dying')
+         LIMIT 1",
         source.rows(),
         source.id(),
         source.filter()
@@ -805,8 +1035,85 @@ fn synced(expression: &str, value: &str) -> String {
     expression.replace("{v}", value)
 }
 
-/// Inserts the new devices of `source` and writes the changes to the others; the number of
-/// devices inserted or changed (a device sent as it already was is left alone and not counted).
+/// Which synced columns of the stored device `d` the device JSON `device` changes, a bit per
+/// column (0: none).
+fn change_mask(device: &str) -> String {
+    SYNCED_COLUMNS
+        .iter()
+        .enumerate()
+        .map(|(bit, (column, expression))| {
+            format!(
+                "((d.{column} IS NOT {}) << {bit})",
+                synced(expression, device)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+/// Of the devices of `source`: how many the connector's device set `set` has, and how many are
+/// new to it or change one it has.
+async fn compare_devices(
+    tx: &mut Tx<'_>,
+    connector_id: &str,
+    source: DeviceSource<'_>,
+    set: i64,
+) -> sqlx::Result<(u64, u64)> {
+    let (known, changed): (i64, i64) = sqlx::query_as(&format!(
+        "SELECT COUNT(d.rowid), COALESCE(SUM(d.rowid IS NULL OR ({}) <> 0), 0)
+         FROM {} LEFT JOIN devices d
+           ON d.id = {DEVICE_ID} AND d.connector_id = ?1 AND d.device_set = ?3
+         WHERE {}",
+        change_mask("j.value"),
+        source.rows(),
+        source.filter()
+    ))
+    .bind(connector_id)
+    .bind(source.bound())
+    .bind(set)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok((known as u64, changed as u64))
+}
+
+/// Inserts the devices of `source` that the connector's device set `set` does not have yet;
+/// how many.
+async fn insert_devices(
+    tx: &mut Tx<'_>,
+    connector_id: &str,
+    source: DeviceSource<'_>,
+    set: i64,
+    synced_at: &str,
+) -> sqlx::Result<u64> {
+    let columns: Vec<&str> = SYNCED_COLUMNS.iter().map(|(column, _)| *column).collect();
+    let values: Vec<String> = SYNCED_COLUMNS
+        .iter()
+        .map(|(_, expression)| synced(expression, "j.value"))
+        .collect();
+    Ok(sqlx::query(&format!(
+        "INSERT INTO devices (id, connector_id, device_set, last_sync_at, hierarchy_name, site_code, {})
+         SELECT {DEVICE_ID}, ?1, ?4, ?3,
+            (SELECT hierarchy_name FROM connectors WHERE id = ?1),
+            (SELECT site_code FROM connectors WHERE id = ?1), {}
+         FROM {} WHERE {} AND NOT EXISTS (SELECT 1 FROM devices d
+            WHERE d.id = {DEVICE_ID} AND d.connector_id = ?1 AND d.device_set = ?4)",
+        columns.join(", "),
+        values.join(", "),
+        source.rows(),
+        source.filter()
+    ))
+    .bind(connector_id)
+    .bind(source.bound())
+    .bind(synced_at)
+    .bind(set)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected())
+}
+
+/// Inserts the new devices of `source` into the connector's device set `set` and writes the
+/// changes to the others; the number of devices inserted or changed (a device sent as it already
+/// was is left alone and not counted).
 ///
 /// A changed device is written with only the columns that changed (and its sync time), so that
 /// only those columns' indexes are touched: a delta that moves compliance and check-in times
@@ -816,65 +1123,34 @@ async fn upsert_devices(
     tx: &mut Tx<'_>,
     connector_id: &str,
     source: DeviceSource<'_>,
+    set: i64,
     synced_at: &str,
 ) -> AppResult<u64> {
-    // Which columns of each stored device the upload changes, a bit per column (before the new
-    // devices are inserted, so that only stored ones are compared). CROSS JOIN keeps the upload
-    // as the outer loop: SQLite would otherwise walk the connector's devices and read the whole
-    // upload for each.
-    let mask = SYNCED_COLUMNS
-        .iter()
-        .enumerate()
-        .map(|(bit, (column, expression))| {
-            format!(
-                "((d.{column} IS NOT {}) << {bit})",
-                synced(expression, "j.value")
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(" | ");
+    // Which columns of each stored device the upload changes (before the new devices are
+    // inserted, so that only stored ones are compared). CROSS JOIN keeps the upload as the outer
+    // loop: SQLite would otherwise walk the connector's devices and read the whole upload for
+    // each.
     sqlx::query("DROP TABLE IF EXISTS temp.changed_devices")
         .execute(&mut **tx)
         .await?;
     sqlx::query(&format!(
         "CREATE TEMP TABLE changed_devices AS
-         SELECT d.rowid AS rid, j.value AS device, {mask} AS mask
+         SELECT d.rowid AS rid, j.value AS device, {} AS mask
          FROM {} CROSS JOIN devices d ON d.id = {DEVICE_ID}
-         WHERE {} AND d.connector_id = ?1 AND mask <> 0",
+         WHERE {} AND d.connector_id = ?1 AND d.device_set = ?3 AND mask <> 0",
+        change_mask("j.value"),
         source.rows(),
         source.filter()
     ))
     .bind(connector_id)
     .bind(source.bound())
+    .bind(set)
     .execute(&mut **tx)
     .await?;
     sqlx::query("CREATE INDEX temp.changed_devices_by_mask ON changed_devices (mask)")
         .execute(&mut **tx)
         .await?;
-
-    let columns: Vec<&str> = SYNCED_COLUMNS.iter().map(|(column, _)| *column).collect();
-    let values: Vec<String> = SYNCED_COLUMNS
-        .iter()
-        .map(|(_, expression)| synced(expression, "j.value"))
-        .collect();
-    let inserted = sqlx::query(&format!(
-        "INSERT INTO devices (id, connector_id, last_sync_at, hierarchy_name, site_code, {})
-         SELECT {DEVICE_ID}, ?1, ?3,
-            (SELECT hierarchy_name FROM connectors WHERE id = ?1),
-            (SELECT site_code FROM connectors WHERE id = ?1), {}
-         FROM {} WHERE {} AND NOT EXISTS (SELECT 1 FROM devices d WHERE d.id = {DEVICE_ID})
-         ON CONFLICT (id) DO NOTHING",
-        columns.join(", "),
-        values.join(", "),
-        source.rows(),
-        source.filter()
-    ))
-    .bind(connector_id)
-    .bind(source.bound())
-    .bind(synced_at)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
+    let inserted = insert_devices(tx, connector_id, source, set, synced_at).await?;
 
     let masks: Vec<i64> = sqlx::query_scalar("SELECT DISTINCT mask FROM temp.changed_devices")
         .fetch_all(&mut **tx)

@@ -39,6 +39,10 @@ pub struct Store {
     removed: Removed,
     /// Sessions whose "last used" write is queued (see [`Store::touch_session_soon`]).
     touching: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<Vec<u8>>>>,
+    /// Per connector, the turn to change its devices (see [`Store::complete_full_sync`]).
+    upload_turns: std::sync::Arc<
+        std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>,
+    >,
 }
 
 /// Connectors that were offboarded but whose devices are still being deleted (see
@@ -175,7 +179,15 @@ impl Store {
         for id in &ids {
             removed.add(id);
         }
-        if !ids.is_empty() {
+        // A sync's completion that the server's stop cut short is abandoned: the connector sends
+        // the completion again, and it starts over.
+        sqlx::query("UPDATE hidden_device_sets SET state = 'dying' WHERE state = 'pending'")
+            .execute(&pool)
+            .await?;
+        let dying: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM hidden_device_sets")
+            .fetch_one(&pool)
+            .await?;
+        if !ids.is_empty() || dying > 0 {
             removed.work.notify_one();
         }
         Ok(Self {
@@ -188,6 +200,7 @@ impl Store {
             counts: CountCache::default(),
             removed,
             touching: Default::default(),
+            upload_turns: Default::default(),
         })
     }
 

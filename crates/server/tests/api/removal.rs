@@ -118,9 +118,10 @@ async fn an_offboarded_hierarchy_is_gone_at_once_and_its_devices_deleted_after()
         .unwrap()
         .is_none());
 
-    // The hierarchy attached again takes the devices it uploads, before the old rows are deleted.
+    // The hierarchy attached again takes the devices it uploads, before the old rows are deleted
+    // (they stay, hidden, until the purge).
     let again = attach(&store, "old-again", &old[..15]).await;
-    assert_eq!(stored_rows(&store, &gone).await, 25);
+    assert_eq!(stored_rows(&store, &gone).await, 40);
     assert_eq!(stored_rows(&store, &again).await, 15);
     let (ids, count) = listed(&store).await;
     assert_eq!((ids.len(), count), (40, 40));
