@@ -63,8 +63,8 @@ INSERT INTO devices_next (rowid, id, connector_id, device_name, managed_by, owne
 DROP TABLE devices;
 ALTER TABLE devices_next RENAME TO devices;
 
--- A device by id (a row per set), and a connector's set of devices.
-CREATE INDEX devices_by_id ON devices (id);
+-- A device by id (a row in each of its connector's sets), and a connector's set of devices.
+CREATE UNIQUE INDEX devices_by_id ON devices (id, connector_id, device_set);
 CREATE INDEX devices_by_connector ON devices (connector_id, device_set);
 CREATE INDEX devices_by_name ON devices (device_name COLLATE NOCASE);
 CREATE INDEX devices_by_managed_by ON devices (managed_by COLLATE NOCASE);

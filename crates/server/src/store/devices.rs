@@ -566,6 +566,13 @@ impl Store {
                 tally.devices += part.len() as u64;
                 tally.known += known;
                 tally.changed += changed;
+                tracing::debug!(
+                    connector = connector_id,
+                    sync = sync_id,
+                    written = tally.devices,
+                    slice = part.len(),
+                    "a slice of a full sync's devices was written"
+                );
                 slice = next_slice(slice, started.elapsed());
             }
         }
@@ -631,6 +638,13 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        tracing::info!(
+            connector = connector_id,
+            sync = sync_id,
+            devices = result.device_count,
+            changed = result.changed,
+            "a full sync's devices are shown"
+        );
         // The staged batches are no longer needed (a repeated completion finds the sync).
         sqlx::query("DELETE FROM sync_batches WHERE connector_id = ?")
             .bind(connector_id)

@@ -12,6 +12,16 @@ use site_connector::{HierarchyConfig, SimulatedHierarchy};
 use time::OffsetDateTime;
 
 async fn attach(store: &Store, hierarchy_id: &str, devices: &[SiteDevice]) -> String {
+    let (id, _) = onboard(store, hierarchy_id).await;
+    let sync = format!("sync-{hierarchy_id}");
+    stage(store, &id, &sync, devices, devices.len().max(1)).await;
+    let now = OffsetDateTime::now_utc();
+    store.complete_full_sync(&id, &sync, 1, now).await.unwrap();
+    id
+}
+
+/// A connector onboarded straight in the store: its id and its credential.
+pub(crate) async fn onboard(store: &Store, hierarchy_id: &str) -> (String, String) {
     let now = OffsetDateTime::now_utc();
     let token = secrets::generate("cmot_");
     store
@@ -24,29 +34,52 @@ async fn attach(store: &Store, hierarchy_id: &str, devices: &[SiteDevice]) -> St
         .await
         .unwrap();
     let id = format!("connector-{hierarchy_id}");
+    let secret = secrets::generate("cmcs_");
     store
         .onboard(
             &secrets::hash(&token),
             &NewConnector {
                 id: id.clone(),
                 hierarchy_id: hierarchy_id.to_owned(),
-                credential_hash: secrets::hash(&secrets::generate("cmcs_")),
+                credential_hash: secrets::hash(&secret),
                 onboarded_at: timestamp(now),
             },
             now,
         )
         .await
         .unwrap();
-    let sync = format!("sync-{hierarchy_id}");
-    store
-        .stage_full_sync_batch(&id, &sync, 0, devices, now)
-        .await
-        .unwrap();
-    store.complete_full_sync(&id, &sync, 1, now).await.unwrap();
-    id
+    let credential = format!("{id}.{secret}");
+    (id, credential)
 }
 
-fn devices(name: &str, code: &str, count: usize, seed: u64) -> Vec<SiteDevice> {
+/// Stages a full sync's devices in batches of `size`; how many batches.
+pub(crate) async fn stage(
+    store: &Store,
+    connector_id: &str,
+    sync_id: &str,
+    devices: &[SiteDevice],
+    size: usize,
+) -> u32 {
+    let now = OffsetDateTime::now_utc();
+    let mut batches = 0;
+    for (index, batch) in devices.chunks(size).enumerate() {
+        store
+            .stage_full_sync_batch(connector_id, sync_id, index as u32, batch, now)
+            .await
+            .unwrap();
+        batches += 1;
+    }
+    if devices.is_empty() {
+        store
+            .stage_full_sync_batch(connector_id, sync_id, 0, &[], now)
+            .await
+            .unwrap();
+        batches = 1;
+    }
+    batches
+}
+
+pub(crate) fn devices(name: &str, code: &str, count: usize, seed: u64) -> Vec<SiteDevice> {
     let mut config = HierarchyConfig::new(name, code, 2207, count, seed);
     config.offline_share = 0.0;
     SimulatedHierarchy::new(config).devices_in_scope()
