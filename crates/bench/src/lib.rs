@@ -263,17 +263,23 @@ pub async fn run(options: &RunOptions) -> anyhow::Result<Report> {
             user_name: BENCH_USER,
             password: &secret,
         };
-        sections.push(
-            scenarios::ingest::run(
-                &server.url,
-                &database_url,
-                &client,
-                operator,
-                preset,
-                options.seed,
-            )
-            .await?,
+        let mut section = scenarios::ingest::run(
+            &server.url,
+            &database_url,
+            &client,
+            operator,
+            preset,
+            options.seed,
+        )
+        .await?;
+        // Everything uploaded, delta'd, offboarded and deleted: what the server keeps.
+        let rss = server.rss()? as f64 / 1_048_576.0;
+        section.value(
+            "Server RSS after the ingest (idle)",
+            format!("{rss:.0} MB"),
+            Some(("≤ 300 MB", rss <= 300.0)),
         );
+        sections.push(section);
         server.stop().await?;
         std::fs::remove_dir_all(&folder)?;
     }

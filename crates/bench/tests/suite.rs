@@ -111,6 +111,20 @@ fn the_ci_preset_measures_every_part() {
         report.contains("| Answers of 503 to those requests |"),
         "{report}"
     );
+    // And what the server keeps once it is all over, in megabytes.
+    let rss = report
+        .lines()
+        .find(|line| line.starts_with("| Server RSS after the ingest (idle) |"))
+        .unwrap_or_else(|| panic!("no idle RSS in {report}"));
+    let megabytes: u64 = rss
+        .split('|')
+        .nth(2)
+        .unwrap()
+        .trim()
+        .trim_end_matches(" MB")
+        .parse()
+        .unwrap();
+    assert!(megabytes > 0, "{rss}");
 }
 
 #[test]

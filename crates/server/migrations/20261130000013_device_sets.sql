@@ -4,6 +4,10 @@
 -- id is no longer unique in the table: it has a row in each set while a sync completes. Reads see
 -- a connector's `device_set`; the others are listed in `hidden_device_sets`.
 ALTER TABLE connectors ADD COLUMN device_set INTEGER NOT NULL DEFAULT 0;
+-- How many devices its shown set has, and (below) how many each hidden set has: a list reads them
+-- to tell whether walking an order's index would mostly skip hidden rows.
+ALTER TABLE connectors ADD COLUMN shown_devices INTEGER NOT NULL DEFAULT 0;
+UPDATE connectors SET shown_devices = (SELECT COUNT(*) FROM devices d WHERE d.connector_id = connectors.id);
 
 CREATE TABLE hidden_device_sets (
     connector_id    TEXT NOT NULL REFERENCES connectors(id) ON DELETE CASCADE,
@@ -11,6 +15,7 @@ CREATE TABLE hidden_device_sets (
     -- 'pending': a sync's completion is writing it; 'dying': replaced or abandoned, its devices
     -- are being deleted.
     state           TEXT NOT NULL CHECK (state IN ('pending', 'dying')),
+    devices         INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (connector_id, device_set)
 ) STRICT, WITHOUT ROWID;
 

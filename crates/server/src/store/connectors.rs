@@ -292,6 +292,7 @@ impl Store {
         let Some(id) = self.removed.ids().into_iter().next() else {
             return self.purge_dying_set().await;
         };
+        let bulk = self.bulk_turn().await;
         let deleted = sqlx::query(
             "DELETE FROM devices WHERE rowid IN
                 (SELECT rowid FROM devices WHERE connector_id = ? LIMIT ?)",
@@ -301,6 +302,7 @@ impl Store {
         .execute(self.pool())
         .await?
         .rows_affected();
+        drop(bulk);
         if deleted == 0 {
             // Its syncs and hidden sets go with it (foreign keys).
             sqlx::query("DELETE FROM connectors WHERE id = ? AND removed_at IS NOT NULL")
@@ -321,6 +323,8 @@ impl Store {
         let Some((connector_id, set)) = dying else {
             return Ok(false);
         };
+        let bulk = self.bulk_turn().await;
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         let deleted = sqlx::query(
             "DELETE FROM devices WHERE rowid IN
                 (SELECT rowid FROM devices WHERE connector_id = ? AND device_set = ? LIMIT ?)",
@@ -328,9 +332,20 @@ impl Store {
         .bind(&connector_id)
         .bind(set)
         .bind(PURGE_SLICE)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?
         .rows_affected();
+        sqlx::query(
+            "UPDATE hidden_device_sets SET devices = MAX(devices - ?, 0)
+             WHERE connector_id = ? AND device_set = ?",
+        )
+        .bind(deleted as i64)
+        .bind(&connector_id)
+        .bind(set)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        drop(bulk);
         if deleted == 0 {
             sqlx::query(
                 "DELETE FROM hidden_device_sets WHERE connector_id = ? AND device_set = ?

@@ -36,9 +36,16 @@ impl DeviceQuery {
     /// The WHERE clause for these conditions and a range of the order (see [`Order::after`]),
     /// leaving out the devices of the `removed` connectors (offboarded, their devices not yet
     /// deleted) and of hidden device sets.
-    fn conditions(&self, keyset: Option<&Sql>, removed: &[String]) -> Sql {
+    ///
+    /// `by_set` adds the connectors' shown sets as a condition SQLite can look the devices up by
+    /// (see [`Store::few_shown`]).
+    fn conditions(&self, keyset: Option<&Sql>, removed: &[String], by_set: bool) -> Sql {
         let shown = Sql {
-            text: SHOWN.to_owned(),
+            text: if by_set {
+                format!("{SHOWN} AND {IN_SHOWN_SET}")
+            } else {
+                SHOWN.to_owned()
+            },
             params: Vec::new(),
         };
         let kept = (!removed.is_empty()).then(|| Sql {
@@ -117,7 +124,9 @@ impl Store {
         // A search that matches many devices is answered by walking the order's index and
         // keeping what matches (a page is soon full); one that matches few, by looking the
         // matches up and sorting them. SQLite cannot tell which from the query, so it is told.
+        let by_set = self.few_shown().await?;
         let walk = match &query.search_match {
+            _ if by_set => " INDEXED BY devices_by_connector".to_owned(),
             Some(expression) if self.search_is_broad(expression).await? => {
                 format!(" INDEXED BY {}", order.index())
             }
@@ -133,7 +142,7 @@ impl Store {
         let statements: Vec<(String, Vec<Value>)> = ranges
             .iter()
             .map(|range| {
-                let conditions = query.conditions(range.as_ref(), &removed);
+                let conditions = query.conditions(range.as_ref(), &removed, by_set);
                 let sql = format!(
                     "SELECT {}, {} AS sort_value, rowid FROM devices{walk}{} ORDER BY {} LIMIT ?",
                     device_columns(),
@@ -228,7 +237,7 @@ impl Store {
             .iter()
             .filter_map(|c| super::device_query::csv_expression(c))
             .collect();
-        let conditions = query.conditions(None, &self.removed.ids());
+        let conditions = query.conditions(None, &self.removed.ids(), false);
         let sql = format!(
             "SELECT {} FROM devices{} ORDER BY {}",
             selected.join(", "),
@@ -268,6 +277,25 @@ impl Store {
         send(Ok(CsvChunk::Done)).await;
     }
 
+    /// Whether the shown devices are so few among hidden rows (hierarchies attaching: their
+    /// devices written but not yet shown; sets and offboarded hierarchies being deleted) that
+    /// walking an order's index would read mostly hidden rows to fill a page: past about √(50·n)
+    /// shown of n rows, the walk reads fewer rows than looking the shown devices up by their
+    /// connectors' sets and sorting them (as for a search, below). Read from the per-set counts,
+    /// a few rows.
+    pub async fn few_shown(&self) -> AppResult<bool> {
+        let (shown, hidden): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COALESCE(SUM(shown_devices), 0) FROM connectors WHERE removed_at IS NULL),
+                    (SELECT COALESCE(SUM(devices), 0) FROM hidden_device_sets)
+                    + (SELECT COALESCE(SUM(shown_devices), 0) FROM connectors
+                       WHERE removed_at IS NOT NULL)",
+        )
+        .fetch_one(self.reader())
+        .await?;
+        let rows = (shown + hidden) as f64;
+        Ok(hidden > shown && (shown as f64) < (50.0 * rows).sqrt().max(1_000.0))
+    }
+
     /// Whether `expression` matches so many devices that walking an order's index finds a page
     /// sooner than sorting the matches: past about √(50·n) matches of n devices (where the two
     /// read about as many rows), counted up to that many.
@@ -287,7 +315,7 @@ impl Store {
     /// How many devices match. A count is kept, per query, until the devices change: a list
     /// asks for the same count on every page, and counting a million rows is a scan.
     pub async fn count_devices(&self, query: &DeviceQuery) -> AppResult<u64> {
-        let conditions = query.conditions(None, &self.removed.ids());
+        let conditions = query.conditions(None, &self.removed.ids(), false);
         let key = format!("{}\u{0}{:?}", conditions.text, conditions.params);
         // The generation and the count are read in one snapshot, so they belong together.
         let mut tx = self.reader().begin().await?;
@@ -346,6 +374,7 @@ impl Store {
     ) -> AppResult<()> {
         reject_repeated_ids(devices.iter().map(|d| d.id.as_str()), "devices")?;
         let _turn = self.upload_turn(connector_id).await;
+        let _bulk = self.bulk_turn().await;
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         if completed_sync(&mut *tx, connector_id, sync_id)
             .await?
@@ -543,6 +572,7 @@ impl Store {
                 let (part, after) = rest.split_at(slice.min(rest.len()));
                 rest = after;
                 let json = serde_json::to_string(part).expect("devices serialize");
+                let bulk = self.bulk_turn().await;
                 let started = std::time::Instant::now();
                 let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
                 let still: Option<i64> = sqlx::query_scalar(
@@ -562,7 +592,17 @@ impl Store {
                 let (known, changed) =
                     compare_devices(&mut tx, connector_id, source, shown).await?;
                 insert_devices(&mut tx, connector_id, source, pending, synced_at).await?;
+                sqlx::query(
+                    "UPDATE hidden_device_sets SET devices = devices + ?
+                     WHERE connector_id = ? AND device_set = ?",
+                )
+                .bind(part.len() as i64)
+                .bind(connector_id)
+                .bind(pending)
+                .execute(&mut *tx)
+                .await?;
                 tx.commit().await?;
+                drop(bulk);
                 tally.devices += part.len() as u64;
                 tally.known += known;
                 tally.changed += changed;
@@ -619,10 +659,12 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "INSERT INTO hidden_device_sets (connector_id, device_set, state) VALUES (?, ?, 'dying')",
+            "INSERT INTO hidden_device_sets (connector_id, device_set, state, devices)
+             VALUES (?, ?, 'dying', ?)",
         )
         .bind(connector_id)
         .bind(shown)
+        .bind(before)
         .execute(&mut *tx)
         .await?;
         // The devices of the old set that the sync no longer has are removed with it.
@@ -782,6 +824,13 @@ impl Store {
         Ok(result)
     }
 
+    /// Waits for the turn of the bulk writes (a slice of a sync's completion, a staged batch, a
+    /// slice of a purge): one at a time, so that the writer's queue holds at most one of them
+    /// before an action request, a sign-in or a heartbeat, however many sites upload at once.
+    pub(crate) async fn bulk_turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.bulk.lock().await
+    }
+
     /// Waits for the connector's turn to change its devices (see [`Store::complete_full_sync`]).
     async fn upload_turn(&self, connector_id: &str) -> tokio::sync::OwnedMutexGuard<()> {
         let turn = {
@@ -831,6 +880,10 @@ const REMOVED: &str = "SELECT id FROM connectors WHERE removed_at IS NOT NULL";
 /// Whether a device row is in its connector's shown set (not in one that a sync is writing or
 /// that is being deleted). The `+` keep SQLite from looking the rows up by connector instead of
 /// walking the order's index; the hidden sets are few, and read in the query's own snapshot.
+/// [`SHOWN`] as a condition to look the devices up by, with `devices_by_connector`.
+const IN_SHOWN_SET: &str =
+    "(connector_id, device_set) IN (SELECT id, device_set FROM connectors WHERE removed_at IS NULL)";
+
 pub(crate) const SHOWN: &str =
     "(+connector_id, +device_set) NOT IN (SELECT connector_id, device_set FROM hidden_device_sets)";
 
@@ -887,8 +940,9 @@ async fn record_sync(
     .bind(changed as i64)
     .execute(&mut **tx)
     .await?;
-    sqlx::query("UPDATE connectors SET last_sync_at = ? WHERE id = ?")
+    sqlx::query("UPDATE connectors SET last_sync_at = ?, shown_devices = ? WHERE id = ?")
         .bind(synced_at)
+        .bind(device_count as i64)
         .bind(connector_id)
         .execute(&mut **tx)
         .await?;

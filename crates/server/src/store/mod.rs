@@ -39,6 +39,8 @@ pub struct Store {
     removed: Removed,
     /// Sessions whose "last used" write is queued (see [`Store::touch_session_soon`]).
     touching: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<Vec<u8>>>>,
+    /// The bulk writes' turn (see [`Store::bulk_turn`]).
+    bulk: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// Per connector, the turn to change its devices (see [`Store::complete_full_sync`]).
     upload_turns: std::sync::Arc<
         std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>,
@@ -201,6 +203,7 @@ impl Store {
             removed,
             touching: Default::default(),
             upload_turns: Default::default(),
+            bulk: Default::default(),
         })
     }
 

@@ -331,3 +331,82 @@ async fn action_requests_while_a_large_full_sync_completes_are_all_answered() {
     );
     app.shut_down().await;
 }
+
+/// Every page of the devices in `order`, `top` at a time: their ids.
+async fn ids_in_order(store: &Store, order: &str, top: u32) -> Vec<String> {
+    let query = DeviceQuery {
+        order: Some(admin_server::store::device_query::Order::parse(Some(order)).unwrap()),
+        ..DeviceQuery::default()
+    };
+    let mut ids = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .list_devices(&query, after.as_ref(), top, false)
+            .await
+            .unwrap();
+        ids.extend(page.devices.into_iter().map(|d| d.id));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return ids,
+        }
+    }
+}
+
+/// While few devices are shown among many hidden rows (hierarchies attaching), a list looks the
+/// shown devices up by their connectors' sets instead of walking an order's index: every order,
+/// both ways, in small pages, reads as the walk does.
+#[tokio::test]
+async fn few_shown_among_many_hidden_rows_page_as_the_walk_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::connect(&format!("sqlite:{}", dir.path().join("s.db").display()))
+        .await
+        .unwrap();
+    let now = OffsetDateTime::now_utc();
+    let mut connectors = Vec::new();
+    for (name, code, count, seed) in [("Head office", "CHQ", 260, 41), ("Legacy", "LEG", 140, 42)] {
+        let (id, _) = onboard(&store, code).await;
+        let staged = stage(&store, &id, "sync-1", &devices(name, code, count, seed), 50).await;
+        store
+            .complete_full_sync(&id, "sync-1", staged, now)
+            .await
+            .unwrap();
+        connectors.push(id);
+    }
+    let orders: Vec<String> = [
+        "deviceName",
+        "managedBy",
+        "complianceState",
+        "osVersion",
+        "userPrincipalName",
+        "lastSyncDateTime",
+        "serialNumber",
+        "model",
+        "hierarchyName",
+        "lastActiveDateTime",
+    ]
+    .iter()
+    .flat_map(|field| [format!("{field} asc"), format!("{field} desc")])
+    .collect();
+    assert!(!store.few_shown().await.unwrap());
+    let mut walked = Vec::new();
+    for order in &orders {
+        let ids = ids_in_order(&store, order, 7).await;
+        assert_eq!(ids.len(), 400, "{order}");
+        walked.push(ids);
+    }
+    // A replaced set waiting to be deleted, many times the shown devices.
+    sqlx::query(
+        "INSERT INTO hidden_device_sets (connector_id, device_set, state, devices)
+         VALUES (?, 99, 'dying', 1000000)",
+    )
+    .bind(&connectors[0])
+    .execute(store.pool())
+    .await
+    .unwrap();
+    assert!(store.few_shown().await.unwrap());
+    for (order, walked) in orders.iter().zip(walked) {
+        assert_eq!(ids_in_order(&store, order, 7).await, walked, "{order}");
+    }
+    store.close().await;
+}
