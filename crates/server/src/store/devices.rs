@@ -631,13 +631,11 @@ impl Store {
         synced_at: &str,
     ) -> AppResult<SyncResult> {
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        let before: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM devices WHERE connector_id = ? AND device_set = ?",
-        )
-        .bind(connector_id)
-        .bind(shown)
-        .fetch_one(&mut *tx)
-        .await?;
+        // The shown set's size, as its last sync recorded it (no count of its rows here).
+        let before: i64 = sqlx::query_scalar("SELECT shown_devices FROM connectors WHERE id = ?")
+            .bind(connector_id)
+            .fetch_one(&mut *tx)
+            .await?;
         let shown_now = sqlx::query(
             "UPDATE connectors SET device_set = ?3 WHERE id = ?1 AND device_set = ?2
                AND removed_at IS NULL
