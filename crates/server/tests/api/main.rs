@@ -4,6 +4,7 @@ mod attacks;
 mod audit;
 mod authorization;
 mod binary;
+mod checkpoint;
 mod completion;
 mod contract;
 mod devices;
