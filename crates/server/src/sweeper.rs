@@ -95,7 +95,7 @@ pub async fn checkpoint_wal(state: AppState) {
 /// How long the checkpointer waits between copies: the shortest while the log grows, doubling
 /// up to the longest while it does not.
 const CHECKPOINT_WAIT: std::ops::Range<std::time::Duration> =
-    std::time::Duration::from_millis(200)..std::time::Duration::from_secs(5);
+    std::time::Duration::from_secs(1)..std::time::Duration::from_secs(8);
 
 const HOUSEKEEPING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
