@@ -244,7 +244,6 @@ impl Server {
         let mut background = vec![
             tokio::spawn(sweeper::run(state.clone())),
             tokio::spawn(sweeper::purge_removed(state.clone())),
-            tokio::spawn(sweeper::checkpoint_wal(state.clone())),
         ];
         if config.demo {
             background.push(tokio::spawn(demo::run(

@@ -63,40 +63,6 @@ pub async fn purge_removed(state: AppState) {
     }
 }
 
-/// Copies the write-ahead log into the database beside the writer (see
-/// [`crate::store::Store::checkpoint_wal`]): often while something writes, rarely when nothing
-/// has since the last copy.
-pub async fn checkpoint_wal(state: AppState) {
-    let mut wait = CHECKPOINT_WAIT.start;
-    let mut last = None;
-    loop {
-        tokio::select! {
-            () = tokio::time::sleep(wait) => {}
-            () = state.shutdown.cancelled() => return,
-        }
-        match state.store.checkpoint_wal().await {
-            Ok(wal) => {
-                let idle = last == Some(wal) && wal.copied == wal.frames;
-                wait = if idle {
-                    (wait * 2).min(CHECKPOINT_WAIT.end)
-                } else {
-                    CHECKPOINT_WAIT.start
-                };
-                last = Some(wal);
-            }
-            Err(error) => {
-                tracing::warn!(%error, "copying the write-ahead log into the database failed");
-                wait = CHECKPOINT_WAIT.end;
-            }
-        }
-    }
-}
-
-/// How long the checkpointer waits between copies: the shortest while the log grows, doubling
-/// up to the longest while it does not.
-const CHECKPOINT_WAIT: std::ops::Range<std::time::Duration> =
-    std::time::Duration::from_secs(1)..std::time::Duration::from_secs(8);
-
 const HOUSEKEEPING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
 async fn forget_ended(state: &AppState) -> anyhow::Result<()> {

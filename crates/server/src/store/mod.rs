@@ -30,9 +30,6 @@ pub struct Store {
     /// reading, so it never holds one of the readers that everything else shares.
     exporter: SqlitePool,
     pages: r2d2::Pool<r2d2_sqlite::SqliteConnectionManager>,
-    /// Copies the write-ahead log into the database beside the writer (see
-    /// [`Store::checkpoint_wal`]).
-    checkpointer: SqlitePool,
     /// One per page reader: a read waits here (not on a blocking thread) for a free reader, so
     /// that no more blocking threads run page reads than there are readers (and those few
     /// threads' memory stays warm).
@@ -115,11 +112,6 @@ const READERS: u32 = 4;
 /// Connections for CSV exports, apart from the readers (see [`crate::turns`]).
 pub const EXPORT_CONNECTIONS: u32 = 2;
 const WRITER_WAIT: Duration = Duration::from_secs(120);
-/// The write-ahead log's size, in pages, past which the writer copies it into the database
-/// itself, inside a commit (SQLite's `wal_autocheckpoint`, 1,000 by default). The checkpointer
-/// does that beside the writer long before (see [`Store::checkpoint_wal`]); this is the backstop
-/// for when it falls behind.
-const WRITER_CHECKPOINT_PAGES: u32 = 16_384;
 /// As long as sqlx's readers wait for a connection (its default).
 const PAGE_READER_WAIT: Duration = Duration::from_secs(30);
 
@@ -154,16 +146,10 @@ impl Store {
             .connect_with(
                 options
                     .clone()
-                    .pragma("cache_size", format!("-{WRITER_CACHE_KIB}"))
-                    .pragma("wal_autocheckpoint", WRITER_CHECKPOINT_PAGES.to_string()),
+                    .pragma("cache_size", format!("-{WRITER_CACHE_KIB}")),
             )
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        let checkpointer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .test_before_acquire(false)
-            .connect_with(options.clone())
-            .await?;
         let read_only = options
             .pragma("cache_size", format!("-{READER_CACHE_KIB}"))
             .pragma("query_only", "true");
@@ -211,7 +197,6 @@ impl Store {
             reader,
             exporter,
             pages,
-            checkpointer,
             page_turns: std::sync::Arc::new(tokio::sync::Semaphore::new(READERS as usize)),
             folder,
             counts: CountCache::default(),
@@ -275,36 +260,11 @@ impl Store {
         Ok(())
     }
 
-    /// Copies what the write-ahead log holds into the database, on a connection of its own and
-    /// without the write lock (SQLite's passive checkpoint), so that the writer does not: left to
-    /// the writer, a checkpoint runs inside whichever commit crosses the log's size limit, and
-    /// with a full sync written in slices (a commit every ~50 ms) that cost the upload a third of
-    /// its speed (docs/performance.md). Frames that a reader still needs are left for later.
-    pub async fn checkpoint_wal(&self) -> sqlx::Result<WalState> {
-        let (_busy, frames, copied): (i64, i64, i64) =
-            sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
-                .fetch_one(&self.checkpointer)
-                .await?;
-        Ok(WalState {
-            frames: frames.max(0) as u64,
-            copied: copied.max(0) as u64,
-        })
-    }
-
     pub async fn close(&self) {
-        self.checkpointer.close().await;
         self.exporter.close().await;
         self.reader.close().await;
         self.pool.close().await;
     }
-}
-
-/// The write-ahead log after a checkpoint: the frames it holds and how many of them are now in
-/// the database.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WalState {
-    pub frames: u64,
-    pub copied: u64,
 }
 
 /// Page readers: read-only like the sqlx readers, with the same cache, on the same file.

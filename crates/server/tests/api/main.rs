@@ -4,7 +4,6 @@ mod attacks;
 mod audit;
 mod authorization;
 mod binary;
-mod checkpoint;
 mod completion;
 mod contract;
 mod devices;
