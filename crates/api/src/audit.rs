@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::fields::Field;
 use crate::wire_enum::wire_enum;
 
 wire_enum!(
@@ -62,3 +63,16 @@ pub struct AuditEvent {
     /// The request that did it; none for the server's own work.
     pub request_id: Option<String>,
 }
+
+/// The fields of an audit event that `$filter` may name.
+pub const AUDIT_FIELDS: &[Field] = &[
+    Field::date_time("activityDateTime", "at").filterable(),
+    Field::one_of("activity", "activity", AuditActivity::WIRE).filterable(),
+    Field::one_of("activityResult", "result", AuditResult::WIRE).filterable(),
+    Field::one_of("actorType", "actor_type", ActorType::WIRE).filterable(),
+    Field::text("actor", "actor").filterable(),
+    Field::text("resourceType", "resource_type").filterable(),
+    Field::text("resourceId", "resource_id").filterable(),
+    Field::text("resourceName", "resource_name").filterable(),
+    Field::text("requestId", "request_id").filterable(),
+];

@@ -1,5 +1,6 @@
 use serde::{Deserialize, Serialize};
 
+use crate::fields::{Field, FieldType};
 use crate::wire_enum::wire_enum;
 
 wire_enum!(
@@ -25,6 +26,109 @@ wire_enum!(
     /// Health of the Configuration Manager client as its site last evaluated it.
     ClientHealthState { Healthy = "healthy", Unhealthy = "unhealthy", Unknown = "unknown" }
 );
+
+/// Every field of a [`Device`], in the order `$select` and the CSV export know them. The
+/// client information is stored as its three fields; a site sends every field but the server's
+/// own (`id` is the key, the hierarchy's name, site code and the check-in come from the
+/// connector and the sync).
+pub const DEVICE_FIELDS: &[Field] = &[
+    Field::text("id", "id").filterable().selectable().required(),
+    Field::text("deviceName", "device_name")
+        .listed()
+        .from_site()
+        .required(),
+    Field::one_of("managedBy", "managed_by", ManagedBy::WIRE)
+        .listed()
+        .from_site()
+        .required(),
+    Field::one_of("ownerType", "owner_type", OwnerType::WIRE)
+        .listed()
+        .from_site()
+        .required(),
+    Field::one_of("complianceState", "compliance_state", ComplianceState::WIRE)
+        .listed()
+        .from_site()
+        .required(),
+    Field::text("operatingSystem", "operating_system")
+        .listed()
+        .from_site(),
+    Field::text("osVersion", "os_version").listed().from_site(),
+    Field::text("userPrincipalName", "user_principal_name")
+        .listed()
+        .from_site(),
+    Field::text("userDisplayName", "user_display_name")
+        .listed()
+        .from_site(),
+    Field::date_time("lastSyncDateTime", "last_sync_at").listed(),
+    Field::date_time("enrolledDateTime", "enrolled_at")
+        .listed()
+        .from_site(),
+    Field::text("serialNumber", "serial_number")
+        .listed()
+        .from_site(),
+    Field::text("manufacturer", "manufacturer")
+        .listed()
+        .from_site(),
+    Field::text("model", "model").listed().from_site(),
+    Field::text("azureADDeviceId", "azure_ad_device_id")
+        .listed()
+        .from_site(),
+    Field::text("domainName", "domain_name")
+        .listed()
+        .from_site(),
+    Field::text("sku", "sku").listed().from_site(),
+    Field::text("connectorId", "connector_id")
+        .filterable()
+        .selectable()
+        .required(),
+    Field::text("hierarchyName", "hierarchy_name").listed(),
+    Field::text("siteCode", "site_code").listed(),
+    Field {
+        column: None,
+        ..Field::new(
+            "configurationManagerClientInformation",
+            "",
+            FieldType::Object,
+        )
+    }
+    .selectable(),
+    Field::text(
+        "configurationManagerClientInformation/clientIdentifier",
+        "client_identifier",
+    )
+    .from_site(),
+    Field::text(
+        "configurationManagerClientInformation/clientVersion",
+        "client_version",
+    )
+    .sortable()
+    .filterable()
+    .from_site(),
+    Field::new(
+        "configurationManagerClientInformation/isBlocked",
+        "client_is_blocked",
+        FieldType::Bool,
+    )
+    .from_site(),
+    Field::one_of(
+        "clientHealthState",
+        "client_health_state",
+        ClientHealthState::WIRE,
+    )
+    .listed()
+    .from_site()
+    .required(),
+    Field::date_time("lastPolicyRequestDateTime", "last_policy_request_at")
+        .listed()
+        .from_site(),
+    Field::date_time("lastActiveDateTime", "last_active_at")
+        .listed()
+        .from_site(),
+    Field::new("collections", "collections", FieldType::List)
+        .selectable()
+        .from_site()
+        .required(),
+];
 
 /// A device uploaded by a Configuration Manager site. `None` where the site did not report it.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

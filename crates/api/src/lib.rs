@@ -11,6 +11,7 @@ pub mod connectors;
 pub mod devices;
 pub mod error;
 pub mod events;
+pub mod fields;
 pub mod identity;
 pub mod protocol;
 mod wire_enum;

@@ -402,6 +402,23 @@ fn encode_component(text: &str) -> String {
 mod tests {
     use super::*;
 
+    /// Every column of the grid is a field the contract says can be ordered, each once.
+    #[test]
+    fn the_columns_are_sortable_fields_of_the_contract() {
+        for (index, column) in COLUMNS.iter().enumerate() {
+            let field = admin_api::fields::find(admin_api::devices::DEVICE_FIELDS, column.key);
+            assert!(field.is_some_and(|f| f.sortable), "{}", column.key);
+            assert!(
+                COLUMNS[..index].iter().all(|c| c.key != column.key),
+                "{} is there twice",
+                column.key
+            );
+        }
+        for key in DEFAULT_COLUMNS {
+            assert!(column(key).is_some(), "{key}");
+        }
+    }
+
     #[test]
     fn the_view_round_trips_through_the_url() {
         let view = ListView {

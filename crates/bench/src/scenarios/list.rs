@@ -2,7 +2,7 @@
 //! device detail. Each measurement repeats one request `samples` times, one at a time.
 
 use admin_api::{Collection, Device};
-use admin_server::store::device_query::FIELDS;
+use admin_server::store::device_query::sortable;
 use anyhow::Context as _;
 
 use super::{encode, Context};
@@ -39,7 +39,7 @@ pub async fn first_pages(ctx: &Context) -> anyhow::Result<Section> {
         measure(ctx, &url).await?,
         Some(LIST_BUDGET_MS),
     );
-    for field in FIELDS {
+    for field in sortable() {
         for direction in ["asc", "desc"] {
             let order = format!("{} {direction}", field.name);
             let url = ctx.devices_url(&format!("$top={PAGE}&$orderby={}", encode(&order)));
@@ -232,7 +232,7 @@ pub async fn counts(ctx: &Context) -> anyhow::Result<Section> {
 pub async fn detail(ctx: &Context) -> anyhow::Result<Section> {
     let mut section = Section::new("Device detail");
     let mut ids = Vec::new();
-    for field in FIELDS.iter().take(ctx.preset.samples.div_ceil(10)) {
+    for field in sortable().take(ctx.preset.samples.div_ceil(10)) {
         let url = ctx.devices_url(&format!(
             "$top=10&$orderby={}",
             encode(&format!("{} desc", field.name))

@@ -1,3 +1,5 @@
+use admin_api::devices::DEVICE_FIELDS;
+use admin_api::fields::{find, Field};
 use admin_api::{Collection, Device};
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
@@ -64,14 +66,6 @@ fn device_query(options: &PageOptions) -> AppResult<DeviceQuery> {
     })
 }
 
-/// A device with only the selected fields.
-fn selected(device: &Device, fields: &[&str]) -> serde_json::Value {
-    let mut all = serde_json::to_value(device).expect("devices serialize");
-    let object = all.as_object_mut().expect("a device is an object");
-    object.retain(|key, _| fields.contains(&key.as_str()));
-    all
-}
-
 #[utoipa::path(
     get,
     path = "/api/v1/devices",
@@ -105,20 +99,18 @@ pub(crate) async fn list(
         .as_deref()
         .map(decode_skiptoken)
         .transpose()?;
-    // Each device is written as JSON where its row is read (see `Store::list_devices_as`).
+    // Each device comes as the JSON SQLite made of its row, with the selected fields.
     let page = state
         .store
         .list_devices_as(
             &device_query,
+            select.as_deref(),
             after.as_ref(),
             options.top,
             options.count,
-            move |device| {
-                let json = match &select {
-                    None => serde_json::value::to_raw_value(&device),
-                    Some(fields) => serde_json::value::to_raw_value(&selected(&device, fields)),
-                };
-                json.map_err(|error| AppError::Internal(error.to_string()))
+            |json| {
+                serde_json::value::RawValue::from_string(json)
+                    .map_err(|error| AppError::Internal(error.to_string()))
             },
         )
         .await?;
@@ -176,9 +168,12 @@ pub(crate) async fn export(
     RawQuery(query): RawQuery,
 ) -> AppResult<Response> {
     let options = parse_page_options(query.as_deref(), EXPORT_OPTIONS)?;
-    let columns: Vec<&'static str> = match options.select.as_deref() {
+    let columns: Vec<&'static Field> = match options.select.as_deref() {
         Some(select) => parse_select(select)?,
-        None => EXPORT_COLUMNS.to_vec(),
+        None => EXPORT_COLUMNS
+            .iter()
+            .map(|name| find(DEVICE_FIELDS, name).expect("the export's columns are fields"))
+            .collect(),
     };
     let device_query = device_query(&options)?;
     // A bad query fails here, with the error body, before any CSV is sent.
@@ -198,7 +193,7 @@ pub(crate) async fn export(
                 ),
             )
         })?;
-    let header = csv_rows(std::iter::once(columns.iter()));
+    let header = csv_rows(std::iter::once(columns.iter().map(|field| field.name)));
     // One query reads the devices in a task of its own while the response writes the CSV of
     // what it read; a few chunks wait between them at most. The task holds the export's turn.
     let (sender, receiver) = tokio::sync::mpsc::channel(EXPORT_CHUNKS_WAITING);

@@ -5,7 +5,7 @@ use admin_api::{ActorType, AuditActivity, AuditEvent, AuditResult};
 use sqlx::{FromRow, SqliteConnection};
 use time::OffsetDateTime;
 
-use super::device_query::{field, Field, Filterable, Kind, Sql};
+use super::device_query::{Filterable, Sql};
 use super::{seq_page, stored, timestamp, SeqCursor, Store};
 use crate::error::AppResult;
 use crate::request_id;
@@ -92,32 +92,9 @@ pub async fn append(
     Ok(())
 }
 
-fn activity(v: &str) -> bool {
-    AuditActivity::from_wire(v).is_some()
-}
-fn result(v: &str) -> bool {
-    AuditResult::from_wire(v).is_some()
-}
-fn actor_type(v: &str) -> bool {
-    ActorType::from_wire(v).is_some()
-}
-
-/// The fields `GET /api/v1/auditEvents?$filter=` may name.
-const AUDIT_FIELDS: &[Field] = &[
-    field("activityDateTime", "at", Kind::DateTime),
-    field("activity", "activity", Kind::Enum(activity)),
-    field("activityResult", "result", Kind::Enum(result)),
-    field("actorType", "actor_type", Kind::Enum(actor_type)),
-    field("actor", "actor", Kind::Text),
-    field("resourceType", "resource_type", Kind::Text),
-    field("resourceId", "resource_id", Kind::Text),
-    field("resourceName", "resource_name", Kind::Text),
-    field("requestId", "request_id", Kind::Text),
-];
-
 pub const AUDIT_FILTER: Filterable = Filterable {
     noun: "audit events",
-    fields: &[AUDIT_FIELDS],
+    fields: admin_api::audit::AUDIT_FIELDS,
 };
 
 impl Store {

@@ -2,95 +2,23 @@
 //! ORDER BY over known columns, with every value a bound parameter (never text built into SQL),
 //! and keyset cursors for `$skiptoken`.
 
-use admin_api::{ClientHealthState, ComplianceState, ManagedBy, OwnerType};
+use admin_api::devices::DEVICE_FIELDS;
+pub use admin_api::fields::{Field, FieldType};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{AppError, AppResult};
 use crate::query::filter::{self, Comparison, Filter, Literal};
 
-#[derive(Debug, Clone, Copy)]
-pub enum Kind {
-    Text,
-    /// Text with a closed set of values: an unknown one is a bad request.
-    Enum(fn(&str) -> bool),
-    DateTime,
+/// The device fields `$orderby` takes, in the order errors list them.
+pub fn sortable() -> impl Iterator<Item = &'static Field> {
+    DEVICE_FIELDS.iter().filter(|field| field.sortable)
 }
 
-/// A device field the list can filter and sort on.
-#[derive(Debug, Clone, Copy)]
-pub struct Field {
-    pub name: &'static str,
-    pub column: &'static str,
-    pub kind: Kind,
-}
-
-fn managed_by(v: &str) -> bool {
-    ManagedBy::from_wire(v).is_some()
-}
-fn owner_type(v: &str) -> bool {
-    OwnerType::from_wire(v).is_some()
-}
-fn compliance_state(v: &str) -> bool {
-    ComplianceState::from_wire(v).is_some()
-}
-fn client_health_state(v: &str) -> bool {
-    ClientHealthState::from_wire(v).is_some()
-}
-
-pub const fn field(name: &'static str, column: &'static str, kind: Kind) -> Field {
-    Field { name, column, kind }
-}
-
-/// Every column of All devices, by its wire name.
-pub const FIELDS: &[Field] = &[
-    field("deviceName", "device_name", Kind::Text),
-    field("managedBy", "managed_by", Kind::Enum(managed_by)),
-    field("ownerType", "owner_type", Kind::Enum(owner_type)),
-    field(
-        "complianceState",
-        "compliance_state",
-        Kind::Enum(compliance_state),
-    ),
-    field("operatingSystem", "operating_system", Kind::Text),
-    field("osVersion", "os_version", Kind::Text),
-    field("userPrincipalName", "user_principal_name", Kind::Text),
-    field("userDisplayName", "user_display_name", Kind::Text),
-    field("lastSyncDateTime", "last_sync_at", Kind::DateTime),
-    field("enrolledDateTime", "enrolled_at", Kind::DateTime),
-    field("serialNumber", "serial_number", Kind::Text),
-    field("manufacturer", "manufacturer", Kind::Text),
-    field("model", "model", Kind::Text),
-    field("azureADDeviceId", "azure_ad_device_id", Kind::Text),
-    field("domainName", "domain_name", Kind::Text),
-    field("sku", "sku", Kind::Text),
-    field("hierarchyName", "hierarchy_name", Kind::Text),
-    field("siteCode", "site_code", Kind::Text),
-    field(
-        "configurationManagerClientInformation/clientVersion",
-        "client_version",
-        Kind::Text,
-    ),
-    field(
-        "clientHealthState",
-        "client_health_state",
-        Kind::Enum(client_health_state),
-    ),
-    field(
-        "lastPolicyRequestDateTime",
-        "last_policy_request_at",
-        Kind::DateTime,
-    ),
-    field("lastActiveDateTime", "last_active_at", Kind::DateTime),
-];
-
-/// Filterable too, but not a sort column.
-const FILTER_ONLY: &[Field] = &[
-    field("id", "id", Kind::Text),
-    field("connectorId", "connector_id", Kind::Text),
-];
-
-fn find(name: &str, fields: &[Field]) -> Option<Field> {
-    fields.iter().find(|f| f.name == name).copied()
+/// The column of a field that has one (every field a query names has).
+pub(crate) fn column(field: &Field) -> &'static str {
+    field
+        .column
+        .unwrap_or_else(|| panic!("the field {} has no column of its own", field.name))
 }
 
 /// An SQL fragment and the values bound to its `?`s, in order.
@@ -102,20 +30,13 @@ pub struct Sql {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Order {
-    pub field: Field,
+    pub field: &'static Field,
     pub descending: bool,
 }
 
-impl PartialEq for Field {
-    fn eq(&self, other: &Self) -> bool {
-        self.name == other.name
-    }
-}
-impl Eq for Field {}
-
 impl Order {
     pub const DEFAULT: Order = Order {
-        field: FIELDS[0],
+        field: &DEVICE_FIELDS[1],
         descending: false,
     };
 
@@ -129,10 +50,10 @@ impl Order {
         let name = words
             .next()
             .ok_or_else(|| bad("'$orderby' names no field.".into()))?;
-        let field = find(name, FIELDS).ok_or_else(|| {
+        let field = sortable().find(|f| f.name == name).ok_or_else(|| {
             bad(format!(
                 "The devices cannot be ordered by '{name}'. Order by one of: {}.",
-                FIELDS.iter().map(|f| f.name).collect::<Vec<_>>().join(", ")
+                sortable().map(|f| f.name).collect::<Vec<_>>().join(", ")
             ))
         })?;
         let descending = match words.next() {
@@ -162,15 +83,15 @@ impl Order {
     /// The index that keeps the devices in this order (migrations 1 and 3 name them so; 12 makes
     /// each end with the rowid).
     pub fn index(&self) -> String {
-        match self.field.column {
+        match column(self.field) {
             "device_name" => "devices_by_name".to_owned(),
             column => format!("devices_by_{column}"),
         }
     }
 
     fn collate(&self) -> &'static str {
-        match self.field.kind {
-            Kind::DateTime => "",
+        match self.field.field_type {
+            FieldType::DateTime => "",
             _ => " COLLATE NOCASE",
         }
     }
@@ -181,7 +102,7 @@ impl Order {
         let direction = if self.descending { "DESC" } else { "ASC" };
         format!(
             "{}{} {direction}, rowid {direction}",
-            self.field.column,
+            column(self.field),
             self.collate()
         )
     }
@@ -193,7 +114,7 @@ impl Order {
     /// order's index, so a deep page costs what a first page does; one condition joining them
     /// with OR would read the index from the start of the value's run, or from its very start.
     pub fn after(&self, cursor: &DeviceCursor) -> Vec<Sql> {
-        let column = format!("{}{}", self.field.column, self.collate());
+        let column = format!("{}{}", column(self.field), self.collate());
         let beyond = if self.descending { "<" } else { ">" };
         // Bound as text: compared with the rowid, it takes the rowid's integer affinity.
         let id = Some(cursor.seq.to_string());
@@ -207,7 +128,7 @@ impl Order {
                     ),
                     range(format!("{column} {beyond} ?"), vec![Some(value.clone())]),
                 ];
-                if self.descending && !NOT_NULL.contains(&self.field.column) {
+                if self.descending && !self.field.required {
                     ranges.push(range(format!("{column} IS NULL"), Vec::new()));
                 }
                 ranges
@@ -226,15 +147,6 @@ impl Order {
     }
 }
 
-/// Sort columns that are never NULL (the schema says NOT NULL).
-const NOT_NULL: &[&str] = &[
-    "device_name",
-    "managed_by",
-    "owner_type",
-    "compliance_state",
-    "client_health_state",
-];
-
 /// Where a page resumes: the order it belongs to, the last row's sort value and rowid (its
 /// place among the devices of the same value).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -247,15 +159,16 @@ pub struct DeviceCursor {
     pub seq: i64,
 }
 
-/// The fields a resource's `$filter` may name, and what to call the resource in errors.
+/// The fields of a resource (those its `$filter` may name are `filterable`), and what to call
+/// the resource in errors.
 pub struct Filterable {
     pub noun: &'static str,
-    pub fields: &'static [&'static [Field]],
+    pub fields: &'static [Field],
 }
 
 const DEVICE_FILTER: Filterable = Filterable {
     noun: "devices",
-    fields: &[FIELDS, FILTER_ONLY],
+    fields: DEVICE_FIELDS,
 };
 
 /// `$filter` into SQL over the device columns.
@@ -271,11 +184,11 @@ pub fn filter_sql_over(text: &str, filterable: &Filterable) -> AppResult<Sql> {
     Ok(sql)
 }
 
-fn filter_field(name: &str, filterable: &Filterable) -> AppResult<Field> {
+fn filter_field(name: &str, filterable: &Filterable) -> AppResult<&'static Field> {
     filterable
         .fields
         .iter()
-        .find_map(|fields| find(name, fields))
+        .find(|field| field.filterable && field.name == name)
         .ok_or_else(|| {
             AppError::bad_request(
                 "$filter",
@@ -287,29 +200,29 @@ fn filter_field(name: &str, filterable: &Filterable) -> AppResult<Field> {
         })
 }
 
-fn value_for(field: Field, literal: &Literal) -> AppResult<Option<String>> {
+fn value_for(field: &Field, literal: &Literal) -> AppResult<Option<String>> {
     let bad = |message: String| AppError::bad_request("$filter", message);
-    match (field.kind, literal) {
+    match (field.field_type, literal) {
         (_, Literal::Null) => Ok(None),
-        (Kind::Text, Literal::Text(text)) => Ok(Some(text.clone())),
-        (Kind::Enum(valid), Literal::Text(text)) => {
-            if valid(text) {
+        (FieldType::Enum(values), Literal::Text(text)) => {
+            if values.contains(&text.as_str()) {
                 Ok(Some(text.clone()))
             } else {
                 Err(bad(format!("'{text}' is not a value of '{}'.", field.name)))
             }
         }
-        (Kind::DateTime, Literal::DateTime(text)) => crate::store::stored_timestamp(text)
+        (FieldType::DateTime, Literal::DateTime(text)) => crate::store::stored_timestamp(text)
             .map(Some)
             .ok_or_else(|| {
                 bad(format!(
                     "'{text}' is not an RFC 3339 date-time between the years 0000 and 9999 (UTC)."
                 ))
             }),
-        (Kind::DateTime, Literal::Text(text)) => Err(bad(format!(
+        (FieldType::DateTime, Literal::Text(text)) => Err(bad(format!(
             "'{}' is a date-time: write it unquoted, e.g. 2026-11-21T00:00:00Z, not '{text}'.",
             field.name
         ))),
+        (_, Literal::Text(text)) => Ok(Some(text.clone())),
         (_, Literal::DateTime(text)) => Err(bad(format!(
             "'{}' takes quoted text, not {text}.",
             field.name
@@ -351,7 +264,7 @@ fn write_filter(filter: &Filter, filterable: &Filterable, sql: &mut Sql) -> AppR
         Filter::Compare { field, op, value } => {
             let field = filter_field(field, filterable)?;
             let value = value_for(field, value)?;
-            let column = field.column;
+            let column = column(field);
             match (op, &value) {
                 (Comparison::Eq, None) => sql.text.push_str(&format!("{column} IS NULL")),
                 (Comparison::Ne, None) => sql.text.push_str(&format!("{column} IS NOT NULL")),
@@ -371,7 +284,7 @@ fn write_filter(filter: &Filter, filterable: &Filterable, sql: &mut Sql) -> AppR
                     ))
                 }
                 (order, Some(_)) => {
-                    if !matches!(field.kind, Kind::DateTime) {
+                    if !matches!(field.field_type, FieldType::DateTime) {
                         return Err(AppError::bad_request(
                             "$filter",
                             format!(
@@ -393,7 +306,7 @@ fn write_filter(filter: &Filter, filterable: &Filterable, sql: &mut Sql) -> AppR
         }
         Filter::In { field, values } => {
             let field = filter_field(field, filterable)?;
-            if matches!(field.kind, Kind::DateTime) {
+            if matches!(field.field_type, FieldType::DateTime) {
                 return Err(AppError::bad_request("$filter", "'in' takes text fields."));
             }
             let mut bound = Vec::new();
@@ -407,14 +320,14 @@ fn write_filter(filter: &Filter, filterable: &Filterable, sql: &mut Sql) -> AppR
             }
             sql.text.push_str(&format!(
                 "{} IN ({})",
-                field.column,
+                column(field),
                 vec!["?"; bound.len()].join(", ")
             ));
             sql.params.extend(bound);
         }
         Filter::StartsWith { field, value } | Filter::Contains { field, value } => {
             let field = filter_field(field, filterable)?;
-            if !matches!(field.kind, Kind::Text) {
+            if !matches!(field.field_type, FieldType::Text) {
                 return Err(AppError::bad_request(
                     "$filter",
                     format!(
@@ -424,7 +337,7 @@ fn write_filter(filter: &Filter, filterable: &Filterable, sql: &mut Sql) -> AppR
                 ));
             }
             sql.text
-                .push_str(&format!("{} LIKE ? ESCAPE '\\'", field.column));
+                .push_str(&format!("{} LIKE ? ESCAPE '\\'", column(field)));
             sql.params.push(Some(like_pattern(
                 value,
                 matches!(filter, Filter::StartsWith { .. }),
@@ -515,92 +428,98 @@ pub fn search_sql(text: &str) -> AppResult<Sql> {
     Ok(sql)
 }
 
-/// The wire names `$select` may list (and the CSV export's columns).
-pub const SELECTABLE: &[&str] = &[
-    "id",
-    "deviceName",
-    "managedBy",
-    "ownerType",
-    "complianceState",
-    "operatingSystem",
-    "osVersion",
-    "userPrincipalName",
-    "userDisplayName",
-    "lastSyncDateTime",
-    "enrolledDateTime",
-    "serialNumber",
-    "manufacturer",
-    "model",
-    "azureADDeviceId",
-    "domainName",
-    "sku",
-    "connectorId",
-    "hierarchyName",
-    "siteCode",
-    "configurationManagerClientInformation",
-    "clientHealthState",
-    "lastPolicyRequestDateTime",
-    "lastActiveDateTime",
-    "collections",
-];
+/// The device fields `$select` may list (and the CSV export's columns).
+pub fn selectable() -> impl Iterator<Item = &'static Field> {
+    DEVICE_FIELDS.iter().filter(|field| field.selectable)
+}
 
 /// A selectable field as CSV text, in SQL: what its JSON field says (NULL for null), the client
 /// information as its JSON object, the collections by name in their order.
-pub fn csv_expression(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "id" => "id",
-        "deviceName" => "device_name",
-        "managedBy" => "managed_by",
-        "ownerType" => "owner_type",
-        "complianceState" => "compliance_state",
-        "operatingSystem" => "operating_system",
-        "osVersion" => "os_version",
-        "userPrincipalName" => "user_principal_name",
-        "userDisplayName" => "user_display_name",
-        "lastSyncDateTime" => "last_sync_at",
-        "enrolledDateTime" => "enrolled_at",
-        "serialNumber" => "serial_number",
-        "manufacturer" => "manufacturer",
-        "model" => "model",
-        "azureADDeviceId" => "azure_ad_device_id",
-        "domainName" => "domain_name",
-        "sku" => "sku",
-        "connectorId" => "connector_id",
-        "hierarchyName" => "hierarchy_name",
-        "siteCode" => "site_code",
-        "configurationManagerClientInformation" => {
-            "CASE WHEN client_identifier IS NOT NULL THEN json_object('clientIdentifier', \
-             client_identifier, 'clientVersion', client_version, 'isBlocked', \
-             json(CASE WHEN client_is_blocked THEN 'true' ELSE 'false' END)) END"
-        }
-        "clientHealthState" => "client_health_state",
-        "lastPolicyRequestDateTime" => "last_policy_request_at",
-        "lastActiveDateTime" => "last_active_at",
-        "collections" => {
+pub fn csv_expression(field: &Field) -> String {
+    match field.field_type {
+        FieldType::List => format!(
             "(SELECT group_concat(c.value ->> '$.name', '; ' ORDER BY c.key) \
-             FROM json_each(devices.collections) c)"
+             FROM json_each(devices.{}) c)",
+            column(field)
+        ),
+        _ => json_value(field),
+    }
+}
+
+/// The device fields of its JSON object (an object's fields are in it).
+pub fn top_level() -> impl Iterator<Item = &'static Field> {
+    DEVICE_FIELDS
+        .iter()
+        .filter(|field| !field.name.contains('/'))
+}
+
+/// Devices as JSON objects of these fields, in SQL (the row decoding of every device read).
+pub fn json_expression<'a>(fields: impl IntoIterator<Item = &'a Field>) -> String {
+    let pairs: Vec<String> = fields
+        .into_iter()
+        .map(|field| format!("'{}', {}", field.name, json_value(field)))
+        .collect();
+    format!("json_object({})", pairs.join(", "))
+}
+
+/// A field's JSON value, in SQL: its column (text or NULL), a boolean as `true`/`false`, an
+/// object of its fields when its first field is there, a list as its stored JSON.
+fn json_value(field: &Field) -> String {
+    match field.field_type {
+        FieldType::Object => {
+            let children: Vec<&Field> = children(field).collect();
+            let pairs: Vec<String> = children
+                .iter()
+                .map(|child| {
+                    format!(
+                        "'{}', {}",
+                        &child.name[field.name.len() + 1..],
+                        json_value(child)
+                    )
+                })
+                .collect();
+            format!(
+                "json(CASE WHEN {} IS NOT NULL THEN json_object({}) END)",
+                column(children[0]),
+                pairs.join(", ")
+            )
         }
-        _ => return None,
+        FieldType::Bool => format!(
+            "json(CASE WHEN {} THEN 'true' ELSE 'false' END)",
+            column(field)
+        ),
+        FieldType::List => format!("json({})", column(field)),
+        _ => column(field).to_owned(),
+    }
+}
+
+/// The fields of the object `field`, in their order.
+fn children(field: &Field) -> impl Iterator<Item = &'static Field> + '_ {
+    DEVICE_FIELDS.iter().filter(move |child| {
+        child
+            .name
+            .strip_prefix(field.name)
+            .is_some_and(|rest| rest.starts_with('/'))
     })
 }
 
 /// `$select=f1,f2`: known fields, each once.
-pub fn parse_select(text: &str) -> AppResult<Vec<&'static str>> {
-    let mut fields = Vec::new();
+pub fn parse_select(text: &str) -> AppResult<Vec<&'static Field>> {
+    let mut fields: Vec<&'static Field> = Vec::new();
     for name in text.split(',').map(str::trim) {
-        let known = SELECTABLE.iter().find(|f| **f == name).ok_or_else(|| {
+        let known = selectable().find(|f| f.name == name).ok_or_else(|| {
             AppError::bad_request(
                 "$select",
                 format!("The devices have no field '{name}' to select."),
             )
         })?;
-        if fields.contains(known) {
+        if fields.contains(&known) {
             return Err(AppError::bad_request(
                 "$select",
                 format!("'{name}' is selected twice."),
             ));
         }
-        fields.push(*known);
+        fields.push(known);
     }
     Ok(fields)
 }

@@ -1,14 +1,13 @@
+use admin_api::devices::DEVICE_FIELDS;
+use admin_api::fields::{Field, FieldType};
 use admin_api::protocol::{DeviceDelta, SiteDevice, SyncResult, MAX_BATCHES};
-use admin_api::{
-    ClientHealthState, ComplianceState, ConfigurationManagerClientInformation, Device,
-    DeviceCollection, ManagedBy, OwnerType,
-};
+use admin_api::Device;
 use rusqlite::types::Value;
 use rusqlite::OptionalExtension;
 use time::OffsetDateTime;
 
-use super::device_query::{DeviceCursor, Order, Sql};
-use super::{stored, timestamp, Store};
+use super::device_query::{self, DeviceCursor, Order, Sql};
+use super::{timestamp, Store};
 use crate::error::{AppError, AppResult};
 
 pub struct DevicePage<T = Device> {
@@ -91,17 +90,16 @@ impl Store {
         top: u32,
         with_count: bool,
     ) -> AppResult<DevicePage> {
-        self.list_devices_as(query, after, top, with_count, Ok)
+        self.list_devices_as(query, None, after, top, with_count, |json| decoded(&json))
             .await
     }
 
-    /// [`Store::list_devices`], each device turned by `render` where its row was read (e.g. into
-    /// its JSON): its values are then written and freed on the thread that allocated them, not
-    /// handed to another (at thousands of pages a second, that hand-off costs more than the
-    /// query).
+    /// [`Store::list_devices`], each device as the JSON object of the `select`ed fields (all
+    /// when `None`), made by SQLite, turned by `render` where its row was read.
     pub async fn list_devices_as<T, R>(
         &self,
         query: &DeviceQuery,
+        select: Option<&[&'static Field]>,
         after: Option<&DeviceCursor>,
         top: u32,
         with_count: bool,
@@ -109,8 +107,12 @@ impl Store {
     ) -> AppResult<DevicePage<T>>
     where
         T: Send + 'static,
-        R: Fn(Device) -> AppResult<T> + Send + 'static,
+        R: Fn(String) -> AppResult<T> + Send + 'static,
     {
+        let json = match select {
+            Some(fields) => device_query::json_expression(fields.iter().copied()),
+            None => device_json().to_owned(),
+        };
         let order = query.order();
         if let Some(cursor) = after {
             if cursor.order != order.key() {
@@ -144,9 +146,8 @@ impl Store {
             .map(|range| {
                 let conditions = query.conditions(range.as_ref(), &removed, by_set);
                 let sql = format!(
-                    "SELECT {}, {} AS sort_value, rowid FROM devices{walk}{} ORDER BY {} LIMIT ?",
-                    device_columns(),
-                    order.field.column,
+                    "SELECT {json}, {} AS sort_value, rowid FROM devices{walk}{} ORDER BY {} LIMIT ?",
+                    device_query::column(order.field),
                     conditions.text,
                     order.order_by()
                 );
@@ -162,7 +163,8 @@ impl Store {
                 let snapshot = (statements.len() > 1)
                     .then(|| connection.unchecked_transaction())
                     .transpose()?;
-                let mut rows: Vec<DeviceRow> = Vec::with_capacity(wanted);
+                // Each device's JSON, its sort value and rowid (the next page's cursor).
+                let mut rows: Vec<(String, Option<String>, i64)> = Vec::with_capacity(wanted);
                 for (sql, mut params) in statements {
                     if rows.len() == wanted {
                         break;
@@ -171,7 +173,7 @@ impl Store {
                     let mut statement = connection.prepare_cached(&sql)?;
                     let mut found = statement.query(rusqlite::params_from_iter(params))?;
                     while let Some(row) = found.next()? {
-                        rows.push(DeviceRow::from_row(row)?);
+                        rows.push((row.get(0)?, row.get(1)?, row.get(2)?));
                     }
                 }
                 if let Some(tx) = snapshot {
@@ -179,17 +181,17 @@ impl Store {
                 }
                 let next = if rows.len() > top as usize {
                     rows.truncate(top as usize);
-                    rows.last().map(|last| DeviceCursor {
+                    rows.last().map(|(_, value, seq)| DeviceCursor {
                         order: key,
-                        value: last.sort_value.clone(),
-                        seq: last.seq.unwrap_or_default(),
+                        value: value.clone(),
+                        seq: *seq,
                     })
                 } else {
                     None
                 };
                 let devices = rows
                     .into_iter()
-                    .map(|row| render(Device::try_from(row)?))
+                    .map(|(json, _, _)| render(json))
                     .collect::<AppResult<Vec<_>>>()?;
                 Ok((devices, next))
             })
@@ -213,7 +215,7 @@ impl Store {
     pub async fn send_csv_rows(
         &self,
         query: DeviceQuery,
-        columns: &[&str],
+        columns: &[&'static admin_api::fields::Field],
         chunk: usize,
         stall: std::time::Duration,
         sink: tokio::sync::mpsc::Sender<AppResult<CsvChunk>>,
@@ -233,9 +235,9 @@ impl Store {
                 }
             }
         };
-        let selected: Vec<&str> = columns
+        let selected: Vec<String> = columns
             .iter()
-            .filter_map(|c| super::device_query::csv_expression(c))
+            .map(|field| super::device_query::csv_expression(field))
             .collect();
         let conditions = query.conditions(None, &self.removed.ids(), false);
         let sql = format!(
@@ -351,13 +353,13 @@ impl Store {
         self.read_pages(move |connection| {
             let sql = format!(
                 "SELECT {} FROM devices WHERE id = ? AND connector_id NOT IN ({REMOVED}) AND {SHOWN}",
-                device_columns()
+                device_json()
             );
-            let row = connection
+            let json: Option<String> = connection
                 .prepare_cached(&sql)?
-                .query_row([id], DeviceRow::from_row)
+                .query_row([id], |row| row.get(0))
                 .optional()?;
-            Ok(row.map(Device::try_from).transpose()?)
+            json.as_deref().map(decoded).transpose()
         })
         .await
     }
@@ -1058,43 +1060,28 @@ async fn reject_foreign_devices(
 }
 
 /// The columns an upload sets from a device as the site sent it (`{v}`, a `SiteDevice` as JSON),
-/// besides its id, connector, sync time and the hierarchy's name and site code.
-const SYNCED_COLUMNS: &[(&str, &str)] = &[
-    ("device_name", "{v} ->> '$.deviceName'"),
-    ("managed_by", "{v} ->> '$.managedBy'"),
-    ("owner_type", "{v} ->> '$.ownerType'"),
-    ("compliance_state", "{v} ->> '$.complianceState'"),
-    ("operating_system", "{v} ->> '$.operatingSystem'"),
-    ("os_version", "{v} ->> '$.osVersion'"),
-    ("user_principal_name", "{v} ->> '$.userPrincipalName'"),
-    ("user_display_name", "{v} ->> '$.userDisplayName'"),
-    ("enrolled_at", "{v} ->> '$.enrolledDateTime'"),
-    ("serial_number", "{v} ->> '$.serialNumber'"),
-    ("manufacturer", "{v} ->> '$.manufacturer'"),
-    ("model", "{v} ->> '$.model'"),
-    ("azure_ad_device_id", "{v} ->> '$.azureADDeviceId'"),
-    ("domain_name", "{v} ->> '$.domainName'"),
-    ("sku", "{v} ->> '$.sku'"),
-    (
-        "client_identifier",
-        "{v} ->> '$.configurationManagerClientInformation.clientIdentifier'",
-    ),
-    (
-        "client_version",
-        "{v} ->> '$.configurationManagerClientInformation.clientVersion'",
-    ),
-    (
-        "client_is_blocked",
-        "{v} ->> '$.configurationManagerClientInformation.isBlocked'",
-    ),
-    ("client_health_state", "{v} ->> '$.clientHealthState'"),
-    (
-        "last_policy_request_at",
-        "{v} ->> '$.lastPolicyRequestDateTime'",
-    ),
-    ("last_active_at", "{v} ->> '$.lastActiveDateTime'"),
-    ("collections", "{v} -> '$.collections'"),
-];
+/// each with its value's SQL: the fields a site sends (besides its id; the server sets the
+/// connector, the sync time and the hierarchy's name and site code).
+fn synced_columns() -> &'static [(&'static str, String)] {
+    static COLUMNS: std::sync::OnceLock<Vec<(&'static str, String)>> = std::sync::OnceLock::new();
+    COLUMNS.get_or_init(|| {
+        DEVICE_FIELDS
+            .iter()
+            .filter(|field| field.from_site)
+            .map(|field| {
+                // A list stays JSON; everything else is read as SQL text, number or NULL.
+                let arrow = match field.field_type {
+                    FieldType::List => "->",
+                    _ => "->>",
+                };
+                (
+                    device_query::column(field),
+                    format!("{{v}} {arrow} '{}'", field.json_path()),
+                )
+            })
+            .collect()
+    })
+}
 
 /// A synced column's value read from the device JSON `value`.
 fn synced(expression: &str, value: &str) -> String {
@@ -1104,7 +1091,7 @@ fn synced(expression: &str, value: &str) -> String {
 /// Which synced columns of the stored device `d` the device JSON `device` changes, a bit per
 /// column (0: none).
 fn change_mask(device: &str) -> String {
-    SYNCED_COLUMNS
+    synced_columns()
         .iter()
         .enumerate()
         .map(|(bit, (column, expression))| {
@@ -1151,8 +1138,8 @@ async fn insert_devices(
     set: i64,
     synced_at: &str,
 ) -> sqlx::Result<u64> {
-    let columns: Vec<&str> = SYNCED_COLUMNS.iter().map(|(column, _)| *column).collect();
-    let values: Vec<String> = SYNCED_COLUMNS
+    let columns: Vec<&str> = synced_columns().iter().map(|(column, _)| *column).collect();
+    let values: Vec<String> = synced_columns()
         .iter()
         .map(|(_, expression)| synced(expression, "j.value"))
         .collect();
@@ -1222,7 +1209,7 @@ async fn upsert_devices(
         .fetch_all(&mut **tx)
         .await?;
     for mask in masks {
-        let set: Vec<String> = SYNCED_COLUMNS
+        let set: Vec<String> = synced_columns()
             .iter()
             .enumerate()
             .filter(|(bit, _)| mask & (1 << bit) != 0)
@@ -1249,124 +1236,14 @@ async fn upsert_devices(
     Ok(inserted + changed as u64)
 }
 
-/// Declares `DeviceRow`, the columns a device query selects (`DEVICE_COLUMNS`, in the fields'
-/// order) and its decoding by position (by name, every column's name would be looked up for
-/// every row).
-macro_rules! device_row {
-    ($($field:ident: $type:ty,)*) => {
-        struct DeviceRow {
-            $($field: $type,)*
-            /// The sort column's value and the rowid, in list queries (the cursor of the next
-            /// page).
-            sort_value: Option<String>,
-            seq: Option<i64>,
-        }
-
-        const DEVICE_COLUMNS: &[&str] = &[$(stringify!($field)),*];
-
-        impl DeviceRow {
-            fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-                let mut index = 0..;
-                Ok(Self {
-                    $($field: row.get(index.next().expect("an index"))?,)*
-                    sort_value: match index.next() {
-                        Some(at) if at < row.as_ref().column_count() => row.get(at)?,
-                        _ => None,
-                    },
-                    seq: match index.next() {
-                        Some(at) if at < row.as_ref().column_count() => row.get(at)?,
-                        _ => None,
-                    },
-                })
-            }
-        }
-    };
+/// Every device read, as its JSON object in SQL (see [`device_query::json_expression`]).
+fn device_json() -> &'static str {
+    static JSON: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    JSON.get_or_init(|| device_query::json_expression(device_query::top_level()))
 }
 
-device_row! {
-    id: String,
-    connector_id: String,
-    device_name: String,
-    managed_by: String,
-    owner_type: String,
-    compliance_state: String,
-    operating_system: Option<String>,
-    os_version: Option<String>,
-    user_principal_name: Option<String>,
-    user_display_name: Option<String>,
-    last_sync_at: Option<String>,
-    enrolled_at: Option<String>,
-    serial_number: Option<String>,
-    manufacturer: Option<String>,
-    model: Option<String>,
-    azure_ad_device_id: Option<String>,
-    domain_name: Option<String>,
-    sku: Option<String>,
-    client_identifier: Option<String>,
-    client_version: Option<String>,
-    client_is_blocked: Option<bool>,
-    client_health_state: String,
-    last_policy_request_at: Option<String>,
-    last_active_at: Option<String>,
-    collections: String,
-    hierarchy_name: Option<String>,
-    site_code: Option<String>,
-}
-
-/// `DEVICE_COLUMNS` as a select list.
-fn device_columns() -> String {
-    DEVICE_COLUMNS.join(", ")
-}
-
-impl TryFrom<DeviceRow> for Device {
-    type Error = sqlx::Error;
-
-    fn try_from(row: DeviceRow) -> sqlx::Result<Self> {
-        let collections: Vec<DeviceCollection> =
-            serde_json::from_str(&row.collections).map_err(|e| sqlx::Error::ColumnDecode {
-                index: "collections".into(),
-                source: Box::new(e),
-            })?;
-        Ok(Device {
-            managed_by: stored("managed_by", &row.managed_by, ManagedBy::from_wire)?,
-            owner_type: stored("owner_type", &row.owner_type, OwnerType::from_wire)?,
-            compliance_state: stored(
-                "compliance_state",
-                &row.compliance_state,
-                ComplianceState::from_wire,
-            )?,
-            client_health_state: stored(
-                "client_health_state",
-                &row.client_health_state,
-                ClientHealthState::from_wire,
-            )?,
-            configuration_manager_client_information: row.client_identifier.map(
-                |client_identifier| ConfigurationManagerClientInformation {
-                    client_identifier,
-                    client_version: row.client_version,
-                    is_blocked: row.client_is_blocked.unwrap_or(false),
-                },
-            ),
-            id: row.id,
-            device_name: row.device_name,
-            operating_system: row.operating_system,
-            os_version: row.os_version,
-            user_principal_name: row.user_principal_name,
-            user_display_name: row.user_display_name,
-            last_sync_date_time: row.last_sync_at,
-            enrolled_date_time: row.enrolled_at,
-            serial_number: row.serial_number,
-            manufacturer: row.manufacturer,
-            model: row.model,
-            azure_ad_device_id: row.azure_ad_device_id,
-            domain_name: row.domain_name,
-            sku: row.sku,
-            connector_id: row.connector_id,
-            hierarchy_name: row.hierarchy_name,
-            site_code: row.site_code,
-            last_policy_request_date_time: row.last_policy_request_at,
-            last_active_date_time: row.last_active_at,
-            collections,
-        })
-    }
+/// A device from the JSON object SQLite made of its row.
+fn decoded(json: &str) -> AppResult<Device> {
+    serde_json::from_str(json)
+        .map_err(|error| AppError::Internal(format!("a stored device does not decode: {error}")))
 }

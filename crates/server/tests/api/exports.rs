@@ -118,7 +118,10 @@ async fn stalled_export(app: &TestApp, cookie: &str) -> StalledExport {
     // Every column, so that each device is a long row.
     let request = format!(
         "GET /api/v1/devices/export?$select={} HTTP/1.1\r\nHost: {address}\r\nCookie: {cookie}\r\n\r\n",
-        admin_server::store::device_query::SELECTABLE.join(",")
+        admin_server::store::device_query::selectable()
+            .map(|field| field.name)
+            .collect::<Vec<_>>()
+            .join(",")
     );
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut head = Vec::new();
