@@ -1,4 +1,4 @@
-use admin_server::store::devices::DeviceQuery;
+use admin_server::query::devices::DeviceQuery;
 use fantoccini::Locator;
 
 use crate::browser::Browser;

@@ -1,7 +1,7 @@
 //! The views in light and dark, and All devices on a narrow window: rendered, checked, and
 //! saved as screenshots (under the tests' target folder; `docs/` has copies that were looked at).
 
-use admin_server::store::devices::DeviceQuery;
+use admin_server::query::devices::DeviceQuery;
 use fantoccini::Locator;
 
 use crate::browser::Browser;

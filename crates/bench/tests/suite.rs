@@ -53,7 +53,7 @@ fn the_ci_preset_measures_every_part() {
         .count();
     assert_eq!(
         sorts,
-        2 * admin_server::store::device_query::sortable().count(),
+        2 * admin_server::query::devices::sortable().count(),
         "{report}"
     );
     // Every latency row measured as many requests as the preset asks (10), none failed.

@@ -2,7 +2,7 @@
 //! device detail. Each measurement repeats one request `samples` times, one at a time.
 
 use admin_api::{Collection, Device};
-use admin_server::store::device_query::sortable;
+use admin_server::query::devices::sortable;
 use anyhow::Context as _;
 
 use super::{encode, Context};

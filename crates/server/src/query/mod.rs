@@ -9,7 +9,10 @@ use serde::Serialize;
 
 use crate::error::{AppError, AppResult};
 
+pub mod audit;
+pub mod devices;
 pub mod filter;
+pub mod sql;
 
 /// The query options of a collection request; which ones an endpoint takes is its own to say.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -7,10 +7,9 @@ use axum::{Json, Router};
 
 use crate::auth::{require, Authorized};
 use crate::error::AppResult;
+use crate::query::audit::AuditQuery;
 use crate::query::{decode_skiptoken, encode_skiptoken, next_link, parse_page_options};
 use crate::state::AppState;
-use crate::store::audit::AUDIT_FILTER;
-use crate::store::device_query::filter_sql_over;
 use crate::store::SeqCursor;
 
 pub fn router() -> Router<AppState> {
@@ -44,11 +43,7 @@ pub(crate) async fn list(
         query.as_deref(),
         &["$top", "$skiptoken", "$count", "$filter"],
     )?;
-    let filter = options
-        .filter
-        .as_deref()
-        .map(|text| filter_sql_over(text, &AUDIT_FILTER))
-        .transpose()?;
+    let audit_query = AuditQuery::from_options(&options)?;
     let after: Option<SeqCursor> = options
         .skiptoken
         .as_deref()
@@ -56,7 +51,7 @@ pub(crate) async fn list(
         .transpose()?;
     let (events, next, count) = state
         .store
-        .audit_events(filter.as_ref(), after.as_ref(), options.top, options.count)
+        .audit_events(&audit_query, after.as_ref(), options.top, options.count)
         .await?;
     Ok(Json(Collection {
         value: events,

@@ -11,14 +11,10 @@ use futures_util::{stream, StreamExt};
 
 use crate::auth::{require, Authorized};
 use crate::error::{AppError, AppResult};
-use crate::query::{
-    decode_skiptoken, encode_skiptoken, next_link, parse_page_options, PageOptions,
-};
+use crate::query::devices::{DeviceCursor, DeviceQuery};
+use crate::query::{decode_skiptoken, encode_skiptoken, next_link, parse_page_options};
 use crate::state::AppState;
-use crate::store::device_query::{
-    filter_sql, parse_select, search_match, search_sql, DeviceCursor, Order,
-};
-use crate::store::devices::{CsvChunk, DeviceQuery};
+use crate::store::devices::CsvChunk;
 
 const LIST_OPTIONS: &[&str] = &[
     "$top",
@@ -52,20 +48,6 @@ pub fn router() -> Router<AppState> {
         .route("/devices/{id}", get(one))
 }
 
-fn device_query(options: &PageOptions) -> AppResult<DeviceQuery> {
-    Ok(DeviceQuery {
-        filter: options.filter.as_deref().map(filter_sql).transpose()?,
-        search: options.search.as_deref().map(search_sql).transpose()?,
-        search_match: options
-            .search
-            .as_deref()
-            .map(search_match)
-            .transpose()?
-            .flatten(),
-        order: Some(Order::parse(options.orderby.as_deref())?),
-    })
-}
-
 #[utoipa::path(
     get,
     path = "/api/v1/devices",
@@ -92,8 +74,7 @@ pub(crate) async fn list(
     RawQuery(query): RawQuery,
 ) -> AppResult<Response> {
     let options = parse_page_options(query.as_deref(), LIST_OPTIONS)?;
-    let select = options.select.as_deref().map(parse_select).transpose()?;
-    let device_query = device_query(&options)?;
+    let device_query = DeviceQuery::from_options(&options)?;
     let after: Option<DeviceCursor> = options
         .skiptoken
         .as_deref()
@@ -104,7 +85,6 @@ pub(crate) async fn list(
         .store
         .list_devices_as(
             &device_query,
-            select.as_deref(),
             after.as_ref(),
             options.top,
             options.count,
@@ -168,14 +148,14 @@ pub(crate) async fn export(
     RawQuery(query): RawQuery,
 ) -> AppResult<Response> {
     let options = parse_page_options(query.as_deref(), EXPORT_OPTIONS)?;
-    let columns: Vec<&'static Field> = match options.select.as_deref() {
-        Some(select) => parse_select(select)?,
+    let device_query = DeviceQuery::from_options(&options)?;
+    let columns: Vec<&'static Field> = match &device_query.select {
+        Some(fields) => fields.clone(),
         None => EXPORT_COLUMNS
             .iter()
             .map(|name| find(DEVICE_FIELDS, name).expect("the export's columns are fields"))
             .collect(),
     };
-    let device_query = device_query(&options)?;
     // A bad query fails here, with the error body, before any CSV is sent.
     state
         .store

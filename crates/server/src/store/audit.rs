@@ -5,9 +5,9 @@ use admin_api::{ActorType, AuditActivity, AuditEvent, AuditResult};
 use sqlx::{FromRow, SqliteConnection};
 use time::OffsetDateTime;
 
-use super::device_query::{Filterable, Sql};
 use super::{seq_page, stored, timestamp, SeqCursor, Store};
 use crate::error::AppResult;
+use crate::query::audit::AuditQuery;
 use crate::request_id;
 
 /// Who did something, as the audit log records it.
@@ -92,11 +92,6 @@ pub async fn append(
     Ok(())
 }
 
-pub const AUDIT_FILTER: Filterable = Filterable {
-    noun: "audit events",
-    fields: admin_api::audit::AUDIT_FIELDS,
-};
-
 impl Store {
     /// Appends one event in a transaction of its own (for what changes nothing else, e.g. a
     /// failed sign-in).
@@ -110,11 +105,12 @@ impl Store {
     /// the number of matches when asked.
     pub async fn audit_events(
         &self,
-        filter: Option<&Sql>,
+        query: &AuditQuery,
         after: Option<&SeqCursor>,
         top: u32,
         count: bool,
     ) -> AppResult<(Vec<AuditEvent>, Option<SeqCursor>, Option<u64>)> {
+        let filter = query.filter.as_ref();
         let condition = filter.map_or("1 = 1".to_owned(), |f| f.text.clone());
         let params: &[Option<String>] = filter.map_or(&[], |f| &f.params);
         let text = format!(

@@ -1,14 +1,17 @@
 use admin_api::devices::DEVICE_FIELDS;
-use admin_api::fields::{Field, FieldType};
+use admin_api::fields::FieldType;
 use admin_api::protocol::{DeviceDelta, SiteDevice, SyncResult, MAX_BATCHES};
 use admin_api::Device;
 use rusqlite::types::Value;
 use rusqlite::OptionalExtension;
 use time::OffsetDateTime;
 
-use super::device_query::{self, DeviceCursor, Order, Sql};
 use super::{timestamp, Store};
 use crate::error::{AppError, AppResult};
+use crate::query::devices::{
+    column, csv_expression, json_expression, top_level, DeviceCursor, DeviceQuery,
+};
+use crate::query::sql::Sql;
 
 pub struct DevicePage<T = Device> {
     pub devices: Vec<T>,
@@ -17,22 +20,8 @@ pub struct DevicePage<T = Device> {
     pub count: Option<u64>,
 }
 
-/// What to list: the `$filter` and `$search` conditions and the order.
-#[derive(Debug, Clone, Default)]
-pub struct DeviceQuery {
-    pub filter: Option<Sql>,
-    pub search: Option<Sql>,
-    /// The trigram index's MATCH of the search, when it has one (see [`Store::list_devices`]).
-    pub search_match: Option<String>,
-    pub order: Option<Order>,
-}
-
 impl DeviceQuery {
-    fn order(&self) -> Order {
-        self.order.unwrap_or(Order::DEFAULT)
-    }
-
-    /// The WHERE clause for these conditions and a range of the order (see [`Order::after`]),
+    /// The WHERE clause for these conditions and a range of the order (see [`Order::after`](crate::query::devices::Order::after)),
     /// leaving out the devices of the `removed` connectors (offboarded, their devices not yet
     /// deleted) and of hidden device sets.
     ///
@@ -90,16 +79,20 @@ impl Store {
         top: u32,
         with_count: bool,
     ) -> AppResult<DevicePage> {
-        self.list_devices_as(query, None, after, top, with_count, |json| decoded(&json))
+        // Every field: a device decodes from its whole JSON object.
+        let query = DeviceQuery {
+            select: None,
+            ..query.clone()
+        };
+        self.list_devices_as(&query, after, top, with_count, |json| decoded(&json))
             .await
     }
 
-    /// [`Store::list_devices`], each device as the JSON object of the `select`ed fields (all
-    /// when `None`), made by SQLite, turned by `render` where its row was read.
+    /// [`Store::list_devices`], each device as the JSON object of the query's selected fields
+    /// (all when it selects none), made by SQLite, turned by `render` where its row was read.
     pub async fn list_devices_as<T, R>(
         &self,
         query: &DeviceQuery,
-        select: Option<&[&'static Field]>,
         after: Option<&DeviceCursor>,
         top: u32,
         with_count: bool,
@@ -109,8 +102,8 @@ impl Store {
         T: Send + 'static,
         R: Fn(String) -> AppResult<T> + Send + 'static,
     {
-        let json = match select {
-            Some(fields) => device_query::json_expression(fields.iter().copied()),
+        let json = match &query.select {
+            Some(fields) => json_expression(fields.iter().copied()),
             None => device_json().to_owned(),
         };
         let order = query.order();
@@ -147,7 +140,7 @@ impl Store {
                 let conditions = query.conditions(range.as_ref(), &removed, by_set);
                 let sql = format!(
                     "SELECT {json}, {} AS sort_value, rowid FROM devices{walk}{} ORDER BY {} LIMIT ?",
-                    device_query::column(order.field),
+                    column(order.field),
                     conditions.text,
                     order.order_by()
                 );
@@ -235,10 +228,7 @@ impl Store {
                 }
             }
         };
-        let selected: Vec<String> = columns
-            .iter()
-            .map(|field| super::device_query::csv_expression(field))
-            .collect();
+        let selected: Vec<String> = columns.iter().map(|field| csv_expression(field)).collect();
         let conditions = query.conditions(None, &self.removed.ids(), false);
         let sql = format!(
             "SELECT {} FROM devices{} ORDER BY {}",
@@ -1075,7 +1065,7 @@ fn synced_columns() -> &'static [(&'static str, String)] {
                     _ => "->>",
                 };
                 (
-                    device_query::column(field),
+                    column(field),
                     format!("{{v}} {arrow} '{}'", field.json_path()),
                 )
             })
@@ -1236,10 +1226,10 @@ async fn upsert_devices(
     Ok(inserted + changed as u64)
 }
 
-/// Every device read, as its JSON object in SQL (see [`device_query::json_expression`]).
+/// Every device read, as its JSON object in SQL (see [`json_expression`]).
 fn device_json() -> &'static str {
     static JSON: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    JSON.get_or_init(|| device_query::json_expression(device_query::top_level()))
+    JSON.get_or_init(|| json_expression(top_level()))
 }
 
 /// A device from the JSON object SQLite made of its row.

@@ -3,7 +3,6 @@
 pub mod actions;
 pub mod audit;
 pub mod connectors;
-pub mod device_query;
 pub mod devices;
 mod engine;
 pub mod onboarding;

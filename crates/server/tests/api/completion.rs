@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::process::Stdio;
 
 use admin_api::protocol::SiteDevice;
-use admin_server::store::devices::DeviceQuery;
+use admin_server::query::devices::DeviceQuery;
 use admin_server::store::Store;
 use time::OffsetDateTime;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -335,7 +335,7 @@ async fn action_requests_while_a_large_full_sync_completes_are_all_answered() {
 /// Every page of the devices in `order`, `top` at a time: their ids.
 async fn ids_in_order(store: &Store, order: &str, top: u32) -> Vec<String> {
     let query = DeviceQuery {
-        order: Some(admin_server::store::device_query::Order::parse(Some(order)).unwrap()),
+        order: Some(admin_server::query::devices::Order::parse(Some(order)).unwrap()),
         ..DeviceQuery::default()
     };
     let mut ids = Vec::new();

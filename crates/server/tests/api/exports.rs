@@ -118,7 +118,7 @@ async fn stalled_export(app: &TestApp, cookie: &str) -> StalledExport {
     // Every column, so that each device is a long row.
     let request = format!(
         "GET /api/v1/devices/export?$select={} HTTP/1.1\r\nHost: {address}\r\nCookie: {cookie}\r\n\r\n",
-        admin_server::store::device_query::selectable()
+        admin_server::query::devices::selectable()
             .map(|field| field.name)
             .collect::<Vec<_>>()
             .join(",")

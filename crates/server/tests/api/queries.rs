@@ -456,7 +456,7 @@ async fn every_exported_column_is_its_json_field() {
     let app = app_with_devices().await;
     let order = "$orderby=model%20desc";
     let (all, _) = all_pages(&app, order).await;
-    let columns: Vec<&str> = admin_server::store::device_query::selectable()
+    let columns: Vec<&str> = admin_server::query::devices::selectable()
         .map(|field| field.name)
         .collect();
     let text = app

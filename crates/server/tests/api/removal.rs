@@ -3,10 +3,10 @@
 //! server runs in the background and this test runs by hand, to see the state in between).
 
 use admin_api::protocol::SiteDevice;
+use admin_server::query::devices::DeviceQuery;
 use admin_server::secrets;
 use admin_server::store::audit::Actor;
 use admin_server::store::connectors::NewConnector;
-use admin_server::store::devices::DeviceQuery;
 use admin_server::store::{timestamp, Store};
 use site_connector::{HierarchyConfig, SimulatedHierarchy};
 use time::OffsetDateTime;

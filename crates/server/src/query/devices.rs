@@ -1,31 +1,56 @@
-//! All devices' query options in SQL: `$filter`, `$search` and `$orderby` become a WHERE and an
-//! ORDER BY over known columns, with every value a bound parameter (never text built into SQL),
-//! and keyset cursors for `$skiptoken`.
+//! All devices' query options, parsed into a [`DeviceQuery`] that the store runs: `$filter`,
+//! `$search` and `$orderby` become a WHERE and an ORDER BY over the device field table's columns,
+//! with every value a bound parameter (never text built into SQL); `$select` the fields of each
+//! device's JSON; keyset cursors for `$skiptoken`.
 
 use admin_api::devices::DEVICE_FIELDS;
 pub use admin_api::fields::{Field, FieldType};
 use serde::{Deserialize, Serialize};
 
+pub(crate) use super::sql::column;
+use super::sql::{filter_sql_over, like_pattern};
+pub use super::sql::{Filterable, Sql};
+use super::PageOptions;
 use crate::error::{AppError, AppResult};
-use crate::query::filter::{self, Comparison, Filter, Literal};
 
 /// The device fields `$orderby` takes, in the order errors list them.
 pub fn sortable() -> impl Iterator<Item = &'static Field> {
     DEVICE_FIELDS.iter().filter(|field| field.sortable)
 }
 
-/// The column of a field that has one (every field a query names has).
-pub(crate) fn column(field: &Field) -> &'static str {
-    field
-        .column
-        .unwrap_or_else(|| panic!("the field {} has no column of its own", field.name))
+/// What to list, parsed from a request's query options: the `$filter` and `$search` conditions,
+/// the order and the `$select`ed fields. The store runs it; a route never sees its SQL.
+#[derive(Debug, Clone, Default)]
+pub struct DeviceQuery {
+    pub filter: Option<Sql>,
+    pub search: Option<Sql>,
+    /// The trigram index's MATCH of the search, when it has one.
+    pub search_match: Option<String>,
+    pub order: Option<Order>,
+    /// The fields of each device; `None` for all of them.
+    pub select: Option<Vec<&'static Field>>,
 }
 
-/// An SQL fragment and the values bound to its `?`s, in order.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Sql {
-    pub text: String,
-    pub params: Vec<Option<String>>,
+impl DeviceQuery {
+    /// The query that `$filter`, `$search`, `$orderby` and `$select` ask for.
+    pub fn from_options(options: &PageOptions) -> AppResult<Self> {
+        Ok(Self {
+            filter: options.filter.as_deref().map(filter_sql).transpose()?,
+            search: options.search.as_deref().map(search_sql).transpose()?,
+            search_match: options
+                .search
+                .as_deref()
+                .map(search_match)
+                .transpose()?
+                .flatten(),
+            order: Some(Order::parse(options.orderby.as_deref())?),
+            select: options.select.as_deref().map(parse_select).transpose()?,
+        })
+    }
+
+    pub fn order(&self) -> Order {
+        self.order.unwrap_or(Order::DEFAULT)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,13 +184,6 @@ pub struct DeviceCursor {
     pub seq: i64,
 }
 
-/// The fields of a resource (those its `$filter` may name are `filterable`), and what to call
-/// the resource in errors.
-pub struct Filterable {
-    pub noun: &'static str,
-    pub fields: &'static [Field],
-}
-
 const DEVICE_FILTER: Filterable = Filterable {
     noun: "devices",
     fields: DEVICE_FIELDS,
@@ -174,177 +192,6 @@ const DEVICE_FILTER: Filterable = Filterable {
 /// `$filter` into SQL over the device columns.
 pub fn filter_sql(text: &str) -> AppResult<Sql> {
     filter_sql_over(text, &DEVICE_FILTER)
-}
-
-/// `$filter` into SQL over the columns of any resource.
-pub fn filter_sql_over(text: &str, filterable: &Filterable) -> AppResult<Sql> {
-    let parsed = filter::parse(text).map_err(|e| AppError::bad_request("$filter", e.0))?;
-    let mut sql = Sql::default();
-    write_filter(&parsed, filterable, &mut sql)?;
-    Ok(sql)
-}
-
-fn filter_field(name: &str, filterable: &Filterable) -> AppResult<&'static Field> {
-    filterable
-        .fields
-        .iter()
-        .find(|field| field.filterable && field.name == name)
-        .ok_or_else(|| {
-            AppError::bad_request(
-                "$filter",
-                format!(
-                    "The {} have no field '{name}' to filter on.",
-                    filterable.noun
-                ),
-            )
-        })
-}
-
-fn value_for(field: &Field, literal: &Literal) -> AppResult<Option<String>> {
-    let bad = |message: String| AppError::bad_request("$filter", message);
-    match (field.field_type, literal) {
-        (_, Literal::Null) => Ok(None),
-        (FieldType::Enum(values), Literal::Text(text)) => {
-            if values.contains(&text.as_str()) {
-                Ok(Some(text.clone()))
-            } else {
-                Err(bad(format!("'{text}' is not a value of '{}'.", field.name)))
-            }
-        }
-        (FieldType::DateTime, Literal::DateTime(text)) => crate::store::stored_timestamp(text)
-            .map(Some)
-            .ok_or_else(|| {
-                bad(format!(
-                    "'{text}' is not an RFC 3339 date-time between the years 0000 and 9999 (UTC)."
-                ))
-            }),
-        (FieldType::DateTime, Literal::Text(text)) => Err(bad(format!(
-            "'{}' is a date-time: write it unquoted, e.g. 2026-11-21T00:00:00Z, not '{text}'.",
-            field.name
-        ))),
-        (_, Literal::Text(text)) => Ok(Some(text.clone())),
-        (_, Literal::DateTime(text)) => Err(bad(format!(
-            "'{}' takes quoted text, not {text}.",
-            field.name
-        ))),
-    }
-}
-
-fn like_pattern(text: &str, prefix_only: bool) -> String {
-    let escaped = text
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    if prefix_only {
-        format!("{escaped}%")
-    } else {
-        format!("%{escaped}%")
-    }
-}
-
-fn write_filter(filter: &Filter, filterable: &Filterable, sql: &mut Sql) -> AppResult<()> {
-    match filter {
-        Filter::And(left, right) | Filter::Or(left, right) => {
-            let joiner = if matches!(filter, Filter::And(..)) {
-                " AND "
-            } else {
-                " OR "
-            };
-            sql.text.push('(');
-            write_filter(left, filterable, sql)?;
-            sql.text.push_str(joiner);
-            write_filter(right, filterable, sql)?;
-            sql.text.push(')');
-        }
-        Filter::Not(inner) => {
-            sql.text.push_str("NOT (");
-            write_filter(inner, filterable, sql)?;
-            sql.text.push(')');
-        }
-        Filter::Compare { field, op, value } => {
-            let field = filter_field(field, filterable)?;
-            let value = value_for(field, value)?;
-            let column = column(field);
-            match (op, &value) {
-                (Comparison::Eq, None) => sql.text.push_str(&format!("{column} IS NULL")),
-                (Comparison::Ne, None) => sql.text.push_str(&format!("{column} IS NOT NULL")),
-                (Comparison::Eq, Some(_)) => {
-                    sql.text.push_str(&format!("{column} = ?"));
-                    sql.params.push(value);
-                }
-                (Comparison::Ne, Some(_)) => {
-                    sql.text
-                        .push_str(&format!("({column} IS NULL OR {column} <> ?)"));
-                    sql.params.push(value);
-                }
-                (_, None) => {
-                    return Err(AppError::bad_request(
-                        "$filter",
-                        "Only eq and ne compare with null.",
-                    ))
-                }
-                (order, Some(_)) => {
-                    if !matches!(field.field_type, FieldType::DateTime) {
-                        return Err(AppError::bad_request(
-                            "$filter",
-                            format!(
-                                "gt, ge, lt and le compare date-times; '{}' is not one.",
-                                field.name
-                            ),
-                        ));
-                    }
-                    let op = match order {
-                        Comparison::Gt => ">",
-                        Comparison::Ge => ">=",
-                        Comparison::Lt => "<",
-                        _ => "<=",
-                    };
-                    sql.text.push_str(&format!("{column} {op} ?"));
-                    sql.params.push(value);
-                }
-            }
-        }
-        Filter::In { field, values } => {
-            let field = filter_field(field, filterable)?;
-            if matches!(field.field_type, FieldType::DateTime) {
-                return Err(AppError::bad_request("$filter", "'in' takes text fields."));
-            }
-            let mut bound = Vec::new();
-            for literal in values {
-                match value_for(field, literal)? {
-                    Some(value) => bound.push(Some(value)),
-                    None => {
-                        return Err(AppError::bad_request("$filter", "'in' lists take no null."))
-                    }
-                }
-            }
-            sql.text.push_str(&format!(
-                "{} IN ({})",
-                column(field),
-                vec!["?"; bound.len()].join(", ")
-            ));
-            sql.params.extend(bound);
-        }
-        Filter::StartsWith { field, value } | Filter::Contains { field, value } => {
-            let field = filter_field(field, filterable)?;
-            if !matches!(field.field_type, FieldType::Text) {
-                return Err(AppError::bad_request(
-                    "$filter",
-                    format!(
-                        "startswith() and contains() take text fields; '{}' is not one.",
-                        field.name
-                    ),
-                ));
-            }
-            sql.text
-                .push_str(&format!("{} LIKE ? ESCAPE '\\'", column(field)));
-            sql.params.push(Some(like_pattern(
-                value,
-                matches!(filter, Filter::StartsWith { .. }),
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// The terms of `$search="a,b"`.
