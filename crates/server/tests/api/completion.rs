@@ -286,7 +286,7 @@ async fn killed_once_shown_the_new_devices_stay() {
 }
 
 /// A large full sync's completion keeps the writer a slice at a time: action requests that
-/// arrive meanwhile are all answered, none refused as busy.
+/// arrive meanwhile are answered while it runs, none refused as busy.
 #[tokio::test]
 async fn action_requests_while_a_large_full_sync_completes_are_all_answered() {
     use crate::protocol::{device_in_state, quick_site, trigger};
@@ -321,9 +321,12 @@ async fn action_requests_while_a_large_full_sync_completes_are_all_answered() {
     }
     let result = completing.await.unwrap().unwrap();
     assert_eq!(result.device_count, 30_000);
+    // One transaction would hold the writer throughout: the first request would wait for the
+    // whole completion, and the loop would end after it.
     assert!(
-        !answered.is_empty(),
-        "requests were sent during the completion"
+        answered.len() >= 5,
+        "requests were answered while the completion ran: {}",
+        answered.len()
     );
     assert!(
         answered.iter().all(|status| (200..300).contains(status)),
