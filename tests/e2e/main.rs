@@ -126,7 +126,7 @@ impl TestServer {
 
     /// Attaches a simulated site with a token from the admin API and uploads its devices.
     pub async fn attach_site(&self, config: HierarchyConfig) -> SiteConnector {
-        let token = admin_server::routes::connectors::new_onboarding_token(
+        let token = admin_server::domain::connectors::new_onboarding_token(
             self.server.store(),
             &self.server.state.config,
             &admin_server::store::audit::Actor::system(),

@@ -14,7 +14,7 @@ use site_connector::{
 };
 
 use crate::auth::password;
-use crate::routes::connectors::new_onboarding_token;
+use crate::domain::connectors::new_onboarding_token;
 use crate::state::AppState;
 use crate::store::audit::Actor;
 use crate::store::users::NewUser;

@@ -69,7 +69,7 @@ async fn run_command(
         Command::Serve => unreachable!("served above"),
         Command::OnboardingToken => {
             let token =
-                admin_server::routes::connectors::new_onboarding_token(store, config, &actor)
+                admin_server::domain::connectors::new_onboarding_token(store, config, &actor)
                     .await?;
             println!("{}", token.token);
             eprintln!(

@@ -66,23 +66,6 @@ impl AppState {
     pub fn online_window(&self) -> time::Duration {
         to_time(self.config.online_window)
     }
-
-    /// The connector as the admin API shows it, published as a `connector` event.
-    pub async fn publish_connector(&self, id: &str) {
-        match self
-            .store
-            .connector(id, self.now(), self.online_window())
-            .await
-        {
-            Ok(connector) => self.publish(Event::Connector(admin_api::ConnectorEvent {
-                id: id.to_owned(),
-                connector,
-            })),
-            Err(error) => {
-                tracing::error!(%error, connector = id, "could not read a connector to publish")
-            }
-        }
-    }
 }
 
 pub fn to_time(duration: std::time::Duration) -> time::Duration {

@@ -1,6 +1,6 @@
 //! Who is calling the admin API, and whether they may.
 //!
-//! Handlers only ever see a [`Principal`] through the [`Authorized`] extractor, which names the
+//! Handlers only ever see the signed-in [`Account`] through the [`Authorized`] extractor, which names the
 //! permission the endpoint needs. Today a principal comes from a session made by local sign-in
 //! (`routes/session.rs`); an OpenID Connect provider (Entra ID) would make the same kind of session
 //! after its callback, so no handler changes when one is added.
@@ -11,7 +11,7 @@ pub mod password;
 
 use std::marker::PhantomData;
 
-use admin_api::{Me, Permission};
+use admin_api::Permission;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
@@ -20,70 +20,21 @@ use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use crate::error::{AppError, AppResult};
 use crate::secrets;
 use crate::state::{to_time, AppState};
-use crate::store::audit::Actor;
+use crate::store::users::Account;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "attach_center_session";
 
-/// A signed-in user with the union of their roles' permissions.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    pub user_id: String,
-    pub user_principal_name: String,
-    pub display_name: String,
-    pub roles: Vec<String>,
-    pub permissions: Vec<Permission>,
-}
-
-impl Principal {
-    pub fn may(&self, permission: Permission) -> bool {
-        self.permissions.contains(&permission)
-    }
-
-    pub fn actor(&self) -> Actor {
-        Actor::user(&self.user_principal_name)
-    }
-
-    pub fn me(&self) -> Me {
-        Me {
-            user_principal_name: self.user_principal_name.clone(),
-            display_name: self.display_name.clone(),
-            roles: self.roles.clone(),
-            permissions: self.permissions.clone(),
-        }
-    }
-
-    /// Nobody grants what they do not hold: the 403 names the permissions among `permissions`
-    /// that this user lacks.
-    pub fn may_grant(&self, permissions: &[Permission]) -> AppResult<()> {
-        let mut lacking: Vec<&str> = permissions
-            .iter()
-            .filter(|p| !self.may(**p))
-            .map(|p| p.as_str())
-            .collect();
-        lacking.sort_unstable();
-        lacking.dedup();
-        if lacking.is_empty() {
-            Ok(())
-        } else {
-            Err(AppError::Forbidden(format!(
-                "You cannot grant permissions you do not hold: {}.",
-                lacking.join(", ")
-            )))
-        }
-    }
-
-    /// The 403 for a permission this user lacks, naming it.
-    pub fn require(&self, permission: Permission) -> AppResult<()> {
-        if self.may(permission) {
-            Ok(())
-        } else {
-            Err(AppError::Forbidden(format!(
-                "This needs the permission {} ({}), which none of your roles grants.",
-                permission.as_str(),
-                permission.label()
-            )))
-        }
+/// The 403 for a permission `principal` lacks, naming it.
+fn require(principal: &Account, permission: Permission) -> AppResult<()> {
+    if principal.may(permission) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(format!(
+            "This needs the permission {} ({}), which none of your roles grants.",
+            permission.as_str(),
+            permission.label()
+        )))
     }
 }
 
@@ -121,7 +72,7 @@ pub mod require {
 /// A caller with a live session, within their request rate, holding `R`'s permission.
 /// Rejects with 401 (no session), 429 (too many requests) or 403 (naming the permission).
 pub struct Authorized<R: Requirement> {
-    pub principal: Principal,
+    pub principal: Account,
     /// The session's token hash, so that sign-out and the event stream can refer to it.
     pub session: Vec<u8>,
     required: PhantomData<R>,
@@ -140,7 +91,7 @@ impl<R: Requirement> FromRequestParts<AppState> for Authorized<R> {
         })?;
         state.limits.check_user(&principal.user_id)?;
         if let Some(permission) = R::PERMISSION {
-            principal.require(permission)?;
+            require(&principal, permission)?;
         }
         Ok(Self {
             principal,
@@ -159,7 +110,7 @@ pub fn session_hash(headers: &HeaderMap) -> Option<Vec<u8>> {
 
 /// The principal of a live session, marking it used (at most every so often, so that reads do
 /// not turn into writes, and without waiting for that write).
-pub async fn authenticate(state: &AppState, session: &[u8]) -> AppResult<Option<Principal>> {
+pub async fn authenticate(state: &AppState, session: &[u8]) -> AppResult<Option<Account>> {
     let now = state.now();
     let idle = to_time(state.config.session_idle_timeout);
     let Some(record) = state.store.session(session, now, now - idle).await? else {
@@ -169,7 +120,7 @@ pub async fn authenticate(state: &AppState, session: &[u8]) -> AppResult<Option<
     if now - record.last_seen_at >= touch_after {
         state.store.touch_session_soon(session, now);
     }
-    Ok(Some(record.principal))
+    Ok(Some(record.account))
 }
 
 /// Whether the session is still live, without marking it used (an open event stream is not

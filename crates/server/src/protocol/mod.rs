@@ -9,21 +9,19 @@ use admin_api::protocol::{
     ActionPoll, ActionResult, CompleteFullSync, DeviceBatch, DeviceDelta, HeartbeatResponse,
     OnboardRequest, OnboardResponse, SiteInfo, SyncResult, MAX_WAIT_SECONDS,
 };
-use admin_api::{DevicesEvent, Event};
 use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 
+use crate::domain::{actions, connectors, devices};
 use crate::error::{AppError, AppJson, AppResult};
 use crate::routes::session::ClientAddress;
 use crate::secrets;
 use crate::state::AppState;
 use crate::store::audit::Actor;
-use crate::store::connectors::{ConnectorIdentity, NewConnector};
-use crate::store::timestamp;
-use crate::sweeper::complete_offboard;
+use crate::store::connectors::ConnectorIdentity;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -115,31 +113,8 @@ async fn onboard(
     AppJson(request): AppJson<OnboardRequest>,
 ) -> AppResult<(StatusCode, Json<OnboardResponse>)> {
     validate::hierarchy_id(&request.hierarchy_id)?;
-    let connector_id = uuid::Uuid::new_v4().to_string();
-    let secret = secrets::generate("cmsec_");
-    let now = state.now();
-    state
-        .store
-        .onboard(
-            &secrets::hash(&token),
-            &NewConnector {
-                id: connector_id.clone(),
-                hierarchy_id: request.hierarchy_id,
-                credential_hash: secrets::hash(&secret),
-                onboarded_at: timestamp(now),
-            },
-            now,
-        )
-        .await?;
-    tracing::info!(connector = %connector_id, "site onboarded");
-    state.publish_connector(&connector_id).await;
-    Ok((
-        StatusCode::CREATED,
-        Json(OnboardResponse {
-            credential: format!("{connector_id}.{secret}"),
-            connector_id,
-        }),
-    ))
+    let response = connectors::onboard(&state, &token, request.hierarchy_id).await?;
+    Ok((StatusCode::CREATED, Json(response)))
 }
 
 async fn report_site(
@@ -148,11 +123,7 @@ async fn report_site(
     AppJson(mut info): AppJson<SiteInfo>,
 ) -> AppResult<Json<HeartbeatResponse>> {
     validate::site(&mut info)?;
-    state
-        .store
-        .report_site(&site.id, &info, state.now())
-        .await?;
-    state.publish_connector(&site.id).await;
+    connectors::report_site(&state, &site.id, &info).await?;
     Ok(Json(HeartbeatResponse {
         offboard_requested: site.offboard_requested_at.is_some(),
     }))
@@ -201,10 +172,7 @@ async fn stage_batch(
             ),
         ));
     }
-    state
-        .store
-        .stage_full_sync_batch(&site.id, &sync_id, index, &batch.devices, state.now())
-        .await?;
+    devices::stage_batch(&state, &site.id, &sync_id, index, &batch.devices).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -215,11 +183,8 @@ async fn complete_sync(
     AppJson(complete): AppJson<CompleteFullSync>,
 ) -> AppResult<Json<SyncResult>> {
     check_sync_id(&sync_id)?;
-    let result = state
-        .store
-        .complete_full_sync(&site.id, &sync_id, complete.batch_count, state.now())
-        .await?;
-    synced(&state, &site.id, &result).await;
+    let result =
+        devices::complete_full_sync(&state, &site.id, &sync_id, complete.batch_count).await?;
     Ok(Json(result))
 }
 
@@ -234,21 +199,8 @@ async fn apply_delta(
     for (index, id) in delta.removals.iter().enumerate() {
         validate::device_id(&format!("removals[{index}]"), id)?;
     }
-    let result = state
-        .store
-        .apply_delta(&site.id, &sync_id, &delta, state.now())
-        .await?;
-    synced(&state, &site.id, &result).await;
+    let result = devices::apply_delta(&state, &site.id, &sync_id, &delta).await?;
     Ok(Json(result))
-}
-
-async fn synced(state: &AppState, connector_id: &str, result: &SyncResult) {
-    tracing::info!(connector = connector_id, sync = %result.sync_id, changed = result.changed, "sync applied");
-    state.publish(Event::Devices(DevicesEvent {
-        connector_id: connector_id.to_owned(),
-        changed: result.changed,
-    }));
-    state.publish_connector(connector_id).await;
 }
 
 /// Long-poll: answers at once when actions wait or offboarding was asked, otherwise when one of
@@ -329,13 +281,7 @@ async fn accept_action(
     SiteConnector(site): SiteConnector,
     Path(id): Path<String>,
 ) -> AppResult<StatusCode> {
-    if let Some(action) = state
-        .store
-        .accept_action(&site.id, &id, state.now())
-        .await?
-    {
-        state.publish(Event::DeviceAction(action));
-    }
+    actions::accept(&state, &site.id, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -346,14 +292,7 @@ async fn report_result(
     AppJson(result): AppJson<ActionResult>,
 ) -> AppResult<StatusCode> {
     validate::action_result(&result)?;
-    if let Some(action) = state
-        .store
-        .report_action_result(&site.id, &id, &result, state.now())
-        .await?
-    {
-        tracing::info!(action = %id, state = %action.action_state, code = result.result_code, "action result");
-        state.publish(Event::DeviceAction(action));
-    }
+    actions::report_result(&state, &site.id, &id, &result).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -370,9 +309,7 @@ async fn acknowledge_offboard(
         ));
     }
     if admin_api::connectors::acknowledges_offboarding(site.site_version.as_deref()) {
-        complete_offboard(&state, &site.id, &Actor::connector(&site.id))
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?;
+        connectors::complete_offboard(&state, &site.id, &Actor::connector(&site.id)).await?;
     }
     Ok(StatusCode::ACCEPTED)
 }

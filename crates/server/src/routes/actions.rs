@@ -1,5 +1,5 @@
 use admin_api::actions::UNSUPPORTED_GRAPH_ACTIONS;
-use admin_api::{Collection, DeviceAction, Event, TriggerConfigurationManagerAction};
+use admin_api::{Collection, DeviceAction, TriggerConfigurationManagerAction};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -7,6 +7,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use crate::auth::{require, Authorized};
+use crate::domain::actions;
 use crate::error::{AppError, AppJson, AppResult};
 use crate::query::{decode_skiptoken, encode_skiptoken, next_link, parse_page_options};
 use crate::state::AppState;
@@ -52,25 +53,16 @@ pub(crate) async fn trigger(
 ) -> AppResult<Response> {
     let requested = parse_trigger(body)?;
     let idempotency_key = idempotency_key(&headers)?;
-    let (action, created) = state
-        .store
-        .trigger_action(
-            &ActionRequest {
-                device_id: &device_id,
-                action: requested.configuration_manager_action.action,
-                requested_by: &user.principal.actor(),
-                idempotency_key: idempotency_key.as_deref(),
-            },
-            state.now(),
-        )
-        .await?;
-    if created {
-        tracing::info!(action = %action.id, device = %device_id, kind = %action.action, user = %user.principal.user_principal_name, "action requested");
-        state.publish(Event::DeviceAction(action.clone()));
-        if let Some(connector_id) = state.store.device_connector(&device_id).await? {
-            state.signal_site(&connector_id);
-        }
-    }
+    let (action, _) = actions::request(
+        &state,
+        &ActionRequest {
+            device_id: &device_id,
+            action: requested.configuration_manager_action.action,
+            requested_by: &user.principal.actor(),
+            idempotency_key: idempotency_key.as_deref(),
+        },
+    )
+    .await?;
     let location = format!("/api/v1/deviceActions/{}", action.id);
     Ok((
         StatusCode::ACCEPTED,

@@ -5,12 +5,10 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use crate::auth::{require, Authorized};
+use crate::domain::connectors;
 use crate::error::{AppError, AppResult};
 use crate::query::parse_page_options;
-use crate::state::{to_time, AppState};
-use crate::store::audit::Actor;
-use crate::store::{timestamp, Store};
-use crate::{secrets, Config};
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -89,24 +87,9 @@ pub(crate) async fn offboard(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> AppResult<(StatusCode, Json<Connector>)> {
-    let actor = user.principal.actor();
-    let now = state.now();
-    if !state.store.request_offboard(&id, &actor, now).await? {
-        return Err(not_found(&id));
-    }
-    // Read and announced before the site is told: an online site confirms at once, and the
-    // connector could be gone (and its removal announced) before this read or event.
-    let connector = state
-        .store
-        .connector(&id, now, state.online_window())
+    let connector = connectors::request_offboard(&state, &id, &user.principal.actor())
         .await?
         .ok_or_else(|| not_found(&id))?;
-    tracing::info!(connector = %id, user = %actor.name, "offboarding requested");
-    state.publish(admin_api::Event::Connector(admin_api::ConnectorEvent {
-        id: id.clone(),
-        connector: Some(connector.clone()),
-    }));
-    state.signal_site(&id);
     Ok((StatusCode::ACCEPTED, Json(connector)))
 }
 
@@ -121,26 +104,10 @@ pub(crate) async fn create_onboarding_token(
     user: Authorized<require::OrganizationUpdate>,
     State(state): State<AppState>,
 ) -> AppResult<(StatusCode, Json<OnboardingToken>)> {
-    let token = new_onboarding_token(&state.store, &state.config, &user.principal.actor()).await?;
+    let token =
+        connectors::new_onboarding_token(&state.store, &state.config, &user.principal.actor())
+            .await?;
     Ok((StatusCode::CREATED, Json(token)))
-}
-
-/// Makes a one-time onboarding token; only its hash is kept.
-pub async fn new_onboarding_token(
-    store: &Store,
-    config: &Config,
-    actor: &Actor,
-) -> AppResult<OnboardingToken> {
-    let token = secrets::generate("cmot_");
-    let now = time::OffsetDateTime::now_utc();
-    let expires = now + to_time(config.onboarding_token_lifetime);
-    store
-        .insert_onboarding_token(&secrets::hash(&token), actor, now, expires)
-        .await?;
-    Ok(OnboardingToken {
-        token,
-        expires_date_time: timestamp(expires),
-    })
 }
 
 fn not_found(id: &str) -> AppError {

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use admin_api::{AuditActivity, AuditResult, Me, SignIn};
+use admin_api::{AuditActivity, Me, SignIn};
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
@@ -92,15 +92,9 @@ pub(crate) async fn sign_in(
         state
             .store
             .append_audit(
-                &AuditEntry {
-                    activity: AuditActivity::SignIn,
-                    result: AuditResult::Failure,
-                    actor: &Actor::user(user_name),
-                    resource_type: "session",
-                    resource_id: None,
-                    resource_name: None,
-                    details: Some("The user name or password was incorrect.".into()),
-                },
+                &AuditEntry::new(AuditActivity::SignIn, &Actor::user(user_name))
+                    .details("The user name or password was incorrect.")
+                    .failed(),
                 now,
             )
             .await?;

@@ -1,7 +1,5 @@
 use admin_api::protocol::{ActionResult, SiteAction};
-use admin_api::{
-    ActionState, AuditActivity, AuditResult, ConfigurationManagerActionType, DeviceAction,
-};
+use admin_api::{ActionState, AuditActivity, ConfigurationManagerActionType, DeviceAction};
 use sqlx::FromRow;
 use time::OffsetDateTime;
 
@@ -97,15 +95,12 @@ impl Store {
         let created = fetch_action(&mut tx, &id).await?;
         append(
             &mut tx,
-            &AuditEntry {
-                activity: AuditActivity::RequestConfigurationManagerAction,
-                result: AuditResult::Success,
-                actor: request.requested_by,
-                resource_type: "device",
-                resource_id: Some(request.device_id),
-                resource_name: Some(&device_name),
-                details: Some(format!("{} requested (action {id}).", request.action)),
-            },
+            &AuditEntry::new(
+                AuditActivity::RequestConfigurationManagerAction,
+                request.requested_by,
+            )
+            .on(request.device_id, Some(&device_name))
+            .details(format!("{} requested (action {id}).", request.action)),
             now,
         )
         .await?;
@@ -286,11 +281,6 @@ async fn audit_result(
     .bind(&action.device_id)
     .fetch_optional(&mut **tx)
     .await?;
-    let result = if action.action_state == ActionState::Done {
-        AuditResult::Success
-    } else {
-        AuditResult::Failure
-    };
     let code = action
         .result_code
         // Client return codes are HRESULTs, stored signed: shown as ConfigMgr shows them.
@@ -304,23 +294,18 @@ async fn audit_result(
             }
         })
         .unwrap_or_default();
-    append(
-        tx,
-        &AuditEntry {
-            activity: AuditActivity::ConfigurationManagerActionResult,
-            result,
-            actor,
-            resource_type: "device",
-            resource_id: Some(&action.device_id),
-            resource_name: device_name.as_deref(),
-            details: Some(format!(
-                "{} {}{code} (action {}).",
-                action.action, action.action_state, action.id
-            )),
-        },
-        now,
-    )
-    .await
+    let entry = AuditEntry::new(AuditActivity::ConfigurationManagerActionResult, actor)
+        .on(&action.device_id, device_name.as_deref())
+        .details(format!(
+            "{} {}{code} (action {}).",
+            action.action, action.action_state, action.id
+        ));
+    let entry = if action.action_state == ActionState::Done {
+        entry
+    } else {
+        entry.failed()
+    };
+    append(tx, &entry, now).await
 }
 
 /// Cancels a connector's open actions inside an offboarding's transaction.

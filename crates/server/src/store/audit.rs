@@ -51,16 +51,66 @@ impl Actor {
     }
 }
 
-/// One audit event before it is written.
+/// One audit event before it is written, built from what happened and who did it:
+/// `AuditEntry::new(activity, actor).on(id, name).details(..)`, `.failed()` for a refusal.
 #[derive(Debug, Clone)]
 pub struct AuditEntry<'a> {
-    pub activity: AuditActivity,
-    pub result: AuditResult,
-    pub actor: &'a Actor,
-    pub resource_type: &'a str,
-    pub resource_id: Option<&'a str>,
-    pub resource_name: Option<&'a str>,
-    pub details: Option<String>,
+    activity: AuditActivity,
+    result: AuditResult,
+    actor: &'a Actor,
+    resource_id: Option<&'a str>,
+    resource_name: Option<&'a str>,
+    details: Option<String>,
+}
+
+impl<'a> AuditEntry<'a> {
+    /// `actor` did `activity`, successfully.
+    pub fn new(activity: AuditActivity, actor: &'a Actor) -> Self {
+        Self {
+            activity,
+            result: AuditResult::Success,
+            actor,
+            resource_id: None,
+            resource_name: None,
+            details: None,
+        }
+    }
+
+    /// The resource it was done to, with its readable name when it has one.
+    pub fn on(mut self, id: &'a str, name: Option<&'a str>) -> Self {
+        self.resource_id = Some(id);
+        self.resource_name = name;
+        self
+    }
+
+    /// What happened, in a sentence.
+    pub fn details(mut self, details: impl Into<String>) -> Self {
+        self.details = Some(details.into());
+        self
+    }
+
+    /// It was refused or went wrong.
+    pub fn failed(mut self) -> Self {
+        self.result = AuditResult::Failure;
+        self
+    }
+
+    /// The kind of resource each activity touches (the log's `resourceType`).
+    fn resource_type(&self) -> &'static str {
+        match self.activity {
+            AuditActivity::SignIn | AuditActivity::SignOut => "session",
+            AuditActivity::RequestConfigurationManagerAction
+            | AuditActivity::ConfigurationManagerActionResult => "device",
+            AuditActivity::CreateOnboardingToken => "onboardingToken",
+            AuditActivity::OnboardConnector
+            | AuditActivity::DeleteConnector
+            | AuditActivity::CompleteOffboarding => "connector",
+            AuditActivity::CreateUser | AuditActivity::UpdateUserRoles => "user",
+            AuditActivity::CreateRoleDefinition | AuditActivity::DeleteRoleDefinition => {
+                "roleDefinition"
+            }
+        }
+    }
 }
 
 /// Appends `entry` on `connection` (normally the change's own transaction), stamped with the
@@ -82,7 +132,7 @@ pub async fn append(
     .bind(entry.result.as_str())
     .bind(entry.actor.kind.as_str())
     .bind(&entry.actor.name)
-    .bind(entry.resource_type)
+    .bind(entry.resource_type())
     .bind(entry.resource_id)
     .bind(entry.resource_name)
     .bind(&entry.details)

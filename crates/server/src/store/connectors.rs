@@ -1,5 +1,5 @@
 use admin_api::protocol::SiteInfo;
-use admin_api::{AuditActivity, AuditResult, Cloud, Connector, ConnectorStatus, UploadScope};
+use admin_api::{AuditActivity, Cloud, Connector, ConnectorStatus, UploadScope};
 use sqlx::FromRow;
 use time::{Duration, OffsetDateTime};
 
@@ -185,15 +185,9 @@ impl Store {
                 .await?;
             append(
                 &mut tx,
-                &AuditEntry {
-                    activity: AuditActivity::DeleteConnector,
-                    result: AuditResult::Success,
-                    actor,
-                    resource_type: "connector",
-                    resource_id: Some(id),
-                    resource_name: hierarchy_name.as_deref(),
-                    details: Some("Offboarding requested.".into()),
-                },
+                &AuditEntry::new(AuditActivity::DeleteConnector, actor)
+                    .on(id, hierarchy_name.as_deref())
+                    .details("Offboarding requested."),
                 now,
             )
             .await?;
@@ -255,18 +249,12 @@ impl Store {
             .await?;
         append(
             &mut tx,
-            &AuditEntry {
-                activity: AuditActivity::CompleteOffboarding,
-                result: AuditResult::Success,
-                actor,
-                resource_type: "connector",
-                resource_id: Some(id),
-                resource_name: hierarchy_name.as_deref(),
-                details: Some(format!(
+            &AuditEntry::new(AuditActivity::CompleteOffboarding, actor)
+                .on(id, hierarchy_name.as_deref())
+                .details(format!(
                     "{removed_devices} device(s) removed, {} open action(s) canceled.",
                     canceled.len()
                 )),
-            },
             now,
         )
         .await?;

@@ -1,4 +1,4 @@
-use admin_api::{AuditActivity, AuditResult};
+use admin_api::AuditActivity;
 use time::OffsetDateTime;
 
 use super::audit::{append, Actor, AuditEntry};
@@ -25,15 +25,8 @@ impl Store {
         .await?;
         append(
             &mut tx,
-            &AuditEntry {
-                activity: AuditActivity::CreateOnboardingToken,
-                result: AuditResult::Success,
-                actor,
-                resource_type: "onboardingToken",
-                resource_id: None,
-                resource_name: None,
-                details: Some(format!("Valid until {}.", timestamp(expires))),
-            },
+            &AuditEntry::new(AuditActivity::CreateOnboardingToken, actor)
+                .details(format!("Valid until {}.", timestamp(expires))),
             now,
         )
         .await?;
@@ -90,15 +83,12 @@ impl Store {
         .await?;
         append(
             &mut tx,
-            &AuditEntry {
-                activity: AuditActivity::OnboardConnector,
-                result: AuditResult::Success,
-                actor: &Actor::connector(&connector.id),
-                resource_type: "connector",
-                resource_id: Some(&connector.id),
-                resource_name: None,
-                details: Some(format!("Hierarchy {} attached.", connector.hierarchy_id)),
-            },
+            &AuditEntry::new(
+                AuditActivity::OnboardConnector,
+                &Actor::connector(&connector.id),
+            )
+            .on(&connector.id, None)
+            .details(format!("Hierarchy {} attached.", connector.hierarchy_id)),
             now,
         )
         .await?;

@@ -1,13 +1,62 @@
 //! Local accounts, roles and sessions.
 
-use admin_api::{AuditActivity, AuditResult, NewRoleDefinition, Permission, RoleDefinition, User};
+use admin_api::{AuditActivity, Me, NewRoleDefinition, Permission, RoleDefinition, User};
 use sqlx::{FromRow, SqliteConnection};
 use time::OffsetDateTime;
 
 use super::audit::{append, Actor, AuditEntry};
 use super::{stored, timestamp, Store};
-use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
+
+/// An account with its roles and the union of their permissions (a signed-in user's, or one
+/// whose roles change).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub user_id: String,
+    pub user_principal_name: String,
+    pub display_name: String,
+    pub roles: Vec<String>,
+    pub permissions: Vec<Permission>,
+}
+
+impl Account {
+    pub fn may(&self, permission: Permission) -> bool {
+        self.permissions.contains(&permission)
+    }
+
+    pub fn actor(&self) -> Actor {
+        Actor::user(&self.user_principal_name)
+    }
+
+    pub fn me(&self) -> Me {
+        Me {
+            user_principal_name: self.user_principal_name.clone(),
+            display_name: self.display_name.clone(),
+            roles: self.roles.clone(),
+            permissions: self.permissions.clone(),
+        }
+    }
+
+    /// Nobody grants what they do not hold: the 403 names the permissions among `permissions`
+    /// that this user lacks.
+    pub fn may_grant(&self, permissions: &[Permission]) -> AppResult<()> {
+        let mut lacking: Vec<&str> = permissions
+            .iter()
+            .filter(|p| !self.may(**p))
+            .map(|p| p.as_str())
+            .collect();
+        lacking.sort_unstable();
+        lacking.dedup();
+        if lacking.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(format!(
+                "You cannot grant permissions you do not hold: {}.",
+                lacking.join(", ")
+            )))
+        }
+    }
+}
 
 /// What sign-in needs to know about an account.
 #[derive(Debug, Clone, FromRow)]
@@ -27,7 +76,7 @@ pub struct NewUser<'a> {
 
 /// A session as its cookie finds it.
 pub struct SessionRecord {
-    pub principal: Principal,
+    pub account: Account,
     pub last_seen_at: OffsetDateTime,
 }
 
@@ -65,15 +114,9 @@ impl Store {
         let created = fetch_user(&mut tx, &id).await?;
         append(
             &mut tx,
-            &AuditEntry {
-                activity: AuditActivity::CreateUser,
-                result: AuditResult::Success,
-                actor,
-                resource_type: "user",
-                resource_id: Some(&id),
-                resource_name: Some(&created.user_principal_name),
-                details: Some(roles_sentence(&created.roles)),
-            },
+            &AuditEntry::new(AuditActivity::CreateUser, actor)
+                .on(&id, Some(&created.user_principal_name))
+                .details(roles_sentence(&created.roles)),
             now,
         )
         .await?;
@@ -90,7 +133,7 @@ impl Store {
         &self,
         user_id: &str,
         roles: &[String],
-        granted_by: Option<&Principal>,
+        granted_by: Option<&Account>,
         actor: &Actor,
         now: OffsetDateTime,
     ) -> AppResult<Option<User>> {
@@ -107,13 +150,13 @@ impl Store {
                 "You cannot change your own roles: another administrator must.".into(),
             ));
         }
-        let before = principal_of(&mut tx, user_id).await?.permissions;
+        let before = account_of(&mut tx, user_id).await?.permissions;
         sqlx::query("DELETE FROM user_roles WHERE user_id = ?")
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
         assign_roles(&mut tx, user_id, roles).await?;
-        let after = principal_of(&mut tx, user_id).await?.permissions;
+        let after = account_of(&mut tx, user_id).await?.permissions;
         if let Some(granter) = granted_by {
             let touched: Vec<Permission> = before.iter().chain(&after).copied().collect();
             granter.may_grant(&touched)?;
@@ -129,15 +172,9 @@ impl Store {
         let updated = fetch_user(&mut tx, user_id).await?;
         append(
             &mut tx,
-            &AuditEntry {
-                activity: AuditActivity::UpdateUserRoles,
-                result: AuditResult::Success,
-                actor,
-                resource_type: "user",
-                resource_id: Some(user_id),
-                resource_name: Some(&updated.user_principal_name),
-                details: Some(roles_sentence(&updated.roles)),
-            },
+            &AuditEntry::new(AuditActivity::UpdateUserRoles, actor)
+                .on(user_id, Some(&updated.user_principal_name))
+                .details(roles_sentence(&updated.roles)),
             now,
         )
         .await?;
@@ -242,14 +279,9 @@ impl Store {
         let created = RoleDefinition::try_from(row)?;
         append(
             &mut tx,
-            &AuditEntry {
-                activity: AuditActivity::CreateRoleDefinition,
-                result: AuditResult::Success,
-                actor,
-                resource_type: "roleDefinition",
-                resource_id: Some(&id),
-                resource_name: Some(&created.display_name),
-                details: Some(format!(
+            &AuditEntry::new(AuditActivity::CreateRoleDefinition, actor)
+                .on(&id, Some(&created.display_name))
+                .details(format!(
                     "Permissions: {}.",
                     permissions
                         .iter()
@@ -257,7 +289,6 @@ impl Store {
                         .collect::<Vec<_>>()
                         .join(", ")
                 )),
-            },
             now,
         )
         .await?;
@@ -302,15 +333,8 @@ impl Store {
             .await?;
         append(
             &mut tx,
-            &AuditEntry {
-                activity: AuditActivity::DeleteRoleDefinition,
-                result: AuditResult::Success,
-                actor,
-                resource_type: "roleDefinition",
-                resource_id: Some(id),
-                resource_name: Some(&row.display_name),
-                details: None,
-            },
+            &AuditEntry::new(AuditActivity::DeleteRoleDefinition, actor)
+                .on(id, Some(&row.display_name)),
             now,
         )
         .await?;
@@ -325,7 +349,7 @@ impl Store {
         user: &Credentials,
         now: OffsetDateTime,
         expires: OffsetDateTime,
-    ) -> AppResult<Principal> {
+    ) -> AppResult<Account> {
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
             "INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?)",
@@ -337,23 +361,15 @@ impl Store {
         .bind(timestamp(expires))
         .execute(&mut *tx)
         .await?;
-        let principal = principal_of(&mut tx, &user.id).await?;
+        let account = account_of(&mut tx, &user.id).await?;
         append(
             &mut tx,
-            &AuditEntry {
-                activity: AuditActivity::SignIn,
-                result: AuditResult::Success,
-                actor: &Actor::user(&user.user_name),
-                resource_type: "session",
-                resource_id: None,
-                resource_name: None,
-                details: None,
-            },
+            &AuditEntry::new(AuditActivity::SignIn, &Actor::user(&user.user_name)),
             now,
         )
         .await?;
         tx.commit().await?;
-        Ok(principal)
+        Ok(account)
     }
 
     /// The session this token opens, if it has not expired: neither past its absolute expiry nor
@@ -402,7 +418,7 @@ impl Store {
             })
             .collect();
         Ok(Some(SessionRecord {
-            principal: principal(user_id, user_name, display_name, roles)?,
+            account: account(user_id, user_name, display_name, roles)?,
             last_seen_at,
         }))
     }
@@ -459,15 +475,7 @@ impl Store {
         if ended {
             append(
                 &mut tx,
-                &AuditEntry {
-                    activity: AuditActivity::SignOut,
-                    result: AuditResult::Success,
-                    actor,
-                    resource_type: "session",
-                    resource_id: None,
-                    resource_name: None,
-                    details: None,
-                },
+                &AuditEntry::new(AuditActivity::SignOut, actor),
                 now,
             )
             .await?;
@@ -577,14 +585,14 @@ async fn fetch_user(connection: &mut SqliteConnection, id: &str) -> AppResult<Us
 }
 
 /// The user with the union of their roles' permissions: asked on every request, so two queries.
-async fn principal_of(connection: &mut SqliteConnection, user_id: &str) -> AppResult<Principal> {
+async fn account_of(connection: &mut SqliteConnection, user_id: &str) -> AppResult<Account> {
     let (user_name, display_name): (String, String) =
         sqlx::query_as("SELECT user_name, display_name FROM users WHERE id = ?")
             .bind(user_id)
             .fetch_one(&mut *connection)
             .await?;
     let roles = role_rows(connection, user_id).await?;
-    principal(user_id.to_owned(), user_name, display_name, roles)
+    account(user_id.to_owned(), user_name, display_name, roles)
 }
 
 /// A session's user with the roles they hold (one row per role, absent where the user has none).
@@ -601,13 +609,13 @@ struct SessionRow {
     permissions: Option<String>,
 }
 
-/// A user as a principal: their roles' names and the union of the roles' permissions.
-fn principal(
+/// A user as an account: their roles' names and the union of the roles' permissions.
+fn account(
     user_id: String,
     user_principal_name: String,
     display_name: String,
     role_rows: Vec<RoleRow>,
-) -> AppResult<Principal> {
+) -> AppResult<Account> {
     let mut roles = Vec::new();
     let mut permissions = Vec::new();
     for row in role_rows {
@@ -620,7 +628,7 @@ fn principal(
         roles.push(role.display_name);
     }
     permissions.sort_by_key(|p| Permission::ALL.iter().position(|q| q == p));
-    Ok(Principal {
+    Ok(Account {
         user_id,
         user_principal_name,
         display_name,

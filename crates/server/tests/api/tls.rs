@@ -48,7 +48,7 @@ async fn a_site_attaches_over_https_trusting_a_ca_file() {
         "no plain HTTP answer"
     );
 
-    let token = admin_server::routes::connectors::new_onboarding_token(
+    let token = admin_server::domain::connectors::new_onboarding_token(
         server.store(),
         &config,
         &admin_server::store::audit::Actor::command_line(),

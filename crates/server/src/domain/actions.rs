@@ -1,0 +1,70 @@
+//! A ConfigMgr client action, from its request to its end: requested by a user (the site is
+//! woken), accepted by the site, ended by its result, by a timeout or by offboarding (see
+//! [`super::connectors::complete_offboard`]).
+
+use admin_api::protocol::ActionResult;
+use admin_api::{DeviceAction, Event};
+
+use crate::error::AppResult;
+use crate::state::{to_time, AppState};
+use crate::store::actions::ActionRequest;
+
+/// Queues the action for the device's site, or returns the one standing for the same key or the
+/// same device and action (then `false`: nothing new was written or announced).
+pub async fn request(
+    state: &AppState,
+    request: &ActionRequest<'_>,
+) -> AppResult<(DeviceAction, bool)> {
+    let (action, created) = state.store.trigger_action(request, state.now()).await?;
+    if created {
+        tracing::info!(action = %action.id, device = %request.device_id, kind = %action.action, actor = %request.requested_by.name, "action requested");
+        state.publish(Event::DeviceAction(action.clone()));
+        if let Some(connector_id) = state.store.device_connector(request.device_id).await? {
+            state.signal_site(&connector_id);
+        }
+    }
+    Ok((action, created))
+}
+
+/// The site took the action on (`pending` → `active`); repeating it changes nothing.
+pub async fn accept(state: &AppState, connector_id: &str, id: &str) -> AppResult<()> {
+    if let Some(action) = state
+        .store
+        .accept_action(connector_id, id, state.now())
+        .await?
+    {
+        state.publish(Event::DeviceAction(action));
+    }
+    Ok(())
+}
+
+/// The site reports how the action ended.
+pub async fn report_result(
+    state: &AppState,
+    connector_id: &str,
+    id: &str,
+    result: &ActionResult,
+) -> AppResult<()> {
+    if let Some(action) = state
+        .store
+        .report_action_result(connector_id, id, result, state.now())
+        .await?
+    {
+        tracing::info!(action = %id, state = %action.action_state, code = result.result_code, "action result");
+        state.publish(Event::DeviceAction(action));
+    }
+    Ok(())
+}
+
+/// Ends the actions that waited longer than the configured timeout.
+pub async fn time_out(state: &AppState) -> AppResult<()> {
+    let now = state.now();
+    let timed_out = state
+        .store
+        .time_out_actions(now - to_time(state.config.action_timeout), now)
+        .await?;
+    for action in timed_out {
+        state.publish(Event::DeviceAction(action));
+    }
+    Ok(())
+}
