@@ -15,7 +15,8 @@ use crate::pages::devices::{AllDevices, DeviceOverview};
 use crate::pages::home::Home;
 use crate::pages::not_found::NotFound;
 use crate::pages::sign_in::SignIn;
-use crate::session::{provide_session, sign_in_url, use_session, SIGN_IN_PATH};
+use crate::paths;
+use crate::session::{provide_session, sign_in_url, use_session};
 
 #[component]
 pub fn App() -> impl IntoView {
@@ -37,14 +38,14 @@ fn Gate() -> impl IntoView {
     let location = use_location();
     let navigate = use_navigate();
     // Memos, so that the frame is rebuilt only when these change, not on every navigation.
-    let on_sign_in_page = Memo::new(move |_| location.pathname.get() == SIGN_IN_PATH);
+    let on_sign_in_page = Memo::new(move |_| location.pathname.get() == paths::SIGN_IN);
     let signed_in = Memo::new(move |_| session.me.with(Option::is_some));
     api::on_unauthenticated({
         let navigate = navigate.clone();
         move || {
             let location = window().location();
             let path = location.pathname().unwrap_or_default();
-            if path == SIGN_IN_PATH {
+            if path == paths::SIGN_IN {
                 return;
             }
             let here = format!("{path}{}", location.search().unwrap_or_default());
@@ -79,10 +80,10 @@ fn Gate() -> impl IntoView {
                 <Shell>
                     <Routes fallback=NotFound>
                         <Route path=path!("/") view=Home />
-                        <Route path=path!("/devices") view=AllDevices />
-                        <Route path=path!("/devices/:id") view=DeviceOverview />
-                        <Route path=path!("/tenant-admin/connectors") view=Connectors />
-                        <Route path=path!("/tenant-admin/audit-logs") view=AuditLogs />
+                        <Route path=paths::route(paths::DEVICES) view=AllDevices />
+                        <Route path=paths::route_with(paths::DEVICES, "id") view=DeviceOverview />
+                        <Route path=paths::route2(paths::CONNECTORS) view=Connectors />
+                        <Route path=paths::route2(paths::AUDIT_LOGS) view=AuditLogs />
                     </Routes>
                 </Shell>
             }

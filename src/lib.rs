@@ -5,5 +5,8 @@ pub mod app;
 pub mod components;
 pub mod format;
 pub mod live;
+pub mod order;
 pub mod pages;
+pub mod paths;
 pub mod session;
+pub mod url_state;

@@ -4,7 +4,8 @@
 use admin_api::{Me, Permission};
 use leptos::prelude::*;
 
-use crate::pages::devices::view_state::encode;
+use crate::api::query::encode;
+use crate::paths;
 
 #[derive(Clone, Copy)]
 pub struct Session {
@@ -49,23 +50,22 @@ pub fn safe_return_path(requested: Option<&str>) -> String {
             if path.starts_with('/')
                 && !path.starts_with("//")
                 && !path.starts_with("/\\")
-                && !path.starts_with(SIGN_IN_PATH) =>
+                && !path.starts_with(paths::SIGN_IN) =>
         {
             path.to_owned()
         }
-        _ => "/".to_owned(),
+        _ => paths::HOME.to_owned(),
     }
 }
 
-pub const SIGN_IN_PATH: &str = "/signin";
-
 /// The sign-in page's address that comes back to `here` (path and query).
 pub fn sign_in_url(here: &str) -> String {
-    if safe_return_path(Some(here)) == "/" {
-        return SIGN_IN_PATH.to_owned();
+    if safe_return_path(Some(here)) == paths::HOME {
+        return paths::SIGN_IN.to_owned();
     }
     format!(
-        "{SIGN_IN_PATH}?{}",
+        "{}?{}",
+        paths::SIGN_IN,
         encode(&[("returnTo".to_owned(), here.to_owned())])
     )
 }

@@ -1,8 +1,38 @@
 use admin_api::{AuditEvent, Collection};
 
-use super::{get, ApiError};
+use super::query::encode;
+use super::{get, ApiError, API_BASE};
 
-/// A page of the audit log; `url` comes from the view's query (or a nextLink).
-pub async fn page(url: &str) -> Result<Collection<AuditEvent>, ApiError> {
-    get(url).await
+/// Audit events per page.
+const PAGE_SIZE: u32 = 50;
+
+/// A page of the audit log, newest first: the events that match `filter`, from `skiptoken` on,
+/// with their count.
+pub async fn page(
+    filter: Option<&str>,
+    skiptoken: Option<&str>,
+) -> Result<Collection<AuditEvent>, ApiError> {
+    get(&url(filter, skiptoken)).await
+}
+
+fn url(filter: Option<&str>, skiptoken: Option<&str>) -> String {
+    let mut query = vec![
+        ("$top".to_owned(), PAGE_SIZE.to_string()),
+        ("$count".to_owned(), "true".to_owned()),
+    ];
+    if let Some(filter) = filter {
+        query.push(("$filter".to_owned(), filter.to_owned()));
+    }
+    if let Some(token) = skiptoken {
+        query.push(("$skiptoken".to_owned(), token.to_owned()));
+    }
+    format!("{API_BASE}/auditEvents?{}", encode(&query))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_first_page_asks_for_fifty_with_the_count() {
+        assert!(super::url(None, None).ends_with("?$top=50&$count=true"));
+    }
 }

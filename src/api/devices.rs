@@ -1,7 +1,7 @@
 use admin_api::{Collection, Device};
 
+use super::query::encode;
 use super::{get, ApiError, API_BASE};
-use crate::pages::devices::view_state::encode;
 
 /// The first page of devices in the default order, with the total count.
 pub async fn first_page(top: u32) -> Result<Collection<Device>, ApiError> {

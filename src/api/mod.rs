@@ -4,6 +4,7 @@ pub mod actions;
 pub mod audit;
 pub mod connectors;
 pub mod devices;
+pub mod query;
 pub mod session;
 
 use std::cell::RefCell;

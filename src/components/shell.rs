@@ -5,7 +5,8 @@ use leptos_router::components::A;
 
 use crate::api;
 use crate::components::toast::{use_toasts, ToastRegion};
-use crate::session::{use_session, SIGN_IN_PATH};
+use crate::paths;
+use crate::session::use_session;
 
 /// One step of the breadcrumb; the last one is the page itself and has no link.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,7 +62,7 @@ pub fn Shell(children: Children) -> impl IntoView {
             >
                 <span aria-hidden="true">"☰"</span>
             </button>
-            <a class="product" href="/">"Attach Center"</a>
+            <a class="product" href=paths::HOME>"Attach Center"</a>
             <span class="product-sub">"Configuration Manager tenant attach"</span>
             <SignedInUser />
         </header>
@@ -75,7 +76,7 @@ pub fn Shell(children: Children) -> impl IntoView {
             >
                 <ul>
                     <li>
-                        <A href="/" exact=true>
+                        <A href=paths::HOME exact=true>
                             <span class="nav-icon" aria-hidden="true">"⌂"</span>
                             "Home"
                         </A>
@@ -87,7 +88,7 @@ pub fn Shell(children: Children) -> impl IntoView {
                         </span>
                         <ul>
                             <li>
-                                <A href="/devices">"All devices"</A>
+                                <A href=paths::DEVICES>"All devices"</A>
                             </li>
                         </ul>
                     </li>
@@ -98,10 +99,10 @@ pub fn Shell(children: Children) -> impl IntoView {
                         </span>
                         <ul>
                             <li>
-                                <A href="/tenant-admin/connectors">"Connectors and tokens"</A>
+                                <A href=paths::CONNECTORS>"Connectors and tokens"</A>
                             </li>
                             <li>
-                                <A href="/tenant-admin/audit-logs">"Audit logs"</A>
+                                <A href=paths::AUDIT_LOGS>"Audit logs"</A>
                             </li>
                         </ul>
                     </li>
@@ -155,7 +156,7 @@ fn SignedInUser() -> impl IntoView {
             match api::session::sign_out().await {
                 Ok(()) => {
                     session.me.set(None);
-                    navigate(SIGN_IN_PATH, Default::default());
+                    navigate(paths::SIGN_IN, Default::default());
                 }
                 Err(error) => toasts.error(format!("Signing out failed: {error}")),
             }

@@ -3,21 +3,25 @@
 //! onboarding tokens for new sites. Live from the event stream.
 
 use admin_api::{
-    reports_full_details_of, CheckResult, Connector, ConnectorStatus, OnboardingToken, Permission,
-    UploadScope,
+    reports_full_details_of, CheckResult, ConnectivityCheck, Connector, ConnectorStatus,
+    OnboardingToken, Permission, UploadScope,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::{use_navigate, use_query_map};
+use leptos::Params;
+use leptos_router::hooks::use_query;
+use leptos_router::params::Params;
 
 use crate::api::connectors;
 use crate::components::dialog::ConfirmDialog;
-use crate::components::error_banner::ErrorBanner;
+use crate::components::loaded::Loaded;
 use crate::components::permission::RequiresNote;
 use crate::components::shell::{set_breadcrumb, Crumb};
+use crate::components::table::{Column, Table};
 use crate::components::toast::use_toasts;
 use crate::format;
 use crate::live::use_live;
+use crate::paths;
 use crate::session::use_session;
 
 /// A hierarchy's name as the site reported it, or "Unknown hierarchy" until it does.
@@ -30,7 +34,7 @@ fn name_of(c: &Connector) -> String {
 #[component]
 pub fn Connectors() -> impl IntoView {
     set_breadcrumb(vec![
-        Crumb::link("Home", "/"),
+        Crumb::link("Home", paths::HOME),
         Crumb::here("Connectors and tokens"),
     ]);
     let live = use_live();
@@ -40,132 +44,110 @@ pub fn Connectors() -> impl IntoView {
         live.connectors_changed.track();
         connectors::list()
     });
-    let query = use_query_map();
-    let selected = Memo::new(move |_| query.with(|q| q.get("id")));
+    let query = use_query::<ConnectorQuery>();
+    let selected = Memo::new(move |_| query.with(|q| q.as_ref().ok().and_then(|q| q.id.clone())));
+    let refresh = Callback::new(move |()| refreshes.update(|n| *n += 1));
     view! {
         <h1>"Connectors and tokens"</h1>
         <h2 class="subtitle">"Microsoft Endpoint Configuration Manager"</h2>
         <div class="toolbar">
-            <button class="button" on:click=move |_| refreshes.update(|n| *n += 1)>
+            <button class="button" on:click=move |_| refresh.run(())>
                 <span aria-hidden="true">"↻ "</span>
                 "Refresh"
             </button>
         </div>
-        <Transition fallback=|| view! { <p class="muted" role="status">"Loading connectors…"</p> }>
-            {move || Suspend::new(async move {
-                match list.await {
-                    Ok(page) => view! { <ConnectorTable connectors=page.value selected /> }.into_any(),
-                    Err(error) => {
-                        view! { <ErrorBanner error on_retry=move |_| refreshes.update(|n| *n += 1) /> }
-                            .into_any()
-                    }
-                }
-            })}
-        </Transition>
+        <Loaded resource=list loading="Loading connectors…" on_retry=refresh let:page>
+            <ConnectorTable connectors=page.value selected />
+        </Loaded>
         // The list is what admins come for; tokens for new sites follow it.
         <OnboardingTokens />
     }
 }
 
+/// The page's query: the connector whose details are open.
+#[derive(Params, Clone, PartialEq)]
+struct ConnectorQuery {
+    id: Option<String>,
+}
+
 #[component]
 fn ConnectorTable(mut connectors: Vec<Connector>, selected: Memo<Option<String>>) -> impl IntoView {
-    if connectors.is_empty() {
-        return view! {
-            <div class="empty-state">
-                <h2>"No hierarchy is attached"</h2>
-                <p>"Create an onboarding token and give it to a site's service connection point to attach its hierarchy."</p>
-            </div>
-        }
-        .into_any();
-    }
-    connectors.sort_by(|a, b| {
+    crate::order::sort_short(&mut connectors, |a, b| {
         format::connector_status_rank(a.status)
             .cmp(&format::connector_status_rank(b.status))
             .then_with(|| a.hierarchy_name.cmp(&b.hierarchy_name))
     });
-    let navigate = use_navigate();
     let all = StoredValue::new(connectors.clone());
     let chosen = move || {
         let id = selected.get()?;
         all.with_value(|list| list.iter().find(|c| c.id == id).cloned())
     };
     view! {
-        <div class="table-wrap">
-            <table class="grid" aria-label="Configuration Manager hierarchies">
-                <thead>
-                    <tr>
-                        <th scope="col">"Hierarchy"</th>
-                        <th scope="col">"Site code"</th>
-                        <th scope="col">"Version"</th>
-                        <th scope="col">"Status"</th>
-                        <th scope="col">"Online"</th>
-                        <th scope="col">"Last sync"</th>
-                        <th scope="col">"Devices"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {connectors
-                        .into_iter()
-                        .map(|c| {
-                            let navigate = navigate.clone();
-                            let href = format!("/tenant-admin/connectors?id={}", c.id);
-                            let row_id = c.id.clone();
-                            let is_selected = Memo::new(move |_| selected.get().as_deref() == Some(row_id.as_str()));
-                            view! {
-                                <tr class:selected=move || is_selected.get()>
-                                    <td>
-                                        <a
-                                            href=href.clone()
-                                            aria-current=move || is_selected.get().then_some("true")
-                                            on:click=move |ev| {
-                                                ev.prevent_default();
-                                                navigate(&href, Default::default());
-                                            }
-                                        >
-                                            {name_of(&c)}
-                                        </a>
-                                        {c.hierarchy_name.is_none().then(|| view! {
-                                            <span class="sub muted">
-                                                <code>{c.hierarchy_id.clone()}</code>
-                                                " · details not reported by the site yet"
-                                            </span>
-                                        })}
-                                    </td>
-                                    <td>{format::or_dash(c.site_code.as_deref())}</td>
-                                    <td>{format::or_dash(c.site_version.as_deref())}</td>
-                                    <td>
-                                        <span class=format!("badge status-{}", c.status.as_str())>
-                                            {format::connector_status(c.status)}
-                                        </span>
-                                    </td>
-                                    <td>{if c.online { "Online" } else { "Offline" }}</td>
-                                    <td>
-                                        {c.last_sync_date_time.as_deref().map(format::timestamp).unwrap_or_else(|| "Never".into())}
-                                    </td>
-                                    <td>{c.device_count}</td>
-                                </tr>
-                            }
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
-        </div>
+        <Table
+            label="Configuration Manager hierarchies"
+            rows=connectors
+            columns=Signal::stored(connector_columns(selected))
+            key=|c: &Connector| c.id.clone()
+            current=selected
+            empty=|| view! {
+                <div class="empty-state">
+                    <h2>"No hierarchy is attached"</h2>
+                    <p>"Create an onboarding token and give it to a site's service connection point to attach its hierarchy."</p>
+                </div>
+            }
+        />
         {move || chosen().map(|c| view! { <ConnectorDetails connector=c /> })}
     }
-    .into_any()
 }
 
-#[component]
-fn ConnectorDetails(connector: Connector) -> impl IntoView {
-    let toasts = use_toasts();
-    let live = use_live();
-    let confirming = RwSignal::new(false);
-    let deleting = RwSignal::new(false);
-    let session = use_session();
-    let name = name_of(&connector);
-    let fast = connector.online
-        && admin_api::connectors::acknowledges_offboarding(connector.site_version.as_deref());
-    let few_details = connector.site_version.is_some() && !reports_full_details_of(&connector);
+/// The hierarchies' columns: the name opens its details (`selected`: the one open).
+fn connector_columns(selected: Memo<Option<String>>) -> Vec<Column> {
+    vec![
+        Column::view("Hierarchy", move |c: &Connector| {
+            let id = c.id.clone();
+            let current = move || {
+                selected
+                    .with(|s| s.as_deref() == Some(id.as_str()))
+                    .then_some("true")
+            };
+            view! {
+                <a href=paths::connector(&c.id) aria-current=current>{name_of(c)}</a>
+                {c.hierarchy_name.is_none().then(|| view! {
+                    <span class="sub muted">
+                        <code>{c.hierarchy_id.clone()}</code>
+                        " · details not reported by the site yet"
+                    </span>
+                })}
+            }
+            .into_any()
+        }),
+        Column::text("Site code", |c: &Connector| {
+            format::or_dash(c.site_code.as_deref())
+        }),
+        Column::text("Version", |c: &Connector| {
+            format::or_dash(c.site_version.as_deref())
+        }),
+        Column::badge("Status", |c: &Connector| {
+            (
+                format!("badge status-{}", c.status.as_str()),
+                format::connector_status(c.status).to_owned(),
+            )
+        }),
+        Column::text("Online", |c: &Connector| {
+            if c.online { "Online" } else { "Offline" }.to_owned()
+        }),
+        Column::text("Last sync", |c: &Connector| {
+            c.last_sync_date_time
+                .as_deref()
+                .map(format::timestamp)
+                .unwrap_or_else(|| "Never".into())
+        }),
+        Column::text("Devices", |c: &Connector| c.device_count.to_string()),
+    ]
+}
+
+/// The details of a hierarchy, as label and value.
+fn details_of(connector: &Connector) -> Vec<(&'static str, String)> {
     let scope = match &connector.upload_scope {
         None => "—".to_owned(),
         Some(UploadScope::AllDevices) => "All devices".to_owned(),
@@ -192,32 +174,28 @@ fn ConnectorDetails(connector: Connector) -> impl IntoView {
             .map(format::timestamp)
             .unwrap_or_else(|| "—".into())
     };
-    let fields: Vec<(&str, String)> = vec![
-        (
-            "Hierarchy name",
-            format::or_dash(connector.hierarchy_name.as_deref()),
-        ),
+    let text = |v: &Option<String>| format::or_dash(v.as_deref());
+    vec![
+        ("Hierarchy name", text(&connector.hierarchy_name)),
         ("Hierarchy ID", connector.hierarchy_id.clone()),
-        ("Site code", format::or_dash(connector.site_code.as_deref())),
-        (
-            "Site version",
-            format::or_dash(connector.site_version.as_deref()),
-        ),
+        ("Site code", text(&connector.site_code)),
+        ("Site version", text(&connector.site_version)),
         ("Status", format::connector_status(connector.status).into()),
         (
             "Online",
             if connector.online {
-                "Online".into()
+                "Online"
             } else {
-                "Offline".into()
-            },
+                "Offline"
+            }
+            .into(),
         ),
         ("Last sync", time(&connector.last_sync_date_time)),
         ("Last heard from", time(&connector.last_heartbeat_date_time)),
         ("Devices", connector.device_count.to_string()),
         (
             "Service connection point",
-            format::or_dash(connector.service_connection_point.as_deref()),
+            text(&connector.service_connection_point),
         ),
         (
             "Cloud",
@@ -240,11 +218,53 @@ fn ConnectorDetails(connector: Connector) -> impl IntoView {
             time(&connector.offboard_requested_date_time),
         ),
         ("Connector ID", connector.id.clone()),
-    ];
+    ]
+}
+
+#[component]
+fn ConnectorDetails(connector: Connector) -> impl IntoView {
+    let name = name_of(&connector);
+    let few_details = connector.site_version.is_some() && !reports_full_details_of(&connector);
     let checks = connector.connectivity_checks.clone();
+    view! {
+        <section class="card" aria-labelledby="connector-details">
+            <h2 id="connector-details">{name}</h2>
+            {(connector.status == ConnectorStatus::Unknown || few_details).then(|| view! {
+                <p class="notice" role="note">
+                    "Some information isn't available for this hierarchy: sites at version 2006 or earlier, and sites that have not reported yet, don't send it."
+                </p>
+            })}
+            <dl class="essentials-list">
+                {details_of(&connector)
+                    .into_iter()
+                    .map(|(label, value)| view! { <div class="field"><dt>{label}</dt><dd>{value}</dd></div> })
+                    .collect_view()}
+            </dl>
+            {(!checks.is_empty()).then(|| view! {
+                <h3>"Connectivity checks"</h3>
+                <Table
+                    label="Connectivity checks"
+                    rows=checks
+                    columns=Signal::stored(check_columns())
+                    key=|c: &ConnectivityCheck| c.check.clone()
+                    wrap=true
+                />
+            })}
+            {delete_connector(connector)}
+        </section>
+    }
+}
+
+/// Delete, with its confirmation: starts offboarding the hierarchy.
+fn delete_connector(connector: Connector) -> impl IntoView {
+    let (toasts, live, session) = (use_toasts(), use_live(), use_session());
+    let confirming = RwSignal::new(false);
+    let deleting = RwSignal::new(false);
+    let name = name_of(&connector);
+    let fast = connector.online
+        && admin_api::connectors::acknowledges_offboarding(connector.site_version.as_deref());
     let offboarding = connector.status == ConnectorStatus::Offboarding;
-    let id = connector.id.clone();
-    let devices = connector.device_count;
+    let (id, devices) = (connector.id, connector.device_count);
     let delete = {
         let name = name.clone();
         move || {
@@ -264,71 +284,41 @@ fn ConnectorDetails(connector: Connector) -> impl IntoView {
         }
     };
     view! {
-        <section class="card" aria-labelledby="connector-details">
-            <h2 id="connector-details">{name.clone()}</h2>
-            {(connector.status == ConnectorStatus::Unknown || few_details).then(|| view! {
-                <p class="notice" role="note">
-                    "Some information isn't available for this hierarchy: sites at version 2006 or earlier, and sites that have not reported yet, don't send it."
-                </p>
-            })}
-            <dl class="essentials-list">
-                {fields
-                    .into_iter()
-                    .map(|(label, value)| view! { <div class="field"><dt>{label}</dt><dd>{value}</dd></div> })
-                    .collect_view()}
-            </dl>
-            {(!checks.is_empty()).then(|| view! {
-                <h3>"Connectivity checks"</h3>
-                <table class="grid wrap" aria-label="Connectivity checks">
-                    <thead><tr><th>"Check"</th><th>"Result"</th><th>"Checked"</th><th>"Message"</th></tr></thead>
-                    <tbody>
-                        {checks.into_iter().map(|c| view! {
-                            <tr>
-                                <td>{c.check}</td>
-                                <td><span class=check_badge(c.result)>{format::check_result(c.result)}</span></td>
-                                <td>{format::timestamp(&c.checked_date_time)}</td>
-                                <td>{format::or_dash(c.message.as_deref())}</td>
-                            </tr>
-                        }).collect_view()}
-                    </tbody>
-                </table>
-            })}
-            <div class="toolbar">
-                <button
-                    class="button danger"
-                    disabled=move || {
-                        offboarding || deleting.get() || !session.may(Permission::OrganizationDelete)
-                    }
-                    aria-describedby="delete-not-allowed"
-                    on:click=move |_| confirming.set(true)
-                >
-                    {if offboarding { "Offboarding…" } else { "Delete" }}
-                </button>
-                <RequiresNote permission=Permission::OrganizationDelete id="delete-not-allowed" />
-            </div>
-            {move || confirming.get().then(|| {
-                let delete = delete.clone();
-                let name = name.clone();
-                view! {
-                    <ConfirmDialog
-                        title=format!("Delete {name}?")
-                        confirm_label="Delete"
-                        danger=true
-                        on_confirm=move |_| delete()
-                        on_cancel=move |_| confirming.set(false)
-                    >
-                        <p>
-                            {format!("{name} will be offboarded and its {devices} devices will leave the admin center. ")}
-                            {if fast {
-                                "The site is online at 2103 or later, so this takes minutes."
-                            } else {
-                                "Removal can take up to two hours (minutes for a healthy site at 2103 or later)."
-                            }}
-                        </p>
-                    </ConfirmDialog>
+        <div class="toolbar">
+            <button
+                class="button danger"
+                disabled=move || {
+                    offboarding || deleting.get() || !session.may(Permission::OrganizationDelete)
                 }
-            })}
-        </section>
+                aria-describedby="delete-not-allowed"
+                on:click=move |_| confirming.set(true)
+            >
+                {if offboarding { "Offboarding…" } else { "Delete" }}
+            </button>
+            <RequiresNote permission=Permission::OrganizationDelete id="delete-not-allowed" />
+        </div>
+        {move || confirming.get().then(|| {
+            let delete = delete.clone();
+            let name = name.clone();
+            view! {
+                <ConfirmDialog
+                    title=format!("Delete {name}?")
+                    confirm_label="Delete"
+                    danger=true
+                    on_confirm=move |_| delete()
+                    on_cancel=move |_| confirming.set(false)
+                >
+                    <p>
+                        {format!("{name} will be offboarded and its {devices} devices will leave the admin center. ")}
+                        {if fast {
+                            "The site is online at 2103 or later, so this takes minutes."
+                        } else {
+                            "Removal can take up to two hours (minutes for a healthy site at 2103 or later)."
+                        }}
+                    </p>
+                </ConfirmDialog>
+            }
+        })}
     }
 }
 
@@ -377,6 +367,24 @@ fn OnboardingTokens() -> impl IntoView {
             })}
         </section>
     }
+}
+
+fn check_columns() -> Vec<Column> {
+    vec![
+        Column::text("Check", |c: &ConnectivityCheck| c.check.clone()),
+        Column::badge("Result", |c: &ConnectivityCheck| {
+            (
+                check_badge(c.result).to_owned(),
+                format::check_result(c.result).to_owned(),
+            )
+        }),
+        Column::text("Checked", |c: &ConnectivityCheck| {
+            format::timestamp(&c.checked_date_time)
+        }),
+        Column::text("Message", |c: &ConnectivityCheck| {
+            format::or_dash(c.message.as_deref())
+        }),
+    ]
 }
 
 /// A check's result drawn as the connector statuses are.

@@ -4,6 +4,7 @@ use leptos_router::components::A;
 use crate::api::devices;
 use crate::components::error_banner::ErrorBanner;
 use crate::components::shell::{set_breadcrumb, Crumb};
+use crate::paths;
 
 #[component]
 pub fn Home() -> impl IntoView {
@@ -33,12 +34,12 @@ pub fn Home() -> impl IntoView {
                         }
                     })}
                 </Transition>
-                <A href="/devices">"Open All devices"</A>
+                <A href=paths::DEVICES>"Open All devices"</A>
             </section>
             <section class="card" aria-labelledby="connectors-card">
                 <h2 id="connectors-card">"Connectors and tokens"</h2>
                 <p class="muted">"The Configuration Manager hierarchies attached to this tenant."</p>
-                <A href="/tenant-admin/connectors">"Open Connectors and tokens"</A>
+                <A href=paths::CONNECTORS>"Open Connectors and tokens"</A>
             </section>
         </div>
     }

@@ -10,6 +10,7 @@ use leptos::task::spawn_local;
 use crate::api::{actions, connectors};
 use crate::components::dialog::ConfirmDialog;
 use crate::components::permission::RequiresNote;
+use crate::components::table::{Column, Table};
 use crate::components::toast::use_toasts;
 use crate::format;
 use crate::live::{supersedes, use_live};
@@ -33,7 +34,9 @@ fn merged(listed: Vec<DeviceAction>, live: Vec<DeviceAction>) -> Vec<DeviceActio
                 _ => known,
             }),
     );
-    all.sort_by(|a, b| b.requested_date_time.cmp(&a.requested_date_time));
+    crate::order::sort_short(&mut all, |a, b| {
+        b.requested_date_time.cmp(&a.requested_date_time)
+    });
     all
 }
 
@@ -45,27 +48,50 @@ fn now() -> i64 {
     (js_sys::Date::now() / 1000.0) as i64
 }
 
-/// A time cell: to the second, how long ago, and the full timestamp as its tooltip.
-fn time_cell(value: &str, now: i64) -> impl IntoView {
+/// A time: to the second, and how long ago.
+fn time_text(value: &str, now: i64) -> String {
     let mut text = format::timestamp_seconds(value);
     if let Some(ago) = format::relative(value, now) {
         text.push_str(" · ");
         text.push_str(&ago);
     }
-    view! { <td title=value.to_owned()>{text}</td> }
+    text
+}
+
+/// The status table's columns at `now`; a time's tooltip is its full timestamp.
+fn action_columns(now: i64) -> Vec<Column> {
+    vec![
+        Column::text("Action", |a: &DeviceAction| {
+            format::action(a.action).to_owned()
+        }),
+        Column::badge("Status", |a: &DeviceAction| {
+            (
+                format!("badge action-{}", a.action_state.as_str()),
+                format::action_outcome(a),
+            )
+        }),
+        Column::view("Requested", move |a: &DeviceAction| {
+            time_text(&a.requested_date_time, now).into_any()
+        })
+        .titled(|a: &DeviceAction| Some(a.requested_date_time.clone())),
+        Column::text("Requested by", |a: &DeviceAction| a.requested_by.clone()),
+        Column::view("Last update", move |a: &DeviceAction| {
+            time_text(&a.last_updated_date_time, now).into_any()
+        })
+        .titled(|a: &DeviceAction| Some(a.last_updated_date_time.clone())),
+        Column::text("Result", |a: &DeviceAction| {
+            format::or_dash(a.result_message.as_deref())
+        })
+        .class("result"),
+    ]
 }
 
 /// The actions bar, then `children` (the device's Essentials), then the action status.
 #[component]
 pub fn DeviceActions(device: Device, children: Children) -> impl IntoView {
     let live = use_live();
-    let toasts = use_toasts();
-    let session = use_session();
-    let allowed = move || session.may(Permission::RemoteTasksConfigurationManagerAction);
-    let device_id = device.id.clone();
-    let device_name = device.device_name.clone();
     let history = LocalResource::new({
-        let id = device_id.clone();
+        let id = device.id.clone();
         move || {
             // Fetched again once the event stream is (re)connected: what happened before is in it.
             live.connected.track();
@@ -73,22 +99,8 @@ pub fn DeviceActions(device: Device, children: Children) -> impl IntoView {
             async move { actions::for_device(&id).await }
         }
     });
-    let connector = LocalResource::new({
-        let id = device.connector_id.clone();
-        move || {
-            live.connectors_changed.track();
-            let id = id.clone();
-            async move { connectors::connector(&id).await }
-        }
-    });
-    let offboarding = move || {
-        connector
-            .get()
-            .and_then(|c| c.ok())
-            .is_some_and(|c| c.status == ConnectorStatus::Offboarding)
-    };
     let all_actions = Memo::new({
-        let device_id = device_id.clone();
+        let device_id = device.id.clone();
         move |_| {
             let listed = history
                 .get()
@@ -104,20 +116,32 @@ pub fn DeviceActions(device: Device, children: Children) -> impl IntoView {
             merged(listed, seen)
         }
     });
-    let show_all = RwSignal::new(false);
-    let any_actions = Memo::new(move |_| all_actions.with(|a| !a.is_empty()));
-    // "2 min ago" moves on: the relative times are redrawn every half minute.
-    let clock = RwSignal::new(now());
-    let ticking = leptos::prelude::set_interval_with_handle(
-        move || clock.set(now()),
-        std::time::Duration::from_secs(30),
-    )
-    .ok();
-    on_cleanup(move || {
-        if let Some(handle) = ticking {
-            handle.clear();
+    view! {
+        {action_bar(device, all_actions)}
+        {children()}
+        {action_status(all_actions)}
+    }
+}
+
+/// The three actions, each asked for after a confirmation; off while one of its kind is open,
+/// for users without the permission, and while the hierarchy is offboarding.
+fn action_bar(device: Device, all_actions: Memo<Vec<DeviceAction>>) -> impl IntoView {
+    let (live, toasts, session) = (use_live(), use_toasts(), use_session());
+    let allowed = move || session.may(Permission::RemoteTasksConfigurationManagerAction);
+    let connector = LocalResource::new({
+        let id = device.connector_id.clone();
+        move || {
+            live.connectors_changed.track();
+            let id = id.clone();
+            async move { connectors::connector(&id).await }
         }
     });
+    let offboarding = move || {
+        connector
+            .get()
+            .and_then(|c| c.ok())
+            .is_some_and(|c| c.status == ConnectorStatus::Offboarding)
+    };
     let confirming = RwSignal::new(None::<(ConfigurationManagerActionType, String)>);
     let sending = RwSignal::new(None::<ConfigurationManagerActionType>);
     let in_flight = move |kind: ConfigurationManagerActionType| {
@@ -127,15 +151,13 @@ pub fn DeviceActions(device: Device, children: Children) -> impl IntoView {
                     .any(|a| a.action == kind && a.action_state.is_open())
             })
     };
-
+    let (device_id, device_name) = (device.id, device.device_name);
     let run = {
-        let device_id = device_id.clone();
         let device_name = device_name.clone();
         move |kind: ConfigurationManagerActionType, key: String| {
             confirming.set(None);
             sending.set(Some(kind));
-            let device_id = device_id.clone();
-            let device_name = device_name.clone();
+            let (device_id, device_name) = (device_id.clone(), device_name.clone());
             spawn_local(async move {
                 match actions::trigger(&device_id, kind, &key).await {
                     Ok(action) => {
@@ -154,26 +176,23 @@ pub fn DeviceActions(device: Device, children: Children) -> impl IntoView {
             });
         }
     };
-
+    let button = move |kind: ConfigurationManagerActionType| {
+        view! {
+            <button
+                class="button"
+                disabled=move || !allowed() || offboarding() || in_flight(kind)
+                aria-describedby="actions-not-allowed"
+                on:click=move |_| confirming.set(Some((kind, actions::new_idempotency_key())))
+            >
+                {format::action(kind)}
+            </button>
+        }
+    };
     view! {
         <section class="card" aria-labelledby="device-actions">
             <h2 id="device-actions">"Configuration Manager actions"</h2>
             <div class="toolbar">
-                {ConfigurationManagerActionType::ALL
-                    .iter()
-                    .map(|&kind| {
-                        view! {
-                            <button
-                                class="button"
-                                disabled=move || !allowed() || offboarding() || in_flight(kind)
-                                aria-describedby="actions-not-allowed"
-                                on:click=move |_| confirming.set(Some((kind, actions::new_idempotency_key())))
-                            >
-                                {format::action(kind)}
-                            </button>
-                        }
-                    })
-                    .collect_view()}
+                {ConfigurationManagerActionType::ALL.iter().map(|&kind| button(kind)).collect_view()}
             </div>
             <RequiresNote
                 permission=Permission::RemoteTasksConfigurationManagerAction
@@ -207,74 +226,73 @@ pub fn DeviceActions(device: Device, children: Children) -> impl IntoView {
                     })
             }}
         </section>
-        {children()}
+    }
+}
+
+/// The device's latest actions (all of them on request), their times redrawn as they age.
+fn action_status(all_actions: Memo<Vec<DeviceAction>>) -> impl IntoView {
+    let show_all = RwSignal::new(false);
+    let any_actions = Memo::new(move |_| all_actions.with(|a| !a.is_empty()));
+    // "2 min ago" moves on: the relative times are redrawn every half minute.
+    let clock = RwSignal::new(now());
+    let ticking = leptos::prelude::set_interval_with_handle(
+        move || clock.set(now()),
+        std::time::Duration::from_secs(30),
+    )
+    .ok();
+    on_cleanup(move || {
+        if let Some(handle) = ticking {
+            handle.clear();
+        }
+    });
+    let table = move || {
+        let now = clock.get();
+        let all = all_actions.get();
+        let shown = if show_all.get() {
+            all.len()
+        } else {
+            RECENT_ACTIONS
+        };
+        view! {
+            <Table
+                label="Device action status"
+                rows=all.into_iter().take(shown).collect()
+                columns=Signal::stored(action_columns(now))
+                key=|a: &DeviceAction| a.id.clone()
+                wrap=true
+            />
+        }
+    };
+    let more = move || {
+        let total = all_actions.with(Vec::len);
+        let all = show_all.get();
+        (total > RECENT_ACTIONS).then(|| {
+            view! {
+                <p class="table-more">
+                    <span class="muted">
+                        {if all {
+                            format!("All {total} actions")
+                        } else {
+                            format!("The latest {RECENT_ACTIONS} of {total} actions")
+                        }}
+                    </span>
+                    " "
+                    <button
+                        class="button link"
+                        aria-expanded=all.to_string()
+                        on:click=move |_| show_all.update(|all| *all = !*all)
+                    >
+                        {if all { "Show the latest only" } else { "View all" }}
+                    </button>
+                </p>
+            }
+        })
+    };
+    view! {
         <section class="card" aria-labelledby="action-status">
             <h2 id="action-status">"Device action status"</h2>
             {move || if any_actions.get() {
-                view! {
-                <div class="table-wrap">
-                    <table class="grid wrap" aria-label="Device action status">
-                        <thead>
-                            <tr>
-                                <th scope="col">"Action"</th>
-                                <th scope="col">"Status"</th>
-                                <th scope="col">"Requested"</th>
-                                <th scope="col">"Requested by"</th>
-                                <th scope="col">"Last update"</th>
-                                <th scope="col">"Result"</th>
-                            </tr>
-                        </thead>
-                        <tbody>
-                            {move || {
-                                let now = clock.get();
-                                let all = all_actions.get();
-                                let shown = if show_all.get() { all.len() } else { RECENT_ACTIONS };
-                                all.into_iter()
-                                    .take(shown)
-                                    .map(|action| view! {
-                                        <tr data-action-id=action.id.clone()>
-                                            <td>{format::action(action.action)}</td>
-                                            <td>
-                                                <span class=format!("badge action-{}", action.action_state.as_str())>
-                                                    {format::action_outcome(&action)}
-                                                </span>
-                                            </td>
-                                            {time_cell(&action.requested_date_time, now)}
-                                            <td>{action.requested_by.clone()}</td>
-                                            {time_cell(&action.last_updated_date_time, now)}
-                                            <td class="result">{format::or_dash(action.result_message.as_deref())}</td>
-                                        </tr>
-                                    })
-                                    .collect_view()
-                            }}
-                        </tbody>
-                    </table>
-                </div>
-                {move || {
-                    let total = all_actions.with(Vec::len);
-                    let all = show_all.get();
-                    (total > RECENT_ACTIONS).then(|| view! {
-                        <p class="table-more">
-                            <span class="muted">
-                                {if all {
-                                    format!("All {total} actions")
-                                } else {
-                                    format!("The latest {RECENT_ACTIONS} of {total} actions")
-                                }}
-                            </span>
-                            " "
-                            <button
-                                class="button link"
-                                aria-expanded=all.to_string()
-                                on:click=move |_| show_all.update(|all| *all = !*all)
-                            >
-                                {if all { "Show the latest only" } else { "View all" }}
-                            </button>
-                        </p>
-                    })
-                }}
-                }
-                .into_any()
+                view! { {table} {more} }.into_any()
             } else {
                 view! { <p class="muted">"No actions were requested for this device yet."</p> }.into_any()
             }}

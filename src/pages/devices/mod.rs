@@ -1,6 +1,11 @@
 mod actions;
+mod bulk;
+mod columns;
+mod filters;
+mod grid;
 mod list;
 mod overview;
+mod trail;
 pub mod view_state;
 
 pub use list::AllDevices;

@@ -1,7 +1,9 @@
 use admin_api::Device;
 use leptos::prelude::*;
+use leptos::Params;
 use leptos_router::components::A;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::use_params;
+use leptos_router::params::Params;
 
 use super::actions::DeviceActions;
 use crate::api::devices;
@@ -9,20 +11,34 @@ use crate::components::error_banner::ErrorBanner;
 use crate::components::shell::{set_breadcrumb, Crumb};
 use crate::format;
 use crate::live::use_live;
+use crate::paths;
+
+/// The route's parameter: the device's id.
+#[derive(Params, Clone, PartialEq)]
+struct DeviceParams {
+    id: Option<String>,
+}
 
 fn crumbs(name: &str) -> Vec<Crumb> {
     vec![
-        Crumb::link("Home", "/"),
-        Crumb::link("Devices", "/devices"),
-        Crumb::link("All devices", "/devices"),
+        Crumb::link("Home", paths::HOME),
+        Crumb::link("Devices", paths::DEVICES),
+        Crumb::link("All devices", paths::DEVICES),
         Crumb::here(name),
     ]
 }
 
 #[component]
 pub fn DeviceOverview() -> impl IntoView {
-    let params = use_params_map();
-    let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
+    let params = use_params::<DeviceParams>();
+    let id = Memo::new(move |_| {
+        params.with(|p| {
+            p.as_ref()
+                .ok()
+                .and_then(|p| p.id.clone())
+                .unwrap_or_default()
+        })
+    });
     set_breadcrumb(crumbs("Device"));
     let device = LocalResource::new(move || {
         let id = id.get();
@@ -45,7 +61,7 @@ pub fn DeviceOverview() -> impl IntoView {
                                     "No device has the id " <code>{id.get_untracked()}</code>
                                     ". It may have been removed when its hierarchy was offboarded."
                                 </p>
-                                <A href="/devices">"Back to All devices"</A>
+                                <A href=paths::DEVICES>"Back to All devices"</A>
                             </section>
                         }
                             .into_any()

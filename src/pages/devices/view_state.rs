@@ -4,6 +4,8 @@
 use admin_api::Device;
 
 use crate::format;
+use crate::paths;
+use crate::url_state::UrlState;
 
 /// A column of the grid: its sort field (the API's), its label, and how a device fills it.
 pub struct Column {
@@ -224,9 +226,10 @@ fn quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
-impl ListView {
-    /// Reads the view from URL query pairs; what it does not know it leaves out.
-    pub fn from_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Self {
+impl UrlState for ListView {
+    const PATH: &'static str = paths::DEVICES;
+
+    fn from_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Self {
         let mut view = Self::default();
         for (name, value) in pairs {
             let values = || {
@@ -275,8 +278,7 @@ impl ListView {
         view
     }
 
-    /// The URL query pairs of this view, in a stable order.
-    pub fn to_pairs(&self) -> Vec<(String, String)> {
+    fn to_pairs(&self) -> Vec<(String, String)> {
         let mut pairs = Vec::new();
         if !self.search.is_empty() {
             pairs.push(("search".into(), self.search.clone()));
@@ -310,6 +312,14 @@ impl ListView {
         pairs
     }
 
+    fn first_page(mut self) -> Self {
+        self.page = None;
+        self.from = None;
+        self
+    }
+}
+
+impl ListView {
     /// Devices per page.
     pub fn page_size(&self) -> u32 {
         self.size.unwrap_or(PAGE_SIZES[0])
@@ -367,35 +377,6 @@ impl ListView {
         }
         pairs
     }
-
-    /// The same view on its first page (any change of search, filter or sort starts over).
-    pub fn first_page(mut self) -> Self {
-        self.page = None;
-        self.from = None;
-        self
-    }
-}
-
-/// `name=value&…`, percent-encoded.
-pub fn encode(pairs: &[(String, String)]) -> String {
-    pairs
-        .iter()
-        .map(|(n, v)| format!("{}={}", encode_component(n), encode_component(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-fn encode_component(text: &str) -> String {
-    let mut out = String::new();
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'$' => {
-                out.push(byte as char)
-            }
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -482,14 +463,6 @@ mod tests {
         assert_eq!(
             search.api_pairs(None),
             vec![("$search".into(), "\"a,b\"".into())]
-        );
-    }
-
-    #[test]
-    fn encoding_keeps_odata_names_readable() {
-        assert_eq!(
-            encode(&[("$filter".into(), "a eq 'b'".into())]),
-            "$filter=a%20eq%20%27b%27"
         );
     }
 }
