@@ -210,7 +210,7 @@ async fn an_onboarding_token_is_shown_once_and_attaches_a_site_live() {
     );
 
     let site = SiteConnector::attach(
-        &app.server.url(),
+        &app.server().url(),
         &token,
         SimulatedHierarchy::new(HierarchyConfig::new("Contoso Asia", "ASI", 2207, 8, 64)),
         SiteOptions::default(),

@@ -17,7 +17,7 @@ fn literal(text: &str) -> String {
 async fn all_devices_lists_the_devices_in_the_database() {
     let app = start_server().await;
     let stored = app
-        .server
+        .server()
         .store()
         .list_devices(&DeviceQuery::default(), None, 50, true)
         .await
@@ -60,7 +60,7 @@ async fn all_devices_lists_the_devices_in_the_database() {
 async fn a_device_deep_link_renders_on_a_fresh_load() {
     let app = start_server().await;
     let device = app
-        .server
+        .server()
         .store()
         .list_devices(&DeviceQuery::default(), None, 7, false)
         .await
@@ -123,7 +123,7 @@ async fn an_unknown_device_shows_a_not_found_page() {
 async fn a_row_opens_the_device_overview_and_back_returns_to_the_list() {
     let app = start_server().await;
     let first = app
-        .server
+        .server()
         .store()
         .list_devices(&DeviceQuery::default(), None, 1, false)
         .await

@@ -33,7 +33,7 @@ async fn background_brightness(browser: &Browser) -> f64 {
 async fn the_views_render_in_light_and_dark_and_on_a_narrow_window() {
     let app = start_server().await;
     let device = app
-        .server
+        .server()
         .store()
         .list_devices(&DeviceQuery::default(), None, 1, false)
         .await
@@ -112,7 +112,7 @@ async fn the_views_render_in_light_and_dark_and_on_a_narrow_window() {
 }
 
 async fn connector_id(app: &crate::TestServer) -> String {
-    app.server
+    app.server()
         .store()
         .connectors(time::OffsetDateTime::now_utc(), time::Duration::minutes(1))
         .await

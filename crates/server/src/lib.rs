@@ -14,6 +14,8 @@ pub mod spa;
 pub mod state;
 pub mod store;
 pub mod sweeper;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod turns;
 
 use std::future::Future;

@@ -97,7 +97,7 @@ impl EventStream {
 async fn waiting_for_one_event_keeps_the_others() {
     let app = crate::spawn_app().await;
     let mut events = EventStream::open(&app).await;
-    let state = &app.server.as_ref().unwrap().state;
+    let state = app.state();
     for connector in ["first", "second"] {
         state.publish(admin_api::Event::Devices(admin_api::DevicesEvent {
             connector_id: connector.into(),
@@ -140,7 +140,7 @@ async fn event_streams_are_bounded_per_session() {
     drop(open.pop());
     // The server notices the closed connection when it next writes to it: the keep-alive or an
     // event. Publish until a new stream is accepted.
-    let state = &app.server.as_ref().unwrap().state;
+    let state = app.state();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         state.publish(admin_api::Event::Devices(admin_api::DevicesEvent {
