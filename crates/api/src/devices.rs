@@ -30,6 +30,19 @@ wire_enum!(
 /// Every field of a [`Device`], in the order `$select` and the CSV export know them. The
 /// client information is stored as its three fields; a site sends every field but the server's
 /// own (`id` is the key, the hierarchy's name, site code and the check-in come from the
+/// The columns All devices shows until the operator chooses others, which are also the export's
+/// when its `$select` does not say.
+pub const DEFAULT_COLUMNS: &[&str] = &[
+    "deviceName",
+    "managedBy",
+    "ownerType",
+    "complianceState",
+    "operatingSystem",
+    "osVersion",
+    "userPrincipalName",
+    "lastSyncDateTime",
+];
+
 /// connector and the sync).
 pub const DEVICE_FIELDS: &[Field] = &[
     Field::text("id", "id").filterable().selectable().required(),
@@ -83,15 +96,7 @@ pub const DEVICE_FIELDS: &[Field] = &[
         .required(),
     Field::text("hierarchyName", "hierarchy_name").listed(),
     Field::text("siteCode", "site_code").listed(),
-    Field {
-        column: None,
-        ..Field::new(
-            "configurationManagerClientInformation",
-            "",
-            FieldType::Object,
-        )
-    }
-    .selectable(),
+    Field::object("configurationManagerClientInformation").selectable(),
     Field::text(
         "configurationManagerClientInformation/clientIdentifier",
         "client_identifier",
@@ -130,37 +135,52 @@ pub const DEVICE_FIELDS: &[Field] = &[
         .required(),
 ];
 
-/// A device uploaded by a Configuration Manager site. `None` where the site did not report it.
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Device {
-    pub id: String,
-    pub device_name: String,
-    pub managed_by: ManagedBy,
-    pub owner_type: OwnerType,
-    pub compliance_state: ComplianceState,
-    pub operating_system: Option<String>,
-    pub os_version: Option<String>,
-    pub user_principal_name: Option<String>,
-    pub user_display_name: Option<String>,
-    pub last_sync_date_time: Option<String>,
-    pub enrolled_date_time: Option<String>,
-    pub serial_number: Option<String>,
-    pub manufacturer: Option<String>,
-    pub model: Option<String>,
-    #[serde(rename = "azureADDeviceId")]
-    pub azure_ad_device_id: Option<String>,
-    pub domain_name: Option<String>,
-    pub sku: Option<String>,
-    pub connector_id: String,
-    pub hierarchy_name: Option<String>,
-    pub site_code: Option<String>,
-    pub configuration_manager_client_information: Option<ConfigurationManagerClientInformation>,
-    pub client_health_state: ClientHealthState,
-    pub last_policy_request_date_time: Option<String>,
-    pub last_active_date_time: Option<String>,
-    pub collections: Vec<DeviceCollection>,
+/// Declares a device struct: its own fields, then the fields a site sends for a device, written
+/// once here. [`crate::protocol::SiteDevice`] is the first alone (what a site uploads);
+/// [`Device`] adds what the server knows (the connector, the hierarchy, the sync time).
+macro_rules! device_struct {
+    ($(#[$attr:meta])* pub struct $name:ident { $($(#[$field_attr:meta])* pub $field:ident: $ty:ty,)* }) => {
+        $(#[$attr])*
+        pub struct $name {
+            $($(#[$field_attr])* pub $field: $ty,)*
+            pub id: String,
+            pub device_name: String,
+            pub managed_by: ManagedBy,
+            pub owner_type: OwnerType,
+            pub compliance_state: ComplianceState,
+            pub operating_system: Option<String>,
+            pub os_version: Option<String>,
+            pub user_principal_name: Option<String>,
+            pub user_display_name: Option<String>,
+            pub enrolled_date_time: Option<String>,
+            pub serial_number: Option<String>,
+            pub manufacturer: Option<String>,
+            pub model: Option<String>,
+            #[serde(rename = "azureADDeviceId")]
+            pub azure_ad_device_id: Option<String>,
+            pub domain_name: Option<String>,
+            pub sku: Option<String>,
+            pub configuration_manager_client_information: Option<ConfigurationManagerClientInformation>,
+            pub client_health_state: ClientHealthState,
+            pub last_policy_request_date_time: Option<String>,
+            pub last_active_date_time: Option<String>,
+            pub collections: Vec<DeviceCollection>,
+        }
+    };
+}
+pub(crate) use device_struct;
+
+device_struct! {
+    /// A device uploaded by a Configuration Manager site. `None` where the site did not report it.
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Device {
+        pub last_sync_date_time: Option<String>,
+        pub connector_id: String,
+        pub hierarchy_name: Option<String>,
+        pub site_code: Option<String>,
+    }
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -53,6 +53,14 @@ impl Field {
         }
     }
 
+    /// A field stored in no column of its own: an object whose children are the columns.
+    pub const fn object(name: &'static str) -> Self {
+        Self {
+            column: None,
+            ..Self::new(name, "", FieldType::Object)
+        }
+    }
+
     pub const fn text(name: &'static str, column: &'static str) -> Self {
         Self::new(name, column, FieldType::Text)
     }

@@ -62,32 +62,11 @@ pub struct HeartbeatResponse {
     pub offboard_requested: bool,
 }
 
-/// A device as its site uploads it; the server adds the connector, hierarchy and sync time.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct SiteDevice {
-    pub id: String,
-    pub device_name: String,
-    pub managed_by: ManagedBy,
-    pub owner_type: OwnerType,
-    pub compliance_state: ComplianceState,
-    pub operating_system: Option<String>,
-    pub os_version: Option<String>,
-    pub user_principal_name: Option<String>,
-    pub user_display_name: Option<String>,
-    pub enrolled_date_time: Option<String>,
-    pub serial_number: Option<String>,
-    pub manufacturer: Option<String>,
-    pub model: Option<String>,
-    #[serde(rename = "azureADDeviceId")]
-    pub azure_ad_device_id: Option<String>,
-    pub domain_name: Option<String>,
-    pub sku: Option<String>,
-    pub configuration_manager_client_information: Option<ConfigurationManagerClientInformation>,
-    pub client_health_state: ClientHealthState,
-    pub last_policy_request_date_time: Option<String>,
-    pub last_active_date_time: Option<String>,
-    pub collections: Vec<DeviceCollection>,
+crate::devices::device_struct! {
+    /// A device as its site uploads it; the server adds the connector, hierarchy and sync time.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub struct SiteDevice {}
 }
 
 /// `PUT /syncs/{syncId}/batches/{index}`: one batch of a full sync. Re-sending a batch replaces it.

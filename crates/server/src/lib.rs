@@ -246,7 +246,7 @@ impl Server {
         let scheme = if tls.is_some() { "https" } else { "http" };
         let mut background = vec![
             tokio::spawn(sweeper::run(state.clone())),
-            tokio::spawn(sweeper::purge_removed(state.clone())),
+            tokio::spawn(sweeper::delete_leftovers(state.clone())),
         ];
         if config.demo {
             background.push(tokio::spawn(demo::run(

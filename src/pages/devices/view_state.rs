@@ -14,6 +14,12 @@ pub struct Column {
     pub cell: fn(&Device) -> String,
 }
 
+impl Column {
+    const fn new(key: &'static str, label: &'static str, cell: fn(&Device) -> String) -> Self {
+        Self { key, label, cell }
+    }
+}
+
 fn text(value: &Option<String>) -> String {
     format::or_dash(value.as_deref())
 }
@@ -26,115 +32,57 @@ fn time(value: &Option<String>) -> String {
 }
 
 pub const COLUMNS: &[Column] = &[
-    Column {
-        key: "deviceName",
-        label: "Device name",
-        cell: |d| d.device_name.clone(),
-    },
-    Column {
-        key: "managedBy",
-        label: "Managed by",
-        cell: |d| format::managed_by(d.managed_by).into(),
-    },
-    Column {
-        key: "ownerType",
-        label: "Ownership",
-        cell: |d| format::owner_type(d.owner_type).into(),
-    },
-    Column {
-        key: "complianceState",
-        label: "Compliance",
-        cell: |d| format::compliance(d.compliance_state).into(),
-    },
-    Column {
-        key: "operatingSystem",
-        label: "OS",
-        cell: |d| text(&d.operating_system),
-    },
-    Column {
-        key: "osVersion",
-        label: "OS version",
-        cell: |d| text(&d.os_version),
-    },
-    Column {
-        key: "userPrincipalName",
-        label: "Primary user UPN",
-        cell: |d| text(&d.user_principal_name),
-    },
-    Column {
-        key: "lastSyncDateTime",
-        label: "Last check-in",
-        cell: |d| time(&d.last_sync_date_time),
-    },
-    Column {
-        key: "serialNumber",
-        label: "Serial number",
-        cell: |d| text(&d.serial_number),
-    },
-    Column {
-        key: "manufacturer",
-        label: "Manufacturer",
-        cell: |d| text(&d.manufacturer),
-    },
-    Column {
-        key: "model",
-        label: "Model",
-        cell: |d| text(&d.model),
-    },
-    Column {
-        key: "hierarchyName",
-        label: "Hierarchy",
-        cell: |d| text(&d.hierarchy_name),
-    },
-    Column {
-        key: "siteCode",
-        label: "Site code",
-        cell: |d| text(&d.site_code),
-    },
-    Column {
-        key: "configurationManagerClientInformation/clientVersion",
-        label: "Client version",
-        cell: |d| {
+    Column::new("deviceName", "Device name", |d| d.device_name.clone()),
+    Column::new("managedBy", "Managed by", |d| {
+        format::managed_by(d.managed_by).into()
+    }),
+    Column::new("ownerType", "Ownership", |d| {
+        format::owner_type(d.owner_type).into()
+    }),
+    Column::new("complianceState", "Compliance", |d| {
+        format::compliance(d.compliance_state).into()
+    }),
+    Column::new("operatingSystem", "OS", |d| text(&d.operating_system)),
+    Column::new("osVersion", "OS version", |d| text(&d.os_version)),
+    Column::new("userPrincipalName", "Primary user UPN", |d| {
+        text(&d.user_principal_name)
+    }),
+    Column::new("lastSyncDateTime", "Last check-in", |d| {
+        time(&d.last_sync_date_time)
+    }),
+    Column::new("serialNumber", "Serial number", |d| text(&d.serial_number)),
+    Column::new("manufacturer", "Manufacturer", |d| text(&d.manufacturer)),
+    Column::new("model", "Model", |d| text(&d.model)),
+    Column::new("hierarchyName", "Hierarchy", |d| text(&d.hierarchy_name)),
+    Column::new("siteCode", "Site code", |d| text(&d.site_code)),
+    Column::new(
+        "configurationManagerClientInformation/clientVersion",
+        "Client version",
+        |d| {
             text(
                 &d.configuration_manager_client_information
                     .as_ref()
                     .and_then(|c| c.client_version.clone()),
             )
         },
-    },
-    Column {
-        key: "userDisplayName",
-        label: "Primary user",
-        cell: |d| text(&d.user_display_name),
-    },
-    Column {
-        key: "clientHealthState",
-        label: "Client health",
-        cell: |d| format::client_health(d.client_health_state).into(),
-    },
-    Column {
-        key: "enrolledDateTime",
-        label: "Enrolled",
-        cell: |d| time(&d.enrolled_date_time),
-    },
-    Column {
-        key: "lastActiveDateTime",
-        label: "Last active",
-        cell: |d| time(&d.last_active_date_time),
-    },
+    ),
+    Column::new("userDisplayName", "Primary user", |d| {
+        text(&d.user_display_name)
+    }),
+    Column::new("clientHealthState", "Client health", |d| {
+        format::client_health(d.client_health_state).into()
+    }),
+    Column::new("enrolledDateTime", "Enrolled", |d| {
+        time(&d.enrolled_date_time)
+    }),
+    Column::new("lastActiveDateTime", "Last active", |d| {
+        time(&d.last_active_date_time)
+    }),
 ];
 
-/// The columns shown until the operator chooses others.
-pub const DEFAULT_COLUMNS: &[&str] = &[
-    "deviceName",
-    "managedBy",
-    "ownerType",
-    "complianceState",
-    "operatingSystem",
-    "osVersion",
-    "userPrincipalName",
-    "lastSyncDateTime",
-];
+/// The columns shown until the operator chooses others (the contract's, which the export uses
+/// too when it is not told).
+pub use admin_api::devices::DEFAULT_COLUMNS;
 
 pub fn column(key: &str) -> Option<&'static Column> {
     COLUMNS.iter().find(|c| c.key == key)

@@ -53,10 +53,11 @@ fn bearer(parts: &Parts) -> AppResult<&str> {
         })
 }
 
-/// A caller proven to be a connector by its credential.
-pub struct SiteConnector(pub ConnectorIdentity);
+/// The caller of a connector protocol request, proven to be a connector by its credential (not
+/// the site crate's `SiteConnector`, which makes such calls).
+pub struct ConnectorCaller(pub ConnectorIdentity);
 
-impl FromRequestParts<AppState> for SiteConnector {
+impl FromRequestParts<AppState> for ConnectorCaller {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> AppResult<Self> {
@@ -119,7 +120,7 @@ async fn onboard(
 
 async fn report_site(
     State(state): State<AppState>,
-    SiteConnector(site): SiteConnector,
+    ConnectorCaller(site): ConnectorCaller,
     AppJson(mut info): AppJson<SiteInfo>,
 ) -> AppResult<Json<HeartbeatResponse>> {
     validate::site(&mut info)?;
@@ -131,7 +132,7 @@ async fn report_site(
 
 async fn heartbeat(
     State(state): State<AppState>,
-    SiteConnector(site): SiteConnector,
+    ConnectorCaller(site): ConnectorCaller,
 ) -> AppResult<Json<HeartbeatResponse>> {
     state.store.heartbeat(&site.id, state.now()).await?;
     Ok(Json(HeartbeatResponse {
@@ -157,7 +158,7 @@ fn check_sync_id(sync_id: &str) -> AppResult<()> {
 
 async fn stage_batch(
     State(state): State<AppState>,
-    SiteConnector(site): SiteConnector,
+    ConnectorCaller(site): ConnectorCaller,
     Path((sync_id, index)): Path<(String, u32)>,
     AppJson(mut batch): AppJson<DeviceBatch>,
 ) -> AppResult<StatusCode> {
@@ -178,7 +179,7 @@ async fn stage_batch(
 
 async fn complete_sync(
     State(state): State<AppState>,
-    SiteConnector(site): SiteConnector,
+    ConnectorCaller(site): ConnectorCaller,
     Path(sync_id): Path<String>,
     AppJson(complete): AppJson<CompleteFullSync>,
 ) -> AppResult<Json<SyncResult>> {
@@ -190,7 +191,7 @@ async fn complete_sync(
 
 async fn apply_delta(
     State(state): State<AppState>,
-    SiteConnector(site): SiteConnector,
+    ConnectorCaller(site): ConnectorCaller,
     Path(sync_id): Path<String>,
     AppJson(mut delta): AppJson<DeviceDelta>,
 ) -> AppResult<Json<SyncResult>> {
@@ -208,7 +209,7 @@ async fn apply_delta(
 /// answer lost on the way is sent again on the next poll.
 async fn poll_actions(
     State(state): State<AppState>,
-    SiteConnector(site): SiteConnector,
+    ConnectorCaller(site): ConnectorCaller,
     RawQuery(query): RawQuery,
 ) -> AppResult<Json<ActionPoll>> {
     let wait = parse_wait(query.as_deref())?;
@@ -278,7 +279,7 @@ fn parse_wait(query: Option<&str>) -> AppResult<Duration> {
 
 async fn accept_action(
     State(state): State<AppState>,
-    SiteConnector(site): SiteConnector,
+    ConnectorCaller(site): ConnectorCaller,
     Path(id): Path<String>,
 ) -> AppResult<StatusCode> {
     actions::accept(&state, &site.id, &id).await?;
@@ -287,7 +288,7 @@ async fn accept_action(
 
 async fn report_result(
     State(state): State<AppState>,
-    SiteConnector(site): SiteConnector,
+    ConnectorCaller(site): ConnectorCaller,
     Path(id): Path<String>,
     AppJson(result): AppJson<ActionResult>,
 ) -> AppResult<StatusCode> {
@@ -301,7 +302,7 @@ async fn report_result(
 /// the grace period, as the service does for those versions).
 async fn acknowledge_offboard(
     State(state): State<AppState>,
-    SiteConnector(site): SiteConnector,
+    ConnectorCaller(site): ConnectorCaller,
 ) -> AppResult<StatusCode> {
     if site.offboard_requested_at.is_none() {
         return Err(AppError::Conflict(

@@ -53,6 +53,9 @@ impl DeviceQuery {
     }
 }
 
+/// The row of `deviceName` in [`DEVICE_FIELDS`].
+const DEFAULT_ORDER_FIELD: usize = 1;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Order {
     pub field: &'static Field,
@@ -60,8 +63,9 @@ pub struct Order {
 }
 
 impl Order {
+    /// By device name (the contract's default order; a test checks the row is that field).
     pub const DEFAULT: Order = Order {
-        field: &DEVICE_FIELDS[1],
+        field: &DEVICE_FIELDS[DEFAULT_ORDER_FIELD],
         descending: false,
     };
 
@@ -374,6 +378,11 @@ pub fn parse_select(text: &str) -> AppResult<Vec<&'static Field>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_order_is_by_device_name() {
+        assert_eq!(Order::DEFAULT.field.name, "deviceName");
+    }
 
     #[test]
     fn filters_bind_every_value() {

@@ -26,17 +26,6 @@ const LIST_OPTIONS: &[&str] = &[
     "$select",
 ];
 const EXPORT_OPTIONS: &[&str] = &["$orderby", "$filter", "$search", "$select"];
-/// The export's columns when `$select` does not say: those All devices shows by default.
-const EXPORT_COLUMNS: &[&str] = &[
-    "deviceName",
-    "managedBy",
-    "ownerType",
-    "complianceState",
-    "operatingSystem",
-    "osVersion",
-    "userPrincipalName",
-    "lastSyncDateTime",
-];
 /// Devices per chunk of the export, and chunks that may wait to be written.
 const EXPORT_CHUNK: usize = 1000;
 const EXPORT_CHUNKS_WAITING: usize = 4;
@@ -151,7 +140,7 @@ pub(crate) async fn export(
     let device_query = DeviceQuery::from_options(&options)?;
     let columns: Vec<&'static Field> = match &device_query.select {
         Some(fields) => fields.clone(),
-        None => EXPORT_COLUMNS
+        None => admin_api::devices::DEFAULT_COLUMNS
             .iter()
             .map(|name| find(DEVICE_FIELDS, name).expect("the export's columns are fields"))
             .collect(),

@@ -211,7 +211,7 @@ impl Store {
     /// (and returned), its staged batches dropped, its credential revoked and the connector marked
     /// removed; from then on the API shows neither it nor its devices. The devices are deleted
     /// afterwards a slice at a time, the connector's row with the last of them
-    /// ([`Store::purge_removed`]). `None` when there was nothing to offboard.
+    /// ([`Store::delete_leftovers`]). `None` when there was nothing to offboard.
     pub async fn complete_offboard(
         &self,
         id: &str,
@@ -276,9 +276,9 @@ impl Store {
     /// [`Store::complete_full_sync`]); false when nothing is left to delete. A slice keeps the
     /// writer briefly, so that uploads, actions and sign-ins wait for one slice at most, not for
     /// the whole hierarchy.
-    pub async fn purge_removed(&self) -> sqlx::Result<bool> {
+    pub async fn delete_leftovers(&self) -> sqlx::Result<bool> {
         let Some(id) = self.removed.ids().into_iter().next() else {
-            return self.purge_dying_set().await;
+            return self.delete_dying_set().await;
         };
         let bulk = self.bulk_turn().await;
         let deleted = sqlx::query(
@@ -286,7 +286,7 @@ impl Store {
                 (SELECT rowid FROM devices WHERE connector_id = ? LIMIT ?)",
         )
         .bind(&id)
-        .bind(PURGE_SLICE)
+        .bind(DELETE_SLICE)
         .execute(self.pool())
         .await?
         .rows_affected();
@@ -302,7 +302,7 @@ impl Store {
         Ok(true)
     }
 
-    async fn purge_dying_set(&self) -> sqlx::Result<bool> {
+    async fn delete_dying_set(&self) -> sqlx::Result<bool> {
         let dying: Option<(String, i64)> = sqlx::query_as(
             "SELECT connector_id, device_set FROM hidden_device_sets WHERE state = 'dying' LIMIT 1",
         )
@@ -319,7 +319,7 @@ impl Store {
         )
         .bind(&connector_id)
         .bind(set)
-        .bind(PURGE_SLICE)
+        .bind(DELETE_SLICE)
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -348,13 +348,13 @@ impl Store {
     }
 
     /// Waits until an offboarding leaves devices to delete (at once if some are left from before).
-    pub async fn removal_pending(&self) {
+    pub async fn leftovers_pending(&self) {
         self.removed.work.notified().await;
     }
 }
 
-/// Devices deleted per transaction when a removed connector's devices are purged.
-const PURGE_SLICE: i64 = 1_000;
+/// Devices deleted per transaction when leftovers are deleted.
+const DELETE_SLICE: i64 = 1_000;
 
 #[derive(FromRow)]
 struct ConnectorRow {

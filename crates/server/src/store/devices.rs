@@ -150,7 +150,7 @@ impl Store {
             .collect();
         let key = order.key();
         let (devices, next) = self
-            .read_pages(move |connection| {
+            .with_page_reader(move |connection| {
                 // Several ranges are read in one snapshot; a first page, the common case, is
                 // one statement and needs no transaction around it.
                 let snapshot = (statements.len() > 1)
@@ -340,7 +340,7 @@ impl Store {
 
     pub async fn device(&self, id: &str) -> AppResult<Option<Device>> {
         let id = id.to_owned();
-        self.read_pages(move |connection| {
+        self.with_page_reader(move |connection| {
             let sql = format!(
                 "SELECT {} FROM devices WHERE id = ? AND connector_id NOT IN ({REMOVED}) AND {SHOWN}",
                 device_json()
@@ -403,7 +403,7 @@ impl Store {
     /// Makes a staged full sync the connector's devices, all at once for every reader, without
     /// holding the writer for long: the devices are written as a new device set, hidden, a slice
     /// at a time, and then shown in place of the old set in one short transaction (the old set is
-    /// deleted afterwards, see [`Store::purge_removed`]). Completing it again returns the same
+    /// deleted afterwards, see [`Store::delete_leftovers`]). Completing it again returns the same
     /// result. A completion that stops half-way (the server stopped) leaves the old set shown.
     pub async fn complete_full_sync(
         &self,
@@ -1052,7 +1052,7 @@ async fn reject_foreign_devices(
 /// The columns an upload sets from a device as the site sent it (`{v}`, a `SiteDevice` as JSON),
 /// each with its value's SQL: the fields a site sends (besides its id; the server sets the
 /// connector, the sync time and the hierarchy's name and site code).
-fn synced_columns() -> &'static [(&'static str, String)] {
+fn site_columns() -> &'static [(&'static str, String)] {
     static COLUMNS: std::sync::OnceLock<Vec<(&'static str, String)>> = std::sync::OnceLock::new();
     COLUMNS.get_or_init(|| {
         DEVICE_FIELDS
@@ -1073,21 +1073,21 @@ fn synced_columns() -> &'static [(&'static str, String)] {
     })
 }
 
-/// A synced column's value read from the device JSON `value`.
-fn synced(expression: &str, value: &str) -> String {
+/// A site column's value read from the device JSON `value`.
+fn site_value(expression: &str, value: &str) -> String {
     expression.replace("{v}", value)
 }
 
-/// Which synced columns of the stored device `d` the device JSON `device` changes, a bit per
+/// Which site columns of the stored device `d` the device JSON `device` changes, a bit per
 /// column (0: none).
 fn change_mask(device: &str) -> String {
-    synced_columns()
+    site_columns()
         .iter()
         .enumerate()
         .map(|(bit, (column, expression))| {
             format!(
                 "((d.{column} IS NOT {}) << {bit})",
-                synced(expression, device)
+                site_value(expression, device)
             )
         })
         .collect::<Vec<_>>()
@@ -1128,10 +1128,10 @@ async fn insert_devices(
     set: i64,
     synced_at: &str,
 ) -> sqlx::Result<u64> {
-    let columns: Vec<&str> = synced_columns().iter().map(|(column, _)| *column).collect();
-    let values: Vec<String> = synced_columns()
+    let columns: Vec<&str> = site_columns().iter().map(|(column, _)| *column).collect();
+    let values: Vec<String> = site_columns()
         .iter()
-        .map(|(_, expression)| synced(expression, "j.value"))
+        .map(|(_, expression)| site_value(expression, "j.value"))
         .collect();
     Ok(sqlx::query(&format!(
         "INSERT INTO devices (id, connector_id, device_set, last_sync_at, hierarchy_name, site_code, {})
@@ -1199,12 +1199,12 @@ async fn upsert_devices(
         .fetch_all(&mut **tx)
         .await?;
     for mask in masks {
-        let set: Vec<String> = synced_columns()
+        let set: Vec<String> = site_columns()
             .iter()
             .enumerate()
             .filter(|(bit, _)| mask & (1 << bit) != 0)
             .map(|(_, (column, expression))| {
-                format!("{column} = {}", synced(expression, "c.device"))
+                format!("{column} = {}", site_value(expression, "c.device"))
             })
             .collect();
         sqlx::query(&format!(

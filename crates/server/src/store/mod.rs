@@ -4,8 +4,8 @@ pub mod actions;
 pub mod audit;
 pub mod connectors;
 pub mod devices;
-mod engine;
 pub mod onboarding;
+mod sqlite_library;
 pub mod users;
 
 use std::str::FromStr;
@@ -20,7 +20,7 @@ use time::OffsetDateTime;
 /// time; queuing for it in the pool is fairer and cheaper than retrying on a busy database) and
 /// readers, which WAL lets run beside the writer without waiting for it. Most reads go through
 /// sqlx; pages of devices, the busiest read by far, through rusqlite on a blocking thread
-/// (see [`Store::read_pages`]).
+/// (see [`Store::with_page_reader`]).
 #[derive(Clone)]
 pub struct Store {
     pool: SqlitePool,
@@ -47,7 +47,7 @@ pub struct Store {
 }
 
 /// Connectors that were offboarded but whose devices are still being deleted (see
-/// [`Store::purge_removed`]): every read of devices leaves theirs out.
+/// [`Store::delete_leftovers`]): every read of devices leaves theirs out.
 #[derive(Clone, Default)]
 pub(crate) struct Removed {
     ids: std::sync::Arc<std::sync::RwLock<Vec<String>>>,
@@ -118,7 +118,7 @@ impl Store {
     /// Opens (creating if needed, with its folder) the database at `url` and brings its schema up
     /// to date.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
-        engine::configure();
+        sqlite_library::configure();
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -222,11 +222,9 @@ impl Store {
     }
 
     /// Runs `read` on a page reader, on a blocking thread: the statements of a page are stepped
-    /// and its rows decoded there, and the page comes back at once. sqlx hands every row from
-    /// its connection's thread to the async side one at a time, copying each value; at a few
-    /// thousand list requests a second, those hand-offs (thread wake-ups, allocations freed on
-    /// another thread) were the largest part of a request's CPU (docs/performance.md).
-    pub(crate) async fn read_pages<T, F>(&self, read: F) -> crate::error::AppResult<T>
+    /// and its rows decoded there, and the page comes back at once, rather than row by row
+    /// across threads as sqlx hands them over (why: docs/performance.md).
+    pub(crate) async fn with_page_reader<T, F>(&self, read: F) -> crate::error::AppResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&rusqlite::Connection) -> crate::error::AppResult<T> + Send + 'static,

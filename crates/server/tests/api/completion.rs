@@ -253,7 +253,7 @@ async fn killed_at(point: Point) {
     );
     // And the rows of the old set and of an abandoned one are deleted in the background.
     let mut slices = 0;
-    while store.purge_removed().await.unwrap() {
+    while store.delete_leftovers().await.unwrap() {
         slices += 1;
         assert!(slices < 1_000, "the purge ends");
     }

@@ -1,5 +1,5 @@
 //! Offboarding in the store: the connector and its devices leave every read at once; the devices
-//! themselves are deleted afterwards, a slice at a time, by `Store::purge_removed` (which the
+//! themselves are deleted afterwards, a slice at a time, by `Store::delete_leftovers` (which the
 //! server runs in the background and this test runs by hand, to see the state in between).
 
 use admin_api::protocol::SiteDevice;
@@ -165,7 +165,7 @@ async fn an_offboarded_hierarchy_is_gone_at_once_and_its_devices_deleted_after()
 
     // The purge deletes the rest and then the connector's row; the others stay as they were.
     let mut steps = 0;
-    while store.purge_removed().await.unwrap() {
+    while store.delete_leftovers().await.unwrap() {
         steps += 1;
         assert!(steps < 100, "the purge ends");
     }
@@ -180,7 +180,10 @@ async fn an_offboarded_hierarchy_is_gone_at_once_and_its_devices_deleted_after()
     assert_eq!(stored_rows(&store, &stays).await, 25);
     let (ids, count) = listed(&store).await;
     assert_eq!((ids.len(), count), (40, 40));
-    assert!(!store.purge_removed().await.unwrap(), "nothing left to do");
+    assert!(
+        !store.delete_leftovers().await.unwrap(),
+        "nothing left to do"
+    );
     store.close().await;
 }
 
@@ -207,8 +210,8 @@ async fn a_removal_left_unfinished_is_resumed_when_the_store_opens_again() {
     assert_eq!(listed(&store).await, (Vec::new(), 0), "still hidden");
     assert_eq!(stored_rows(&store, &gone).await, 30);
     // Work is waiting: this returns at once.
-    store.removal_pending().await;
-    while store.purge_removed().await.unwrap() {}
+    store.leftovers_pending().await;
+    while store.delete_leftovers().await.unwrap() {}
     assert_eq!(stored_rows(&store, &gone).await, 0);
     store.close().await;
 }

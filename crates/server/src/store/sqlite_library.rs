@@ -1,11 +1,8 @@
 //! Process-wide settings of the SQLite library itself, made once before its first connection.
 //!
-//! SQLite allocates for every value it reads (and sqlx copies every column of every row it
-//! hands over), through the C library's `malloc` unless told otherwise, and by default it keeps
-//! memory statistics behind one process-wide mutex taken on every allocation. Under list load at
-//! a million devices, glibc's `malloc` and that mutex were about a seventh of the server's CPU
-//! (`perf`, docs/performance.md). Here SQLite allocates from mimalloc, the allocator the binaries
-//! use, and keeps no statistics (nothing here reads them).
+//! SQLite allocates from mimalloc, the allocator the binaries use, rather than the C library's
+//! `malloc`, and keeps no memory statistics (they take one process-wide mutex on every
+//! allocation, and nothing here reads them). What this bought: docs/performance.md.
 
 use std::ffi::{c_int, c_void};
 use std::sync::Once;
