@@ -12,6 +12,9 @@ pub trait UrlState: Clone + PartialEq + Send + Sync + 'static {
     /// The page's path.
     const PATH: &'static str;
 
+    /// Whether going to another view scrolls to the top (otherwise the page stays where it is).
+    const SCROLL_TO_TOP: bool = false;
+
     /// Reads the view from query pairs; what it does not know it leaves out.
     fn from_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Self;
 
@@ -51,7 +54,7 @@ impl<V: UrlState> Copy for UrlView<V> {}
 impl<V: UrlState> UrlView<V> {
     /// Shows `next`: a new history entry, or in place of this one when `replace`.
     pub fn go(&self, next: &V, replace: bool) {
-        go_to(self.navigate, &next.to_url(), replace);
+        go_to(self.navigate, &next.to_url(), replace, V::SCROLL_TO_TOP);
     }
 
     /// Shows this view changed by `edit`, from its first page.
@@ -62,13 +65,13 @@ impl<V: UrlState> UrlView<V> {
     }
 }
 
-fn go_to(navigate: StoredValue<Navigate, LocalStorage>, url: &str, replace: bool) {
+fn go_to(navigate: StoredValue<Navigate, LocalStorage>, url: &str, replace: bool, scroll: bool) {
     navigate.with_value(|navigate| {
         navigate(
             url,
             NavigateOptions {
                 replace,
-                scroll: false,
+                scroll,
                 ..Default::default()
             },
         )

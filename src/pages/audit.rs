@@ -30,6 +30,7 @@ pub struct AuditView {
 
 impl UrlState for AuditView {
     const PATH: &'static str = paths::AUDIT_LOGS;
+    const SCROLL_TO_TOP: bool = true;
 
     fn from_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Self {
         let date = |text: &str| {

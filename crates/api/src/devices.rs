@@ -27,9 +27,6 @@ wire_enum!(
     ClientHealthState { Healthy = "healthy", Unhealthy = "unhealthy", Unknown = "unknown" }
 );
 
-/// Every field of a [`Device`], in the order `$select` and the CSV export know them. The
-/// client information is stored as its three fields; a site sends every field but the server's
-/// own (`id` is the key, the hierarchy's name, site code and the check-in come from the
 /// The columns All devices shows until the operator chooses others, which are also the export's
 /// when its `$select` does not say.
 pub const DEFAULT_COLUMNS: &[&str] = &[
@@ -43,6 +40,9 @@ pub const DEFAULT_COLUMNS: &[&str] = &[
     "lastSyncDateTime",
 ];
 
+/// Every field of a [`Device`], in the order `$select` and the CSV export know them. The
+/// client information is stored as its three fields; a site sends every field but the server's
+/// own (`id` is the key, the hierarchy's name, site code and the check-in come from the
 /// connector and the sync).
 pub const DEVICE_FIELDS: &[Field] = &[
     Field::text("id", "id").filterable().selectable().required(),

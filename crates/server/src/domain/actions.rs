@@ -10,11 +10,8 @@ use crate::state::{to_time, AppState};
 use crate::store::actions::ActionRequest;
 
 /// Queues the action for the device's site, or returns the one standing for the same key or the
-/// same device and action (then `false`: nothing new was written or announced).
-pub async fn request(
-    state: &AppState,
-    request: &ActionRequest<'_>,
-) -> AppResult<(DeviceAction, bool)> {
+/// same device and action (then nothing new is written or announced).
+pub async fn request(state: &AppState, request: &ActionRequest<'_>) -> AppResult<DeviceAction> {
     let (action, created) = state.store.trigger_action(request, state.now()).await?;
     if created {
         tracing::info!(action = %action.id, device = %request.device_id, kind = %action.action, actor = %request.requested_by.name, "action requested");
@@ -23,7 +20,7 @@ pub async fn request(
             state.signal_site(&connector_id);
         }
     }
-    Ok((action, created))
+    Ok(action)
 }
 
 /// The site took the action on (`pending` → `active`); repeating it changes nothing.

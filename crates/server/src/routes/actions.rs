@@ -53,7 +53,7 @@ pub(crate) async fn trigger(
 ) -> AppResult<Response> {
     let requested = parse_trigger(body)?;
     let idempotency_key = idempotency_key(&headers)?;
-    let (action, _) = actions::request(
+    let action = actions::request(
         &state,
         &ActionRequest {
             device_id: &device_id,
