@@ -7,7 +7,7 @@ use leptos::prelude::*;
 
 use crate::api::query::skiptoken_of;
 use crate::api::{self, ApiError};
-use crate::components::loaded::Loaded;
+use crate::components::loaded::{Fetched, Loaded};
 use crate::components::shell::{set_breadcrumb, Crumb};
 use crate::components::table::{Column, Table};
 use crate::format;
@@ -170,7 +170,7 @@ fn AuditTable() -> impl IntoView {
     let refreshes = RwSignal::new(0u32);
     let query = Memo::new(move |_| url.view.with(|v| (v.filter(), v.page.clone())));
     let may_read_connectors = use_session().may(Permission::OrganizationRead);
-    let page = LocalResource::new(move || {
+    let page = Fetched::new(move || {
         refreshes.track();
         let (filter, token) = query.get();
         async move {

@@ -14,7 +14,7 @@ use leptos_router::params::Params;
 
 use crate::api::connectors;
 use crate::components::dialog::ConfirmDialog;
-use crate::components::loaded::Loaded;
+use crate::components::loaded::{Fetched, Loaded};
 use crate::components::permission::RequiresNote;
 use crate::components::shell::{set_breadcrumb, Crumb};
 use crate::components::table::{Column, Table};
@@ -39,7 +39,7 @@ pub fn Connectors() -> impl IntoView {
     ]);
     let live = use_live();
     let refreshes = RwSignal::new(0u32);
-    let list = LocalResource::new(move || {
+    let list = Fetched::new(move || {
         refreshes.track();
         live.connectors_changed.track();
         connectors::list()

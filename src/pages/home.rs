@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
+use crate::components::loaded::Fetched;
 use crate::api::devices;
 use crate::components::error_banner::ErrorBanner;
 use crate::components::shell::{set_breadcrumb, Crumb};
@@ -9,7 +10,7 @@ use crate::paths;
 #[component]
 pub fn Home() -> impl IntoView {
     set_breadcrumb(vec![Crumb::here("Home")]);
-    let devices = LocalResource::new(|| devices::first_page(1));
+    let devices = Fetched::new(|| devices::first_page(1));
     view! {
         <h1>"Home"</h1>
         <div class="cards">

@@ -7,6 +7,7 @@ use admin_api::{
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use crate::components::loaded::Fetched;
 use crate::api::{actions, connectors};
 use crate::components::dialog::ConfirmDialog;
 use crate::components::permission::RequiresNote;
@@ -90,7 +91,7 @@ fn action_columns(now: i64) -> Vec<Column> {
 #[component]
 pub fn DeviceActions(device: Device, children: Children) -> impl IntoView {
     let live = use_live();
-    let history = LocalResource::new({
+    let history = Fetched::new({
         let id = device.id.clone();
         move || {
             // Fetched again once the event stream is (re)connected: what happened before is in it.
@@ -128,7 +129,7 @@ pub fn DeviceActions(device: Device, children: Children) -> impl IntoView {
 fn action_bar(device: Device, all_actions: Memo<Vec<DeviceAction>>) -> impl IntoView {
     let (live, toasts, session) = (use_live(), use_toasts(), use_session());
     let allowed = move || session.may(Permission::RemoteTasksConfigurationManagerAction);
-    let connector = LocalResource::new({
+    let connector = Fetched::new({
         let id = device.connector_id.clone();
         move || {
             live.connectors_changed.track();

@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 
 use super::view_state::{FilterKind, ListView, CHECKIN_WINDOWS, FILTERS};
+use crate::components::loaded::Fetched;
 use crate::api::connectors;
 use crate::url_state::UrlView;
 
@@ -69,7 +70,7 @@ fn choice_filter(url: UrlView<ListView>, kind: &'static FilterKind) -> impl Into
 
 /// The attached hierarchies that report a name, any number of them at once.
 fn hierarchy_filter(url: UrlView<ListView>) -> impl IntoView {
-    let connectors = LocalResource::new(connectors::list);
+    let connectors = Fetched::new(connectors::list);
     let hierarchies = move || {
         let mut names: Vec<String> = connectors
             .get()

@@ -12,7 +12,7 @@ use super::filters::{FilterChips, FilterPanel};
 use super::grid::DeviceGrid;
 use super::view_state::{select_name, ListView};
 use crate::api::devices;
-use crate::components::loaded::Loaded;
+use crate::components::loaded::{Fetched, Loaded};
 use crate::components::shell::{set_breadcrumb, Crumb};
 use crate::live::use_live;
 use crate::paths;
@@ -41,7 +41,7 @@ pub fn AllDevices() -> impl IntoView {
     let refreshes = RwSignal::new(0u32);
     let page_token = Memo::new(move |_| view.with(|v| v.page.clone()));
     let page_size = Memo::new(move |_| view.with(ListView::page_size));
-    let page = LocalResource::new(move || {
+    let page = Fetched::new(move || {
         refreshes.track();
         let (pairs, token, size) = (api_pairs.get(), page_token.get(), page_size.get());
         async move { devices::page(&pairs, size, token.as_deref()).await }

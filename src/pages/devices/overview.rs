@@ -6,6 +6,7 @@ use leptos_router::hooks::use_params;
 use leptos_router::params::Params;
 
 use super::actions::DeviceActions;
+use crate::components::loaded::Fetched;
 use crate::api::devices;
 use crate::components::error_banner::ErrorBanner;
 use crate::components::shell::{set_breadcrumb, Crumb};
@@ -40,7 +41,7 @@ pub fn DeviceOverview() -> impl IntoView {
         })
     });
     set_breadcrumb(crumbs("Device"));
-    let device = LocalResource::new(move || {
+    let device = Fetched::new(move || {
         let id = id.get();
         async move { devices::device(&id).await }
     });
@@ -84,7 +85,7 @@ fn DevicePage(device: Device) -> impl IntoView {
     let id = device.id.clone();
     // Read again after each upload; until the first answer (or after a failed one), what the
     // page was opened with.
-    let fresh = LocalResource::new(move || {
+    let fresh = Fetched::new(move || {
         live.devices_changed.track();
         let id = id.clone();
         async move { devices::device(&id).await }
