@@ -81,6 +81,8 @@ impl<T: Clone + Send + Sync + 'static> IntoFuture for Fetched<T> {
     }
 }
 
+/// What a page shows of a fetch, once its answer is there. One copy of its drawing code serves
+/// every fetch (the value reaches `children` through [`typed`]).
 #[component]
 pub fn Loaded<T, V, F>(
     resource: Fetched<T>,
@@ -99,15 +101,30 @@ where
     V: IntoView + 'static,
     F: Fn(T) -> V + Send + Sync + 'static,
 {
-    let children = StoredValue::new(children);
+    let children: ErasedChildren = Arc::new(move |value| children(typed(value)).into_any());
+    loaded(resource.resource, loading, on_retry, children, class)
+}
+
+type ErasedChildren = Arc<dyn Fn(Arc<dyn Any + Send + Sync>) -> AnyView + Send + Sync>;
+
+fn loaded(
+    resource: LocalResource<Erased>,
+    loading: &'static str,
+    on_retry: Callback<()>,
+    children: ErasedChildren,
+    class: &'static str,
+) -> impl IntoView {
     view! {
         <Transition fallback=move || view! { <p class=class role="status">{loading}</p> }>
-            {move || Suspend::new(async move {
-                match resource.await {
-                    Ok(value) => children.with_value(|children| children(value)).into_any(),
-                    Err(error) => view! { <ErrorBanner error on_retry /> }.into_any(),
-                }
-            })}
+            {move || {
+                let children = children.clone();
+                Suspend::new(async move {
+                    match resource.await {
+                        Ok(value) => children(value),
+                        Err(error) => view! { <ErrorBanner error on_retry /> }.into_any(),
+                    }
+                })
+            }}
         </Transition>
     }
 }

@@ -1,9 +1,8 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-use crate::components::loaded::Fetched;
+use crate::components::loaded::{Fetched, Loaded};
 use crate::api::devices;
-use crate::components::error_banner::ErrorBanner;
 use crate::components::shell::{set_breadcrumb, Crumb};
 use crate::paths;
 
@@ -16,25 +15,15 @@ pub fn Home() -> impl IntoView {
         <div class="cards">
             <section class="card" aria-labelledby="devices-card">
                 <h2 id="devices-card">"Devices"</h2>
-                <Transition fallback=|| view! { <p class="muted">"Counting devices…"</p> }>
-                    {move || Suspend::new(async move {
-                        match devices.await {
-                            Ok(page) => {
-                                view! {
-                                    <p class="big-number">{page.count.unwrap_or_default()}</p>
-                                    <p class="muted">"devices attached from Configuration Manager"</p>
-                                }
-                                    .into_any()
-                            }
-                            Err(error) => {
-                                view! {
-                                    <ErrorBanner error on_retry=move |_| devices.refetch() />
-                                }
-                                    .into_any()
-                            }
-                        }
-                    })}
-                </Transition>
+                <Loaded
+                    resource=devices
+                    loading="Counting devices…"
+                    on_retry=Callback::new(move |()| devices.refetch())
+                    let:page
+                >
+                    <p class="big-number">{page.count.unwrap_or_default()}</p>
+                    <p class="muted">"devices attached from Configuration Manager"</p>
+                </Loaded>
                 <A href=paths::DEVICES>"Open All devices"</A>
             </section>
             <section class="card" aria-labelledby="connectors-card">
