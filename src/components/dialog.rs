@@ -41,37 +41,8 @@ pub fn ConfirmDialog(
             on_cancel.run(());
             return;
         }
-        if event.key() != "Tab" {
-            return;
-        }
-        let Some(dialog) = dialog.get() else { return };
-        let Ok(focusable) =
-            dialog.query_selector_all("button:not([disabled]), a[href], input, select")
-        else {
-            return;
-        };
-        let count = focusable.length();
-        if count == 0 {
-            return;
-        }
-        let element = |i: u32| {
-            focusable
-                .item(i)
-                .and_then(|n| n.dyn_into::<web_sys::HtmlElement>().ok())
-        };
-        let (first, last) = (element(0), element(count - 1));
-        let active = document().active_element();
-        let at = |target: &Option<web_sys::HtmlElement>| matches!((target, &active), (Some(t), Some(a)) if t.is_same_node(Some(a)));
-        if event.shift_key() && at(&first) {
-            event.prevent_default();
-            if let Some(last) = last {
-                let _ = last.focus();
-            }
-        } else if !event.shift_key() && at(&last) {
-            event.prevent_default();
-            if let Some(first) = first {
-                let _ = first.focus();
-            }
+        if event.key() == "Tab" {
+            keep_focus_inside(&event, dialog);
         }
     };
     view! {
@@ -101,5 +72,38 @@ pub fn ConfirmDialog(
                 </div>
             </div>
         </div>
+    }
+}
+
+/// Tab from the last focusable element of the dialog goes to its first, Shift+Tab from the first
+/// to the last: focus stays inside the dialog.
+fn keep_focus_inside(event: &web_sys::KeyboardEvent, dialog: NodeRef<html::Div>) {
+    let Some(dialog) = dialog.get() else { return };
+    let Ok(focusable) = dialog.query_selector_all("button:not([disabled]), a[href], input, select")
+    else {
+        return;
+    };
+    let count = focusable.length();
+    if count == 0 {
+        return;
+    }
+    let element = |i: u32| {
+        focusable
+            .item(i)
+            .and_then(|n| n.dyn_into::<web_sys::HtmlElement>().ok())
+    };
+    let (first, last) = (element(0), element(count - 1));
+    let active = document().active_element();
+    let at = |target: &Option<web_sys::HtmlElement>| matches!((target, &active), (Some(t), Some(a)) if t.is_same_node(Some(a)));
+    if event.shift_key() && at(&first) {
+        event.prevent_default();
+        if let Some(last) = last {
+            let _ = last.focus();
+        }
+    } else if !event.shift_key() && at(&last) {
+        event.prevent_default();
+        if let Some(first) = first {
+            let _ = first.focus();
+        }
     }
 }

@@ -67,78 +67,93 @@ pub fn Shell(children: Children) -> impl IntoView {
             <SignedInUser />
         </header>
         <div class="frame">
-            <nav
-                id="left-nav"
-                class="left-nav"
-                class:open=move || nav_open.get()
-                aria-label="Admin center"
-                on:click=move |_| nav_open.set(false)
-            >
-                <ul>
-                    <li>
-                        <A href=paths::HOME exact=true>
-                            <span class="nav-icon" aria-hidden="true">"⌂"</span>
-                            "Home"
-                        </A>
-                    </li>
-                    <li class="nav-group">
-                        <span class="nav-group-label">
-                            <span class="nav-icon" aria-hidden="true">"▣"</span>
-                            "Devices"
-                        </span>
-                        <ul>
-                            <li>
-                                <A href=paths::DEVICES>"All devices"</A>
-                            </li>
-                        </ul>
-                    </li>
-                    <li class="nav-group">
-                        <span class="nav-group-label">
-                            <span class="nav-icon" aria-hidden="true">"⚙"</span>
-                            "Tenant administration"
-                        </span>
-                        <ul>
-                            <li>
-                                <A href=paths::CONNECTORS>"Connectors and tokens"</A>
-                            </li>
-                            <li>
-                                <A href=paths::AUDIT_LOGS>"Audit logs"</A>
-                            </li>
-                        </ul>
-                    </li>
-                </ul>
-            </nav>
+            {left_nav(nav_open)}
             <main id="content" class="content" tabindex="-1">
-                <nav class="breadcrumb" aria-label="Breadcrumb">
-                    <ol>
-                        {move || {
-                            crumbs
-                                .get()
-                                .into_iter()
-                                .map(|crumb| match crumb.href {
-                                    Some(href) => {
-                                        view! {
-                                            <li>
-                                                <A href=href>{crumb.label}</A>
-                                            </li>
-                                        }
-                                            .into_any()
-                                    }
-                                    None => {
-                                        view! {
-                                            <li aria-current="page">{crumb.label}</li>
-                                        }
-                                            .into_any()
-                                    }
-                                })
-                                .collect_view()
-                        }}
-                    </ol>
-                </nav>
+                {breadcrumb(crumbs)}
                 {children()}
             </main>
         </div>
         <ToastRegion />
+    }
+}
+
+/// The left navigation: Home, Devices, Tenant administration. Choosing a page closes it on
+/// narrow screens.
+fn left_nav(nav_open: RwSignal<bool>) -> impl IntoView {
+    view! {
+    <nav
+        id="left-nav"
+        class="left-nav"
+        class:open=move || nav_open.get()
+        aria-label="Admin center"
+        on:click=move |_| nav_open.set(false)
+    >
+        <ul>
+            <li>
+                <A href=paths::HOME exact=true>
+                    <span class="nav-icon" aria-hidden="true">"⌂"</span>
+                    "Home"
+                </A>
+            </li>
+            <li class="nav-group">
+                <span class="nav-group-label">
+                    <span class="nav-icon" aria-hidden="true">"▣"</span>
+                    "Devices"
+                </span>
+                <ul>
+                    <li>
+                        <A href=paths::DEVICES>"All devices"</A>
+                    </li>
+                </ul>
+            </li>
+            <li class="nav-group">
+                <span class="nav-group-label">
+                    <span class="nav-icon" aria-hidden="true">"⚙"</span>
+                    "Tenant administration"
+                </span>
+                <ul>
+                    <li>
+                        <A href=paths::CONNECTORS>"Connectors and tokens"</A>
+                    </li>
+                    <li>
+                        <A href=paths::AUDIT_LOGS>"Audit logs"</A>
+                    </li>
+                </ul>
+            </li>
+        </ul>
+    </nav>
+    }
+}
+
+/// Where the page is: links up to it, then the page itself.
+fn breadcrumb(crumbs: RwSignal<Vec<Crumb>>) -> impl IntoView {
+    view! {
+    <nav class="breadcrumb" aria-label="Breadcrumb">
+        <ol>
+            {move || {
+                crumbs
+                    .get()
+                    .into_iter()
+                    .map(|crumb| match crumb.href {
+                        Some(href) => {
+                            view! {
+                                <li>
+                                    <A href=href>{crumb.label}</A>
+                                </li>
+                            }
+                                .into_any()
+                        }
+                        None => {
+                            view! {
+                                <li aria-current="page">{crumb.label}</li>
+                            }
+                                .into_any()
+                        }
+                    })
+                    .collect_view()
+            }}
+        </ol>
+    </nav>
     }
 }
 

@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use crate::api::query::skiptoken_of;
 use crate::api::{self, ApiError};
 use crate::components::loaded::{Fetched, Loaded};
+use crate::components::pager::pager;
 use crate::components::shell::{set_breadcrumb, Crumb};
 use crate::components::table::{Column, Table};
 use crate::format;
@@ -281,7 +282,10 @@ fn audit_page(loaded: Loaded, url: UrlView<AuditView>) -> impl IntoView {
             page: Some(token),
             ..view_state.get_untracked()
         });
-    let on_first = view_state.with_untracked(|v| v.page.is_none());
+    let first = view_state
+        .with_untracked(|v| v.page.is_some())
+        .then(|| Callback::new(move |()| url.go(&view_state.get_untracked().first_page(), false)));
+    let next = next.map(|next| Callback::new(move |()| url.go(&next, false)));
     let count = page.count.unwrap_or(page.value.len() as u64);
     view! {
         <p class="result-count" role="status">
@@ -295,22 +299,7 @@ fn audit_page(loaded: Loaded, url: UrlView<AuditView>) -> impl IntoView {
             wrap=true
             empty=|| view! { <p class="empty-state">"No audit events match these filters."</p> }
         />
-        <div class="pager">
-            <button class="button" disabled=on_first on:click=move |_| url.go(&view_state.get_untracked().first_page(), false)>
-                "First page"
-            </button>
-            <button
-                class="button"
-                disabled=next.is_none()
-                on:click=move |_| {
-                    if let Some(next) = &next {
-                        url.go(next, false);
-                    }
-                }
-            >
-                "Next page"
-            </button>
-        </div>
+        {pager(("First page", first), ("Next page", next), ().into_any())}
     }
 }
 

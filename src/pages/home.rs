@@ -1,8 +1,8 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-use crate::components::loaded::{Fetched, Loaded};
 use crate::api::devices;
+use crate::components::loaded::{Fetched, Loaded};
 use crate::components::shell::{set_breadcrumb, Crumb};
 use crate::paths;
 

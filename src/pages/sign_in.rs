@@ -6,30 +6,17 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::NavigateOptions;
 
 use crate::api::{self, ApiError};
-use crate::session::{safe_return_path, use_session};
+use crate::session::{safe_return_path, use_session, Session};
 
 #[component]
 pub fn SignIn() -> impl IntoView {
     let session = use_session();
     let query = use_query_map();
-    let navigate = use_navigate();
     let return_to =
         Memo::new(move |_| safe_return_path(query.with(|q| q.get("returnTo")).as_deref()));
     document().set_title("Sign in · Attach Center");
 
-    // Signed in already (or just now): go where the user was headed. The target is read
-    // untracked: once there, the sign-in page's query is gone and must not send the user on.
-    Effect::new(move |_| {
-        if session.me.with(Option::is_some) {
-            navigate(
-                &return_to.get_untracked(),
-                NavigateOptions {
-                    replace: true,
-                    ..Default::default()
-                },
-            );
-        }
-    });
+    go_on_when_signed_in(session, return_to);
 
     let user_name = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
@@ -101,6 +88,23 @@ pub fn SignIn() -> impl IntoView {
             </form>
         </main>
     }
+}
+
+/// Signed in already (or just now): goes where the user was headed. The target is read
+/// untracked: once there, the sign-in page's query is gone and must not send the user on.
+fn go_on_when_signed_in(session: Session, return_to: Memo<String>) {
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if session.me.with(Option::is_some) {
+            navigate(
+                &return_to.get_untracked(),
+                NavigateOptions {
+                    replace: true,
+                    ..Default::default()
+                },
+            );
+        }
+    });
 }
 
 /// What to tell someone whose sign-in failed: the server's words for a wrong password or a

@@ -7,14 +7,14 @@ use admin_api::{
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::components::loaded::Fetched;
 use crate::api::{actions, connectors};
 use crate::components::dialog::ConfirmDialog;
+use crate::components::loaded::Fetched;
 use crate::components::permission::RequiresNote;
 use crate::components::table::{Column, Table};
-use crate::components::toast::use_toasts;
+use crate::components::toast::{use_toasts, Toasts};
 use crate::format;
-use crate::live::{supersedes, use_live};
+use crate::live::{supersedes, use_live, Live};
 use crate::session::use_session;
 
 /// The device's actions: what the list said (newest first, in request order), overridden by what
@@ -127,22 +127,9 @@ pub fn DeviceActions(device: Device, children: Children) -> impl IntoView {
 /// The three actions, each asked for after a confirmation; off while one of its kind is open,
 /// for users without the permission, and while the hierarchy is offboarding.
 fn action_bar(device: Device, all_actions: Memo<Vec<DeviceAction>>) -> impl IntoView {
-    let (live, toasts, session) = (use_live(), use_toasts(), use_session());
+    let session = use_session();
     let allowed = move || session.may(Permission::RemoteTasksConfigurationManagerAction);
-    let connector = Fetched::new({
-        let id = device.connector_id.clone();
-        move || {
-            live.connectors_changed.track();
-            let id = id.clone();
-            async move { connectors::connector(&id).await }
-        }
-    });
-    let offboarding = move || {
-        connector
-            .get()
-            .and_then(|c| c.ok())
-            .is_some_and(|c| c.status == ConnectorStatus::Offboarding)
-    };
+    let offboarding = offboarding(device.connector_id);
     let confirming = RwSignal::new(None::<(ConfigurationManagerActionType, String)>);
     let sending = RwSignal::new(None::<ConfigurationManagerActionType>);
     let in_flight = move |kind: ConfigurationManagerActionType| {
@@ -151,31 +138,6 @@ fn action_bar(device: Device, all_actions: Memo<Vec<DeviceAction>>) -> impl Into
                 list.iter()
                     .any(|a| a.action == kind && a.action_state.is_open())
             })
-    };
-    let (device_id, device_name) = (device.id, device.device_name);
-    let run = {
-        let device_name = device_name.clone();
-        move |kind: ConfigurationManagerActionType, key: String| {
-            confirming.set(None);
-            sending.set(Some(kind));
-            let (device_id, device_name) = (device_id.clone(), device_name.clone());
-            spawn_local(async move {
-                match actions::trigger(&device_id, kind, &key).await {
-                    Ok(action) => {
-                        live.record(action);
-                        toasts.show(format!(
-                            "{} requested for {device_name}",
-                            format::action(kind)
-                        ));
-                    }
-                    Err(error) => toasts.error(format!(
-                        "{} could not be requested for {device_name}: {error}",
-                        format::action(kind)
-                    )),
-                }
-                sending.set(None);
-            });
-        }
     };
     let button = move |kind: ConfigurationManagerActionType| {
         view! {
@@ -189,6 +151,7 @@ fn action_bar(device: Device, all_actions: Memo<Vec<DeviceAction>>) -> impl Into
             </button>
         }
     };
+    let device = (device.id, device.device_name);
     view! {
         <section class="card" aria-labelledby="device-actions">
             <h2 id="device-actions">"Configuration Manager actions"</h2>
@@ -204,30 +167,83 @@ fn action_bar(device: Device, all_actions: Memo<Vec<DeviceAction>>) -> impl Into
                     "This device's hierarchy is being offboarded: it takes no more actions."
                 </p>
             })}
-            {move || {
-                confirming
-                    .get()
-                    .map(|(kind, key)| {
-                        let run = run.clone();
-                        let name = device_name.clone();
-                        view! {
-                            <ConfirmDialog
-                                title=format!("{}?", format::action(kind))
-                                confirm_label=format::action(kind)
-                                on_confirm=move |_| run(kind, key.clone())
-                                on_cancel=move |_| confirming.set(None)
-                            >
-                                <p>
-                                    "The Configuration Manager client on " <strong>{name}</strong>
-                                    " will run " {format::action(kind)}
-                                    " once its site delivers the request."
-                                </p>
-                            </ConfirmDialog>
-                        }
-                    })
-            }}
+            {move || confirming.get().map(|asked| confirm(asked, device.clone(), confirming, sending))}
         </section>
     }
+}
+
+/// Whether the device's hierarchy is being offboarded, read again whenever a connector changes.
+fn offboarding(connector_id: String) -> impl Fn() -> bool + Copy + Send + Sync + 'static {
+    let live = use_live();
+    let connector = Fetched::new(move || {
+        live.connectors_changed.track();
+        let id = connector_id.clone();
+        async move { connectors::connector(&id).await }
+    });
+    move || {
+        connector
+            .get()
+            .and_then(|c| c.ok())
+            .is_some_and(|c| c.status == ConnectorStatus::Offboarding)
+    }
+}
+
+/// The dialog that asks before an action (`asked`: its kind and idempotency key) is requested for
+/// the device (id, name).
+fn confirm(
+    asked: (ConfigurationManagerActionType, String),
+    device: (String, String),
+    confirming: RwSignal<Option<(ConfigurationManagerActionType, String)>>,
+    sending: RwSignal<Option<ConfigurationManagerActionType>>,
+) -> impl IntoView {
+    let (kind, key) = asked;
+    let name = device.1.clone();
+    let told = (use_live(), use_toasts());
+    view! {
+        <ConfirmDialog
+            title=format!("{}?", format::action(kind))
+            confirm_label=format::action(kind)
+            on_confirm=move |_| {
+                confirming.set(None);
+                request(kind, key.clone(), device.clone(), sending, told);
+            }
+            on_cancel=move |_| confirming.set(None)
+        >
+            <p>
+                "The Configuration Manager client on " <strong>{name}</strong>
+                " will run " {format::action(kind)}
+                " once its site delivers the request."
+            </p>
+        </ConfirmDialog>
+    }
+}
+
+/// Requests the action for the device (id, name), `sending` while it is asked for; records the
+/// action and says how that went.
+fn request(
+    kind: ConfigurationManagerActionType,
+    key: String,
+    (device_id, device_name): (String, String),
+    sending: RwSignal<Option<ConfigurationManagerActionType>>,
+    (live, toasts): (Live, Toasts),
+) {
+    sending.set(Some(kind));
+    spawn_local(async move {
+        match actions::trigger(&device_id, kind, &key).await {
+            Ok(action) => {
+                live.record(action);
+                toasts.show(format!(
+                    "{} requested for {device_name}",
+                    format::action(kind)
+                ));
+            }
+            Err(error) => toasts.error(format!(
+                "{} could not be requested for {device_name}: {error}",
+                format::action(kind)
+            )),
+        }
+        sending.set(None);
+    });
 }
 
 /// The device's latest actions (all of them on request), their times redrawn as they age.

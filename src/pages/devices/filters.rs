@@ -4,8 +4,8 @@
 use leptos::prelude::*;
 
 use super::view_state::{FilterKind, ListView, CHECKIN_WINDOWS, FILTERS};
-use crate::components::loaded::Fetched;
 use crate::api::connectors;
+use crate::components::loaded::Fetched;
 use crate::url_state::UrlView;
 
 #[component]

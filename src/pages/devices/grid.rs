@@ -10,6 +10,7 @@ use leptos_router::components::A;
 use super::trail;
 use super::view_state::{column, ListView, PAGE_SIZES};
 use crate::api::query::skiptoken_of;
+use crate::components::pager::pager;
 use crate::components::table::{sort_state, Choosing, Column, Sorting, Table};
 use crate::format;
 use crate::paths;
@@ -94,55 +95,49 @@ pub fn DeviceGrid(
                 </div>
             }
         />
-        {(shown > 0).then(|| pager(url, next, from, shown))}
+        {(shown > 0).then(|| devices_pager(url, next, from, shown))}
     }
 }
 
 /// Previous (back through the pages walked with Next), Next, and the page size.
-fn pager(url: UrlView<ListView>, next: Option<String>, from: u64, shown: usize) -> impl IntoView {
+fn devices_pager(
+    url: UrlView<ListView>,
+    next: Option<String>,
+    from: u64,
+    shown: usize,
+) -> impl IntoView {
     let on_later_page = url.view.with_untracked(|v| v.page.is_some());
     let size = url.view.with_untracked(ListView::page_size);
-    view! {
-        <nav class="pager" aria-label="Pages">
-            <button
-                class="button"
-                disabled=!on_later_page
-                on:click=move |_| {
-                    let here = url.view.get_untracked();
-                    let back = trail::pop(&here).unwrap_or_else(|| here.first_page());
-                    url.go(&back, false);
-                }
-            >
-                "Previous"
-            </button>
-            <button
-                class="button"
-                disabled=next.is_none()
-                on:click=move |_| {
-                    if let Some(token) = next.clone() {
-                        let here = url.view.get_untracked();
-                        trail::push(&here);
-                        let mut next_view = here;
-                        next_view.page = Some(token);
-                        next_view.from = Some(from + shown as u64);
-                        url.go(&next_view, false);
-                    }
-                }
-            >
-                "Next"
-            </button>
-            <label class="page-size">
-                "Per page "
-                <select on:change=move |event| {
-                    let size: u32 = event_target_value(&event).parse().unwrap_or(PAGE_SIZES[0]);
-                    url.change(&|v| v.size = (size != PAGE_SIZES[0]).then_some(size));
-                }>
-                    {PAGE_SIZES
-                        .iter()
-                        .map(|&n| view! { <option value=n.to_string() selected=size == n>{n.to_string()}</option> })
-                        .collect_view()}
-                </select>
-            </label>
-        </nav>
-    }
+    let previous = on_later_page.then(|| {
+        Callback::new(move |()| {
+            let here = url.view.get_untracked();
+            let back = trail::pop(&here).unwrap_or_else(|| here.first_page());
+            url.go(&back, false);
+        })
+    });
+    let next = next.map(|token| {
+        Callback::new(move |()| {
+            let here = url.view.get_untracked();
+            trail::push(&here);
+            let mut next_view = here;
+            next_view.page = Some(token.clone());
+            next_view.from = Some(from + shown as u64);
+            url.go(&next_view, false);
+        })
+    });
+    let page_size = view! {
+        <label class="page-size">
+            "Per page "
+            <select on:change=move |event| {
+                let size: u32 = event_target_value(&event).parse().unwrap_or(PAGE_SIZES[0]);
+                url.change(&|v| v.size = (size != PAGE_SIZES[0]).then_some(size));
+            }>
+                {PAGE_SIZES
+                    .iter()
+                    .map(|&n| view! { <option value=n.to_string() selected=size == n>{n.to_string()}</option> })
+                    .collect_view()}
+            </select>
+        </label>
+    };
+    pager(("Previous", previous), ("Next", next), page_size.into_any())
 }

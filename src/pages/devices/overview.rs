@@ -6,9 +6,9 @@ use leptos_router::hooks::use_params;
 use leptos_router::params::Params;
 
 use super::actions::DeviceActions;
-use crate::components::loaded::Fetched;
 use crate::api::devices;
 use crate::components::error_banner::ErrorBanner;
+use crate::components::loaded::Fetched;
 use crate::components::shell::{set_breadcrumb, Crumb};
 use crate::format;
 use crate::live::use_live;
