@@ -81,8 +81,44 @@ impl<T: Clone + Send + Sync + 'static> IntoFuture for Fetched<T> {
     }
 }
 
-/// What a page shows of a fetch, once its answer is there. One copy of its drawing code serves
-/// every fetch (the value reaches `children` through [`typed`]).
+/// The last answer of a fetch, as the view that shows it reads it: the view is drawn once, and
+/// each new answer reaches only what reads it (the rows of a table that changed, a count), so what
+/// the user is doing in it (focus, a selection of text) survives the next page or a live refresh.
+pub struct Answer<T> {
+    value: Memo<Option<AnyValue>>,
+    of: PhantomData<fn() -> T>,
+}
+
+type AnyValue = Arc<dyn Any + Send + Sync>;
+
+impl<T> Clone for Answer<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Answer<T> {}
+
+impl<T: Clone + 'static> Answer<T> {
+    /// Applies `f` to the answer (reactive).
+    pub fn with<R>(&self, f: impl FnOnce(&T) -> R) -> R {
+        self.value.with(
+            |value| match value.as_deref().and_then(|v| v.downcast_ref::<T>()) {
+                Some(value) => f(value),
+                None => unreachable!("an answer is shown once there is one, of its fetch's type"),
+            },
+        )
+    }
+
+    /// The answer (reactive).
+    pub fn get(&self) -> T {
+        self.with(T::clone)
+    }
+}
+
+/// What a page shows of a fetch: a status line until the first answer, the error with Retry when
+/// a fetch failed, otherwise `children`, drawn once and kept while the next answer loads (they
+/// read each answer through [`Answer`]). One copy of this code serves every fetch.
 #[component]
 pub fn Loaded<T, V, F>(
     resource: Fetched<T>,
@@ -90,7 +126,7 @@ pub fn Loaded<T, V, F>(
     loading: &'static str,
     /// Fetches again.
     on_retry: Callback<()>,
-    /// The view of what was fetched.
+    /// The view of the answers.
     children: F,
     /// The status line's class.
     #[prop(default = "muted")]
@@ -99,13 +135,19 @@ pub fn Loaded<T, V, F>(
 where
     T: Clone + Send + Sync + 'static,
     V: IntoView + 'static,
-    F: Fn(T) -> V + Send + Sync + 'static,
+    F: Fn(Answer<T>) -> V + Send + Sync + 'static,
 {
-    let children: ErasedChildren = Arc::new(move |value| children(typed(value)).into_any());
+    let children: ErasedChildren = Arc::new(move |value| {
+        children(Answer {
+            value,
+            of: PhantomData,
+        })
+        .into_any()
+    });
     loaded(resource.resource, loading, on_retry, children, class)
 }
 
-type ErasedChildren = Arc<dyn Fn(Arc<dyn Any + Send + Sync>) -> AnyView + Send + Sync>;
+type ErasedChildren = Arc<dyn Fn(Memo<Option<AnyValue>>) -> AnyView + Send + Sync>;
 
 fn loaded(
     resource: LocalResource<Erased>,
@@ -114,17 +156,24 @@ fn loaded(
     children: ErasedChildren,
     class: &'static str,
 ) -> impl IntoView {
+    // Each answer is a new value: compared by identity, not content.
+    let answer = Memo::new_with_compare(
+        move |last: Option<&Option<AnyValue>>| match resource.get() {
+            Some(Ok(value)) => Some(value),
+            _ => last.cloned().flatten(),
+        },
+        |last, next| match (last, next) {
+            (Some(Some(last)), Some(Some(next))) => !Arc::ptr_eq(last, next),
+            _ => true,
+        },
+    );
+    let answered = Memo::new(move |_| matches!(resource.get(), Some(Ok(_))));
     view! {
-        <Transition fallback=move || view! { <p class=class role="status">{loading}</p> }>
-            {move || {
-                let children = children.clone();
-                Suspend::new(async move {
-                    match resource.await {
-                        Ok(value) => children(value),
-                        Err(error) => view! { <ErrorBanner error on_retry /> }.into_any(),
-                    }
-                })
-            }}
-        </Transition>
+        {move || match resource.get() {
+            None => view! { <p class=class role="status">{loading}</p> }.into_any(),
+            Some(Err(error)) => view! { <ErrorBanner error on_retry /> }.into_any(),
+            Some(Ok(_)) => ().into_any(),
+        }}
+        {move || answered.get().then(|| children(answer))}
     }
 }

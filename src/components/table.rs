@@ -1,8 +1,9 @@
-//! One table for every list (devices, connectors, connectivity checks, the audit log): the
-//! header, sortable where a column sorts, an optional column of checkboxes for bulk actions,
-//! the row whose details are open, and the empty state. Each row is drawn once per list; a change
-//! of columns or of the rows chosen redraws only the cells it touches. (Keyed rows, `<For>`, were
-//! measured at +4.4 KB of the wasm bundle and bought nothing here: docs/performance.md.)
+//! One table for every list (devices, connectors, connectivity checks, the audit log, a device's
+//! actions): the header, sortable where a column sorts, an optional column of checkboxes for bulk
+//! actions, the row whose details are open, and the empty state. The table stays on screen while
+//! its rows change: rows are keyed (`<For>`), so a row whose content is unchanged keeps its DOM
+//! (focus, hover, a selection of text) across the next page or a live refresh; a row that changed
+//! is drawn again; a change of columns or of the rows chosen redraws only the cells it touches.
 //!
 //! Only the typed front is generic: rows and cells are drawn by one copy of the code for every
 //! row type, which keeps the wasm bundle from carrying a table per list.
@@ -140,11 +141,17 @@ struct Row {
     value: AnyRow,
 }
 
+/// Whether two rows (of the same type) have the same content.
+type Same = fn(&dyn Any, &dyn Any) -> bool;
+/// Reads the rows (reactively).
+type RowsFn = Arc<dyn Fn() -> Vec<Row> + Send + Sync>;
+
 #[component]
 pub fn Table<T>(
     /// The table's accessible name.
     label: &'static str,
-    rows: Vec<T>,
+    /// The rows, read reactively: the table follows them.
+    rows: impl Fn() -> Vec<T> + Send + Sync + 'static,
     /// Columns made for rows of type `T`.
     columns: Signal<Vec<Column>>,
     /// A row's key.
@@ -162,18 +169,23 @@ pub fn Table<T>(
     current: Option<Signal<Option<String>>>,
 ) -> impl IntoView
 where
-    T: Send + Sync + 'static,
+    T: PartialEq + Send + Sync + 'static,
 {
-    let rows = rows
-        .into_iter()
-        .map(|row| Row {
-            key: key(&row),
-            name: choosing.map(|c| (c.name)(&row)).unwrap_or_default(),
-            value: Arc::new(row),
-        })
-        .collect();
+    let rows: RowsFn = Arc::new(move || {
+        rows()
+            .into_iter()
+            .map(|row| Row {
+                key: key(&row),
+                name: choosing.map(|c| (c.name)(&row)).unwrap_or_default(),
+                value: Arc::new(row),
+            })
+            .collect()
+    });
+    let same: Same = |a, b| typed::<T>(a) == typed::<T>(b);
     let chosen = choosing.map(|c| (c.chosen, c.all_label));
-    any_table(label, rows, columns, empty, wrap, sorting, chosen, current)
+    any_table(
+        label, rows, same, columns, empty, wrap, sorting, chosen, current,
+    )
 }
 
 type Chosen = Option<(RwSignal<BTreeMap<String, String>>, &'static str)>;
@@ -181,7 +193,8 @@ type Chosen = Option<(RwSignal<BTreeMap<String, String>>, &'static str)>;
 #[allow(clippy::too_many_arguments)]
 fn any_table(
     label: &'static str,
-    rows: Vec<Row>,
+    rows: RowsFn,
+    same: Same,
     columns: Signal<Vec<Column>>,
     empty: Option<ViewFn>,
     wrap: bool,
@@ -189,46 +202,75 @@ fn any_table(
     chosen: Chosen,
     current: Option<Signal<Option<String>>>,
 ) -> AnyView {
-    if rows.is_empty() {
-        return empty.map_or_else(|| ().into_any(), |empty| empty.run());
-    }
-    let rows = StoredValue::new(rows);
-    let select_all = chosen.map(|(chosen, all_label)| {
-        let all = move || {
-            rows.with_value(|rows| chosen.with(|c| rows.iter().all(|r| c.contains_key(&r.key))))
-        };
-        view! {
-            <th scope="col" class="select">
-                <input
-                    type="checkbox"
-                    aria-label=all_label
-                    prop:checked=all
-                    on:change=move |_| {
-                        let select = !all();
-                        rows.with_value(|rows| chosen.update(|c| for row in rows {
-                            if select { c.insert(row.key.clone(), row.name.clone()); } else { c.remove(&row.key); }
-                        }));
-                    }
-                />
-            </th>
-        }
-    });
+    // Each row with its version: the same key with other content is a new version, drawn again.
+    let versioned = Memo::new_with_compare(
+        move |last: Option<&Vec<(Row, u32)>>| {
+            let last = last.map_or(&[][..], Vec::as_slice);
+            rows()
+                .into_iter()
+                .map(|row| {
+                    // A page of rows at most: a search is as quick as a map here, and smaller.
+                    let version = match last.iter().find(|(old, _)| old.key == row.key) {
+                        Some((old, version)) if same(&*old.value, &*row.value) => *version,
+                        Some((_, version)) => version + 1,
+                        None => 0,
+                    };
+                    (row, version)
+                })
+                .collect()
+        },
+        |_, _| true,
+    );
+    let no_rows = Memo::new(move |_| versioned.with(Vec::is_empty));
+    let select_all = move || {
+        chosen.map(|(chosen, all_label)| {
+            let all = move || {
+                versioned.with(|rows| chosen.with(|c| rows.iter().all(|(r, _)| c.contains_key(&r.key))))
+            };
+            view! {
+                <th scope="col" class="select">
+                    <input
+                        type="checkbox"
+                        aria-label=all_label
+                        prop:checked=all
+                        on:change=move |_| {
+                            let select = !all();
+                            versioned.with_untracked(|rows| chosen.update(|c| for (row, _) in rows {
+                                if select { c.insert(row.key.clone(), row.name.clone()); } else { c.remove(&row.key); }
+                            }));
+                        }
+                    />
+                </th>
+            }
+        })
+    };
     let chosen = chosen.map(|(chosen, _)| chosen);
-    view! {
-        <div class="table-wrap">
-            <table class="grid" class:wrap=wrap aria-label=label>
-                <thead>
-                    <tr>
-                        {select_all}
-                        {move || columns.get().into_iter().map(|c| header(c, sorting)).collect_view()}
-                    </tr>
-                </thead>
-                <tbody>
-                    {rows.get_value().into_iter().map(|row| table_row(row, columns, chosen, current)).collect_view()}
-                </tbody>
-            </table>
-        </div>
-    }
+    let table = move || {
+        view! {
+            <div class="table-wrap">
+                <table class="grid" class:wrap=wrap aria-label=label>
+                    <thead>
+                        <tr>
+                            {select_all()}
+                            {move || columns.get().into_iter().map(|c| header(c, sorting)).collect_view()}
+                        </tr>
+                    </thead>
+                    <tbody>
+                        <For
+                            each=move || versioned.get()
+                            key=|(row, version)| (row.key.clone(), *version)
+                            children=move |(row, _)| table_row(row, columns, chosen, current)
+                        />
+                    </tbody>
+                </table>
+            </div>
+        }
+    };
+    (move || match (no_rows.get(), &empty) {
+        (false, _) => table().into_any(),
+        (true, Some(empty)) => empty.run(),
+        (true, None) => ().into_any(),
+    })
     .into_any()
 }
 

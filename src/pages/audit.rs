@@ -7,7 +7,7 @@ use leptos::prelude::*;
 
 use crate::api::query::skiptoken_of;
 use crate::api::{self, ApiError};
-use crate::components::loaded::{Fetched, Loaded};
+use crate::components::loaded::{Answer, Fetched, Loaded};
 use crate::components::pager::pager;
 use crate::components::shell::{set_breadcrumb, Crumb};
 use crate::components::table::{Column, Table};
@@ -163,7 +163,7 @@ pub fn AuditLogs() -> impl IntoView {
 }
 
 /// A page of events with the hierarchies' names of the connectors among their actors.
-type Loaded = (Collection<AuditEvent>, Vec<(String, String)>);
+type EventsPage = (Collection<AuditEvent>, Vec<(String, String)>);
 
 #[component]
 fn AuditTable() -> impl IntoView {
@@ -177,7 +177,7 @@ fn AuditTable() -> impl IntoView {
         async move {
             let page = api::audit::page(filter.as_deref(), token.as_deref()).await?;
             let names = connector_names(&page.value, may_read_connectors).await;
-            Ok::<Loaded, ApiError>((page, names))
+            Ok::<EventsPage, ApiError>((page, names))
         }
     });
     let refresh = Callback::new(move |()| refreshes.update(|n| *n += 1));
@@ -271,35 +271,40 @@ fn choice(
 }
 
 /// The count, the events, and the pager.
-fn audit_page(loaded: Loaded, url: UrlView<AuditView>) -> impl IntoView {
-    let (page, names) = loaded;
+fn audit_page(answer: Answer<EventsPage>, url: UrlView<AuditView>) -> impl IntoView {
     let view_state = url.view;
-    let next = page
-        .next_link
-        .as_deref()
-        .and_then(skiptoken_of)
-        .map(|token| AuditView {
-            page: Some(token),
-            ..view_state.get_untracked()
+    let count = move || {
+        answer.with(|(page, _)| {
+            let count = page.count.unwrap_or(page.value.len() as u64);
+            format!("{count} event{}", if count == 1 { "" } else { "s" })
+        })
+    };
+    let pages = move || {
+        let next = answer.with(|(page, _)| page.next_link.as_deref().and_then(skiptoken_of));
+        let next = next.map(|token| {
+            let next = AuditView {
+                page: Some(token),
+                ..view_state.get_untracked()
+            };
+            Callback::new(move |()| url.go(&next, false))
         });
-    let first = view_state
-        .with_untracked(|v| v.page.is_some())
-        .then(|| Callback::new(move |()| url.go(&view_state.get_untracked().first_page(), false)));
-    let next = next.map(|next| Callback::new(move |()| url.go(&next, false)));
-    let count = page.count.unwrap_or(page.value.len() as u64);
+        let first = view_state.with_untracked(|v| v.page.is_some()).then(|| {
+            Callback::new(move |()| url.go(&view_state.get_untracked().first_page(), false))
+        });
+        pager(("First page", first), ("Next page", next), ().into_any())
+    };
+    let names = Memo::new(move |_| answer.with(|(_, names)| names.clone()));
     view! {
-        <p class="result-count" role="status">
-            {format!("{count} event{}", if count == 1 { "" } else { "s" })}
-        </p>
+        <p class="result-count" role="status">{count}</p>
         <Table
             label="Audit events"
-            rows=page.value
-            columns=Signal::stored(audit_columns(names))
+            rows=move || answer.with(|(page, _)| page.value.clone())
+            columns=Signal::derive(move || audit_columns(names.get()))
             key=|e: &AuditEvent| e.id.clone()
             wrap=true
             empty=|| view! { <p class="empty-state">"No audit events match these filters."</p> }
         />
-        {pager(("First page", first), ("Next page", next), ().into_any())}
+        {pages}
     }
 }
 

@@ -3,8 +3,8 @@
 //! onboarding tokens for new sites. Live from the event stream.
 
 use admin_api::{
-    reports_full_details_of, CheckResult, ConnectivityCheck, Connector, ConnectorStatus,
-    OnboardingToken, Permission, UploadScope,
+    reports_full_details_of, CheckResult, Collection, ConnectivityCheck, Connector,
+    ConnectorStatus, OnboardingToken, Permission, UploadScope,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -14,7 +14,7 @@ use leptos_router::params::Params;
 
 use crate::api::connectors;
 use crate::components::dialog::ConfirmDialog;
-use crate::components::loaded::{Fetched, Loaded};
+use crate::components::loaded::{Answer, Fetched, Loaded};
 use crate::components::permission::RequiresNote;
 use crate::components::shell::{set_breadcrumb, Crumb};
 use crate::components::table::{Column, Table};
@@ -57,7 +57,7 @@ pub fn Connectors() -> impl IntoView {
             </button>
         </div>
         <Loaded resource=list loading="Loading connectors…" on_retry=refresh let:page>
-            <ConnectorTable connectors=page.value selected />
+            <ConnectorTable connectors=page selected />
         </Loaded>
         // The list is what admins come for; tokens for new sites follow it.
         <OnboardingTokens />
@@ -71,21 +71,27 @@ struct ConnectorQuery {
 }
 
 #[component]
-fn ConnectorTable(mut connectors: Vec<Connector>, selected: Memo<Option<String>>) -> impl IntoView {
-    crate::order::sort_short(&mut connectors, |a, b| {
-        format::connector_status_rank(a.status)
-            .cmp(&format::connector_status_rank(b.status))
-            .then_with(|| a.hierarchy_name.cmp(&b.hierarchy_name))
-    });
-    let all = StoredValue::new(connectors.clone());
-    let chosen = move || {
-        let id = selected.get()?;
-        all.with_value(|list| list.iter().find(|c| c.id == id).cloned())
+fn ConnectorTable(
+    connectors: Answer<Collection<Connector>>,
+    selected: Memo<Option<String>>,
+) -> impl IntoView {
+    let sorted = move || {
+        let mut sorted = connectors.with(|page| page.value.clone());
+        crate::order::sort_short(&mut sorted, |a, b| {
+            format::connector_status_rank(a.status)
+                .cmp(&format::connector_status_rank(b.status))
+                .then_with(|| a.hierarchy_name.cmp(&b.hierarchy_name))
+        });
+        sorted
     };
+    let chosen = Memo::new(move |_| {
+        let id = selected.get()?;
+        connectors.with(|page| page.value.iter().find(|c| c.id == id).cloned())
+    });
     view! {
         <Table
             label="Configuration Manager hierarchies"
-            rows=connectors
+            rows=sorted
             columns=Signal::stored(connector_columns(selected))
             key=|c: &Connector| c.id.clone()
             current=selected
@@ -96,7 +102,7 @@ fn ConnectorTable(mut connectors: Vec<Connector>, selected: Memo<Option<String>>
                 </div>
             }
         />
-        {move || chosen().map(|c| view! { <ConnectorDetails connector=c /> })}
+        {move || chosen.get().map(|c| view! { <ConnectorDetails connector=c /> })}
     }
 }
 
@@ -244,7 +250,7 @@ fn ConnectorDetails(connector: Connector) -> impl IntoView {
                 <h3>"Connectivity checks"</h3>
                 <Table
                     label="Connectivity checks"
-                    rows=checks
+                    rows=move || checks.clone()
                     columns=Signal::stored(check_columns())
                     key=|c: &ConnectivityCheck| c.check.clone()
                     wrap=true

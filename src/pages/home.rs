@@ -21,7 +21,7 @@ pub fn Home() -> impl IntoView {
                     on_retry=Callback::new(move |()| devices.refetch())
                     let:page
                 >
-                    <p class="big-number">{page.count.unwrap_or_default()}</p>
+                    <p class="big-number">{move || page.with(|page| page.count.unwrap_or_default())}</p>
                     <p class="muted">"devices attached from Configuration Manager"</p>
                 </Loaded>
                 <A href=paths::DEVICES>"Open All devices"</A>

@@ -399,3 +399,74 @@ async fn uploaded_markup_renders_as_text() {
     browser.close().await;
     app.shut_down().await;
 }
+
+/// A live refresh redraws the rows whose content changed and keeps the others as they are (rows
+/// are keyed): the row under the keyboard focus is the same element afterwards, still focused,
+/// and the changed row shows its new content.
+#[tokio::test]
+async fn a_live_refresh_redraws_changed_rows_and_keeps_the_rest() {
+    let app = start_server().await;
+    let site = app
+        .attach_site(HierarchyConfig::new("Keyed Rows", "KRW", 2207, 4, 52))
+        .await;
+    let devices = site.source().lock().await.devices_in_scope();
+    let (kept, changed) = (&devices[0], &devices[1]);
+    let browser = Browser::signed_in(&app, crate::ADMIN).await;
+    browser.open(&app.url("/devices?search=KRW-")).await;
+    summary_is(&browser, "1–4 of 4 devices").await;
+    let marked = browser
+        .client
+        .execute(
+            r#"
+            const rows = [...document.querySelectorAll("table[aria-label='All devices'] tbody tr")];
+            const row = name => rows.find(r => r.querySelector("a")?.textContent === name);
+            row(arguments[0]).dataset.mark = "kept";
+            row(arguments[1]).dataset.mark = "changed";
+            document.querySelector("tr[data-mark='kept'] input[type=checkbox]").focus();
+            return document.activeElement.type;
+            "#,
+            vec![
+                serde_json::json!(kept.device_name),
+                serde_json::json!(changed.device_name),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(marked, serde_json::json!("checkbox"));
+
+    let mut update = changed.clone();
+    update.os_version = Some("10.0.99999.1".into());
+    site.upload_delta(&admin_api::protocol::DeviceDelta {
+        upserts: vec![update],
+        removals: vec![],
+    })
+    .await
+    .unwrap();
+    let redrawn = browser
+        .wait_for("//table[@aria-label='All devices']//tr[td[normalize-space()='10.0.99999.1']]")
+        .await;
+    assert_eq!(
+        redrawn.attr("data-mark").await.unwrap(),
+        None,
+        "the changed row is drawn again"
+    );
+    let kept_as_it_was = browser
+        .client
+        .execute(
+            r#"
+            const row = document.querySelector("tr[data-mark='kept']");
+            return row !== null && row.querySelector("a").textContent === arguments[0]
+                && row.contains(document.activeElement) && document.activeElement.type === "checkbox";
+            "#,
+            vec![serde_json::json!(kept.device_name)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        kept_as_it_was,
+        serde_json::json!(true),
+        "the unchanged row is the same element, still focused"
+    );
+    browser.close().await;
+    app.shut_down().await;
+}

@@ -249,7 +249,6 @@ fn request(
 /// The device's latest actions (all of them on request), their times redrawn as they age.
 fn action_status(all_actions: Memo<Vec<DeviceAction>>) -> impl IntoView {
     let show_all = RwSignal::new(false);
-    let any_actions = Memo::new(move |_| all_actions.with(|a| !a.is_empty()));
     // "2 min ago" moves on: the relative times are redrawn every half minute.
     let clock = RwSignal::new(now());
     let ticking = leptos::prelude::set_interval_with_handle(
@@ -262,23 +261,23 @@ fn action_status(all_actions: Memo<Vec<DeviceAction>>) -> impl IntoView {
             handle.clear();
         }
     });
-    let table = move || {
-        let now = clock.get();
-        let all = all_actions.get();
+    let rows = move || {
         let shown = if show_all.get() {
-            all.len()
+            usize::MAX
         } else {
             RECENT_ACTIONS
         };
-        view! {
-            <Table
-                label="Device action status"
-                rows=all.into_iter().take(shown).collect()
-                columns=Signal::stored(action_columns(now))
-                key=|a: &DeviceAction| a.id.clone()
-                wrap=true
-            />
-        }
+        all_actions.with(|all| all.iter().take(shown).cloned().collect())
+    };
+    let table = view! {
+        <Table
+            label="Device action status"
+            rows
+            columns=Signal::derive(move || action_columns(clock.get()))
+            key=|a: &DeviceAction| a.id.clone()
+            wrap=true
+            empty=|| view! { <p class="muted">"No actions were requested for this device yet."</p> }
+        />
     };
     let more = move || {
         let total = all_actions.with(Vec::len);
@@ -308,11 +307,8 @@ fn action_status(all_actions: Memo<Vec<DeviceAction>>) -> impl IntoView {
     view! {
         <section class="card" aria-labelledby="action-status">
             <h2 id="action-status">"Device action status"</h2>
-            {move || if any_actions.get() {
-                view! { {table} {more} }.into_any()
-            } else {
-                view! { <p class="muted">"No actions were requested for this device yet."</p> }.into_any()
-            }}
+            {table}
+            {more}
         </section>
     }
 }

@@ -10,6 +10,7 @@ use leptos_router::components::A;
 use super::trail;
 use super::view_state::{column, ListView, PAGE_SIZES};
 use crate::api::query::skiptoken_of;
+use crate::components::loaded::Answer;
 use crate::components::pager::pager;
 use crate::components::table::{sort_state, Choosing, Column, Sorting, Table};
 use crate::format;
@@ -39,33 +40,38 @@ fn table_columns(keys: &[String]) -> Vec<Column> {
 
 #[component]
 pub fn DeviceGrid(
-    page: Collection<Device>,
+    page: Answer<Collection<Device>>,
     url: UrlView<ListView>,
     columns: RwSignal<Vec<String>>,
     selected: RwSignal<BTreeMap<String, String>>,
 ) -> impl IntoView {
     let view = url.view;
-    let total = page.count.unwrap_or(page.value.len() as u64);
-    let shown = page.value.len();
-    let next = page.next_link.as_deref().and_then(skiptoken_of);
-    let from = view.with_untracked(|v| v.from.unwrap_or(1));
+    // Where the page shown starts, as the address said when it came (read when it comes).
+    let from = move || view.with_untracked(|v| v.from.unwrap_or(1));
     // Each page of devices on screen (or its empty state) is marked in the browser's performance
     // timeline: the time from navigation, or from a click, to rows is then measurable, in
     // devtools and by the benchmarks (docs/performance.md).
     Effect::new(move |_| {
+        page.with(|_| ());
         if let Some(performance) = window().performance() {
             let _ = performance.mark(DEVICES_RENDERED_MARK);
         }
     });
-    let summary = if shown == 0 {
-        "0 devices".to_owned()
-    } else {
-        format!(
-            "{}–{} of {} devices",
-            format::count(from),
-            format::count(from + shown as u64 - 1),
-            format::count(total)
-        )
+    let summary = move || {
+        page.with(|page| {
+            let (shown, from) = (page.value.len() as u64, from());
+            let total = page.count.unwrap_or(shown);
+            if shown == 0 {
+                "0 devices".to_owned()
+            } else {
+                format!(
+                    "{}–{} of {} devices",
+                    format::count(from),
+                    format::count(from + shown - 1),
+                    format::count(total)
+                )
+            }
+        })
     };
     let sorting = Sorting {
         state: Callback::new(move |field| {
@@ -75,11 +81,20 @@ pub fn DeviceGrid(
             url.change(&|v| v.sort = Some((field.to_owned(), descending)))
         }),
     };
+    let pages = move || {
+        page.with(|page| {
+            let (shown, next) = (
+                page.value.len(),
+                page.next_link.as_deref().and_then(skiptoken_of),
+            );
+            (shown > 0).then(|| devices_pager(url, next, from(), shown))
+        })
+    };
     view! {
         <p class="muted summary" role="status">{summary}</p>
         <Table
             label="All devices"
-            rows=page.value
+            rows=move || page.with(|page| page.value.clone())
             columns=Signal::derive(move || columns.with(|keys| table_columns(keys)))
             key=|d: &Device| d.id.clone()
             sorting
@@ -95,7 +110,7 @@ pub fn DeviceGrid(
                 </div>
             }
         />
-        {(shown > 0).then(|| devices_pager(url, next, from, shown))}
+        {pages}
     }
 }
 
