@@ -17,6 +17,7 @@ mod kdc;
 mod middleware;
 mod openapi;
 mod outage;
+mod postgres;
 mod protocol;
 mod queries;
 mod real_site;
