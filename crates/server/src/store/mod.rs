@@ -5,6 +5,7 @@ pub mod audit;
 pub mod connectors;
 pub mod devices;
 pub mod onboarding;
+pub mod postgres;
 mod sqlite_library;
 pub mod users;
 
@@ -148,7 +149,7 @@ impl Store {
                     .pragma("cache_size", format!("-{WRITER_CACHE_KIB}")),
             )
             .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         let read_only = options
             .pragma("cache_size", format!("-{READER_CACHE_KIB}"))
             .pragma("query_only", "true");
