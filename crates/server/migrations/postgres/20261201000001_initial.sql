@@ -8,7 +8,7 @@
 -- * the rowid that breaks ties in every device order (the order devices were first stored) is an
 --   identity column, seq; NULLs sort first ascending and last descending, as on SQLite, so each
 --   order's index is one btree read either way;
--- * $search uses pg_trgm's trigram index (SQLite: an FTS5 trigram table);
+-- * $search uses pg_trgm's trigram index (SQLite: an FTS5 trigram table), folding case as it does;
 -- * the devices' generation (which keys the count cache) moves once per statement, not per row;
 -- * the audit log refuses UPDATE, DELETE and TRUNCATE.
 
@@ -233,9 +233,17 @@ CREATE INDEX devices_by_last_policy_request_at ON devices (last_policy_request_a
 CREATE INDEX devices_by_last_active_at ON devices (last_active_at NULLS FIRST, seq);
 CREATE INDEX devices_by_hierarchy_and_name ON devices (hierarchy_name, ascii_fold(device_name), seq);
 CREATE INDEX devices_by_operating_system_and_name ON devices (operating_system, ascii_fold(device_name), seq);
--- $search: a substring of the name, serial number or UPN.
-CREATE INDEX devices_search ON devices
-    USING gin (device_name gin_trgm_ops, serial_number gin_trgm_ops, user_principal_name gin_trgm_ops);
+-- $search: a substring of the name, serial number or UPN, its case folded for every letter (not
+-- only A-Z) as SQLite's trigram index folds it: lower() under ICU's root collation, whatever the
+-- database's own.
+CREATE FUNCTION search_fold(value text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    AS $$ SELECT lower(value COLLATE "und-x-icu") $$;
+CREATE INDEX devices_search ON devices USING gin (
+    search_fold(device_name) gin_trgm_ops,
+    search_fold(serial_number) gin_trgm_ops,
+    search_fold(user_principal_name) gin_trgm_ops
+);
 
 -- Moves on every change to the devices (once per statement) and to which set is shown: a count
 -- kept for one generation is valid while it lasts.

@@ -2,7 +2,7 @@
 
 use admin_api::audit::AUDIT_FIELDS;
 
-use super::sql::{filter_sql_over, Filterable, Sql};
+use super::sql::{filter_sql_over, Dialect, Filterable, Sql};
 use super::PageOptions;
 use crate::error::AppResult;
 
@@ -23,7 +23,7 @@ impl AuditQuery {
             filter: options
                 .filter
                 .as_deref()
-                .map(|text| filter_sql_over(text, &AUDIT_FILTER))
+                .map(|text| filter_sql_over(text, &AUDIT_FILTER, Dialect::Sqlite))
                 .transpose()?,
         })
     }

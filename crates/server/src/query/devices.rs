@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 pub(crate) use super::sql::column;
 use super::sql::{filter_sql_over, like_pattern};
-pub use super::sql::{Filterable, Sql};
+pub use super::sql::{Dialect, Filterable, Sql};
 use super::PageOptions;
 use crate::error::{AppError, AppResult};
 
@@ -32,17 +32,33 @@ pub struct DeviceQuery {
 }
 
 impl DeviceQuery {
-    /// The query that `$filter`, `$search`, `$orderby` and `$select` ask for.
+    /// The query that `$filter`, `$search`, `$orderby` and `$select` ask for, in SQLite's SQL.
     pub fn from_options(options: &PageOptions) -> AppResult<Self> {
+        Self::in_dialect(options, Dialect::Sqlite)
+    }
+
+    /// [`DeviceQuery::from_options`] in the SQL of `dialect`.
+    pub fn in_dialect(options: &PageOptions, dialect: Dialect) -> AppResult<Self> {
         Ok(Self {
-            filter: options.filter.as_deref().map(filter_sql).transpose()?,
-            search: options.search.as_deref().map(search_sql).transpose()?,
-            search_match: options
+            filter: options
+                .filter
+                .as_deref()
+                .map(|text| filter_sql(text, dialect))
+                .transpose()?,
+            search: options
                 .search
                 .as_deref()
-                .map(search_match)
-                .transpose()?
-                .flatten(),
+                .map(|text| search_sql(text, dialect))
+                .transpose()?,
+            search_match: match dialect {
+                Dialect::Sqlite => options
+                    .search
+                    .as_deref()
+                    .map(search_match)
+                    .transpose()?
+                    .flatten(),
+                Dialect::Postgres => None,
+            },
             order: Some(Order::parse(options.orderby.as_deref())?),
             select: options.select.as_deref().map(parse_select).transpose()?,
         })
@@ -118,44 +134,67 @@ impl Order {
         }
     }
 
-    fn collate(&self) -> &'static str {
-        match self.field.field_type {
-            FieldType::DateTime => "",
-            _ => " COLLATE NOCASE",
+    /// What the order sorts by: the column, its letters A-Z folded unless it holds date-times.
+    pub fn sort_expression(&self, dialect: Dialect) -> String {
+        let column = column(self.field);
+        match (self.field.field_type, dialect) {
+            (FieldType::DateTime, _) => column.to_owned(),
+            (_, Dialect::Sqlite) => format!("{column} COLLATE NOCASE"),
+            (_, Dialect::Postgres) => format!("ascii_fold({column})"),
         }
     }
 
-    /// Ties are broken by the rowid: the order in which the devices were first stored (see
-    /// migration 12). The order's index ends with it, so SQLite reads the index as it is.
-    pub fn order_by(&self) -> String {
+    /// A bound value as [`Order::sort_expression`] compares it.
+    fn bound_value(&self, dialect: Dialect) -> &'static str {
+        match (self.field.field_type, dialect) {
+            (FieldType::DateTime, _) | (_, Dialect::Sqlite) => "?",
+            (_, Dialect::Postgres) => "ascii_fold(?)",
+        }
+    }
+
+    /// Ties are broken by the rowid on SQLite (`seq` on PostgreSQL): the order in which the
+    /// devices were first stored (see migration 12). The order's index ends with it, so it is
+    /// read as it is. NULLs come first ascending and last descending on both.
+    pub fn order_by(&self, dialect: Dialect) -> String {
         let direction = if self.descending { "DESC" } else { "ASC" };
+        let nulls = match (dialect, self.descending) {
+            (Dialect::Sqlite, _) => "",
+            (Dialect::Postgres, false) => " NULLS FIRST",
+            (Dialect::Postgres, true) => " NULLS LAST",
+        };
         format!(
-            "{}{} {direction}, rowid {direction}",
-            column(self.field),
-            self.collate()
+            "{} {direction}{nulls}, {} {direction}",
+            self.sort_expression(dialect),
+            tie(dialect).0
         )
     }
 
     /// The rows after the cursor in this order, as ranges to read one after the other (each
     /// next one only if the page is not full yet): the rest of the cursor's value (`column = value
     /// AND rowid > cursor`), then the values beyond it, then the NULLs where they come last (NULLs
-    /// sort first ascending and last descending). SQLite seeks to the start of each range in the
-    /// order's index, so a deep page costs what a first page does; one condition joining them
-    /// with OR would read the index from the start of the value's run, or from its very start.
-    pub fn after(&self, cursor: &DeviceCursor) -> Vec<Sql> {
-        let column = format!("{}{}", column(self.field), self.collate());
+    /// sort first ascending and last descending). The database seeks to the start of each range
+    /// in the order's index, so a deep page costs what a first page does; one condition joining
+    /// them with OR would read the index from the start of the value's run, or from its very
+    /// start.
+    pub fn after(&self, cursor: &DeviceCursor, dialect: Dialect) -> Vec<Sql> {
+        let column = self.sort_expression(dialect);
+        let value = self.bound_value(dialect);
+        let (tie, tie_value) = tie(dialect);
         let beyond = if self.descending { "<" } else { ">" };
-        // Bound as text: compared with the rowid, it takes the rowid's integer affinity.
+        // Bound as text: SQLite compares it with the rowid's integer affinity; PostgreSQL casts it.
         let id = Some(cursor.seq.to_string());
         let range = |text: String, params: Vec<Option<String>>| Sql { text, params };
         match &cursor.value {
-            Some(value) => {
+            Some(cursor_value) => {
                 let mut ranges = vec![
                     range(
-                        format!("({column} = ? AND rowid {beyond} ?)"),
-                        vec![Some(value.clone()), id],
+                        format!("({column} = {value} AND {tie} {beyond} {tie_value})"),
+                        vec![Some(cursor_value.clone()), id],
                     ),
-                    range(format!("{column} {beyond} ?"), vec![Some(value.clone())]),
+                    range(
+                        format!("{column} {beyond} {value}"),
+                        vec![Some(cursor_value.clone())],
+                    ),
                 ];
                 if self.descending && !self.field.required {
                     ranges.push(range(format!("{column} IS NULL"), Vec::new()));
@@ -164,7 +203,7 @@ impl Order {
             }
             None => {
                 let mut ranges = vec![range(
-                    format!("({column} IS NULL AND rowid {beyond} ?)"),
+                    format!("({column} IS NULL AND {tie} {beyond} {tie_value})"),
                     vec![id],
                 )];
                 if !self.descending {
@@ -173,6 +212,14 @@ impl Order {
                 ranges
             }
         }
+    }
+}
+
+/// The tie-break column of every device order, and a bound value as it compares with it.
+fn tie(dialect: Dialect) -> (&'static str, &'static str) {
+    match dialect {
+        Dialect::Sqlite => ("rowid", "?"),
+        Dialect::Postgres => ("seq", "CAST(? AS bigint)"),
     }
 }
 
@@ -194,8 +241,8 @@ const DEVICE_FILTER: Filterable = Filterable {
 };
 
 /// `$filter` into SQL over the device columns.
-pub fn filter_sql(text: &str) -> AppResult<Sql> {
-    filter_sql_over(text, &DEVICE_FILTER)
+pub fn filter_sql(text: &str, dialect: Dialect) -> AppResult<Sql> {
+    filter_sql_over(text, &DEVICE_FILTER, dialect)
 }
 
 /// The terms of `$search="a,b"`.
@@ -255,8 +302,36 @@ pub fn search_match(text: &str) -> AppResult<Option<String>> {
 
 /// `$search="a,b"`: a case-insensitive substring of device name, serial number or UPN; several
 /// comma-separated terms match any.
-pub fn search_sql(text: &str) -> AppResult<Sql> {
+pub fn search_sql(text: &str, dialect: Dialect) -> AppResult<Sql> {
     let terms = search_terms(text)?;
+    if dialect == Dialect::Postgres {
+        // As on SQLite: terms of three characters or more match with every letter's case folded
+        // (pg_trgm's index, over search_fold()), shorter ones with A-Z folded (ILIKE, reading the
+        // devices).
+        let mut sql = Sql::default();
+        let clauses: Vec<String> = terms
+            .iter()
+            .map(|term| {
+                sql.params
+                    .extend(std::iter::repeat_n(Some(like_pattern(term, false)), 3));
+                let matches = |column: &str| {
+                    if is_indexed(term) {
+                        format!("search_fold({column}) LIKE search_fold(?) ESCAPE '\\'")
+                    } else {
+                        format!("{column} ILIKE ? ESCAPE '\\'")
+                    }
+                };
+                format!(
+                    "({} OR {} OR {})",
+                    matches("device_name"),
+                    matches("serial_number"),
+                    matches("user_principal_name")
+                )
+            })
+            .collect();
+        sql.text = format!("({})", clauses.join(" OR "));
+        return Ok(sql);
+    }
     // Terms of three characters or more are looked up in the trigram index; shorter ones have no
     // trigram and are matched by reading the devices.
     let (indexed, short): (Vec<&str>, Vec<&str>) = terms.into_iter().partition(is_indexed);
@@ -379,6 +454,10 @@ pub fn parse_select(text: &str) -> AppResult<Vec<&'static Field>> {
 mod tests {
     use super::*;
 
+    fn filter_sql_sqlite(text: &str) -> AppResult<Sql> {
+        filter_sql(text, Dialect::Sqlite)
+    }
+
     #[test]
     fn the_default_order_is_by_device_name() {
         assert_eq!(Order::DEFAULT.field.name, "deviceName");
@@ -386,7 +465,8 @@ mod tests {
 
     #[test]
     fn filters_bind_every_value() {
-        let sql = filter_sql("deviceName eq 'x'' OR 1=1 --' or startswith(model,'50%_')").unwrap();
+        let sql =
+            filter_sql_sqlite("deviceName eq 'x'' OR 1=1 --' or startswith(model,'50%_')").unwrap();
         assert_eq!(sql.text, "(device_name = ? OR model LIKE ? ESCAPE '\\')");
         assert_eq!(
             sql.params,
@@ -406,26 +486,32 @@ mod tests {
             "deviceName in ('a', null)",
             "deviceName eq 2026-01-01T00:00:00Z",
         ] {
-            assert!(filter_sql(bad).is_err(), "{bad}");
+            assert!(filter_sql_sqlite(bad).is_err(), "{bad}");
         }
-        let dates = filter_sql("lastSyncDateTime ge 2026-11-01T00:00:00+01:00").unwrap();
+        let dates = filter_sql_sqlite("lastSyncDateTime ge 2026-11-01T00:00:00+01:00").unwrap();
         assert_eq!(dates.params, vec![Some("2026-10-31T23:00:00Z".into())]);
     }
 
     #[test]
     fn orders_and_their_keyset_conditions() {
         let order = Order::parse(Some("lastSyncDateTime desc")).unwrap();
-        assert_eq!(order.order_by(), "last_sync_at DESC, rowid DESC");
+        assert_eq!(
+            order.order_by(Dialect::Sqlite),
+            "last_sync_at DESC, rowid DESC"
+        );
         assert!(Order::parse(Some("color")).is_err());
         assert!(Order::parse(Some("deviceName sideways")).is_err());
         assert_eq!(Order::parse(None).unwrap(), Order::DEFAULT);
         let texts = |order: &Order, value: Option<&str>| {
             order
-                .after(&DeviceCursor {
-                    order: order.key(),
-                    value: value.map(str::to_owned),
-                    seq: 1,
-                })
+                .after(
+                    &DeviceCursor {
+                        order: order.key(),
+                        value: value.map(str::to_owned),
+                        seq: 1,
+                    },
+                    Dialect::Sqlite,
+                )
                 .into_iter()
                 .map(|range| range.text)
                 .collect::<Vec<_>>()
@@ -462,15 +548,15 @@ mod tests {
 
     #[test]
     fn search_terms_match_any() {
-        let sql = search_sql("\"PC-001, PC-002,\"").unwrap();
+        let sql = search_sql("\"PC-001, PC-002,\"", Dialect::Sqlite).unwrap();
         assert_eq!(sql.params, vec![Some("\"PC-001\" OR \"PC-002\"".into())]);
         // Quotes in a term are doubled inside its phrase; a short term is matched without the index.
-        let sql = search_sql("\"say \"hi\", 7\"").unwrap();
+        let sql = search_sql("\"say \"hi\", 7\"", Dialect::Sqlite).unwrap();
         assert_eq!(sql.params[0].as_deref(), Some("\"say \"\"hi\"\"\""));
         assert_eq!(sql.params[1].as_deref(), Some("%7%"));
         assert_eq!(sql.params.len(), 4);
-        assert!(search_sql("\"\"").is_err());
-        assert!(search_sql("\"abc\0def\"").is_err());
+        assert!(search_sql("\"\"", Dialect::Sqlite).is_err());
+        assert!(search_sql("\"abc\0def\"", Dialect::Sqlite).is_err());
         assert!(search_match("\"abc\ndef\"").is_err());
     }
 }

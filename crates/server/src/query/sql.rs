@@ -6,6 +6,42 @@ use admin_api::fields::{Field, FieldType};
 use super::filter::{self, Comparison, Filter, Literal};
 use crate::error::{AppError, AppResult};
 
+/// The SQL a backend speaks. Fragments are written with `?` for each bound value in both; a
+/// whole PostgreSQL statement is then [`numbered`] (`$1`, `$2`, …).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Dialect {
+    #[default]
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// LIKE that folds A-Z and nothing else: SQLite's LIKE does; on PostgreSQL, ILIKE over the
+    /// schema's byte-wise (COLLATE "C") text does.
+    pub(crate) fn like(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "LIKE",
+            Dialect::Postgres => "ILIKE",
+        }
+    }
+}
+
+/// A statement's `?`s numbered as PostgreSQL wants them (`$1`, `$2`, …). The statements are the
+/// server's own: a `?` in them is always a placeholder (values are bound, never written in).
+pub fn numbered(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut n = 0;
+    for c in text.chars() {
+        if c == '?' {
+            n += 1;
+            out.push_str(&format!("${n}"));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// An SQL fragment and the values bound to its `?`s, in order.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Sql {
@@ -28,10 +64,10 @@ pub(crate) fn column(field: &Field) -> &'static str {
 }
 
 /// `$filter` into SQL over the columns of any resource.
-pub fn filter_sql_over(text: &str, filterable: &Filterable) -> AppResult<Sql> {
+pub fn filter_sql_over(text: &str, filterable: &Filterable, dialect: Dialect) -> AppResult<Sql> {
     let parsed = filter::parse(text).map_err(|e| AppError::bad_request("$filter", e.0))?;
     let mut sql = Sql::default();
-    write_filter(&parsed, filterable, &mut sql)?;
+    write_filter(&parsed, filterable, dialect, &mut sql)?;
     Ok(sql)
 }
 
@@ -93,7 +129,12 @@ pub(crate) fn like_pattern(text: &str, prefix_only: bool) -> String {
     }
 }
 
-fn write_filter(filter: &Filter, filterable: &Filterable, sql: &mut Sql) -> AppResult<()> {
+fn write_filter(
+    filter: &Filter,
+    filterable: &Filterable,
+    dialect: Dialect,
+    sql: &mut Sql,
+) -> AppResult<()> {
     match filter {
         Filter::And(left, right) | Filter::Or(left, right) => {
             let joiner = if matches!(filter, Filter::And(..)) {
@@ -102,14 +143,14 @@ fn write_filter(filter: &Filter, filterable: &Filterable, sql: &mut Sql) -> AppR
                 " OR "
             };
             sql.text.push('(');
-            write_filter(left, filterable, sql)?;
+            write_filter(left, filterable, dialect, sql)?;
             sql.text.push_str(joiner);
-            write_filter(right, filterable, sql)?;
+            write_filter(right, filterable, dialect, sql)?;
             sql.text.push(')');
         }
         Filter::Not(inner) => {
             sql.text.push_str("NOT (");
-            write_filter(inner, filterable, sql)?;
+            write_filter(inner, filterable, dialect, sql)?;
             sql.text.push(')');
         }
         Filter::Compare { field, op, value } => {
@@ -187,8 +228,11 @@ fn write_filter(filter: &Filter, filterable: &Filterable, sql: &mut Sql) -> AppR
                     ),
                 ));
             }
-            sql.text
-                .push_str(&format!("{} LIKE ? ESCAPE '\\'", column(field)));
+            sql.text.push_str(&format!(
+                "{} {} ? ESCAPE '\\'",
+                column(field),
+                dialect.like()
+            ));
             sql.params.push(Some(like_pattern(
                 value,
                 matches!(filter, Filter::StartsWith { .. }),

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use super::{timestamp, Store};
 use crate::error::{AppError, AppResult};
 use crate::query::devices::{
-    column, csv_expression, json_expression, top_level, DeviceCursor, DeviceQuery,
+    column, csv_expression, json_expression, top_level, DeviceCursor, DeviceQuery, Dialect,
 };
 use crate::query::sql::Sql;
 
@@ -129,7 +129,11 @@ impl Store {
         };
         let ranges = match after {
             None => vec![None],
-            Some(cursor) => order.after(cursor).into_iter().map(Some).collect(),
+            Some(cursor) => order
+                .after(cursor, Dialect::Sqlite)
+                .into_iter()
+                .map(Some)
+                .collect(),
         };
         // The statements, one per range, are made here and run on a page reader, which reads
         // them in turn until the page and one more row are full.
@@ -142,7 +146,7 @@ impl Store {
                     "SELECT {json}, {} AS sort_value, rowid FROM devices{walk}{} ORDER BY {} LIMIT ?",
                     column(order.field),
                     conditions.text,
-                    order.order_by()
+                    order.order_by(Dialect::Sqlite)
                 );
                 let params = conditions.params.into_iter().map(Value::from).collect();
                 (sql, params)
@@ -234,7 +238,7 @@ impl Store {
             "SELECT {} FROM devices{} ORDER BY {}",
             selected.join(", "),
             conditions.text,
-            query.order().order_by()
+            query.order().order_by(Dialect::Sqlite)
         );
         let mut select = sqlx::query(&sql);
         for param in &conditions.params {

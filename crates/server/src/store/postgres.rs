@@ -7,6 +7,10 @@ use std::time::Duration;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 
+use crate::error::{AppError, AppResult};
+use crate::query::devices::{column, DeviceCursor, DeviceQuery, Dialect, Sql};
+use crate::query::sql::numbered;
+
 /// Connections per instance: PostgreSQL serves each on a process of its own.
 const CONNECTIONS: u32 = 16;
 
@@ -19,4 +23,85 @@ pub async fn connect(url: &str) -> anyhow::Result<PgPool> {
         .await?;
     sqlx::migrate!("./migrations/postgres").run(&pool).await?;
     Ok(pool)
+}
+
+/// The devices All devices shows: those of the sets their connectors show (a set a sync is still
+/// writing, or one it replaced, is hidden), of connectors not offboarded.
+const SHOWN: &str =
+    "(connector_id, device_set) IN (SELECT id, device_set FROM connectors WHERE removed_at IS NULL)";
+
+/// One page of the ids of the devices that match `query` (made in [`Dialect::Postgres`]), in its
+/// order, after `after`, with the next page's cursor: All devices' conditions, order and keyset
+/// paging on PostgreSQL, the ranges of a deep page read in one snapshot. (The devices' JSON, the
+/// counts and the store around them come next.)
+pub async fn list_device_ids(
+    pool: &PgPool,
+    query: &DeviceQuery,
+    after: Option<&DeviceCursor>,
+    top: u32,
+) -> AppResult<(Vec<String>, Option<DeviceCursor>)> {
+    let order = query.order();
+    if let Some(cursor) = after {
+        if cursor.order != order.key() {
+            return Err(AppError::bad_request(
+                "$skiptoken",
+                "The '$skiptoken' belongs to another order. Request the first page again.",
+            ));
+        }
+    }
+    let ranges = match after {
+        None => vec![None],
+        Some(cursor) => order
+            .after(cursor, Dialect::Postgres)
+            .into_iter()
+            .map(Some)
+            .collect(),
+    };
+    let wanted = top as usize + 1;
+    let mut snapshot = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *snapshot)
+        .await?;
+    // Each device's id, its sort value and seq (the next page's cursor).
+    let mut rows: Vec<(String, Option<String>, i64)> = Vec::with_capacity(wanted);
+    for range in &ranges {
+        if rows.len() == wanted {
+            break;
+        }
+        let parts: Vec<&Sql> = [query.filter.as_ref(), query.search.as_ref(), range.as_ref()]
+            .into_iter()
+            .flatten()
+            .collect();
+        let mut text = format!(
+            "SELECT id, {} AS sort_value, seq FROM devices WHERE {SHOWN}",
+            column(order.field)
+        );
+        for part in &parts {
+            text.push_str(" AND ");
+            text.push_str(&part.text);
+        }
+        text.push_str(&format!(
+            " ORDER BY {} LIMIT ?",
+            order.order_by(Dialect::Postgres)
+        ));
+        let text = numbered(&text);
+        let mut statement = sqlx::query_as::<_, (String, Option<String>, i64)>(&text);
+        for value in parts.iter().flat_map(|part| &part.params) {
+            statement = statement.bind(value.clone());
+        }
+        statement = statement.bind((wanted - rows.len()) as i64);
+        rows.extend(statement.fetch_all(&mut *snapshot).await?);
+    }
+    snapshot.commit().await?;
+    let next = if rows.len() > top as usize {
+        rows.truncate(top as usize);
+        rows.last().map(|(_, value, seq)| DeviceCursor {
+            order: order.key(),
+            value: value.clone(),
+            seq: *seq,
+        })
+    } else {
+        None
+    };
+    Ok((rows.into_iter().map(|(id, _, _)| id).collect(), next))
 }
