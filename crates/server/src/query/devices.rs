@@ -368,7 +368,7 @@ pub fn csv_expression(field: &Field) -> String {
              FROM json_each(devices.{}) c)",
             column(field)
         ),
-        _ => json_value(field),
+        _ => json_value(field, Dialect::Sqlite),
     }
 }
 
@@ -381,18 +381,29 @@ pub fn top_level() -> impl Iterator<Item = &'static Field> {
 
 /// Devices as JSON objects of these fields, in SQL (the row decoding of every device read).
 pub fn json_expression<'a>(fields: impl IntoIterator<Item = &'a Field>) -> String {
-    let pairs: Vec<String> = fields
-        .into_iter()
-        .map(|field| format!("'{}', {}", field.name, json_value(field)))
-        .collect();
-    format!("json_object({})", pairs.join(", "))
+    json_expression_in(fields, Dialect::Sqlite)
 }
 
-/// A field's JSON value, in SQL: its column (text or NULL), a boolean as `true`/`false`, an
-/// object of its fields when its first field is there, a list as its stored JSON.
-fn json_value(field: &Field) -> String {
-    match field.field_type {
-        FieldType::Object => {
+/// [`json_expression`] in the SQL of `dialect` (as text on PostgreSQL).
+pub fn json_expression_in<'a>(
+    fields: impl IntoIterator<Item = &'a Field>,
+    dialect: Dialect,
+) -> String {
+    let pairs: Vec<String> = fields
+        .into_iter()
+        .map(|field| format!("'{}', {}", field.name, json_value(field, dialect)))
+        .collect();
+    match dialect {
+        Dialect::Sqlite => format!("json_object({})", pairs.join(", ")),
+        Dialect::Postgres => format!("json_build_object({})::text", pairs.join(", ")),
+    }
+}
+
+/// A field's JSON value, in SQL: its column (text or NULL), a boolean as `true`/`false` (a NULL
+/// one false), an object of its fields when its first field is there, a list as its stored JSON.
+fn json_value(field: &Field, dialect: Dialect) -> String {
+    match (field.field_type, dialect) {
+        (FieldType::Object, _) => {
             let children: Vec<&Field> = children(field).collect();
             let pairs: Vec<String> = children
                 .iter()
@@ -400,21 +411,29 @@ fn json_value(field: &Field) -> String {
                     format!(
                         "'{}', {}",
                         &child.name[field.name.len() + 1..],
-                        json_value(child)
+                        json_value(child, dialect)
                     )
                 })
                 .collect();
-            format!(
-                "json(CASE WHEN {} IS NOT NULL THEN json_object({}) END)",
-                column(children[0]),
-                pairs.join(", ")
-            )
+            match dialect {
+                Dialect::Sqlite => format!(
+                    "json(CASE WHEN {} IS NOT NULL THEN json_object({}) END)",
+                    column(children[0]),
+                    pairs.join(", ")
+                ),
+                Dialect::Postgres => format!(
+                    "CASE WHEN {} IS NOT NULL THEN json_build_object({}) END",
+                    column(children[0]),
+                    pairs.join(", ")
+                ),
+            }
         }
-        FieldType::Bool => format!(
+        (FieldType::Bool, Dialect::Sqlite) => format!(
             "json(CASE WHEN {} THEN 'true' ELSE 'false' END)",
             column(field)
         ),
-        FieldType::List => format!("json({})", column(field)),
+        (FieldType::Bool, Dialect::Postgres) => format!("({} IS TRUE)", column(field)),
+        (FieldType::List, Dialect::Sqlite) => format!("json({})", column(field)),
         _ => column(field).to_owned(),
     }
 }

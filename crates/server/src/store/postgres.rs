@@ -8,7 +8,9 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 
 use crate::error::{AppError, AppResult};
-use crate::query::devices::{column, DeviceCursor, DeviceQuery, Dialect, Sql};
+use crate::query::devices::{
+    column, json_expression_in, top_level, DeviceCursor, DeviceQuery, Dialect, Sql,
+};
 use crate::query::sql::numbered;
 
 /// Connections per instance: PostgreSQL serves each on a process of its own.
@@ -30,11 +32,12 @@ pub async fn connect(url: &str) -> anyhow::Result<PgPool> {
 const SHOWN: &str =
     "(connector_id, device_set) IN (SELECT id, device_set FROM connectors WHERE removed_at IS NULL)";
 
-/// One page of the ids of the devices that match `query` (made in [`Dialect::Postgres`]), in its
-/// order, after `after`, with the next page's cursor: All devices' conditions, order and keyset
-/// paging on PostgreSQL, the ranges of a deep page read in one snapshot. (The devices' JSON, the
-/// counts and the store around them come next.)
-pub async fn list_device_ids(
+/// One page of the devices that match `query` (made in [`Dialect::Postgres`]), in its order,
+/// after `after`, each as the JSON object of the query's selected fields (all when it selects
+/// none) that PostgreSQL builds, with the next page's cursor: All devices' conditions, order and
+/// keyset paging, the ranges of a deep page read in one snapshot. (The counts and the store
+/// around it come next.)
+pub async fn list_devices_json(
     pool: &PgPool,
     query: &DeviceQuery,
     after: Option<&DeviceCursor>,
@@ -62,7 +65,11 @@ pub async fn list_device_ids(
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .execute(&mut *snapshot)
         .await?;
-    // Each device's id, its sort value and seq (the next page's cursor).
+    let json = match &query.select {
+        Some(fields) => json_expression_in(fields.iter().copied(), Dialect::Postgres),
+        None => json_expression_in(top_level(), Dialect::Postgres),
+    };
+    // Each device's JSON, its sort value and seq (the next page's cursor).
     let mut rows: Vec<(String, Option<String>, i64)> = Vec::with_capacity(wanted);
     for range in &ranges {
         if rows.len() == wanted {
@@ -73,7 +80,7 @@ pub async fn list_device_ids(
             .flatten()
             .collect();
         let mut text = format!(
-            "SELECT id, {} AS sort_value, seq FROM devices WHERE {SHOWN}",
+            "SELECT {json}, {} AS sort_value, seq FROM devices WHERE {SHOWN}",
             column(order.field)
         );
         for part in &parts {
@@ -103,5 +110,5 @@ pub async fn list_device_ids(
     } else {
         None
     };
-    Ok((rows.into_iter().map(|(id, _, _)| id).collect(), next))
+    Ok((rows.into_iter().map(|(json, _, _)| json).collect(), next))
 }

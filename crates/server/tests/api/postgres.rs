@@ -199,8 +199,9 @@ async fn the_postgres_schema_answers_as_the_sqlite_one_does() {
     sqlite.close().await;
 }
 
-/// The same devices in both backends page alike: every order both ways, filters (case, escapes,
-/// NULLs, date ranges, enums) and searches, walked seven at a time with each backend's cursors.
+/// The same devices in both backends read alike: every field of every device, every order both
+/// ways, `$select`, filters (case, escapes, NULLs, date ranges, enums) and searches, walked seven
+/// at a time with each backend's cursors.
 #[tokio::test]
 async fn every_order_filter_and_search_pages_alike_on_both_backends() {
     use admin_api::devices::DEVICE_FIELDS;
@@ -240,7 +241,6 @@ async fn every_order_filter_and_search_pages_alike_on_both_backends() {
     let columns: Vec<&admin_api::fields::Field> = DEVICE_FIELDS
         .iter()
         .filter(|f| f.column.is_some())
-        .filter(|f| !matches!(f.field_type, FieldType::Bool | FieldType::List))
         .collect();
     let texts = [
         "alpha",
@@ -261,6 +261,11 @@ async fn every_order_filter_and_search_pages_alike_on_both_backends() {
         "2026-11-15T12:00:00Z",
         "2026-12-01T08:30:00Z",
     ];
+    let lists = [
+        "[]",
+        r#"[{"id":"SMS00001","name":"All Systems"}]"#,
+        r#"[{"id":"SMS00001","name":"All Systems"},{"id":"CHQ00010","name":"Ünïcode \"quoted\""}]"#,
+    ];
     let mut seed: u64 = 18;
     let mut pick = |n: usize| {
         seed = seed
@@ -268,36 +273,48 @@ async fn every_order_filter_and_search_pages_alike_on_both_backends() {
             .wrapping_add(1442695040888963407);
         (seed >> 33) as usize % n
     };
-    let insert = format!(
-        "INSERT INTO devices ({}) VALUES ({})",
-        columns
-            .iter()
-            .map(|f| f.column.unwrap())
-            .collect::<Vec<_>>()
-            .join(", "),
+    let names = columns
+        .iter()
+        .map(|f| f.column.unwrap())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let on_sqlite_insert = format!(
+        "INSERT INTO devices ({names}) VALUES ({})",
         vec!["?"; columns.len()].join(", ")
     );
-    for n in 0..60 {
-        let values: Vec<Option<String>> = columns
+    let on_pg_insert = numbered(&format!(
+        "INSERT INTO devices ({names}) VALUES ({})",
+        columns
             .iter()
-            .map(|field| {
-                let null = !field.required && pick(5) == 0;
-                match (field.name, field.field_type) {
-                    ("id", _) => Some(format!("device-{n:02}")),
-                    ("connectorId", _) => Some(["c1", "c2"][n % 2].to_owned()),
-                    _ if null => None,
-                    (_, FieldType::Enum(values)) => Some(values[pick(values.len())].to_owned()),
-                    (_, FieldType::DateTime) => Some(times[pick(times.len())].to_owned()),
-                    _ => Some(texts[pick(texts.len())].to_owned()),
-                }
+            .map(|f| match f.field_type {
+                FieldType::List => "CAST(? AS jsonb)",
+                _ => "?",
             })
-            .collect();
-        let mut on_sqlite = sqlx::query(&insert);
-        let postgres_insert = numbered(&insert);
-        let mut on_pg = sqlx::query(&postgres_insert);
-        for value in &values {
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    for n in 0..60 {
+        let mut on_sqlite = sqlx::query(&on_sqlite_insert);
+        let mut on_pg = sqlx::query(&on_pg_insert);
+        for field in &columns {
+            let null = !field.required && pick(5) == 0;
+            if field.field_type == FieldType::Bool {
+                let value = (!null).then(|| pick(2) == 0);
+                on_sqlite = on_sqlite.bind(value);
+                on_pg = on_pg.bind(value);
+                continue;
+            }
+            let value = match (field.name, field.field_type) {
+                ("id", _) => Some(format!("device-{n:02}")),
+                ("connectorId", _) => Some(["c1", "c2"][n % 2].to_owned()),
+                (_, FieldType::List) => Some(lists[pick(lists.len())].to_owned()),
+                _ if null => None,
+                (_, FieldType::Enum(values)) => Some(values[pick(values.len())].to_owned()),
+                (_, FieldType::DateTime) => Some(times[pick(times.len())].to_owned()),
+                _ => Some(texts[pick(texts.len())].to_owned()),
+            };
             on_sqlite = on_sqlite.bind(value.clone());
-            on_pg = on_pg.bind(value.clone());
+            on_pg = on_pg.bind(value);
         }
         on_sqlite.execute(sqlite.pool()).await.unwrap();
         on_pg.execute(&pg).await.unwrap();
@@ -312,8 +329,7 @@ async fn every_order_filter_and_search_pages_alike_on_both_backends() {
             loop {
                 let page = sqlite
                     .list_devices_as(&query, after.as_ref(), 7, false, |json| {
-                        let device: serde_json::Value = serde_json::from_str(&json).unwrap();
-                        Ok(device["id"].as_str().unwrap().to_owned())
+                        Ok(serde_json::from_str::<serde_json::Value>(&json).unwrap())
                     })
                     .await
                     .unwrap();
@@ -327,11 +343,15 @@ async fn every_order_filter_and_search_pages_alike_on_both_backends() {
             let mut on_pg = Vec::new();
             let mut after = None;
             loop {
-                let (ids, next) =
-                    admin_server::store::postgres::list_device_ids(pg, &query, after.as_ref(), 7)
+                let (devices, next) =
+                    admin_server::store::postgres::list_devices_json(pg, &query, after.as_ref(), 7)
                         .await
                         .unwrap();
-                on_pg.extend(ids);
+                on_pg.extend(
+                    devices
+                        .iter()
+                        .map(|json| serde_json::from_str::<serde_json::Value>(json).unwrap()),
+                );
                 match next {
                     Some(next) => after = Some(next),
                     None => break,
@@ -345,7 +365,6 @@ async fn every_order_filter_and_search_pages_alike_on_both_backends() {
             orderby,
             filter: filter.map(str::to_owned),
             search: search.map(str::to_owned),
-            select: Some("id".into()),
             ..PageOptions::default()
         };
 
@@ -357,6 +376,21 @@ async fn every_order_filter_and_search_pages_alike_on_both_backends() {
             assert_eq!(on_pg, on_sqlite, "{order}");
         }
     }
+    // Every field of every device reads the same, and decodes into the contract's type; so do
+    // the fields a $select names.
+    let (all, _) = walk(options(None, None, None)).await;
+    for device in &all {
+        serde_json::from_value::<admin_api::Device>(device.clone()).unwrap();
+    }
+    let selected = PageOptions {
+        select: Some(
+            "deviceName,configurationManagerClientInformation,collections,lastSyncDateTime".into(),
+        ),
+        ..options(Some("osVersion desc".into()), None, None)
+    };
+    let (on_sqlite, on_pg) = walk(selected).await;
+    assert_eq!(on_sqlite[0].as_object().unwrap().len(), 4);
+    assert_eq!(on_pg, on_sqlite, "$select");
     let managed_by = DEVICE_FIELDS
         .iter()
         .find(|f| f.name == "managedBy")
