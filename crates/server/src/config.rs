@@ -26,6 +26,14 @@ pub enum Command {
     /// Manage roles: list them, or add a custom role from a set of permissions.
     #[command(subcommand)]
     Role(RoleCommand),
+    /// Copy this admin center's SQLite database (the --database-url given before the command, or
+    /// ADMIN_DATABASE_URL) into an empty PostgreSQL database, all of it in one transaction. Stop
+    /// the admin center first.
+    MigrateTo {
+        /// The PostgreSQL database to copy into, e.g. postgres://attach@db.contoso.com/attach.
+        #[arg(long = "database-url")]
+        target: String,
+    },
 }
 
 #[derive(Debug, Clone, Subcommand)]

@@ -67,6 +67,18 @@ async fn run_command(
     let now = time::OffsetDateTime::now_utc();
     match command {
         Command::Serve => unreachable!("served above"),
+        Command::MigrateTo { target } => {
+            if !(target.starts_with("postgres://") || target.starts_with("postgresql://")) {
+                bail!("migrate-to copies into PostgreSQL: its --database-url is a postgres:// URL");
+            }
+            let pg = admin_server::store::postgres::connect(&target).await?;
+            let copied = admin_server::store::postgres::copy_from_sqlite(store, &pg).await;
+            pg.close().await;
+            for table in copied? {
+                println!("{:<20} {:>10} rows", table.table, table.rows);
+            }
+            eprintln!("Copied into the PostgreSQL database, in one transaction.");
+        }
         Command::OnboardingToken => {
             let token =
                 admin_server::domain::connectors::new_onboarding_token(store, config, &actor)

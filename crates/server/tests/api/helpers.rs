@@ -102,6 +102,11 @@ impl TestApp {
     }
 
     /// The folder the test's SPA is served from.
+    /// The server's database (its SQLite file).
+    pub fn database_url(&self) -> String {
+        self.harness.config.database_url.clone()
+    }
+
     pub fn config_dist(&self) -> std::path::PathBuf {
         self.harness.config.dist.clone()
     }

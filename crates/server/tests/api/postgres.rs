@@ -1,7 +1,57 @@
 //! The throwaway PostgreSQL cluster the tests run their own (admin_server::testing::postgres).
 
+use admin_server::query::devices::{DeviceQuery, Dialect};
+use admin_server::query::PageOptions;
+use admin_server::store::Store;
 use admin_server::testing::postgres::Cluster;
-use sqlx::Connection;
+use site_connector::HierarchyConfig;
+use sqlx::{Connection, PgPool};
+
+use crate::spawn_app;
+
+/// The devices `options` asks for, read through both backends, seven at a time with each one's
+/// cursors: (SQLite's, PostgreSQL's), each device as its JSON.
+async fn read_both(
+    sqlite: &Store,
+    pg: &PgPool,
+    options: PageOptions,
+) -> (Vec<serde_json::Value>, Vec<serde_json::Value>) {
+    let query = DeviceQuery::in_dialect(&options, Dialect::Sqlite).unwrap();
+    let mut on_sqlite = Vec::new();
+    let mut after = None;
+    loop {
+        let page = sqlite
+            .list_devices_as(&query, after.as_ref(), 7, false, |json| {
+                Ok(serde_json::from_str::<serde_json::Value>(&json).unwrap())
+            })
+            .await
+            .unwrap();
+        on_sqlite.extend(page.devices);
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    let query = DeviceQuery::in_dialect(&options, Dialect::Postgres).unwrap();
+    let mut on_pg = Vec::new();
+    let mut after = None;
+    loop {
+        let (devices, next) =
+            admin_server::store::postgres::list_devices_json(pg, &query, after.as_ref(), 7)
+                .await
+                .unwrap();
+        on_pg.extend(
+            devices
+                .iter()
+                .map(|json| serde_json::from_str::<serde_json::Value>(json).unwrap()),
+        );
+        match next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    (on_sqlite, on_pg)
+}
 
 #[tokio::test]
 async fn a_throwaway_cluster_serves_databases_and_leaves_nothing_behind() {
@@ -45,12 +95,9 @@ async fn the_postgres_schema_answers_as_the_sqlite_one_does() {
     let pg = admin_server::store::postgres::connect(&url).await.unwrap();
     admin_server::store::postgres::connect(&url).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let sqlite = admin_server::store::Store::connect(&format!(
-        "sqlite:{}",
-        dir.path().join("admin.db").display()
-    ))
-    .await
-    .unwrap();
+    let sqlite = Store::connect(&format!("sqlite:{}", dir.path().join("admin.db").display()))
+        .await
+        .unwrap();
 
     let roles =
         "SELECT id, display_name, description, permissions FROM role_definitions ORDER BY id";
@@ -206,7 +253,7 @@ async fn the_postgres_schema_answers_as_the_sqlite_one_does() {
 async fn every_order_filter_and_search_pages_alike_on_both_backends() {
     use admin_api::devices::DEVICE_FIELDS;
     use admin_api::fields::FieldType;
-    use admin_server::query::devices::{sortable, DeviceQuery, Dialect};
+    use admin_server::query::devices::sortable;
     use admin_server::query::sql::numbered;
     use admin_server::query::PageOptions;
 
@@ -215,12 +262,9 @@ async fn every_order_filter_and_search_pages_alike_on_both_backends() {
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let sqlite = admin_server::store::Store::connect(&format!(
-        "sqlite:{}",
-        dir.path().join("admin.db").display()
-    ))
-    .await
-    .unwrap();
+    let sqlite = Store::connect(&format!("sqlite:{}", dir.path().join("admin.db").display()))
+        .await
+        .unwrap();
 
     // Two connectors, then sixty devices with many ties, NULLs, case variants, non-ASCII
     // letters and LIKE's own characters, the same in both, inserted in the same order.
@@ -320,46 +364,7 @@ async fn every_order_filter_and_search_pages_alike_on_both_backends() {
         on_pg.execute(&pg).await.unwrap();
     }
 
-    let walk = |options: PageOptions| {
-        let (sqlite, pg) = (&sqlite, &pg);
-        async move {
-            let query = DeviceQuery::in_dialect(&options, Dialect::Sqlite).unwrap();
-            let mut on_sqlite = Vec::new();
-            let mut after = None;
-            loop {
-                let page = sqlite
-                    .list_devices_as(&query, after.as_ref(), 7, false, |json| {
-                        Ok(serde_json::from_str::<serde_json::Value>(&json).unwrap())
-                    })
-                    .await
-                    .unwrap();
-                on_sqlite.extend(page.devices);
-                match page.next {
-                    Some(next) => after = Some(next),
-                    None => break,
-                }
-            }
-            let query = DeviceQuery::in_dialect(&options, Dialect::Postgres).unwrap();
-            let mut on_pg = Vec::new();
-            let mut after = None;
-            loop {
-                let (devices, next) =
-                    admin_server::store::postgres::list_devices_json(pg, &query, after.as_ref(), 7)
-                        .await
-                        .unwrap();
-                on_pg.extend(
-                    devices
-                        .iter()
-                        .map(|json| serde_json::from_str::<serde_json::Value>(json).unwrap()),
-                );
-                match next {
-                    Some(next) => after = Some(next),
-                    None => break,
-                }
-            }
-            (on_sqlite, on_pg)
-        }
-    };
+    let walk = |options: PageOptions| read_both(&sqlite, &pg, options);
     let options =
         |orderby: Option<String>, filter: Option<&str>, search: Option<&str>| PageOptions {
             orderby,
@@ -430,4 +435,208 @@ async fn every_order_filter_and_search_pages_alike_on_both_backends() {
     }
     pg.close().await;
     sqlite.close().await;
+}
+
+/// Row counts of every table a tenant is made of, from a query that runs on both backends.
+const TENANT_TABLES: &[&str] = &[
+    "connectors",
+    "onboarding_tokens",
+    "users",
+    "role_definitions",
+    "user_roles",
+    "sessions",
+    "device_actions",
+    "audit_events",
+    "sync_batches",
+    "syncs",
+    "hidden_device_sets",
+    "devices",
+];
+
+/// `admin-server migrate-to --database-url postgres://…`, run as an operator would: a tenant with
+/// accounts, a custom role, a session, a site's devices, an action and its audit log, copied from
+/// SQLite into PostgreSQL. Every table arrives whole, the devices read alike, new rows follow the
+/// copied ones; a second copy into the same database is refused and changes nothing.
+#[tokio::test]
+async fn migrate_to_copies_a_tenant_into_postgres() {
+    let mut app = spawn_app().await;
+    app.add_user("helpdesk@contoso.com", &["Help Desk Operator"])
+        .await;
+    app.add_role("Auditors", &["auditData.read"]).await;
+    app.signed_in("helpdesk@contoso.com").await;
+    let site = app
+        .attach_site(HierarchyConfig::new("Contoso", "CHQ", 2207, 40, 7))
+        .await;
+    let device = site.source().lock().await.devices[0].device.id.clone();
+    let action = app
+        .client
+        .post(format!(
+            "{}/api/v1/devices/{device}/triggerConfigurationManagerAction",
+            app.url
+        ))
+        .json(&serde_json::json!({"configurationManagerAction": {"action": "appEvaluation"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(action.status(), 202);
+    let database_url = app.database_url();
+    app.stop().await;
+
+    let cluster = Cluster::start().await.unwrap();
+    let target = cluster.new_database().await.unwrap();
+    let migrate = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_admin-server"))
+            .args([
+                "--database-url",
+                &database_url,
+                "migrate-to",
+                "--database-url",
+                &target,
+            ])
+            .output()
+            .unwrap()
+    };
+    let first = migrate();
+    let printed = String::from_utf8_lossy(&first.stdout).into_owned();
+    assert!(
+        first.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(
+        printed
+            .lines()
+            .any(|line| line.starts_with("devices ") && line.contains(" 40 rows")),
+        "{printed}"
+    );
+
+    let sqlite = Store::connect(&database_url).await.unwrap();
+    let pg = admin_server::store::postgres::connect(&target)
+        .await
+        .unwrap();
+    let counts = |pg: PgPool| async move {
+        let mut counts = Vec::new();
+        for table in TENANT_TABLES {
+            let count: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+                .fetch_one(&pg)
+                .await
+                .unwrap();
+            counts.push((*table, count));
+        }
+        counts
+    };
+    let mut on_sqlite = Vec::new();
+    for table in TENANT_TABLES {
+        let count: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+            .fetch_one(sqlite.reader())
+            .await
+            .unwrap();
+        on_sqlite.push((*table, count));
+    }
+    let copied = counts(pg.clone()).await;
+    assert_eq!(copied, on_sqlite);
+    for (table, count) in [
+        ("users", 2),
+        ("role_definitions", 4),
+        ("devices", 40),
+        ("device_actions", 1),
+    ] {
+        assert!(copied.contains(&(table, count)), "{table}: {copied:?}");
+    }
+
+    let users = "SELECT id, user_name, password_hash FROM users ORDER BY id";
+    let pg_users: Vec<(String, String, String)> =
+        sqlx::query_as(users).fetch_all(&pg).await.unwrap();
+    let sqlite_users: Vec<(String, String, String)> = sqlx::query_as(users)
+        .fetch_all(sqlite.reader())
+        .await
+        .unwrap();
+    assert_eq!(pg_users, sqlite_users);
+    let roles = "SELECT id, display_name, permissions FROM role_definitions ORDER BY id";
+    let pg_roles: Vec<(String, String, String)> =
+        sqlx::query_as(roles).fetch_all(&pg).await.unwrap();
+    let sqlite_roles: Vec<(String, String, String)> = sqlx::query_as(roles)
+        .fetch_all(sqlite.reader())
+        .await
+        .unwrap();
+    assert_eq!(pg_roles, sqlite_roles);
+    let built_in: Vec<bool> =
+        sqlx::query_scalar("SELECT is_built_in FROM role_definitions ORDER BY id")
+            .fetch_all(&pg)
+            .await
+            .unwrap();
+    let sqlite_built_in: Vec<bool> =
+        sqlx::query_scalar("SELECT is_built_in FROM role_definitions ORDER BY id")
+            .fetch_all(sqlite.reader())
+            .await
+            .unwrap();
+    assert_eq!(built_in, sqlite_built_in);
+    let sessions = "SELECT token_hash, user_id, expires_at FROM sessions ORDER BY token_hash";
+    let pg_sessions: Vec<(Vec<u8>, String, String)> =
+        sqlx::query_as(sessions).fetch_all(&pg).await.unwrap();
+    let sqlite_sessions: Vec<(Vec<u8>, String, String)> = sqlx::query_as(sessions)
+        .fetch_all(sqlite.reader())
+        .await
+        .unwrap();
+    assert_eq!(pg_sessions, sqlite_sessions);
+    let audit = "SELECT seq, id, activity, actor, details FROM audit_events ORDER BY seq";
+    let pg_audit: Vec<(i64, String, String, String, Option<String>)> =
+        sqlx::query_as(audit).fetch_all(&pg).await.unwrap();
+    let sqlite_audit: Vec<(i64, String, String, String, Option<String>)> = sqlx::query_as(audit)
+        .fetch_all(sqlite.reader())
+        .await
+        .unwrap();
+    assert_eq!(pg_audit, sqlite_audit);
+    let actions =
+        "SELECT seq, id, device_id, action, action_state FROM device_actions ORDER BY seq";
+    let pg_actions: Vec<(i64, String, String, String, String)> =
+        sqlx::query_as(actions).fetch_all(&pg).await.unwrap();
+    let sqlite_actions: Vec<(i64, String, String, String, String)> = sqlx::query_as(actions)
+        .fetch_all(sqlite.reader())
+        .await
+        .unwrap();
+    assert_eq!(pg_actions, sqlite_actions);
+    let pg_connector: (String, Vec<u8>, String) =
+        sqlx::query_as("SELECT id, credential_hash, upload_scope::text FROM connectors")
+            .fetch_one(&pg)
+            .await
+            .unwrap();
+    let sqlite_connector: (String, Vec<u8>, String) =
+        sqlx::query_as("SELECT id, credential_hash, upload_scope FROM connectors")
+            .fetch_one(sqlite.reader())
+            .await
+            .unwrap();
+    assert_eq!(pg_connector.0, sqlite_connector.0);
+    assert_eq!(pg_connector.1, sqlite_connector.1);
+    let scope = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap();
+    assert_eq!(scope(&pg_connector.2), scope(&sqlite_connector.2));
+    let (on_sqlite, on_pg) = read_both(&sqlite, &pg, PageOptions::default()).await;
+    assert_eq!(on_sqlite.len(), 40);
+    assert_eq!(on_pg, on_sqlite);
+
+    // New rows follow the copied ones.
+    let last_seq = pg_audit.last().unwrap().0;
+    let next_seq: i64 = sqlx::query_scalar(
+        "INSERT INTO audit_events (id, at, activity, result, actor_type, actor, resource_type)
+         VALUES ('after-copy', '2026-12-01T00:00:00Z', 'signIn', 'success', 'user', 'admin', 'session')
+         RETURNING seq",
+    )
+    .fetch_one(&pg)
+    .await
+    .unwrap();
+    assert_eq!(next_seq, last_seq + 1);
+
+    let before = counts(pg.clone()).await;
+    let again = migrate();
+    assert!(!again.status.success());
+    let said = String::from_utf8_lossy(&again.stderr);
+    assert!(said.contains("already holds a tenant"), "{said}");
+    assert_eq!(
+        counts(pg.clone()).await,
+        before,
+        "a refused copy changes nothing"
+    );
+    pg.close().await;
+    sqlite.close().await;
+    app.shut_down().await;
 }

@@ -2,6 +2,8 @@
 //! embedded from `migrations/postgres` and applied on connect. The store's queries still run on
 //! SQLite only; this module is where the second backend grows (issue 18).
 
+mod copy;
+
 use std::time::Duration;
 
 use sqlx::postgres::PgPoolOptions;
@@ -12,6 +14,8 @@ use crate::query::devices::{
     column, json_expression_in, top_level, DeviceCursor, DeviceQuery, Dialect, Sql,
 };
 use crate::query::sql::numbered;
+
+pub use copy::{copy_from_sqlite, Copied};
 
 /// Connections per instance: PostgreSQL serves each on a process of its own.
 const CONNECTIONS: u32 = 16;
