@@ -67,6 +67,42 @@ impl DeviceQuery {
     pub fn order(&self) -> Order {
         self.order.unwrap_or(Order::DEFAULT)
     }
+
+    /// The ranges of the order to read for the page after `after` (one, the whole order, for a
+    /// first page; see [`Order::after`]); a cursor of another order is a bad request.
+    pub fn ranges(
+        &self,
+        after: Option<&DeviceCursor>,
+        dialect: Dialect,
+    ) -> AppResult<Vec<Option<Sql>>> {
+        let order = self.order();
+        match after {
+            None => Ok(vec![None]),
+            Some(cursor) if cursor.order != order.key() => Err(AppError::bad_request(
+                "$skiptoken",
+                "The '$skiptoken' belongs to another order. Request the first page again.",
+            )),
+            Some(cursor) => Ok(order.after(cursor, dialect).into_iter().map(Some).collect()),
+        }
+    }
+}
+
+/// A page's rows (`top` and one more when more follow; each with its sort value and tie-break),
+/// cut to `top`, and the cursor of the next page when there is one.
+pub fn next_page<T>(
+    rows: &mut Vec<(T, Option<String>, i64)>,
+    top: u32,
+    order: &Order,
+) -> Option<DeviceCursor> {
+    if rows.len() <= top as usize {
+        return None;
+    }
+    rows.truncate(top as usize);
+    rows.last().map(|(_, value, seq)| DeviceCursor {
+        order: order.key(),
+        value: value.clone(),
+        seq: *seq,
+    })
 }
 
 /// The row of `deviceName` in [`DEVICE_FIELDS`].

@@ -9,7 +9,8 @@ use time::OffsetDateTime;
 use super::{timestamp, Store};
 use crate::error::{AppError, AppResult};
 use crate::query::devices::{
-    column, csv_expression, json_expression, top_level, DeviceCursor, DeviceQuery, Dialect,
+    column, csv_expression, json_expression, next_page, top_level, DeviceCursor, DeviceQuery,
+    Dialect,
 };
 use crate::query::sql::Sql;
 
@@ -107,14 +108,7 @@ impl Store {
             None => device_json().to_owned(),
         };
         let order = query.order();
-        if let Some(cursor) = after {
-            if cursor.order != order.key() {
-                return Err(AppError::bad_request(
-                    "$skiptoken",
-                    "The '$skiptoken' belongs to another order. Request the first page again.",
-                ));
-            }
-        }
+        let ranges = query.ranges(after, Dialect::Sqlite)?;
         let removed = self.removed.ids();
         // A search that matches many devices is answered by walking the order's index and
         // keeping what matches (a page is soon full); one that matches few, by looking the
@@ -126,14 +120,6 @@ impl Store {
                 format!(" INDEXED BY {}", order.index())
             }
             _ => String::new(),
-        };
-        let ranges = match after {
-            None => vec![None],
-            Some(cursor) => order
-                .after(cursor, Dialect::Sqlite)
-                .into_iter()
-                .map(Some)
-                .collect(),
         };
         // The statements, one per range, are made here and run on a page reader, which reads
         // them in turn until the page and one more row are full.
@@ -152,7 +138,6 @@ impl Store {
                 (sql, params)
             })
             .collect();
-        let key = order.key();
         let (devices, next) = self
             .with_page_reader(move |connection| {
                 // Several ranges are read in one snapshot; a first page, the common case, is
@@ -176,16 +161,7 @@ impl Store {
                 if let Some(tx) = snapshot {
                     tx.commit()?;
                 }
-                let next = if rows.len() > top as usize {
-                    rows.truncate(top as usize);
-                    rows.last().map(|(_, value, seq)| DeviceCursor {
-                        order: key,
-                        value: value.clone(),
-                        seq: *seq,
-                    })
-                } else {
-                    None
-                };
+                let next = next_page(&mut rows, top, &order);
                 let devices = rows
                     .into_iter()
                     .map(|(json, _, _)| render(json))

@@ -2,6 +2,7 @@
 
 use admin_server::query::devices::{DeviceQuery, Dialect};
 use admin_server::query::PageOptions;
+use admin_server::store::postgres::TENANT_TABLES;
 use admin_server::store::Store;
 use admin_server::testing::postgres::Cluster;
 use site_connector::HierarchyConfig;
@@ -436,22 +437,6 @@ async fn every_order_filter_and_search_pages_alike_on_both_backends() {
     pg.close().await;
     sqlite.close().await;
 }
-
-/// Row counts of every table a tenant is made of, from a query that runs on both backends.
-const TENANT_TABLES: &[&str] = &[
-    "connectors",
-    "onboarding_tokens",
-    "users",
-    "role_definitions",
-    "user_roles",
-    "sessions",
-    "device_actions",
-    "audit_events",
-    "sync_batches",
-    "syncs",
-    "hidden_device_sets",
-    "devices",
-];
 
 /// `admin-server migrate-to --database-url postgres://…`, run as an operator would: a tenant with
 /// accounts, a custom role, a session, a site's devices, an action and its audit log, copied from

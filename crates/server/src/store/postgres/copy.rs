@@ -8,7 +8,7 @@ use sqlx::PgPool;
 use crate::store::Store;
 
 /// The tables a tenant is made of, in an order their references allow.
-const TABLES: &[&str] = &[
+pub const TENANT_TABLES: &[&str] = &[
     "connectors",
     "onboarding_tokens",
     "users",
@@ -48,7 +48,7 @@ pub struct Copied {
 /// writes after the copy's snapshot would not be copied.
 pub async fn copy_from_sqlite(source: &Store, target: &PgPool) -> anyhow::Result<Vec<Copied>> {
     let mut into = target.begin().await?;
-    for table in TABLES {
+    for table in TENANT_TABLES {
         let holds: bool = sqlx::query_scalar(&format!("SELECT EXISTS (SELECT 1 FROM {table})"))
             .fetch_one(&mut *into)
             .await?;
@@ -65,7 +65,7 @@ pub async fn copy_from_sqlite(source: &Store, target: &PgPool) -> anyhow::Result
     // One snapshot of the source for every table.
     let mut from = source.reader().begin().await?;
     let mut copied = Vec::new();
-    for &table in TABLES {
+    for &table in TENANT_TABLES {
         let object = json_object_of(&mut into, table).await?;
         let insert = format!(
             "INSERT INTO {table} OVERRIDING SYSTEM VALUE

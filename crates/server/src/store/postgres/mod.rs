@@ -9,13 +9,13 @@ use std::time::Duration;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::query::devices::{
-    column, json_expression_in, top_level, DeviceCursor, DeviceQuery, Dialect, Sql,
+    column, json_expression_in, next_page, top_level, DeviceCursor, DeviceQuery, Dialect, Sql,
 };
 use crate::query::sql::numbered;
 
-pub use copy::{copy_from_sqlite, Copied};
+pub use copy::{copy_from_sqlite, Copied, TENANT_TABLES};
 
 /// Connections per instance: PostgreSQL serves each on a process of its own.
 const CONNECTIONS: u32 = 16;
@@ -48,22 +48,7 @@ pub async fn list_devices_json(
     top: u32,
 ) -> AppResult<(Vec<String>, Option<DeviceCursor>)> {
     let order = query.order();
-    if let Some(cursor) = after {
-        if cursor.order != order.key() {
-            return Err(AppError::bad_request(
-                "$skiptoken",
-                "The '$skiptoken' belongs to another order. Request the first page again.",
-            ));
-        }
-    }
-    let ranges = match after {
-        None => vec![None],
-        Some(cursor) => order
-            .after(cursor, Dialect::Postgres)
-            .into_iter()
-            .map(Some)
-            .collect(),
-    };
+    let ranges = query.ranges(after, Dialect::Postgres)?;
     let wanted = top as usize + 1;
     let mut snapshot = pool.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
@@ -104,15 +89,6 @@ pub async fn list_devices_json(
         rows.extend(statement.fetch_all(&mut *snapshot).await?);
     }
     snapshot.commit().await?;
-    let next = if rows.len() > top as usize {
-        rows.truncate(top as usize);
-        rows.last().map(|(_, value, seq)| DeviceCursor {
-            order: order.key(),
-            value: value.clone(),
-            seq: *seq,
-        })
-    } else {
-        None
-    };
+    let next = next_page(&mut rows, top, &order);
     Ok((rows.into_iter().map(|(json, _, _)| json).collect(), next))
 }
