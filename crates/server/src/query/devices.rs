@@ -342,7 +342,7 @@ pub fn search_sql(text: &str, dialect: Dialect) -> AppResult<Sql> {
     let terms = search_terms(text)?;
     if dialect == Dialect::Postgres {
         // As on SQLite: terms of three characters or more match with every letter's case folded
-        // (pg_trgm's index, over search_fold()), shorter ones with A-Z folded (ILIKE, reading the
+        // (pg_trgm's index, over search_fold()), shorter ones with A-Z folded (reading the
         // devices).
         let mut sql = Sql::default();
         let clauses: Vec<String> = terms
@@ -354,7 +354,7 @@ pub fn search_sql(text: &str, dialect: Dialect) -> AppResult<Sql> {
                     if is_indexed(term) {
                         format!("search_fold({column}) LIKE search_fold(?) ESCAPE '\\'")
                     } else {
-                        format!("{column} ILIKE ? ESCAPE '\\'")
+                        dialect.like(column)
                     }
                 };
                 format!(

@@ -16,12 +16,12 @@ pub enum Dialect {
 }
 
 impl Dialect {
-    /// LIKE that folds A-Z and nothing else: SQLite's LIKE does; on PostgreSQL, ILIKE over the
-    /// schema's byte-wise (COLLATE "C") text does.
-    pub(crate) fn like(self) -> &'static str {
+    /// `column LIKE pattern` with A-Z folded and nothing else, as SQLite's LIKE does. On
+    /// PostgreSQL both sides go through ascii_fold(), whose index then answers a prefix.
+    pub(crate) fn like(self, column: &str) -> String {
         match self {
-            Dialect::Sqlite => "LIKE",
-            Dialect::Postgres => "ILIKE",
+            Dialect::Sqlite => format!("{column} LIKE ? ESCAPE '\\'"),
+            Dialect::Postgres => format!("ascii_fold({column}) LIKE ascii_fold(?) ESCAPE '\\'"),
         }
     }
 }
@@ -228,11 +228,7 @@ fn write_filter(
                     ),
                 ));
             }
-            sql.text.push_str(&format!(
-                "{} {} ? ESCAPE '\\'",
-                column(field),
-                dialect.like()
-            ));
+            sql.text.push_str(&dialect.like(column(field)));
             sql.params.push(Some(like_pattern(
                 value,
                 matches!(filter, Filter::StartsWith { .. }),

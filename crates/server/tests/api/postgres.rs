@@ -625,3 +625,101 @@ async fn migrate_to_copies_a_tenant_into_postgres() {
     sqlite.close().await;
     app.shut_down().await;
 }
+
+/// PostgreSQL at scale, measured by hand (nothing is asserted):
+/// `ATTACH_BENCH_SQLITE=target/bench/100k/bench.sqlite cargo test --release -p admin-server --test
+/// api -- --ignored --nocapture postgres_at_scale` copies a bench tenant (scripts/bench makes them)
+/// into a throwaway cluster with `migrate-to`'s copy, then reads first pages of 50 devices in
+/// several orders, filters and searches, each 50 times, and prints the copy's rate and each read's
+/// p50 and p95.
+#[tokio::test]
+#[ignore = "a measurement: needs a bench database (ATTACH_BENCH_SQLITE)"]
+async fn postgres_at_scale() {
+    let source =
+        std::env::var_os("ATTACH_BENCH_SQLITE").expect("ATTACH_BENCH_SQLITE: a bench database");
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("bench.sqlite");
+    std::fs::copy(&source, &copy).unwrap();
+    let sqlite = Store::connect(&format!("sqlite:{}", copy.display()))
+        .await
+        .unwrap();
+    let cluster = Cluster::start().await.unwrap();
+    let pg = admin_server::store::postgres::connect(&cluster.new_database().await.unwrap())
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let copied = admin_server::store::postgres::copy_from_sqlite(&sqlite, &pg)
+        .await
+        .unwrap();
+    let took = started.elapsed().as_secs_f64();
+    let devices = copied.iter().find(|c| c.table == "devices").unwrap().rows;
+    println!(
+        "copy: {devices} devices in {took:.1} s ({:.0} devices/s, every table)",
+        devices as f64 / took
+    );
+    sqlx::query("ANALYZE").execute(&pg).await.unwrap();
+    let reads = [
+        ("default order (deviceName)", PageOptions::default()),
+        (
+            "lastSyncDateTime desc",
+            PageOptions {
+                orderby: Some("lastSyncDateTime desc".into()),
+                ..PageOptions::default()
+            },
+        ),
+        (
+            "model asc",
+            PageOptions {
+                orderby: Some("model".into()),
+                ..PageOptions::default()
+            },
+        ),
+        (
+            "$filter operatingSystem eq 'Windows'",
+            PageOptions {
+                filter: Some("operatingSystem eq 'Windows'".into()),
+                ..PageOptions::default()
+            },
+        ),
+        (
+            "$filter startswith(deviceName,'CHQ-LT-00')",
+            PageOptions {
+                filter: Some("startswith(deviceName,'CHQ-LT-00')".into()),
+                ..PageOptions::default()
+            },
+        ),
+        (
+            "$search 0042",
+            PageOptions {
+                search: Some("0042".into()),
+                ..PageOptions::default()
+            },
+        ),
+        (
+            "$search contoso.com (broad)",
+            PageOptions {
+                search: Some("contoso.com".into()),
+                ..PageOptions::default()
+            },
+        ),
+    ];
+    for (label, options) in reads {
+        let query = DeviceQuery::in_dialect(&options, Dialect::Postgres).unwrap();
+        let mut times = Vec::new();
+        for _ in 0..50 {
+            let started = std::time::Instant::now();
+            admin_server::store::postgres::list_devices_json(&pg, &query, None, 50)
+                .await
+                .unwrap();
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "{label}: p50 {:.2} ms, p95 {:.2} ms",
+            times[times.len() / 2],
+            times[times.len() * 95 / 100]
+        );
+    }
+    pg.close().await;
+    sqlite.close().await;
+}

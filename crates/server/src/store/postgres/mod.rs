@@ -81,7 +81,10 @@ pub async fn list_devices_json(
             order.order_by(Dialect::Postgres)
         ));
         let text = numbered(&text);
-        let mut statement = sqlx::query_as::<_, (String, Option<String>, i64)>(&text);
+        // Planned for its values each time (not once for any): whether a search or a prefix can
+        // use an index depends on them.
+        let mut statement =
+            sqlx::query_as::<_, (String, Option<String>, i64)>(&text).persistent(false);
         for value in parts.iter().flat_map(|part| &part.params) {
             statement = statement.bind(value.clone());
         }
