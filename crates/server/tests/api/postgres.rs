@@ -54,6 +54,21 @@ async fn read_both(
     (on_sqlite, on_pg)
 }
 
+/// `$count` of `options` on both backends, as (SQLite's, PostgreSQL's).
+async fn count_both(sqlite: &Store, pg: &PgPool, options: PageOptions) -> (u64, u64) {
+    let on_sqlite = sqlite
+        .count_devices(&DeviceQuery::in_dialect(&options, Dialect::Sqlite).unwrap())
+        .await
+        .unwrap();
+    let on_pg = admin_server::store::postgres::count_devices(
+        pg,
+        &DeviceQuery::in_dialect(&options, Dialect::Postgres).unwrap(),
+    )
+    .await
+    .unwrap();
+    (on_sqlite, on_pg)
+}
+
 #[tokio::test]
 async fn a_throwaway_cluster_serves_databases_and_leaves_nothing_behind() {
     let cluster = Cluster::start().await.unwrap();
@@ -248,7 +263,7 @@ async fn the_postgres_schema_answers_as_the_sqlite_one_does() {
 }
 
 /// The same devices in both backends read alike: every field of every device, every order both
-/// ways, `$select`, filters (case, escapes, NULLs, date ranges, enums) and searches, walked seven
+/// ways, `$select`, `$count`, filters (case, escapes, NULLs, date ranges, enums) and searches, walked seven
 /// at a time with each backend's cursors.
 #[tokio::test]
 async fn every_order_filter_and_search_pages_alike_on_both_backends() {
@@ -425,6 +440,8 @@ async fn every_order_filter_and_search_pages_alike_on_both_backends() {
                 walk(options(order.map(str::to_owned), Some(filter), None)).await;
             assert_eq!(on_pg, on_sqlite, "{filter}, {order:?}");
         }
+        let (on_sqlite, on_pg) = count_both(&sqlite, &pg, options(None, Some(filter), None)).await;
+        assert_eq!(on_pg, on_sqlite, "$count of {filter}");
     }
     for search in ["alp", "al", "ALPHA", "\"ünï,_un\"", "a%b", "10"] {
         for order in [None, Some("userPrincipalName desc")] {
@@ -433,6 +450,8 @@ async fn every_order_filter_and_search_pages_alike_on_both_backends() {
             assert!(!on_sqlite.is_empty(), "{search} finds devices");
             assert_eq!(on_pg, on_sqlite, "{search}, {order:?}");
         }
+        let (on_sqlite, on_pg) = count_both(&sqlite, &pg, options(None, None, Some(search))).await;
+        assert_eq!(on_pg, on_sqlite, "$count of {search}");
     }
     pg.close().await;
     sqlite.close().await;

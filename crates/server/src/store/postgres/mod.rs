@@ -39,8 +39,8 @@ const SHOWN: &str =
 /// One page of the devices that match `query` (made in [`Dialect::Postgres`]), in its order,
 /// after `after`, each as the JSON object of the query's selected fields (all when it selects
 /// none) that PostgreSQL builds, with the next page's cursor: All devices' conditions, order and
-/// keyset paging, the ranges of a deep page read in one snapshot. (The counts and the store
-/// around it come next.)
+/// keyset paging, the ranges of a deep page read in one snapshot. (The store around it comes
+/// next.)
 pub async fn list_devices_json(
     pool: &PgPool,
     query: &DeviceQuery,
@@ -64,18 +64,12 @@ pub async fn list_devices_json(
         if rows.len() == wanted {
             break;
         }
-        let parts: Vec<&Sql> = [query.filter.as_ref(), query.search.as_ref(), range.as_ref()]
-            .into_iter()
-            .flatten()
-            .collect();
+        let conditions = conditions(query, range.as_ref());
         let mut text = format!(
-            "SELECT {json}, {} AS sort_value, seq FROM devices WHERE {SHOWN}",
-            column(order.field)
+            "SELECT {json}, {} AS sort_value, seq FROM devices WHERE {}",
+            column(order.field),
+            conditions.text
         );
-        for part in &parts {
-            text.push_str(" AND ");
-            text.push_str(&part.text);
-        }
         text.push_str(&format!(
             " ORDER BY {} LIMIT ?",
             order.order_by(Dialect::Postgres)
@@ -85,8 +79,8 @@ pub async fn list_devices_json(
         // use an index depends on them.
         let mut statement =
             sqlx::query_as::<_, (String, Option<String>, i64)>(&text).persistent(false);
-        for value in parts.iter().flat_map(|part| &part.params) {
-            statement = statement.bind(value.clone());
+        for value in conditions.params {
+            statement = statement.bind(value);
         }
         statement = statement.bind((wanted - rows.len()) as i64);
         rows.extend(statement.fetch_all(&mut *snapshot).await?);
@@ -94,4 +88,35 @@ pub async fn list_devices_json(
     snapshot.commit().await?;
     let next = next_page(&mut rows, top, &order);
     Ok((rows.into_iter().map(|(json, _, _)| json).collect(), next))
+}
+
+/// How many devices match `query` (made in [`Dialect::Postgres`]).
+pub async fn count_devices(pool: &PgPool, query: &DeviceQuery) -> AppResult<u64> {
+    let conditions = conditions(query, None);
+    let text = numbered(&format!(
+        "SELECT COUNT(*) FROM devices WHERE {}",
+        conditions.text
+    ));
+    let mut count = sqlx::query_scalar::<_, i64>(&text).persistent(false);
+    for value in conditions.params {
+        count = count.bind(value);
+    }
+    Ok(count.fetch_one(pool).await? as u64)
+}
+
+/// The devices shown that match the query's filter and search, within `range` of its order.
+fn conditions(query: &DeviceQuery, range: Option<&Sql>) -> Sql {
+    let mut sql = Sql {
+        text: SHOWN.to_owned(),
+        params: Vec::new(),
+    };
+    for part in [query.filter.as_ref(), query.search.as_ref(), range]
+        .into_iter()
+        .flatten()
+    {
+        sql.text.push_str(" AND ");
+        sql.text.push_str(&part.text);
+        sql.params.extend(part.params.iter().cloned());
+    }
+    sql
 }
