@@ -18,12 +18,18 @@ pub struct AuditQuery {
 }
 
 impl AuditQuery {
+    /// The query `$filter` asks for, in SQLite's SQL.
     pub fn from_options(options: &PageOptions) -> AppResult<Self> {
+        Self::in_dialect(options, Dialect::Sqlite)
+    }
+
+    /// [`AuditQuery::from_options`] in the SQL of `dialect`.
+    pub fn in_dialect(options: &PageOptions, dialect: Dialect) -> AppResult<Self> {
         Ok(Self {
             filter: options
                 .filter
                 .as_deref()
-                .map(|text| filter_sql_over(text, &AUDIT_FILTER, Dialect::Sqlite))
+                .map(|text| filter_sql_over(text, &AUDIT_FILTER, dialect))
                 .transpose()?,
         })
     }

@@ -5,6 +5,7 @@ use admin_api::{ActorType, AuditActivity, AuditEvent, AuditResult};
 use sqlx::{FromRow, SqliteConnection};
 use time::OffsetDateTime;
 
+use super::db::{Db, Value};
 use super::{seq_page, stored, timestamp, SeqCursor, Store};
 use crate::error::AppResult;
 use crate::query::audit::AuditQuery;
@@ -160,38 +161,42 @@ impl Store {
         top: u32,
         count: bool,
     ) -> AppResult<(Vec<AuditEvent>, Option<SeqCursor>, Option<u64>)> {
-        let filter = query.filter.as_ref();
-        let condition = filter.map_or("1 = 1".to_owned(), |f| f.text.clone());
-        let params: &[Option<String>] = filter.map_or(&[], |f| &f.params);
-        let text = format!(
-            "SELECT * FROM audit_events WHERE ({condition}) AND seq < ? ORDER BY seq DESC LIMIT ?"
-        );
-        let mut query = sqlx::query_as::<_, AuditRow>(&text);
-        for param in params {
-            query = query.bind(param);
-        }
-        let rows = query
-            .bind(after.map_or(i64::MAX, |cursor| cursor.seq))
-            .bind(i64::from(top) + 1)
-            .fetch_all(self.reader())
-            .await?;
-        let (rows, next) = seq_page(rows, top, |row| row.seq);
-        let total = if count {
-            let text = format!("SELECT COUNT(*) FROM audit_events WHERE {condition}");
-            let mut query = sqlx::query_scalar::<_, i64>(&text);
-            for param in params {
-                query = query.bind(param);
-            }
-            Some(query.fetch_one(self.reader()).await? as u64)
-        } else {
-            None
-        };
-        let events = rows
-            .into_iter()
-            .map(AuditEvent::try_from)
-            .collect::<sqlx::Result<Vec<_>>>()?;
-        Ok((events, next, total))
+        audit_events_in(Db::Sqlite(self.reader()), query, after, top, count).await
     }
+}
+
+/// [`Store::audit_events`] on either backend (`query` made in its dialect).
+pub async fn audit_events_in(
+    db: Db<'_>,
+    query: &AuditQuery,
+    after: Option<&SeqCursor>,
+    top: u32,
+    count: bool,
+) -> AppResult<(Vec<AuditEvent>, Option<SeqCursor>, Option<u64>)> {
+    let filter = query.filter.as_ref();
+    let condition = filter.map_or("1 = 1".to_owned(), |f| f.text.clone());
+    let params: Vec<Value> = filter
+        .map(|f| f.params.iter().cloned().map(Value::from).collect())
+        .unwrap_or_default();
+    let text = format!(
+        "SELECT * FROM audit_events WHERE ({condition}) AND seq < ? ORDER BY seq DESC LIMIT ?"
+    );
+    let mut values = params.clone();
+    values.push(Value::Int(after.map_or(i64::MAX, |cursor| cursor.seq)));
+    values.push(Value::Int(i64::from(top) + 1));
+    let rows: Vec<AuditRow> = db.fetch_all(&text, &values).await?;
+    let (rows, next) = seq_page(rows, top, |row| row.seq);
+    let total = if count {
+        let text = format!("SELECT COUNT(*) FROM audit_events WHERE {condition}");
+        Some(db.fetch_number(&text, &params).await? as u64)
+    } else {
+        None
+    };
+    let events = rows
+        .into_iter()
+        .map(AuditEvent::try_from)
+        .collect::<sqlx::Result<Vec<_>>>()?;
+    Ok((events, next, total))
 }
 
 #[derive(Clone, FromRow)]

@@ -3,6 +3,7 @@
 pub mod actions;
 pub mod audit;
 pub mod connectors;
+pub mod db;
 pub mod devices;
 pub mod onboarding;
 pub mod postgres;

@@ -54,6 +54,16 @@ async fn read_both(
     (on_sqlite, on_pg)
 }
 
+/// The query options of All devices: `$orderby`, `$filter`, `$search`.
+fn page_options(orderby: Option<&str>, filter: Option<&str>, search: Option<&str>) -> PageOptions {
+    PageOptions {
+        orderby: orderby.map(str::to_owned),
+        filter: filter.map(str::to_owned),
+        search: search.map(str::to_owned),
+        ..PageOptions::default()
+    }
+}
+
 /// `$count` of `options` on both backends, as (SQLite's, PostgreSQL's).
 async fn count_both(sqlite: &Store, pg: &PgPool, options: PageOptions) -> (u64, u64) {
     let on_sqlite = sqlite
@@ -381,25 +391,18 @@ async fn every_order_filter_and_search_pages_alike_on_both_backends() {
     }
 
     let walk = |options: PageOptions| read_both(&sqlite, &pg, options);
-    let options =
-        |orderby: Option<String>, filter: Option<&str>, search: Option<&str>| PageOptions {
-            orderby,
-            filter: filter.map(str::to_owned),
-            search: search.map(str::to_owned),
-            ..PageOptions::default()
-        };
 
     for field in sortable() {
         for direction in ["asc", "desc"] {
             let order = format!("{} {direction}", field.name);
-            let (on_sqlite, on_pg) = walk(options(Some(order.clone()), None, None)).await;
+            let (on_sqlite, on_pg) = walk(page_options(Some(&order), None, None)).await;
             assert_eq!(on_sqlite.len(), 60, "{order}");
             assert_eq!(on_pg, on_sqlite, "{order}");
         }
     }
     // Every field of every device reads the same, and decodes into the contract's type; so do
     // the fields a $select names.
-    let (all, _) = walk(options(None, None, None)).await;
+    let (all, _) = walk(page_options(None, None, None)).await;
     for device in &all {
         serde_json::from_value::<admin_api::Device>(device.clone()).unwrap();
     }
@@ -407,7 +410,7 @@ async fn every_order_filter_and_search_pages_alike_on_both_backends() {
         select: Some(
             "deviceName,configurationManagerClientInformation,collections,lastSyncDateTime".into(),
         ),
-        ..options(Some("osVersion desc".into()), None, None)
+        ..page_options(Some("osVersion desc"), None, None)
     };
     let (on_sqlite, on_pg) = walk(selected).await;
     assert_eq!(on_sqlite[0].as_object().unwrap().len(), 4);
@@ -436,21 +439,21 @@ async fn every_order_filter_and_search_pages_alike_on_both_backends() {
         in_list.as_str(),
     ] {
         for order in [None, Some("lastSyncDateTime desc"), Some("model asc")] {
-            let (on_sqlite, on_pg) =
-                walk(options(order.map(str::to_owned), Some(filter), None)).await;
+            let (on_sqlite, on_pg) = walk(page_options(order, Some(filter), None)).await;
             assert_eq!(on_pg, on_sqlite, "{filter}, {order:?}");
         }
-        let (on_sqlite, on_pg) = count_both(&sqlite, &pg, options(None, Some(filter), None)).await;
+        let (on_sqlite, on_pg) =
+            count_both(&sqlite, &pg, page_options(None, Some(filter), None)).await;
         assert_eq!(on_pg, on_sqlite, "$count of {filter}");
     }
     for search in ["alp", "al", "ALPHA", "\"ünï,_un\"", "a%b", "10"] {
         for order in [None, Some("userPrincipalName desc")] {
-            let (on_sqlite, on_pg) =
-                walk(options(order.map(str::to_owned), None, Some(search))).await;
+            let (on_sqlite, on_pg) = walk(page_options(order, None, Some(search))).await;
             assert!(!on_sqlite.is_empty(), "{search} finds devices");
             assert_eq!(on_pg, on_sqlite, "{search}, {order:?}");
         }
-        let (on_sqlite, on_pg) = count_both(&sqlite, &pg, options(None, None, Some(search))).await;
+        let (on_sqlite, on_pg) =
+            count_both(&sqlite, &pg, page_options(None, None, Some(search))).await;
         assert_eq!(on_pg, on_sqlite, "$count of {search}");
     }
     pg.close().await;
@@ -678,48 +681,24 @@ async fn postgres_at_scale() {
     );
     sqlx::query("ANALYZE").execute(&pg).await.unwrap();
     let reads = [
-        ("default order (deviceName)", PageOptions::default()),
+        ("default order (deviceName)", page_options(None, None, None)),
         (
             "lastSyncDateTime desc",
-            PageOptions {
-                orderby: Some("lastSyncDateTime desc".into()),
-                ..PageOptions::default()
-            },
+            page_options(Some("lastSyncDateTime desc"), None, None),
         ),
-        (
-            "model asc",
-            PageOptions {
-                orderby: Some("model".into()),
-                ..PageOptions::default()
-            },
-        ),
+        ("model asc", page_options(Some("model"), None, None)),
         (
             "$filter operatingSystem eq 'Windows'",
-            PageOptions {
-                filter: Some("operatingSystem eq 'Windows'".into()),
-                ..PageOptions::default()
-            },
+            page_options(None, Some("operatingSystem eq 'Windows'"), None),
         ),
         (
             "$filter startswith(deviceName,'CHQ-LT-00')",
-            PageOptions {
-                filter: Some("startswith(deviceName,'CHQ-LT-00')".into()),
-                ..PageOptions::default()
-            },
+            page_options(None, Some("startswith(deviceName,'CHQ-LT-00')"), None),
         ),
-        (
-            "$search 0042",
-            PageOptions {
-                search: Some("0042".into()),
-                ..PageOptions::default()
-            },
-        ),
+        ("$search 0042", page_options(None, None, Some("0042"))),
         (
             "$search contoso.com (broad)",
-            PageOptions {
-                search: Some("contoso.com".into()),
-                ..PageOptions::default()
-            },
+            page_options(None, None, Some("contoso.com")),
         ),
     ];
     for (label, options) in reads {
@@ -741,4 +720,103 @@ async fn postgres_at_scale() {
     }
     pg.close().await;
     sqlite.close().await;
+}
+
+/// The audit log reads alike on both backends: the same events, filtered (enums, case, NULLs, date
+/// ranges, LIKE's own characters), newest first, three at a time with each backend's cursors, and
+/// counted.
+#[tokio::test]
+async fn the_audit_log_reads_alike_on_both_backends() {
+    use admin_api::{ActorType, AuditActivity, AuditResult};
+    use admin_server::query::sql::numbered;
+    use admin_server::store::db::Db;
+
+    let cluster = Cluster::start().await.unwrap();
+    let pg = admin_server::store::postgres::connect(&cluster.new_database().await.unwrap())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = Store::connect(&format!("sqlite:{}", dir.path().join("admin.db").display()))
+        .await
+        .unwrap();
+    let insert = "INSERT INTO audit_events (id, at, activity, result, actor_type, actor,
+                      resource_type, resource_id, resource_name, details, request_id)
+                  VALUES (?, ?, ?, ?, ?, ?, 'device', ?, ?, ?, ?)";
+    let actors = ["admin", "Admin", "ADMIN", "helpdesk", "Ünï", "50%_off"];
+    for n in 0..25usize {
+        let values = [
+            Some(format!("event-{n:02}")),
+            Some(format!("2026-11-{:02}T10:00:00Z", 1 + n % 28)),
+            Some(AuditActivity::WIRE[n % AuditActivity::WIRE.len()].to_owned()),
+            Some(AuditResult::WIRE[n % AuditResult::WIRE.len()].to_owned()),
+            Some(ActorType::WIRE[n % ActorType::WIRE.len()].to_owned()),
+            Some(actors[n % actors.len()].to_owned()),
+            (n % 4 != 0).then(|| format!("device-{}", n % 5)),
+            (n % 3 != 0).then(|| actors[(n + 1) % actors.len()].to_owned()),
+            (n % 2 == 0).then(|| format!("details {n}")),
+            Some(format!("request-{n}")),
+        ];
+        let mut on_sqlite = sqlx::query(insert);
+        let on_pg_insert = numbered(insert);
+        let mut on_pg = sqlx::query(&on_pg_insert);
+        for value in &values {
+            on_sqlite = on_sqlite.bind(value.clone());
+            on_pg = on_pg.bind(value.clone());
+        }
+        on_sqlite.execute(sqlite.pool()).await.unwrap();
+        on_pg.execute(&pg).await.unwrap();
+    }
+    let activity = AuditActivity::WIRE[0];
+    let actor_type = ActorType::WIRE[1];
+    for filter in [
+        None,
+        Some(format!("activity eq '{activity}'")),
+        Some("actor eq 'Admin'".to_owned()),
+        Some("startswith(actor,'adm')".to_owned()),
+        Some("contains(actor,'%')".to_owned()),
+        Some("startswith(resourceName,'ü')".to_owned()),
+        Some("resourceId eq null".to_owned()),
+        Some("activityDateTime ge 2026-11-15T00:00:00Z".to_owned()),
+        Some(format!(
+            "not (activity eq '{activity}') and actorType eq '{actor_type}'"
+        )),
+    ] {
+        let on_sqlite =
+            read_audit(Db::Sqlite(sqlite.reader()), Dialect::Sqlite, filter.clone()).await;
+        let on_pg = read_audit(Db::Postgres(&pg), Dialect::Postgres, filter.clone()).await;
+        assert_eq!(on_pg, on_sqlite, "{filter:?}");
+        if filter.is_none() {
+            assert_eq!(on_sqlite.0.len(), 25);
+        }
+    }
+    pg.close().await;
+    sqlite.close().await;
+}
+
+/// Every audit event `filter` matches, newest first, three at a time with the backend's cursors,
+/// and the count each page gave.
+async fn read_audit(
+    db: admin_server::store::db::Db<'_>,
+    dialect: Dialect,
+    filter: Option<String>,
+) -> (Vec<admin_api::AuditEvent>, Vec<u64>) {
+    let options = PageOptions {
+        filter,
+        ..PageOptions::default()
+    };
+    let query = admin_server::query::audit::AuditQuery::in_dialect(&options, dialect).unwrap();
+    let (mut events, mut counts, mut after) = (Vec::new(), Vec::new(), None);
+    loop {
+        let (page, next, count) =
+            admin_server::store::audit::audit_events_in(db, &query, after.as_ref(), 3, true)
+                .await
+                .unwrap();
+        events.extend(page);
+        counts.push(count.unwrap());
+        match next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    (events, counts)
 }
