@@ -54,6 +54,34 @@ async fn read_both(
     (on_sqlite, on_pg)
 }
 
+/// A fresh tenant database on each backend: SQLite in a temporary folder, PostgreSQL in a throwaway
+/// cluster.
+struct Backends {
+    sqlite: Store,
+    pg: PgPool,
+    _cluster: Cluster,
+    _dir: tempfile::TempDir,
+}
+
+impl Backends {
+    async fn start() -> Self {
+        let cluster = Cluster::start().await.unwrap();
+        let pg = admin_server::store::postgres::connect(&cluster.new_database().await.unwrap())
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = Store::connect(&format!("sqlite:{}", dir.path().join("admin.db").display()))
+            .await
+            .unwrap();
+        Self {
+            sqlite,
+            pg,
+            _cluster: cluster,
+            _dir: dir,
+        }
+    }
+}
+
 /// The query options of All devices: `$orderby`, `$filter`, `$search`.
 fn page_options(orderby: Option<&str>, filter: Option<&str>, search: Option<&str>) -> PageOptions {
     PageOptions {
@@ -283,14 +311,8 @@ async fn every_order_filter_and_search_pages_alike_on_both_backends() {
     use admin_server::query::sql::numbered;
     use admin_server::query::PageOptions;
 
-    let cluster = Cluster::start().await.unwrap();
-    let pg = admin_server::store::postgres::connect(&cluster.new_database().await.unwrap())
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let sqlite = Store::connect(&format!("sqlite:{}", dir.path().join("admin.db").display()))
-        .await
-        .unwrap();
+    let both = Backends::start().await;
+    let (sqlite, pg) = (&both.sqlite, both.pg.clone());
 
     // Two connectors, then sixty devices with many ties, NULLs, case variants, non-ASCII
     // letters and LIKE's own characters, the same in both, inserted in the same order.
@@ -390,7 +412,7 @@ async fn every_order_filter_and_search_pages_alike_on_both_backends() {
         on_pg.execute(&pg).await.unwrap();
     }
 
-    let walk = |options: PageOptions| read_both(&sqlite, &pg, options);
+    let walk = |options: PageOptions| read_both(sqlite, &pg, options);
 
     for field in sortable() {
         for direction in ["asc", "desc"] {
@@ -443,7 +465,7 @@ async fn every_order_filter_and_search_pages_alike_on_both_backends() {
             assert_eq!(on_pg, on_sqlite, "{filter}, {order:?}");
         }
         let (on_sqlite, on_pg) =
-            count_both(&sqlite, &pg, page_options(None, Some(filter), None)).await;
+            count_both(sqlite, &pg, page_options(None, Some(filter), None)).await;
         assert_eq!(on_pg, on_sqlite, "$count of {filter}");
     }
     for search in ["alp", "al", "ALPHA", "\"ünï,_un\"", "a%b", "10"] {
@@ -453,7 +475,7 @@ async fn every_order_filter_and_search_pages_alike_on_both_backends() {
             assert_eq!(on_pg, on_sqlite, "{search}, {order:?}");
         }
         let (on_sqlite, on_pg) =
-            count_both(&sqlite, &pg, page_options(None, None, Some(search))).await;
+            count_both(sqlite, &pg, page_options(None, None, Some(search))).await;
         assert_eq!(on_pg, on_sqlite, "$count of {search}");
     }
     pg.close().await;
@@ -731,14 +753,8 @@ async fn the_audit_log_reads_alike_on_both_backends() {
     use admin_server::query::sql::numbered;
     use admin_server::store::db::Db;
 
-    let cluster = Cluster::start().await.unwrap();
-    let pg = admin_server::store::postgres::connect(&cluster.new_database().await.unwrap())
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let sqlite = Store::connect(&format!("sqlite:{}", dir.path().join("admin.db").display()))
-        .await
-        .unwrap();
+    let both = Backends::start().await;
+    let (sqlite, pg) = (&both.sqlite, both.pg.clone());
     let insert = "INSERT INTO audit_events (id, at, activity, result, actor_type, actor,
                       resource_type, resource_id, resource_name, details, request_id)
                   VALUES (?, ?, ?, ?, ?, ?, 'device', ?, ?, ?, ?)";
