@@ -836,3 +836,98 @@ async fn read_audit(
     }
     (events, counts)
 }
+
+/// Events written by two transactions at once commit in the order of their numbers (the second
+/// waits for the first's commit), so a reader that has seen an event never has an earlier one
+/// still to come; an event rolled back with its change is never seen; a listener on another
+/// connection is woken by each commit, in order.
+#[tokio::test]
+async fn events_commit_in_their_order_and_wake_listeners() {
+    use admin_server::store::postgres::outbox;
+
+    let cluster = Cluster::start().await.unwrap();
+    let pg = admin_server::store::postgres::connect(&cluster.new_database().await.unwrap())
+        .await
+        .unwrap();
+    let mut listener = outbox::listener(&pg).await.unwrap();
+    let at = "2026-12-01T00:00:00Z";
+
+    let mut first = pg.begin().await.unwrap();
+    let one = outbox::append(&mut first, at, "devices", r#"{"n": 1}"#)
+        .await
+        .unwrap();
+    let second = tokio::spawn({
+        let pg = pg.clone();
+        async move {
+            let mut tx = pg.begin().await.unwrap();
+            let two = outbox::append(&mut tx, at, "devices", r#"{"n": 2}"#)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            two
+        }
+    });
+    // The second writer is held at the events' lock while the first is open.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+        )
+        .fetch_one(&pg)
+        .await
+        .unwrap();
+        if waiting == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the second writer never waited"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(!second.is_finished());
+    assert!(
+        outbox::read_after(&pg, 0, 10).await.unwrap().is_empty(),
+        "nothing is seen before its commit"
+    );
+    first.commit().await.unwrap();
+    let two = second.await.unwrap();
+    assert!(one < two);
+
+    let mut rolled_back = pg.begin().await.unwrap();
+    outbox::append(&mut rolled_back, at, "devices", r#"{"n": 0}"#)
+        .await
+        .unwrap();
+    rolled_back.rollback().await.unwrap();
+    let mut third = pg.begin().await.unwrap();
+    let three = outbox::append(&mut third, at, "connector", r#"{"n": 3}"#)
+        .await
+        .unwrap();
+    third.commit().await.unwrap();
+
+    let events = outbox::read_after(&pg, 0, 10).await.unwrap();
+    assert_eq!(
+        events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![one, two, three]
+    );
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&events[1].data).unwrap(),
+        serde_json::json!({"n": 2})
+    );
+    assert_eq!(events[2].name, "connector");
+    let after_one: Vec<i64> = outbox::read_after(&pg, one, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(after_one, vec![two, three]);
+    for expected in [one, two, three] {
+        let woken = tokio::time::timeout(std::time::Duration::from_secs(5), listener.recv())
+            .await
+            .expect("woken within 5 s")
+            .unwrap();
+        assert_eq!(woken.payload(), expected.to_string());
+    }
+    pg.close().await;
+}

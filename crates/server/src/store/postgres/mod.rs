@@ -3,6 +3,7 @@
 //! SQLite only; this module is where the second backend grows (issue 18).
 
 mod copy;
+pub mod outbox;
 
 use std::time::Duration;
 
