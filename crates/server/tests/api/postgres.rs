@@ -931,3 +931,73 @@ async fn events_commit_in_their_order_and_wake_listeners() {
     }
     pg.close().await;
 }
+
+/// Sign-in attempts are counted once across instances: two instances (two pools) taking turns on
+/// one account get the burst between them, not each; another key has its own; the allowance comes
+/// back with time, one attempt per period.
+#[tokio::test]
+async fn throttled_attempts_are_shared_by_instances() {
+    use admin_server::store::postgres::throttle::{attempt, Quota};
+
+    let cluster = Cluster::start().await.unwrap();
+    let url = cluster.new_database().await.unwrap();
+    let a = admin_server::store::postgres::connect(&url).await.unwrap();
+    let b = admin_server::store::postgres::connect(&url).await.unwrap();
+    let quota = Quota {
+        period: std::time::Duration::from_secs(60),
+        burst: 3,
+    };
+    let now = 1_800_000_000_000_i64;
+    let mut allowed = Vec::new();
+    for (n, instance) in [&a, &b, &a, &b, &a].into_iter().enumerate() {
+        allowed.push(
+            attempt(instance, "account:jane", quota, now + n as i64)
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(
+        allowed.iter().filter(|a| a.is_ok()).count(),
+        3,
+        "{allowed:?}"
+    );
+    assert!(allowed[..3].iter().all(Result::is_ok));
+    let wait = allowed[3].unwrap_err();
+    assert!(
+        wait > std::time::Duration::from_secs(59) && wait <= std::time::Duration::from_secs(60),
+        "{wait:?}"
+    );
+    assert!(attempt(&b, "account:john", quota, now + 5)
+        .await
+        .unwrap()
+        .is_ok());
+    // A period later, one more attempt; not two.
+    let later = now + 60_000 + 5;
+    assert!(attempt(&b, "account:jane", quota, later)
+        .await
+        .unwrap()
+        .is_ok());
+    assert!(attempt(&a, "account:jane", quota, later)
+        .await
+        .unwrap()
+        .is_err());
+
+    // Attempts at once from both instances: exactly the burst gets through.
+    let racing: Vec<_> = (0..10)
+        .map(|n| {
+            let pool = if n % 2 == 0 { a.clone() } else { b.clone() };
+            tokio::spawn(async move {
+                attempt(&pool, "address:192.0.2.7", quota, now)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut through = 0;
+    for one in racing {
+        through += usize::from(one.await.unwrap().is_ok());
+    }
+    assert_eq!(through, 3);
+    a.close().await;
+    b.close().await;
+}

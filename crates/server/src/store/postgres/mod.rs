@@ -4,6 +4,7 @@
 
 mod copy;
 pub mod outbox;
+pub mod throttle;
 
 use std::time::Duration;
 
