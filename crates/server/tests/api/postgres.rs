@@ -1001,3 +1001,63 @@ async fn throttled_attempts_are_shared_by_instances() {
     a.close().await;
     b.close().await;
 }
+
+/// The sweeper runs on one instance at a time: while one holds it, another cannot take it; when
+/// the holder's connection dies (as with its instance), the lock goes with it and the other takes
+/// the task over; a holder that lets go hands it on at once, and one dropped hands it on too.
+#[tokio::test]
+async fn background_work_has_one_leader_and_another_takes_over() {
+    use admin_server::store::postgres::leader::{Leader, Task};
+
+    let cluster = Cluster::start().await.unwrap();
+    let url = cluster.new_database().await.unwrap();
+    let a = admin_server::store::postgres::connect(&url).await.unwrap();
+    let b = admin_server::store::postgres::connect(&url).await.unwrap();
+
+    let mut leader = Leader::try_acquire(&a, Task::Sweeper)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(leader.still_held().await);
+    assert!(Leader::try_acquire(&b, Task::Sweeper)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(
+        Leader::try_acquire(&a, Task::Sweeper)
+            .await
+            .unwrap()
+            .is_none(),
+        "not twice on one instance either"
+    );
+
+    // The leader's instance dies: its connection ends, and the lock with it.
+    let pid = leader.backend_pid().await.unwrap();
+    let ended: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+        .bind(pid)
+        .fetch_one(&b)
+        .await
+        .unwrap();
+    assert!(ended);
+    assert!(!leader.still_held().await);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let successor = loop {
+        // The ended backend may take a moment to go; B keeps trying, as its sweeper would.
+        if let Some(successor) = Leader::try_acquire(&b, Task::Sweeper).await.unwrap() {
+            break successor;
+        }
+        assert!(std::time::Instant::now() < deadline, "nobody took over");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    };
+    assert!(Leader::try_acquire(&a, Task::Sweeper)
+        .await
+        .unwrap()
+        .is_none());
+    successor.release().await.unwrap();
+    assert!(Leader::try_acquire(&a, Task::Sweeper)
+        .await
+        .unwrap()
+        .is_some());
+    a.close().await;
+    b.close().await;
+}

@@ -3,6 +3,7 @@
 //! SQLite only; this module is where the second backend grows (issue 18).
 
 mod copy;
+pub mod leader;
 pub mod outbox;
 pub mod throttle;
 
