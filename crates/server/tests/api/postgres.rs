@@ -1061,3 +1061,35 @@ async fn background_work_has_one_leader_and_another_takes_over() {
     a.close().await;
     b.close().await;
 }
+
+/// A site's long-poll on one instance is woken by a change committed on another, with the
+/// connector's id, and only once the change has committed (a rolled-back one wakes nobody).
+#[tokio::test]
+async fn a_site_waiting_on_one_instance_is_woken_from_another() {
+    use admin_server::store::postgres::signals;
+
+    let cluster = Cluster::start().await.unwrap();
+    let url = cluster.new_database().await.unwrap();
+    let (a, b) = (
+        admin_server::store::postgres::connect(&url).await.unwrap(),
+        admin_server::store::postgres::connect(&url).await.unwrap(),
+    );
+    let mut waiting_on_b = signals::listener(&b).await.unwrap();
+
+    let mut rolled_back = a.begin().await.unwrap();
+    signals::signal(&mut rolled_back, "connector-0")
+        .await
+        .unwrap();
+    rolled_back.rollback().await.unwrap();
+    let mut asked = a.begin().await.unwrap();
+    signals::signal(&mut asked, "connector-1").await.unwrap();
+    asked.commit().await.unwrap();
+
+    let woken = tokio::time::timeout(std::time::Duration::from_secs(5), waiting_on_b.recv())
+        .await
+        .expect("woken within 5 s")
+        .unwrap();
+    assert_eq!(woken.payload(), "connector-1");
+    a.close().await;
+    b.close().await;
+}

@@ -5,6 +5,7 @@
 mod copy;
 pub mod leader;
 pub mod outbox;
+pub mod signals;
 pub mod throttle;
 
 use std::time::Duration;
