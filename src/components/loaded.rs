@@ -22,7 +22,8 @@ pub struct Fetched<T> {
     value: PhantomData<fn() -> T>,
 }
 
-type Erased = Result<Arc<dyn Any + Send + Sync>, ApiError>;
+type Erased = Result<AnyValue, ApiError>;
+type AnyValue = Arc<dyn Any + Send + Sync>;
 type ErasedFuture = Pin<Box<dyn Future<Output = Erased>>>;
 
 impl<T> Clone for Fetched<T> {
@@ -42,7 +43,7 @@ impl<T: Clone + Send + Sync + 'static> Fetched<T> {
         Self {
             resource: erased(Box::new(move || {
                 let fetching = fetch();
-                Box::pin(async move { Ok(Arc::new(fetching.await?) as Arc<dyn Any + Send + Sync>) })
+                Box::pin(async move { Ok(Arc::new(fetching.await?) as AnyValue) })
             })),
             value: PhantomData,
         }
@@ -63,7 +64,7 @@ fn erased(fetch: Box<dyn Fn() -> ErasedFuture>) -> LocalResource<Erased> {
     LocalResource::new(fetch)
 }
 
-fn typed<T: Clone + 'static>(value: Arc<dyn Any + Send + Sync>) -> T {
+fn typed<T: Clone + 'static>(value: AnyValue) -> T {
     match value.downcast_ref::<T>() {
         Some(value) => value.clone(),
         None => unreachable!("a fetch's value has the type it was made with"),
@@ -89,8 +90,6 @@ pub struct Answer<T> {
     of: PhantomData<fn() -> T>,
 }
 
-type AnyValue = Arc<dyn Any + Send + Sync>;
-
 impl<T> Clone for Answer<T> {
     fn clone(&self) -> Self {
         *self
@@ -99,7 +98,7 @@ impl<T> Clone for Answer<T> {
 
 impl<T> Copy for Answer<T> {}
 
-impl<T: Clone + 'static> Answer<T> {
+impl<T: 'static> Answer<T> {
     /// Applies `f` to the answer (reactive).
     pub fn with<R>(&self, f: impl FnOnce(&T) -> R) -> R {
         self.value.with(
@@ -108,11 +107,6 @@ impl<T: Clone + 'static> Answer<T> {
                 None => unreachable!("an answer is shown once there is one, of its fetch's type"),
             },
         )
-    }
-
-    /// The answer (reactive).
-    pub fn get(&self) -> T {
-        self.with(T::clone)
     }
 }
 

@@ -340,51 +340,38 @@ pub fn search_match(text: &str) -> AppResult<Option<String>> {
 /// comma-separated terms match any.
 pub fn search_sql(text: &str, dialect: Dialect) -> AppResult<Sql> {
     let terms = search_terms(text)?;
-    if dialect == Dialect::Postgres {
-        // As on SQLite: terms of three characters or more match with every letter's case folded
-        // (pg_trgm's index, over search_fold()), shorter ones with A-Z folded (reading the
-        // devices).
-        let mut sql = Sql::default();
-        let clauses: Vec<String> = terms
-            .iter()
-            .map(|term| {
-                sql.params
-                    .extend(std::iter::repeat_n(Some(like_pattern(term, false)), 3));
-                let matches = |column: &str| {
-                    if is_indexed(term) {
-                        format!("search_fold({column}) LIKE search_fold(?) ESCAPE '\\'")
-                    } else {
-                        dialect.like(column)
-                    }
-                };
-                format!(
-                    "({} OR {} OR {})",
-                    matches("device_name"),
-                    matches("serial_number"),
-                    matches("user_principal_name")
-                )
-            })
-            .collect();
-        sql.text = format!("({})", clauses.join(" OR "));
-        return Ok(sql);
-    }
-    // Terms of three characters or more are looked up in the trigram index; shorter ones have no
-    // trigram and are matched by reading the devices.
-    let (indexed, short): (Vec<&str>, Vec<&str>) = terms.into_iter().partition(is_indexed);
+    // Terms of three characters or more are looked up in a trigram index, their letters' case
+    // folded (on SQLite all at once, in its FTS5 table; on PostgreSQL each through pg_trgm over
+    // search_fold()); shorter ones have no trigram and are matched with A-Z folded by reading the
+    // devices.
+    let (together, each): (Vec<&str>, Vec<&str>) = match dialect {
+        Dialect::Sqlite => terms.into_iter().partition(is_indexed),
+        Dialect::Postgres => (Vec::new(), terms),
+    };
     let mut clauses = Vec::new();
     let mut sql = Sql::default();
-    if !indexed.is_empty() {
+    if !together.is_empty() {
         clauses.push(
             "rowid IN (SELECT rowid FROM devices_search WHERE devices_search MATCH ?)".to_owned(),
         );
-        sql.params.push(Some(match_expression(&indexed)));
+        sql.params.push(Some(match_expression(&together)));
     }
-    for term in short {
-        let pattern = like_pattern(term, false);
-        for _ in 0..3 {
-            sql.params.push(Some(pattern.clone()));
-        }
-        clauses.push("(device_name LIKE ? ESCAPE '\\' OR serial_number LIKE ? ESCAPE '\\' OR user_principal_name LIKE ? ESCAPE '\\')".to_owned());
+    for term in each {
+        sql.params
+            .extend(std::iter::repeat_n(Some(like_pattern(term, false)), 3));
+        let matches = |column: &str| {
+            if is_indexed(&term) {
+                format!("search_fold({column}) LIKE search_fold(?) ESCAPE '\\'")
+            } else {
+                dialect.like(column)
+            }
+        };
+        clauses.push(format!(
+            "({} OR {} OR {})",
+            matches("device_name"),
+            matches("serial_number"),
+            matches("user_principal_name")
+        ));
     }
     sql.text = format!("({})", clauses.join(" OR "));
     Ok(sql)

@@ -8,9 +8,8 @@ use crate::error::{AppError, AppResult};
 
 /// The SQL a backend speaks. Fragments are written with `?` for each bound value in both; a
 /// whole PostgreSQL statement is then [`numbered`] (`$1`, `$2`, …).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
-    #[default]
     Sqlite,
     Postgres,
 }

@@ -1,6 +1,7 @@
 //! PostgreSQL, the store that several instances share (`--database-url postgres://…`): its schema,
-//! embedded from `migrations/postgres` and applied on connect. The store's queries still run on
-//! SQLite only; this module is where the second backend grows (issue 18).
+//! embedded from `migrations/postgres` and applied on connect, and what already runs on it. The
+//! admin center itself still serves from SQLite only; this module is where the second backend
+//! grows (issue 18).
 
 mod copy;
 pub mod leader;
