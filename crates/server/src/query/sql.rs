@@ -23,6 +23,31 @@ impl Dialect {
             Dialect::Postgres => format!("ascii_fold({column}) LIKE ascii_fold(?) ESCAPE '\\'"),
         }
     }
+
+    /// A column that SQLite declares `COLLATE NOCASE`, as it compares and sorts there (A-Z
+    /// folded).
+    pub fn nocase(self, column: &str) -> String {
+        match self {
+            Dialect::Sqlite => column.to_owned(),
+            Dialect::Postgres => format!("ascii_fold({column})"),
+        }
+    }
+
+    /// The devices' insertion order, which breaks ties (SQLite's rowid, PostgreSQL's identity).
+    pub fn rowid(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "rowid",
+            Dialect::Postgres => "seq",
+        }
+    }
+
+    /// `column = ?` for such a column.
+    pub fn nocase_eq(self, column: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("{column} = ?"),
+            Dialect::Postgres => format!("ascii_fold({column}) = ascii_fold(?)"),
+        }
+    }
 }
 
 /// A statement's `?`s numbered as PostgreSQL wants them (`$1`, `$2`, …). The statements are the

@@ -1,3 +1,4 @@
+use super::db::{self, Tx};
 use admin_api::protocol::{ActionResult, SiteAction};
 use admin_api::{ActionState, AuditActivity, ConfigurationManagerActionType, DeviceAction};
 use sqlx::FromRow;
@@ -6,8 +7,6 @@ use time::OffsetDateTime;
 use super::audit::{append, Actor, AuditEntry};
 use super::{seq_page, stored, timestamp, SeqCursor, Store};
 use crate::error::{AppError, AppResult};
-
-type Tx<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
 
 /// A request to run an action on a device.
 pub struct ActionRequest<'a> {
@@ -26,14 +25,14 @@ impl Store {
         request: &ActionRequest<'_>,
         now: OffsetDateTime,
     ) -> AppResult<(DeviceAction, bool)> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin().await?;
         if let Some(key) = request.idempotency_key {
-            let existing: Option<ActionRow> = sqlx::query_as(
+            let existing: Option<ActionRow> = db::query_as(
                 "SELECT * FROM device_actions WHERE device_id = ? AND idempotency_key = ?",
             )
             .bind(request.device_id)
             .bind(key)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut tx)
             .await?;
             if let Some(existing) = existing {
                 let existing = DeviceAction::try_from(existing)?;
@@ -45,13 +44,13 @@ impl Store {
                 return Ok((existing, false));
             }
         }
-        let device: Option<(String, Option<String>, String)> = sqlx::query_as(
+        let device: Option<(String, Option<String>, String)> = db::query_as(
             "SELECT d.connector_id, c.offboard_requested_at, d.device_name FROM devices d
              JOIN connectors c ON c.id = d.connector_id
              WHERE d.id = ? AND c.removed_at IS NULL AND d.device_set = c.device_set",
         )
         .bind(request.device_id)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut tx)
         .await?;
         let Some((connector_id, offboarding, device_name)) = device else {
             return Err(AppError::NotFound(format!(
@@ -64,20 +63,20 @@ impl Store {
                 "The device's hierarchy is being offboarded: it takes no more actions.".into(),
             ));
         }
-        let open: Option<ActionRow> = sqlx::query_as(
+        let open: Option<ActionRow> = db::query_as(
             "SELECT * FROM device_actions WHERE device_id = ? AND action = ?
                AND action_state IN ('pending', 'active') ORDER BY seq DESC LIMIT 1",
         )
         .bind(request.device_id)
         .bind(request.action.as_str())
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut tx)
         .await?;
         if let Some(open) = open {
             return Ok((DeviceAction::try_from(open)?, false));
         }
         let at = timestamp(now);
         let id = uuid::Uuid::new_v4().to_string();
-        sqlx::query(
+        db::query(
             "INSERT INTO device_actions (id, seq, device_id, connector_id, action, action_state,
                 requested_by, requested_at, last_updated_at, idempotency_key)
              VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM device_actions), ?, ?, ?, 'pending', ?, ?, ?, ?)",
@@ -90,7 +89,7 @@ impl Store {
         .bind(&at)
         .bind(&at)
         .bind(request.idempotency_key)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         let created = fetch_action(&mut tx, &id).await?;
         append(
@@ -110,12 +109,12 @@ impl Store {
 
     /// An action, unless its hierarchy was offboarded: then it is gone with its devices.
     pub async fn device_action(&self, id: &str) -> AppResult<Option<DeviceAction>> {
-        let row: Option<ActionRow> = sqlx::query_as(
+        let row: Option<ActionRow> = db::query_as(
             "SELECT * FROM device_actions WHERE id = ?
                AND connector_id IN (SELECT id FROM connectors WHERE removed_at IS NULL)",
         )
         .bind(id)
-        .fetch_optional(self.reader())
+        .fetch_optional(self.read())
         .await?;
         row.map(DeviceAction::try_from).transpose()
     }
@@ -129,7 +128,7 @@ impl Store {
     ) -> AppResult<(Vec<DeviceAction>, Option<SeqCursor>)> {
         let limit = i64::from(top) + 1;
         // Request order, not the timestamp: several requests share a second.
-        let rows: Vec<ActionRow> = sqlx::query_as(
+        let rows: Vec<ActionRow> = db::query_as(
             "SELECT * FROM device_actions WHERE device_id = ? AND seq < ?
                AND connector_id IN (SELECT id FROM connectors WHERE removed_at IS NULL)
              ORDER BY seq DESC LIMIT ?",
@@ -137,7 +136,7 @@ impl Store {
         .bind(device_id)
         .bind(after.map_or(i64::MAX, |cursor| cursor.seq))
         .bind(limit)
-        .fetch_all(self.reader())
+        .fetch_all(self.read())
         .await?;
         let (rows, next) = seq_page(rows, top, |row| row.seq);
         let actions = rows
@@ -149,12 +148,12 @@ impl Store {
 
     /// The actions waiting for a connector, oldest first.
     pub async fn pending_actions(&self, connector_id: &str) -> AppResult<Vec<SiteAction>> {
-        let rows: Vec<(String, String, String)> = sqlx::query_as(
+        let rows: Vec<(String, String, String)> = db::query_as(
             "SELECT id, device_id, action FROM device_actions
              WHERE connector_id = ? AND action_state = 'pending' ORDER BY seq",
         )
         .bind(connector_id)
-        .fetch_all(self.reader())
+        .fetch_all(self.read())
         .await?;
         rows.into_iter()
             .map(|(id, device_id, action)| {
@@ -175,7 +174,7 @@ impl Store {
         id: &str,
         now: OffsetDateTime,
     ) -> AppResult<Option<DeviceAction>> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin().await?;
         let current = own_action(&mut tx, connector_id, id).await?;
         match current.action_state {
             ActionState::Pending => {}
@@ -186,12 +185,12 @@ impl Store {
                 )))
             }
         }
-        sqlx::query(
+        db::query(
             "UPDATE device_actions SET action_state = 'active', last_updated_at = ? WHERE id = ?",
         )
         .bind(timestamp(now))
         .bind(id)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         let updated = fetch_action(&mut tx, id).await?;
         tx.commit().await?;
@@ -207,7 +206,7 @@ impl Store {
         result: &ActionResult,
         now: OffsetDateTime,
     ) -> AppResult<Option<DeviceAction>> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin().await?;
         let current = own_action(&mut tx, connector_id, id).await?;
         let state = if result.succeeded {
             ActionState::Done
@@ -223,7 +222,7 @@ impl Store {
                 current.action_state
             )));
         }
-        sqlx::query(
+        db::query(
             "UPDATE device_actions SET action_state = ?, result_code = ?, result_message = ?,
                 last_updated_at = ? WHERE id = ?",
         )
@@ -232,7 +231,7 @@ impl Store {
         .bind(&result.result_message)
         .bind(timestamp(now))
         .bind(id)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         let updated = fetch_action(&mut tx, id).await?;
         audit_result(&mut tx, &updated, &Actor::connector(connector_id), now).await?;
@@ -246,15 +245,15 @@ impl Store {
         cutoff: OffsetDateTime,
         now: OffsetDateTime,
     ) -> AppResult<Vec<DeviceAction>> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        let ids: Vec<String> = sqlx::query_scalar(
+        let mut tx = self.begin().await?;
+        let ids: Vec<String> = db::query_scalar(
             "UPDATE device_actions SET action_state = 'timedOut', last_updated_at = ?,
                 result_message = 'The site did not report a result in time.'
              WHERE action_state IN ('pending', 'active') AND requested_at <= ? RETURNING id",
         )
         .bind(timestamp(now))
         .bind(timestamp(cutoff))
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut tx)
         .await?;
         let mut actions = Vec::with_capacity(ids.len());
         for id in ids {
@@ -269,17 +268,17 @@ impl Store {
 
 /// Records an action's outcome (done, failed, timed out, canceled) against its device.
 async fn audit_result(
-    tx: &mut Tx<'_>,
+    tx: &mut Tx,
     action: &DeviceAction,
     actor: &Actor,
     now: OffsetDateTime,
 ) -> sqlx::Result<()> {
-    let device_name: Option<String> = sqlx::query_scalar(
+    let device_name: Option<String> = db::query_scalar(
         "SELECT d.device_name FROM devices d JOIN connectors c ON c.id = d.connector_id
              WHERE d.id = ? AND d.device_set = c.device_set",
     )
     .bind(&action.device_id)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(&mut *tx)
     .await?;
     let code = action
         .result_code
@@ -310,19 +309,19 @@ async fn audit_result(
 
 /// Cancels a connector's open actions inside an offboarding's transaction.
 pub(super) async fn cancel_open(
-    tx: &mut Tx<'_>,
+    tx: &mut Tx,
     connector_id: &str,
     actor: &Actor,
     now: OffsetDateTime,
 ) -> sqlx::Result<Vec<DeviceAction>> {
-    let rows: Vec<ActionRow> = sqlx::query_as(
+    let rows: Vec<ActionRow> = db::query_as(
         "UPDATE device_actions SET action_state = 'canceled', last_updated_at = ?,
             result_message = 'The hierarchy was offboarded.'
          WHERE connector_id = ? AND action_state IN ('pending', 'active') RETURNING *",
     )
     .bind(timestamp(now))
     .bind(connector_id)
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *tx)
     .await?;
     let mut canceled = Vec::with_capacity(rows.len());
     for row in rows {
@@ -334,21 +333,21 @@ pub(super) async fn cancel_open(
     Ok(canceled)
 }
 
-async fn fetch_action(tx: &mut Tx<'_>, id: &str) -> AppResult<DeviceAction> {
-    let row: ActionRow = sqlx::query_as("SELECT * FROM device_actions WHERE id = ?")
+async fn fetch_action(tx: &mut Tx, id: &str) -> AppResult<DeviceAction> {
+    let row: ActionRow = db::query_as("SELECT * FROM device_actions WHERE id = ?")
         .bind(id)
-        .fetch_one(&mut **tx)
+        .fetch_one(&mut *tx)
         .await?;
     DeviceAction::try_from(row)
 }
 
 /// The action if it is this connector's; a connector sees no other's.
-async fn own_action(tx: &mut Tx<'_>, connector_id: &str, id: &str) -> AppResult<DeviceAction> {
+async fn own_action(tx: &mut Tx, connector_id: &str, id: &str) -> AppResult<DeviceAction> {
     let row: Option<ActionRow> =
-        sqlx::query_as("SELECT * FROM device_actions WHERE id = ? AND connector_id = ?")
+        db::query_as("SELECT * FROM device_actions WHERE id = ? AND connector_id = ?")
             .bind(id)
             .bind(connector_id)
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut *tx)
             .await?;
     row.map(DeviceAction::try_from)
         .transpose()?

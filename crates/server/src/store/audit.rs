@@ -2,10 +2,10 @@
 //! record land together or not at all), read newest first with `$filter` and keyset paging.
 
 use admin_api::{ActorType, AuditActivity, AuditEvent, AuditResult};
-use sqlx::{FromRow, SqliteConnection};
+use sqlx::FromRow;
 use time::OffsetDateTime;
 
-use super::db::{Db, Value};
+use super::db::{self, Db, Value};
 use super::{seq_page, stored, timestamp, SeqCursor, Store};
 use crate::error::AppResult;
 use crate::query::audit::AuditQuery;
@@ -116,13 +116,13 @@ impl<'a> AuditEntry<'a> {
 
 /// Appends `entry` on `connection` (normally the change's own transaction), stamped with the
 /// current request's id.
-pub async fn append(
-    connection: &mut SqliteConnection,
+pub async fn append<'a>(
+    connection: impl Into<super::db::On<'a>>,
     entry: &AuditEntry<'_>,
     now: OffsetDateTime,
 ) -> sqlx::Result<()> {
     let request = request_id::current();
-    sqlx::query(
+    db::query(
         "INSERT INTO audit_events (id, at, activity, result, actor_type, actor, resource_type,
             resource_id, resource_name, details, request_id)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -147,8 +147,7 @@ impl Store {
     /// Appends one event in a transaction of its own (for what changes nothing else, e.g. a
     /// failed sign-in).
     pub async fn append_audit(&self, entry: &AuditEntry<'_>, now: OffsetDateTime) -> AppResult<()> {
-        let mut connection = self.pool().acquire().await?;
-        append(&mut connection, entry, now).await?;
+        append(self.writer(), entry, now).await?;
         Ok(())
     }
 
@@ -161,7 +160,7 @@ impl Store {
         top: u32,
         count: bool,
     ) -> AppResult<(Vec<AuditEvent>, Option<SeqCursor>, Option<u64>)> {
-        audit_events_in(Db::Sqlite(self.reader()), query, after, top, count).await
+        audit_events_in(self.read(), query, after, top, count).await
     }
 }
 
@@ -182,8 +181,8 @@ pub async fn audit_events_in(
         "SELECT * FROM audit_events WHERE ({condition}) AND seq < ? ORDER BY seq DESC LIMIT ?"
     );
     let mut values = params.clone();
-    values.push(Value::Int(after.map_or(i64::MAX, |cursor| cursor.seq)));
-    values.push(Value::Int(i64::from(top) + 1));
+    values.push(after.map_or(i64::MAX, |cursor| cursor.seq).into());
+    values.push((i64::from(top) + 1).into());
     let rows: Vec<AuditRow> = db.fetch_all(&text, &values).await?;
     let (rows, next) = seq_page(rows, top, |row| row.seq);
     let total = if count {

@@ -1,3 +1,4 @@
+use super::db;
 use admin_api::protocol::SiteInfo;
 use admin_api::{AuditActivity, Cloud, Connector, ConnectorStatus, UploadScope};
 use sqlx::FromRow;
@@ -52,7 +53,11 @@ pub fn connector_status(
     }
 }
 
-const SELECT_CONNECTOR: &str = "SELECT c.*,
+const SELECT_CONNECTOR: &str = "SELECT c.id, c.hierarchy_id, c.hierarchy_name, c.site_code,
+        c.site_version, c.service_connection_point, c.cloud,
+        CAST(c.upload_scope AS text) AS upload_scope, c.endpoint_analytics_enabled,
+        CAST(c.connectivity_checks AS text) AS connectivity_checks, c.last_sync_at,
+        c.last_heartbeat_at, c.onboarded_at, c.offboard_requested_at, c.site_reported_at,
         (SELECT COUNT(*) FROM devices d WHERE d.connector_id = c.id AND d.device_set = c.device_set)
             AS device_count
      FROM connectors c WHERE c.removed_at IS NULL";
@@ -64,8 +69,8 @@ impl Store {
         online_window: Duration,
     ) -> sqlx::Result<Vec<Connector>> {
         let rows: Vec<ConnectorRow> =
-            sqlx::query_as(&format!("{SELECT_CONNECTOR} ORDER BY c.onboarded_at, c.id"))
-                .fetch_all(self.reader())
+            db::query_as(format!("{SELECT_CONNECTOR} ORDER BY c.onboarded_at, c.id"))
+                .fetch_all(self.read())
                 .await?;
         rows.into_iter()
             .map(|row| row.into_connector(now, online_window))
@@ -78,9 +83,9 @@ impl Store {
         now: OffsetDateTime,
         online_window: Duration,
     ) -> sqlx::Result<Option<Connector>> {
-        let row: Option<ConnectorRow> = sqlx::query_as(&format!("{SELECT_CONNECTOR} AND c.id = ?"))
+        let row: Option<ConnectorRow> = db::query_as(format!("{SELECT_CONNECTOR} AND c.id = ?"))
             .bind(id)
-            .fetch_optional(self.reader())
+            .fetch_optional(self.read())
             .await?;
         row.map(|row| row.into_connector(now, online_window))
             .transpose()
@@ -88,12 +93,12 @@ impl Store {
 
     /// The connector with this id, as its credential check needs it.
     pub async fn connector_identity(&self, id: &str) -> sqlx::Result<Option<ConnectorIdentity>> {
-        sqlx::query_as(
+        db::query_as(
             "SELECT id, site_version, offboard_requested_at, credential_hash FROM connectors
              WHERE id = ? AND removed_at IS NULL",
         )
         .bind(id)
-        .fetch_optional(self.reader())
+        .fetch_optional(self.read())
         .await
     }
 
@@ -112,8 +117,8 @@ impl Store {
             .as_ref()
             .map(|checks| serde_json::to_string(checks).expect("checks serialize"));
         let at = timestamp(now);
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query(
+        let mut tx = self.begin().await?;
+        db::query(
             "UPDATE connectors SET hierarchy_name = ?, site_code = ?, site_version = ?,
                 service_connection_point = ?, cloud = ?, upload_scope = ?,
                 endpoint_analytics_enabled = ?, connectivity_checks = ?, site_reported_at = ?,
@@ -125,35 +130,35 @@ impl Store {
         .bind(&site.site_version)
         .bind(&site.service_connection_point)
         .bind(site.cloud.map(Cloud::as_str))
-        .bind(scope)
+        .bind(db::Value::Json(scope))
         .bind(site.endpoint_analytics_enabled)
-        .bind(checks)
+        .bind(db::Value::Json(checks))
         .bind(&at)
         .bind(&at)
         .bind(id)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         // Its devices carry the hierarchy's name and site code, to sort and filter on.
-        sqlx::query(
+        db::query(
             "UPDATE devices SET hierarchy_name = ?, site_code = ?
-             WHERE connector_id = ? AND (hierarchy_name IS NOT ? OR site_code IS NOT ?)",
+             WHERE connector_id = ? AND (hierarchy_name IS DISTINCT FROM ? OR site_code IS DISTINCT FROM ?)",
         )
         .bind(&site.hierarchy_name)
         .bind(&site.site_code)
         .bind(id)
         .bind(&site.hierarchy_name)
         .bind(&site.site_code)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         tx.commit().await?;
         Ok(())
     }
 
     pub async fn heartbeat(&self, id: &str, now: OffsetDateTime) -> sqlx::Result<()> {
-        sqlx::query("UPDATE connectors SET last_heartbeat_at = ? WHERE id = ?")
+        db::query("UPDATE connectors SET last_heartbeat_at = ? WHERE id = ?")
             .bind(timestamp(now))
             .bind(id)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }
@@ -166,22 +171,22 @@ impl Store {
         actor: &Actor,
         now: OffsetDateTime,
     ) -> sqlx::Result<bool> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        let current: Option<(Option<String>, Option<String>)> = sqlx::query_as(
+        let mut tx = self.begin().await?;
+        let current: Option<(Option<String>, Option<String>)> = db::query_as(
             "SELECT offboard_requested_at, hierarchy_name FROM connectors
              WHERE id = ? AND removed_at IS NULL",
         )
         .bind(id)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut tx)
         .await?;
         let Some((requested, hierarchy_name)) = current else {
             return Ok(false);
         };
         if requested.is_none() {
-            sqlx::query("UPDATE connectors SET offboard_requested_at = ? WHERE id = ?")
+            db::query("UPDATE connectors SET offboard_requested_at = ? WHERE id = ?")
                 .bind(timestamp(now))
                 .bind(id)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
             append(
                 &mut tx,
@@ -198,12 +203,12 @@ impl Store {
 
     /// Connectors whose offboarding was requested before `cutoff`.
     pub async fn offboardings_due(&self, cutoff: OffsetDateTime) -> sqlx::Result<Vec<String>> {
-        sqlx::query_scalar(
+        db::query_scalar(
             "SELECT id FROM connectors WHERE offboard_requested_at IS NOT NULL AND offboard_requested_at <= ?
                AND removed_at IS NULL",
         )
         .bind(timestamp(cutoff))
-        .fetch_all(self.reader())
+        .fetch_all(self.read())
         .await
     }
 
@@ -218,34 +223,34 @@ impl Store {
         actor: &Actor,
         now: OffsetDateTime,
     ) -> sqlx::Result<Option<Offboarded>> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        let offboarding: Option<(Option<String>, Option<String>)> = sqlx::query_as(
+        let mut tx = self.begin().await?;
+        let offboarding: Option<(Option<String>, Option<String>)> = db::query_as(
             "SELECT offboard_requested_at, hierarchy_name FROM connectors
              WHERE id = ? AND removed_at IS NULL",
         )
         .bind(id)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut tx)
         .await?;
         let Some((Some(_), hierarchy_name)) = offboarding else {
             return Ok(None);
         };
         let canceled = super::actions::cancel_open(&mut tx, id, actor, now).await?;
-        let removed_devices: i64 = sqlx::query_scalar(
+        let removed_devices: i64 = db::query_scalar(
             "SELECT COUNT(*) FROM devices d JOIN connectors c ON c.id = d.connector_id
                  WHERE d.connector_id = ? AND d.device_set = c.device_set",
         )
         .bind(id)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut tx)
         .await?;
         let removed_devices = removed_devices as u64;
-        sqlx::query("UPDATE connectors SET removed_at = ?, credential_hash = NULL WHERE id = ?")
+        db::query("UPDATE connectors SET removed_at = ?, credential_hash = NULL WHERE id = ?")
             .bind(timestamp(now))
             .bind(id)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
-        sqlx::query("DELETE FROM sync_batches WHERE connector_id = ?")
+        db::query("DELETE FROM sync_batches WHERE connector_id = ?")
             .bind(id)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         append(
             &mut tx,
@@ -281,21 +286,21 @@ impl Store {
             return self.delete_dying_set().await;
         };
         let bulk = self.bulk_turn().await;
-        let deleted = sqlx::query(
-            "DELETE FROM devices WHERE rowid IN
-                (SELECT rowid FROM devices WHERE connector_id = ? LIMIT ?)",
-        )
+        let deleted = db::query(format!(
+            "DELETE FROM devices WHERE {rowid} IN
+                (SELECT {rowid} FROM devices WHERE connector_id = ? LIMIT ?)",
+            rowid = self.dialect().rowid()
+        ))
         .bind(&id)
         .bind(DELETE_SLICE)
-        .execute(self.pool())
-        .await?
-        .rows_affected();
+        .execute(self.writer())
+        .await?;
         drop(bulk);
         if deleted == 0 {
             // Its syncs and hidden sets go with it (foreign keys).
-            sqlx::query("DELETE FROM connectors WHERE id = ? AND removed_at IS NOT NULL")
+            db::query("DELETE FROM connectors WHERE id = ? AND removed_at IS NOT NULL")
                 .bind(&id)
-                .execute(self.pool())
+                .execute(self.writer())
                 .await?;
             self.removed.forget(&id);
         }
@@ -303,45 +308,46 @@ impl Store {
     }
 
     async fn delete_dying_set(&self) -> sqlx::Result<bool> {
-        let dying: Option<(String, i64)> = sqlx::query_as(
+        let dying: Option<(String, i64)> = db::query_as(
             "SELECT connector_id, device_set FROM hidden_device_sets WHERE state = 'dying' LIMIT 1",
         )
-        .fetch_optional(self.pool())
+        .fetch_optional(self.writer())
         .await?;
         let Some((connector_id, set)) = dying else {
             return Ok(false);
         };
         let bulk = self.bulk_turn().await;
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        let deleted = sqlx::query(
-            "DELETE FROM devices WHERE rowid IN
-                (SELECT rowid FROM devices WHERE connector_id = ? AND device_set = ? LIMIT ?)",
-        )
+        let mut tx = self.begin().await?;
+        let deleted = db::query(format!(
+            "DELETE FROM devices WHERE {rowid} IN
+                (SELECT {rowid} FROM devices WHERE connector_id = ? AND device_set = ? LIMIT ?)",
+            rowid = self.dialect().rowid()
+        ))
         .bind(&connector_id)
         .bind(set)
         .bind(DELETE_SLICE)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        sqlx::query(
-            "UPDATE hidden_device_sets SET devices = MAX(devices - ?, 0)
+        .execute(&mut tx)
+        .await?;
+        db::query(
+            "UPDATE hidden_device_sets SET devices = CASE WHEN devices > ? THEN devices - ? ELSE 0 END
              WHERE connector_id = ? AND device_set = ?",
         )
         .bind(deleted as i64)
+        .bind(deleted as i64)
         .bind(&connector_id)
         .bind(set)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         tx.commit().await?;
         drop(bulk);
         if deleted == 0 {
-            sqlx::query(
+            db::query(
                 "DELETE FROM hidden_device_sets WHERE connector_id = ? AND device_set = ?
                    AND state = 'dying'",
             )
             .bind(&connector_id)
             .bind(set)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         }
         Ok(true)

@@ -220,7 +220,7 @@ impl Store {
         for param in &conditions.params {
             select = select.bind(param.clone());
         }
-        let mut rows = select.fetch(&self.exporter);
+        let mut rows = select.fetch(&self.sqlite().exporter);
         let mut records = Vec::with_capacity(chunk);
         while let Some(row) = rows.next().await {
             let record = row.and_then(|row| {

@@ -18,23 +18,13 @@ use sqlx::SqlitePool;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-/// The database, through three pools: one connection that writes (SQLite has one writer at a
-/// time; queuing for it in the pool is fairer and cheaper than retrying on a busy database) and
-/// readers, which WAL lets run beside the writer without waiting for it. Most reads go through
-/// sqlx; pages of devices, the busiest read by far, through rusqlite on a blocking thread
-/// (see [`Store::with_page_reader`]).
+pub use db::{Db, Tx};
+
+/// The database: SQLite's file (the default) or a PostgreSQL that several instances share. The
+/// store's statements are written once and run on either (see [`db`]); what differs is below.
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
-    reader: SqlitePool,
-    /// The CSV exports' own connections: an export reads for as long as its client keeps
-    /// reading, so it never holds one of the readers that everything else shares.
-    exporter: SqlitePool,
-    pages: r2d2::Pool<r2d2_sqlite::SqliteConnectionManager>,
-    /// One per page reader: a read waits here (not on a blocking thread) for a free reader, so
-    /// that no more blocking threads run page reads than there are readers (and those few
-    /// threads' memory stays warm).
-    page_turns: std::sync::Arc<tokio::sync::Semaphore>,
+    backend: Backend,
     folder: std::path::PathBuf,
     counts: CountCache,
     removed: Removed,
@@ -46,6 +36,31 @@ pub struct Store {
     upload_turns: std::sync::Arc<
         std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>,
     >,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Sqlite(SqliteFile),
+    Postgres(sqlx::PgPool),
+}
+
+/// SQLite, through three pools: one connection that writes (SQLite has one writer at a time;
+/// queuing for it in the pool is fairer and cheaper than retrying on a busy database) and
+/// readers, which WAL lets run beside the writer without waiting for it. Most reads go through
+/// sqlx; pages of devices, the busiest read by far, through rusqlite on a blocking thread
+/// (see [`Store::with_page_reader`]).
+#[derive(Clone)]
+pub(crate) struct SqliteFile {
+    pool: SqlitePool,
+    reader: SqlitePool,
+    /// The CSV exports' own connections: an export reads for as long as its client keeps
+    /// reading, so it never holds one of the readers that everything else shares.
+    exporter: SqlitePool,
+    pages: r2d2::Pool<r2d2_sqlite::SqliteConnectionManager>,
+    /// One per page reader: a read waits here (not on a blocking thread) for a free reader, so
+    /// that no more blocking threads run page reads than there are readers (and those few
+    /// threads' memory stays warm).
+    page_turns: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 /// Connectors that were offboarded but whose devices are still being deleted (see
@@ -117,9 +132,14 @@ const WRITER_WAIT: Duration = Duration::from_secs(120);
 const PAGE_READER_WAIT: Duration = Duration::from_secs(30);
 
 impl Store {
-    /// Opens (creating if needed, with its folder) the database at `url` and brings its schema up
-    /// to date.
+    /// Opens the database at `url` and brings its schema up to date: PostgreSQL's for a
+    /// `postgres://` (or `postgresql://`) URL, otherwise SQLite's file (created if needed, with
+    /// its folder).
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        if is_postgres(url) {
+            let pool = postgres::connect(url).await?;
+            return Self::over(Backend::Postgres(pool), std::path::PathBuf::new()).await;
+        }
         sqlite_library::configure();
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
@@ -174,53 +194,123 @@ impl Store {
             .idle_timeout(None)
             .test_on_check_out(false)
             .build_unchecked(page_readers(&file));
-        let removed = Removed::default();
-        let ids: Vec<String> =
-            sqlx::query_scalar("SELECT id FROM connectors WHERE removed_at IS NOT NULL")
-                .fetch_all(&pool)
-                .await?;
-        for id in &ids {
-            removed.add(id);
-        }
         // A sync's completion that the server's stop cut short is abandoned: the connector sends
         // the completion again, and it starts over.
         sqlx::query("UPDATE hidden_device_sets SET state = 'dying' WHERE state = 'pending'")
             .execute(&pool)
             .await?;
-        let dying: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM hidden_device_sets")
-            .fetch_one(&pool)
-            .await?;
-        if !ids.is_empty() || dying > 0 {
-            removed.work.notify_one();
-        }
-        Ok(Self {
+        let sqlite = SqliteFile {
             pool,
             reader,
             exporter,
             pages,
             page_turns: std::sync::Arc::new(tokio::sync::Semaphore::new(READERS as usize)),
+        };
+        Self::over(Backend::Sqlite(sqlite), folder).await
+    }
+
+    /// The store over `backend`, with the work left from before (offboarded connectors' devices,
+    /// replaced device sets) queued for the sweeper.
+    async fn over(backend: Backend, folder: std::path::PathBuf) -> anyhow::Result<Self> {
+        let store = Self {
+            backend,
             folder,
             counts: CountCache::default(),
-            removed,
+            removed: Removed::default(),
             touching: Default::default(),
             upload_turns: Default::default(),
             bulk: Default::default(),
-        })
+        };
+        let ids: Vec<String> =
+            db::query_scalar("SELECT id FROM connectors WHERE removed_at IS NOT NULL")
+                .fetch_all(store.writer())
+                .await?;
+        for id in &ids {
+            store.removed.add(id);
+        }
+        let dying: i64 =
+            db::query_scalar("SELECT COUNT(*) FROM hidden_device_sets WHERE state = 'dying'")
+                .fetch_one(store.writer())
+                .await?;
+        if !ids.is_empty() || dying > 0 {
+            store.removed.work.notify_one();
+        }
+        Ok(store)
     }
 
-    /// The folder the database file is in (the data folder).
+    /// The folder the database file is in (the data folder; empty on PostgreSQL).
     pub fn folder(&self) -> &std::path::Path {
         &self.folder
     }
 
-    /// The writer: for changes, and for reads that must see the latest write.
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+    /// Which SQL the database speaks.
+    pub fn dialect(&self) -> crate::query::sql::Dialect {
+        match self.backend {
+            Backend::Sqlite(_) => crate::query::sql::Dialect::Sqlite,
+            Backend::Postgres(_) => crate::query::sql::Dialect::Postgres,
+        }
     }
 
-    /// The readers: for queries that change nothing.
+    /// For changes, and for reads that must see the latest write (SQLite's writer).
+    pub fn writer(&self) -> Db<'_> {
+        match &self.backend {
+            Backend::Sqlite(sqlite) => Db::Sqlite(&sqlite.pool),
+            Backend::Postgres(pool) => Db::Postgres(pool),
+        }
+    }
+
+    /// For queries that change nothing (SQLite's readers).
+    pub fn read(&self) -> Db<'_> {
+        match &self.backend {
+            Backend::Sqlite(sqlite) => Db::Sqlite(&sqlite.reader),
+            Backend::Postgres(pool) => Db::Postgres(pool),
+        }
+    }
+
+    /// A transaction that may write. SQLite's takes the one writer at once (`BEGIN IMMEDIATE`);
+    /// PostgreSQL's take the store's write lock, so that changes are made one at a time there
+    /// too, whichever instance makes them: every check-then-write in the store was written for
+    /// one writer, and stays right (reads never wait for it).
+    pub async fn begin(&self) -> sqlx::Result<Tx> {
+        match &self.backend {
+            Backend::Sqlite(sqlite) => {
+                Ok(Tx::Sqlite(sqlite.pool.begin_with("BEGIN IMMEDIATE").await?))
+            }
+            Backend::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(postgres::WRITES_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(Tx::Postgres(tx))
+            }
+        }
+    }
+
+    /// SQLite's writer pool. Only for what runs on SQLite alone (PostgreSQL's store does not
+    /// have it).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.sqlite().pool
+    }
+
+    /// SQLite's readers (see [`Store::pool`]).
     pub fn reader(&self) -> &SqlitePool {
-        &self.reader
+        &self.sqlite().reader
+    }
+
+    pub(crate) fn sqlite(&self) -> &SqliteFile {
+        match &self.backend {
+            Backend::Sqlite(sqlite) => sqlite,
+            Backend::Postgres(_) => panic!("this part of the store runs on SQLite only"),
+        }
+    }
+
+    /// PostgreSQL's pool, when the store is on it.
+    pub fn postgres(&self) -> Option<&sqlx::PgPool> {
+        match &self.backend {
+            Backend::Sqlite(_) => None,
+            Backend::Postgres(pool) => Some(pool),
+        }
     }
 
     /// Runs `read` on a page reader, on a blocking thread: the statements of a page are stepped
@@ -232,11 +322,14 @@ impl Store {
         F: FnOnce(&rusqlite::Connection) -> crate::error::AppResult<T> + Send + 'static,
     {
         let busy = || crate::error::AppError::Store(sqlx::Error::PoolTimedOut);
-        let turn = tokio::time::timeout(PAGE_READER_WAIT, self.page_turns.clone().acquire_owned())
-            .await
-            .map_err(|_| busy())?
-            .expect("the semaphore is never closed");
-        let pages = self.pages.clone();
+        let turn = tokio::time::timeout(
+            PAGE_READER_WAIT,
+            self.sqlite().page_turns.clone().acquire_owned(),
+        )
+        .await
+        .map_err(|_| busy())?
+        .expect("the semaphore is never closed");
+        let pages = self.sqlite().pages.clone();
         tokio::task::spawn_blocking(move || {
             // With a turn, a reader is free (or one more may be opened): r2d2 fails only when
             // one could not be opened, which is not the server being busy.
@@ -255,15 +348,32 @@ impl Store {
     /// Refreshes the query planner's statistics where they are stale (SQLite's `PRAGMA optimize`),
     /// e.g. after a large load.
     pub async fn optimize(&self) -> sqlx::Result<()> {
-        sqlx::query("PRAGMA optimize").execute(&self.pool).await?;
+        match &self.backend {
+            Backend::Sqlite(sqlite) => {
+                sqlx::query("PRAGMA optimize").execute(&sqlite.pool).await?;
+            }
+            Backend::Postgres(pool) => {
+                sqlx::query("ANALYZE").execute(pool).await?;
+            }
+        }
         Ok(())
     }
 
     pub async fn close(&self) {
-        self.exporter.close().await;
-        self.reader.close().await;
-        self.pool.close().await;
+        match &self.backend {
+            Backend::Sqlite(sqlite) => {
+                sqlite.exporter.close().await;
+                sqlite.reader.close().await;
+                sqlite.pool.close().await;
+            }
+            Backend::Postgres(pool) => pool.close().await,
+        }
     }
+}
+
+/// Whether `url` names a PostgreSQL database.
+pub fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
 /// Page readers: read-only like the sqlx readers, with the same cache, on the same file.

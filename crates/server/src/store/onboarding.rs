@@ -1,3 +1,4 @@
+use super::db;
 use admin_api::AuditActivity;
 use time::OffsetDateTime;
 
@@ -14,14 +15,14 @@ impl Store {
         now: OffsetDateTime,
         expires: OffsetDateTime,
     ) -> sqlx::Result<()> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query(
+        let mut tx = self.begin().await?;
+        db::query(
             "INSERT INTO onboarding_tokens (token_hash, created_at, expires_at) VALUES (?, ?, ?)",
         )
         .bind(token_hash)
         .bind(timestamp(now))
         .bind(timestamp(expires))
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         append(
             &mut tx,
@@ -40,13 +41,13 @@ impl Store {
         token_hash: &[u8],
         now: OffsetDateTime,
     ) -> sqlx::Result<bool> {
-        sqlx::query_scalar::<_, i64>(
+        db::query_scalar::<i64>(
             "SELECT COUNT(*) FROM onboarding_tokens
              WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?",
         )
         .bind(token_hash)
         .bind(timestamp(now))
-        .fetch_one(self.reader())
+        .fetch_one(self.read())
         .await
         .map(|count| count > 0)
     }
@@ -58,8 +59,8 @@ impl Store {
         connector: &NewConnector,
         now: OffsetDateTime,
     ) -> AppResult<()> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        let spent = sqlx::query(
+        let mut tx = self.begin().await?;
+        let spent = db::query(
             "UPDATE onboarding_tokens SET used_at = ?, connector_id = ?
              WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?",
         )
@@ -67,19 +68,19 @@ impl Store {
         .bind(&connector.id)
         .bind(token_hash)
         .bind(timestamp(now))
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
-        if spent.rows_affected() != 1 {
+        if spent != 1 {
             return Err(token_not_valid());
         }
-        sqlx::query(
+        db::query(
             "INSERT INTO connectors (id, hierarchy_id, credential_hash, onboarded_at) VALUES (?, ?, ?, ?)",
         )
         .bind(&connector.id)
         .bind(&connector.hierarchy_id)
         .bind(&connector.credential_hash)
         .bind(&connector.onboarded_at)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         append(
             &mut tx,

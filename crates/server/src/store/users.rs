@@ -1,7 +1,8 @@
 //! Local accounts, roles and sessions.
 
+use super::db::{self, Tx};
 use admin_api::{AuditActivity, Me, NewRoleDefinition, Permission, RoleDefinition, User};
-use sqlx::{FromRow, SqliteConnection};
+use sqlx::FromRow;
 use time::OffsetDateTime;
 
 use super::audit::{append, Actor, AuditEntry};
@@ -88,11 +89,14 @@ impl Store {
         actor: &Actor,
         now: OffsetDateTime,
     ) -> AppResult<User> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        let exists: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE user_name = ?")
-            .bind(user.user_name)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let mut tx = self.begin().await?;
+        let exists: Option<String> = db::query_scalar(format!(
+            "SELECT id FROM users WHERE {}",
+            tx.dialect().nocase_eq("user_name")
+        ))
+        .bind(user.user_name)
+        .fetch_optional(&mut tx)
+        .await?;
         if exists.is_some() {
             return Err(AppError::Conflict(format!(
                 "There is already a user '{}'.",
@@ -100,7 +104,7 @@ impl Store {
             )));
         }
         let id = uuid::Uuid::new_v4().to_string();
-        sqlx::query(
+        db::query(
             "INSERT INTO users (id, user_name, display_name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)",
         )
         .bind(&id)
@@ -108,7 +112,7 @@ impl Store {
         .bind(user.display_name)
         .bind(user.password_hash)
         .bind(timestamp(now))
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         assign_roles(&mut tx, &id, user.roles).await?;
         let created = fetch_user(&mut tx, &id).await?;
@@ -137,10 +141,10 @@ impl Store {
         actor: &Actor,
         now: OffsetDateTime,
     ) -> AppResult<Option<User>> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        let exists: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE id = ?")
+        let mut tx = self.begin().await?;
+        let exists: Option<String> = db::query_scalar("SELECT id FROM users WHERE id = ?")
             .bind(user_id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut tx)
             .await?;
         if exists.is_none() {
             return Ok(None);
@@ -151,9 +155,9 @@ impl Store {
             ));
         }
         let before = account_of(&mut tx, user_id).await?.permissions;
-        sqlx::query("DELETE FROM user_roles WHERE user_id = ?")
+        db::query("DELETE FROM user_roles WHERE user_id = ?")
             .bind(user_id)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         assign_roles(&mut tx, user_id, roles).await?;
         let after = account_of(&mut tx, user_id).await?.permissions;
@@ -184,57 +188,81 @@ impl Store {
 
     /// Sets a new password hash; false when there is no such account. Its sessions end.
     pub async fn set_password(&self, user_name: &str, password_hash: &str) -> AppResult<bool> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        let id: Option<String> = sqlx::query_scalar(
-            "UPDATE users SET password_hash = ? WHERE user_name = ? RETURNING id",
-        )
+        let mut tx = self.begin().await?;
+        let id: Option<String> = db::query_scalar(format!(
+            "UPDATE users SET password_hash = ? WHERE {} RETURNING id",
+            tx.dialect().nocase_eq("user_name")
+        ))
         .bind(password_hash)
         .bind(user_name)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut tx)
         .await?;
         let Some(id) = id else {
             return Ok(false);
         };
-        sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+        db::query("DELETE FROM sessions WHERE user_id = ?")
             .bind(&id)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         tx.commit().await?;
         Ok(true)
     }
 
     pub async fn credentials(&self, user_name: &str) -> AppResult<Option<Credentials>> {
-        Ok(
-            sqlx::query_as("SELECT id, user_name, password_hash FROM users WHERE user_name = ?")
-                .bind(user_name)
-                .fetch_optional(self.reader())
-                .await?,
-        )
+        Ok(db::query_as(format!(
+            "SELECT id, user_name, password_hash FROM users WHERE {}",
+            self.dialect().nocase_eq("user_name")
+        ))
+        .bind(user_name)
+        .fetch_optional(self.read())
+        .await?)
     }
 
     pub async fn users(&self) -> AppResult<Vec<User>> {
-        let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM users ORDER BY user_name")
-            .fetch_all(self.reader())
-            .await?;
-        let mut connection = self.reader().acquire().await?;
-        let mut users = Vec::with_capacity(ids.len());
-        for id in ids {
-            users.push(fetch_user(&mut connection, &id).await?);
+        let dialect = self.dialect();
+        let mut users: Vec<User> = db::query_as::<(String, String, String)>(format!(
+            "SELECT id, user_name, display_name FROM users ORDER BY {}",
+            dialect.nocase("user_name")
+        ))
+        .fetch_all(self.read())
+        .await?
+        .into_iter()
+        .map(|(id, user_principal_name, display_name)| User {
+            id,
+            user_principal_name,
+            display_name,
+            roles: Vec::new(),
+        })
+        .collect();
+        let held: Vec<(String, String)> = db::query_as(format!(
+            "SELECT ur.user_id, r.display_name FROM user_roles ur
+             JOIN role_definitions r ON r.id = ur.role_id ORDER BY {}",
+            dialect.nocase("r.display_name")
+        ))
+        .fetch_all(self.read())
+        .await?;
+        let mut roles: std::collections::HashMap<String, Vec<String>> = Default::default();
+        for (user_id, role) in held {
+            roles.entry(user_id).or_default().push(role);
+        }
+        for user in &mut users {
+            user.roles = roles.remove(&user.id).unwrap_or_default();
         }
         Ok(users)
     }
 
     pub async fn user_count(&self) -> AppResult<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
-            .fetch_one(self.reader())
+        Ok(db::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(self.read())
             .await?)
     }
 
     pub async fn role_definitions(&self) -> AppResult<Vec<RoleDefinition>> {
-        let rows: Vec<RoleRow> = sqlx::query_as(
-            "SELECT * FROM role_definitions ORDER BY is_built_in DESC, display_name",
-        )
-        .fetch_all(self.reader())
+        let rows: Vec<RoleRow> = db::query_as(format!(
+            "SELECT * FROM role_definitions ORDER BY is_built_in DESC, {}",
+            self.dialect().nocase("display_name")
+        ))
+        .fetch_all(self.read())
         .await?;
         rows.into_iter().map(RoleDefinition::try_from).collect()
     }
@@ -246,12 +274,14 @@ impl Store {
         actor: &Actor,
         now: OffsetDateTime,
     ) -> AppResult<RoleDefinition> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        let taken: Option<String> =
-            sqlx::query_scalar("SELECT id FROM role_definitions WHERE display_name = ?")
-                .bind(&role.display_name)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let mut tx = self.begin().await?;
+        let taken: Option<String> = db::query_scalar(format!(
+            "SELECT id FROM role_definitions WHERE {}",
+            tx.dialect().nocase_eq("display_name")
+        ))
+        .bind(&role.display_name)
+        .fetch_optional(&mut tx)
+        .await?;
         if taken.is_some() {
             return Err(AppError::Conflict(format!(
                 "There is already a role named '{}'.",
@@ -265,16 +295,16 @@ impl Store {
             .filter(|p| role.permissions.contains(p))
             .collect();
         permissions.dedup();
-        let row: RoleRow = sqlx::query_as(
+        let row: RoleRow = db::query_as(
             "INSERT INTO role_definitions (id, display_name, description, is_built_in, permissions, created_at)
-             VALUES (?, ?, ?, 0, ?, ?) RETURNING *",
+             VALUES (?, ?, ?, FALSE, ?, ?) RETURNING *",
         )
         .bind(&id)
         .bind(&role.display_name)
         .bind(&role.description)
         .bind(permissions.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(" "))
         .bind(timestamp(now))
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut tx)
         .await?;
         let created = RoleDefinition::try_from(row)?;
         append(
@@ -303,10 +333,10 @@ impl Store {
         actor: &Actor,
         now: OffsetDateTime,
     ) -> AppResult<bool> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        let row: Option<RoleRow> = sqlx::query_as("SELECT * FROM role_definitions WHERE id = ?")
+        let mut tx = self.begin().await?;
+        let row: Option<RoleRow> = db::query_as("SELECT * FROM role_definitions WHERE id = ?")
             .bind(id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut tx)
             .await?;
         let Some(row) = row else {
             return Ok(false);
@@ -317,9 +347,9 @@ impl Store {
                 row.display_name
             )));
         }
-        let holders: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM user_roles WHERE role_id = ?")
+        let holders: i64 = db::query_scalar("SELECT COUNT(*) FROM user_roles WHERE role_id = ?")
             .bind(id)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut tx)
             .await?;
         if holders > 0 {
             return Err(AppError::Conflict(format!(
@@ -327,9 +357,9 @@ impl Store {
                 row.display_name
             )));
         }
-        sqlx::query("DELETE FROM role_definitions WHERE id = ?")
+        db::query("DELETE FROM role_definitions WHERE id = ?")
             .bind(id)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         append(
             &mut tx,
@@ -350,8 +380,8 @@ impl Store {
         now: OffsetDateTime,
         expires: OffsetDateTime,
     ) -> AppResult<Account> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query(
+        let mut tx = self.begin().await?;
+        db::query(
             "INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?)",
         )
         .bind(token_hash)
@@ -359,7 +389,7 @@ impl Store {
         .bind(timestamp(now))
         .bind(timestamp(now))
         .bind(timestamp(expires))
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         let account = account_of(&mut tx, &user.id).await?;
         append(
@@ -381,7 +411,7 @@ impl Store {
         idle_cutoff: OffsetDateTime,
     ) -> AppResult<Option<SessionRecord>> {
         // Every request asks this: one statement (a row per role), not one per table.
-        let rows: Vec<SessionRow> = sqlx::query_as(
+        let rows: Vec<SessionRow> = db::query_as(format!(
             "SELECT s.user_id, s.last_seen_at, u.user_name, u.display_name AS user_display_name,
                 r.id AS role_id, r.display_name AS role_display_name, r.description,
                 r.is_built_in, r.permissions
@@ -389,12 +419,13 @@ impl Store {
              LEFT JOIN user_roles ur ON ur.user_id = u.id
              LEFT JOIN role_definitions r ON r.id = ur.role_id
              WHERE s.token_hash = ? AND s.expires_at > ? AND s.last_seen_at > ?
-             ORDER BY r.display_name",
-        )
+             ORDER BY {}",
+            self.dialect().nocase("r.display_name")
+        ))
         .bind(token_hash)
         .bind(timestamp(now))
         .bind(timestamp(idle_cutoff))
-        .fetch_all(self.reader())
+        .fetch_all(self.read())
         .await?;
         let Some(first) = rows.first() else {
             return Ok(None);
@@ -450,10 +481,10 @@ impl Store {
     }
 
     pub async fn touch_session(&self, token_hash: &[u8], now: OffsetDateTime) -> AppResult<()> {
-        sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?")
+        db::query("UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?")
             .bind(timestamp(now))
             .bind(token_hash)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }
@@ -465,12 +496,11 @@ impl Store {
         actor: &Actor,
         now: OffsetDateTime,
     ) -> AppResult<bool> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        let ended = sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
+        let mut tx = self.begin().await?;
+        let ended = db::query("DELETE FROM sessions WHERE token_hash = ?")
             .bind(token_hash)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?
-            .rows_affected()
             == 1;
         if ended {
             append(
@@ -491,12 +521,11 @@ impl Store {
         idle_cutoff: OffsetDateTime,
     ) -> AppResult<u64> {
         Ok(
-            sqlx::query("DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at <= ?")
+            db::query("DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at <= ?")
                 .bind(timestamp(now))
                 .bind(timestamp(idle_cutoff))
-                .execute(self.pool())
-                .await?
-                .rows_affected(),
+                .execute(self.writer())
+                .await?,
         )
     }
 }
@@ -509,24 +538,22 @@ fn roles_sentence(roles: &[String]) -> String {
     }
 }
 
-async fn assign_roles(
-    connection: &mut SqliteConnection,
-    user_id: &str,
-    roles: &[String],
-) -> AppResult<()> {
+async fn assign_roles(connection: &mut Tx, user_id: &str, roles: &[String]) -> AppResult<()> {
     for name in roles {
-        let role_id: Option<String> =
-            sqlx::query_scalar("SELECT id FROM role_definitions WHERE display_name = ?")
-                .bind(name)
-                .fetch_optional(&mut *connection)
-                .await?;
+        let role_id: Option<String> = db::query_scalar(format!(
+            "SELECT id FROM role_definitions WHERE {}",
+            connection.dialect().nocase_eq("display_name")
+        ))
+        .bind(name)
+        .fetch_optional(&mut *connection)
+        .await?;
         let Some(role_id) = role_id else {
             return Err(AppError::bad_request(
                 "roles",
                 format!("There is no role named '{name}'."),
             ));
         };
-        sqlx::query("INSERT OR IGNORE INTO user_roles (user_id, role_id) VALUES (?, ?)")
+        db::query("INSERT INTO user_roles (user_id, role_id) VALUES (?, ?) ON CONFLICT DO NOTHING")
             .bind(user_id)
             .bind(role_id)
             .execute(&mut *connection)
@@ -536,8 +563,8 @@ async fn assign_roles(
 }
 
 /// How many accounts hold every permission through their roles.
-async fn accounts_holding_all(connection: &mut SqliteConnection) -> AppResult<usize> {
-    let rows: Vec<(String, String)> = sqlx::query_as(
+async fn accounts_holding_all(connection: &mut Tx) -> AppResult<usize> {
+    let rows: Vec<(String, String)> = db::query_as(
         "SELECT ur.user_id, r.permissions FROM user_roles ur
          JOIN role_definitions r ON r.id = ur.role_id",
     )
@@ -559,19 +586,20 @@ async fn accounts_holding_all(connection: &mut SqliteConnection) -> AppResult<us
         .count())
 }
 
-async fn role_rows(connection: &mut SqliteConnection, user_id: &str) -> sqlx::Result<Vec<RoleRow>> {
-    sqlx::query_as(
+async fn role_rows(connection: &mut Tx, user_id: &str) -> sqlx::Result<Vec<RoleRow>> {
+    db::query_as(format!(
         "SELECT r.* FROM role_definitions r JOIN user_roles ur ON ur.role_id = r.id
-         WHERE ur.user_id = ? ORDER BY r.display_name",
-    )
+         WHERE ur.user_id = ? ORDER BY {}",
+        connection.dialect().nocase("r.display_name")
+    ))
     .bind(user_id)
     .fetch_all(connection)
     .await
 }
 
-async fn fetch_user(connection: &mut SqliteConnection, id: &str) -> AppResult<User> {
+async fn fetch_user(connection: &mut Tx, id: &str) -> AppResult<User> {
     let (user_name, display_name): (String, String) =
-        sqlx::query_as("SELECT user_name, display_name FROM users WHERE id = ?")
+        db::query_as("SELECT user_name, display_name FROM users WHERE id = ?")
             .bind(id)
             .fetch_one(&mut *connection)
             .await?;
@@ -585,9 +613,9 @@ async fn fetch_user(connection: &mut SqliteConnection, id: &str) -> AppResult<Us
 }
 
 /// The user with the union of their roles' permissions: asked on every request, so two queries.
-async fn account_of(connection: &mut SqliteConnection, user_id: &str) -> AppResult<Account> {
+async fn account_of(connection: &mut Tx, user_id: &str) -> AppResult<Account> {
     let (user_name, display_name): (String, String) =
-        sqlx::query_as("SELECT user_name, display_name FROM users WHERE id = ?")
+        db::query_as("SELECT user_name, display_name FROM users WHERE id = ?")
             .bind(user_id)
             .fetch_one(&mut *connection)
             .await?;

@@ -22,6 +22,10 @@ use crate::query::sql::numbered;
 
 pub use copy::{copy_from_sqlite, Copied, TENANT_TABLES};
 
+/// The transaction-scoped advisory lock every changing transaction takes (see
+/// [`crate::store::Store::begin`]); any number no other lock uses.
+pub const WRITES_LOCK: i64 = 0x4154_5441_4348_0000;
+
 /// Connections per instance: PostgreSQL serves each on a process of its own.
 const CONNECTIONS: u32 = 16;
 
