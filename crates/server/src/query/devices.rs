@@ -384,14 +384,41 @@ pub fn selectable() -> impl Iterator<Item = &'static Field> {
 
 /// A selectable field as CSV text, in SQL: what its JSON field says (NULL for null), the client
 /// information as its JSON object, the collections by name in their order.
-pub fn csv_expression(field: &Field) -> String {
-    match field.field_type {
-        FieldType::List => format!(
+pub fn csv_expression(field: &Field, dialect: Dialect) -> String {
+    match (field.field_type, dialect) {
+        (FieldType::List, Dialect::Sqlite) => format!(
             "(SELECT group_concat(c.value ->> '$.name', '; ' ORDER BY c.key) \
              FROM json_each(devices.{}) c)",
             column(field)
         ),
-        _ => json_value(field, Dialect::Sqlite),
+        (FieldType::List, Dialect::Postgres) => format!(
+            "(SELECT string_agg(c.value ->> 'name', '; ' ORDER BY c.n) \
+             FROM jsonb_array_elements(devices.{}) WITH ORDINALITY c(value, n))",
+            column(field)
+        ),
+        (FieldType::Bool, Dialect::Postgres) => {
+            format!("(CASE WHEN {} THEN 'true' ELSE 'false' END)", column(field))
+        }
+        // An object as compact JSON text, as SQLite writes it (PostgreSQL's own has spaces).
+        (FieldType::Object, Dialect::Postgres) => {
+            let children: Vec<&Field> = children(field).collect();
+            let members: Vec<String> = children
+                .iter()
+                .map(|child| {
+                    format!(
+                        "'\"{}\":' || COALESCE(to_json({})::text, 'null')",
+                        &child.name[field.name.len() + 1..],
+                        json_value(child, dialect)
+                    )
+                })
+                .collect();
+            format!(
+                "(CASE WHEN {} IS NOT NULL THEN '{{' || {} || '}}' END)",
+                column(children[0]),
+                members.join(" || ',' || ")
+            )
+        }
+        _ => json_value(field, dialect),
     }
 }
 

@@ -336,19 +336,28 @@ fn sqlite(values: Vec<Value>) -> sqlx::Result<SqliteArguments<'static>> {
 }
 
 /// The statement with its `?`s numbered (`$1`, …; a JSON value's cast to `jsonb`), and its
-/// arguments.
+/// arguments. `?N` is the Nth value, as on SQLite (a plain `?` then follows the highest so far).
 fn postgres(sql: &str, values: Vec<Value>) -> sqlx::Result<(String, PgArguments)> {
     let mut text = String::with_capacity(sql.len() + 16);
-    let mut n = 0;
-    for c in sql.chars() {
-        if c == '?' {
-            n += 1;
-            match values.get(n - 1) {
-                Some(Value::Json(_)) => text.push_str(&format!("CAST(${n} AS jsonb)")),
-                _ => text.push_str(&format!("${n}")),
-            }
-        } else {
+    let mut highest = 0;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '?' {
             text.push(c);
+            continue;
+        }
+        let mut digits = String::new();
+        while let Some(digit) = chars.next_if(char::is_ascii_digit) {
+            digits.push(digit);
+        }
+        let n = match digits.parse::<usize>() {
+            Ok(n) => n,
+            Err(_) => highest + 1,
+        };
+        highest = highest.max(n);
+        match values.get(n.wrapping_sub(1)) {
+            Some(Value::Json(_)) => text.push_str(&format!("CAST(${n} AS jsonb)")),
+            _ => text.push_str(&format!("${n}")),
         }
     }
     let mut arguments = PgArguments::default();
@@ -379,5 +388,15 @@ mod tests {
             sql,
             "UPDATE t SET a = $1, b = CAST($2 AS jsonb) WHERE c = $3"
         );
+    }
+
+    #[test]
+    fn numbered_placeholders_keep_their_numbers() {
+        let (sql, _) = postgres(
+            "SELECT ?2, ?1, ?, ?1",
+            vec![Value::json("{}"), "b".into(), "c".into()],
+        )
+        .unwrap();
+        assert_eq!(sql, "SELECT $2, CAST($1 AS jsonb), $3, CAST($1 AS jsonb)");
     }
 }

@@ -6,11 +6,12 @@ use rusqlite::types::Value;
 use rusqlite::OptionalExtension;
 use time::OffsetDateTime;
 
+use super::db::{self, Tx};
 use super::{timestamp, Store};
 use crate::error::{AppError, AppResult};
 use crate::query::devices::{
-    column, csv_expression, json_expression, next_page, top_level, DeviceCursor, DeviceQuery,
-    Dialect,
+    column, csv_expression, json_expression, json_expression_in, next_page, top_level,
+    DeviceCursor, DeviceQuery, Dialect,
 };
 use crate::query::sql::Sql;
 
@@ -103,6 +104,22 @@ impl Store {
         T: Send + 'static,
         R: Fn(String) -> AppResult<T> + Send + 'static,
     {
+        if let Some(pool) = self.postgres() {
+            let (rows, next) = super::postgres::list_devices_json(pool, query, after, top).await?;
+            let devices = rows
+                .into_iter()
+                .map(render)
+                .collect::<AppResult<Vec<_>>>()?;
+            let count = match with_count {
+                true => Some(self.count_devices(query).await?),
+                false => None,
+            };
+            return Ok(DevicePage {
+                devices,
+                next,
+                count,
+            });
+        }
         let json = match &query.select {
             Some(fields) => json_expression(fields.iter().copied()),
             None => device_json().to_owned(),
@@ -208,26 +225,63 @@ impl Store {
                 }
             }
         };
-        let selected: Vec<String> = columns.iter().map(|field| csv_expression(field)).collect();
-        let conditions = query.conditions(None, &self.removed.ids(), false);
+        let dialect = self.dialect();
+        let selected: Vec<String> = columns
+            .iter()
+            .map(|field| csv_expression(field, dialect))
+            .collect();
+        let conditions = match dialect {
+            Dialect::Sqlite => query.conditions(None, &self.removed.ids(), false),
+            Dialect::Postgres => {
+                let mut conditions = super::postgres::conditions(&query, None);
+                conditions.text.insert_str(0, " WHERE ");
+                conditions
+            }
+        };
         let sql = format!(
             "SELECT {} FROM devices{} ORDER BY {}",
             selected.join(", "),
             conditions.text,
-            query.order().order_by(Dialect::Sqlite)
+            query.order().order_by(dialect)
         );
-        let mut select = sqlx::query(&sql);
-        for param in &conditions.params {
-            select = select.bind(param.clone());
-        }
-        let mut rows = select.fetch(&self.sqlite().exporter);
+        // Rows as they come, each a record of text columns.
+        let text = match dialect {
+            Dialect::Sqlite => sql,
+            Dialect::Postgres => crate::query::sql::numbered(&sql),
+        };
+        let width = selected.len();
+        let mut rows: futures_util::stream::BoxStream<'_, sqlx::Result<Vec<Option<String>>>> =
+            match self.postgres() {
+                None => {
+                    let mut select = sqlx::query(&text);
+                    for param in &conditions.params {
+                        select = select.bind(param.clone());
+                    }
+                    select
+                        .fetch(&self.sqlite().exporter)
+                        .map(move |row| {
+                            let row = row?;
+                            (0..width).map(|index| row.try_get(index)).collect()
+                        })
+                        .boxed()
+                }
+                Some(pool) => {
+                    let mut select = sqlx::query(&text).persistent(false);
+                    for param in &conditions.params {
+                        select = select.bind(param.clone());
+                    }
+                    select
+                        .fetch(pool)
+                        .map(move |row| {
+                            let row = row?;
+                            (0..width).map(|index| row.try_get(index)).collect()
+                        })
+                        .boxed()
+                }
+            };
         let mut records = Vec::with_capacity(chunk);
         while let Some(row) = rows.next().await {
-            let record = row.and_then(|row| {
-                (0..selected.len())
-                    .map(|index| row.try_get::<Option<String>, _>(index))
-                    .collect::<sqlx::Result<Vec<_>>>()
-            });
+            let record = row;
             match record {
                 Ok(record) => records.push(record),
                 Err(error) => {
@@ -287,6 +341,9 @@ impl Store {
     /// How many devices match. A count is kept, per query, until the devices change: a list
     /// asks for the same count on every page, and counting a million rows is a scan.
     pub async fn count_devices(&self, query: &DeviceQuery) -> AppResult<u64> {
+        if let Some(pool) = self.postgres() {
+            return self.count_on_postgres(pool, query).await;
+        }
         let conditions = query.conditions(None, &self.removed.ids(), false);
         let key = format!("{}\u{0}{:?}", conditions.text, conditions.params);
         // The generation and the count are read in one snapshot, so they belong together.
@@ -309,16 +366,53 @@ impl Store {
         Ok(count)
     }
 
+    /// [`Store::count_devices`] on PostgreSQL: the generation and the count read in one
+    /// snapshot, the count kept for that generation as on SQLite.
+    async fn count_on_postgres(&self, pool: &sqlx::PgPool, query: &DeviceQuery) -> AppResult<u64> {
+        let key = format!(
+            "{:?}\u{0}{:?}",
+            query.filter.as_ref().map(|f| (&f.text, &f.params)),
+            query.search.as_ref().map(|s| (&s.text, &s.params))
+        );
+        let mut snapshot = pool.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *snapshot)
+            .await?;
+        let generation: i64 =
+            db::query_scalar("SELECT generation FROM devices_generation WHERE id = 1")
+                .fetch_one(&mut *snapshot)
+                .await?;
+        if let Some(count) = self.counts.get(&key, generation) {
+            return Ok(count);
+        }
+        let count = super::postgres::count_devices(&mut snapshot, query).await?;
+        snapshot.commit().await?;
+        self.counts.put(key, generation, count);
+        Ok(count)
+    }
+
     pub async fn device_connector(&self, id: &str) -> sqlx::Result<Option<String>> {
-        sqlx::query_scalar(&format!(
-            "SELECT connector_id FROM devices WHERE id = ? AND connector_id NOT IN ({REMOVED}) AND {SHOWN}"
+        db::query_scalar(format!(
+            "SELECT connector_id FROM devices WHERE id = ? AND {}",
+            shown(self.dialect())
         ))
         .bind(id)
-        .fetch_optional(self.reader())
+        .fetch_optional(self.read())
         .await
     }
 
     pub async fn device(&self, id: &str) -> AppResult<Option<Device>> {
+        if self.postgres().is_some() {
+            let json: Option<String> = db::query_scalar(format!(
+                "SELECT {} FROM devices WHERE id = ? AND {}",
+                json_expression_in(top_level(), Dialect::Postgres),
+                shown(Dialect::Postgres)
+            ))
+            .bind(id)
+            .fetch_optional(self.read())
+            .await?;
+            return json.as_deref().map(decoded).transpose();
+        }
         let id = id.to_owned();
         self.with_page_reader(move |connection| {
             let sql = format!(
@@ -347,8 +441,8 @@ impl Store {
         reject_repeated_ids(devices.iter().map(|d| d.id.as_str()), "devices")?;
         let _turn = self.upload_turn(connector_id).await;
         let _bulk = self.bulk_turn().await;
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        if completed_sync(&mut *tx, connector_id, sync_id)
+        let mut tx = self.begin().await?;
+        if completed_sync(&mut tx, connector_id, sync_id)
             .await?
             .is_some()
         {
@@ -358,12 +452,12 @@ impl Store {
         }
         let batch = serde_json::to_string(devices).expect("devices serialize");
         reject_foreign_devices(&mut tx, connector_id, DeviceSource::Json(&batch)).await?;
-        sqlx::query("DELETE FROM sync_batches WHERE connector_id = ? AND sync_id <> ?")
+        db::query("DELETE FROM sync_batches WHERE connector_id = ? AND sync_id <> ?")
             .bind(connector_id)
             .bind(sync_id)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
-        sqlx::query(
+        db::query(
             "INSERT INTO sync_batches (sync_id, connector_id, batch_index, devices, received_at)
              VALUES (?, ?, ?, ?, ?)
              ON CONFLICT (connector_id, sync_id, batch_index) DO UPDATE SET devices = excluded.devices,
@@ -372,9 +466,9 @@ impl Store {
         .bind(sync_id)
         .bind(connector_id)
         .bind(batch_index)
-        .bind(batch)
+        .bind(db::Value::json(batch))
         .bind(timestamp(now))
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         tx.commit().await?;
         Ok(())
@@ -426,22 +520,22 @@ impl Store {
         // The connector's uploads take turns: its batches, deltas and device sets stay as they
         // are until this completion ends, so the reads below may be made on a reader.
         let _turn = self.upload_turn(connector_id).await;
-        if let Some(done) = completed_sync(self.reader(), connector_id, sync_id).await? {
+        if let Some(done) = completed_sync(self.read(), connector_id, sync_id).await? {
             return Ok(done);
         }
-        let staged = staged_batches(self.reader(), connector_id, sync_id).await?;
+        let staged = staged_batches(self.read(), connector_id, sync_id).await?;
         if !is_done(staged) {
             return Err(self
                 .missing_batches(connector_id, sync_id, batch_count, staged)
                 .await);
         }
-        let repeated: Option<String> = sqlx::query_scalar(&format!(
-            "SELECT device_id FROM ({}) GROUP BY device_id HAVING COUNT(*) > 1 LIMIT 1",
-            DeviceSource::Staged(sync_id).ids()
+        let repeated: Option<String> = db::query_scalar(format!(
+            "SELECT device_id FROM ({}) ids GROUP BY device_id HAVING COUNT(*) > 1 LIMIT 1",
+            DeviceSource::Staged(sync_id).ids(self.dialect())
         ))
         .bind(connector_id)
         .bind(sync_id)
-        .fetch_optional(self.reader())
+        .fetch_optional(self.read())
         .await?;
         if let Some(id) = repeated {
             return Err(AppError::Conflict(format!(
@@ -480,36 +574,35 @@ impl Store {
     /// A new, hidden device set for the connector: the shown set and the new one. A set an
     /// earlier completion left unfinished is abandoned.
     async fn begin_device_set(&self, connector_id: &str) -> AppResult<(i64, i64)> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        let shown: Option<i64> = sqlx::query_scalar(
+        let mut tx = self.begin().await?;
+        let shown: Option<i64> = db::query_scalar(
             "SELECT device_set FROM connectors WHERE id = ? AND removed_at IS NULL",
         )
         .bind(connector_id)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut tx)
         .await?;
         let Some(shown) = shown else {
             return Err(offboarded());
         };
-        sqlx::query(
+        db::query(
             "UPDATE hidden_device_sets SET state = 'dying' WHERE connector_id = ? AND state = 'pending'",
         )
         .bind(connector_id)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
-        let pending: i64 = sqlx::query_scalar(
-            "SELECT MAX(?2, COALESCE(MAX(device_set), 0)) + 1 FROM hidden_device_sets
-             WHERE connector_id = ?1",
+        let highest_hidden: i64 = db::query_scalar(
+            "SELECT COALESCE(MAX(device_set), 0) FROM hidden_device_sets WHERE connector_id = ?",
         )
         .bind(connector_id)
-        .bind(shown)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut tx)
         .await?;
-        sqlx::query(
+        let pending = shown.max(highest_hidden) + 1;
+        db::query(
             "INSERT INTO hidden_device_sets (connector_id, device_set, state) VALUES (?, ?, 'pending')",
         )
         .bind(connector_id)
         .bind(pending)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         tx.commit().await?;
         Ok((shown, pending))
@@ -529,13 +622,13 @@ impl Store {
         let mut tally = Tally::default();
         let mut slice = FIRST_SLICE;
         for index in 0..batch_count {
-            let batch: String = sqlx::query_scalar(
-                "SELECT devices FROM sync_batches WHERE connector_id = ? AND sync_id = ? AND batch_index = ?",
+            let batch: String = db::query_scalar(
+                "SELECT CAST(devices AS text) FROM sync_batches WHERE connector_id = ? AND sync_id = ? AND batch_index = ?",
             )
             .bind(connector_id)
             .bind(sync_id)
             .bind(index)
-            .fetch_one(self.reader())
+            .fetch_one(self.read())
             .await?;
             let devices: Vec<&serde_json::value::RawValue> = serde_json::from_str(&batch)
                 .map_err(|error| AppError::Internal(format!("a staged batch: {error}")))?;
@@ -546,15 +639,15 @@ impl Store {
                 let json = serde_json::to_string(part).expect("devices serialize");
                 let bulk = self.bulk_turn().await;
                 let started = std::time::Instant::now();
-                let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-                let still: Option<i64> = sqlx::query_scalar(
-                    "SELECT 1 FROM hidden_device_sets h JOIN connectors c ON c.id = h.connector_id
+                let mut tx = self.begin().await?;
+                let still: Option<i64> = db::query_scalar(
+                    "SELECT h.device_set FROM hidden_device_sets h JOIN connectors c ON c.id = h.connector_id
                      WHERE h.connector_id = ? AND h.device_set = ? AND h.state = 'pending'
                        AND c.removed_at IS NULL",
                 )
                 .bind(connector_id)
                 .bind(pending)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut tx)
                 .await?;
                 if still.is_none() {
                     return Err(offboarded());
@@ -564,14 +657,14 @@ impl Store {
                 let (known, changed) =
                     compare_devices(&mut tx, connector_id, source, shown).await?;
                 insert_devices(&mut tx, connector_id, source, pending, synced_at).await?;
-                sqlx::query(
+                db::query(
                     "UPDATE hidden_device_sets SET devices = devices + ?
                      WHERE connector_id = ? AND device_set = ?",
                 )
                 .bind(part.len() as i64)
                 .bind(connector_id)
                 .bind(pending)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
                 tx.commit().await?;
                 drop(bulk);
@@ -602,13 +695,13 @@ impl Store {
         tally: Tally,
         synced_at: &str,
     ) -> AppResult<SyncResult> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin().await?;
         // The shown set's size, as its last sync recorded it (no count of its rows here).
-        let before: i64 = sqlx::query_scalar("SELECT shown_devices FROM connectors WHERE id = ?")
+        let before: i64 = db::query_scalar("SELECT shown_devices FROM connectors WHERE id = ?")
             .bind(connector_id)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut tx)
             .await?;
-        let shown_now = sqlx::query(
+        let shown_now = db::query(
             "UPDATE connectors SET device_set = ?3 WHERE id = ?1 AND device_set = ?2
                AND removed_at IS NULL
                AND EXISTS (SELECT 1 FROM hidden_device_sets WHERE connector_id = ?1
@@ -617,25 +710,24 @@ impl Store {
         .bind(connector_id)
         .bind(shown)
         .bind(pending)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        .execute(&mut tx)
+        .await?;
         if shown_now == 0 {
             return Err(offboarded());
         }
-        sqlx::query("DELETE FROM hidden_device_sets WHERE connector_id = ? AND device_set = ?")
+        db::query("DELETE FROM hidden_device_sets WHERE connector_id = ? AND device_set = ?")
             .bind(connector_id)
             .bind(pending)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
-        sqlx::query(
+        db::query(
             "INSERT INTO hidden_device_sets (connector_id, device_set, state, devices)
              VALUES (?, ?, 'dying', ?)",
         )
         .bind(connector_id)
         .bind(shown)
         .bind(before)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         // The devices of the old set that the sync no longer has are removed with it.
         let removed = (before as u64).saturating_sub(tally.known);
@@ -658,22 +750,22 @@ impl Store {
             "a full sync's devices are shown"
         );
         // The staged batches are no longer needed (a repeated completion finds the sync).
-        sqlx::query("DELETE FROM sync_batches WHERE connector_id = ?")
+        db::query("DELETE FROM sync_batches WHERE connector_id = ?")
             .bind(connector_id)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(result)
     }
 
     /// Marks a hidden set unfinished: its devices are deleted in the background.
     async fn abandon_device_set(&self, connector_id: &str, pending: i64) -> sqlx::Result<()> {
-        sqlx::query(
+        db::query(
             "UPDATE hidden_device_sets SET state = 'dying' WHERE connector_id = ? AND device_set = ?
                AND state = 'pending'",
         )
         .bind(connector_id)
         .bind(pending)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -696,13 +788,13 @@ impl Store {
         }
         // Staged indexes are below batch_count here; the first missing ones are found among
         // the first NAMED + staged indexes, read in order.
-        let present: sqlx::Result<Vec<u32>> = sqlx::query_scalar(
+        let present: sqlx::Result<Vec<i64>> = db::query_scalar(
             "SELECT batch_index FROM sync_batches WHERE connector_id = ? AND sync_id = ? ORDER BY batch_index LIMIT ?",
         )
         .bind(connector_id)
         .bind(sync_id)
         .bind(i64::from(NAMED) + i64::from(staged))
-        .fetch_all(self.reader())
+        .fetch_all(self.read())
         .await;
         let present = match present {
             Ok(present) => present,
@@ -710,7 +802,7 @@ impl Store {
         };
         let missing = batch_count - staged.min(batch_count);
         let named: Vec<String> = (0..batch_count)
-            .filter(|index| present.binary_search(index).is_err())
+            .filter(|index| present.binary_search(&i64::from(*index)).is_err())
             .take(NAMED as usize)
             .map(|index| index.to_string())
             .collect();
@@ -737,15 +829,15 @@ impl Store {
         reject_repeated_ids(delta.upserts.iter().map(|d| d.id.as_str()), "upserts")?;
         reject_repeated_ids(delta.removals.iter().map(String::as_str), "removals")?;
         let _turn = self.upload_turn(connector_id).await;
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        if let Some(done) = completed_sync(&mut *tx, connector_id, sync_id).await? {
+        let mut tx = self.begin().await?;
+        if let Some(done) = completed_sync(&mut tx, connector_id, sync_id).await? {
             return Ok(done);
         }
-        let shown: Option<i64> = sqlx::query_scalar(
+        let shown: Option<i64> = db::query_scalar(
             "SELECT device_set FROM connectors WHERE id = ? AND removed_at IS NULL",
         )
         .bind(connector_id)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut tx)
         .await?;
         let Some(shown) = shown else {
             return Err(offboarded());
@@ -763,22 +855,23 @@ impl Store {
             &synced_at,
         )
         .await?;
-        changed += sqlx::query(
+        let removed = DeviceSource::Ids(&removals);
+        changed += db::query(format!(
             "DELETE FROM devices WHERE connector_id = ?1 AND device_set = ?3
-               AND id IN (SELECT value FROM json_each(?2))",
-        )
+               AND id IN ({})",
+            removed.ids(tx.dialect())
+        ))
         .bind(connector_id)
-        .bind(&removals)
+        .bind(removed.bound())
         .bind(shown)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        let device_count: i64 = sqlx::query_scalar(
+        .execute(&mut tx)
+        .await?;
+        let device_count: i64 = db::query_scalar(
             "SELECT COUNT(*) FROM devices WHERE connector_id = ? AND device_set = ?",
         )
         .bind(connector_id)
         .bind(shown)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut tx)
         .await?;
         let result = record_sync(
             &mut tx,
@@ -842,8 +935,6 @@ fn offboarded() -> AppError {
     AppError::Conflict("The hierarchy was offboarded: its devices take no more syncs.".into())
 }
 
-type Tx<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
-
 /// The connectors offboarded whose devices are still being deleted.
 const REMOVED: &str = "SELECT id FROM connectors WHERE removed_at IS NOT NULL";
 
@@ -857,28 +948,39 @@ const IN_SHOWN_SET: &str =
 pub(crate) const SHOWN: &str =
     "(+connector_id, +device_set) NOT IN (SELECT connector_id, device_set FROM hidden_device_sets)";
 
+/// The devices All devices shows, of connectors not offboarded, as a condition in `dialect`.
+fn shown(dialect: Dialect) -> String {
+    match dialect {
+        Dialect::Sqlite => format!("connector_id NOT IN ({REMOVED}) AND {SHOWN}"),
+        Dialect::Postgres => super::postgres::SHOWN.to_owned(),
+    }
+}
+
 /// How many batches of this sync are staged, and the highest index among them.
 async fn staged_batches<'e>(
-    executor: impl sqlx::SqliteExecutor<'e>,
+    executor: impl Into<db::On<'e>>,
     connector_id: &str,
     sync_id: &str,
 ) -> sqlx::Result<(u32, Option<u32>)> {
-    sqlx::query_as(
+    let (count, highest): (i64, Option<i64>) = db::query_as(
         "SELECT COUNT(*), MAX(batch_index) FROM sync_batches WHERE connector_id = ? AND sync_id = ?",
     )
     .bind(connector_id)
     .bind(sync_id)
     .fetch_one(executor)
-    .await
+    .await?;
+    // Indexes are below MAX_BATCHES (a u32), and so is their count.
+    let narrow = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
+    Ok((narrow(count), highest.map(narrow)))
 }
 
 async fn completed_sync<'e>(
-    executor: impl sqlx::SqliteExecutor<'e>,
+    executor: impl Into<db::On<'e>>,
     connector_id: &str,
     sync_id: &str,
 ) -> AppResult<Option<SyncResult>> {
     let row: Option<(i64, i64)> =
-        sqlx::query_as("SELECT device_count, changed FROM syncs WHERE connector_id = ? AND id = ?")
+        db::query_as("SELECT device_count, changed FROM syncs WHERE connector_id = ? AND id = ?")
             .bind(connector_id)
             .bind(sync_id)
             .fetch_optional(executor)
@@ -891,7 +993,7 @@ async fn completed_sync<'e>(
 }
 
 async fn record_sync(
-    tx: &mut Tx<'_>,
+    tx: &mut Tx,
     connector_id: &str,
     sync_id: &str,
     kind: &str,
@@ -899,7 +1001,7 @@ async fn record_sync(
     device_count: u64,
     synced_at: &str,
 ) -> AppResult<SyncResult> {
-    sqlx::query(
+    db::query(
         "INSERT INTO syncs (id, connector_id, kind, completed_at, device_count, changed) VALUES (?, ?, ?, ?, ?, ?)",
     )
     .bind(sync_id)
@@ -908,13 +1010,13 @@ async fn record_sync(
     .bind(synced_at)
     .bind(device_count as i64)
     .bind(changed as i64)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
-    sqlx::query("UPDATE connectors SET last_sync_at = ?, shown_devices = ? WHERE id = ?")
+    db::query("UPDATE connectors SET last_sync_at = ?, shown_devices = ? WHERE id = ?")
         .bind(synced_at)
         .bind(device_count as i64)
         .bind(connector_id)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     Ok(SyncResult {
         sync_id: sync_id.to_owned(),
@@ -923,9 +1025,9 @@ async fn record_sync(
     })
 }
 
-/// Where an upload's devices are read from, in SQL: SQLite's JSON functions read the devices
-/// (`SiteDevice` as the protocol sends them) so that each step is one statement over all of
-/// them, not one round trip per device.
+/// Where an upload's devices are read from, in SQL: the database's JSON functions read the
+/// devices (`SiteDevice` as the protocol sends them) so that each step is one statement over all
+/// of them, not one round trip per device.
 #[derive(Clone, Copy)]
 enum DeviceSource<'a> {
     /// The batches staged for this full sync (its id bound as `?2`, the connector as `?1`).
@@ -936,15 +1038,24 @@ enum DeviceSource<'a> {
     Ids(&'a str),
 }
 
-/// A device's id in a [`DeviceSource`] row.
-const DEVICE_ID: &str = "json_extract(j.value, '$.id')";
+/// A device's id in a [`DeviceSource`] row (compared byte by byte, as the stored ids are).
+fn device_id(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => "json_extract(j.value, '$.id')",
+        Dialect::Postgres => "((j.value ->> 'id') COLLATE \"C\")",
+    }
+}
 
 impl<'a> DeviceSource<'a> {
     /// The rows, each device as `j` (in upload order).
-    fn rows(self) -> &'static str {
-        match self {
-            Self::Staged(_) => "sync_batches b, json_each(b.devices) j",
-            Self::Json(_) | Self::Ids(_) => "json_each(?2) j",
+    fn rows(self, dialect: Dialect) -> &'static str {
+        match (self, dialect) {
+            (Self::Staged(_), Dialect::Sqlite) => "sync_batches b, json_each(b.devices) j",
+            (_, Dialect::Sqlite) => "json_each(?2) j",
+            (Self::Staged(_), Dialect::Postgres) => {
+                "sync_batches b, jsonb_array_elements(b.devices) j(value)"
+            }
+            (_, Dialect::Postgres) => "jsonb_array_elements(?2) j(value)",
         }
     }
 
@@ -956,26 +1067,29 @@ impl<'a> DeviceSource<'a> {
         }
     }
 
-    fn id(self) -> &'static str {
-        match self {
-            Self::Ids(_) => "j.value",
-            _ => DEVICE_ID,
+    fn id(self, dialect: Dialect) -> &'static str {
+        match (self, dialect) {
+            (Self::Ids(_), Dialect::Sqlite) => "j.value",
+            (Self::Ids(_), Dialect::Postgres) => "((j.value #>> '{}') COLLATE \"C\")",
+            _ => device_id(dialect),
         }
     }
 
     /// The ids of this source's devices, as a query (column `device_id`).
-    fn ids(self) -> String {
+    fn ids(self, dialect: Dialect) -> String {
         format!(
             "SELECT {} AS device_id FROM {} WHERE {}",
-            self.id(),
-            self.rows(),
+            self.id(dialect),
+            self.rows(dialect),
             self.filter()
         )
     }
 
-    fn bound(self) -> &'a str {
+    /// What `?2` is: the sync's id, or the devices' JSON.
+    fn bound(self) -> db::Value {
         match self {
-            Self::Staged(text) | Self::Json(text) | Self::Ids(text) => text,
+            Self::Staged(sync_id) => sync_id.into(),
+            Self::Json(json) | Self::Ids(json) => db::Value::json(json),
         }
     }
 }
@@ -1003,23 +1117,24 @@ fn reject_repeated_ids<'a>(ids: impl Iterator<Item = &'a str>, field: &str) -> A
 /// A site may only upload its own devices: one that another connector shows or is writing (in a
 /// pending set) rejects the whole upload.
 async fn reject_foreign_devices(
-    tx: &mut Tx<'_>,
+    tx: &mut Tx,
     connector_id: &str,
     source: DeviceSource<'_>,
 ) -> AppResult<()> {
-    let foreign: Option<String> = sqlx::query_scalar(&format!(
+    let dialect = tx.dialect();
+    let foreign: Option<String> = db::query_scalar(format!(
         "SELECT d.id FROM {} JOIN devices d ON d.id = {} WHERE {} AND d.connector_id <> ?1
            AND d.connector_id NOT IN ({REMOVED})
            AND (d.connector_id, d.device_set) NOT IN
                (SELECT connector_id, device_set FROM hidden_device_sets WHERE state = 'dying')
          LIMIT 1",
-        source.rows(),
-        source.id(),
+        source.rows(dialect),
+        source.id(dialect),
         source.filter()
     ))
     .bind(connector_id)
     .bind(source.bound())
-    .fetch_optional(&mut **tx)
+    .fetch_optional(&mut *tx)
     .await?;
     match foreign {
         Some(id) => Err(AppError::Conflict(format!(
@@ -1032,25 +1147,42 @@ async fn reject_foreign_devices(
 /// The columns an upload sets from a device as the site sent it (`{v}`, a `SiteDevice` as JSON),
 /// each with its value's SQL: the fields a site sends (besides its id; the server sets the
 /// connector, the sync time and the hierarchy's name and site code).
-fn site_columns() -> &'static [(&'static str, String)] {
-    static COLUMNS: std::sync::OnceLock<Vec<(&'static str, String)>> = std::sync::OnceLock::new();
-    COLUMNS.get_or_init(|| {
+fn site_columns(dialect: Dialect) -> &'static [(&'static str, String)] {
+    static SQLITE: std::sync::OnceLock<Vec<(&'static str, String)>> = std::sync::OnceLock::new();
+    static POSTGRES: std::sync::OnceLock<Vec<(&'static str, String)>> = std::sync::OnceLock::new();
+    let columns = || {
         DEVICE_FIELDS
             .iter()
             .filter(|field| field.from_site)
-            .map(|field| {
-                // A list stays JSON; everything else is read as SQL text, number or NULL.
-                let arrow = match field.field_type {
-                    FieldType::List => "->",
-                    _ => "->>",
-                };
-                (
-                    column(field),
-                    format!("{{v}} {arrow} '{}'", field.json_path()),
-                )
-            })
+            .map(|field| (column(field), site_expression(field, dialect)))
             .collect()
-    })
+    };
+    match dialect {
+        Dialect::Sqlite => SQLITE.get_or_init(columns),
+        Dialect::Postgres => POSTGRES.get_or_init(columns),
+    }
+}
+
+/// A site field's value in the device JSON `{v}`, as its column holds it.
+fn site_expression(field: &admin_api::fields::Field, dialect: Dialect) -> String {
+    match dialect {
+        Dialect::Sqlite => {
+            // A list stays JSON; everything else is read as SQL text, number or NULL.
+            let arrow = match field.field_type {
+                FieldType::List => "->",
+                _ => "->>",
+            };
+            format!("{{v}} {arrow} '{}'", field.json_path())
+        }
+        Dialect::Postgres => {
+            let path = format!("'{{{}}}'", field.name.replace('/', ","));
+            match field.field_type {
+                FieldType::List => format!("({{v}} #> {path})"),
+                FieldType::Bool => format!("CAST({{v}} #>> {path} AS boolean)"),
+                _ => format!("(({{v}} #>> {path}) COLLATE \"C\")"),
+            }
+        }
+    }
 }
 
 /// A site column's value read from the device JSON `value`.
@@ -1060,41 +1192,52 @@ fn site_value(expression: &str, value: &str) -> String {
 
 /// Which site columns of the stored device `d` the device JSON `device` changes, a bit per
 /// column (0: none).
-fn change_mask(device: &str) -> String {
-    site_columns()
+fn change_mask(device: &str, dialect: Dialect) -> String {
+    let bits: Vec<String> = site_columns(dialect)
         .iter()
         .enumerate()
         .map(|(bit, (column, expression))| {
-            format!(
-                "((d.{column} IS NOT {}) << {bit})",
-                site_value(expression, device)
-            )
+            let value = site_value(expression, device);
+            match dialect {
+                Dialect::Sqlite => format!("((d.{column} IS NOT {value}) << {bit})"),
+                Dialect::Postgres => format!(
+                    "(CASE WHEN d.{column} IS DISTINCT FROM {value} THEN {} ELSE 0 END)",
+                    1_i64 << bit
+                ),
+            }
         })
-        .collect::<Vec<_>>()
-        .join(" | ")
+        .collect();
+    match dialect {
+        Dialect::Sqlite => bits.join(" | "),
+        Dialect::Postgres => format!("CAST({} AS bigint)", bits.join(" + ")),
+    }
 }
 
 /// Of the devices of `source`: how many the connector's device set `set` has, and how many are
 /// new to it or change one it has.
 async fn compare_devices(
-    tx: &mut Tx<'_>,
+    tx: &mut Tx,
     connector_id: &str,
     source: DeviceSource<'_>,
     set: i64,
 ) -> sqlx::Result<(u64, u64)> {
-    let (known, changed): (i64, i64) = sqlx::query_as(&format!(
-        "SELECT COUNT(d.rowid), COALESCE(SUM(d.rowid IS NULL OR ({}) <> 0), 0)
+    let dialect = tx.dialect();
+    let rowid = dialect.rowid();
+    let (known, changed): (i64, i64) = db::query_as(format!(
+        "SELECT COUNT(d.{rowid}),
+            COALESCE(SUM(CASE WHEN d.{rowid} IS NULL OR ({}) <> 0 THEN 1 ELSE 0 END), 0)
          FROM {} LEFT JOIN devices d
-           ON d.id = {DEVICE_ID} AND d.connector_id = ?1 AND d.device_set = ?3
+           ON d.id = {} AND d.connector_id = ?1 AND d.device_set = ?3
          WHERE {}",
-        change_mask("j.value"),
-        source.rows(),
+        change_mask("j.value", dialect),
+        source.rows(dialect),
+        device_id(dialect),
         source.filter()
     ))
     .bind(connector_id)
     .bind(source.bound())
     .bind(set)
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *tx)
     .await?;
     Ok((known as u64, changed as u64))
 }
@@ -1102,36 +1245,40 @@ async fn compare_devices(
 /// Inserts the devices of `source` that the connector's device set `set` does not have yet;
 /// how many.
 async fn insert_devices(
-    tx: &mut Tx<'_>,
+    tx: &mut Tx,
     connector_id: &str,
     source: DeviceSource<'_>,
     set: i64,
     synced_at: &str,
 ) -> sqlx::Result<u64> {
-    let columns: Vec<&str> = site_columns().iter().map(|(column, _)| *column).collect();
-    let values: Vec<String> = site_columns()
+    let dialect = tx.dialect();
+    let columns: Vec<&str> = site_columns(dialect)
+        .iter()
+        .map(|(column, _)| *column)
+        .collect();
+    let values: Vec<String> = site_columns(dialect)
         .iter()
         .map(|(_, expression)| site_value(expression, "j.value"))
         .collect();
-    Ok(sqlx::query(&format!(
+    let id = device_id(dialect);
+    db::query(format!(
         "INSERT INTO devices (id, connector_id, device_set, last_sync_at, hierarchy_name, site_code, {})
-         SELECT {DEVICE_ID}, ?1, ?4, ?3,
+         SELECT {id}, ?1, ?4, ?3,
             (SELECT hierarchy_name FROM connectors WHERE id = ?1),
             (SELECT site_code FROM connectors WHERE id = ?1), {}
          FROM {} WHERE {} AND NOT EXISTS (SELECT 1 FROM devices d
-            WHERE d.id = {DEVICE_ID} AND d.connector_id = ?1 AND d.device_set = ?4)",
+            WHERE d.id = {id} AND d.connector_id = ?1 AND d.device_set = ?4)",
         columns.join(", "),
         values.join(", "),
-        source.rows(),
+        source.rows(dialect),
         source.filter()
     ))
     .bind(connector_id)
     .bind(source.bound())
     .bind(synced_at)
     .bind(set)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected())
+    .execute(&mut *tx)
+    .await
 }
 
 /// Inserts the new devices of `source` into the connector's device set `set` and writes the
@@ -1143,43 +1290,69 @@ async fn insert_devices(
 /// updates those few indexes, not every column's. Devices are grouped by which columns changed,
 /// one statement per group.
 async fn upsert_devices(
-    tx: &mut Tx<'_>,
+    tx: &mut Tx,
     connector_id: &str,
     source: DeviceSource<'_>,
     set: i64,
     synced_at: &str,
 ) -> AppResult<u64> {
+    let dialect = tx.dialect();
+    let rowid = dialect.rowid();
     // Which columns of each stored device the upload changes (before the new devices are
     // inserted, so that only stored ones are compared). CROSS JOIN keeps the upload as the outer
     // loop: SQLite would otherwise walk the connector's devices and read the whole upload for
-    // each.
-    sqlx::query("DROP TABLE IF EXISTS temp.changed_devices")
-        .execute(&mut **tx)
+    // each. PostgreSQL's table goes at commit.
+    let (table, create) = match dialect {
+        Dialect::Sqlite => (
+            "temp.changed_devices",
+            "CREATE TEMP TABLE changed_devices AS
+             SELECT d.rowid AS rid, j.value AS device, {mask} AS mask
+             FROM {rows} CROSS JOIN devices d ON d.id = {id}
+             WHERE {filter} AND d.connector_id = ?1 AND d.device_set = ?3 AND mask <> 0",
+        ),
+        Dialect::Postgres => (
+            "pg_temp.changed_devices",
+            // Made first: a CREATE TABLE AS takes no bound values there.
+            "INSERT INTO changed_devices
+             SELECT * FROM (SELECT d.seq AS rid, j.value AS device, {mask} AS mask
+                 FROM {rows} JOIN devices d ON d.id = {id}
+                 WHERE {filter} AND d.connector_id = ?1 AND d.device_set = ?3) changes
+             WHERE mask <> 0",
+        ),
+    };
+    db::query(format!("DROP TABLE IF EXISTS {table}"))
+        .execute(&mut *tx)
         .await?;
-    sqlx::query(&format!(
-        "CREATE TEMP TABLE changed_devices AS
-         SELECT d.rowid AS rid, j.value AS device, {} AS mask
-         FROM {} CROSS JOIN devices d ON d.id = {DEVICE_ID}
-         WHERE {} AND d.connector_id = ?1 AND d.device_set = ?3 AND mask <> 0",
-        change_mask("j.value"),
-        source.rows(),
-        source.filter()
-    ))
+    if dialect == Dialect::Postgres {
+        db::query(
+            "CREATE TEMP TABLE changed_devices (rid bigint, device jsonb, mask bigint)
+             ON COMMIT DROP",
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    db::query(
+        create
+            .replace("{mask}", &change_mask("j.value", dialect))
+            .replace("{rows}", source.rows(dialect))
+            .replace("{id}", device_id(dialect))
+            .replace("{filter}", source.filter()),
+    )
     .bind(connector_id)
     .bind(source.bound())
     .bind(set)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
-    sqlx::query("CREATE INDEX temp.changed_devices_by_mask ON changed_devices (mask)")
-        .execute(&mut **tx)
+    db::query("CREATE INDEX changed_devices_by_mask ON changed_devices (mask)")
+        .execute(&mut *tx)
         .await?;
     let inserted = insert_devices(tx, connector_id, source, set, synced_at).await?;
 
-    let masks: Vec<i64> = sqlx::query_scalar("SELECT DISTINCT mask FROM temp.changed_devices")
-        .fetch_all(&mut **tx)
+    let masks: Vec<i64> = db::query_scalar(format!("SELECT DISTINCT mask FROM {table}"))
+        .fetch_all(&mut *tx)
         .await?;
     for mask in masks {
-        let set: Vec<String> = site_columns()
+        let set: Vec<String> = site_columns(dialect)
             .iter()
             .enumerate()
             .filter(|(bit, _)| mask & (1 << bit) != 0)
@@ -1187,21 +1360,21 @@ async fn upsert_devices(
                 format!("{column} = {}", site_value(expression, "c.device"))
             })
             .collect();
-        sqlx::query(&format!(
-            "UPDATE devices SET {}, last_sync_at = ?2 FROM temp.changed_devices c
-             WHERE c.mask = ?1 AND devices.rowid = c.rid",
+        db::query(format!(
+            "UPDATE devices SET {}, last_sync_at = ?2 FROM {table} c
+             WHERE c.mask = ?1 AND devices.{rowid} = c.rid",
             set.join(", ")
         ))
         .bind(mask)
         .bind(synced_at)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     }
-    let changed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM temp.changed_devices")
-        .fetch_one(&mut **tx)
+    let changed: i64 = db::query_scalar(format!("SELECT COUNT(*) FROM {table}"))
+        .fetch_one(&mut *tx)
         .await?;
-    sqlx::query("DROP TABLE temp.changed_devices")
-        .execute(&mut **tx)
+    db::query(format!("DROP TABLE {table}"))
+        .execute(&mut *tx)
         .await?;
     Ok(inserted + changed as u64)
 }

@@ -18,6 +18,26 @@ use crate::store::users::NewUser;
 use crate::store::Store;
 use crate::{Config, Server};
 
+/// The database the test servers use, chosen for the whole test process by
+/// `ATTACH_TEST_BACKEND` (`sqlite`, the default, or `postgres`): one suite for both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A fresh SQLite file in the test's temporary folder.
+    Sqlite,
+    /// A fresh database in one throwaway cluster per test process ([`postgres::shared`]).
+    Postgres,
+}
+
+impl Backend {
+    pub fn chosen() -> Self {
+        match std::env::var("ATTACH_TEST_BACKEND").as_deref() {
+            Ok("postgres") => Backend::Postgres,
+            Ok("sqlite") | Err(_) => Backend::Sqlite,
+            Ok(other) => panic!("ATTACH_TEST_BACKEND is sqlite or postgres, not {other:?}"),
+        }
+    }
+}
+
 /// The password of every account the tests make.
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -49,6 +69,13 @@ impl TestServer {
         adjust: impl FnOnce(&mut Config),
         wrap: Wrap,
     ) -> Self {
+        // ATTACH_TEST_LOG=<filter> shows the servers' logs (e.g. `admin_server=debug`).
+        if let Ok(filter) = std::env::var("ATTACH_TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_test_writer()
+                .try_init();
+        }
         let dir = tempfile::tempdir().expect("a temporary folder");
         let dist = dist.unwrap_or_else(|| {
             let dist = dir.path().join("dist");
@@ -57,10 +84,15 @@ impl TestServer {
             std::fs::write(dist.join(HASHED_ASSET), "console.log(1)").expect("the test asset");
             dist
         });
-        let mut config = Config::for_test(
-            format!("sqlite:{}", dir.path().join("db/admin.db").display()),
-            dist,
-        );
+        let database = match Backend::chosen() {
+            Backend::Sqlite => format!("sqlite:{}", dir.path().join("db/admin.db").display()),
+            Backend::Postgres => postgres::shared()
+                .await
+                .new_database()
+                .await
+                .expect("a database in the tests' cluster"),
+        };
+        let mut config = Config::for_test(database, dist);
         adjust(&mut config);
         let mut test = Self {
             url: String::new(),

@@ -21,6 +21,14 @@ const ROLE: &str = "attach";
 /// How long a starting cluster may take to accept connections.
 const READY_WITHIN: Duration = Duration::from_secs(60);
 
+/// The test process's own cluster, started when first asked for; it stops with the process.
+pub async fn shared() -> &'static Cluster {
+    static SHARED: tokio::sync::OnceCell<Cluster> = tokio::sync::OnceCell::const_new();
+    SHARED
+        .get_or_init(|| async { Cluster::start().await.expect("the tests' cluster starts") })
+        .await
+}
+
 /// A running throwaway cluster; stopped and removed when dropped (or when the process ends).
 pub struct Cluster {
     port: u16,

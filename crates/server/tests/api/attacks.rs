@@ -3,6 +3,7 @@
 
 use admin_api::protocol::MAX_BATCHES;
 use admin_api::{Collection, Device};
+use admin_server::store::db;
 use site_connector::HierarchyConfig;
 
 use crate::protocol::connector_id;
@@ -267,9 +268,9 @@ async fn onboarding_checks_the_token_first_never_waits_for_the_writer_and_is_thr
     };
     // The writer is busy (a long upload, say) while wrong tokens arrive: each is refused at
     // once, without its body being read (a malformed one is still a 401, not a 400).
-    let mut writer = app.store().pool().begin().await.unwrap();
-    sqlx::query("UPDATE connectors SET id = id")
-        .execute(&mut *writer)
+    let mut writer = app.store().begin().await.unwrap();
+    db::query("UPDATE connectors SET id = id")
+        .execute(&mut writer)
         .await
         .unwrap();
     for body in [r#"{"hierarchyId":"x"}"#, "{not json"] {

@@ -2,6 +2,7 @@
 //! in the same transaction as the change; `GET /api/v1/auditEvents` filters and pages; nothing
 //! can change or delete an event.
 
+use admin_server::store::db;
 use std::time::Duration;
 
 use admin_api::identity::{HELP_DESK_OPERATOR, INTUNE_ADMINISTRATOR};
@@ -346,24 +347,24 @@ async fn the_log_filters_by_actor_activity_resource_and_time_and_pages() {
 #[tokio::test]
 async fn the_store_refuses_to_change_or_delete_an_event() {
     let app = spawn_app().await;
-    let pool = app.store().pool();
-    let before: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events")
+    let pool = app.store().writer();
+    let before: i64 = db::query_scalar("SELECT COUNT(*) FROM audit_events")
         .fetch_one(pool)
         .await
         .unwrap();
     assert!(before > 0);
-    let update = sqlx::query("UPDATE audit_events SET actor = 'someone else'")
+    let update = db::query("UPDATE audit_events SET actor = 'someone else'")
         .execute(pool)
         .await
         .unwrap_err();
     assert!(update.to_string().contains("append-only"), "{update}");
-    let delete = sqlx::query("DELETE FROM audit_events")
+    let delete = db::query("DELETE FROM audit_events")
         .execute(pool)
         .await
         .unwrap_err();
     assert!(delete.to_string().contains("append-only"), "{delete}");
     let after: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE actor <> 'someone else'")
+        db::query_scalar("SELECT COUNT(*) FROM audit_events WHERE actor <> 'someone else'")
             .fetch_one(pool)
             .await
             .unwrap();

@@ -3,6 +3,7 @@
 //! leaves either the old devices or the new ones, never a mix, and the connector's completion
 //! sent again finishes it.
 
+use admin_server::store::db;
 use std::collections::BTreeSet;
 use std::process::Stdio;
 
@@ -257,13 +258,13 @@ async fn killed_at(point: Point) {
         slices += 1;
         assert!(slices < 1_000, "the purge ends");
     }
-    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM devices")
-        .fetch_one(store.pool())
+    let rows: i64 = db::query_scalar("SELECT COUNT(*) FROM devices")
+        .fetch_one(store.writer())
         .await
         .unwrap();
     assert_eq!(rows as usize, prepared.new.len());
-    let hidden: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM hidden_device_sets")
-        .fetch_one(store.pool())
+    let hidden: i64 = db::query_scalar("SELECT COUNT(*) FROM hidden_device_sets")
+        .fetch_one(store.writer())
         .await
         .unwrap();
     assert_eq!(hidden, 0);
@@ -399,12 +400,12 @@ async fn few_shown_among_many_hidden_rows_page_as_the_walk_does() {
         walked.push(ids);
     }
     // A replaced set waiting to be deleted, many times the shown devices.
-    sqlx::query(
+    db::query(
         "INSERT INTO hidden_device_sets (connector_id, device_set, state, devices)
          VALUES (?, 99, 'dying', 1000000)",
     )
     .bind(&connectors[0])
-    .execute(store.pool())
+    .execute(store.writer())
     .await
     .unwrap();
     assert!(store.few_shown().await.unwrap());

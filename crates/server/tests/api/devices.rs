@@ -1,6 +1,7 @@
 use std::collections::HashSet;
 
 use admin_api::{Collection, Device};
+use admin_server::store::db;
 
 use site_connector::HierarchyConfig;
 
@@ -53,8 +54,8 @@ async fn lists_every_device_once_in_name_order_through_keyset_pages() {
             None => break count,
         }
     };
-    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM devices")
-        .fetch_one(app.store().pool())
+    let stored: i64 = db::query_scalar("SELECT COUNT(*) FROM devices")
+        .fetch_one(app.store().writer())
         .await
         .unwrap();
     assert!(stored > 100, "the demo tenant has several pages");

@@ -2,6 +2,7 @@
 
 use admin_api::identity::{HELP_DESK_OPERATOR, READ_ONLY_OPERATOR};
 use admin_api::{Collection, Me, Permission, RoleDefinition, User};
+use admin_server::store::db;
 use serde_json::json;
 
 use crate::{client_with_cookie, error_of, spawn_app, TestApp, ADMIN, PASSWORD};
@@ -116,8 +117,12 @@ async fn signing_out_ends_the_session() {
 #[tokio::test]
 async fn an_idle_session_and_one_past_its_lifetime_end() {
     let app = spawn_app().await;
-    let idle = client_with_cookie(&app.session_cookie(ADMIN).await);
-    let old = client_with_cookie(&app.session_cookie(ADMIN).await);
+    let (idle_cookie, old_cookie) = (
+        app.session_cookie(ADMIN).await,
+        app.session_cookie(ADMIN).await,
+    );
+    let idle = client_with_cookie(&idle_cookie);
+    let old = client_with_cookie(&old_cookie);
     let me = |client: reqwest::Client| {
         let url = format!("{}/api/v1/me", app.url);
         async move { client.get(url).send().await.unwrap().status().as_u16() }
@@ -126,19 +131,19 @@ async fn an_idle_session_and_one_past_its_lifetime_end() {
     assert_eq!(me(old.clone()).await, 200);
     // Time passes, as the store sees it: one session was last used two hours ago (the idle
     // timeout is one hour); the other was made longer ago than a session lives.
-    let pool = app.store().pool();
-    let sessions: Vec<Vec<u8>> =
-        sqlx::query_scalar("SELECT token_hash FROM sessions ORDER BY created_at, rowid")
-            .fetch_all(pool)
-            .await
-            .unwrap();
-    let (idle_hash, old_hash) = (&sessions[sessions.len() - 2], &sessions[sessions.len() - 1]);
-    sqlx::query("UPDATE sessions SET last_seen_at = '2000-01-01T00:00:00Z' WHERE token_hash = ?")
+    let pool = app.store().writer();
+    let stored_hash = |cookie: &str| {
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert(axum::http::header::COOKIE, cookie.parse().unwrap());
+        admin_server::auth::session_hash(&headers).expect("a session cookie")
+    };
+    let (idle_hash, old_hash) = (&stored_hash(&idle_cookie), &stored_hash(&old_cookie));
+    db::query("UPDATE sessions SET last_seen_at = '2000-01-01T00:00:00Z' WHERE token_hash = ?")
         .bind(idle_hash)
         .execute(pool)
         .await
         .unwrap();
-    sqlx::query("UPDATE sessions SET expires_at = '2000-01-01T00:00:00Z' WHERE token_hash = ?")
+    db::query("UPDATE sessions SET expires_at = '2000-01-01T00:00:00Z' WHERE token_hash = ?")
         .bind(old_hash)
         .execute(pool)
         .await
@@ -292,8 +297,8 @@ async fn a_change_with_the_cookie_but_without_the_same_origin_proof_is_refused()
     let cookie = app.session_cookie(ADMIN).await;
     let tokens = format!("{}/api/v1/connectors/onboardingTokens", app.url);
     let count_tokens = || async {
-        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM onboarding_tokens")
-            .fetch_one(app.store().pool())
+        db::query_scalar::<i64>("SELECT COUNT(*) FROM onboarding_tokens")
+            .fetch_one(app.store().writer())
             .await
             .unwrap()
     };
@@ -475,10 +480,10 @@ async fn the_command_line_adds_users_and_roles_and_the_log_says_it_did() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200, "the generated password works");
-    let activities: Vec<(String, String)> = sqlx::query_as(
+    let activities: Vec<(String, String)> = db::query_as(
         "SELECT activity, actor_type FROM audit_events WHERE actor_type = 'commandLine' ORDER BY seq",
     )
-    .fetch_all(server.store().pool())
+    .fetch_all(server.store().writer())
     .await
     .unwrap();
     let activities: Vec<&str> = activities.iter().map(|(a, _)| a.as_str()).collect();

@@ -1,6 +1,7 @@
 //! A site outlives its admin center's outages: it keeps its credential in a private state file,
 //! retries for as long as the server is away, and finishes an interrupted upload exactly once.
 
+use admin_server::store::db;
 use std::time::Duration;
 
 use site_connector::state::StateFile;
@@ -22,8 +23,8 @@ fn options() -> SiteOptions {
 }
 
 async fn staged_batches(app: &crate::TestApp) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM sync_batches")
-        .fetch_one(app.store().reader())
+    db::query_scalar("SELECT COUNT(*) FROM sync_batches")
+        .fetch_one(app.store().writer())
         .await
         .unwrap()
 }

@@ -8,8 +8,6 @@ use admin_server::testing::postgres::Cluster;
 use site_connector::HierarchyConfig;
 use sqlx::{Connection, PgPool};
 
-use crate::spawn_app;
-
 /// The devices `options` asks for, read through both backends, seven at a time with each one's
 /// cursors: (SQLite's, PostgreSQL's), each device as its JSON.
 async fn read_both(
@@ -99,7 +97,7 @@ async fn count_both(sqlite: &Store, pg: &PgPool, options: PageOptions) -> (u64, 
         .await
         .unwrap();
     let on_pg = admin_server::store::postgres::count_devices(
-        pg,
+        &mut pg.acquire().await.unwrap(),
         &DeviceQuery::in_dialect(&options, Dialect::Postgres).unwrap(),
     )
     .await
@@ -488,7 +486,13 @@ async fn every_order_filter_and_search_pages_alike_on_both_backends() {
 /// copied ones; a second copy into the same database is refused and changes nothing.
 #[tokio::test]
 async fn migrate_to_copies_a_tenant_into_postgres() {
-    let mut app = spawn_app().await;
+    // The tenant to copy is on SQLite, whichever backend the suite runs on.
+    let source = tempfile::tempdir().unwrap();
+    let file = source.path().join("admin.db");
+    let mut app = crate::helpers::spawn_app_with(|config| {
+        config.database_url = format!("sqlite:{}", file.display());
+    })
+    .await;
     app.add_user("helpdesk@contoso.com", &["Help Desk Operator"])
         .await;
     app.add_role("Auditors", &["auditData.read"]).await;

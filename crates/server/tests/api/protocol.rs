@@ -1,5 +1,6 @@
 //! The connector protocol end to end: the real site connector against the real server over HTTP.
 
+use admin_server::store::db;
 use std::time::Duration;
 
 use admin_api::protocol::{DeviceDelta, SiteInfo};
@@ -79,8 +80,8 @@ async fn onboarding_takes_a_token_once_and_reports_the_site() {
     let refused = again.onboard(&token, "another").await.unwrap_err();
     assert_eq!(refused.status().map(|s| s.as_u16()), Some(401));
     // Only the hash is stored.
-    let stored: Vec<Vec<u8>> = sqlx::query_scalar("SELECT token_hash FROM onboarding_tokens")
-        .fetch_all(app.store().pool())
+    let stored: Vec<Vec<u8>> = db::query_scalar("SELECT token_hash FROM onboarding_tokens")
+        .fetch_all(app.store().writer())
         .await
         .unwrap();
     assert_eq!(stored.len(), 1);
@@ -330,8 +331,8 @@ async fn an_interrupted_full_sync_is_never_visible() {
         sorted_ids(devices_of(&app, &id).await.into_iter().map(|d| d.id)),
         before
     );
-    let leftovers: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sync_batches")
-        .fetch_one(app.store().pool())
+    let leftovers: i64 = db::query_scalar("SELECT COUNT(*) FROM sync_batches")
+        .fetch_one(app.store().writer())
         .await
         .unwrap();
     assert_eq!(leftovers, 0);
@@ -657,8 +658,8 @@ async fn a_second_request_while_one_is_open_returns_the_same_action() {
     assert_ne!(later.id, first.id);
     stop.cancel();
     serving.await.unwrap();
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM device_actions")
-        .fetch_one(app.store().pool())
+    let count: i64 = db::query_scalar("SELECT COUNT(*) FROM device_actions")
+        .fetch_one(app.store().writer())
         .await
         .unwrap();
     assert_eq!(count, 4);
@@ -822,8 +823,8 @@ async fn bad_input_is_refused_with_the_error_body_and_writes_nothing() {
         .await
         .unwrap();
     error_of(delete, 404).await;
-    let actions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM device_actions")
-        .fetch_one(app.store().pool())
+    let actions: i64 = db::query_scalar("SELECT COUNT(*) FROM device_actions")
+        .fetch_one(app.store().writer())
         .await
         .unwrap();
     assert_eq!(actions, 0, "nothing was written");

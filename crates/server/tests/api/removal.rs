@@ -7,6 +7,7 @@ use admin_server::query::devices::DeviceQuery;
 use admin_server::secrets;
 use admin_server::store::audit::Actor;
 use admin_server::store::connectors::NewConnector;
+use admin_server::store::db;
 use admin_server::store::{timestamp, Store};
 use site_connector::{HierarchyConfig, SimulatedHierarchy};
 use time::OffsetDateTime;
@@ -86,9 +87,9 @@ pub(crate) fn devices(name: &str, code: &str, count: usize, seed: u64) -> Vec<Si
 }
 
 async fn stored_rows(store: &Store, connector_id: &str) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM devices WHERE connector_id = ?")
+    db::query_scalar("SELECT COUNT(*) FROM devices WHERE connector_id = ?")
         .bind(connector_id)
-        .fetch_one(store.pool())
+        .fetch_one(store.writer())
         .await
         .unwrap()
 }
@@ -170,9 +171,9 @@ async fn an_offboarded_hierarchy_is_gone_at_once_and_its_devices_deleted_after()
         assert!(steps < 100, "the purge ends");
     }
     assert_eq!(stored_rows(&store, &gone).await, 0);
-    let row: Option<String> = sqlx::query_scalar("SELECT id FROM connectors WHERE id = ?")
+    let row: Option<String> = db::query_scalar("SELECT id FROM connectors WHERE id = ?")
         .bind(&gone)
-        .fetch_optional(store.pool())
+        .fetch_optional(store.writer())
         .await
         .unwrap();
     assert_eq!(row, None);

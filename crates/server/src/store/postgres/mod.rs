@@ -42,7 +42,7 @@ pub async fn connect(url: &str) -> anyhow::Result<PgPool> {
 
 /// The devices All devices shows: those of the sets their connectors show (a set a sync is still
 /// writing, or one it replaced, is hidden), of connectors not offboarded.
-const SHOWN: &str =
+pub(crate) const SHOWN: &str =
     "(connector_id, device_set) IN (SELECT id, device_set FROM connectors WHERE removed_at IS NULL)";
 
 /// One page of the devices that match `query` (made in [`Dialect::Postgres`]), in its order,
@@ -100,7 +100,10 @@ pub async fn list_devices_json(
 }
 
 /// How many devices match `query` (made in [`Dialect::Postgres`]).
-pub async fn count_devices(pool: &PgPool, query: &DeviceQuery) -> AppResult<u64> {
+pub async fn count_devices(
+    connection: &mut sqlx::PgConnection,
+    query: &DeviceQuery,
+) -> AppResult<u64> {
     let conditions = conditions(query, None);
     let text = numbered(&format!(
         "SELECT COUNT(*) FROM devices WHERE {}",
@@ -110,11 +113,11 @@ pub async fn count_devices(pool: &PgPool, query: &DeviceQuery) -> AppResult<u64>
     for value in conditions.params {
         count = count.bind(value);
     }
-    Ok(count.fetch_one(pool).await? as u64)
+    Ok(count.fetch_one(connection).await? as u64)
 }
 
 /// The devices shown that match the query's filter and search, within `range` of its order.
-fn conditions(query: &DeviceQuery, range: Option<&Sql>) -> Sql {
+pub(crate) fn conditions(query: &DeviceQuery, range: Option<&Sql>) -> Sql {
     let mut sql = Sql {
         text: SHOWN.to_owned(),
         params: Vec::new(),
