@@ -5,6 +5,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod live;
 pub mod protocol;
 pub mod query;
 pub mod request_id;
@@ -247,6 +248,7 @@ impl Server {
         let mut background = vec![
             tokio::spawn(sweeper::run(state.clone())),
             tokio::spawn(sweeper::delete_leftovers(state.clone())),
+            tokio::spawn(live::run_relays(state.clone())),
         ];
         if config.demo {
             background.push(tokio::spawn(demo::run(

@@ -8,6 +8,7 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::limits::Limits;
+use crate::live::LiveEvent;
 use crate::store::Store;
 use crate::Config;
 
@@ -21,7 +22,8 @@ pub struct AppState {
     pub exports: crate::turns::Turns,
     /// Event streams open, overall and per session.
     pub streams: crate::turns::Turns,
-    events: broadcast::Sender<Event>,
+    /// This instance's event streams (fed by [`crate::live`]).
+    events: broadcast::Sender<Arc<LiveEvent>>,
     /// Wakes a connector's long-poll: carries the id of a connector that has something new.
     site_signals: broadcast::Sender<String>,
     /// Cancelled when the server shuts down, so that streams and long-polls end.
@@ -42,16 +44,27 @@ impl AppState {
         }
     }
 
-    pub fn publish(&self, event: Event) {
+    /// Announces `event` to every event stream, on every instance (see [`crate::live`]).
+    pub async fn publish(&self, event: Event) {
+        crate::live::publish(self, &event).await;
+    }
+
+    /// Hands an event to this instance's streams.
+    pub(crate) fn send_local(&self, event: Arc<LiveEvent>) {
         // No subscriber is fine: nobody is watching.
         let _ = self.events.send(event);
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<LiveEvent>> {
         self.events.subscribe()
     }
 
-    pub fn signal_site(&self, connector_id: &str) {
+    /// Wakes the long-poll of `connector_id`, on whichever instance it waits.
+    pub async fn signal_site(&self, connector_id: &str) {
+        crate::live::signal_site(self, connector_id).await;
+    }
+
+    pub(crate) fn wake_local_site(&self, connector_id: &str) {
         let _ = self.site_signals.send(connector_id.to_owned());
     }
 

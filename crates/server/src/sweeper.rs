@@ -6,10 +6,15 @@
 //! Words: a connector is *offboarded* (asked, then completed); it is then *removed* (hidden from
 //! every read); its rows are *deleted* afterwards; what is only in memory is *forgotten*.
 
+//! With several instances on PostgreSQL, one of them does this work at a time (see
+//! [`crate::store::postgres::leader`]); when it dies, another takes it over at its next tick.
+
 use crate::domain::{actions, connectors};
 use crate::state::{to_time, AppState};
+use crate::store::postgres::leader::{Duty, Task};
 
 pub async fn run(state: AppState) {
+    let mut duty = Duty::new(Task::Sweeper);
     let mut ticks = tokio::time::interval(state.config.sweep_interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Nothing depends on ended sessions being gone at once (they are refused as they are read),
@@ -18,8 +23,18 @@ pub async fn run(state: AppState) {
     housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let result = tokio::select! {
-            _ = ticks.tick() => sweep(&state).await,
-            _ = housekeeping.tick() => housekeep(&state).await,
+            _ = ticks.tick() => match duty.is_mine(state.store.postgres()).await {
+                true => sweep(&state).await,
+                false => Ok(()),
+            },
+            _ = housekeeping.tick() => {
+                // Rate limit entries are this instance's own.
+                state.limits.forget_idle();
+                match duty.is_mine(state.store.postgres()).await {
+                    true => housekeep(&state).await,
+                    false => Ok(()),
+                }
+            }
             () = state.shutdown.cancelled() => return,
         };
         if let Err(error) = result {
@@ -33,14 +48,23 @@ pub async fn run(state: AppState) {
 /// until none is left or the server stops.
 pub async fn delete_leftovers(state: AppState) {
     // A slice that failed (the writer too busy, say) is tried again a minute later; meanwhile
-    // the devices stay hidden.
-    let mut retries = tokio::time::interval(HOUSEKEEPING_INTERVAL);
+    // the devices stay hidden. On PostgreSQL another instance may have offboarded the hierarchy:
+    // the leader looks at every sweep.
+    let every = match state.store.postgres() {
+        None => HOUSEKEEPING_INTERVAL,
+        Some(_) => state.config.sweep_interval,
+    };
+    let mut retries = tokio::time::interval(every);
     retries.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut duty = Duty::new(Task::Deleter);
     loop {
         tokio::select! {
             () = state.store.leftovers_pending() => {}
             _ = retries.tick() => {}
             () = state.shutdown.cancelled() => return,
+        }
+        if !duty.is_mine(state.store.postgres()).await {
+            continue;
         }
         let started = std::time::Instant::now();
         let mut slices = 0u64;
@@ -67,12 +91,15 @@ pub async fn delete_leftovers(state: AppState) {
 }
 
 const HOUSEKEEPING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+/// How long live events stay in PostgreSQL's outbox for streams that resume.
+const EVENTS_KEPT: time::Duration = time::Duration::hours(1);
 
 async fn housekeep(state: &AppState) -> anyhow::Result<()> {
     let now = state.now();
     let idle = to_time(state.config.session_idle_timeout);
     state.store.delete_expired_sessions(now, now - idle).await?;
-    state.limits.forget_idle();
+    state.store.forget_recovered_attempts(now).await?;
+    state.store.forget_old_events(now - EVENTS_KEPT).await?;
     Ok(())
 }
 

@@ -1,5 +1,9 @@
 //! Request rates: per signed-in user and per connector (429 with Retry-After), and sign-in
 //! attempts per account and per address.
+//!
+//! With several instances on PostgreSQL, sign-in and onboarding attempts are counted in the
+//! database (`store::postgres::throttle`), so an attacker gets no more attempts by spreading them
+//! over instances; request rates stay per instance (each instance allows a user its rate).
 
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -7,10 +11,17 @@ use std::time::Duration;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
+use sqlx::PgPool;
+
 use crate::error::{AppError, AppResult};
+use crate::store::postgres::throttle;
 use crate::Config;
 
 pub struct Limits {
+    /// The attempt quotas, for counting in PostgreSQL.
+    sign_in_account: throttle::Quota,
+    sign_in_address: throttle::Quota,
+    onboard_address: throttle::Quota,
     users: DefaultKeyedRateLimiter<String>,
     connectors: DefaultKeyedRateLimiter<String>,
     sign_in_accounts: DefaultKeyedRateLimiter<String>,
@@ -34,7 +45,23 @@ fn every(interval: Duration, burst: u32) -> Quota {
 
 impl Limits {
     pub fn new(config: &Config) -> Self {
+        let quota = |period: Duration, burst: u32| throttle::Quota {
+            period: period.max(Duration::from_millis(1)),
+            burst: burst.max(1),
+        };
         Self {
+            sign_in_account: quota(
+                config.sign_in_account_interval,
+                config.sign_in_account_burst,
+            ),
+            sign_in_address: quota(
+                config.sign_in_address_interval,
+                config.sign_in_address_burst,
+            ),
+            onboard_address: quota(
+                config.onboard_address_interval,
+                config.onboard_address_burst,
+            ),
             users: RateLimiter::keyed(per_second(
                 config.user_requests_per_second,
                 config.user_request_burst,
@@ -76,19 +103,41 @@ impl Limits {
 
     /// One sign-in attempt for `account` (case-insensitive) from `address`. The message is the
     /// same whether or not the account exists.
-    pub fn check_sign_in(&self, account: &str, address: &str) -> AppResult<()> {
+    /// On PostgreSQL (`shared`), counted across instances.
+    pub async fn check_sign_in(
+        &self,
+        shared: Option<&PgPool>,
+        account: &str,
+        address: &str,
+    ) -> AppResult<()> {
         const MESSAGE: &str = "Too many sign-in attempts. Wait before trying again.";
-        check(&self.sign_in_addresses, address, MESSAGE)?;
-        check(&self.sign_in_accounts, &account.to_lowercase(), MESSAGE)
+        let account = account.to_lowercase();
+        match shared {
+            None => {
+                check(&self.sign_in_addresses, address, MESSAGE)?;
+                check(&self.sign_in_accounts, &account, MESSAGE)
+            }
+            Some(pool) => {
+                let by_address = format!("sign-in address {address}");
+                attempt(pool, &by_address, self.sign_in_address, MESSAGE).await?;
+                let by_account = format!("sign-in account {account}");
+                attempt(pool, &by_account, self.sign_in_account, MESSAGE).await
+            }
+        }
     }
 
-    /// One onboarding attempt from `address`, valid token or not.
-    pub fn check_onboard(&self, address: &str) -> AppResult<()> {
-        check(
-            &self.onboard_addresses,
-            address,
-            "Too many onboarding attempts from this address. Wait before trying again.",
-        )
+    /// One onboarding attempt from `address`, valid token or not; on PostgreSQL (`shared`),
+    /// counted across instances.
+    pub async fn check_onboard(&self, shared: Option<&PgPool>, address: &str) -> AppResult<()> {
+        const MESSAGE: &str =
+            "Too many onboarding attempts from this address. Wait before trying again.";
+        match shared {
+            None => check(&self.onboard_addresses, address, MESSAGE),
+            Some(pool) => {
+                let key = format!("onboarding address {address}");
+                attempt(pool, &key, self.onboard_address, MESSAGE).await
+            }
+        }
     }
 
     /// Forgets keys whose limits have fully recovered, so that the maps do not grow forever.
@@ -98,6 +147,19 @@ impl Limits {
         self.sign_in_accounts.retain_recent();
         self.sign_in_addresses.retain_recent();
         self.onboard_addresses.retain_recent();
+    }
+}
+
+/// One attempt counted in PostgreSQL, across instances.
+async fn attempt(pool: &PgPool, key: &str, quota: throttle::Quota, message: &str) -> AppResult<()> {
+    let now = time::OffsetDateTime::now_utc();
+    let now_ms = i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
+    match throttle::attempt(pool, key, quota, now_ms).await? {
+        Ok(()) => Ok(()),
+        Err(wait) => Err(AppError::TooManyRequests {
+            message: message.to_owned(),
+            retry_after: wait,
+        }),
     }
 }
 

@@ -15,9 +15,9 @@ pub async fn request(state: &AppState, request: &ActionRequest<'_>) -> AppResult
     let (action, created) = state.store.trigger_action(request, state.now()).await?;
     if created {
         tracing::info!(action = %action.id, device = %request.device_id, kind = %action.action, actor = %request.requested_by.name, "action requested");
-        state.publish(Event::DeviceAction(action.clone()));
+        state.publish(Event::DeviceAction(action.clone())).await;
         if let Some(connector_id) = state.store.device_connector(request.device_id).await? {
-            state.signal_site(&connector_id);
+            state.signal_site(&connector_id).await;
         }
     }
     Ok(action)
@@ -30,7 +30,7 @@ pub async fn accept(state: &AppState, connector_id: &str, id: &str) -> AppResult
         .accept_action(connector_id, id, state.now())
         .await?
     {
-        state.publish(Event::DeviceAction(action));
+        state.publish(Event::DeviceAction(action)).await;
     }
     Ok(())
 }
@@ -48,7 +48,7 @@ pub async fn report_result(
         .await?
     {
         tracing::info!(action = %id, state = %action.action_state, code = result.result_code, "action result");
-        state.publish(Event::DeviceAction(action));
+        state.publish(Event::DeviceAction(action)).await;
     }
     Ok(())
 }
@@ -61,7 +61,7 @@ pub async fn time_out(state: &AppState) -> AppResult<()> {
         .time_out_actions(now - to_time(state.config.action_timeout), now)
         .await?;
     for action in timed_out {
-        state.publish(Event::DeviceAction(action));
+        state.publish(Event::DeviceAction(action)).await;
     }
     Ok(())
 }

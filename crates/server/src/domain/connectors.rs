@@ -96,8 +96,8 @@ pub async fn request_offboard(
     state.publish(Event::Connector(ConnectorEvent {
         id: id.to_owned(),
         connector: Some(connector.clone()),
-    }));
-    state.signal_site(id);
+    })).await;
+    state.signal_site(id).await;
     Ok(Some(connector))
 }
 
@@ -122,17 +122,17 @@ pub async fn complete_offboard(
         "offboarding complete"
     );
     for action in done.canceled {
-        state.publish(Event::DeviceAction(action));
+        state.publish(Event::DeviceAction(action)).await;
     }
     state.publish(Event::Devices(DevicesEvent {
         connector_id: connector_id.to_owned(),
         changed: done.removed_devices,
-    }));
+    })).await;
     state.publish(Event::Connector(ConnectorEvent {
         id: connector_id.to_owned(),
         connector: None,
-    }));
-    state.signal_site(connector_id);
+    })).await;
+    state.signal_site(connector_id).await;
     Ok(())
 }
 
@@ -158,7 +158,7 @@ pub(crate) async fn announce(state: &AppState, id: &str) {
         Ok(connector) => state.publish(Event::Connector(ConnectorEvent {
             id: id.to_owned(),
             connector,
-        })),
+        })).await,
         Err(error) => {
             tracing::error!(%error, connector = id, "could not read a connector to publish")
         }

@@ -56,6 +56,6 @@ async fn announce(state: &AppState, connector_id: &str, result: &SyncResult) {
     state.publish(Event::Devices(DevicesEvent {
         connector_id: connector_id.to_owned(),
         changed: result.changed,
-    }));
+    })).await;
     super::connectors::announce(state, connector_id).await;
 }

@@ -95,7 +95,10 @@ impl FromRequestParts<AppState> for LiveOnboardingToken {
         let ClientAddress(address) = ClientAddress::from_request_parts(parts, state)
             .await
             .unwrap_or_else(|never| match never {});
-        state.limits.check_onboard(&address)?;
+        state
+            .limits
+            .check_onboard(state.store.postgres(), &address)
+            .await?;
         let token = bearer(parts)?;
         if !state
             .store

@@ -2,7 +2,8 @@
 
 use std::convert::Infallible;
 
-use admin_api::{Event, Permission};
+use admin_api::Permission;
+use axum::http::HeaderMap;
 use axum::extract::State;
 use axum::response::sse::{self, KeepAlive, Sse};
 use axum::routing::get;
@@ -12,6 +13,7 @@ use tokio_stream::wrappers::BroadcastStream;
 
 use crate::auth::{self, require, Authorized};
 use crate::error::AppResult;
+use crate::live::LiveEvent;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -23,12 +25,13 @@ pub fn router() -> Router<AppState> {
     path = "/api/v1/events",
     tag = "events",
     summary = "Live updates (Server-Sent Events)",
-    description = "Events `deviceAction` (a DeviceAction), `connector` (a ConnectorEvent) and `devices` (a DevicesEvent).",
+    description = "Events `deviceAction` (a DeviceAction), `connector` (a ConnectorEvent) and `devices` (a DevicesEvent). On PostgreSQL each event has an `id`, and a client that reconnects with `Last-Event-ID` first gets the events it missed (up to 5,000).",
     responses((status = 200, description = "An event stream", content_type = "text/event-stream", body = String))
 )]
 pub(crate) async fn events(
     user: Authorized<require::SignedIn>,
     State(state): State<AppState>,
+    headers: HeaderMap,
 ) -> AppResult<Sse<impl Stream<Item = Result<sse::Event, Infallible>>>> {
     // Held by the stream: given back when the client goes.
     let turn = state.streams.begin(&user.session).map_err(|refused| {
@@ -40,14 +43,32 @@ pub(crate) async fn events(
     let shutdown = state.shutdown.clone().cancelled_owned();
     let principal = user.principal;
     let ended = session_end(state.clone(), user.session);
-    let stream = BroadcastStream::new(state.subscribe())
+    // Subscribed before the missed events are read, so that none falls between the two.
+    let live = BroadcastStream::new(state.subscribe());
+    let resume = resume_after(&headers);
+    let missed = match resume {
+        Some(after) => crate::live::missed_since(&state, after)
+            .await?
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let mut last = missed.last().and_then(|event| event.id).or(resume);
+    let replayed = futures_util::stream::iter(missed.into_iter().map(std::sync::Arc::new));
+    let stream = replayed
         // A client too slow to keep up misses events; it refetches on its next change.
+        .chain(live.filter_map(|event| async move { event.ok() }))
         .filter_map(move |event| {
             let _held = &turn;
-            let shown = event
-                .ok()
-                .filter(|event| principal.may(permission_for(event)))
-                .map(|event| Ok(to_sse(&event)));
+            // Live events already replayed are not sent twice.
+            let fresh = match (event.id, last) {
+                (Some(id), Some(seen)) => id > seen,
+                _ => true,
+            };
+            if fresh {
+                last = event.id.or(last);
+            }
+            let shown = (fresh && principal.may(permission_for(&event.name)))
+                .then(|| Ok(to_sse(&event)));
             async move { shown }
         })
         .take_until(async move {
@@ -59,12 +80,24 @@ pub(crate) async fn events(
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
-/// What a user must hold to see an event: the same as to read its resource.
-fn permission_for(event: &Event) -> Permission {
-    match event {
-        Event::DeviceAction(_) | Event::Devices(_) => Permission::ManagedDevicesRead,
-        Event::Connector(_) => Permission::OrganizationRead,
+/// What a user must hold to see an event (by its name): the same as to read its resource.
+fn permission_for(name: &str) -> Permission {
+    match name {
+        "connector" => Permission::OrganizationRead,
+        // deviceAction, devices
+        _ => Permission::ManagedDevicesRead,
     }
+}
+
+/// The number of the last event a reconnecting client saw (`Last-Event-ID`), if it sent one.
+fn resume_after(headers: &HeaderMap) -> Option<i64> {
+    headers
+        .get("last-event-id")?
+        .to_str()
+        .ok()?
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id >= 0)
 }
 
 /// Completes when the stream's session has ended (signed out or expired); the browser then
@@ -84,12 +117,12 @@ async fn session_end(state: AppState, session: Vec<u8>) {
 
 const SESSION_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(15);
 
-fn to_sse(event: &Event) -> sse::Event {
-    let data = match event {
-        Event::DeviceAction(action) => serde_json::to_string(action),
-        Event::Connector(connector) => serde_json::to_string(connector),
-        Event::Devices(devices) => serde_json::to_string(devices),
+fn to_sse(event: &LiveEvent) -> sse::Event {
+    let sent = sse::Event::default()
+        .event(&event.name)
+        .data(&event.data);
+    match event.id {
+        Some(id) => sent.id(id.to_string()),
+        None => sent,
     }
-    .expect("events serialize");
-    sse::Event::default().event(event.name()).data(data)
 }

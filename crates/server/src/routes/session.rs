@@ -76,7 +76,11 @@ pub(crate) async fn sign_in(
             format!("Enter a password of 1 to {LONGEST_PASSWORD} bytes."),
         ));
     }
-    if let Err(throttled) = state.limits.check_sign_in(user_name, &address) {
+    if let Err(throttled) = state
+        .limits
+        .check_sign_in(state.store.postgres(), user_name, &address)
+        .await
+    {
         tracing::warn!(%address, "sign-in throttled");
         return Err(throttled);
     }

@@ -282,7 +282,18 @@ impl Store {
     /// writer briefly, so that uploads, actions and sign-ins wait for one slice at most, not for
     /// the whole hierarchy.
     pub async fn delete_leftovers(&self) -> sqlx::Result<bool> {
-        let Some(id) = self.removed.ids().into_iter().next() else {
+        // On PostgreSQL another instance may have removed it: the table says.
+        let removed = match self.postgres() {
+            None => self.removed.ids().into_iter().next(),
+            Some(_) => {
+                db::query_scalar(
+                    "SELECT id FROM connectors WHERE removed_at IS NOT NULL ORDER BY id LIMIT 1",
+                )
+                .fetch_optional(self.writer())
+                .await?
+            }
+        };
+        let Some(id) = removed else {
             return self.delete_dying_set().await;
         };
         let bulk = self.bulk_turn().await;

@@ -514,6 +514,31 @@ impl Store {
         Ok(ended)
     }
 
+    /// Forgets the attempts counted across instances (PostgreSQL's `throttle`) whose keys have
+    /// fully recovered by `now`.
+    pub async fn forget_recovered_attempts(&self, now: OffsetDateTime) -> AppResult<u64> {
+        if self.postgres().is_none() {
+            return Ok(0);
+        }
+        let now_ms = i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
+        Ok(db::query("DELETE FROM throttle WHERE tat < ?")
+            .bind(now_ms)
+            .execute(self.writer())
+            .await?)
+    }
+
+    /// Deletes the live events (PostgreSQL's outbox) published before `cutoff`: a stream that
+    /// resumes after longer than that away refetches instead.
+    pub async fn forget_old_events(&self, cutoff: OffsetDateTime) -> AppResult<u64> {
+        if self.postgres().is_none() {
+            return Ok(0);
+        }
+        Ok(db::query("DELETE FROM events WHERE at < ?")
+            .bind(timestamp(cutoff))
+            .execute(self.writer())
+            .await?)
+    }
+
     /// Forgets sessions that can no longer be used.
     pub async fn delete_expired_sessions(
         &self,

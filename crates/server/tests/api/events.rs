@@ -102,7 +102,8 @@ async fn waiting_for_one_event_keeps_the_others() {
         state.publish(admin_api::Event::Devices(admin_api::DevicesEvent {
             connector_id: connector.into(),
             changed: 1,
-        }));
+        }))
+        .await;
     }
     let second = events
         .wait_for("devices", |d| d["connectorId"] == "second")
@@ -146,7 +147,8 @@ async fn event_streams_are_bounded_per_session() {
         state.publish(admin_api::Event::Devices(admin_api::DevicesEvent {
             connector_id: "nudge".into(),
             changed: 0,
-        }));
+        }))
+        .await;
         let response = app.get("/api/v1/events").await;
         if response.status() == 200 {
             break;

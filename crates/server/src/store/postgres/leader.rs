@@ -9,13 +9,55 @@ use sqlx::{PgConnection, PgPool};
 /// Background tasks, each with its own lock number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Task {
+    /// Timeouts, overdue offboardings, ended sessions.
     Sweeper,
+    /// Deleting what offboardings and replaced uploads leave behind.
+    Deleter,
 }
 
 impl Task {
     fn lock(self) -> i64 {
         match self {
             Task::Sweeper => 0x4154_5441_4348_0100,
+            Task::Deleter => 0x4154_5441_4348_0101,
+        }
+    }
+}
+
+/// A task's turn on this instance: always on SQLite (one instance), on PostgreSQL while this
+/// instance leads it.
+pub struct Duty {
+    task: Task,
+    leader: Option<Leader>,
+}
+
+impl Duty {
+    pub fn new(task: Task) -> Self {
+        Self { task, leader: None }
+    }
+
+    /// Whether this instance should do the task now: it leads it, or has just taken it over.
+    pub async fn is_mine(&mut self, pool: Option<&PgPool>) -> bool {
+        let Some(pool) = pool else {
+            return true;
+        };
+        if let Some(leader) = self.leader.as_mut() {
+            if leader.still_held().await {
+                return true;
+            }
+            self.leader = None;
+        }
+        match Leader::try_acquire(pool, self.task).await {
+            Ok(Some(leader)) => {
+                tracing::info!(task = ?self.task, "this instance now does the task");
+                self.leader = Some(leader);
+                true
+            }
+            Ok(None) => false,
+            Err(error) => {
+                tracing::warn!(%error, task = ?self.task, "could not ask whether another instance does the task");
+                false
+            }
         }
     }
 }

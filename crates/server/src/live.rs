@@ -1,0 +1,236 @@
+//! Live events and site wake-ups, on one instance or several.
+//!
+//! On SQLite (one instance) an event goes straight to the instance's event streams. On PostgreSQL
+//! (any number of instances) it is written to the outbox (`store::postgres::outbox`) and every
+//! instance's relay reads the outbox in order and hands each event, with its number, to its own
+//! streams: a stream on instance A sees what instance B published, and a client that reconnects
+//! with `Last-Event-ID` gets what it missed from the table. NOTIFY only wakes the relays; they
+//! also look every [`RELAY_POLL`], so a notification missed during a reconnect delays an event by
+//! that much at most, and never loses it.
+//!
+//! Site wake-ups go to the instance's own long-polls at once and, on PostgreSQL, to every other
+//! instance's through a notification carrying the connector's id.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use admin_api::Event;
+use sqlx::PgPool;
+
+use crate::state::AppState;
+use crate::store::postgres::{outbox, signals};
+
+/// An event as the streams send it: its number (on PostgreSQL), name and JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveEvent {
+    pub id: Option<i64>,
+    pub name: String,
+    pub data: String,
+}
+
+impl LiveEvent {
+    pub fn of(event: &Event) -> Self {
+        let data = match event {
+            Event::DeviceAction(action) => serde_json::to_string(action),
+            Event::Connector(connector) => serde_json::to_string(connector),
+            Event::Devices(devices) => serde_json::to_string(devices),
+        }
+        .expect("events serialize");
+        Self {
+            id: None,
+            name: event.name().to_owned(),
+            data,
+        }
+    }
+
+    fn stored(event: outbox::StoredEvent) -> Self {
+        Self {
+            id: Some(event.seq),
+            name: event.name,
+            data: event.data,
+        }
+    }
+}
+
+/// How often a relay reads the outbox without being woken.
+pub const RELAY_POLL: Duration = Duration::from_secs(1);
+/// Events read from the outbox at a time.
+const PAGE: i64 = 500;
+/// At most this many missed events are replayed to a stream that resumes; one that missed more
+/// starts from now (its client refetches what it shows, as after any gap).
+pub const REPLAY_LIMIT: usize = 5_000;
+
+/// Publishes `event` to every event stream, on every instance.
+pub async fn publish(state: &AppState, event: &Event) {
+    let live = LiveEvent::of(event);
+    if let Some(pool) = state.store.postgres() {
+        match append(pool, &live, state.now()).await {
+            // The relay hands it to this instance's streams too, in order.
+            Ok(()) => return,
+            Err(error) => {
+                tracing::error!(%error, event = live.name, "an event could not be written to the outbox; only this instance's streams get it");
+            }
+        }
+    }
+    state.send_local(Arc::new(live));
+}
+
+async fn append(pool: &PgPool, event: &LiveEvent, now: time::OffsetDateTime) -> sqlx::Result<()> {
+    let mut tx = pool.begin().await?;
+    outbox::append(
+        &mut tx,
+        &crate::store::timestamp(now),
+        &event.name,
+        &event.data,
+    )
+    .await?;
+    tx.commit().await
+}
+
+/// Wakes the long-poll of `connector_id`, wherever it waits.
+pub async fn signal_site(state: &AppState, connector_id: &str) {
+    state.wake_local_site(connector_id);
+    if let Some(pool) = state.store.postgres() {
+        let sent = sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(signals::CHANNEL)
+            .bind(connector_id)
+            .execute(pool)
+            .await;
+        if let Err(error) = sent {
+            tracing::warn!(%error, connector = connector_id, "other instances' long-polls were not woken; the site finds the action on its next poll");
+        }
+    }
+}
+
+/// The events after `after` still in the outbox, oldest first, at most [`REPLAY_LIMIT`]; `None`
+/// when more were missed than that (or on SQLite, which keeps none).
+pub async fn missed_since(state: &AppState, after: i64) -> sqlx::Result<Option<Vec<LiveEvent>>> {
+    let Some(pool) = state.store.postgres() else {
+        return Ok(None);
+    };
+    let mut missed = Vec::new();
+    let mut last = after;
+    loop {
+        let page = outbox::read_after(pool, last, PAGE).await?;
+        let full = page.len() as i64 == PAGE;
+        for event in page {
+            last = event.seq;
+            missed.push(LiveEvent::stored(event));
+        }
+        if missed.len() > REPLAY_LIMIT {
+            return Ok(None);
+        }
+        if !full {
+            return Ok(Some(missed));
+        }
+    }
+}
+
+/// On PostgreSQL, this instance's relays: the outbox to its event streams, other instances' site
+/// wake-ups to its long-polls. They run until the server shuts down.
+pub async fn run_relays(state: AppState) {
+    if state.store.postgres().is_none() {
+        return;
+    }
+    tokio::join!(relay_events(state.clone()), relay_site_signals(state));
+}
+
+async fn relay_events(state: AppState) {
+    let pool = state.store.postgres().expect("on PostgreSQL").clone();
+    let shutdown = state.shutdown.clone();
+    // Streams get what is published from now on.
+    let mut last = loop {
+        match sqlx::query_scalar::<_, i64>("SELECT COALESCE(MAX(seq), 0) FROM events")
+            .fetch_one(&pool)
+            .await
+        {
+            Ok(last) => break last,
+            Err(error) => {
+                tracing::warn!(%error, "the event relay could not read the outbox; trying again");
+                if pause(&shutdown).await {
+                    return;
+                }
+            }
+        }
+    };
+    let mut listener = None;
+    loop {
+        if listener.is_none() {
+            match outbox::listener(&pool).await {
+                Ok(connected) => listener = Some(connected),
+                Err(error) => tracing::warn!(%error, "the event relay could not listen; it polls"),
+            }
+        }
+        // Whatever committed since the last read, woken or not.
+        loop {
+            match outbox::read_after(&pool, last, PAGE).await {
+                Ok(page) => {
+                    let full = page.len() as i64 == PAGE;
+                    for event in page {
+                        last = event.seq;
+                        state.send_local(Arc::new(LiveEvent::stored(event)));
+                    }
+                    if !full {
+                        break;
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "the event relay could not read the outbox");
+                    break;
+                }
+            }
+        }
+        let woken = async {
+            match listener.as_mut() {
+                Some(listening) => listening.recv().await.map(|_| ()),
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            received = tokio::time::timeout(RELAY_POLL, woken) => {
+                if let Ok(Err(error)) = received {
+                    tracing::warn!(%error, "the event relay's listener failed; it listens again");
+                    listener = None;
+                }
+            }
+        }
+    }
+}
+
+async fn relay_site_signals(state: AppState) {
+    let pool = state.store.postgres().expect("on PostgreSQL").clone();
+    let shutdown = state.shutdown.clone();
+    loop {
+        let mut listener = match signals::listener(&pool).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                tracing::warn!(%error, "site wake-ups from other instances are not heard; sites poll");
+                if pause(&shutdown).await {
+                    return;
+                }
+                continue;
+            }
+        };
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                received = listener.recv() => match received {
+                    Ok(notification) => state.wake_local_site(notification.payload()),
+                    Err(error) => {
+                        tracing::warn!(%error, "the site wake-up listener failed; it listens again");
+                        break;
+                    }
+                },
+            }
+        }
+    }
+}
+
+/// Waits a moment before trying again; true when the server is shutting down meanwhile.
+async fn pause(shutdown: &tokio_util::sync::CancellationToken) -> bool {
+    tokio::select! {
+        () = shutdown.cancelled() => true,
+        () = tokio::time::sleep(RELAY_POLL) => false,
+    }
+}
