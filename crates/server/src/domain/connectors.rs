@@ -93,10 +93,12 @@ pub async fn request_offboard(
         return Ok(None);
     };
     tracing::info!(connector = %id, actor = %actor.name, "offboarding requested");
-    state.publish(Event::Connector(ConnectorEvent {
-        id: id.to_owned(),
-        connector: Some(connector.clone()),
-    })).await;
+    state
+        .publish(Event::Connector(ConnectorEvent {
+            id: id.to_owned(),
+            connector: Some(connector.clone()),
+        }))
+        .await;
     state.signal_site(id).await;
     Ok(Some(connector))
 }
@@ -124,14 +126,18 @@ pub async fn complete_offboard(
     for action in done.canceled {
         state.publish(Event::DeviceAction(action)).await;
     }
-    state.publish(Event::Devices(DevicesEvent {
-        connector_id: connector_id.to_owned(),
-        changed: done.removed_devices,
-    })).await;
-    state.publish(Event::Connector(ConnectorEvent {
-        id: connector_id.to_owned(),
-        connector: None,
-    })).await;
+    state
+        .publish(Event::Devices(DevicesEvent {
+            connector_id: connector_id.to_owned(),
+            changed: done.removed_devices,
+        }))
+        .await;
+    state
+        .publish(Event::Connector(ConnectorEvent {
+            id: connector_id.to_owned(),
+            connector: None,
+        }))
+        .await;
     state.signal_site(connector_id).await;
     Ok(())
 }
@@ -155,10 +161,14 @@ pub(crate) async fn announce(state: &AppState, id: &str) {
         .connector(id, state.now(), state.online_window())
         .await
     {
-        Ok(connector) => state.publish(Event::Connector(ConnectorEvent {
-            id: id.to_owned(),
-            connector,
-        })).await,
+        Ok(connector) => {
+            state
+                .publish(Event::Connector(ConnectorEvent {
+                    id: id.to_owned(),
+                    connector,
+                }))
+                .await
+        }
         Err(error) => {
             tracing::error!(%error, connector = id, "could not read a connector to publish")
         }

@@ -53,9 +53,11 @@ pub async fn apply_delta(
 
 async fn announce(state: &AppState, connector_id: &str, result: &SyncResult) {
     tracing::info!(connector = connector_id, sync = %result.sync_id, changed = result.changed, "sync applied");
-    state.publish(Event::Devices(DevicesEvent {
-        connector_id: connector_id.to_owned(),
-        changed: result.changed,
-    })).await;
+    state
+        .publish(Event::Devices(DevicesEvent {
+            connector_id: connector_id.to_owned(),
+            changed: result.changed,
+        }))
+        .await;
     super::connectors::announce(state, connector_id).await;
 }

@@ -3,8 +3,8 @@
 use std::convert::Infallible;
 
 use admin_api::Permission;
-use axum::http::HeaderMap;
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::sse::{self, KeepAlive, Sse};
 use axum::routing::get;
 use axum::Router;
@@ -52,7 +52,8 @@ pub(crate) async fn events(
             .unwrap_or_default(),
         None => Vec::new(),
     };
-    let mut last = missed.last().and_then(|event| event.id).or(resume);
+    // The last event sent: a live one at or before it was replayed already.
+    let mut last = resume;
     let replayed = futures_util::stream::iter(missed.into_iter().map(std::sync::Arc::new));
     let stream = replayed
         // A client too slow to keep up misses events; it refetches on its next change.
@@ -67,8 +68,8 @@ pub(crate) async fn events(
             if fresh {
                 last = event.id.or(last);
             }
-            let shown = (fresh && principal.may(permission_for(&event.name)))
-                .then(|| Ok(to_sse(&event)));
+            let shown =
+                (fresh && principal.may(permission_for(&event.name))).then(|| Ok(to_sse(&event)));
             async move { shown }
         })
         .take_until(async move {
@@ -118,9 +119,7 @@ async fn session_end(state: AppState, session: Vec<u8>) {
 const SESSION_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(15);
 
 fn to_sse(event: &LiveEvent) -> sse::Event {
-    let sent = sse::Event::default()
-        .event(&event.name)
-        .data(&event.data);
+    let sent = sse::Event::default().event(&event.name).data(&event.data);
     match event.id {
         Some(id) => sent.id(id.to_string()),
         None => sent,

@@ -283,16 +283,15 @@ impl Store {
     /// the whole hierarchy.
     pub async fn delete_leftovers(&self) -> sqlx::Result<bool> {
         // On PostgreSQL another instance may have removed it: the table says.
-        let removed = match self.postgres() {
-            None => self.removed.ids().into_iter().next(),
-            Some(_) => {
-                db::query_scalar(
+        let removed =
+            match self.postgres() {
+                None => self.removed.ids().into_iter().next(),
+                Some(_) => db::query_scalar(
                     "SELECT id FROM connectors WHERE removed_at IS NOT NULL ORDER BY id LIMIT 1",
                 )
                 .fetch_optional(self.writer())
-                .await?
-            }
-        };
+                .await?,
+            };
         let Some(id) = removed else {
             return self.delete_dying_set().await;
         };

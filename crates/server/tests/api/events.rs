@@ -99,11 +99,12 @@ async fn waiting_for_one_event_keeps_the_others() {
     let mut events = EventStream::open(&app).await;
     let state = app.state();
     for connector in ["first", "second"] {
-        state.publish(admin_api::Event::Devices(admin_api::DevicesEvent {
-            connector_id: connector.into(),
-            changed: 1,
-        }))
-        .await;
+        state
+            .publish(admin_api::Event::Devices(admin_api::DevicesEvent {
+                connector_id: connector.into(),
+                changed: 1,
+            }))
+            .await;
     }
     let second = events
         .wait_for("devices", |d| d["connectorId"] == "second")
@@ -144,11 +145,12 @@ async fn event_streams_are_bounded_per_session() {
     let state = app.state();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
-        state.publish(admin_api::Event::Devices(admin_api::DevicesEvent {
-            connector_id: "nudge".into(),
-            changed: 0,
-        }))
-        .await;
+        state
+            .publish(admin_api::Event::Devices(admin_api::DevicesEvent {
+                connector_id: "nudge".into(),
+                changed: 0,
+            }))
+            .await;
         let response = app.get("/api/v1/events").await;
         if response.status() == 200 {
             break;

@@ -13,6 +13,7 @@ mod exports;
 mod hardening;
 mod helpers;
 mod identity;
+mod instances;
 mod kdc;
 mod middleware;
 mod openapi;
