@@ -30,6 +30,10 @@ enum Command {
         report: Option<PathBuf>,
         #[arg(long, value_enum, value_delimiter = ',')]
         only: Vec<Part>,
+        /// Serve the tenant from this PostgreSQL database (postgres://…) instead of SQLite; the
+        /// generated tenant is copied into it when it has no devices.
+        #[arg(long = "database-url")]
+        database_url: Option<String>,
     },
     /// Generates the tenant only.
     Generate {
@@ -80,6 +84,7 @@ async fn main() -> anyhow::Result<()> {
             dist,
             report,
             only,
+            database_url,
         } => {
             let (preset, seed, data) = tenant.resolve();
             let options = RunOptions {
@@ -88,6 +93,7 @@ async fn main() -> anyhow::Result<()> {
                 seed,
                 dist,
                 parts: only,
+                database_url,
                 command: std::env::args()
                     .skip(1)
                     .fold("attach-bench".to_owned(), |line, arg| line + " " + &arg),

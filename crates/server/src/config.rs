@@ -104,7 +104,8 @@ pub struct Config {
     #[arg(long, env = "ADMIN_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
 
-    /// SQLite database URL; the file and its folder are created when missing.
+    /// The database: a SQLite URL (the file and its folder are created when missing), or a
+    /// PostgreSQL one (postgres://…) that several instances may share (docs/scale-out.md).
     #[arg(
         long,
         env = "ADMIN_DATABASE_URL",

@@ -49,11 +49,30 @@ pub fn app(state: AppState, config: &Config) -> Router {
     let api = Router::new()
         .nest("/api/v1", admin)
         .nest(admin_api::protocol::CONNECTOR_API_BASE, protocol::router())
+        .route("/healthz", axum::routing::get(healthz))
         .with_state(state);
     let spa = Router::new()
         .fallback(spa::serve)
         .with_state(spa::Spa::new(config.dist.clone()));
     outer_layers(with_middleware(api, config).merge(spa), config)
+}
+
+/// For load balancers: 200 while this instance is up and reaches its database, else 503.
+async fn healthz(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match state.store.ping().await {
+        Ok(()) => (axum::http::StatusCode::OK, "ok").into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "health check: the database does not answer");
+            (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "the database does not answer",
+            )
+                .into_response()
+        }
+    }
 }
 
 /// What every API router gets: unknown `/api` paths answered, every error as the contract's body,

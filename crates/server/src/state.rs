@@ -49,6 +49,15 @@ impl AppState {
         crate::live::publish(self, &event).await;
     }
 
+    /// Announces `event`, which the store wrote in its change's transaction (see
+    /// [`crate::store::write_event`]), once that committed: on SQLite to the streams; on
+    /// PostgreSQL the relays deliver it from the outbox.
+    pub fn committed(&self, event: Event) {
+        if self.store.postgres().is_none() {
+            self.send_local(Arc::new(LiveEvent::of(&event)));
+        }
+    }
+
     /// Hands an event to this instance's streams.
     pub(crate) fn send_local(&self, event: Arc<LiveEvent>) {
         // No subscriber is fine: nobody is watching.

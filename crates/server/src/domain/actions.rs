@@ -1,6 +1,7 @@
 //! A ConfigMgr client action, from its request to its end: requested by a user (the site is
 //! woken), accepted by the site, ended by its result, by a timeout or by offboarding (see
-//! [`super::connectors::complete_offboard`]).
+//! [`super::connectors::complete_offboard`]). Each step's event is written with the step (see
+//! [`crate::store::write_event`]).
 
 use admin_api::protocol::ActionResult;
 use admin_api::{DeviceAction, Event};
@@ -15,7 +16,7 @@ pub async fn request(state: &AppState, request: &ActionRequest<'_>) -> AppResult
     let (action, created) = state.store.trigger_action(request, state.now()).await?;
     if created {
         tracing::info!(action = %action.id, device = %request.device_id, kind = %action.action, actor = %request.requested_by.name, "action requested");
-        state.publish(Event::DeviceAction(action.clone())).await;
+        state.committed(Event::DeviceAction(action.clone()));
         if let Some(connector_id) = state.store.device_connector(request.device_id).await? {
             state.signal_site(&connector_id).await;
         }
@@ -30,7 +31,7 @@ pub async fn accept(state: &AppState, connector_id: &str, id: &str) -> AppResult
         .accept_action(connector_id, id, state.now())
         .await?
     {
-        state.publish(Event::DeviceAction(action)).await;
+        state.committed(Event::DeviceAction(action));
     }
     Ok(())
 }
@@ -48,7 +49,7 @@ pub async fn report_result(
         .await?
     {
         tracing::info!(action = %id, state = %action.action_state, code = result.result_code, "action result");
-        state.publish(Event::DeviceAction(action)).await;
+        state.committed(Event::DeviceAction(action));
     }
     Ok(())
 }
@@ -61,7 +62,7 @@ pub async fn time_out(state: &AppState) -> AppResult<()> {
         .time_out_actions(now - to_time(state.config.action_timeout), now)
         .await?;
     for action in timed_out {
-        state.publish(Event::DeviceAction(action)).await;
+        state.committed(Event::DeviceAction(action));
     }
     Ok(())
 }

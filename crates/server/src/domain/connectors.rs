@@ -123,21 +123,18 @@ pub async fn complete_offboard(
         devices = done.removed_devices,
         "offboarding complete"
     );
+    // Written with the change (see store::write_event).
     for action in done.canceled {
-        state.publish(Event::DeviceAction(action)).await;
+        state.committed(Event::DeviceAction(action));
     }
-    state
-        .publish(Event::Devices(DevicesEvent {
-            connector_id: connector_id.to_owned(),
-            changed: done.removed_devices,
-        }))
-        .await;
-    state
-        .publish(Event::Connector(ConnectorEvent {
-            id: connector_id.to_owned(),
-            connector: None,
-        }))
-        .await;
+    state.committed(Event::Devices(DevicesEvent {
+        connector_id: connector_id.to_owned(),
+        changed: done.removed_devices,
+    }));
+    state.committed(Event::Connector(ConnectorEvent {
+        id: connector_id.to_owned(),
+        connector: None,
+    }));
     state.signal_site(connector_id).await;
     Ok(())
 }

@@ -1,11 +1,11 @@
 use super::db::{self, Tx};
 use admin_api::protocol::{ActionResult, SiteAction};
-use admin_api::{ActionState, AuditActivity, ConfigurationManagerActionType, DeviceAction};
+use admin_api::{ActionState, AuditActivity, ConfigurationManagerActionType, DeviceAction, Event};
 use sqlx::FromRow;
 use time::OffsetDateTime;
 
 use super::audit::{append, Actor, AuditEntry};
-use super::{seq_page, stored, timestamp, SeqCursor, Store};
+use super::{seq_page, stored, timestamp, write_event, SeqCursor, Store};
 use crate::error::{AppError, AppResult};
 
 /// A request to run an action on a device.
@@ -92,6 +92,7 @@ impl Store {
         .execute(&mut tx)
         .await?;
         let created = fetch_action(&mut tx, &id).await?;
+        write_event(&mut tx, &Event::DeviceAction(created.clone()), now).await?;
         append(
             &mut tx,
             &AuditEntry::new(
@@ -193,6 +194,7 @@ impl Store {
         .execute(&mut tx)
         .await?;
         let updated = fetch_action(&mut tx, id).await?;
+        write_event(&mut tx, &Event::DeviceAction(updated.clone()), now).await?;
         tx.commit().await?;
         Ok(Some(updated))
     }
@@ -234,6 +236,7 @@ impl Store {
         .execute(&mut tx)
         .await?;
         let updated = fetch_action(&mut tx, id).await?;
+        write_event(&mut tx, &Event::DeviceAction(updated.clone()), now).await?;
         audit_result(&mut tx, &updated, &Actor::connector(connector_id), now).await?;
         tx.commit().await?;
         Ok(Some(updated))
@@ -258,6 +261,7 @@ impl Store {
         let mut actions = Vec::with_capacity(ids.len());
         for id in ids {
             let action = fetch_action(&mut tx, &id).await?;
+            write_event(&mut tx, &Event::DeviceAction(action.clone()), now).await?;
             audit_result(&mut tx, &action, &Actor::system(), now).await?;
             actions.push(action);
         }
@@ -327,6 +331,7 @@ pub(super) async fn cancel_open(
     for row in rows {
         let action =
             DeviceAction::try_from(row).map_err(|e| sqlx::Error::Decode(e.to_string().into()))?;
+        write_event(tx, &Event::DeviceAction(action.clone()), now).await?;
         audit_result(tx, &action, actor, now).await?;
         canceled.push(action);
     }

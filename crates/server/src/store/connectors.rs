@@ -1,11 +1,14 @@
 use super::db;
 use admin_api::protocol::SiteInfo;
-use admin_api::{AuditActivity, Cloud, Connector, ConnectorStatus, UploadScope};
+use admin_api::{
+    AuditActivity, Cloud, Connector, ConnectorEvent, ConnectorStatus, DevicesEvent, Event,
+    UploadScope,
+};
 use sqlx::FromRow;
 use time::{Duration, OffsetDateTime};
 
 use super::audit::{append, Actor, AuditEntry};
-use super::{parse_timestamp, timestamp, Store};
+use super::{parse_timestamp, timestamp, write_event, Store};
 
 /// What the store needs to attach a hierarchy.
 #[derive(Debug, Clone)]
@@ -260,6 +263,24 @@ impl Store {
                     "{removed_devices} device(s) removed, {} open action(s) canceled.",
                     canceled.len()
                 )),
+            now,
+        )
+        .await?;
+        write_event(
+            &mut tx,
+            &Event::Devices(DevicesEvent {
+                connector_id: id.to_owned(),
+                changed: removed_devices,
+            }),
+            now,
+        )
+        .await?;
+        write_event(
+            &mut tx,
+            &Event::Connector(ConnectorEvent {
+                id: id.to_owned(),
+                connector: None,
+            }),
             now,
         )
         .await?;

@@ -345,6 +345,14 @@ impl Store {
         .map_err(|error| crate::error::AppError::Internal(format!("a page read failed: {error}")))?
     }
 
+    /// Whether the database answers (a health check).
+    pub async fn ping(&self) -> sqlx::Result<()> {
+        db::query_scalar::<i64>("SELECT CAST(1 AS bigint)")
+            .fetch_one(self.read())
+            .await
+            .map(|_| ())
+    }
+
     /// Refreshes the query planner's statistics where they are stale (SQLite's `PRAGMA optimize`),
     /// e.g. after a large load.
     pub async fn optimize(&self) -> sqlx::Result<()> {
@@ -367,6 +375,25 @@ impl Store {
                 sqlite.pool.close().await;
             }
             Backend::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+/// Writes `event` in the transaction of the change it announces: on PostgreSQL into the outbox, so
+/// that the change and its event commit together (the relays then hand it to every instance's
+/// streams); on SQLite nothing (the caller sends it once the change commits, see
+/// [`crate::state::AppState::committed`]).
+pub(crate) async fn write_event(
+    tx: &mut Tx,
+    event: &admin_api::Event,
+    now: OffsetDateTime,
+) -> sqlx::Result<()> {
+    match tx {
+        Tx::Sqlite(_) => Ok(()),
+        Tx::Postgres(tx) => {
+            let live = crate::live::LiveEvent::of(event);
+            postgres::outbox::append(tx, &timestamp(now), &live.name, &live.data).await?;
+            Ok(())
         }
     }
 }

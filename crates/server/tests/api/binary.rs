@@ -145,7 +145,8 @@ async fn demo_sites_attach(client: &reqwest::Client, url: &str) -> reqwest::Resp
     events
 }
 
-async fn signed_in(url: &str, user_name: &str) -> (reqwest::Client, String) {
+/// Signs in at `url` with [`crate::PASSWORD`]: a client with the session, and its cookie.
+pub async fn signed_in(url: &str, user_name: &str) -> (reqwest::Client, String) {
     let response = reqwest::Client::new()
         .post(format!("{url}/api/v1/session"))
         .header(admin_api::identity::CSRF_HEADER, "1")

@@ -18,6 +18,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
 
+use crate::binary::signed_in;
 use crate::events::EventStream;
 use crate::protocol::is_action;
 
@@ -108,20 +109,6 @@ impl Router {
     }
 }
 
-async fn signed_in(url: &str, user_name: &str) -> (reqwest::Client, String) {
-    let response = reqwest::Client::new()
-        .post(format!("{url}/api/v1/session"))
-        .header(admin_api::identity::CSRF_HEADER, "1")
-        .json(&serde_json::json!({"userName": user_name, "password": crate::PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let cookie = response.headers()["set-cookie"].to_str().unwrap();
-    let cookie = cookie.split(';').next().unwrap().to_owned();
-    (crate::client_with_cookie(&cookie), cookie)
-}
-
 /// Opens a stream with `Last-Event-ID: 0` and reads it until the action is done: the action's
 /// events as (id, state).
 async fn replayed_actions(client: &reqwest::Client, url: &str, id: &str) -> Vec<(i64, String)> {
@@ -194,6 +181,16 @@ async fn two_instances_share_sessions_wake_ups_and_events_and_one_dying_loses_no
     let a = Instance::start(&database, dist.path()).await;
     let mut b = Instance::start(&database, dist.path()).await;
 
+    for instance in [&a, &b] {
+        let health = reqwest::get(format!("{}/healthz", instance.url))
+            .await
+            .unwrap();
+        assert_eq!(
+            health.status(),
+            200,
+            "a load balancer finds the instance up"
+        );
+    }
     // Signed in on A, known on B.
     let (admin, _) = signed_in(&a.url, "admin@contoso.com").await;
     let me = admin
