@@ -439,7 +439,7 @@ impl Store {
         now: OffsetDateTime,
     ) -> AppResult<()> {
         reject_repeated_ids(devices.iter().map(|d| d.id.as_str()), "devices")?;
-        let _turn = self.upload_turn(connector_id).await;
+        let _turn = self.upload_turn(connector_id).await?;
         let _bulk = self.bulk_turn().await;
         let mut tx = self.begin().await?;
         if completed_sync(&mut tx, connector_id, sync_id)
@@ -519,7 +519,7 @@ impl Store {
         };
         // The connector's uploads take turns: its batches, deltas and device sets stay as they
         // are until this completion ends, so the reads below may be made on a reader.
-        let _turn = self.upload_turn(connector_id).await;
+        let _turn = self.upload_turn(connector_id).await?;
         if let Some(done) = completed_sync(self.read(), connector_id, sync_id).await? {
             return Ok(done);
         }
@@ -828,7 +828,7 @@ impl Store {
     ) -> AppResult<SyncResult> {
         reject_repeated_ids(delta.upserts.iter().map(|d| d.id.as_str()), "upserts")?;
         reject_repeated_ids(delta.removals.iter().map(String::as_str), "removals")?;
-        let _turn = self.upload_turn(connector_id).await;
+        let _turn = self.upload_turn(connector_id).await?;
         let mut tx = self.begin().await?;
         if let Some(done) = completed_sync(&mut tx, connector_id, sync_id).await? {
             return Ok(done);
@@ -894,17 +894,47 @@ impl Store {
         self.bulk.lock().await
     }
 
-    /// Waits for the connector's turn to change its devices (see [`Store::complete_full_sync`]).
-    async fn upload_turn(&self, connector_id: &str) -> tokio::sync::OwnedMutexGuard<()> {
+    /// Waits for the connector's turn to change its devices (see [`Store::complete_full_sync`]):
+    /// this instance's, and on PostgreSQL every instance's (a site's request retried on another
+    /// instance while the first still runs waits for it).
+    async fn upload_turn(&self, connector_id: &str) -> AppResult<UploadTurn> {
         let turn = {
             let mut turns = self.upload_turns.lock().expect("never poisoned");
             // Turns nobody holds or waits for are forgotten (their connectors may be gone).
             turns.retain(|_, turn| std::sync::Arc::strong_count(turn) > 1);
             turns.entry(connector_id.to_owned()).or_default().clone()
         };
-        turn.lock_owned().await
+        let local = turn.lock_owned().await;
+        let shared = match self.postgres() {
+            None => None,
+            Some(pool) => {
+                // A session-level lock on a connection of the turn's own: it goes when the turn
+                // is dropped (the connection closes) or the instance dies.
+                let mut connection = pool.acquire().await?.detach();
+                sqlx::query("SELECT pg_advisory_lock($1, hashtext($2))")
+                    .bind(UPLOAD_LOCKS)
+                    .bind(connector_id)
+                    .execute(&mut connection)
+                    .await?;
+                Some(connection)
+            }
+        };
+        Ok(UploadTurn {
+            _shared: shared,
+            _local: local,
+        })
     }
 }
+
+/// A connector's turn to change its devices, held until dropped.
+struct UploadTurn {
+    _local: tokio::sync::OwnedMutexGuard<()>,
+    _shared: Option<sqlx::PgConnection>,
+}
+
+/// The class of the connectors' upload locks on PostgreSQL (two-key advisory locks, apart from
+/// the one-key locks of writes, events and leaders).
+const UPLOAD_LOCKS: i32 = 0x4154_5441;
 
 /// What the slices of a full sync wrote: its devices, how many of them the shown set has, and
 /// how many are new or changed.

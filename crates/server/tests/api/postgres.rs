@@ -1097,3 +1097,32 @@ async fn a_site_waiting_on_one_instance_is_woken_from_another() {
     a.close().await;
     b.close().await;
 }
+
+/// A site's sync completed on two instances at once (its request retried on another instance
+/// while the first still ran): the connector's uploads take turns across instances, so one writes
+/// the devices and the other finds the sync done; neither fails, and the devices are there once.
+#[tokio::test]
+async fn one_sites_completion_on_two_instances_at_once_runs_once() {
+    let cluster = admin_server::testing::postgres::shared().await;
+    let url = cluster.new_database().await.unwrap();
+    let (a, b) = (
+        Store::connect(&url).await.unwrap(),
+        Store::connect(&url).await.unwrap(),
+    );
+    let (id, _) = crate::removal::onboard(&a, "HIER-TWICE").await;
+    let devices = crate::removal::devices("Twice", "TWC", 3_000, 7);
+    let batches = crate::removal::stage(&a, &id, "sync-1", &devices, 500).await;
+    let now = time::OffsetDateTime::now_utc();
+    let (on_a, on_b) = tokio::join!(
+        a.complete_full_sync(&id, "sync-1", batches, now),
+        b.complete_full_sync(&id, "sync-1", batches, now)
+    );
+    let (on_a, on_b) = (on_a.unwrap(), on_b.unwrap());
+    assert_eq!(on_a, on_b);
+    assert_eq!(on_a.device_count, 3_000);
+    let options = PageOptions::default();
+    let query = DeviceQuery::in_dialect(&options, Dialect::Postgres).unwrap();
+    assert_eq!(b.count_devices(&query).await.unwrap(), 3_000);
+    a.close().await;
+    b.close().await;
+}
