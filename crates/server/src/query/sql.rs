@@ -53,14 +53,30 @@ impl Dialect {
 /// A statement's `?`s numbered as PostgreSQL wants them (`$1`, `$2`, …). The statements are the
 /// server's own: a `?` in them is always a placeholder (values are bound, never written in).
 pub fn numbered(text: &str) -> String {
+    numbered_with(text, |_| false)
+}
+
+/// [`numbered`], with `?N` kept as the Nth value (as on SQLite: a plain `?` then follows the
+/// highest so far), and the values `cast_to_jsonb(n)` names cast to `jsonb` where bound.
+pub fn numbered_with(text: &str, cast_to_jsonb: impl Fn(usize) -> bool) -> String {
     let mut out = String::with_capacity(text.len() + 16);
-    let mut n = 0;
-    for c in text.chars() {
-        if c == '?' {
-            n += 1;
-            out.push_str(&format!("${n}"));
-        } else {
+    let mut highest = 0;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '?' {
             out.push(c);
+            continue;
+        }
+        let mut digits = String::new();
+        while let Some(digit) = chars.next_if(char::is_ascii_digit) {
+            digits.push(digit);
+        }
+        let n = digits.parse::<usize>().unwrap_or(highest + 1);
+        highest = highest.max(n);
+        if cast_to_jsonb(n) {
+            out.push_str(&format!("CAST(${n} AS jsonb)"));
+        } else {
+            out.push_str(&format!("${n}"));
         }
     }
     out

@@ -5,7 +5,7 @@
 
 use std::marker::PhantomData;
 
-use crate::query::sql::Dialect;
+use crate::query::sql::{numbered_with, Dialect};
 
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
@@ -338,28 +338,9 @@ fn sqlite(values: Vec<Value>) -> sqlx::Result<SqliteArguments<'static>> {
 /// The statement with its `?`s numbered (`$1`, …; a JSON value's cast to `jsonb`), and its
 /// arguments. `?N` is the Nth value, as on SQLite (a plain `?` then follows the highest so far).
 fn postgres(sql: &str, values: Vec<Value>) -> sqlx::Result<(String, PgArguments)> {
-    let mut text = String::with_capacity(sql.len() + 16);
-    let mut highest = 0;
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '?' {
-            text.push(c);
-            continue;
-        }
-        let mut digits = String::new();
-        while let Some(digit) = chars.next_if(char::is_ascii_digit) {
-            digits.push(digit);
-        }
-        let n = match digits.parse::<usize>() {
-            Ok(n) => n,
-            Err(_) => highest + 1,
-        };
-        highest = highest.max(n);
-        match values.get(n.wrapping_sub(1)) {
-            Some(Value::Json(_)) => text.push_str(&format!("CAST(${n} AS jsonb)")),
-            _ => text.push_str(&format!("${n}")),
-        }
-    }
+    let text = numbered_with(sql, |n| {
+        matches!(values.get(n.wrapping_sub(1)), Some(Value::Json(_)))
+    });
     let mut arguments = PgArguments::default();
     for value in values {
         match value {
