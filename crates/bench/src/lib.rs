@@ -161,6 +161,43 @@ async fn into_postgres(sqlite: &str, postgres: &str) -> anyhow::Result<String> {
     Ok(format!("{rows} rows copied in {seconds:.0} s"))
 }
 
+/// The URL of the database named after the one at `postgres` with `_{suffix}` added.
+fn sibling_database(postgres: &str, suffix: &str) -> anyhow::Result<(reqwest::Url, String)> {
+    let mut url = reqwest::Url::parse(postgres)?;
+    let name = url.path().trim_start_matches('/');
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        anyhow::bail!("the database name in {postgres} is not a plain identifier");
+    }
+    let sibling = format!("{name}_{suffix}");
+    url.set_path(&format!("/{sibling}"));
+    Ok((url, sibling))
+}
+
+/// Makes an empty database beside the one at `postgres` (dropping what an earlier run left);
+/// its URL.
+async fn empty_postgres_database(postgres: &str, suffix: &str) -> anyhow::Result<String> {
+    let (url, name) = sibling_database(postgres, suffix)?;
+    let pool = sqlx::PgPool::connect(postgres).await?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&pool)
+        .await?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&pool)
+        .await?;
+    pool.close().await;
+    Ok(url.to_string())
+}
+
+async fn drop_postgres_database(postgres: &str, suffix: &str) -> anyhow::Result<()> {
+    let (_, name) = sibling_database(postgres, suffix)?;
+    let pool = sqlx::PgPool::connect(postgres).await?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&pool)
+        .await?;
+    pool.close().await;
+    Ok(())
+}
+
 pub async fn run(options: &RunOptions) -> anyhow::Result<Report> {
     let preset = &options.preset;
     let wants = |part: Part| options.parts.is_empty() || options.parts.contains(&part);
@@ -285,20 +322,17 @@ pub async fn run(options: &RunOptions) -> anyhow::Result<Report> {
         server.stop().await?;
     }
 
-    if wants(Part::Ingest) && options.database_url.is_some() {
-        let mut section = Section::new("Ingest");
-        section.value(
-            "On PostgreSQL",
-            "not measured yet: the ingest scenario reads SQLite's file beside the server",
-            None,
-        );
-        sections.push(section);
-    } else if wants(Part::Ingest) {
+    if wants(Part::Ingest) {
         eprintln!("Ingest");
         let folder = options.data.join("ingest");
         let _ = std::fs::remove_dir_all(&folder);
         std::fs::create_dir_all(&folder)?;
-        let database_url = format!("sqlite:{}", folder.join("ingest.sqlite").display());
+        // Into an empty database: a file of its own on SQLite, a database of its own beside the
+        // tenant's on PostgreSQL (made anew each run, dropped after).
+        let database_url = match &options.database_url {
+            Some(postgres) => empty_postgres_database(postgres, "ingest").await?,
+            None => format!("sqlite:{}", folder.join("ingest.sqlite").display()),
+        };
         let secret = bench_user(&database_url).await?;
         let server = ServerProcess::start(&database_url, &options.dist).await?;
         let client = measure::signed_in(&server.url, BENCH_USER, &secret).await?;
@@ -325,6 +359,9 @@ pub async fn run(options: &RunOptions) -> anyhow::Result<Report> {
         sections.push(section);
         server.stop().await?;
         std::fs::remove_dir_all(&folder)?;
+        if let Some(postgres) = &options.database_url {
+            drop_postgres_database(postgres, "ingest").await?;
+        }
     }
 
     let date = time::OffsetDateTime::now_utc()

@@ -33,7 +33,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(store: Store, config: Config, shutdown: CancellationToken) -> Self {
         Self {
-            store,
+            store: store.with_online_window(to_time(config.online_window)),
             limits: Arc::new(Limits::new(&config)),
             exports: crate::turns::Turns::exports(),
             streams: crate::turns::Turns::streams(),
@@ -44,7 +44,8 @@ impl AppState {
         }
     }
 
-    /// Announces `event` to every event stream, on every instance (see [`crate::live`]).
+    /// Announces `event`, which no change wrote, to every event stream on every instance (see
+    /// [`crate::live`]). Changes write theirs in their transaction instead (see [`Self::committed`]).
     pub async fn publish(&self, event: Event) {
         crate::live::publish(self, &event).await;
     }

@@ -269,22 +269,13 @@ pub async fn run(
     // Gone from the API, its rows are deleted in the background: how long that takes (seen in
     // the database file) and what a first page of All devices costs meanwhile.
     // Read-only, beside the server: nothing here may write or migrate its database.
-    let database = sqlx::sqlite::SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(
-            <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(database_url)?
-                .read_only(true),
-        )
-        .await?;
+    let database = RowCounter::connect(database_url).await?;
     let first_page = format!("{url}/api/v1/devices?$top=50");
     let mut samples = Vec::new();
     let deleted_after = loop {
         let (took, _) = get_ok(client, &first_page).await?;
         samples.push(took);
-        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM devices WHERE connector_id = ?")
-            .bind(&connector_id)
-            .fetch_one(&database)
-            .await?;
+        let left = database.devices_of(&connector_id).await?;
         if left == 0 {
             break started.elapsed().as_secs_f64();
         }
@@ -304,4 +295,57 @@ pub async fn run(
         None,
     );
     Ok(section)
+}
+
+/// Counts a connector's device rows in the server's database, read-only beside it (SQLite's file
+/// or PostgreSQL's database).
+enum RowCounter {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+impl RowCounter {
+    async fn connect(database_url: &str) -> anyhow::Result<Self> {
+        use std::str::FromStr;
+        if database_url.starts_with("postgres") {
+            let options = sqlx::postgres::PgConnectOptions::from_str(database_url)?
+                .options([("default_transaction_read_only", "on")]);
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .connect_with(options)
+                .await?;
+            return Ok(Self::Postgres(pool));
+        }
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(
+                sqlx::sqlite::SqliteConnectOptions::from_str(database_url)?.read_only(true),
+            )
+            .await?;
+        Ok(Self::Sqlite(pool))
+    }
+
+    async fn devices_of(&self, connector_id: &str) -> anyhow::Result<i64> {
+        Ok(match self {
+            Self::Sqlite(pool) => {
+                sqlx::query_scalar("SELECT COUNT(*) FROM devices WHERE connector_id = ?")
+                    .bind(connector_id)
+                    .fetch_one(pool)
+                    .await?
+            }
+            Self::Postgres(pool) => {
+                sqlx::query_scalar("SELECT COUNT(*) FROM devices WHERE connector_id = $1")
+                    .bind(connector_id)
+                    .fetch_one(pool)
+                    .await?
+            }
+        })
+    }
+
+    async fn close(self) {
+        match self {
+            Self::Sqlite(pool) => pool.close().await,
+            Self::Postgres(pool) => pool.close().await,
+        }
+    }
 }

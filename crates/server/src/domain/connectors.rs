@@ -93,12 +93,11 @@ pub async fn request_offboard(
         return Ok(None);
     };
     tracing::info!(connector = %id, actor = %actor.name, "offboarding requested");
-    state
-        .publish(Event::Connector(ConnectorEvent {
-            id: id.to_owned(),
-            connector: Some(connector.clone()),
-        }))
-        .await;
+    // Written with the change on PostgreSQL (see Store::write_connector_event).
+    state.committed(Event::Connector(ConnectorEvent {
+        id: id.to_owned(),
+        connector: Some(connector.clone()),
+    }));
     state.signal_site(id).await;
     Ok(Some(connector))
 }
@@ -151,21 +150,24 @@ pub async fn complete_overdue_offboardings(state: &AppState) -> AppResult<()> {
     Ok(())
 }
 
-/// The connector as the admin API shows it, published as a `connector` event.
+/// The connector as the admin API shows it after a change, announced as a `connector` event:
+/// on PostgreSQL the change wrote it (see [`Store::write_connector_event`]) and the relays deliver
+/// it; on SQLite it is read now, after the commit, and sent to the streams.
+///
+/// [`Store::write_connector_event`]: crate::store::Store::write_connector_event
 pub(crate) async fn announce(state: &AppState, id: &str) {
+    if state.store.postgres().is_some() {
+        return;
+    }
     match state
         .store
         .connector(id, state.now(), state.online_window())
         .await
     {
-        Ok(connector) => {
-            state
-                .publish(Event::Connector(ConnectorEvent {
-                    id: id.to_owned(),
-                    connector,
-                }))
-                .await
-        }
+        Ok(connector) => state.committed(Event::Connector(ConnectorEvent {
+            id: id.to_owned(),
+            connector,
+        })),
         Err(error) => {
             tracing::error!(%error, connector = id, "could not read a connector to publish")
         }

@@ -53,11 +53,10 @@ pub async fn apply_delta(
 
 async fn announce(state: &AppState, connector_id: &str, result: &SyncResult) {
     tracing::info!(connector = connector_id, sync = %result.sync_id, changed = result.changed, "sync applied");
-    state
-        .publish(Event::Devices(DevicesEvent {
-            connector_id: connector_id.to_owned(),
-            changed: result.changed,
-        }))
-        .await;
+    // Written with the sync on PostgreSQL, as is the connector's (see store's record_sync).
+    state.committed(Event::Devices(DevicesEvent {
+        connector_id: connector_id.to_owned(),
+        changed: result.changed,
+    }));
     super::connectors::announce(state, connector_id).await;
 }

@@ -1,4 +1,4 @@
-use super::db;
+use super::db::{self, Tx};
 use admin_api::protocol::SiteInfo;
 use admin_api::{
     AuditActivity, Cloud, Connector, ConnectorEvent, ConnectorStatus, DevicesEvent, Event,
@@ -66,6 +66,32 @@ const SELECT_CONNECTOR: &str = "SELECT c.id, c.hierarchy_id, c.hierarchy_name, c
      FROM connectors c WHERE c.removed_at IS NULL";
 
 impl Store {
+    /// Writes the connector as the admin API shows it at `now` (`None` once removed) as a
+    /// `connector` event with the change in `tx`, so that the two commit together (see
+    /// [`write_event`]). Nothing on SQLite, whose caller reads and announces it after the commit.
+    pub(crate) async fn write_connector_event(
+        &self,
+        tx: &mut Tx,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> sqlx::Result<()> {
+        if !matches!(tx, Tx::Postgres(_)) {
+            return Ok(());
+        }
+        let row: Option<ConnectorRow> = db::query_as(format!("{SELECT_CONNECTOR} AND c.id = ?"))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let connector = row
+            .map(|row| row.into_connector(now, self.online_window))
+            .transpose()?;
+        let event = Event::Connector(ConnectorEvent {
+            id: id.to_owned(),
+            connector,
+        });
+        write_event(tx, &event, now).await
+    }
+
     pub async fn connectors(
         &self,
         now: OffsetDateTime,
@@ -153,6 +179,7 @@ impl Store {
         .bind(&site.site_code)
         .execute(&mut tx)
         .await?;
+        self.write_connector_event(&mut tx, id, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -199,6 +226,7 @@ impl Store {
                 now,
             )
             .await?;
+            self.write_connector_event(&mut tx, id, now).await?;
         }
         tx.commit().await?;
         Ok(true)

@@ -1,13 +1,13 @@
 use admin_api::devices::DEVICE_FIELDS;
 use admin_api::fields::FieldType;
 use admin_api::protocol::{DeviceDelta, SiteDevice, SyncResult, MAX_BATCHES};
-use admin_api::Device;
+use admin_api::{Device, DevicesEvent, Event};
 use rusqlite::types::Value;
 use rusqlite::OptionalExtension;
 use time::OffsetDateTime;
 
 use super::db::{self, Tx};
-use super::{timestamp, Store};
+use super::{timestamp, write_event, Store};
 use crate::error::{AppError, AppResult};
 use crate::query::devices::{
     column, csv_expression, json_expression, json_expression_in, next_page, top_level,
@@ -556,7 +556,7 @@ impl Store {
             .await;
         let result = match written {
             Ok(tally) => {
-                self.show_device_set(connector_id, sync_id, shown, pending, tally, &synced_at)
+                self.show_device_set(connector_id, sync_id, shown, pending, tally, now)
                     .await
             }
             Err(error) => Err(error),
@@ -693,7 +693,7 @@ impl Store {
         shown: i64,
         pending: i64,
         tally: Tally,
-        synced_at: &str,
+        now: OffsetDateTime,
     ) -> AppResult<SyncResult> {
         let mut tx = self.begin().await?;
         // The shown set's size, as its last sync recorded it (no count of its rows here).
@@ -732,13 +732,14 @@ impl Store {
         // The devices of the old set that the sync no longer has are removed with it.
         let removed = (before as u64).saturating_sub(tally.known);
         let result = record_sync(
+            self,
             &mut tx,
             connector_id,
             sync_id,
             "full",
             tally.changed + removed,
             tally.devices,
-            synced_at,
+            now,
         )
         .await?;
         tx.commit().await?;
@@ -874,13 +875,14 @@ impl Store {
         .fetch_one(&mut tx)
         .await?;
         let result = record_sync(
+            self,
             &mut tx,
             connector_id,
             sync_id,
             "delta",
             changed,
             device_count as u64,
-            &synced_at,
+            now,
         )
         .await?;
         tx.commit().await?;
@@ -1022,15 +1024,20 @@ async fn completed_sync<'e>(
     }))
 }
 
+/// Records a sync and, with it, its `devices` and `connector` events (see
+/// [`Store::write_connector_event`]).
+#[allow(clippy::too_many_arguments)]
 async fn record_sync(
+    store: &Store,
     tx: &mut Tx,
     connector_id: &str,
     sync_id: &str,
     kind: &str,
     changed: u64,
     device_count: u64,
-    synced_at: &str,
+    now: OffsetDateTime,
 ) -> AppResult<SyncResult> {
+    let synced_at = &timestamp(now);
     db::query(
         "INSERT INTO syncs (id, connector_id, kind, completed_at, device_count, changed) VALUES (?, ?, ?, ?, ?, ?)",
     )
@@ -1048,6 +1055,12 @@ async fn record_sync(
         .bind(connector_id)
         .execute(&mut *tx)
         .await?;
+    let devices = Event::Devices(DevicesEvent {
+        connector_id: connector_id.to_owned(),
+        changed,
+    });
+    write_event(tx, &devices, now).await?;
+    store.write_connector_event(tx, connector_id, now).await?;
     Ok(SyncResult {
         sync_id: sync_id.to_owned(),
         device_count,

@@ -36,6 +36,9 @@ pub struct Store {
     upload_turns: std::sync::Arc<
         std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>,
     >,
+    /// A connector heard from within this window is online, in the connector events the store
+    /// writes with a change (see [`Store::write_connector_event`]).
+    online_window: time::Duration,
 }
 
 #[derive(Clone)]
@@ -209,6 +212,13 @@ impl Store {
         Self::over(Backend::Sqlite(sqlite), folder).await
     }
 
+    /// The store, showing connectors heard from within `window` as online in the events it
+    /// writes (the server's `--online-window`).
+    pub fn with_online_window(mut self, window: time::Duration) -> Self {
+        self.online_window = window;
+        self
+    }
+
     /// The store over `backend`, with the work left from before (offboarded connectors' devices,
     /// replaced device sets) queued for the sweeper.
     async fn over(backend: Backend, folder: std::path::PathBuf) -> anyhow::Result<Self> {
@@ -220,6 +230,7 @@ impl Store {
             touching: Default::default(),
             upload_turns: Default::default(),
             bulk: Default::default(),
+            online_window: time::Duration::seconds(90),
         };
         let ids: Vec<String> =
             db::query_scalar("SELECT id FROM connectors WHERE removed_at IS NOT NULL")

@@ -93,6 +93,8 @@ impl Store {
             now,
         )
         .await?;
+        self.write_connector_event(&mut tx, &connector.id, now)
+            .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -187,27 +187,35 @@ async fn stalled_exports_starve_no_one_and_are_ended() {
         .await
         .expect("a heartbeat is answered");
 
-    // Past the stall timeout the held exports are ended and their places given back: the
-    // first user can export again (whole), and a stalled body ends in an error, not a short CSV.
+    // Past the stall timeout the held exports are ended and their places given back: each user
+    // whose export was held can export again (whole), and a stalled body ends in an error, not a
+    // short CSV. Every held export is seen ended before its body is read: one read before its
+    // timeout would resume, complete and keep its connection open.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let response = reqwest::Client::new()
-            .get(format!("{}/api/v1/devices/export", app.url))
-            .header("cookie", &cookies[0])
-            .send()
-            .await
-            .unwrap();
-        if response.status() == 200 {
-            let text = response.text().await.unwrap();
-            assert_eq!(text.lines().count(), 12_001);
-            break;
+    for (cookie, _) in cookies
+        .iter()
+        .zip(&stalled)
+        .filter(|(_, s)| s.status == 200)
+    {
+        loop {
+            let response = reqwest::Client::new()
+                .get(format!("{}/api/v1/devices/export", app.url))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap();
+            if response.status() == 200 {
+                let text = response.text().await.unwrap();
+                assert_eq!(text.lines().count(), 12_001);
+                break;
+            }
+            assert_eq!(response.status(), 429);
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "a stalled export was never ended"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        assert_eq!(response.status(), 429);
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the stalled export was never ended"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
     for export in stalled.into_iter().filter(|s| s.status == 200) {
         let mut stream = export.stream;

@@ -1126,3 +1126,100 @@ async fn one_sites_completion_on_two_instances_at_once_runs_once() {
     a.close().await;
     b.close().await;
 }
+
+/// The events that tell the admin center to look again (a connector changed, a sync changed
+/// devices) are written by the change itself, in its transaction: the store alone, with no
+/// server around it to publish anything afterwards, leaves them in the outbox, and a change that
+/// fails leaves none.
+#[tokio::test]
+async fn look_again_events_are_written_with_their_change() {
+    use admin_server::store::audit::Actor;
+    use site_connector::SimulatedHierarchy;
+
+    let cluster = admin_server::testing::postgres::shared().await;
+    let url = cluster.new_database().await.unwrap();
+    let store = Store::connect(&url)
+        .await
+        .unwrap()
+        .with_online_window(time::Duration::hours(1));
+    let pool = store.postgres().unwrap().clone();
+    let mut seen = 0;
+    let (id, _) = crate::removal::onboard(&store, "HIER-LOOK").await;
+    let events = written_since(&pool, &mut seen).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].0, "connector");
+    assert_eq!(events[0].1["id"], id.as_str());
+    assert_eq!(events[0].1["connector"]["deviceCount"], 0);
+
+    let mut hierarchy =
+        SimulatedHierarchy::new(HierarchyConfig::new("Look again", "LKA", 2207, 40, 3));
+    let now = time::OffsetDateTime::now_utc();
+    store
+        .report_site(&id, &hierarchy.site_info(), now)
+        .await
+        .unwrap();
+    let events = written_since(&pool, &mut seen).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].1["connector"]["hierarchyName"], "Look again");
+    assert_eq!(events[0].1["connector"]["online"], true);
+
+    // A completion that cannot be made (a batch missing) writes nothing.
+    let devices = hierarchy.devices_in_scope();
+    let batches = crate::removal::stage(&store, &id, "sync-1", &devices, 10).await;
+    store
+        .complete_full_sync(&id, "sync-1", batches + 1, now)
+        .await
+        .unwrap_err();
+    assert!(written_since(&pool, &mut seen).await.is_empty());
+
+    store
+        .complete_full_sync(&id, "sync-1", batches, now)
+        .await
+        .unwrap();
+    let events = written_since(&pool, &mut seen).await;
+    let names: Vec<&str> = events.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, ["devices", "connector"], "{events:?}");
+    assert_eq!(events[0].1["connectorId"], id.as_str());
+    assert_eq!(events[0].1["changed"], 40);
+    assert_eq!(events[1].1["connector"]["deviceCount"], 40);
+
+    let delta = hierarchy.churn(5);
+    let changed = (delta.upserts.len() + delta.removals.len()) as u64;
+    store
+        .apply_delta(&id, "delta-1", &delta, now)
+        .await
+        .unwrap();
+    let events = written_since(&pool, &mut seen).await;
+    let names: Vec<&str> = events.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, ["devices", "connector"], "{events:?}");
+    assert_eq!(events[0].1["changed"], changed);
+
+    // Offboarding requested: announced once; asking again changes nothing and says nothing.
+    assert!(store
+        .request_offboard(&id, &Actor::system(), now)
+        .await
+        .unwrap());
+    let events = written_since(&pool, &mut seen).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].1["connector"]["status"], "offboarding");
+    assert!(store
+        .request_offboard(&id, &Actor::system(), now)
+        .await
+        .unwrap());
+    assert!(written_since(&pool, &mut seen).await.is_empty());
+    store.close().await;
+}
+
+/// The events written after `seen` (moved past them), as names and JSON.
+async fn written_since(pool: &PgPool, seen: &mut i64) -> Vec<(String, serde_json::Value)> {
+    let events = admin_server::store::postgres::outbox::read_after(pool, *seen, 100)
+        .await
+        .unwrap();
+    if let Some(last) = events.last() {
+        *seen = last.seq;
+    }
+    events
+        .iter()
+        .map(|e| (e.name.clone(), serde_json::from_str(&e.data).unwrap()))
+        .collect()
+}
