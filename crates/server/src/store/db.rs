@@ -152,6 +152,7 @@ impl<T> Row for T where T: Send + Unpin + for<'r> FromRow<'r, SqliteRow> + for<'
 pub struct Statement<O> {
     sql: String,
     values: Vec<Value>,
+    prepared: bool,
     rows: PhantomData<fn() -> O>,
 }
 
@@ -178,8 +179,19 @@ impl<O> Statement<O> {
         Self {
             sql: sql.into(),
             values: Vec::new(),
+            prepared: false,
             rows: PhantomData,
         }
+    }
+
+    /// Prepared once per connection on PostgreSQL, and planned for any values once the server
+    /// finds that plan as good as those made for the values it saw: for a statement run often
+    /// whose best plan does not depend on its values (a key's lookup, an upload's steps). Others
+    /// are planned for their values each time (a filter's value can decide whether an index
+    /// serves it). SQLite prepares every statement anyway.
+    pub fn prepared(mut self) -> Self {
+        self.prepared = true;
+        self
     }
 
     pub fn bind(mut self, value: impl Into<Value>) -> Self {
@@ -195,19 +207,30 @@ impl<O> Statement<O> {
 
     /// Runs it; the number of rows it changed.
     pub async fn execute<'a>(self, on: impl Into<On<'a>>) -> sqlx::Result<u64> {
-        let Self { sql, values, .. } = self;
-        run!(on.into(), sql, values, sqlx::query_with, execute, |done| {
-            done.rows_affected()
-        })
+        let Self {
+            sql,
+            values,
+            prepared,
+            ..
+        } = self;
+        run!(
+            on.into(),
+            sql,
+            values,
+            prepared,
+            sqlx::query_with,
+            execute,
+            |done| { done.rows_affected() }
+        )
     }
 }
 
 /// Runs `$make(sql, arguments).$method(executor)` on whatever `$on` is.
 macro_rules! run {
-    ($on:expr, $sql:expr, $values:expr, $make:path, $method:ident) => {
-        run!($on, $sql, $values, $make, $method, |rows| rows)
+    ($on:expr, $sql:expr, $values:expr, $prepared:expr, $make:path, $method:ident) => {
+        run!($on, $sql, $values, $prepared, $make, $method, |rows| rows)
     };
-    ($on:expr, $sql:expr, $values:expr, $make:path, $method:ident, $then:expr) => {
+    ($on:expr, $sql:expr, $values:expr, $prepared:expr, $make:path, $method:ident, $then:expr) => {
         match $on {
             On::SqlitePool(pool) => $make(&$sql, sqlite($values)?)
                 .$method(pool)
@@ -219,10 +242,9 @@ macro_rules! run {
                 .map($then),
             On::PgPool(pool) => {
                 let (sql, arguments) = postgres(&$sql, $values)?;
-                // Planned for its values each time: whether an index serves a condition can
-                // depend on them (see docs/performance.md).
+                // Planned for its values each time unless prepared (see Statement::prepared).
                 $make(&sql, arguments)
-                    .persistent(false)
+                    .persistent($prepared)
                     .$method(pool)
                     .await
                     .map($then)
@@ -230,7 +252,7 @@ macro_rules! run {
             On::Postgres(connection) => {
                 let (sql, arguments) = postgres(&$sql, $values)?;
                 $make(&sql, arguments)
-                    .persistent(false)
+                    .persistent($prepared)
                     .$method(connection)
                     .await
                     .map($then)
@@ -243,20 +265,56 @@ use run;
 impl<O: Row> Statement<O> {
     /// Every row it reads.
     pub async fn fetch_all<'a>(self, on: impl Into<On<'a>>) -> sqlx::Result<Vec<O>> {
-        let Self { sql, values, .. } = self;
-        run!(on.into(), sql, values, sqlx::query_as_with, fetch_all)
+        let Self {
+            sql,
+            values,
+            prepared,
+            ..
+        } = self;
+        run!(
+            on.into(),
+            sql,
+            values,
+            prepared,
+            sqlx::query_as_with,
+            fetch_all
+        )
     }
 
     /// Its first row, if it reads one.
     pub async fn fetch_optional<'a>(self, on: impl Into<On<'a>>) -> sqlx::Result<Option<O>> {
-        let Self { sql, values, .. } = self;
-        run!(on.into(), sql, values, sqlx::query_as_with, fetch_optional)
+        let Self {
+            sql,
+            values,
+            prepared,
+            ..
+        } = self;
+        run!(
+            on.into(),
+            sql,
+            values,
+            prepared,
+            sqlx::query_as_with,
+            fetch_optional
+        )
     }
 
     /// Its first row; an error when it reads none.
     pub async fn fetch_one<'a>(self, on: impl Into<On<'a>>) -> sqlx::Result<O> {
-        let Self { sql, values, .. } = self;
-        run!(on.into(), sql, values, sqlx::query_as_with, fetch_one)
+        let Self {
+            sql,
+            values,
+            prepared,
+            ..
+        } = self;
+        run!(
+            on.into(),
+            sql,
+            values,
+            prepared,
+            sqlx::query_as_with,
+            fetch_one
+        )
     }
 }
 
@@ -274,6 +332,11 @@ where
 
     pub fn bind_all(self, values: impl IntoIterator<Item = Value>) -> Self {
         Self(self.0.bind_all(values))
+    }
+
+    /// See [`Statement::prepared`].
+    pub fn prepared(self) -> Self {
+        Self(self.0.prepared())
     }
 
     pub async fn fetch_all<'a>(self, on: impl Into<On<'a>>) -> sqlx::Result<Vec<O>> {

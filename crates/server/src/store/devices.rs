@@ -625,6 +625,7 @@ impl Store {
             let batch: String = db::query_scalar(
                 "SELECT CAST(devices AS text) FROM sync_batches WHERE connector_id = ? AND sync_id = ? AND batch_index = ?",
             )
+            .prepared()
             .bind(connector_id)
             .bind(sync_id)
             .bind(index)
@@ -645,6 +646,7 @@ impl Store {
                      WHERE h.connector_id = ? AND h.device_set = ? AND h.state = 'pending'
                        AND c.removed_at IS NULL",
                 )
+                .prepared()
                 .bind(connector_id)
                 .bind(pending)
                 .fetch_optional(&mut tx)
@@ -661,6 +663,7 @@ impl Store {
                     "UPDATE hidden_device_sets SET devices = devices + ?
                      WHERE connector_id = ? AND device_set = ?",
                 )
+                .prepared()
                 .bind(part.len() as i64)
                 .bind(connector_id)
                 .bind(pending)
@@ -1316,6 +1319,7 @@ async fn insert_devices(
         source.rows(dialect),
         source.filter()
     ))
+    .prepared()
     .bind(connector_id)
     .bind(source.bound())
     .bind(synced_at)

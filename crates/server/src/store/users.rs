@@ -422,6 +422,7 @@ impl Store {
              ORDER BY {}",
             self.dialect().nocase("r.display_name")
         ))
+        .prepared()
         .bind(token_hash)
         .bind(timestamp(now))
         .bind(timestamp(idle_cutoff))
