@@ -151,7 +151,7 @@ async fn an_expired_session_returns_to_sign_in_and_then_to_the_same_page() {
         .await;
     // The session ends as the server sees it (past its lifetime), then the page asks for more.
     sqlx::query("UPDATE sessions SET expires_at = '2000-01-01T00:00:00Z'")
-        .execute(app.server().store().pool())
+        .execute(app.server().store().sqlite_writer().unwrap())
         .await
         .unwrap();
     browser

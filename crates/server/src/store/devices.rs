@@ -316,7 +316,7 @@ impl Store {
                     + (SELECT COALESCE(SUM(shown_devices), 0) FROM connectors
                        WHERE removed_at IS NOT NULL)",
         )
-        .fetch_one(self.reader())
+        .fetch_one(&self.sqlite().reader)
         .await?;
         let rows = (shown + hidden) as f64;
         Ok(hidden > shown && (shown as f64) < (50.0 * rows).sqrt().max(1_000.0))
@@ -333,7 +333,7 @@ impl Store {
         )
         .bind(expression)
         .bind(threshold)
-        .fetch_one(self.reader())
+        .fetch_one(&self.sqlite().reader)
         .await?;
         Ok(matches >= threshold)
     }
@@ -347,7 +347,7 @@ impl Store {
         let conditions = query.conditions(None, &self.removed.ids(), false);
         let key = format!("{}\u{0}{:?}", conditions.text, conditions.params);
         // The generation and the count are read in one snapshot, so they belong together.
-        let mut tx = self.reader().begin().await?;
+        let mut tx = self.sqlite().reader.begin().await?;
         let generation: i64 =
             sqlx::query_scalar("SELECT generation FROM devices_generation WHERE id = 1")
                 .fetch_one(&mut *tx)

@@ -298,15 +298,21 @@ impl Store {
         }
     }
 
-    /// SQLite's writer pool. Only for what runs on SQLite alone (PostgreSQL's store does not
-    /// have it).
-    pub fn pool(&self) -> &SqlitePool {
-        &self.sqlite().pool
+    /// SQLite's writer pool, for what runs on SQLite alone; `None` on PostgreSQL. (What runs on
+    /// either backend goes through [`Store::writer`] and [`Store::read`].)
+    pub fn sqlite_writer(&self) -> Option<&SqlitePool> {
+        match &self.backend {
+            Backend::Sqlite(sqlite) => Some(&sqlite.pool),
+            Backend::Postgres(_) => None,
+        }
     }
 
-    /// SQLite's readers (see [`Store::pool`]).
-    pub fn reader(&self) -> &SqlitePool {
-        &self.sqlite().reader
+    /// SQLite's readers (see [`Store::sqlite_writer`]).
+    pub fn sqlite_reader(&self) -> Option<&SqlitePool> {
+        match &self.backend {
+            Backend::Sqlite(sqlite) => Some(&sqlite.reader),
+            Backend::Postgres(_) => None,
+        }
     }
 
     pub(crate) fn sqlite(&self) -> &SqliteFile {

@@ -94,7 +94,7 @@ mod tests {
         let url = format!("sqlite://{}", folder.path().join("t.sqlite").display());
         let store = crate::store::Store::connect(&url).await.expect("a store");
         let rows: Vec<(String,)> = sqlx::query_as("SELECT name FROM sqlite_schema")
-            .fetch_all(store.reader())
+            .fetch_all(&store.sqlite().reader)
             .await
             .expect("a read");
         assert!(!rows.is_empty());

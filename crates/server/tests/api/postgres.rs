@@ -156,7 +156,7 @@ async fn the_postgres_schema_answers_as_the_sqlite_one_does() {
     let on_pg: Vec<(String, String, String, String)> =
         sqlx::query_as(roles).fetch_all(&pg).await.unwrap();
     let on_sqlite: Vec<(String, String, String, String)> = sqlx::query_as(roles)
-        .fetch_all(sqlite.reader())
+        .fetch_all(sqlite.sqlite_reader().unwrap())
         .await
         .unwrap();
     assert_eq!(on_pg, on_sqlite);
@@ -206,7 +206,7 @@ async fn the_postgres_schema_answers_as_the_sqlite_one_does() {
     let on_sqlite: Vec<String> = sqlx::query_scalar(&format!(
         "SELECT column1 FROM (VALUES {values}) ORDER BY column1 COLLATE NOCASE, column2"
     ))
-    .fetch_all(sqlite.reader())
+    .fetch_all(sqlite.sqlite_reader().unwrap())
     .await
     .unwrap();
     assert_eq!(ordered, on_sqlite);
@@ -319,7 +319,7 @@ async fn every_order_filter_and_search_pages_alike_on_both_backends() {
                          VALUES (?, 'h', '2026-12-01T00:00:00Z')";
         sqlx::query(connector)
             .bind(id)
-            .execute(sqlite.pool())
+            .execute(sqlite.sqlite_writer().unwrap())
             .await
             .unwrap();
         sqlx::query(&numbered(connector))
@@ -406,7 +406,10 @@ async fn every_order_filter_and_search_pages_alike_on_both_backends() {
             on_sqlite = on_sqlite.bind(value.clone());
             on_pg = on_pg.bind(value);
         }
-        on_sqlite.execute(sqlite.pool()).await.unwrap();
+        on_sqlite
+            .execute(sqlite.sqlite_writer().unwrap())
+            .await
+            .unwrap();
         on_pg.execute(&pg).await.unwrap();
     }
 
@@ -561,7 +564,7 @@ async fn migrate_to_copies_a_tenant_into_postgres() {
     let mut on_sqlite = Vec::new();
     for table in TENANT_TABLES {
         let count: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
-            .fetch_one(sqlite.reader())
+            .fetch_one(sqlite.sqlite_reader().unwrap())
             .await
             .unwrap();
         on_sqlite.push((*table, count));
@@ -581,7 +584,7 @@ async fn migrate_to_copies_a_tenant_into_postgres() {
     let pg_users: Vec<(String, String, String)> =
         sqlx::query_as(users).fetch_all(&pg).await.unwrap();
     let sqlite_users: Vec<(String, String, String)> = sqlx::query_as(users)
-        .fetch_all(sqlite.reader())
+        .fetch_all(sqlite.sqlite_reader().unwrap())
         .await
         .unwrap();
     assert_eq!(pg_users, sqlite_users);
@@ -589,7 +592,7 @@ async fn migrate_to_copies_a_tenant_into_postgres() {
     let pg_roles: Vec<(String, String, String)> =
         sqlx::query_as(roles).fetch_all(&pg).await.unwrap();
     let sqlite_roles: Vec<(String, String, String)> = sqlx::query_as(roles)
-        .fetch_all(sqlite.reader())
+        .fetch_all(sqlite.sqlite_reader().unwrap())
         .await
         .unwrap();
     assert_eq!(pg_roles, sqlite_roles);
@@ -600,7 +603,7 @@ async fn migrate_to_copies_a_tenant_into_postgres() {
             .unwrap();
     let sqlite_built_in: Vec<bool> =
         sqlx::query_scalar("SELECT is_built_in FROM role_definitions ORDER BY id")
-            .fetch_all(sqlite.reader())
+            .fetch_all(sqlite.sqlite_reader().unwrap())
             .await
             .unwrap();
     assert_eq!(built_in, sqlite_built_in);
@@ -608,7 +611,7 @@ async fn migrate_to_copies_a_tenant_into_postgres() {
     let pg_sessions: Vec<(Vec<u8>, String, String)> =
         sqlx::query_as(sessions).fetch_all(&pg).await.unwrap();
     let sqlite_sessions: Vec<(Vec<u8>, String, String)> = sqlx::query_as(sessions)
-        .fetch_all(sqlite.reader())
+        .fetch_all(sqlite.sqlite_reader().unwrap())
         .await
         .unwrap();
     assert_eq!(pg_sessions, sqlite_sessions);
@@ -616,7 +619,7 @@ async fn migrate_to_copies_a_tenant_into_postgres() {
     let pg_audit: Vec<(i64, String, String, String, Option<String>)> =
         sqlx::query_as(audit).fetch_all(&pg).await.unwrap();
     let sqlite_audit: Vec<(i64, String, String, String, Option<String>)> = sqlx::query_as(audit)
-        .fetch_all(sqlite.reader())
+        .fetch_all(sqlite.sqlite_reader().unwrap())
         .await
         .unwrap();
     assert_eq!(pg_audit, sqlite_audit);
@@ -625,7 +628,7 @@ async fn migrate_to_copies_a_tenant_into_postgres() {
     let pg_actions: Vec<(i64, String, String, String, String)> =
         sqlx::query_as(actions).fetch_all(&pg).await.unwrap();
     let sqlite_actions: Vec<(i64, String, String, String, String)> = sqlx::query_as(actions)
-        .fetch_all(sqlite.reader())
+        .fetch_all(sqlite.sqlite_reader().unwrap())
         .await
         .unwrap();
     assert_eq!(pg_actions, sqlite_actions);
@@ -636,7 +639,7 @@ async fn migrate_to_copies_a_tenant_into_postgres() {
             .unwrap();
     let sqlite_connector: (String, Vec<u8>, String) =
         sqlx::query_as("SELECT id, credential_hash, upload_scope FROM connectors")
-            .fetch_one(sqlite.reader())
+            .fetch_one(sqlite.sqlite_reader().unwrap())
             .await
             .unwrap();
     assert_eq!(pg_connector.0, sqlite_connector.0);
@@ -783,7 +786,10 @@ async fn the_audit_log_reads_alike_on_both_backends() {
             on_sqlite = on_sqlite.bind(value.clone());
             on_pg = on_pg.bind(value.clone());
         }
-        on_sqlite.execute(sqlite.pool()).await.unwrap();
+        on_sqlite
+            .execute(sqlite.sqlite_writer().unwrap())
+            .await
+            .unwrap();
         on_pg.execute(&pg).await.unwrap();
     }
     let activity = AuditActivity::WIRE[0];
@@ -801,8 +807,12 @@ async fn the_audit_log_reads_alike_on_both_backends() {
             "not (activity eq '{activity}') and actorType eq '{actor_type}'"
         )),
     ] {
-        let on_sqlite =
-            read_audit(Db::Sqlite(sqlite.reader()), Dialect::Sqlite, filter.clone()).await;
+        let on_sqlite = read_audit(
+            Db::Sqlite(sqlite.sqlite_reader().unwrap()),
+            Dialect::Sqlite,
+            filter.clone(),
+        )
+        .await;
         let on_pg = read_audit(Db::Postgres(&pg), Dialect::Postgres, filter.clone()).await;
         assert_eq!(on_pg, on_sqlite, "{filter:?}");
         if filter.is_none() {

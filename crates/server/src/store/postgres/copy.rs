@@ -63,7 +63,10 @@ pub async fn copy_from_sqlite(source: &Store, target: &PgPool) -> anyhow::Result
         .execute(&mut *into)
         .await?;
     // One snapshot of the source for every table.
-    let mut from = source.reader().begin().await?;
+    let Some(reader) = source.sqlite_reader() else {
+        bail!("the tenant to copy is not in SQLite");
+    };
+    let mut from = reader.begin().await?;
     let mut copied = Vec::new();
     for &table in TENANT_TABLES {
         let object = json_object_of(&mut into, table).await?;
