@@ -176,11 +176,9 @@ fn sibling_database(postgres: &str, suffix: &str) -> anyhow::Result<(reqwest::Ur
 /// Makes an empty database beside the one at `postgres` (dropping what an earlier run left);
 /// its URL.
 async fn empty_postgres_database(postgres: &str, suffix: &str) -> anyhow::Result<String> {
+    drop_postgres_database(postgres, suffix).await?;
     let (url, name) = sibling_database(postgres, suffix)?;
     let pool = sqlx::PgPool::connect(postgres).await?;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&pool)
-        .await?;
     sqlx::query(&format!("CREATE DATABASE {name}"))
         .execute(&pool)
         .await?;
@@ -188,6 +186,7 @@ async fn empty_postgres_database(postgres: &str, suffix: &str) -> anyhow::Result
     Ok(url.to_string())
 }
 
+/// Drops the database `empty_postgres_database` made, if it is there.
 async fn drop_postgres_database(postgres: &str, suffix: &str) -> anyhow::Result<()> {
     let (_, name) = sibling_database(postgres, suffix)?;
     let pool = sqlx::PgPool::connect(postgres).await?;

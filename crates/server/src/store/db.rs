@@ -207,114 +207,66 @@ impl<O> Statement<O> {
 
     /// Runs it; the number of rows it changed.
     pub async fn execute<'a>(self, on: impl Into<On<'a>>) -> sqlx::Result<u64> {
-        let Self {
-            sql,
-            values,
-            prepared,
-            ..
-        } = self;
-        run!(
-            on.into(),
-            sql,
-            values,
-            prepared,
-            sqlx::query_with,
-            execute,
-            |done| { done.rows_affected() }
-        )
+        run!(on.into(), self, sqlx::query_with, execute, |done| {
+            done.rows_affected()
+        })
     }
 }
 
 /// Runs `$make(sql, arguments).$method(executor)` on whatever `$on` is.
 macro_rules! run {
-    ($on:expr, $sql:expr, $values:expr, $prepared:expr, $make:path, $method:ident) => {
-        run!($on, $sql, $values, $prepared, $make, $method, |rows| rows)
+    ($on:expr, $statement:expr, $make:path, $method:ident) => {
+        run!($on, $statement, $make, $method, |rows| rows)
     };
-    ($on:expr, $sql:expr, $values:expr, $prepared:expr, $make:path, $method:ident, $then:expr) => {
+    ($on:expr, $statement:expr, $make:path, $method:ident, $then:expr) => {{
+        let Statement {
+            sql,
+            values,
+            prepared,
+            ..
+        } = $statement;
         match $on {
-            On::SqlitePool(pool) => $make(&$sql, sqlite($values)?)
-                .$method(pool)
-                .await
-                .map($then),
-            On::Sqlite(connection) => $make(&$sql, sqlite($values)?)
+            On::SqlitePool(pool) => $make(&sql, sqlite(values)?).$method(pool).await.map($then),
+            On::Sqlite(connection) => $make(&sql, sqlite(values)?)
                 .$method(connection)
                 .await
                 .map($then),
             On::PgPool(pool) => {
-                let (sql, arguments) = postgres(&$sql, $values)?;
+                let (sql, arguments) = postgres(&sql, values)?;
                 // Planned for its values each time unless prepared (see Statement::prepared).
                 $make(&sql, arguments)
-                    .persistent($prepared)
+                    .persistent(prepared)
                     .$method(pool)
                     .await
                     .map($then)
             }
             On::Postgres(connection) => {
-                let (sql, arguments) = postgres(&$sql, $values)?;
+                let (sql, arguments) = postgres(&sql, values)?;
                 $make(&sql, arguments)
-                    .persistent($prepared)
+                    .persistent(prepared)
                     .$method(connection)
                     .await
                     .map($then)
             }
         }
-    };
+    }};
 }
 use run;
 
 impl<O: Row> Statement<O> {
     /// Every row it reads.
     pub async fn fetch_all<'a>(self, on: impl Into<On<'a>>) -> sqlx::Result<Vec<O>> {
-        let Self {
-            sql,
-            values,
-            prepared,
-            ..
-        } = self;
-        run!(
-            on.into(),
-            sql,
-            values,
-            prepared,
-            sqlx::query_as_with,
-            fetch_all
-        )
+        run!(on.into(), self, sqlx::query_as_with, fetch_all)
     }
 
     /// Its first row, if it reads one.
     pub async fn fetch_optional<'a>(self, on: impl Into<On<'a>>) -> sqlx::Result<Option<O>> {
-        let Self {
-            sql,
-            values,
-            prepared,
-            ..
-        } = self;
-        run!(
-            on.into(),
-            sql,
-            values,
-            prepared,
-            sqlx::query_as_with,
-            fetch_optional
-        )
+        run!(on.into(), self, sqlx::query_as_with, fetch_optional)
     }
 
     /// Its first row; an error when it reads none.
     pub async fn fetch_one<'a>(self, on: impl Into<On<'a>>) -> sqlx::Result<O> {
-        let Self {
-            sql,
-            values,
-            prepared,
-            ..
-        } = self;
-        run!(
-            on.into(),
-            sql,
-            values,
-            prepared,
-            sqlx::query_as_with,
-            fetch_one
-        )
+        run!(on.into(), self, sqlx::query_as_with, fetch_one)
     }
 }
 
