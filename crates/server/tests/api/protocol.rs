@@ -529,6 +529,17 @@ pub fn is_action(id: &str, state: &str) -> impl Fn(&serde_json::Value) -> bool {
     move |data| data["id"] == id.as_str() && data["actionState"] == state.as_str()
 }
 
+/// The event that ends action `id`, whichever way it ended: a test then says which it expected,
+/// and a wrong ending fails at once with what happened instead of waiting for one that never comes.
+pub fn has_ended(id: &str) -> impl Fn(&serde_json::Value) -> bool {
+    let id = id.to_owned();
+    move |data| {
+        let state: Option<admin_api::ActionState> =
+            serde_json::from_value(data["actionState"].clone()).ok();
+        data["id"] == id.as_str() && state.is_some_and(|state| !state.is_open())
+    }
+}
+
 #[tokio::test]
 async fn actions_reach_done_and_failed_live_through_the_event_stream() {
     let app = spawn_app().await;
