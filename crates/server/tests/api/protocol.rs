@@ -598,7 +598,8 @@ async fn actions_reach_done_and_failed_live_through_the_event_stream() {
 
 #[tokio::test]
 async fn an_action_no_client_answers_times_out() {
-    let app = spawn_app_with(|c| c.action_timeout = Duration::from_secs(1)).await;
+    // Time enough for the site to take the action (the "active" below) on a loaded machine.
+    let app = spawn_app_with(|c| c.action_timeout = Duration::from_secs(3)).await;
     let site = app.attach_site(quick_site("HQ", "CHQ", 2207, 12)).await;
     let silent = device_in_state(&site, ClientState::OfflineSilent).await;
     let stop = CancellationToken::new();
@@ -716,7 +717,8 @@ async fn an_online_2103_site_confirms_offboarding_and_everything_goes() {
 
 #[tokio::test]
 async fn an_offline_site_is_offboarded_after_the_grace_period_with_its_actions_canceled() {
-    let app = spawn_app_with(|c| c.offboard_grace = Duration::from_secs(1)).await;
+    // Time enough for the requests below to see the offboarding pending on a loaded machine.
+    let app = spawn_app_with(|c| c.offboard_grace = Duration::from_secs(3)).await;
     let site = app.attach_site(quick_site("Old", "OLD", 2002, 15)).await;
     let other = app.attach_site(quick_site("Stays", "STY", 2207, 16)).await;
     let id = connector_id(&site);
