@@ -105,7 +105,9 @@ impl Store {
         R: Fn(String) -> AppResult<T> + Send + 'static,
     {
         if let Some(pool) = self.postgres() {
-            let (rows, next) = super::postgres::list_devices_json(pool, query, after, top).await?;
+            let by_set = self.few_shown().await?;
+            let (rows, next) =
+                super::postgres::list_devices_json(pool, query, after, top, by_set).await?;
             let devices = rows
                 .into_iter()
                 .map(render)
@@ -310,13 +312,15 @@ impl Store {
     /// connectors' sets and sorting them (as for a search, below). Read from the per-set counts,
     /// a few rows.
     pub async fn few_shown(&self) -> AppResult<bool> {
-        let (shown, hidden): (i64, i64) = sqlx::query_as(
-            "SELECT (SELECT COALESCE(SUM(shown_devices), 0) FROM connectors WHERE removed_at IS NULL),
-                    (SELECT COALESCE(SUM(devices), 0) FROM hidden_device_sets)
-                    + (SELECT COALESCE(SUM(shown_devices), 0) FROM connectors
-                       WHERE removed_at IS NOT NULL)",
+        let (shown, hidden): (i64, i64) = db::query_as(
+            "SELECT CAST((SELECT COALESCE(SUM(shown_devices), 0) FROM connectors
+                          WHERE removed_at IS NULL) AS BIGINT),
+                    CAST((SELECT COALESCE(SUM(devices), 0) FROM hidden_device_sets)
+                         + (SELECT COALESCE(SUM(shown_devices), 0) FROM connectors
+                            WHERE removed_at IS NOT NULL) AS BIGINT)",
         )
-        .fetch_one(&self.sqlite().reader)
+        .prepared()
+        .fetch_one(self.read())
         .await?;
         let rows = (shown + hidden) as f64;
         Ok(hidden > shown && (shown as f64) < (50.0 * rows).sqrt().max(1_000.0))

@@ -36,6 +36,19 @@ impl Backend {
             Ok(other) => panic!("ATTACH_TEST_BACKEND is sqlite or postgres, not {other:?}"),
         }
     }
+
+    /// A fresh database of the chosen backend: a SQLite file in `dir`, or a new database in the
+    /// tests' cluster.
+    pub async fn fresh_database(dir: &std::path::Path) -> String {
+        match Self::chosen() {
+            Backend::Sqlite => format!("sqlite:{}", dir.join("db/admin.db").display()),
+            Backend::Postgres => postgres::shared()
+                .await
+                .new_database()
+                .await
+                .expect("a database in the tests' cluster"),
+        }
+    }
 }
 
 /// The password of every account the tests make.
@@ -84,14 +97,7 @@ impl TestServer {
             std::fs::write(dist.join(HASHED_ASSET), "console.log(1)").expect("the test asset");
             dist
         });
-        let database = match Backend::chosen() {
-            Backend::Sqlite => format!("sqlite:{}", dir.path().join("db/admin.db").display()),
-            Backend::Postgres => postgres::shared()
-                .await
-                .new_database()
-                .await
-                .expect("a database in the tests' cluster"),
-        };
+        let database = Backend::fresh_database(dir.path()).await;
         let mut config = Config::for_test(database, dist);
         adjust(&mut config);
         let mut test = Self {

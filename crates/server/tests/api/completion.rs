@@ -10,6 +10,7 @@ use std::process::Stdio;
 use admin_api::protocol::SiteDevice;
 use admin_server::query::devices::DeviceQuery;
 use admin_server::store::Store;
+use admin_server::testing::Backend;
 use time::OffsetDateTime;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
@@ -359,11 +360,11 @@ async fn ids_in_order(store: &Store, order: &str, top: u32) -> Vec<String> {
 
 /// While few devices are shown among many hidden rows (hierarchies attaching), a list looks the
 /// shown devices up by their connectors' sets instead of walking an order's index: every order,
-/// both ways, in small pages, reads as the walk does.
+/// both ways, in small pages, reads as the walk does (on either backend).
 #[tokio::test]
 async fn few_shown_among_many_hidden_rows_page_as_the_walk_does() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::connect(&format!("sqlite:{}", dir.path().join("s.db").display()))
+    let store = Store::connect(&Backend::fresh_database(dir.path()).await)
         .await
         .unwrap();
     let now = OffsetDateTime::now_utc();

@@ -32,24 +32,38 @@ async fn read_both(
         }
     }
     let query = DeviceQuery::in_dialect(&options, Dialect::Postgres).unwrap();
-    let mut on_pg = Vec::new();
-    let mut after = None;
-    loop {
-        let (devices, next) =
-            admin_server::store::postgres::list_devices_json(pg, &query, after.as_ref(), 7)
-                .await
-                .unwrap();
-        on_pg.extend(
-            devices
-                .iter()
-                .map(|json| serde_json::from_str::<serde_json::Value>(json).unwrap()),
-        );
-        match next {
-            Some(next) => after = Some(next),
-            None => break,
+    // PostgreSQL's two ways to a page (walking the order, or the shown sets looked up first and
+    // sorted) read alike.
+    let mut ways = Vec::new();
+    for few_shown in [false, true] {
+        let mut on_pg = Vec::new();
+        let mut after = None;
+        loop {
+            let (devices, next) = admin_server::store::postgres::list_devices_json(
+                pg,
+                &query,
+                after.as_ref(),
+                7,
+                few_shown,
+            )
+            .await
+            .unwrap();
+            on_pg.extend(
+                devices
+                    .iter()
+                    .map(|json| serde_json::from_str::<serde_json::Value>(json).unwrap()),
+            );
+            match next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
         }
+        ways.push(on_pg);
     }
-    (on_sqlite, on_pg)
+    let by_set = ways.pop().expect("two ways");
+    let walked = ways.pop().expect("two ways");
+    assert_eq!(walked, by_set, "{options:?}");
+    (on_sqlite, walked)
 }
 
 /// A fresh tenant database on each backend: SQLite in a temporary folder, PostgreSQL in a throwaway
@@ -735,7 +749,7 @@ async fn postgres_at_scale() {
         let mut times = Vec::new();
         for _ in 0..50 {
             let started = std::time::Instant::now();
-            admin_server::store::postgres::list_devices_json(&pg, &query, None, 50)
+            admin_server::store::postgres::list_devices_json(&pg, &query, None, 50, false)
                 .await
                 .unwrap();
             times.push(started.elapsed().as_secs_f64() * 1000.0);

@@ -54,6 +54,7 @@ pub async fn list_devices_json(
     query: &DeviceQuery,
     after: Option<&DeviceCursor>,
     top: u32,
+    few_shown: bool,
 ) -> AppResult<(Vec<String>, Option<DeviceCursor>)> {
     let order = query.order();
     let ranges = query.ranges(after, Dialect::Postgres)?;
@@ -83,10 +84,28 @@ pub async fn list_devices_json(
             break;
         }
         let conditions = conditions(query, range.as_ref());
+        // When hidden rows outnumber the shown devices (hierarchies attaching, sets being
+        // deleted; see `Store::few_shown`), the shown ones are looked up set by set and sorted:
+        // walking the order's index would read past the hidden rows. The planner cannot see
+        // that itself (it knows the connectors and the sets, not which pairs have rows) and, as a
+        // join, reads the whole table (160 ms at 156,000 rows during an upload; 0.3 ms this way):
+        // a lateral subquery kept apart (`OFFSET 0`) is read once per shown set, by its index.
+        let from = match few_shown {
+            true => format!(
+                "(WITH shown AS MATERIALIZED (
+                    SELECT listed.* FROM connectors AS shown_set CROSS JOIN LATERAL (
+                        SELECT * FROM devices
+                        WHERE connector_id = shown_set.id AND device_set = shown_set.device_set
+                        AND {} OFFSET 0) AS listed
+                    WHERE shown_set.removed_at IS NULL)
+                 SELECT * FROM shown) AS devices",
+                conditions.text
+            ),
+            false => format!("devices WHERE {}", conditions.text),
+        };
         let mut text = format!(
-            "SELECT {json}, {} AS sort_value, seq FROM devices WHERE {}",
+            "SELECT {json}, {} AS sort_value, seq FROM {from}",
             column(order.field),
-            conditions.text
         );
         text.push_str(&format!(
             " ORDER BY {} LIMIT ?",
