@@ -30,6 +30,7 @@ impl Store {
             let existing: Option<ActionRow> = db::query_as(
                 "SELECT * FROM device_actions WHERE device_id = ? AND idempotency_key = ?",
             )
+            .prepared()
             .bind(request.device_id)
             .bind(key)
             .fetch_optional(&mut tx)
@@ -49,6 +50,7 @@ impl Store {
              JOIN connectors c ON c.id = d.connector_id
              WHERE d.id = ? AND c.removed_at IS NULL AND d.device_set = c.device_set",
         )
+        .prepared()
         .bind(request.device_id)
         .fetch_optional(&mut tx)
         .await?;
@@ -67,6 +69,7 @@ impl Store {
             "SELECT * FROM device_actions WHERE device_id = ? AND action = ?
                AND action_state IN ('pending', 'active') ORDER BY seq DESC LIMIT 1",
         )
+        .prepared()
         .bind(request.device_id)
         .bind(request.action.as_str())
         .fetch_optional(&mut tx)
@@ -81,6 +84,7 @@ impl Store {
                 requested_by, requested_at, last_updated_at, idempotency_key)
              VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM device_actions), ?, ?, ?, 'pending', ?, ?, ?, ?)",
         )
+        .prepared()
         .bind(&id)
         .bind(request.device_id)
         .bind(&connector_id)
@@ -189,6 +193,7 @@ impl Store {
         db::query(
             "UPDATE device_actions SET action_state = 'active', last_updated_at = ? WHERE id = ?",
         )
+        .prepared()
         .bind(timestamp(now))
         .bind(id)
         .execute(&mut tx)
@@ -228,6 +233,7 @@ impl Store {
             "UPDATE device_actions SET action_state = ?, result_code = ?, result_message = ?,
                 last_updated_at = ? WHERE id = ?",
         )
+        .prepared()
         .bind(state.as_str())
         .bind(result.result_code)
         .bind(&result.result_message)
@@ -281,6 +287,7 @@ async fn audit_result(
         "SELECT d.device_name FROM devices d JOIN connectors c ON c.id = d.connector_id
              WHERE d.id = ? AND d.device_set = c.device_set",
     )
+    .prepared()
     .bind(&action.device_id)
     .fetch_optional(&mut *tx)
     .await?;
@@ -340,6 +347,7 @@ pub(super) async fn cancel_open(
 
 async fn fetch_action(tx: &mut Tx, id: &str) -> AppResult<DeviceAction> {
     let row: ActionRow = db::query_as("SELECT * FROM device_actions WHERE id = ?")
+        .prepared()
         .bind(id)
         .fetch_one(&mut *tx)
         .await?;
@@ -350,6 +358,7 @@ async fn fetch_action(tx: &mut Tx, id: &str) -> AppResult<DeviceAction> {
 async fn own_action(tx: &mut Tx, connector_id: &str, id: &str) -> AppResult<DeviceAction> {
     let row: Option<ActionRow> =
         db::query_as("SELECT * FROM device_actions WHERE id = ? AND connector_id = ?")
+            .prepared()
             .bind(id)
             .bind(connector_id)
             .fetch_optional(&mut *tx)

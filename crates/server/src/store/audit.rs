@@ -127,6 +127,7 @@ pub async fn append<'a>(
             resource_id, resource_name, details, request_id)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
+    .prepared()
     .bind(uuid::Uuid::new_v4().to_string())
     .bind(timestamp(now))
     .bind(entry.activity.as_str())

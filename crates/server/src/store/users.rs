@@ -213,6 +213,7 @@ impl Store {
             "SELECT id, user_name, password_hash FROM users WHERE {}",
             self.dialect().nocase_eq("user_name")
         ))
+        .prepared()
         .bind(user_name)
         .fetch_optional(self.read())
         .await?)
@@ -384,6 +385,7 @@ impl Store {
         db::query(
             "INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?)",
         )
+        .prepared()
         .bind(token_hash)
         .bind(&user.id)
         .bind(timestamp(now))
@@ -483,6 +485,7 @@ impl Store {
 
     pub async fn touch_session(&self, token_hash: &[u8], now: OffsetDateTime) -> AppResult<()> {
         db::query("UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?")
+            .prepared()
             .bind(timestamp(now))
             .bind(token_hash)
             .execute(self.writer())
@@ -618,6 +621,7 @@ async fn role_rows(connection: &mut Tx, user_id: &str) -> sqlx::Result<Vec<RoleR
          WHERE ur.user_id = ? ORDER BY {}",
         connection.dialect().nocase("r.display_name")
     ))
+    .prepared()
     .bind(user_id)
     .fetch_all(connection)
     .await
@@ -642,6 +646,7 @@ async fn fetch_user(connection: &mut Tx, id: &str) -> AppResult<User> {
 async fn account_of(connection: &mut Tx, user_id: &str) -> AppResult<Account> {
     let (user_name, display_name): (String, String) =
         db::query_as("SELECT user_name, display_name FROM users WHERE id = ?")
+            .prepared()
             .bind(user_id)
             .fetch_one(&mut *connection)
             .await?;
