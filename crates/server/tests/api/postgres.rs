@@ -34,36 +34,35 @@ async fn read_both(
     let query = DeviceQuery::in_dialect(&options, Dialect::Postgres).unwrap();
     // PostgreSQL's two ways to a page (walking the order, or the shown sets looked up first and
     // sorted) read alike.
-    let mut ways = Vec::new();
-    for few_shown in [false, true] {
-        let mut on_pg = Vec::new();
-        let mut after = None;
-        loop {
-            let (devices, next) = admin_server::store::postgres::list_devices_json(
-                pg,
-                &query,
-                after.as_ref(),
-                7,
-                few_shown,
-            )
-            .await
-            .unwrap();
-            on_pg.extend(
-                devices
-                    .iter()
-                    .map(|json| serde_json::from_str::<serde_json::Value>(json).unwrap()),
-            );
-            match next {
-                Some(next) => after = Some(next),
-                None => break,
-            }
-        }
-        ways.push(on_pg);
-    }
-    let by_set = ways.pop().expect("two ways");
-    let walked = ways.pop().expect("two ways");
+    let walked = read_pg(pg, &query, false).await;
+    let by_set = read_pg(pg, &query, true).await;
     assert_eq!(walked, by_set, "{options:?}");
     (on_sqlite, walked)
+}
+
+/// The devices `query` asks for, read from PostgreSQL seven at a time, one way or the other.
+async fn read_pg(pg: &PgPool, query: &DeviceQuery, few_shown: bool) -> Vec<serde_json::Value> {
+    let mut devices = Vec::new();
+    let mut after = None;
+    loop {
+        let (page, next) = admin_server::store::postgres::list_devices_json(
+            pg,
+            query,
+            after.as_ref(),
+            7,
+            few_shown,
+        )
+        .await
+        .unwrap();
+        devices.extend(
+            page.iter()
+                .map(|json| serde_json::from_str::<serde_json::Value>(json).unwrap()),
+        );
+        match next {
+            Some(next) => after = Some(next),
+            None => return devices,
+        }
+    }
 }
 
 /// A fresh tenant database on each backend: SQLite in a temporary folder, PostgreSQL in a throwaway
