@@ -5,7 +5,7 @@ use sqlx::FromRow;
 use time::OffsetDateTime;
 
 use super::audit::{append, Actor, AuditEntry};
-use super::{seq_page, stored, timestamp, write_event, SeqCursor, Store};
+use super::{seq_page, stored, timestamp, write_event, SeqCursor, Store, Writes};
 use crate::error::{AppError, AppResult};
 
 /// A request to run an action on a device.
@@ -25,7 +25,7 @@ impl Store {
         request: &ActionRequest<'_>,
         now: OffsetDateTime,
     ) -> AppResult<(DeviceAction, bool)> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_for(Writes::NoDevices).await?;
         if let Some(key) = request.idempotency_key {
             let existing: Option<ActionRow> = db::query_as(
                 "SELECT * FROM device_actions WHERE device_id = ? AND idempotency_key = ?",
@@ -179,7 +179,7 @@ impl Store {
         id: &str,
         now: OffsetDateTime,
     ) -> AppResult<Option<DeviceAction>> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_for(Writes::NoDevices).await?;
         let current = own_action(&mut tx, connector_id, id).await?;
         match current.action_state {
             ActionState::Pending => {}
@@ -213,7 +213,7 @@ impl Store {
         result: &ActionResult,
         now: OffsetDateTime,
     ) -> AppResult<Option<DeviceAction>> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_for(Writes::NoDevices).await?;
         let current = own_action(&mut tx, connector_id, id).await?;
         let state = if result.succeeded {
             ActionState::Done
@@ -254,7 +254,7 @@ impl Store {
         cutoff: OffsetDateTime,
         now: OffsetDateTime,
     ) -> AppResult<Vec<DeviceAction>> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_for(Writes::NoDevices).await?;
         let ids: Vec<String> = db::query_scalar(
             "UPDATE device_actions SET action_state = 'timedOut', last_updated_at = ?,
                 result_message = 'The site did not report a result in time.'

@@ -8,7 +8,7 @@ use sqlx::FromRow;
 use time::{Duration, OffsetDateTime};
 
 use super::audit::{append, Actor, AuditEntry};
-use super::{parse_timestamp, timestamp, write_event, Store};
+use super::{parse_timestamp, timestamp, write_event, Store, Writes};
 
 /// What the store needs to attach a hierarchy.
 #[derive(Debug, Clone)]
@@ -376,7 +376,7 @@ impl Store {
             return Ok(false);
         };
         let bulk = self.bulk_turn().await;
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_for(Writes::HiddenDevices).await?;
         let deleted = db::query(format!(
             "DELETE FROM devices WHERE {rowid} IN
                 (SELECT {rowid} FROM devices WHERE connector_id = ? AND device_set = ? LIMIT ?)",

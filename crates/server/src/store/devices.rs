@@ -7,7 +7,7 @@ use rusqlite::OptionalExtension;
 use time::OffsetDateTime;
 
 use super::db::{self, Tx};
-use super::{timestamp, write_event, Store};
+use super::{timestamp, write_event, Store, Writes};
 use crate::error::{AppError, AppResult};
 use crate::query::devices::{
     column, csv_expression, json_expression, json_expression_in, next_page, top_level,
@@ -445,7 +445,7 @@ impl Store {
         reject_repeated_ids(devices.iter().map(|d| d.id.as_str()), "devices")?;
         let _turn = self.upload_turn(connector_id).await?;
         let _bulk = self.bulk_turn().await;
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_for(Writes::HiddenDevices).await?;
         if completed_sync(&mut tx, connector_id, sync_id)
             .await?
             .is_some()
@@ -644,7 +644,7 @@ impl Store {
                 let json = serde_json::to_string(part).expect("devices serialize");
                 let bulk = self.bulk_turn().await;
                 let started = std::time::Instant::now();
-                let mut tx = self.begin().await?;
+                let mut tx = self.begin_for(Writes::HiddenDevices).await?;
                 let still: Option<i64> = db::query_scalar(
                     "SELECT h.device_set FROM hidden_device_sets h JOIN connectors c ON c.id = h.connector_id
                      WHERE h.connector_id = ? AND h.device_set = ? AND h.state = 'pending'

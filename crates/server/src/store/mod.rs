@@ -278,21 +278,32 @@ impl Store {
         }
     }
 
-    /// A transaction that may write. SQLite's takes the one writer at once (`BEGIN IMMEDIATE`);
-    /// PostgreSQL's take the store's write lock, so that changes are made one at a time there
-    /// too, whichever instance makes them: every check-then-write in the store was written for
-    /// one writer, and stays right (reads never wait for it).
+    /// A transaction that may write anything. SQLite's takes the one writer at once (`BEGIN
+    /// IMMEDIATE`); PostgreSQL's take the store's write locks, so that changes are made one at a
+    /// time there too, whichever instance makes them: every check-then-write in the store was
+    /// written for one writer, and stays right (reads never wait for it).
     pub async fn begin(&self) -> sqlx::Result<Tx> {
+        self.begin_for(Writes::Anything).await
+    }
+
+    /// A transaction that writes only what `writes` says (see [`Writes`]). On SQLite every
+    /// transaction takes the one writer; on PostgreSQL it takes the locks of what it writes, so
+    /// that an action or a sign-in does not queue behind a bulk slice of a sync's devices.
+    pub async fn begin_for(&self, writes: Writes) -> sqlx::Result<Tx> {
         match &self.backend {
             Backend::Sqlite(sqlite) => {
                 Ok(Tx::Sqlite(sqlite.pool.begin_with("BEGIN IMMEDIATE").await?))
             }
             Backend::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
-                sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                    .bind(postgres::WRITES_LOCK)
-                    .execute(&mut *tx)
-                    .await?;
+                // Always in this order (devices first), so that no two transactions wait for
+                // each other's lock.
+                for lock in writes.locks() {
+                    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                        .bind(lock)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 Ok(Tx::Postgres(tx))
             }
         }
@@ -489,6 +500,32 @@ pub(crate) fn stored<T>(
         index: column.to_owned(),
         source: format!("unknown stored value {value:?}").into(),
     })
+}
+
+/// What a transaction writes, for the locks it takes on PostgreSQL ([`Store::begin_for`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Writes {
+    /// Anything: it waits for every other writing transaction.
+    Anything,
+    /// Only the devices of hidden device sets (a sync's set being written, or a replaced one
+    /// being deleted), their counts and staged batches: rows that no other kind of transaction
+    /// reads to decide a write. It waits for the other device writers, not for the rest.
+    HiddenDevices,
+    /// Nothing of the devices, device sets, staged batches, syncs or connectors (actions,
+    /// sessions, accounts, roles, onboarding tokens, the audit log, events): it does not wait
+    /// for [`Writes::HiddenDevices`] transactions.
+    NoDevices,
+}
+
+impl Writes {
+    /// The advisory locks it takes, in the one order every transaction takes them.
+    fn locks(self) -> &'static [i64] {
+        match self {
+            Self::Anything => &[postgres::DEVICES_LOCK, postgres::WRITES_LOCK],
+            Self::HiddenDevices => &[postgres::DEVICES_LOCK],
+            Self::NoDevices => &[postgres::WRITES_LOCK],
+        }
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use time::OffsetDateTime;
 
 use super::audit::{append, Actor, AuditEntry};
 use super::connectors::NewConnector;
-use super::{timestamp, Store};
+use super::{timestamp, Store, Writes};
 use crate::error::{AppError, AppResult};
 
 impl Store {
@@ -15,7 +15,7 @@ impl Store {
         now: OffsetDateTime,
         expires: OffsetDateTime,
     ) -> sqlx::Result<()> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_for(Writes::NoDevices).await?;
         db::query(
             "INSERT INTO onboarding_tokens (token_hash, created_at, expires_at) VALUES (?, ?, ?)",
         )

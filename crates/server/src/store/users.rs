@@ -6,7 +6,7 @@ use sqlx::FromRow;
 use time::OffsetDateTime;
 
 use super::audit::{append, Actor, AuditEntry};
-use super::{stored, timestamp, Store};
+use super::{stored, timestamp, Store, Writes};
 use crate::error::{AppError, AppResult};
 
 /// An account with its roles and the union of their permissions (a signed-in user's, or one
@@ -89,7 +89,7 @@ impl Store {
         actor: &Actor,
         now: OffsetDateTime,
     ) -> AppResult<User> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_for(Writes::NoDevices).await?;
         let exists: Option<String> = db::query_scalar(format!(
             "SELECT id FROM users WHERE {}",
             tx.dialect().nocase_eq("user_name")
@@ -141,7 +141,7 @@ impl Store {
         actor: &Actor,
         now: OffsetDateTime,
     ) -> AppResult<Option<User>> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_for(Writes::NoDevices).await?;
         let exists: Option<String> = db::query_scalar("SELECT id FROM users WHERE id = ?")
             .bind(user_id)
             .fetch_optional(&mut tx)
@@ -188,7 +188,7 @@ impl Store {
 
     /// Sets a new password hash; false when there is no such account. Its sessions end.
     pub async fn set_password(&self, user_name: &str, password_hash: &str) -> AppResult<bool> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_for(Writes::NoDevices).await?;
         let id: Option<String> = db::query_scalar(format!(
             "UPDATE users SET password_hash = ? WHERE {} RETURNING id",
             tx.dialect().nocase_eq("user_name")
@@ -275,7 +275,7 @@ impl Store {
         actor: &Actor,
         now: OffsetDateTime,
     ) -> AppResult<RoleDefinition> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_for(Writes::NoDevices).await?;
         let taken: Option<String> = db::query_scalar(format!(
             "SELECT id FROM role_definitions WHERE {}",
             tx.dialect().nocase_eq("display_name")
@@ -334,7 +334,7 @@ impl Store {
         actor: &Actor,
         now: OffsetDateTime,
     ) -> AppResult<bool> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_for(Writes::NoDevices).await?;
         let row: Option<RoleRow> = db::query_as("SELECT * FROM role_definitions WHERE id = ?")
             .bind(id)
             .fetch_optional(&mut tx)
@@ -381,7 +381,7 @@ impl Store {
         now: OffsetDateTime,
         expires: OffsetDateTime,
     ) -> AppResult<Account> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_for(Writes::NoDevices).await?;
         db::query(
             "INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?)",
         )
@@ -500,7 +500,7 @@ impl Store {
         actor: &Actor,
         now: OffsetDateTime,
     ) -> AppResult<bool> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_for(Writes::NoDevices).await?;
         let ended = db::query("DELETE FROM sessions WHERE token_hash = ?")
             .bind(token_hash)
             .execute(&mut tx)

@@ -1246,3 +1246,162 @@ async fn written_since(pool: &PgPool, seen: &mut i64) -> Vec<(String, serde_json
         .map(|e| (e.name.clone(), serde_json::from_str(&e.data).unwrap()))
         .collect()
 }
+
+/// On PostgreSQL an action or a sign-in does not queue behind a bulk write of a sync's devices:
+/// each transaction takes the lock of what it writes. Held here by hand, the devices' lock lets
+/// an action and a new session through and holds back a staged batch; the other lock does the
+/// reverse. (The lock holder is a connection of the test, so neither wait depends on timing.)
+#[tokio::test]
+async fn actions_and_sign_ins_do_not_wait_for_the_devices_bulk_writes() {
+    use admin_api::ConfigurationManagerActionType;
+    use admin_server::store::actions::ActionRequest;
+    use admin_server::store::audit::Actor;
+    use admin_server::store::postgres::{DEVICES_LOCK, WRITES_LOCK};
+    use admin_server::store::users::NewUser;
+
+    let cluster = admin_server::testing::postgres::shared().await;
+    let url = cluster.new_database().await.unwrap();
+    let store = Store::connect(&url).await.unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let (id, _) = crate::removal::onboard(&store, "HIER-LOCKS").await;
+    let devices = crate::removal::devices("Locks", "LCK", 40, 11);
+    let batches = crate::removal::stage(&store, &id, "sync-1", &devices, 20).await;
+    store
+        .complete_full_sync(&id, "sync-1", batches, now)
+        .await
+        .unwrap();
+    let admin = Actor::user("admin@contoso.com");
+    store
+        .create_user(
+            &NewUser {
+                user_name: "helpdesk@contoso.com",
+                display_name: "Help desk",
+                password_hash: "not checked here",
+                roles: &[],
+            },
+            &admin,
+            now,
+        )
+        .await
+        .unwrap();
+    let user = store
+        .credentials("helpdesk@contoso.com")
+        .await
+        .unwrap()
+        .unwrap();
+    let bound = std::time::Duration::from_secs(30);
+    let mut holder = sqlx::PgConnection::connect(&url).await.unwrap();
+
+    // The devices' lock held: an action and a session are made, a staged batch waits.
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(DEVICES_LOCK)
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let request = ActionRequest {
+        device_id: &devices[0].id,
+        action: ConfigurationManagerActionType::RefreshMachinePolicy,
+        requested_by: &admin,
+        idempotency_key: None,
+    };
+    let (action, created) = tokio::time::timeout(bound, store.trigger_action(&request, now))
+        .await
+        .expect("an action is not held back by the devices' lock")
+        .unwrap();
+    assert!(created);
+    tokio::time::timeout(
+        bound,
+        store.create_session(b"session-1", &user, now, now + time::Duration::hours(1)),
+    )
+    .await
+    .expect("a sign-in is not held back by the devices' lock")
+    .unwrap();
+    let staging = tokio::spawn({
+        let (store, id, batch) = (store.clone(), id.clone(), devices[..10].to_vec());
+        async move {
+            store
+                .stage_full_sync_batch(&id, "sync-2", 0, &batch, now)
+                .await
+        }
+    });
+    wait_for_a_lock_waiter(&mut holder, bound).await;
+    assert!(
+        !staging.is_finished(),
+        "a staged batch waits for the devices' lock"
+    );
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(DEVICES_LOCK)
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    tokio::time::timeout(bound, staging)
+        .await
+        .expect("the batch is staged once the lock is free")
+        .unwrap()
+        .unwrap();
+
+    // The other writes' lock held: a staged batch goes through, an action's result waits.
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(WRITES_LOCK)
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    tokio::time::timeout(
+        bound,
+        store.stage_full_sync_batch(&id, "sync-2", 1, &devices[10..20], now),
+    )
+    .await
+    .expect("a staged batch is not held back by the other writes' lock")
+    .unwrap();
+    let reporting = tokio::spawn({
+        let (store, id, action) = (store.clone(), id.clone(), action.id.clone());
+        async move {
+            let result = admin_api::protocol::ActionResult {
+                succeeded: true,
+                result_code: 0,
+                result_message: None,
+            };
+            store.report_action_result(&id, &action, &result, now).await
+        }
+    });
+    wait_for_a_lock_waiter(&mut holder, bound).await;
+    assert!(
+        !reporting.is_finished(),
+        "an action's result waits for the writes' lock"
+    );
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(WRITES_LOCK)
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let reported = tokio::time::timeout(bound, reporting)
+        .await
+        .expect("the result is recorded once the lock is free")
+        .unwrap()
+        .unwrap()
+        .expect("the action's state changed");
+    assert_eq!(reported.action_state, admin_api::ActionState::Done);
+    store.close().await;
+}
+
+/// Waits (up to `bound`) until a transaction of this database waits for an advisory lock.
+async fn wait_for_a_lock_waiter(holder: &mut sqlx::PgConnection, bound: std::time::Duration) {
+    let waiting = async {
+        loop {
+            let waiters: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+                   AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            )
+            .fetch_one(&mut *holder)
+            .await
+            .unwrap();
+            if waiters > 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(bound, waiting)
+        .await
+        .expect("a transaction waits for the held lock");
+}

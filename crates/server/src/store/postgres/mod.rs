@@ -22,9 +22,13 @@ use crate::query::sql::numbered;
 
 pub use copy::{copy_from_sqlite, Copied, TENANT_TABLES};
 
-/// The transaction-scoped advisory lock every changing transaction takes (see
-/// [`crate::store::Store::begin`]); any number no other lock uses.
+/// The transaction-scoped advisory lock every changing transaction takes but the bulk writes of
+/// hidden devices (see [`crate::store::Writes`]); any number no other lock uses.
 pub const WRITES_LOCK: i64 = 0x4154_5441_4348_0000;
+
+/// The transaction-scoped advisory lock every transaction that writes devices takes, before
+/// [`WRITES_LOCK`] when it takes both (see [`crate::store::Writes`]).
+pub const DEVICES_LOCK: i64 = 0x4154_5441_4348_0002;
 
 /// Connections per instance: PostgreSQL serves each on a process of its own.
 const CONNECTIONS: u32 = 16;
