@@ -454,8 +454,11 @@ impl Store {
                 "The sync '{sync_id}' is already complete: start a new sync id."
             )));
         }
+        // The check reads the ids alone; the batch is kept as its text, parsed when it is written.
+        let ids: Vec<&str> = devices.iter().map(|device| device.id.as_str()).collect();
+        let ids = serde_json::to_string(&ids).expect("ids serialize");
+        reject_foreign_devices(&mut tx, connector_id, DeviceSource::Ids(&ids)).await?;
         let batch = serde_json::to_string(devices).expect("devices serialize");
-        reject_foreign_devices(&mut tx, connector_id, DeviceSource::Json(&batch)).await?;
         db::query("DELETE FROM sync_batches WHERE connector_id = ? AND sync_id <> ?")
             .bind(connector_id)
             .bind(sync_id)
@@ -470,7 +473,7 @@ impl Store {
         .bind(sync_id)
         .bind(connector_id)
         .bind(batch_index)
-        .bind(db::Value::json(batch))
+        .bind(batch)
         .bind(timestamp(now))
         .execute(&mut tx)
         .await?;
@@ -1103,7 +1106,7 @@ impl<'a> DeviceSource<'a> {
             (Self::Staged(_), Dialect::Sqlite) => "sync_batches b, json_each(b.devices) j",
             (_, Dialect::Sqlite) => "json_each(?2) j",
             (Self::Staged(_), Dialect::Postgres) => {
-                "sync_batches b, jsonb_array_elements(b.devices) j(value)"
+                "sync_batches b, jsonb_array_elements(CAST(b.devices AS jsonb)) j(value)"
             }
             (_, Dialect::Postgres) => "jsonb_array_elements(?2) j(value)",
         }
