@@ -1293,11 +1293,7 @@ async fn actions_and_sign_ins_do_not_wait_for_the_devices_bulk_writes() {
     let mut holder = sqlx::PgConnection::connect(&url).await.unwrap();
 
     // The devices' lock held: an action and a session are made, a staged batch waits.
-    sqlx::query("SELECT pg_advisory_lock($1)")
-        .bind(DEVICES_LOCK)
-        .execute(&mut holder)
-        .await
-        .unwrap();
+    advisory(&mut holder, "pg_advisory_lock", DEVICES_LOCK).await;
     let request = ActionRequest {
         device_id: &devices[0].id,
         action: ConfigurationManagerActionType::RefreshMachinePolicy,
@@ -1329,11 +1325,7 @@ async fn actions_and_sign_ins_do_not_wait_for_the_devices_bulk_writes() {
         !staging.is_finished(),
         "a staged batch waits for the devices' lock"
     );
-    sqlx::query("SELECT pg_advisory_unlock($1)")
-        .bind(DEVICES_LOCK)
-        .execute(&mut holder)
-        .await
-        .unwrap();
+    advisory(&mut holder, "pg_advisory_unlock", DEVICES_LOCK).await;
     tokio::time::timeout(bound, staging)
         .await
         .expect("the batch is staged once the lock is free")
@@ -1341,11 +1333,7 @@ async fn actions_and_sign_ins_do_not_wait_for_the_devices_bulk_writes() {
         .unwrap();
 
     // The other writes' lock held: a staged batch goes through, an action's result waits.
-    sqlx::query("SELECT pg_advisory_lock($1)")
-        .bind(WRITES_LOCK)
-        .execute(&mut holder)
-        .await
-        .unwrap();
+    advisory(&mut holder, "pg_advisory_lock", WRITES_LOCK).await;
     tokio::time::timeout(
         bound,
         store.stage_full_sync_batch(&id, "sync-2", 1, &devices[10..20], now),
@@ -1369,11 +1357,7 @@ async fn actions_and_sign_ins_do_not_wait_for_the_devices_bulk_writes() {
         !reporting.is_finished(),
         "an action's result waits for the writes' lock"
     );
-    sqlx::query("SELECT pg_advisory_unlock($1)")
-        .bind(WRITES_LOCK)
-        .execute(&mut holder)
-        .await
-        .unwrap();
+    advisory(&mut holder, "pg_advisory_unlock", WRITES_LOCK).await;
     let reported = tokio::time::timeout(bound, reporting)
         .await
         .expect("the result is recorded once the lock is free")
@@ -1382,6 +1366,15 @@ async fn actions_and_sign_ins_do_not_wait_for_the_devices_bulk_writes() {
         .expect("the action's state changed");
     assert_eq!(reported.action_state, admin_api::ActionState::Done);
     store.close().await;
+}
+
+/// Takes or releases (`function`) a session-level advisory lock on `holder`.
+async fn advisory(holder: &mut sqlx::PgConnection, function: &str, key: i64) {
+    sqlx::query(&format!("SELECT {function}($1)"))
+        .bind(key)
+        .execute(holder)
+        .await
+        .unwrap();
 }
 
 /// Waits (up to `bound`) until a transaction of this database waits for an advisory lock.
