@@ -536,19 +536,6 @@ impl Store {
                 .missing_batches(connector_id, sync_id, batch_count, staged)
                 .await);
         }
-        let repeated: Option<String> = db::query_scalar(format!(
-            "SELECT device_id FROM ({}) ids GROUP BY device_id HAVING COUNT(*) > 1 LIMIT 1",
-            DeviceSource::Staged(sync_id).ids(self.dialect())
-        ))
-        .bind(connector_id)
-        .bind(sync_id)
-        .fetch_optional(self.read())
-        .await?;
-        if let Some(id) = repeated {
-            return Err(AppError::Conflict(format!(
-                "The device '{id}' is in more than one batch of the sync '{sync_id}': nothing was written. Send the sync again with each device once."
-            )));
-        }
         let synced_at = timestamp(now);
         let (shown, pending) = self.begin_device_set(connector_id).await?;
         let written = self
@@ -665,7 +652,20 @@ impl Store {
                 reject_foreign_devices(&mut tx, connector_id, source).await?;
                 let (known, changed) =
                     compare_devices(&mut tx, connector_id, source, shown).await?;
-                insert_devices(&mut tx, connector_id, source, pending, synced_at).await?;
+                let inserted =
+                    insert_devices(&mut tx, connector_id, source, pending, synced_at).await?;
+                if inserted < part.len() as u64 {
+                    // A device of this slice is in the set already: an earlier batch had it.
+                    // The slice is rolled back; the completion abandons the set.
+                    drop(tx);
+                    let repeated = self
+                        .written_already(connector_id, pending, &json)
+                        .await?
+                        .unwrap_or_default();
+                    return Err(AppError::Conflict(format!(
+                        "The device '{repeated}' is in more than one batch of the sync '{sync_id}': nothing was written. Send the sync again with each device once."
+                    )));
+                }
                 db::query(
                     "UPDATE hidden_device_sets SET devices = devices + ?
                      WHERE connector_id = ? AND device_set = ?",
@@ -692,6 +692,30 @@ impl Store {
             }
         }
         Ok(tally)
+    }
+
+    /// The first device of `devices` (a JSON array) that the connector's set `set` has already.
+    async fn written_already(
+        &self,
+        connector_id: &str,
+        set: i64,
+        devices: &str,
+    ) -> AppResult<Option<String>> {
+        let dialect = self.dialect();
+        let source = DeviceSource::Json(devices);
+        let id = device_id(dialect);
+        Ok(db::query_scalar(format!(
+            "SELECT {id} FROM {} WHERE {} AND EXISTS (SELECT 1 FROM devices d
+                WHERE d.id = {id} AND d.connector_id = ?1 AND d.device_set = ?3)
+             LIMIT 1",
+            source.rows(dialect),
+            source.filter()
+        ))
+        .bind(connector_id)
+        .bind(source.bound())
+        .bind(set)
+        .fetch_optional(self.writer())
+        .await?)
     }
 
     /// Shows the set `pending` in place of `shown`, in one short transaction, and records the
@@ -1083,8 +1107,6 @@ async fn record_sync(
 /// of them, not one round trip per device.
 #[derive(Clone, Copy)]
 enum DeviceSource<'a> {
-    /// The batches staged for this full sync (its id bound as `?2`, the connector as `?1`).
-    Staged(&'a str),
     /// A JSON array of devices (bound as `?2`).
     Json(&'a str),
     /// A JSON array of device ids (bound as `?2`).
@@ -1103,23 +1125,15 @@ impl<'a> DeviceSource<'a> {
     /// The rows, each device as `j` (in upload order).
     fn rows(self, dialect: Dialect) -> &'static str {
         match (self, dialect) {
-            (Self::Staged(_), Dialect::Sqlite) => "sync_batches b, json_each(b.devices) j",
             (_, Dialect::Sqlite) => "json_each(?2) j",
-            // The staged text read as json, not jsonb: only the ids are read, and json's parse
-            // (checking the text) costs about half of jsonb's (building a tree of every field).
-            (Self::Staged(_), Dialect::Postgres) => {
-                "sync_batches b, json_array_elements(CAST(b.devices AS json)) j(value)"
-            }
             (_, Dialect::Postgres) => "jsonb_array_elements(?2) j(value)",
         }
     }
 
-    /// Which of [`Self::rows`] are this source's.
+    /// Which of [`Self::rows`] are this source's: all of them (the statements keep the
+    /// condition's place; the staged batches were once a source too).
     fn filter(self) -> &'static str {
-        match self {
-            Self::Staged(_) => "b.connector_id = ?1 AND b.sync_id = ?2",
-            Self::Json(_) | Self::Ids(_) => "true",
-        }
+        "true"
     }
 
     fn id(self, dialect: Dialect) -> &'static str {
@@ -1140,10 +1154,9 @@ impl<'a> DeviceSource<'a> {
         )
     }
 
-    /// What `?2` is: the sync's id, or the devices' JSON.
+    /// What `?2` is: the devices' (or their ids') JSON.
     fn bound(self) -> db::Value {
         match self {
-            Self::Staged(sync_id) => sync_id.into(),
             Self::Json(json) | Self::Ids(json) => db::Value::json(json),
         }
     }

@@ -366,7 +366,12 @@ async fn a_device_sent_twice_in_one_upload_is_refused_and_nothing_changes() {
         .await
         .unwrap();
     let refused = client.complete_full_sync("split", 2).await.unwrap_err();
+    let message = refused.to_string();
     assert_eq!(status(refused), Some(409));
+    assert!(
+        message.contains(&format!("'{}'", changed.id)),
+        "the answer names the device: {message}"
+    );
 
     // Twice in a delta's upserts, or in its removals.
     let refused = client
