@@ -658,10 +658,7 @@ impl Store {
                     // A device of this slice is in the set already: an earlier batch had it.
                     // The slice is rolled back; the completion abandons the set.
                     drop(tx);
-                    let repeated = self
-                        .written_already(connector_id, pending, &json)
-                        .await?
-                        .unwrap_or_default();
+                    let repeated = self.written_already(connector_id, pending, &json).await?;
                     return Err(AppError::Conflict(format!(
                         "The device '{repeated}' is in more than one batch of the sync '{sync_id}': nothing was written. Send the sync again with each device once."
                     )));
@@ -694,28 +691,33 @@ impl Store {
         Ok(tally)
     }
 
-    /// The first device of `devices` (a JSON array) that the connector's set `set` has already.
+    /// The first device of `devices` (a JSON array) that the connector's set `set` has already
+    /// (called when a slice's insert skipped one, so there is one).
     async fn written_already(
         &self,
         connector_id: &str,
         set: i64,
         devices: &str,
-    ) -> AppResult<Option<String>> {
+    ) -> AppResult<String> {
         let dialect = self.dialect();
         let source = DeviceSource::Json(devices);
         let id = device_id(dialect);
-        Ok(db::query_scalar(format!(
-            "SELECT {id} FROM {} WHERE {} AND EXISTS (SELECT 1 FROM devices d
+        let repeated: Option<String> = db::query_scalar(format!(
+            "SELECT {id} FROM {} WHERE EXISTS (SELECT 1 FROM devices d
                 WHERE d.id = {id} AND d.connector_id = ?1 AND d.device_set = ?3)
              LIMIT 1",
-            source.rows(dialect),
-            source.filter()
+            source.rows(dialect)
         ))
         .bind(connector_id)
         .bind(source.bound())
         .bind(set)
-        .fetch_optional(self.writer())
-        .await?)
+        .fetch_optional(self.read())
+        .await?;
+        repeated.ok_or_else(|| {
+            AppError::Internal(format!(
+                "a slice of the set {set} of the connector '{connector_id}' wrote fewer devices than it had, yet none of them is in the set"
+            ))
+        })
     }
 
     /// Shows the set `pending` in place of `shown`, in one short transaction, and records the
@@ -1122,18 +1124,12 @@ fn device_id(dialect: Dialect) -> &'static str {
 }
 
 impl<'a> DeviceSource<'a> {
-    /// The rows, each device as `j` (in upload order).
+    /// The rows, each device (or id) as `j` (in upload order).
     fn rows(self, dialect: Dialect) -> &'static str {
-        match (self, dialect) {
-            (_, Dialect::Sqlite) => "json_each(?2) j",
-            (_, Dialect::Postgres) => "jsonb_array_elements(?2) j(value)",
+        match dialect {
+            Dialect::Sqlite => "json_each(?2) j",
+            Dialect::Postgres => "jsonb_array_elements(?2) j(value)",
         }
-    }
-
-    /// Which of [`Self::rows`] are this source's: all of them (the statements keep the
-    /// condition's place; the staged batches were once a source too).
-    fn filter(self) -> &'static str {
-        "true"
     }
 
     fn id(self, dialect: Dialect) -> &'static str {
@@ -1147,10 +1143,9 @@ impl<'a> DeviceSource<'a> {
     /// The ids of this source's devices, as a query (column `device_id`).
     fn ids(self, dialect: Dialect) -> String {
         format!(
-            "SELECT {} AS device_id FROM {} WHERE {}",
+            "SELECT {} AS device_id FROM {}",
             self.id(dialect),
-            self.rows(dialect),
-            self.filter()
+            self.rows(dialect)
         )
     }
 
@@ -1191,14 +1186,13 @@ async fn reject_foreign_devices(
 ) -> AppResult<()> {
     let dialect = tx.dialect();
     let foreign: Option<String> = db::query_scalar(format!(
-        "SELECT d.id FROM {} JOIN devices d ON d.id = {} WHERE {} AND d.connector_id <> ?1
+        "SELECT d.id FROM {} JOIN devices d ON d.id = {} WHERE d.connector_id <> ?1
            AND d.connector_id NOT IN ({REMOVED})
            AND (d.connector_id, d.device_set) NOT IN
                (SELECT connector_id, device_set FROM hidden_device_sets WHERE state = 'dying')
          LIMIT 1",
         source.rows(dialect),
-        source.id(dialect),
-        source.filter()
+        source.id(dialect)
     ))
     .bind(connector_id)
     .bind(source.bound())
@@ -1295,12 +1289,10 @@ async fn compare_devices(
         "SELECT COUNT(d.{rowid}),
             COALESCE(SUM(CASE WHEN d.{rowid} IS NULL OR ({}) <> 0 THEN 1 ELSE 0 END), 0)
          FROM {} LEFT JOIN devices d
-           ON d.id = {} AND d.connector_id = ?1 AND d.device_set = ?3
-         WHERE {}",
+           ON d.id = {} AND d.connector_id = ?1 AND d.device_set = ?3",
         change_mask("j.value", dialect),
         source.rows(dialect),
-        device_id(dialect),
-        source.filter()
+        device_id(dialect)
     ))
     .bind(connector_id)
     .bind(source.bound())
@@ -1334,12 +1326,11 @@ async fn insert_devices(
          SELECT {id}, ?1, ?4, ?3,
             (SELECT hierarchy_name FROM connectors WHERE id = ?1),
             (SELECT site_code FROM connectors WHERE id = ?1), {}
-         FROM {} WHERE {} AND NOT EXISTS (SELECT 1 FROM devices d
+         FROM {} WHERE NOT EXISTS (SELECT 1 FROM devices d
             WHERE d.id = {id} AND d.connector_id = ?1 AND d.device_set = ?4)",
         columns.join(", "),
         values.join(", "),
-        source.rows(dialect),
-        source.filter()
+        source.rows(dialect)
     ))
     .prepared()
     .bind(connector_id)
@@ -1377,7 +1368,7 @@ async fn upsert_devices(
             "CREATE TEMP TABLE changed_devices AS
              SELECT d.rowid AS rid, j.value AS device, {mask} AS mask
              FROM {rows} CROSS JOIN devices d ON d.id = {id}
-             WHERE {filter} AND d.connector_id = ?1 AND d.device_set = ?3 AND mask <> 0",
+             WHERE d.connector_id = ?1 AND d.device_set = ?3 AND mask <> 0",
         ),
         Dialect::Postgres => (
             "pg_temp.changed_devices",
@@ -1385,7 +1376,7 @@ async fn upsert_devices(
             "INSERT INTO changed_devices
              SELECT * FROM (SELECT d.seq AS rid, j.value AS device, {mask} AS mask
                  FROM {rows} JOIN devices d ON d.id = {id}
-                 WHERE {filter} AND d.connector_id = ?1 AND d.device_set = ?3) changes
+                 WHERE d.connector_id = ?1 AND d.device_set = ?3) changes
              WHERE mask <> 0",
         ),
     };
@@ -1404,8 +1395,7 @@ async fn upsert_devices(
         create
             .replace("{mask}", &change_mask("j.value", dialect))
             .replace("{rows}", source.rows(dialect))
-            .replace("{id}", device_id(dialect))
-            .replace("{filter}", source.filter()),
+            .replace("{id}", device_id(dialect)),
     )
     .bind(connector_id)
     .bind(source.bound())

@@ -297,13 +297,12 @@ impl Store {
             Backend::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
                 // Always in this order (devices first), so that no two transactions wait for
-                // each other's lock.
-                for lock in writes.locks() {
-                    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                        .bind(lock)
-                        .execute(&mut *tx)
-                        .await?;
-                }
+                // each other's lock: one statement, the array's elements taken one after the
+                // other as `unnest` yields them.
+                sqlx::query("SELECT pg_advisory_xact_lock(lock) FROM unnest($1::bigint[]) lock")
+                    .bind(writes.locks())
+                    .execute(&mut *tx)
+                    .await?;
                 Ok(Tx::Postgres(tx))
             }
         }
