@@ -128,6 +128,12 @@ pub struct Config {
     #[arg(long, env = "ADMIN_DEMO")]
     pub demo: bool,
 
+    /// Demo mode: the file its sites' credentials are kept in, so that a restart resumes them.
+    /// By default demo-sites.json beside the SQLite database; with PostgreSQL there is no such
+    /// folder, so demo mode needs this.
+    #[arg(long, env = "ADMIN_DEMO_SITES", requires = "demo")]
+    pub demo_sites: Option<PathBuf>,
+
     /// Origins allowed to call the API from another origin (CORS); `*` for any. None by default.
     #[arg(long, env = "ADMIN_CORS_ALLOW_ORIGIN", value_delimiter = ',')]
     pub cors_allow_origin: Vec<String>,
@@ -241,6 +247,7 @@ impl Config {
             log_level: "warn".into(),
             log_format: LogFormat::Text,
             demo: false,
+            demo_sites: None,
             cors_allow_origin: Vec::new(),
             body_limit: 8 * 1024 * 1024,
             action_timeout: Duration::from_secs(600),

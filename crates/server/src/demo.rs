@@ -1,10 +1,10 @@
 //! Demo mode: three simulated hierarchies attach to this server through the real connector
 //! protocol, over HTTP, as their service connection points would. Their credentials are kept in
-//! `demo-sites.json` beside the database, so a restart resumes them; one that was offboarded stays
-//! gone.
+//! a file (`demo-sites.json` beside a SQLite database, or `--demo-sites`), so a restart resumes
+//! them; one that was offboarded stays gone.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use admin_api::UploadScope;
@@ -14,6 +14,7 @@ use site_connector::{
 };
 
 use crate::auth::password;
+use crate::config::Config;
 use crate::domain::connectors::new_onboarding_token;
 use crate::state::AppState;
 use crate::store::audit::Actor;
@@ -99,8 +100,34 @@ pub async fn create_users(store: &Store, password: Option<&str>) -> anyhow::Resu
     Ok(created)
 }
 
-pub async fn run(state: AppState, server_url: String) {
-    let file = state.store.folder().join("demo-sites.json");
+/// Where the demo sites' credentials are kept: `--demo-sites`, or beside a SQLite database. A
+/// PostgreSQL database has no folder here (the file would otherwise land wherever the server
+/// was started from): demo mode there is refused without `--demo-sites`, before anything is
+/// written.
+pub fn sites_file(config: &Config) -> anyhow::Result<PathBuf> {
+    if let Some(file) = &config.demo_sites {
+        let folder = file.parent().filter(|f| !f.as_os_str().is_empty());
+        if folder.is_some_and(|folder| !folder.is_dir()) {
+            anyhow::bail!(
+                "the folder of --demo-sites {} does not exist",
+                file.display()
+            );
+        }
+        return Ok(file.clone());
+    }
+    if crate::store::is_postgres(&config.database_url) {
+        anyhow::bail!(
+            "demo mode on PostgreSQL needs --demo-sites (ADMIN_DEMO_SITES): the file its sites' credentials are kept in"
+        );
+    }
+    let database = crate::store::sqlite_file(&config.database_url)?;
+    Ok(database
+        .parent()
+        .unwrap_or(Path::new(""))
+        .join("demo-sites.json"))
+}
+
+pub async fn run(state: AppState, server_url: String, file: PathBuf) {
     let mut tasks = Vec::new();
     for config in hierarchies() {
         let state = state.clone();

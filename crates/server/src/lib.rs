@@ -206,6 +206,7 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
         wrap: impl FnOnce(Router) -> Router,
     ) -> anyhow::Result<Self> {
+        let demo_sites = config.demo.then(|| demo::sites_file(config)).transpose()?;
         let store = Store::connect(&config.database_url).await?;
         let demo_users = if config.demo {
             demo::create_users(&store, config.demo_password.as_deref()).await?
@@ -269,10 +270,11 @@ impl Server {
             tokio::spawn(sweeper::delete_leftovers(state.clone())),
             tokio::spawn(live::run_relays(state.clone())),
         ];
-        if config.demo {
+        if let Some(file) = demo_sites {
             background.push(tokio::spawn(demo::run(
                 state.clone(),
                 format!("{scheme}://{addr}"),
+                file,
             )));
         }
         Ok(Self {

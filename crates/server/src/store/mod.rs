@@ -25,7 +25,6 @@ pub use db::{Db, Tx};
 #[derive(Clone)]
 pub struct Store {
     backend: Backend,
-    folder: std::path::PathBuf,
     counts: CountCache,
     removed: Removed,
     /// Sessions whose "last used" write is queued (see [`Store::touch_session_soon`]).
@@ -141,7 +140,7 @@ impl Store {
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
         if is_postgres(url) {
             let pool = postgres::connect(url).await?;
-            return Self::over(Backend::Postgres(pool), std::path::PathBuf::new()).await;
+            return Self::over(Backend::Postgres(pool)).await;
         }
         sqlite_library::configure();
         let options = SqliteConnectOptions::from_str(url)?
@@ -152,12 +151,8 @@ impl Store {
             .busy_timeout(Duration::from_secs(5))
             .pragma("temp_store", "memory");
         let file = options.get_filename().to_path_buf();
-        let folder = file
-            .parent()
-            .map(std::path::Path::to_path_buf)
-            .unwrap_or_default();
-        if !folder.as_os_str().is_empty() {
-            std::fs::create_dir_all(&folder)?;
+        if let Some(folder) = file.parent().filter(|f| !f.as_os_str().is_empty()) {
+            std::fs::create_dir_all(folder)?;
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
@@ -209,7 +204,7 @@ impl Store {
             pages,
             page_turns: std::sync::Arc::new(tokio::sync::Semaphore::new(READERS as usize)),
         };
-        Self::over(Backend::Sqlite(sqlite), folder).await
+        Self::over(Backend::Sqlite(sqlite)).await
     }
 
     /// The store, showing connectors heard from within `window` as online in the events it
@@ -221,10 +216,9 @@ impl Store {
 
     /// The store over `backend`, with the work left from before (offboarded connectors' devices,
     /// replaced device sets) queued for the sweeper.
-    async fn over(backend: Backend, folder: std::path::PathBuf) -> anyhow::Result<Self> {
+    async fn over(backend: Backend) -> anyhow::Result<Self> {
         let store = Self {
             backend,
-            folder,
             counts: CountCache::default(),
             removed: Removed::default(),
             touching: Default::default(),
@@ -247,11 +241,6 @@ impl Store {
             store.removed.work.notify_one();
         }
         Ok(store)
-    }
-
-    /// The folder the database file is in (the data folder; empty on PostgreSQL).
-    pub fn folder(&self) -> &std::path::Path {
-        &self.folder
     }
 
     /// Which SQL the database speaks.
@@ -423,6 +412,13 @@ pub(crate) async fn write_event(
             Ok(())
         }
     }
+}
+
+/// The file of the SQLite database at `url` (not opened).
+pub fn sqlite_file(url: &str) -> anyhow::Result<std::path::PathBuf> {
+    Ok(SqliteConnectOptions::from_str(url)?
+        .get_filename()
+        .to_path_buf())
 }
 
 /// Whether `url` names a PostgreSQL database.

@@ -6,14 +6,31 @@ use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
+use admin_server::testing::Backend;
+
+/// The `admin-server` binary, on a database of the chosen backend: the SQLite file
+/// `data/db.sqlite` in `dir`, or a fresh PostgreSQL database (whose demo sites then keep their
+/// credentials in `data/demo-sites.json` in `dir`, as `--demo-sites`).
+async fn admin_server(dir: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_admin-server"));
+    match Backend::chosen() {
+        Backend::Sqlite => command.env(
+            "ADMIN_DATABASE_URL",
+            format!("sqlite:{}/data/db.sqlite", dir.display()),
+        ),
+        Backend::Postgres => command
+            .env("ADMIN_DATABASE_URL", Backend::fresh_database(dir).await)
+            .env("ADMIN_DEMO_SITES", dir.join("data/demo-sites.json")),
+    };
+    command
+}
+
 async fn stops_cleanly_on(signal: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_admin-server"))
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    let mut child = admin_server(dir.path())
+        .await
         .env("ADMIN_LISTEN", "127.0.0.1:0")
-        .env(
-            "ADMIN_DATABASE_URL",
-            format!("sqlite:{}/data/db.sqlite", dir.path().display()),
-        )
         .env("ADMIN_DIST", dir.path())
         .env("ADMIN_DEMO", "true")
         .env("ADMIN_DEMO_PASSWORD", crate::PASSWORD)
@@ -50,10 +67,12 @@ async fn stops_cleanly_on(signal: &str) {
     let (client, cookie) = signed_in(&url, "admin@contoso.example").await;
     // An open event stream must not hold the shutdown up.
     let _events = demo_sites_attach(&client, &url).await;
-    assert!(
-        dir.path().join("data/db.sqlite").is_file(),
-        "the data folder was created"
-    );
+    if Backend::chosen() == Backend::Sqlite {
+        assert!(
+            dir.path().join("data/db.sqlite").is_file(),
+            "the data folder was created"
+        );
+    }
 
     let status = Command::new("kill")
         .args([format!("-{signal}"), child.id().unwrap().to_string()])
@@ -112,6 +131,53 @@ async fn stops_cleanly_on_sigterm() {
 #[tokio::test]
 async fn stops_cleanly_on_sigint() {
     stops_cleanly_on("INT").await;
+}
+
+/// Demo mode keeps its sites' credentials in a file: on PostgreSQL there is no database folder to
+/// put it in, so the server refuses to start without `--demo-sites` rather than write it wherever
+/// it was started from.
+#[tokio::test]
+async fn demo_mode_on_postgres_needs_a_file_for_its_sites() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = match Backend::chosen() {
+        Backend::Postgres => Backend::fresh_database(dir.path()).await,
+        // Refused before anything is written: no database needs to be there.
+        Backend::Sqlite => "postgres://nobody@127.0.0.1:1/none".to_owned(),
+    };
+    let running = Command::new(env!("CARGO_BIN_EXE_admin-server"))
+        .current_dir(dir.path())
+        .env("ADMIN_LISTEN", "127.0.0.1:0")
+        .env("ADMIN_DATABASE_URL", &database_url)
+        .env("ADMIN_DIST", dir.path())
+        .env("ADMIN_DEMO", "true")
+        .env("ADMIN_DEMO_PASSWORD", crate::PASSWORD)
+        .kill_on_drop(true)
+        .output();
+    // A server that started instead would serve until stopped.
+    let output = tokio::time::timeout(std::time::Duration::from_secs(30), running)
+        .await
+        .expect("the server refuses to start")
+        .unwrap();
+    assert!(!output.status.success());
+    let printed = String::from_utf8_lossy(&output.stderr);
+    assert!(printed.contains("--demo-sites"), "{printed}");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "nothing written to the working folder"
+    );
+    if Backend::chosen() == Backend::Postgres {
+        // Nor any demo account made.
+        let store = admin_server::store::Store::connect(&database_url)
+            .await
+            .unwrap();
+        assert!(store
+            .credentials("admin@contoso.example")
+            .await
+            .unwrap()
+            .is_none());
+        store.close().await;
+    }
 }
 
 /// Demo mode attaches three sites through the connector protocol. Subscribes to the event stream
