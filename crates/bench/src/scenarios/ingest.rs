@@ -17,10 +17,12 @@ use crate::report::Section;
 const DEVICES_PER_SECOND_BUDGET: f64 = 20_000.0;
 
 /// What an operator and a site feel while the full syncs complete: a first page of All devices,
-/// an action request, a sign-in and a heartbeat, one after the other until the uploads are done.
+/// the same filtered and in another order, an action request, a sign-in and a heartbeat, one
+/// after the other until the uploads are done.
 #[derive(Default)]
 struct Probe {
     first_pages: Vec<Duration>,
+    filtered_pages: Vec<Duration>,
     actions: Vec<Duration>,
     sign_ins: Vec<Duration>,
     heartbeats: Vec<Duration>,
@@ -34,7 +36,14 @@ pub struct Operator<'a> {
     pub password: &'a str,
 }
 
-/// How often the probe starts a round (a first page, an action, a sign-in and a heartbeat).
+/// The probe's filtered first page: what a help-desk operator looking for trouble asks. The
+/// devices being written are in the order's index before they are shown; a page must not walk
+/// past them.
+const FILTERED_PAGE: &str =
+    "$top=50&$filter=complianceState%20eq%20%27noncompliant%27&$orderby=deviceName";
+
+/// How often the probe starts a round (a first page, a filtered one, an action, a sign-in and a
+/// heartbeat).
 const PROBE_EVERY: Duration = Duration::from_millis(250);
 
 async fn probe(
@@ -78,6 +87,10 @@ async fn probe(
         probe
             .first_pages
             .push(timed(first_page, &mut probe.unavailable).await?);
+        let filtered_page = client.get(format!("{url}/api/v1/devices?{FILTERED_PAGE}"));
+        probe
+            .filtered_pages
+            .push(timed(filtered_page, &mut probe.unavailable).await?);
         let action = client
             .post(format!(
                 "{url}/api/v1/devices/{device}/triggerConfigurationManagerAction"
@@ -196,6 +209,11 @@ pub async fn run(
     section.latency(
         "First page of All devices during the full uploads",
         Samples::new(probe.first_pages),
+        Some(50.0),
+    );
+    section.latency(
+        "First page of noncompliant devices by name during the full uploads",
+        Samples::new(probe.filtered_pages),
         Some(50.0),
     );
     for (label, samples) in [
