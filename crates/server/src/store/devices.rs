@@ -1345,10 +1345,16 @@ async fn insert_devices(
 /// changes to the others; the number of devices inserted or changed (a device sent as it already
 /// was is left alone and not counted).
 ///
-/// A changed device is written with only the columns that changed (and its sync time), so that
-/// only those columns' indexes are touched: a delta that moves compliance and check-in times
-/// updates those few indexes, not every column's. Devices are grouped by which columns changed,
-/// one statement per group.
+/// On SQLite a changed device is written with only the columns that changed (and its sync time),
+/// so that only those columns' indexes are touched: a delta that moves compliance and check-in
+/// times updates those few indexes, not every column's. Devices are grouped by which columns
+/// changed, one statement per group.
+///
+/// On PostgreSQL an update that changes an indexed column writes a new version of the row and an
+/// entry in every index, whichever columns changed (the sync time, indexed, always changes): the
+/// groups would buy nothing there. Every changed device is written whole in one statement, with
+/// no temporary table (whose making and dropping cost a few milliseconds of the catalog's time
+/// under the write locks, for a delta of one device as for one of thousands).
 async fn upsert_devices(
     tx: &mut Tx,
     connector_id: &str,
@@ -1357,46 +1363,47 @@ async fn upsert_devices(
     synced_at: &str,
 ) -> AppResult<u64> {
     let dialect = tx.dialect();
+    if dialect == Dialect::Postgres {
+        // Before the new devices are inserted, so that only stored ones are compared.
+        let columns: Vec<String> = site_columns(dialect)
+            .iter()
+            .map(|(column, expression)| format!("{column} = {}", site_value(expression, "j.value")))
+            .collect();
+        let changed = db::query(format!(
+            "UPDATE devices d SET {}, last_sync_at = ?3 FROM {}
+             WHERE d.id = {} AND d.connector_id = ?1 AND d.device_set = ?4 AND ({}) <> 0",
+            columns.join(", "),
+            source.rows(dialect),
+            device_id(dialect),
+            change_mask("j.value", dialect)
+        ))
+        .bind(connector_id)
+        .bind(source.bound())
+        .bind(synced_at)
+        .bind(set)
+        .execute(&mut *tx)
+        .await?;
+        let inserted = insert_devices(tx, connector_id, source, set, synced_at).await?;
+        return Ok(inserted + changed);
+    }
     let rowid = dialect.rowid();
     // Which columns of each stored device the upload changes (before the new devices are
     // inserted, so that only stored ones are compared). CROSS JOIN keeps the upload as the outer
     // loop: SQLite would otherwise walk the connector's devices and read the whole upload for
-    // each. PostgreSQL's table goes at commit.
-    let (table, create) = match dialect {
-        Dialect::Sqlite => (
-            "temp.changed_devices",
-            "CREATE TEMP TABLE changed_devices AS
-             SELECT d.rowid AS rid, j.value AS device, {mask} AS mask
-             FROM {rows} CROSS JOIN devices d ON d.id = {id}
-             WHERE d.connector_id = ?1 AND d.device_set = ?3 AND mask <> 0",
-        ),
-        Dialect::Postgres => (
-            "pg_temp.changed_devices",
-            // Made first: a CREATE TABLE AS takes no bound values there.
-            "INSERT INTO changed_devices
-             SELECT * FROM (SELECT d.seq AS rid, j.value AS device, {mask} AS mask
-                 FROM {rows} JOIN devices d ON d.id = {id}
-                 WHERE d.connector_id = ?1 AND d.device_set = ?3) changes
-             WHERE mask <> 0",
-        ),
-    };
+    // each.
+    let table = "temp.changed_devices";
     db::query(format!("DROP TABLE IF EXISTS {table}"))
         .execute(&mut *tx)
         .await?;
-    if dialect == Dialect::Postgres {
-        db::query(
-            "CREATE TEMP TABLE changed_devices (rid bigint, device jsonb, mask bigint)
-             ON COMMIT DROP",
-        )
-        .execute(&mut *tx)
-        .await?;
-    }
-    db::query(
-        create
-            .replace("{mask}", &change_mask("j.value", dialect))
-            .replace("{rows}", source.rows(dialect))
-            .replace("{id}", device_id(dialect)),
-    )
+    db::query(format!(
+        "CREATE TEMP TABLE changed_devices AS
+         SELECT d.rowid AS rid, j.value AS device, {} AS mask
+         FROM {} CROSS JOIN devices d ON d.id = {}
+         WHERE d.connector_id = ?1 AND d.device_set = ?3 AND mask <> 0",
+        change_mask("j.value", dialect),
+        source.rows(dialect),
+        device_id(dialect)
+    ))
     .bind(connector_id)
     .bind(source.bound())
     .bind(set)
