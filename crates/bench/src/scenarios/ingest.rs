@@ -39,8 +39,7 @@ pub struct Operator<'a> {
 /// The probe's filtered first page: what a help-desk operator looking for trouble asks. The
 /// devices being written are in the order's index before they are shown; a page must not walk
 /// past them.
-const FILTERED_PAGE: &str =
-    "$top=50&$filter=complianceState%20eq%20%27noncompliant%27&$orderby=deviceName";
+const FILTERED_PAGE: &str = "complianceState eq 'noncompliant'";
 
 /// How often the probe starts a round (a first page, a filtered one, an action, a sign-in and a
 /// heartbeat).
@@ -87,7 +86,10 @@ async fn probe(
         probe
             .first_pages
             .push(timed(first_page, &mut probe.unavailable).await?);
-        let filtered_page = client.get(format!("{url}/api/v1/devices?{FILTERED_PAGE}"));
+        let filtered_page = client.get(format!(
+            "{url}/api/v1/devices?$top=50&$orderby=deviceName&$filter={}",
+            super::encode(FILTERED_PAGE)
+        ));
         probe
             .filtered_pages
             .push(timed(filtered_page, &mut probe.unavailable).await?);

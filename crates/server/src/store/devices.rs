@@ -1252,6 +1252,18 @@ fn site_value(expression: &str, value: &str) -> String {
     expression.replace("{v}", value)
 }
 
+/// `column = value, …` for the site columns whose bits are set in `mask` (see [`change_mask`]),
+/// each read from the device JSON `device`.
+fn site_assignments(dialect: Dialect, device: &str, mask: i64) -> String {
+    site_columns(dialect)
+        .iter()
+        .enumerate()
+        .filter(|(bit, _)| mask & (1 << bit) != 0)
+        .map(|(_, (column, expression))| format!("{column} = {}", site_value(expression, device)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Which site columns of the stored device `d` the device JSON `device` changes, a bit per
 /// column (0: none).
 fn change_mask(device: &str, dialect: Dialect) -> String {
@@ -1365,14 +1377,10 @@ async fn upsert_devices(
     let dialect = tx.dialect();
     if dialect == Dialect::Postgres {
         // Before the new devices are inserted, so that only stored ones are compared.
-        let columns: Vec<String> = site_columns(dialect)
-            .iter()
-            .map(|(column, expression)| format!("{column} = {}", site_value(expression, "j.value")))
-            .collect();
         let changed = db::query(format!(
             "UPDATE devices d SET {}, last_sync_at = ?3 FROM {}
              WHERE d.id = {} AND d.connector_id = ?1 AND d.device_set = ?4 AND ({}) <> 0",
-            columns.join(", "),
+            site_assignments(dialect, "j.value", !0),
             source.rows(dialect),
             device_id(dialect),
             change_mask("j.value", dialect)
@@ -1396,7 +1404,7 @@ async fn upsert_devices(
         .execute(&mut *tx)
         .await?;
     db::query(format!(
-        "CREATE TEMP TABLE changed_devices AS
+        "CREATE TABLE {table} AS
          SELECT d.rowid AS rid, j.value AS device, {} AS mask
          FROM {} CROSS JOIN devices d ON d.id = {}
          WHERE d.connector_id = ?1 AND d.device_set = ?3 AND mask <> 0",
@@ -1418,18 +1426,10 @@ async fn upsert_devices(
         .fetch_all(&mut *tx)
         .await?;
     for mask in masks {
-        let set: Vec<String> = site_columns(dialect)
-            .iter()
-            .enumerate()
-            .filter(|(bit, _)| mask & (1 << bit) != 0)
-            .map(|(_, (column, expression))| {
-                format!("{column} = {}", site_value(expression, "c.device"))
-            })
-            .collect();
         db::query(format!(
             "UPDATE devices SET {}, last_sync_at = ?2 FROM {table} c
              WHERE c.mask = ?1 AND devices.{rowid} = c.rid",
-            set.join(", ")
+            site_assignments(dialect, "c.device", mask)
         ))
         .bind(mask)
         .bind(synced_at)
