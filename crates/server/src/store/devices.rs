@@ -10,8 +10,8 @@ use super::db::{self, Tx};
 use super::{timestamp, write_event, Store, Writes};
 use crate::error::{AppError, AppResult};
 use crate::query::devices::{
-    column, csv_expression, json_expression, json_expression_in, next_page, top_level,
-    DeviceCursor, DeviceQuery, Dialect,
+    column, csv_expression, json_expression, next_page, top_level, DeviceCursor, DeviceQuery,
+    Dialect,
 };
 use crate::query::sql::Sql;
 
@@ -406,16 +406,22 @@ impl Store {
     }
 
     pub async fn device(&self, id: &str) -> AppResult<Option<Device>> {
-        if self.postgres().is_some() {
-            let json: Option<String> = db::query_scalar(format!(
+        if let Some(pool) = self.postgres() {
+            let fields: Vec<&'static admin_api::fields::Field> = top_level().collect();
+            let row = sqlx::query(&crate::query::sql::numbered(&format!(
                 "SELECT {} FROM devices WHERE id = ? AND {}",
-                json_expression_in(top_level(), Dialect::Postgres),
+                crate::query::devices::json_columns(fields.iter().copied()),
                 shown(Dialect::Postgres)
-            ))
+            )))
             .bind(id)
-            .fetch_optional(self.read())
+            .fetch_optional(pool)
             .await?;
-            return json.as_deref().map(decoded).transpose();
+            return row
+                .map(|row| super::postgres::device_json(&row, &fields, 0))
+                .transpose()?
+                .as_deref()
+                .map(decoded)
+                .transpose();
         }
         let id = id.to_owned();
         self.with_page_reader(move |connection| {

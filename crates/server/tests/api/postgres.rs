@@ -358,6 +358,8 @@ async fn every_order_filter_and_search_pages_alike_on_both_backends() {
         "10",
         "a%b",
         "a_b",
+        // Each character JSON escapes, written by either backend's JSON.
+        "q\"uote\\back\tslash\nline\u{1}",
     ];
     let times = [
         "2026-11-01T00:00:00Z",
