@@ -105,7 +105,7 @@ impl Store {
         R: Fn(String) -> AppResult<T> + Send + 'static,
     {
         if let Some(pool) = self.postgres() {
-            let by_set = self.few_shown().await?;
+            let by_set = self.few_shown_lately().await?;
             let (rows, next) =
                 super::postgres::list_devices_json(pool, query, after, top, by_set).await?;
             let devices = rows
@@ -132,7 +132,7 @@ impl Store {
         // A search that matches many devices is answered by walking the order's index and
         // keeping what matches (a page is soon full); one that matches few, by looking the
         // matches up and sorting them. SQLite cannot tell which from the query, so it is told.
-        let by_set = self.few_shown().await?;
+        let by_set = self.few_shown_lately().await?;
         let walk = match &query.search_match {
             _ if by_set => " INDEXED BY devices_by_connector".to_owned(),
             Some(expression) if self.search_is_broad(expression).await? => {
@@ -305,6 +305,22 @@ impl Store {
         send(Ok(CsvChunk::Done)).await;
     }
 
+    /// [`Store::few_shown`] as read within the last [`FEW_SHOWN_FOR`]: a list asks on every page,
+    /// and the answer chooses only how a page is read, never what it holds (the two ways read the
+    /// same devices), while the counts behind it move with uploads of thousands of devices. On
+    /// PostgreSQL this saves one of a page's three statements.
+    pub(crate) async fn few_shown_lately(&self) -> AppResult<bool> {
+        let now = std::time::Instant::now();
+        if let Some((read_at, few)) = *self.shown_lately.lock().expect("never poisoned") {
+            if now.duration_since(read_at) < FEW_SHOWN_FOR {
+                return Ok(few);
+            }
+        }
+        let few = self.few_shown().await?;
+        *self.shown_lately.lock().expect("never poisoned") = Some((now, few));
+        Ok(few)
+    }
+
     /// Whether the shown devices are so few among hidden rows (hierarchies attaching: their
     /// devices written but not yet shown; sets and offboarded hierarchies being deleted) that
     /// walking an order's index would read mostly hidden rows to fill a page: past about √(50·n)
@@ -371,13 +387,22 @@ impl Store {
     }
 
     /// [`Store::count_devices`] on PostgreSQL: the generation and the count read in one
-    /// snapshot, the count kept for that generation as on SQLite.
+    /// snapshot, the count kept for that generation as on SQLite. A kept count is found by the
+    /// generation alone, read in one statement (a snapshot is three more round trips).
     async fn count_on_postgres(&self, pool: &sqlx::PgPool, query: &DeviceQuery) -> AppResult<u64> {
         let key = format!(
             "{:?}\u{0}{:?}",
             query.filter.as_ref().map(|f| (&f.text, &f.params)),
             query.search.as_ref().map(|s| (&s.text, &s.params))
         );
+        let generation: i64 =
+            db::query_scalar("SELECT generation FROM devices_generation WHERE id = 1")
+                .prepared()
+                .fetch_one(self.read())
+                .await?;
+        if let Some(count) = self.counts.get(&key, generation) {
+            return Ok(count);
+        }
         let mut snapshot = pool.begin().await?;
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             .execute(&mut *snapshot)
@@ -1450,6 +1475,9 @@ async fn upsert_devices(
         .await?;
     Ok(inserted + changed as u64)
 }
+
+/// How long a list reuses [`Store::few_shown`]'s answer.
+const FEW_SHOWN_FOR: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Every device read, as its JSON object in SQL (see [`json_expression`]).
 fn device_json() -> &'static str {

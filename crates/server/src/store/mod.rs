@@ -26,6 +26,9 @@ pub use db::{Db, Tx};
 pub struct Store {
     backend: Backend,
     counts: CountCache,
+    /// The last answer of [`Store::few_shown`] and when it was read (see
+    /// [`Store::few_shown_lately`]).
+    shown_lately: std::sync::Arc<std::sync::Mutex<Option<(std::time::Instant, bool)>>>,
     removed: Removed,
     /// Sessions whose "last used" write is queued (see [`Store::touch_session_soon`]).
     touching: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<Vec<u8>>>>,
@@ -220,6 +223,7 @@ impl Store {
         let store = Self {
             backend,
             counts: CountCache::default(),
+            shown_lately: Default::default(),
             removed: Removed::default(),
             touching: Default::default(),
             upload_turns: Default::default(),
