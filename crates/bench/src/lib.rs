@@ -289,6 +289,22 @@ pub async fn run(options: &RunOptions) -> anyhow::Result<Report> {
         if wants(Part::Throughput) {
             eprintln!("Throughput");
             sections.push(scenarios::throughput::run(&ctx).await?);
+            // Instances share a database only on PostgreSQL.
+            if options.database_url.is_some() {
+                eprintln!("Throughput, two instances");
+                let second = ServerProcess::start(&database_url, &options.dist).await?;
+                measure::get_ok(
+                    &ctx.client,
+                    &format!("{}/api/v1/devices?$top=50", second.url),
+                )
+                .await?;
+                let instance = scenarios::throughput::Instance {
+                    url: &second.url,
+                    pid: second.pid,
+                };
+                sections.push(scenarios::throughput::two_instances(&ctx, instance).await?);
+                second.stop().await?;
+            }
         }
         if wants(Part::Export) {
             eprintln!("Export");
