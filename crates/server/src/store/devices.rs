@@ -316,9 +316,7 @@ impl Store {
                 return Ok(few);
             }
         }
-        let few = self.few_shown().await?;
-        *self.shown_lately.lock().expect("never poisoned") = Some((now, few));
-        Ok(few)
+        self.few_shown().await
     }
 
     /// Whether the shown devices are so few among hidden rows (hierarchies attaching: their
@@ -327,7 +325,9 @@ impl Store {
     /// shown of n rows, the walk reads fewer rows than looking the shown devices up by their
     /// connectors' sets and sorting them (as for a search, below). Read from the per-set counts,
     /// a few rows.
+    /// The answer is remembered for [`Store::few_shown_lately`].
     pub async fn few_shown(&self) -> AppResult<bool> {
+        let read_at = std::time::Instant::now();
         let (shown, hidden): (i64, i64) = db::query_as(
             "SELECT CAST((SELECT COALESCE(SUM(shown_devices), 0) FROM connectors
                           WHERE removed_at IS NULL) AS BIGINT),
@@ -339,7 +339,9 @@ impl Store {
         .fetch_one(self.read())
         .await?;
         let rows = (shown + hidden) as f64;
-        Ok(hidden > shown && (shown as f64) < (50.0 * rows).sqrt().max(1_000.0))
+        let few = hidden > shown && (shown as f64) < (50.0 * rows).sqrt().max(1_000.0);
+        *self.shown_lately.lock().expect("never poisoned") = Some((read_at, few));
+        Ok(few)
     }
 
     /// Whether `expression` matches so many devices that walking an order's index finds a page

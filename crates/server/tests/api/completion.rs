@@ -415,3 +415,79 @@ async fn few_shown_among_many_hidden_rows_page_as_the_walk_does() {
     }
     store.close().await;
 }
+
+/// A SQLite database the planner has statistics for keeps them whole when a migration adds an
+/// index: the store analyzes the index that has none when it opens (left to its defaults, SQLite
+/// took a new index over the better one for a hierarchy filter in device-name order). A database
+/// without statistics is left without.
+#[tokio::test]
+async fn an_index_without_statistics_is_analyzed_where_the_others_have_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("admin.db").display());
+    let store = Store::connect(&url).await.unwrap();
+    let (id, _) = onboard(&store, "CHQ").await;
+    let staged = stage(
+        &store,
+        &id,
+        "sync-1",
+        &devices("Head office", "CHQ", 120, 7),
+        40,
+    )
+    .await;
+    store
+        .complete_full_sync(&id, "sync-1", staged, OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    let statistics = "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE name = 'sqlite_stat1')";
+    let has_statistics: bool = sqlx::query_scalar(statistics)
+        .fetch_one(store.sqlite_writer().unwrap())
+        .await
+        .unwrap();
+    assert!(!has_statistics, "a new database has no statistics");
+    store.close().await;
+
+    // Opened again without statistics: still none.
+    let store = Store::connect(&url).await.unwrap();
+    let has_statistics: bool = sqlx::query_scalar(statistics)
+        .fetch_one(store.sqlite_writer().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        !has_statistics,
+        "opening does not analyze a database never analyzed"
+    );
+
+    // Analyzed, then an index as a migration leaves it: without its statistics.
+    let writer = store.sqlite_writer().unwrap();
+    sqlx::query("ANALYZE").execute(writer).await.unwrap();
+    let index_statistics =
+        "SELECT COUNT(*) FROM sqlite_stat1 WHERE idx = 'devices_by_hierarchy_and_last_sync'";
+    let count: i64 = sqlx::query_scalar(index_statistics)
+        .fetch_one(writer)
+        .await
+        .unwrap();
+    assert_eq!(count, 1);
+    sqlx::query("DELETE FROM sqlite_stat1 WHERE idx = 'devices_by_hierarchy_and_last_sync'")
+        .execute(writer)
+        .await
+        .unwrap();
+    let others: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_stat1 WHERE tbl = 'devices'")
+        .fetch_one(writer)
+        .await
+        .unwrap();
+    store.close().await;
+
+    let store = Store::connect(&url).await.unwrap();
+    let writer = store.sqlite_writer().unwrap();
+    let count: i64 = sqlx::query_scalar(index_statistics)
+        .fetch_one(writer)
+        .await
+        .unwrap();
+    assert_eq!(count, 1, "the index without statistics was analyzed");
+    let all: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_stat1 WHERE tbl = 'devices'")
+        .fetch_one(writer)
+        .await
+        .unwrap();
+    assert_eq!(all, others + 1, "and nothing else");
+    store.close().await;
+}

@@ -272,6 +272,55 @@ async fn the_postgres_schema_answers_as_the_sqlite_one_does() {
         );
         assert!(!plan.contains("Sort"), "{order} needs no sort: {plan}");
     }
+    // A filter on one hierarchy, in device-name or last check-in order, reads that hierarchy's run
+    // of an index of its own: the order's index would pass every device of the hierarchies before
+    // it (a full sync stamps a whole hierarchy with one check-in time). So on SQLite.
+    for (order, index) in [
+        (
+            "ascii_fold(device_name) NULLS FIRST, seq",
+            "devices_by_hierarchy_and_name",
+        ),
+        (
+            "last_sync_at DESC NULLS LAST, seq DESC",
+            "devices_by_hierarchy_and_last_sync",
+        ),
+    ] {
+        let plan: Vec<String> = sqlx::query_scalar(&format!(
+            "EXPLAIN SELECT id FROM devices WHERE hierarchy_name = 'h' AND managed_by = 'coManaged'
+             ORDER BY {order} LIMIT 50"
+        ))
+        .fetch_all(&mut *connection)
+        .await
+        .unwrap();
+        let plan = plan.join("\n");
+        assert!(plan.contains(index), "{order}: {plan}");
+        assert!(!plan.contains("Sort"), "{order} needs no sort: {plan}");
+    }
+    for (order, index) in [
+        (
+            "device_name COLLATE NOCASE, rowid",
+            "devices_by_hierarchy_and_name",
+        ),
+        (
+            "last_sync_at DESC, rowid DESC",
+            "devices_by_hierarchy_and_last_sync",
+        ),
+    ] {
+        let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(&format!(
+            "EXPLAIN QUERY PLAN SELECT id FROM devices
+             WHERE hierarchy_name = 'h' AND managed_by = 'coManaged' ORDER BY {order} LIMIT 50"
+        ))
+        .fetch_all(sqlite.sqlite_reader().unwrap())
+        .await
+        .unwrap();
+        let plan: Vec<String> = plan.into_iter().map(|(_, _, _, detail)| detail).collect();
+        let plan = plan.join("\n");
+        assert!(plan.contains(index), "SQLite, {order}: {plan}");
+        assert!(
+            !plan.contains("TEMP B-TREE"),
+            "SQLite, {order} needs no sort: {plan}"
+        );
+    }
     // $search's terms are looked up in the trigram index.
     let plan: Vec<String> = sqlx::query_scalar(
         "EXPLAIN SELECT id FROM devices WHERE search_fold(device_name) LIKE search_fold('%Zet%')
