@@ -11,14 +11,11 @@ pub mod throttle;
 
 use std::time::Duration;
 
-use sqlx::postgres::PgPoolOptions;
-use sqlx::PgPool;
+use admin_api::fields::{Field, FieldType};
+use sqlx::postgres::{PgPoolOptions, PgRow};
+use sqlx::{PgPool, Row, ValueRef};
 
 use crate::error::AppResult;
-use admin_api::fields::{Field, FieldType};
-use sqlx::postgres::PgRow;
-use sqlx::{Row, ValueRef};
-
 use crate::query::devices::{
     children, column, json_columns, next_page, top_level, DeviceCursor, DeviceQuery, Dialect, Sql,
 };
