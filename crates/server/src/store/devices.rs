@@ -325,6 +325,7 @@ impl Store {
     /// shown of n rows, the walk reads fewer rows than looking the shown devices up by their
     /// connectors' sets and sorting them (as for a search, below). Read from the per-set counts,
     /// a few rows.
+    ///
     /// The answer is remembered for [`Store::few_shown_lately`].
     pub async fn few_shown(&self) -> AppResult<bool> {
         let read_at = std::time::Instant::now();
