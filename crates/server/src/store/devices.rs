@@ -369,29 +369,26 @@ impl Store {
         }
         let conditions = query.conditions(None, &self.removed.ids(), false);
         let key = format!("{}\u{0}{:?}", conditions.text, conditions.params);
-        // The generation and the count are read in one snapshot, so they belong together.
-        let mut tx = self.sqlite().reader.begin().await?;
         let generation: i64 =
-            sqlx::query_scalar("SELECT generation FROM devices_generation WHERE id = 1")
-                .fetch_one(&mut *tx)
+            db::query_scalar("SELECT generation FROM devices_generation WHERE id = 1")
+                .prepared()
+                .fetch_one(self.read())
                 .await?;
-        if let Some(count) = self.counts.get(&key, generation) {
-            return Ok(count);
-        }
-        let sql = format!("SELECT COUNT(*) FROM devices{}", conditions.text);
-        let mut count = sqlx::query_scalar::<_, i64>(&sql);
-        for param in &conditions.params {
-            count = count.bind(param.clone());
-        }
-        let count = count.fetch_one(&mut *tx).await? as u64;
-        tx.commit().await?;
-        self.counts.put(key, generation, count);
-        Ok(count)
+        self.counts
+            .get_or_count(key, generation, || async {
+                // Counted in a snapshot of the generation it is kept for, or a later one (which
+                // its askers, who read the generation first, may be shown as well).
+                let sql = format!("SELECT COUNT(*) FROM devices{}", conditions.text);
+                let mut count = sqlx::query_scalar::<_, i64>(&sql);
+                for param in &conditions.params {
+                    count = count.bind(param.clone());
+                }
+                Ok(count.fetch_one(&self.sqlite().reader).await? as u64)
+            })
+            .await
     }
 
-    /// [`Store::count_devices`] on PostgreSQL: the generation and the count read in one
-    /// snapshot, the count kept for that generation as on SQLite. A kept count is found by the
-    /// generation alone, read in one statement (a snapshot is three more round trips).
+    /// [`Store::count_devices`] on PostgreSQL, kept for a generation as on SQLite.
     async fn count_on_postgres(&self, pool: &sqlx::PgPool, query: &DeviceQuery) -> AppResult<u64> {
         let key = format!(
             "{:?}\u{0}{:?}",
@@ -403,24 +400,12 @@ impl Store {
                 .prepared()
                 .fetch_one(self.read())
                 .await?;
-        if let Some(count) = self.counts.get(&key, generation) {
-            return Ok(count);
-        }
-        let mut snapshot = pool.begin().await?;
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .execute(&mut *snapshot)
-            .await?;
-        let generation: i64 =
-            db::query_scalar("SELECT generation FROM devices_generation WHERE id = 1")
-                .fetch_one(&mut *snapshot)
-                .await?;
-        if let Some(count) = self.counts.get(&key, generation) {
-            return Ok(count);
-        }
-        let count = super::postgres::count_devices(&mut snapshot, query).await?;
-        snapshot.commit().await?;
-        self.counts.put(key, generation, count);
-        Ok(count)
+        self.counts
+            .get_or_count(key, generation, || async {
+                let mut connection = pool.acquire().await?;
+                super::postgres::count_devices(&mut connection, query).await
+            })
+            .await
     }
 
     pub async fn device_connector(&self, id: &str) -> sqlx::Result<Option<String>> {

@@ -36,3 +36,66 @@ async fn hashed_assets_are_cached_for_good_and_missing_files_are_404() {
     assert_eq!(missing.status(), 404);
     app.shut_down().await;
 }
+
+/// What a browser asks for (`Accept-Encoding: gzip, deflate, br, zstd`): an API body, made anew
+/// for each request, comes in gzip at its fastest level (the header's XFL byte, 4); the SPA's
+/// files, fetched once and cached for good, in brotli. Each decodes to what an identity request
+/// gets.
+#[tokio::test]
+async fn a_browser_gets_api_bodies_in_fast_gzip_and_the_spa_in_brotli() {
+    use std::io::Read;
+    const BROWSER: &str = "gzip, deflate, br, zstd";
+    let app = spawn_app().await;
+    app.attach_site(site_connector::HierarchyConfig::new(
+        "Contoso Headquarters",
+        "CHQ",
+        2207,
+        120,
+        41,
+    ))
+    .await;
+    let page = "/api/v1/devices?$top=50&$count=true";
+    let plain = app.get(page).await.bytes().await.unwrap();
+    let response = app
+        .client
+        .get(format!("{}{page}", app.url))
+        .header("accept-encoding", BROWSER)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-encoding"], "gzip");
+    let gzip = response.bytes().await.unwrap();
+    assert_eq!(gzip[8], 4, "XFL: compressed at the fastest level");
+    let mut decoded = Vec::new();
+    flate2::read::GzDecoder::new(&gzip[..])
+        .read_to_end(&mut decoded)
+        .unwrap();
+    assert_eq!(decoded, plain);
+    assert!(
+        gzip.len() * 3 < plain.len(),
+        "{} of {} bytes",
+        gzip.len(),
+        plain.len()
+    );
+
+    let script: String = (0..200)
+        .map(|line| format!("console.log('line {line} of the bundle');\n"))
+        .collect();
+    std::fs::write(app.config_dist().join(HASHED_ASSET), &script).unwrap();
+    let response = app
+        .client
+        .get(format!("{}/{HASHED_ASSET}", app.url))
+        .header("accept-encoding", BROWSER)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-encoding"], "br");
+    let mut decoded = String::new();
+    brotli::Decompressor::new(&response.bytes().await.unwrap()[..], 4096)
+        .read_to_string(&mut decoded)
+        .unwrap();
+    assert_eq!(decoded, script);
+    app.shut_down().await;
+}
