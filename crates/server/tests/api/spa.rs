@@ -54,15 +54,15 @@ async fn a_browser_gets_api_bodies_in_fast_gzip_and_the_spa_in_brotli() {
         41,
     ))
     .await;
+    let as_a_browser = |path: &str| {
+        app.client
+            .get(format!("{}{path}", app.url))
+            .header("accept-encoding", BROWSER)
+            .send()
+    };
     let page = "/api/v1/devices?$top=50&$count=true";
     let plain = app.get(page).await.bytes().await.unwrap();
-    let response = app
-        .client
-        .get(format!("{}{page}", app.url))
-        .header("accept-encoding", BROWSER)
-        .send()
-        .await
-        .unwrap();
+    let response = as_a_browser(page).await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-encoding"], "gzip");
     let gzip = response.bytes().await.unwrap();
@@ -83,13 +83,7 @@ async fn a_browser_gets_api_bodies_in_fast_gzip_and_the_spa_in_brotli() {
         .map(|line| format!("console.log('line {line} of the bundle');\n"))
         .collect();
     std::fs::write(app.config_dist().join(HASHED_ASSET), &script).unwrap();
-    let response = app
-        .client
-        .get(format!("{}/{HASHED_ASSET}", app.url))
-        .header("accept-encoding", BROWSER)
-        .send()
-        .await
-        .unwrap();
+    let response = as_a_browser(&format!("/{HASHED_ASSET}")).await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-encoding"], "br");
     let mut decoded = String::new();
