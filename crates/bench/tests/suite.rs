@@ -127,6 +127,64 @@ fn the_ci_preset_measures_every_part() {
     assert!(megabytes > 0, "{rss}");
 }
 
+/// With `--database-url`, the reads on PostgreSQL (a throwaway cluster, as the server's suite
+/// starts): the tenant copied in, every list row measured, and the throughput with one instance
+/// and with two on the one database, each with the servers' CPU time per request.
+#[tokio::test]
+async fn the_ci_preset_measures_postgresql_with_one_instance_and_two() {
+    let cluster = admin_server::testing::postgres::Cluster::start()
+        .await
+        .expect("a throwaway PostgreSQL cluster");
+    let database = cluster.new_database().await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let report = data.path().join("report.md");
+    let output = Command::new(env!("CARGO_BIN_EXE_attach-bench"))
+        .args([
+            "run",
+            "--preset",
+            "ci",
+            "--seed",
+            "7",
+            "--only",
+            "list,throughput",
+        ])
+        .args(["--database-url", &database])
+        .arg("--data")
+        .arg(data.path().join("tenant"))
+        .arg("--dist")
+        .arg(dist())
+        .arg("--report")
+        .arg(&report)
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{log}");
+    let report = std::fs::read_to_string(report).unwrap();
+    assert!(
+        report.contains("| Served from PostgreSQL (copied from the generated SQLite tenant) |"),
+        "{report}"
+    );
+    assert!(
+        report.contains("| Default order (deviceName asc) | 10 |"),
+        "{report}"
+    );
+    let throughput: Vec<&str> = report
+        .lines()
+        .filter(|l| l.starts_with("### Throughput: first page of All devices, "))
+        .collect();
+    assert_eq!(throughput.len(), 2, "{report}");
+    assert!(
+        throughput[1].ends_with(", two instances on one PostgreSQL"),
+        "{report}"
+    );
+    let cpu_rows = report
+        .lines()
+        .filter_map(|l| l.strip_prefix("| Server CPU time per list request | "))
+        .filter(|rest| rest.starts_with(|c: char| c.is_ascii_digit()) && rest.contains(" ms ("))
+        .count();
+    assert_eq!(cpu_rows, 2, "{report}");
+}
+
 #[test]
 fn the_same_seed_makes_the_same_tenant() {
     use attach_bench::generate::hierarchy_config;
