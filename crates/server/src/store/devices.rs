@@ -376,8 +376,8 @@ impl Store {
                 .await?;
         self.counts
             .get_or_count(key, generation, || async {
-                // Counted in a snapshot of the generation it is kept for, or a later one (which
-                // its askers, who read the generation first, may be shown as well).
+                // Counted after the generation was read: the count is of that generation or a
+                // later one, and either is right for whoever asked at that generation.
                 let sql = format!("SELECT COUNT(*) FROM devices{}", conditions.text);
                 let mut count = sqlx::query_scalar::<_, i64>(&sql);
                 for param in &conditions.params {
