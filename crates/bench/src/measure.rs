@@ -1,10 +1,11 @@
 //! Latency samples and their percentiles; a signed-in client; timing one request.
 
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, HeaderValue, COOKIE};
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT_ENCODING, CONTENT_ENCODING, COOKIE};
 
 /// Latencies of one measurement, sorted.
 #[derive(Debug, Clone)]
@@ -90,15 +91,64 @@ pub async fn signed_in(
     client_with(&sign_in(url, user_name, password).await?)
 }
 
-/// GETs `url`, reads the whole body, and fails on anything but 200.
+/// What Chromium sends: the server compresses for the bench as it would for the SPA.
+pub const BROWSER_ACCEPT_ENCODING: &str = "gzip, deflate, br, zstd";
+
+/// GETs `url` as a browser does (compressed), reads and decodes the whole body, and fails on
+/// anything but 200. The time includes the decoding, as a browser's would.
 pub async fn get_ok(client: &reqwest::Client, url: &str) -> anyhow::Result<(Duration, Bytes)> {
     let started = Instant::now();
-    let response = client.get(url).send().await?;
+    let response = client
+        .get(url)
+        .header(ACCEPT_ENCODING, BROWSER_ACCEPT_ENCODING)
+        .send()
+        .await?;
     let status = response.status();
-    let body = response.bytes().await?;
+    let mut decoder = Decoder::new(&response, Vec::new())?;
+    decoder.write(&response.bytes().await?)?;
+    let body = Bytes::from(decoder.finish()?);
     let took = started.elapsed();
     if status != 200 {
         bail!("GET {url}: {status} {}", String::from_utf8_lossy(&body));
     }
     Ok((took, body))
+}
+
+/// A response body decoded as it arrives, by its `Content-Encoding`, into `out`.
+pub enum Decoder<W: Write> {
+    Identity(W),
+    Gzip(Box<flate2::write::GzDecoder<W>>),
+    Brotli(Box<brotli::DecompressorWriter<W>>),
+}
+
+impl<W: Write> Decoder<W> {
+    pub fn new(response: &reqwest::Response, out: W) -> anyhow::Result<Self> {
+        let encoding = response.headers().get(CONTENT_ENCODING);
+        Ok(match encoding.map(|e| e.as_bytes()) {
+            None => Self::Identity(out),
+            Some(b"gzip") => Self::Gzip(Box::new(flate2::write::GzDecoder::new(out))),
+            Some(b"br") => Self::Brotli(Box::new(brotli::DecompressorWriter::new(out, 4096))),
+            Some(other) => bail!("no decoder for {}", String::from_utf8_lossy(other)),
+        })
+    }
+
+    pub fn write(&mut self, chunk: &[u8]) -> anyhow::Result<()> {
+        match self {
+            Self::Identity(out) => out.write_all(chunk)?,
+            Self::Gzip(decoder) => decoder.write_all(chunk)?,
+            Self::Brotli(decoder) => decoder.write_all(chunk)?,
+        }
+        Ok(())
+    }
+
+    /// The output, once the whole stream was decoded (an incomplete stream is an error).
+    pub fn finish(self) -> anyhow::Result<W> {
+        Ok(match self {
+            Self::Identity(out) => out,
+            Self::Gzip(decoder) => decoder.finish()?,
+            Self::Brotli(decoder) => decoder
+                .into_inner()
+                .map_err(|_| anyhow::anyhow!("an incomplete brotli stream"))?,
+        })
+    }
 }

@@ -8,6 +8,7 @@ use anyhow::bail;
 use futures_util::StreamExt;
 
 use super::Context;
+use crate::measure::Decoder;
 use crate::report::Section;
 use crate::server::rss_of;
 
@@ -39,21 +40,31 @@ pub async fn run(ctx: &Context, server_pid: u32) -> anyhow::Result<Section> {
         })
     };
     let started = Instant::now();
+    // Downloaded as a browser downloads it: compressed, decoded as it arrives.
     let response = ctx
         .client
         .get(format!("{}/api/v1/devices/export", ctx.url))
+        .header(
+            reqwest::header::ACCEPT_ENCODING,
+            crate::measure::BROWSER_ACCEPT_ENCODING,
+        )
         .send()
         .await?;
     if response.status() != 200 {
         bail!("export: {}", response.status());
     }
+    let encoding = response
+        .headers()
+        .get(reqwest::header::CONTENT_ENCODING)
+        .map_or("uncompressed".to_owned(), |e| {
+            String::from_utf8_lossy(e.as_bytes()).into_owned()
+        });
+    let mut decoder = Decoder::new(&response, Lines::default())?;
     let mut stream = response.bytes_stream();
-    let (mut bytes, mut lines) = (0u64, 0u64);
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk?;
-        bytes += chunk.len() as u64;
-        lines += chunk.iter().filter(|b| **b == b'\n').count() as u64;
+        decoder.write(&chunk?)?;
     }
+    let Lines { bytes, lines } = decoder.finish()?;
     let seconds = started.elapsed().as_secs_f64();
     done.store(true, Ordering::Relaxed);
     sampler.await?;
@@ -64,7 +75,7 @@ pub async fn run(ctx: &Context, server_pid: u32) -> anyhow::Result<Section> {
     let growth = peak.load(Ordering::Relaxed).saturating_sub(before);
     section.value(
         format!(
-            "Export of {rows} devices ({:.0} MB of CSV)",
+            "Export of {rows} devices ({:.0} MB of CSV, sent {encoding})",
             bytes as f64 / 1e6
         ),
         format!("{seconds:.2} s ({:.0} rows/s)", rows as f64 / seconds),
@@ -80,4 +91,23 @@ pub async fn run(ctx: &Context, server_pid: u32) -> anyhow::Result<Section> {
         Some(("≤ 50 MB", growth <= 50_000_000)),
     );
     Ok(section)
+}
+
+/// Counts the decoded CSV's bytes and lines, keeping none of it.
+#[derive(Default)]
+struct Lines {
+    bytes: u64,
+    lines: u64,
+}
+
+impl std::io::Write for Lines {
+    fn write(&mut self, chunk: &[u8]) -> std::io::Result<usize> {
+        self.bytes += chunk.len() as u64;
+        self.lines += chunk.iter().filter(|b| **b == b'\n').count() as u64;
+        Ok(chunk.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
