@@ -8,12 +8,14 @@ fn dist() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../dist")
 }
 
-#[test]
-fn the_ci_preset_measures_every_part() {
+/// The report of `attach-bench run --preset ci` with these arguments besides, in a tenant folder
+/// of its own; fails with the bench's log if the run does.
+fn ci_report(more: &[&str]) -> String {
     let data = tempfile::tempdir().unwrap();
     let report = data.path().join("report.md");
     let output = Command::new(env!("CARGO_BIN_EXE_attach-bench"))
         .args(["run", "--preset", "ci", "--seed", "7"])
+        .args(more)
         .arg("--data")
         .arg(data.path().join("tenant"))
         .arg("--dist")
@@ -24,7 +26,12 @@ fn the_ci_preset_measures_every_part() {
         .unwrap();
     let log = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{log}");
-    let report = std::fs::read_to_string(report).unwrap();
+    std::fs::read_to_string(report).unwrap()
+}
+
+#[test]
+fn the_ci_preset_measures_every_part() {
+    let report = ci_report(&[]);
     for title in [
         "The SPA's download",
         "The tenant",
@@ -140,30 +147,7 @@ async fn the_ci_preset_measures_postgresql_with_one_instance_and_two() {
         .await
         .expect("a throwaway PostgreSQL cluster");
     let database = cluster.new_database().await.unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let report = data.path().join("report.md");
-    let output = Command::new(env!("CARGO_BIN_EXE_attach-bench"))
-        .args([
-            "run",
-            "--preset",
-            "ci",
-            "--seed",
-            "7",
-            "--only",
-            "list,throughput",
-        ])
-        .args(["--database-url", &database])
-        .arg("--data")
-        .arg(data.path().join("tenant"))
-        .arg("--dist")
-        .arg(dist())
-        .arg("--report")
-        .arg(&report)
-        .output()
-        .unwrap();
-    let log = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{log}");
-    let report = std::fs::read_to_string(report).unwrap();
+    let report = ci_report(&["--only", "list,throughput", "--database-url", &database]);
     assert!(
         report.contains("| Served from PostgreSQL (copied from the generated SQLite tenant) |"),
         "{report}"
