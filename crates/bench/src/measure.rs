@@ -132,6 +132,15 @@ impl<W: Write> Decoder<W> {
         })
     }
 
+    /// How the body was sent: `gzip`, `br` or `uncompressed`.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Self::Identity(_) => "uncompressed",
+            Self::Gzip(_) => "gzip",
+            Self::Brotli(_) => "br",
+        }
+    }
+
     pub fn write(&mut self, chunk: &[u8]) -> anyhow::Result<()> {
         match self {
             Self::Identity(out) => out.write_all(chunk)?,

@@ -53,13 +53,8 @@ pub async fn run(ctx: &Context, server_pid: u32) -> anyhow::Result<Section> {
     if response.status() != 200 {
         bail!("export: {}", response.status());
     }
-    let encoding = response
-        .headers()
-        .get(reqwest::header::CONTENT_ENCODING)
-        .map_or("uncompressed".to_owned(), |e| {
-            String::from_utf8_lossy(e.as_bytes()).into_owned()
-        });
     let mut decoder = Decoder::new(&response, Lines::default())?;
+    let encoding = decoder.encoding();
     let mut stream = response.bytes_stream();
     while let Some(chunk) = stream.next().await {
         decoder.write(&chunk?)?;

@@ -362,48 +362,39 @@ impl Store {
     }
 
     /// How many devices match. A count is kept, per query, until the devices change: a list
-    /// asks for the same count on every page, and counting a million rows is a scan.
+    /// asks for the same count on every page, and counting a million rows is a scan. It is
+    /// counted after the generation was read, so it is of that generation or a later one, and
+    /// either is right for whoever asked at that generation.
     pub async fn count_devices(&self, query: &DeviceQuery) -> AppResult<u64> {
-        if let Some(pool) = self.postgres() {
-            return self.count_on_postgres(pool, query).await;
-        }
-        let conditions = query.conditions(None, &self.removed.ids(), false);
-        let key = format!("{}\u{0}{:?}", conditions.text, conditions.params);
         let generation: i64 =
             db::query_scalar("SELECT generation FROM devices_generation WHERE id = 1")
                 .prepared()
                 .fetch_one(self.read())
                 .await?;
+        if let Some(pool) = self.postgres() {
+            let key = format!(
+                "{:?}\u{0}{:?}",
+                query.filter.as_ref().map(|f| (&f.text, &f.params)),
+                query.search.as_ref().map(|s| (&s.text, &s.params))
+            );
+            return self
+                .counts
+                .get_or_count(key, generation, || async {
+                    let mut connection = pool.acquire().await?;
+                    super::postgres::count_devices(&mut connection, query).await
+                })
+                .await;
+        }
+        let conditions = query.conditions(None, &self.removed.ids(), false);
+        let key = format!("{}\u{0}{:?}", conditions.text, conditions.params);
         self.counts
             .get_or_count(key, generation, || async {
-                // Counted after the generation was read: the count is of that generation or a
-                // later one, and either is right for whoever asked at that generation.
                 let sql = format!("SELECT COUNT(*) FROM devices{}", conditions.text);
                 let mut count = sqlx::query_scalar::<_, i64>(&sql);
                 for param in &conditions.params {
                     count = count.bind(param.clone());
                 }
                 Ok(count.fetch_one(&self.sqlite().reader).await? as u64)
-            })
-            .await
-    }
-
-    /// [`Store::count_devices`] on PostgreSQL, kept for a generation as on SQLite.
-    async fn count_on_postgres(&self, pool: &sqlx::PgPool, query: &DeviceQuery) -> AppResult<u64> {
-        let key = format!(
-            "{:?}\u{0}{:?}",
-            query.filter.as_ref().map(|f| (&f.text, &f.params)),
-            query.search.as_ref().map(|s| (&s.text, &s.params))
-        );
-        let generation: i64 =
-            db::query_scalar("SELECT generation FROM devices_generation WHERE id = 1")
-                .prepared()
-                .fetch_one(self.read())
-                .await?;
-        self.counts
-            .get_or_count(key, generation, || async {
-                let mut connection = pool.acquire().await?;
-                super::postgres::count_devices(&mut connection, query).await
             })
             .await
     }

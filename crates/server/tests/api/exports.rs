@@ -1,14 +1,13 @@
 //! The CSV export as browsers fetch it (compressed) and as a client that stops reading holds it:
 //! whole through every encoding, and never at the others' expense.
 
-use std::io::Read;
 use std::time::Duration;
 
 use admin_api::identity::READ_ONLY_OPERATOR;
 use site_connector::HierarchyConfig;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::{error_of, spawn_app_with, TestApp, PASSWORD};
+use crate::{decoded, error_of, spawn_app_with, TestApp, PASSWORD};
 
 /// `@odata.count` of the devices matching `filter` (URL-encoded, may be empty).
 async fn count(app: &TestApp, filter: &str) -> u64 {
@@ -37,17 +36,7 @@ async fn export_encoded(app: &TestApp, query: &str, encoding: &str) -> String {
         "the export went through the compression layer"
     );
     let bytes = response.bytes().await.expect("the whole body arrives");
-    let mut text = String::new();
-    match encoding {
-        "gzip" => flate2::read::GzDecoder::new(&bytes[..])
-            .read_to_string(&mut text)
-            .expect("a complete gzip stream"),
-        "br" => brotli::Decompressor::new(&bytes[..], 4096)
-            .read_to_string(&mut text)
-            .expect("a complete brotli stream"),
-        other => panic!("no decoder for {other}"),
-    };
-    text
+    decoded(encoding, &bytes)
 }
 
 #[tokio::test]

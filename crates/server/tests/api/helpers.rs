@@ -208,3 +208,20 @@ pub async fn error_of(response: reqwest::Response, status: u16) -> serde_json::V
     assert_ne!(typed.error.code, admin_api::ErrorCode::Unknown, "{body}");
     error
 }
+
+/// A body as the browser reads it: `bytes` decoded from `encoding` (`gzip` or `br`), as text.
+/// A stream cut short fails to decode.
+pub fn decoded(encoding: &str, bytes: &[u8]) -> String {
+    use std::io::Read;
+    let mut text = String::new();
+    match encoding {
+        "gzip" => flate2::read::GzDecoder::new(bytes)
+            .read_to_string(&mut text)
+            .expect("a complete gzip stream"),
+        "br" => brotli::Decompressor::new(bytes, 4096)
+            .read_to_string(&mut text)
+            .expect("a complete brotli stream"),
+        other => panic!("no decoder for {other}"),
+    };
+    text
+}

@@ -1,4 +1,4 @@
-use crate::{spawn_app, HASHED_ASSET, INDEX_HTML};
+use crate::{decoded, spawn_app, HASHED_ASSET, INDEX_HTML};
 
 #[tokio::test]
 async fn every_spa_route_serves_index_html_uncached() {
@@ -43,7 +43,6 @@ async fn hashed_assets_are_cached_for_good_and_missing_files_are_404() {
 /// gets.
 #[tokio::test]
 async fn a_browser_gets_api_bodies_in_fast_gzip_and_the_spa_in_brotli() {
-    use std::io::Read;
     const BROWSER: &str = "gzip, deflate, br, zstd";
     let app = spawn_app().await;
     app.attach_site(site_connector::HierarchyConfig::new(
@@ -67,11 +66,7 @@ async fn a_browser_gets_api_bodies_in_fast_gzip_and_the_spa_in_brotli() {
     assert_eq!(response.headers()["content-encoding"], "gzip");
     let gzip = response.bytes().await.unwrap();
     assert_eq!(gzip[8], 4, "XFL: compressed at the fastest level");
-    let mut decoded = Vec::new();
-    flate2::read::GzDecoder::new(&gzip[..])
-        .read_to_end(&mut decoded)
-        .unwrap();
-    assert_eq!(decoded, plain);
+    assert_eq!(decoded("gzip", &gzip).as_bytes(), plain);
     assert!(
         gzip.len() * 3 < plain.len(),
         "{} of {} bytes",
@@ -86,10 +81,6 @@ async fn a_browser_gets_api_bodies_in_fast_gzip_and_the_spa_in_brotli() {
     let response = as_a_browser(&format!("/{HASHED_ASSET}")).await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-encoding"], "br");
-    let mut decoded = String::new();
-    brotli::Decompressor::new(&response.bytes().await.unwrap()[..], 4096)
-        .read_to_string(&mut decoded)
-        .unwrap();
-    assert_eq!(decoded, script);
+    assert_eq!(decoded("br", &response.bytes().await.unwrap()), script);
     app.shut_down().await;
 }
