@@ -38,6 +38,20 @@ async fn connectors_and_tokens_lists_the_attached_hierarchies() {
         table.contains(" 240") && table.contains(" 120"),
         "device counts: {table}"
     );
+    // The Onboarding tokens card stands apart from the hierarchies' table, as cards do.
+    let gap = browser
+        .client
+        .execute(
+            "const list = document.querySelector(\"table[aria-label='Configuration Manager hierarchies']\") \
+                 .closest('.table-wrap'); \
+             const tokens = document.querySelector(\"section[aria-labelledby='onboarding-tokens']\"); \
+             return tokens.getBoundingClientRect().top - list.getBoundingClientRect().bottom;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let gap = gap.as_f64().unwrap();
+    assert!(gap >= 12.0, "the card sits {gap}px below the table");
     browser.close().await;
     app.shut_down().await;
 }

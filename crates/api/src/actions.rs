@@ -12,6 +12,9 @@ wire_enum!(
 );
 
 /// Graph's other action values: known, but not something a ConfigMgr site runs here.
+/// Longest `Idempotency-Key` header; its characters are visible ASCII (`!` to `~`), no space.
+pub const MAX_IDEMPOTENCY_KEY: usize = 200;
+
 pub const UNSUPPORTED_GRAPH_ACTIONS: &[&str] = &[
     "wakeUpClient",
     "quickScan",

@@ -25,3 +25,17 @@ pub struct Collection<T> {
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
 /// Largest `$top` a collection accepts.
 pub const MAX_PAGE_SIZE: u32 = 1000;
+
+/// Longest `$search`, in characters: about fifty device names pasted in one search.
+pub const MAX_SEARCH_LENGTH: usize = 2048;
+/// Longest term of a `$search`, in characters: as long as the longest name, serial number or UPN
+/// a site may send (a longer term matches nothing).
+pub const MAX_SEARCH_TERM: usize = 256;
+/// Most comma-separated terms of a `$search`.
+pub const MAX_SEARCH_TERMS: usize = 50;
+/// Longest `$filter`, in characters.
+pub const MAX_FILTER_LENGTH: usize = 4096;
+/// Deepest nesting of a `$filter`: each parenthesis and each `not` is a level.
+pub const MAX_FILTER_DEPTH: usize = 32;
+/// Most conditions of a `$filter`.
+pub const MAX_FILTER_CONDITIONS: usize = 200;

@@ -86,11 +86,20 @@ pub struct RoleDefinition {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewRoleDefinition {
+    /// Trimmed, 1 to [`MAX_ROLE_NAME`] characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 128, pattern = r"\S")
+    )]
     pub display_name: String,
     #[serde(default)]
     pub description: String,
+    #[cfg_attr(feature = "openapi", schema(min_items = 1))]
     pub permissions: Vec<Permission>,
 }
+
+/// Longest name of a role, in characters (after trimming).
+pub const MAX_ROLE_NAME: usize = 128;
 
 /// A local account as the admin API shows it (never its password hash).
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -224,6 +224,30 @@ pub struct Config {
     #[arg(long, env = "ADMIN_EXPORT_STALL_TIMEOUT", value_parser = duration, default_value = "30s")]
     pub export_stall_timeout: Duration,
 
+    /// A request's headers must all arrive within this long of its first byte, or its connection
+    /// is closed.
+    #[arg(long, env = "ADMIN_HEADER_READ_TIMEOUT", value_parser = duration, default_value = "10s")]
+    pub header_read_timeout: Duration,
+
+    /// A request body that sends nothing for this long is refused (400) and its connection
+    /// closed: the time between bytes, so an upload at any steady pace goes on.
+    #[arg(long, env = "ADMIN_BODY_READ_TIMEOUT", value_parser = duration, default_value = "30s")]
+    pub body_read_timeout: Duration,
+
+    /// A connection with no request under way is closed after this long.
+    #[arg(long, env = "ADMIN_KEEP_ALIVE_TIMEOUT", value_parser = duration, default_value = "60s")]
+    pub keep_alive_timeout: Duration,
+
+    /// Most connections open at once; one over it is answered 503 (Retry-After) and closed.
+    /// Event streams and sites' long polls each hold one.
+    #[arg(long, env = "ADMIN_MAX_CONNECTIONS", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
+    /// Refusals that repeat (the same answer to the same address) are logged once, then summed
+    /// up after this long instead of one line each.
+    #[arg(long, env = "ADMIN_REFUSAL_LOG_WINDOW", value_parser = duration, default_value = "60s")]
+    pub refusal_log_window: Duration,
+
     /// How often timeouts and due offboardings are looked for.
     #[arg(long, env = "ADMIN_SWEEP_INTERVAL", value_parser = duration, default_value = "1s")]
     pub sweep_interval: Duration,
@@ -270,6 +294,11 @@ impl Config {
             onboard_address_burst: 1000,
             onboard_address_interval: Duration::from_millis(10),
             export_stall_timeout: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            keep_alive_timeout: Duration::from_secs(60),
+            max_connections: 1000,
+            refusal_log_window: Duration::from_secs(60),
         }
     }
 }

@@ -28,6 +28,8 @@ pub enum AppError {
     TooManyRequests {
         message: String,
         retry_after: std::time::Duration,
+        /// Which limit refused, for the log (the client reads the message).
+        limit: &'static str,
     },
     #[error("{0}")]
     NotFound(String),
@@ -79,6 +81,7 @@ impl IntoResponse for AppError {
         if let Self::TooManyRequests {
             message,
             retry_after,
+            limit,
         } = &self
         {
             // Whole seconds, rounded up: a client that waits this long gets through.
@@ -87,6 +90,9 @@ impl IntoResponse for AppError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+            response
+                .extensions_mut()
+                .insert(crate::refusals::RefusedBy(limit));
             return response;
         }
         if let Self::Store(sqlx::Error::PoolTimedOut) = &self {
@@ -154,6 +160,18 @@ pub type AppResult<T> = Result<T, AppError>;
 #[from_request(via(axum::Json), rejection(AppError))]
 pub struct AppJson<T>(pub T);
 
+/// Whether a body could not be read because it stopped arriving (`--body-read-timeout`).
+fn body_stopped(rejection: &axum::extract::rejection::BytesRejection) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(rejection);
+    while let Some(error) = source {
+        if error.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        source = error.source();
+    }
+    false
+}
+
 impl From<JsonRejection> for AppError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection {
@@ -165,6 +183,10 @@ impl From<JsonRejection> for AppError {
             {
                 Self::PayloadTooLarge("The request body is larger than this server accepts.".into())
             }
+            JsonRejection::BytesRejection(ref bytes) if body_stopped(bytes) => Self::BadRequest {
+                message: "The request body stopped arriving before its end; send it again.".into(),
+                target: None,
+            },
             JsonRejection::JsonDataError(error) => Self::BadRequest {
                 // serde's own words name the field and what was expected of it.
                 message: format!("The request body does not fit: {}", error.body_text()),

@@ -2,12 +2,14 @@
 
 pub mod auth;
 pub mod config;
+pub mod connections;
 pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod live;
 pub mod protocol;
 pub mod query;
+pub mod refusals;
 pub mod request_id;
 pub mod routes;
 pub mod secrets;
@@ -135,8 +137,15 @@ pub fn outer_layers(router: Router, config: &Config) -> Router {
                 "a handler panicked".into(),
             ))
         }))
-        .layer(from_fn(request_id::middleware))
-        .layer(CompressionLayer::new());
+        .layer(axum::middleware::from_fn_with_state(
+            refusals::RefusalLog::start(config.refusal_log_window),
+            request_id::middleware,
+        ))
+        .layer(CompressionLayer::new())
+        // A body that stops arriving is refused; one that keeps coming, however slowly, is not.
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            config.body_read_timeout,
+        ));
     if let Some(cors) = cors_layer(&config.cors_allow_origin) {
         app = app.layer(cors);
     }
@@ -256,27 +265,37 @@ impl Server {
         });
         let serving = token.clone();
         let service = app.into_make_service_with_connect_info::<SocketAddr>();
+        let limits = connections::Limits {
+            max_connections: config.max_connections as usize,
+            header_read_timeout: config.header_read_timeout,
+            keep_alive_timeout: config.keep_alive_timeout,
+        };
+        let handle = axum_server::Handle::new();
+        let stop = handle.clone();
+        tokio::spawn(async move {
+            serving.cancelled().await;
+            stop.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+        });
+        let server = axum_server::from_tcp(listener.into_std()?)?.handle(handle);
         let task = match tls.clone() {
-            None => tokio::spawn(async move {
-                axum::serve(listener, service)
-                    .with_graceful_shutdown(serving.cancelled_owned())
-                    .await
-            }),
-            Some(tls) => {
-                let handle = axum_server::Handle::new();
-                let stop = handle.clone();
-                tokio::spawn(async move {
-                    serving.cancelled().await;
-                    stop.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
-                });
-                let listener = listener.into_std()?;
-                tokio::spawn(async move {
-                    axum_server::from_tcp_rustls(listener, tls)?
-                        .handle(handle)
-                        .serve(service)
-                        .await
-                })
-            }
+            None => tokio::spawn(
+                server
+                    .acceptor(connections::Bounded::new(
+                        axum_server::accept::DefaultAcceptor,
+                        limits,
+                        true,
+                    ))
+                    .serve(service),
+            ),
+            Some(tls) => tokio::spawn(
+                server
+                    .acceptor(connections::Bounded::new(
+                        axum_server::tls_rustls::RustlsAcceptor::new(tls),
+                        limits,
+                        false,
+                    ))
+                    .serve(service),
+            ),
         };
         let scheme = if tls.is_some() { "https" } else { "http" };
         let mut background = vec![

@@ -19,13 +19,16 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let Cli { command, config } = Cli::parse();
+    // Logs go to standard error, so that standard output holds a command's data alone
+    // (`TOKEN=$(admin-server onboarding-token)`), with colour only on a terminal and never with
+    // NO_COLOR set.
     let filter = EnvFilter::try_new(&config.log_level)?;
+    let logs = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(colour_on_stderr());
     match config.log_format {
-        LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
-        LogFormat::Json => tracing_subscriber::fmt()
-            .json()
-            .with_env_filter(filter)
-            .init(),
+        LogFormat::Text => logs.with_env_filter(filter).init(),
+        LogFormat::Json => logs.json().with_env_filter(filter).init(),
     }
     admin_server::log_panics_in_one_line();
 
@@ -40,7 +43,26 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
+/// Open files kept for the database, its files and everything but clients' connections.
+const FILES_KEPT_FOR_THE_SERVER: u64 = 128;
+
 async fn serve(config: &admin_server::Config) -> anyhow::Result<()> {
+    let mut config = config.clone();
+    // Connections are open files: the bound on them must leave room for the server's own, or
+    // accepting would fail for everyone ("too many open files") before the bound answers anyone.
+    if let Some(files) = admin_server::connections::raise_open_file_limit() {
+        let room = files.saturating_sub(FILES_KEPT_FOR_THE_SERVER).max(1);
+        if u64::from(config.max_connections) > room {
+            tracing::warn!(
+                asked = config.max_connections,
+                open_file_limit = files,
+                allowed = room,
+                "--max-connections is more than the open-file limit leaves room for: lowered"
+            );
+            config.max_connections = u32::try_from(room).unwrap_or(u32::MAX);
+        }
+    }
+    let config = &config;
     let server = Server::start(config, shutdown_signal()).await?;
     tracing::info!(database = %config.database_url, dist = %config.dist.display(), "started");
     if !server.demo_users.is_empty() {
@@ -113,14 +135,12 @@ async fn run_command(
                     now,
                 )
                 .await?;
-            println!(
+            eprintln!(
                 "Added {} with {}.",
                 user.user_principal_name,
                 roles_text(&user.roles)
             );
-            if let Some(password) = generated {
-                println!("Password (shown only now): {password}");
-            }
+            print_generated(generated);
         }
         Command::User(UserCommand::List) => {
             for user in store.users().await? {
@@ -141,7 +161,7 @@ async fn run_command(
                 .set_user_roles(&credentials.id, &roles, None, &actor, now)
                 .await?
                 .with_context(|| format!("there is no user '{user_name}'"))?;
-            println!(
+            eprintln!(
                 "{} now has {}.",
                 user.user_principal_name,
                 roles_text(&user.roles)
@@ -156,10 +176,8 @@ async fn run_command(
             if !store.set_password(&user_name, &hash).await? {
                 bail!("there is no user '{user_name}'");
             }
-            println!("Password of {user_name} set; their sessions have ended.");
-            if let Some(password) = generated {
-                println!("Password (shown only now): {password}");
-            }
+            eprintln!("Password of {user_name} set; their sessions have ended.");
+            print_generated(generated);
         }
         Command::Role(RoleCommand::List) => {
             for role in store.role_definitions().await? {
@@ -203,10 +221,27 @@ async fn run_command(
                     now,
                 )
                 .await?;
-            println!("Added the role {} ({}).", role.display_name, role.id);
+            println!("{}", role.id);
+            eprintln!("Added the role {} (its id above).", role.display_name);
         }
     }
     Ok(())
+}
+
+/// A generated password on standard output, alone (the data of the command), with a word on
+/// standard error that it is shown only now.
+fn print_generated(generated: Option<String>) {
+    if let Some(password) = generated {
+        println!("{password}");
+        eprintln!("The password above was generated and is shown only now.");
+    }
+}
+
+/// Whether logs on standard error may be coloured: it is a terminal, and NO_COLOR is unset or
+/// empty (no-color.org).
+fn colour_on_stderr() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// A password from standard input, or a generated one (returned again to print once).

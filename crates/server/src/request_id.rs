@@ -2,14 +2,18 @@
 //! otherwise made up; echoed in the `request-id` header, carried by the log span, and put into
 //! every error body (through a task-local, so errors need no extra plumbing).
 
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use admin_api::{CLIENT_REQUEST_ID_HEADER, REQUEST_ID_HEADER};
-use axum::extract::Request;
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
+
+use crate::refusals::{RefusalLog, RefusedBy};
 
 tokio::task_local! {
     static REQUEST_ID: String;
@@ -34,7 +38,13 @@ fn client_supplied(request: &Request) -> Option<String> {
     sane.then(|| value.to_owned())
 }
 
-pub async fn middleware(request: Request, next: Next) -> Response {
+/// Ids every request, and logs it once served. Refusals (every 4xx answer) that repeat are
+/// logged once per window and then summed up ([`RefusalLog`]), so a flood of them stays a few lines.
+pub async fn middleware(
+    State(refusals): State<Arc<RefusalLog>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let id = client_supplied(&request).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let span = tracing::info_span!(
         "request",
@@ -42,6 +52,11 @@ pub async fn middleware(request: Request, next: Next) -> Response {
         method = %request.method(),
         path = %request.uri().path(),
     );
+    let kind = format!("{} {}", request.method(), request.uri().path());
+    let from = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "unknown".to_owned(), |info| info.0.ip().to_string());
     let started = Instant::now();
     let mut response = REQUEST_ID
         .scope(id.clone(), next.run(request))
@@ -49,12 +64,31 @@ pub async fn middleware(request: Request, next: Next) -> Response {
         .await;
     let header = HeaderValue::from_str(&id).expect("request ids are visible ASCII");
     response.headers_mut().insert(REQUEST_ID_HEADER, header);
-    span.in_scope(|| {
-        tracing::info!(
-            status = response.status().as_u16(),
+    let status = response.status();
+    let refused_by = response.extensions().get::<RefusedBy>().map(|by| by.0);
+    if status.is_client_error() {
+        let kind = match refused_by {
+            Some(by) => format!("{} {kind} ({by})", status.as_u16()),
+            None => format!("{} {kind}", status.as_u16()),
+        };
+        if !refusals.note(&kind, &from) {
+            return response;
+        }
+    }
+    span.in_scope(|| match refused_by {
+        // A limit reached is worth a warning: the first of its window, the rest summed up.
+        Some(by) => tracing::warn!(
+            status = status.as_u16(),
+            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+            %from,
+            refused_by = by,
+            "refused: {by}"
+        ),
+        None => tracing::info!(
+            status = status.as_u16(),
             elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
             "served"
-        )
+        ),
     });
     response
 }

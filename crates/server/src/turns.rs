@@ -103,6 +103,10 @@ impl Refused {
             }
             .to_owned(),
             retry_after: RETRY_AFTER,
+            limit: match self {
+                Self::Yours => "one at a time per user",
+                Self::Everyone => "the most at once for everyone",
+            },
         }
     }
 }

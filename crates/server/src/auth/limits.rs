@@ -90,6 +90,7 @@ impl Limits {
             &self.users,
             user_id,
             "You are sending requests faster than this server allows.",
+            "the user's request rate",
         )
     }
 
@@ -98,11 +99,12 @@ impl Limits {
             &self.connectors,
             connector_id,
             "This connector is sending requests faster than this server allows.",
+            "the connector's request rate",
         )
     }
 
     /// One sign-in attempt for `account` (case-insensitive) from `address`. The message is the
-    /// same whether or not the account exists.
+    /// same whether or not the account exists; the log says which limit refused it.
     /// On PostgreSQL (`shared`), counted across instances.
     pub async fn check_sign_in(
         &self,
@@ -111,17 +113,19 @@ impl Limits {
         address: &str,
     ) -> AppResult<()> {
         const MESSAGE: &str = "Too many sign-in attempts. Wait before trying again.";
+        const BY_ADDRESS: &str = "sign-in attempts from the address";
+        const BY_ACCOUNT: &str = "sign-in attempts for the account";
         let account = account.to_lowercase();
         match shared {
             None => {
-                check(&self.sign_in_addresses, address, MESSAGE)?;
-                check(&self.sign_in_accounts, &account, MESSAGE)
+                check(&self.sign_in_addresses, address, MESSAGE, BY_ADDRESS)?;
+                check(&self.sign_in_accounts, &account, MESSAGE, BY_ACCOUNT)
             }
             Some(pool) => {
                 let by_address = format!("sign-in address {address}");
-                attempt(pool, &by_address, self.sign_in_address, MESSAGE).await?;
+                attempt(pool, &by_address, self.sign_in_address, MESSAGE, BY_ADDRESS).await?;
                 let by_account = format!("sign-in account {account}");
-                attempt(pool, &by_account, self.sign_in_account, MESSAGE).await
+                attempt(pool, &by_account, self.sign_in_account, MESSAGE, BY_ACCOUNT).await
             }
         }
     }
@@ -131,11 +135,12 @@ impl Limits {
     pub async fn check_onboard(&self, shared: Option<&PgPool>, address: &str) -> AppResult<()> {
         const MESSAGE: &str =
             "Too many onboarding attempts from this address. Wait before trying again.";
+        const LIMIT: &str = "onboarding attempts from the address";
         match shared {
-            None => check(&self.onboard_addresses, address, MESSAGE),
+            None => check(&self.onboard_addresses, address, MESSAGE, LIMIT),
             Some(pool) => {
                 let key = format!("onboarding address {address}");
-                attempt(pool, &key, self.onboard_address, MESSAGE).await
+                attempt(pool, &key, self.onboard_address, MESSAGE, LIMIT).await
             }
         }
     }
@@ -151,7 +156,13 @@ impl Limits {
 }
 
 /// One attempt counted in PostgreSQL, across instances.
-async fn attempt(pool: &PgPool, key: &str, quota: throttle::Quota, message: &str) -> AppResult<()> {
+async fn attempt(
+    pool: &PgPool,
+    key: &str,
+    quota: throttle::Quota,
+    message: &str,
+    limit: &'static str,
+) -> AppResult<()> {
     let now = time::OffsetDateTime::now_utc();
     let now_ms = i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
     match throttle::attempt(pool, key, quota, now_ms).await? {
@@ -159,16 +170,23 @@ async fn attempt(pool: &PgPool, key: &str, quota: throttle::Quota, message: &str
         Err(wait) => Err(AppError::TooManyRequests {
             message: message.to_owned(),
             retry_after: wait,
+            limit,
         }),
     }
 }
 
-fn check(limiter: &DefaultKeyedRateLimiter<String>, key: &str, message: &str) -> AppResult<()> {
+fn check(
+    limiter: &DefaultKeyedRateLimiter<String>,
+    key: &str,
+    message: &str,
+    limit: &'static str,
+) -> AppResult<()> {
     limiter.check_key(&key.to_owned()).map_err(|not_until| {
         let wait = not_until.wait_time_from(DefaultClock::default().now());
         AppError::TooManyRequests {
             message: message.to_owned(),
             retry_after: wait,
+            limit,
         }
     })
 }

@@ -56,9 +56,10 @@ impl fmt::Display for FilterError {
     }
 }
 
-const MAX_LENGTH: usize = 4096;
-const MAX_DEPTH: usize = 32;
-const MAX_TERMS: usize = 200;
+use admin_api::collection::{
+    MAX_FILTER_CONDITIONS as MAX_TERMS, MAX_FILTER_DEPTH as MAX_DEPTH,
+    MAX_FILTER_LENGTH as MAX_LENGTH,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Token {
@@ -135,7 +136,7 @@ fn tokenize(input: &str) -> Result<Vec<Token>, FilterError> {
 
 /// Parses a `$filter` expression.
 pub fn parse(input: &str) -> Result<Filter, FilterError> {
-    if input.len() > MAX_LENGTH {
+    if input.chars().count() > MAX_LENGTH {
         return Err(FilterError(format!(
             "The $filter is longer than {MAX_LENGTH} characters."
         )));

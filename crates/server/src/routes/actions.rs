@@ -98,10 +98,16 @@ fn idempotency_key(headers: &HeaderMap) -> AppResult<Option<String>> {
         return Ok(None);
     };
     match value.to_str() {
-        Ok(key) if !key.is_empty() && key.len() <= 200 => Ok(Some(key.to_owned())),
+        Ok(key)
+            if !key.is_empty()
+                && key.len() <= admin_api::actions::MAX_IDEMPOTENCY_KEY
+                && key.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            Ok(Some(key.to_owned()))
+        }
         _ => Err(AppError::bad_request(
             "Idempotency-Key",
-            "The Idempotency-Key header must be 1 to 200 visible ASCII characters.",
+            "The Idempotency-Key header must be 1 to 200 visible ASCII characters, without spaces.",
         )),
     }
 }

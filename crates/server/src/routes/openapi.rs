@@ -111,7 +111,7 @@ pub fn document() -> Value {
     for (path, item) in paths.iter_mut() {
         for (method, operation) in item.as_object_mut().expect("a path item").iter_mut() {
             shared_answers(path, method, operation);
-            bound_top(operation);
+            bound_parameters(operation);
         }
     }
     if let Some(list) = document
@@ -200,8 +200,13 @@ fn shared_answers(path: &str, method: &str, operation: &mut Value) {
     }
 }
 
-/// `$top` is 1 to 1000.
-fn bound_top(operation: &mut Value) {
+/// What the server enforces of each query option and header, so that a client made from the
+/// document never sends what will be refused: `$top`'s range, `$filter`'s and `$search`'s lengths,
+/// a `$search`'s terms, the fields `$select` takes, and the Idempotency-Key's characters.
+fn bound_parameters(operation: &mut Value) {
+    use admin_api::collection::{
+        MAX_FILTER_LENGTH, MAX_PAGE_SIZE, MAX_SEARCH_LENGTH, MAX_SEARCH_TERM, MAX_SEARCH_TERMS,
+    };
     let Some(parameters) = operation
         .get_mut("parameters")
         .and_then(Value::as_array_mut)
@@ -209,9 +214,47 @@ fn bound_top(operation: &mut Value) {
         return;
     };
     for parameter in parameters {
-        if parameter["name"] == "$top" {
-            parameter["schema"]["minimum"] = 1.into();
-            parameter["schema"]["maximum"] = admin_api::collection::MAX_PAGE_SIZE.into();
+        let name = parameter["name"].as_str().unwrap_or_default().to_owned();
+        let schema = &mut parameter["schema"];
+        match name.as_str() {
+            "$top" => {
+                schema["minimum"] = 1.into();
+                schema["maximum"] = MAX_PAGE_SIZE.into();
+            }
+            "$skiptoken" => schema["minLength"] = 1.into(),
+            "$filter" => {
+                schema["minLength"] = 1.into();
+                schema["maxLength"] = MAX_FILTER_LENGTH.into();
+            }
+            "$search" => {
+                schema["minLength"] = 1.into();
+                schema["maxLength"] = MAX_SEARCH_LENGTH.into();
+                // Up to MAX_SEARCH_TERMS comma-separated terms of up to MAX_SEARCH_TERM
+                // characters (the quotes around them counted), no control character, and at
+                // least one term that is not blank.
+                let term = r#"[^,\u0000-\u001f\u007f-\u009f]"#;
+                schema["pattern"] = format!(
+                    r#"^(?=.*[^\s,"]){term}{{0,{MAX_SEARCH_TERM}}}(,{term}{{0,{MAX_SEARCH_TERM}}}){{0,{}}}$"#,
+                    MAX_SEARCH_TERMS - 1
+                )
+                .into();
+            }
+            "$select" => {
+                let field = format!(
+                    "({})",
+                    crate::query::devices::selectable()
+                        .map(|field| field.name)
+                        .collect::<Vec<_>>()
+                        .join("|")
+                );
+                schema["pattern"] = format!(r"^ *{field} *(, *{field} *)*$").into();
+            }
+            "Idempotency-Key" => {
+                schema["minLength"] = 1.into();
+                schema["maxLength"] = admin_api::actions::MAX_IDEMPOTENCY_KEY.into();
+                schema["pattern"] = "^[!-~]+$".into();
+            }
+            _ => {}
         }
     }
 }

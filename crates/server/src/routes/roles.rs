@@ -13,7 +13,7 @@ use crate::error::{AppError, AppJson, AppResult};
 use crate::query::parse_page_options;
 use crate::state::AppState;
 
-const LONGEST_NAME: usize = 128;
+use admin_api::identity::MAX_ROLE_NAME as LONGEST_NAME;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -76,14 +76,12 @@ pub(crate) async fn sign_in(
             format!("Enter a password of 1 to {LONGEST_PASSWORD} bytes."),
         ));
     }
-    if let Err(throttled) = state
+    // A refusal names its limit in the access log (the account's or the address's), once per
+    // window however often it repeats (`refusals`).
+    state
         .limits
         .check_sign_in(state.store.postgres(), user_name, &address)
-        .await
-    {
-        tracing::warn!(%address, "sign-in throttled");
-        return Err(throttled);
-    }
+        .await?;
     let credentials = state.store.credentials(user_name).await?;
     let stored = credentials.as_ref().map(|c| c.password_hash.clone());
     let password = body.password;

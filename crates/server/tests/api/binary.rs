@@ -36,10 +36,19 @@ async fn stops_cleanly_on(signal: &str) {
         .env("ADMIN_DEMO_PASSWORD", crate::PASSWORD)
         .env("ADMIN_LOG_FORMAT", "json")
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // The logs, on standard error, read to their end meanwhile.
+    let mut logs = BufReader::new(child.stderr.take().unwrap());
+    let logs = tokio::spawn(async move {
+        use tokio::io::AsyncReadExt;
+        let mut text = String::new();
+        logs.read_to_string(&mut text).await.unwrap();
+        text
+    });
     let mut url = None;
     let mut printed = String::new();
     while let Some(line) = lines.next_line().await.unwrap() {
@@ -80,12 +89,16 @@ async fn stops_cleanly_on(signal: &str) {
         .await
         .unwrap();
     assert!(status.success());
-    let mut rest = String::new();
+    let mut printed_after = String::new();
     while let Some(line) = lines.next_line().await.unwrap() {
-        rest.push_str(&line);
-        rest.push('\n');
+        printed_after.push_str(&line);
+        printed_after.push('\n');
     }
+    let rest = logs.await.unwrap();
     assert!(child.wait().await.unwrap().success(), "{rest}");
+    // Standard output has what the server prints for its operator, no log line.
+    assert_eq!(printed_after, "", "{printed_after}");
+    assert!(!printed.contains("\"level\""), "{printed}");
     assert!(rest.contains("stopped cleanly"), "{rest}");
     assert!(rest.contains("signed in"), "{rest}");
     // Secrets never reach the log: not the password, not the session token.

@@ -164,10 +164,13 @@ async fn killed_at(point: Point) {
         .env("ADMIN_LOG", "admin_server=debug,warn")
         .env("ADMIN_LOG_FORMAT", "json")
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    // Its logs, on standard error.
+    let mut logs = BufReader::new(server.stderr.take().unwrap()).lines();
     let mut url = None;
     while let Some(line) = lines.next_line().await.unwrap() {
         if let Some(rest) = line.strip_prefix("Admin center: open ") {
@@ -185,7 +188,7 @@ async fn killed_at(point: Point) {
     );
     let mut log = String::new();
     loop {
-        let line = lines
+        let line = logs
             .next_line()
             .await
             .unwrap()

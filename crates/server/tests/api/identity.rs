@@ -344,10 +344,14 @@ async fn a_change_with_the_cookie_but_without_the_same_origin_proof_is_refused()
     app.shut_down().await;
 }
 
+/// The command line on the suite's backend, its logs at their most talkative: each command's
+/// data alone on standard output (a token, a generated password, an id, a list), so that
+/// `TOKEN=$(admin-server onboarding-token)` holds just the token, and its logs on standard error
+/// without colour codes (not a terminal).
 #[tokio::test]
 async fn the_command_line_adds_users_and_roles_and_the_log_says_it_did() {
     let dir = tempfile::tempdir().unwrap();
-    let database = format!("sqlite:{}/db.sqlite", dir.path().display());
+    let database = admin_server::testing::Backend::fresh_database(dir.path()).await;
     let run = |args: &[&str], stdin: Option<&str>| {
         let database = database.clone();
         let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
@@ -356,7 +360,8 @@ async fn the_command_line_adds_users_and_roles_and_the_log_says_it_did() {
             use tokio::io::AsyncWriteExt;
             let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_admin-server"))
                 .env("ADMIN_DATABASE_URL", &database)
-                .env("ADMIN_LOG", "warn")
+                .env("ADMIN_LOG", "debug")
+                .env_remove("NO_COLOR")
                 .args(&args)
                 .stdin(std::process::Stdio::piped())
                 .stdout(std::process::Stdio::piped())
@@ -369,13 +374,29 @@ async fn the_command_line_adds_users_and_roles_and_the_log_says_it_did() {
             }
             drop(input);
             let output = child.wait_with_output().await.unwrap();
-            (
-                output.status.success(),
+            let (out, err) = (
                 String::from_utf8(output.stdout).unwrap(),
                 String::from_utf8(output.stderr).unwrap(),
-            )
+            );
+            assert!(!err.contains('\u{1b}'), "no colour codes: {err}");
+            assert!(!out.contains('\u{1b}'), "{out}");
+            (output.status.success(), out, err)
         }
     };
+    // Twice: the second start finds the schema made (PostgreSQL notices as much), and the token
+    // is still all that standard output holds.
+    for _ in 0..2 {
+        let (ok, out, err) = run(&["onboarding-token"], None).await;
+        assert!(ok, "{out}{err}");
+        assert!(
+            out.starts_with("cmot_") && out.lines().count() == 1,
+            "the token alone: {out:?}"
+        );
+        assert!(
+            err.lines().count() > 1,
+            "the logs went to standard error: {err}"
+        );
+    }
     let (ok, out, err) = run(
         &[
             "role",
@@ -390,6 +411,22 @@ async fn the_command_line_adds_users_and_roles_and_the_log_says_it_did() {
     )
     .await;
     assert!(ok, "{out}{err}");
+    let role_id = out.trim_end();
+    assert!(
+        !role_id.is_empty() && !role_id.contains(char::is_whitespace),
+        "the new role's id alone: {out:?}"
+    );
+    let (ok, out, _) = run(&["role", "list"], None).await;
+    assert!(ok);
+    assert!(
+        out.lines()
+            .all(|l| l.contains(" (built-in): ") || l.contains(" (custom): ")),
+        "{out}"
+    );
+    assert!(
+        out.lines().any(|l| l.starts_with("Syncers (custom): ")),
+        "{out}"
+    );
     let (ok, _, err) = run(
         &["role", "add", "Bad", "--permission", "devices.wipe"],
         None,
@@ -412,7 +449,7 @@ async fn the_command_line_adds_users_and_roles_and_the_log_says_it_did() {
     .await;
     assert!(ok, "{out}{err}");
     assert!(!out.contains(PASSWORD), "a typed password is not echoed");
-    let (ok, out, _) = run(
+    let (ok, out, err) = run(
         &[
             "user",
             "add",
@@ -424,11 +461,19 @@ async fn the_command_line_adds_users_and_roles_and_the_log_says_it_did() {
     )
     .await;
     assert!(ok);
-    let generated = out
-        .lines()
-        .find_map(|l| l.strip_prefix("Password (shown only now): "))
-        .expect("a generated password is printed once");
+    assert_eq!(
+        out.lines().count(),
+        1,
+        "the generated password alone: {out:?}"
+    );
+    let generated = out.trim_end().to_owned();
     assert!(generated.len() >= 12);
+    assert!(err.contains("Added gen@tests.example"), "{err}");
+    let (ok, out, _) = run(&["user", "set-password", "gen@tests.example"], None).await;
+    assert!(ok);
+    assert_eq!(out.lines().count(), 1, "the new password alone: {out:?}");
+    assert_ne!(out.trim_end(), generated);
+    let generated = out.trim_end().to_owned();
     let (ok, _, err) = run(
         &["user", "add", "weak@tests.example", "--password-stdin"],
         Some("short\n"),
@@ -451,6 +496,10 @@ async fn the_command_line_adds_users_and_roles_and_the_log_says_it_did() {
     assert!(
         ok && out.contains("jo@tests.example") && out.contains("Help Desk Operator"),
         "{out}"
+    );
+    assert!(
+        out.lines().all(|l| l.contains("@tests.example")),
+        "one line per account and nothing else: {out}"
     );
 
     // The server on that database: Jo signs in with the typed password, and the audit log has
@@ -490,6 +539,8 @@ async fn the_command_line_adds_users_and_roles_and_the_log_says_it_did() {
     assert_eq!(
         activities,
         [
+            "createOnboardingToken",
+            "createOnboardingToken",
             "createRoleDefinition",
             "createUser",
             "createUser",

@@ -5,6 +5,7 @@ mod audit;
 mod authorization;
 mod binary;
 mod completion;
+mod connections;
 mod contract;
 mod devices;
 mod errors;

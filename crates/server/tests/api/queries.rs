@@ -702,3 +702,101 @@ async fn every_field_of_the_table_is_stored_listed_ordered_filtered_selected_and
     }
     app.shut_down().await;
 }
+
+/// `$search` and `$filter` are bounded at what a real search needs, each bound refused with a 400
+/// naming the option, and what is just within it answered.
+#[tokio::test]
+async fn search_and_filter_are_bounded() {
+    use admin_api::collection::{
+        MAX_FILTER_DEPTH, MAX_FILTER_LENGTH, MAX_SEARCH_LENGTH, MAX_SEARCH_TERM, MAX_SEARCH_TERMS,
+    };
+    let app = app_with_devices().await;
+    let asked = |option: &str, value: &str| {
+        let query: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair(option, value)
+            .finish();
+        format!("/api/v1/devices?$top=1&$count=true&{query}")
+    };
+    let quoted = |terms: &[String]| format!("\"{}\"", terms.join(","));
+    let term = |length: usize| "x".repeat(length);
+    let within = [
+        ("$search", quoted(&[term(MAX_SEARCH_TERM)])),
+        ("$search", quoted(&vec!["chq".to_owned(); MAX_SEARCH_TERMS])),
+        (
+            "$search",
+            // Seven terms of the longest kind, and one to make the whole exactly as long as it may be.
+            quoted(
+                &std::iter::repeat_n(term(MAX_SEARCH_TERM), 7)
+                    .chain([term(MAX_SEARCH_LENGTH - 2 - 7 - 7 * MAX_SEARCH_TERM)])
+                    .collect::<Vec<_>>(),
+            ),
+        ),
+        (
+            "$filter",
+            format!(
+                "deviceName eq '{}'",
+                term(MAX_FILTER_LENGTH - "deviceName eq ''".len())
+            ),
+        ),
+        (
+            "$filter",
+            format!(
+                "{}deviceName eq 'x'{}",
+                "(".repeat(MAX_FILTER_DEPTH),
+                ")".repeat(MAX_FILTER_DEPTH)
+            ),
+        ),
+    ];
+    for (option, value) in &within {
+        let response = app.get(&asked(option, value)).await;
+        assert_eq!(
+            response.status(),
+            200,
+            "{option} of {} characters",
+            value.len()
+        );
+    }
+    let beyond = [
+        (
+            "$search",
+            quoted(&[term(MAX_SEARCH_TERM + 1)]),
+            "at most 256 characters",
+        ),
+        (
+            "$search",
+            quoted(&vec!["chq".to_owned(); MAX_SEARCH_TERMS + 1]),
+            "at most 50 terms",
+        ),
+        (
+            "$search",
+            // Short terms, many more than are allowed and longer than the whole may be.
+            quoted(&vec![term(40); 64]),
+            "longer than 2048",
+        ),
+        ("$search", quoted(&[term(60_000)]), "longer than 2048"),
+        (
+            "$filter",
+            format!(
+                "deviceName eq '{}'",
+                term(MAX_FILTER_LENGTH + 1 - "deviceName eq ''".len())
+            ),
+            "longer than 4096",
+        ),
+        (
+            "$filter",
+            format!(
+                "{}deviceName eq 'x'{}",
+                "(".repeat(MAX_FILTER_DEPTH + 1),
+                ")".repeat(MAX_FILTER_DEPTH + 1)
+            ),
+            "deeper than 32",
+        ),
+    ];
+    for (option, value, said) in &beyond {
+        let error = error_of(app.get(&asked(option, value)).await, 400).await;
+        assert_eq!(error["target"], *option, "{error}");
+        let message = error["message"].as_str().unwrap();
+        assert!(message.contains(said), "{option}: {message}");
+    }
+    app.shut_down().await;
+}

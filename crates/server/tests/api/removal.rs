@@ -216,3 +216,130 @@ async fn a_removal_left_unfinished_is_resumed_when_the_store_opens_again() {
     assert_eq!(stored_rows(&store, &gone).await, 0);
     store.close().await;
 }
+
+/// The devices counted by `store` for All devices, a filter on one connector and a search.
+async fn counts(store: &Store, gone: &str) -> [u64; 3] {
+    use admin_server::query::PageOptions;
+    let mut counted = [0; 3];
+    let options = [
+        PageOptions::default(),
+        PageOptions {
+            filter: Some(format!("connectorId eq '{gone}'")),
+            ..PageOptions::default()
+        },
+        PageOptions {
+            search: Some("\"0\"".into()),
+            ..PageOptions::default()
+        },
+    ];
+    for (count, options) in counted.iter_mut().zip(options) {
+        let query = DeviceQuery::in_dialect(&options, store.dialect()).unwrap();
+        *count = store.count_devices(&query).await.unwrap();
+    }
+    counted
+}
+
+/// Makes every deletion of a device fail until [`release_deletions`], as a failed slice would.
+async fn hold_deletions(store: &Store) {
+    let statements: &[&str] = if store.postgres().is_some() {
+        &[
+            "CREATE FUNCTION held_back() RETURNS trigger LANGUAGE plpgsql
+                 AS $$ BEGIN RAISE EXCEPTION 'held back by the test'; END $$",
+            "CREATE TRIGGER held_back BEFORE DELETE ON devices
+                 FOR EACH ROW EXECUTE FUNCTION held_back()",
+        ]
+    } else {
+        &["CREATE TRIGGER held_back BEFORE DELETE ON devices
+               BEGIN SELECT RAISE(ABORT, 'held back by the test'); END"]
+    };
+    for statement in statements {
+        db::query(*statement).execute(store.writer()).await.unwrap();
+    }
+}
+
+async fn release_deletions(store: &Store) {
+    let statement = if store.postgres().is_some() {
+        "DROP TRIGGER held_back ON devices"
+    } else {
+        "DROP TRIGGER held_back"
+    };
+    db::query(statement).execute(store.writer()).await.unwrap();
+}
+
+/// A hierarchy's devices leave every count from the moment it is removed, on the instance that
+/// completed the removal and on any other, whether or not their deletion has run, and when a slice
+/// of it fails: the counts the instances kept from before are not used again.
+async fn removal_leaves_no_count_behind(completing: &Store, other: &Store) {
+    let gone = attach(completing, "old", &devices("Old", "OLD", 300, 4)).await;
+    let stays = attach(other, "kept", &devices("Kept", "KPT", 25, 5)).await;
+    // Both instances count, and keep, every count before the removal.
+    for store in [completing, other] {
+        let [all, on_gone, searched] = counts(store, &gone).await;
+        assert_eq!((all, on_gone), (325, 300));
+        assert!(
+            searched > 25,
+            "the search finds devices of both: {searched}"
+        );
+    }
+    let now = OffsetDateTime::now_utc();
+    assert!(completing
+        .request_offboard(&gone, &Actor::system(), now)
+        .await
+        .unwrap());
+    hold_deletions(completing).await;
+    completing
+        .complete_offboard(&gone, &Actor::system(), now)
+        .await
+        .unwrap()
+        .expect("it was offboarding");
+    let kept_only = |store: &'static str, [all, on_gone, searched]: [u64; 3]| {
+        assert_eq!((all, on_gone), (25, 0), "{store}");
+        assert!(searched <= 25, "{store}: the search counts {searched}");
+    };
+    // The deletion has not run: every row is still there.
+    assert_eq!(stored_rows(completing, &gone).await, 300);
+    kept_only(
+        "completing, deletion not run",
+        counts(completing, &gone).await,
+    );
+    kept_only("other, deletion not run", counts(other, &gone).await);
+    // A slice of the deletion fails, on the other instance.
+    assert!(other.delete_leftovers().await.is_err(), "the slice fails");
+    assert_eq!(stored_rows(completing, &gone).await, 300);
+    kept_only("completing, slice failed", counts(completing, &gone).await);
+    kept_only("other, slice failed", counts(other, &gone).await);
+    // Released, the other instance deletes the rest; the counts stay as they are.
+    release_deletions(completing).await;
+    while other.delete_leftovers().await.unwrap() {}
+    assert_eq!(stored_rows(completing, &gone).await, 0);
+    kept_only("completing, deleted", counts(completing, &gone).await);
+    kept_only("other, deleted", counts(other, &gone).await);
+    assert_eq!(stored_rows(other, &stays).await, 25);
+}
+
+#[tokio::test]
+async fn a_removal_leaves_no_count_behind_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::connect(&format!("sqlite:{}", dir.path().join("s.db").display()))
+        .await
+        .unwrap();
+    removal_leaves_no_count_behind(&store, &store).await;
+    store.close().await;
+}
+
+/// Two instances on one PostgreSQL database, each with its own kept counts.
+#[tokio::test]
+async fn a_removal_leaves_no_count_behind_on_any_postgresql_instance() {
+    let url = admin_server::testing::postgres::shared()
+        .await
+        .new_database()
+        .await
+        .unwrap();
+    let (a, b) = (
+        Store::connect(&url).await.unwrap(),
+        Store::connect(&url).await.unwrap(),
+    );
+    removal_leaves_no_count_behind(&a, &b).await;
+    a.close().await;
+    b.close().await;
+}
