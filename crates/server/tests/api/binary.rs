@@ -238,3 +238,121 @@ pub async fn signed_in(url: &str, user_name: &str) -> (reqwest::Client, String) 
     let cookie = cookie.split(';').next().unwrap().to_owned();
     (crate::client_with_cookie(&cookie), cookie)
 }
+
+/// A flood of refused requests is a few log lines, not one a request: a wrong onboarding token
+/// tried 300 times from one address (refused 401, then 429 once the address's attempts run out)
+/// is logged once per kind and window, and the rest summed up (how many, from where, over what
+/// time), every refusal accounted for. A sign-in refused by the account's limit says so.
+#[tokio::test]
+async fn a_flood_of_refusals_is_summed_up_in_the_log() {
+    const FLOOD: u64 = 300;
+    const WINDOW: std::time::Duration = std::time::Duration::from_secs(2);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    let mut child = admin_server(dir.path())
+        .await
+        .env("ADMIN_LISTEN", "127.0.0.1:0")
+        .env("ADMIN_DIST", dir.path())
+        .env("ADMIN_LOG", "info")
+        .env("ADMIN_LOG_FORMAT", "json")
+        .env("ADMIN_REFUSAL_LOG_WINDOW", "2s")
+        .env("ADMIN_SIGN_IN_ACCOUNT_BURST", "2")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut url = None;
+    while let Some(line) = lines.next_line().await.unwrap() {
+        if let Some(rest) = line.strip_prefix("Admin center: open ") {
+            url = rest.split_whitespace().next().map(str::to_owned);
+            break;
+        }
+    }
+    let url = url.expect("the server prints its URL");
+    // The logs, read as they come (a server blocked on a full pipe would stall the flood).
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let (sender, mut logs) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = stderr.next_line().await {
+            if sender.send(line).is_err() {
+                return;
+            }
+        }
+    });
+
+    let client = reqwest::Client::new();
+    let flooded = std::time::Instant::now();
+    for _ in 0..FLOOD {
+        let status = client
+            .post(format!("{url}/api/connector/v1/onboard"))
+            .bearer_auth("cmot_not-a-token")
+            .json(&serde_json::json!({"hierarchyId": "flood"}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        assert!(status == 401 || status == 429, "{status}");
+    }
+    let took = flooded.elapsed();
+    for _ in 0..4 {
+        client
+            .post(format!("{url}/api/v1/session"))
+            .header(admin_api::identity::CSRF_HEADER, "1")
+            .json(&serde_json::json!({"userName": "nobody@tests.example", "password": "wrong"}))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    // Read until every refusal of the flood is accounted for: logged on its own, or summed up.
+    let mut logged = 0u64;
+    let mut summed = 0u64;
+    let mut refusal_lines = 0u64;
+    let mut account_limit_named = false;
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    while logged + summed < FLOOD || !account_limit_named {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{logged} logged and {summed} summed of {FLOOD}, the account's limit named: \
+             {account_limit_named}:\n{seen}"
+        );
+        let line = tokio::time::timeout_at(deadline, logs.recv())
+            .await
+            .unwrap_or_else(|_| {
+                panic!("{logged} logged and {summed} summed of {FLOOD} after a minute:\n{seen}")
+            })
+            .expect("the server logs on");
+        seen.push_str(&line);
+        seen.push('\n');
+        let line: serde_json::Value = serde_json::from_str(&line).expect("json logs");
+        let fields = &line["fields"];
+        let on_onboard = line["span"]["path"] == "/api/connector/v1/onboard";
+        if on_onboard && fields["status"].is_u64() {
+            logged += 1;
+            refusal_lines += 1;
+        }
+        if fields["refusal"]
+            .as_str()
+            .is_some_and(|kind| kind.contains("/api/connector/v1/onboard"))
+        {
+            assert_eq!(fields["from"], "127.0.0.1", "{line}");
+            summed += fields["repeated"].as_u64().unwrap();
+            refusal_lines += 1;
+        }
+        if fields["refused_by"] == "sign-in attempts for the account" {
+            account_limit_named = true;
+        }
+    }
+    assert_eq!(logged + summed, FLOOD, "{seen}");
+    // Two kinds (401, then 429): a line for the first of each window and one summing it up.
+    let windows = (took.as_secs_f64() / WINDOW.as_secs_f64()).ceil() as u64 + 1;
+    assert!(
+        refusal_lines <= 2 * 2 * windows,
+        "{refusal_lines} lines for {FLOOD} refusals over {took:?}:\n{seen}"
+    );
+    child.kill().await.unwrap();
+}
