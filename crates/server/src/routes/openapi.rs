@@ -229,13 +229,12 @@ fn bound_parameters(operation: &mut Value) {
             "$search" => {
                 schema["minLength"] = 1.into();
                 schema["maxLength"] = MAX_SEARCH_LENGTH.into();
-                // Up to MAX_SEARCH_TERMS comma-separated terms of up to MAX_SEARCH_TERM
-                // characters (the quotes around them counted), no control character, and at
-                // least one term that is not blank.
-                let term = r#"[^,\u0000-\u001f\u007f-\u009f]"#;
+                // At least one term that is not blank, no term longer than MAX_SEARCH_TERM
+                // characters (quotes counted), at most MAX_SEARCH_TERMS terms (commas counted),
+                // and no control character.
                 schema["pattern"] = format!(
-                    r#"^(?=.*[^\s,"]){term}{{0,{MAX_SEARCH_TERM}}}(,{term}{{0,{MAX_SEARCH_TERM}}}){{0,{}}}$"#,
-                    MAX_SEARCH_TERMS - 1
+                    r#"^(?=.*[^\s,"])(?!.*[^,]{{{}}})(?!(.*,){{{MAX_SEARCH_TERMS}}})[^\u0000-\u001f\u007f-\u009f]*$"#,
+                    MAX_SEARCH_TERM + 1
                 )
                 .into();
             }

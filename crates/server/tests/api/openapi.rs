@@ -93,3 +93,171 @@ fn top_has_its_bounds() {
     assert_eq!(top["schema"]["minimum"], 1);
     assert_eq!(top["schema"]["maximum"], 1000);
 }
+
+/// The validator of `schema` with the document's components beside it.
+fn validator(doc: &Value, schema: &Value) -> jsonschema::Validator {
+    let mut root = serde_json::json!({ "allOf": [schema] });
+    root["components"] = doc["components"].clone();
+    jsonschema::draft202012::new(&root).expect("the document's schemas compile")
+}
+
+/// The schema the document gives parameter `name` of `method path`.
+fn parameter_schema(doc: &Value, path: &str, method: &str, name: &str) -> Value {
+    doc["paths"][path][method]["parameters"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{method} {path} has parameters"))
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("{method} {path} documents {name}"))["schema"]
+        .clone()
+}
+
+/// What the document says of each query option, header and body the server bounds is what the
+/// server does: a value the document allows is not refused, and one it does not allow is refused
+/// with a 400 naming it. A client generated from the document sends nothing that is refused.
+#[tokio::test]
+async fn every_bound_the_server_enforces_is_in_the_document() {
+    use admin_api::collection::{MAX_FILTER_LENGTH, MAX_SEARCH_TERM, MAX_SEARCH_TERMS};
+    let doc = admin_server::routes::openapi::document();
+    let app = spawn_app().await;
+    let hierarchy = crate::protocol::quick_site("HQ", "CHQ", 2207, 91);
+    let device = site_connector::SimulatedHierarchy::new(hierarchy.clone()).devices_in_scope()[0]
+        .id
+        .clone();
+    let _site = app.attach_site(hierarchy).await;
+    let long = |length: usize| "x".repeat(length);
+    let terms = |count: usize| format!("\"{}\"", vec!["chq"; count].join(","));
+    let filter = |length: usize| format!("deviceName eq '{}'", long(length - 16));
+    let audit_filter = |length: usize| format!("actor eq '{}'", long(length - 11));
+    let mut cases: Vec<(&str, &str, String)> = Vec::new();
+    for path in ["/api/v1/devices", "/api/v1/devices/export"] {
+        for value in [
+            String::new(),
+            "chq".into(),
+            " ".into(),
+            ",".into(),
+            "\"\"".into(),
+            "\" , \"".into(),
+            long(MAX_SEARCH_TERM),
+            long(MAX_SEARCH_TERM + 1),
+            terms(MAX_SEARCH_TERMS),
+            terms(MAX_SEARCH_TERMS + 1),
+            "a\u{1}b".into(),
+            "pc\u{85}".into(),
+        ] {
+            cases.push((path, "$search", value));
+        }
+        for value in [
+            String::new(),
+            "deviceName eq 'x'".into(),
+            filter(MAX_FILTER_LENGTH),
+            filter(MAX_FILTER_LENGTH + 1),
+        ] {
+            cases.push((path, "$filter", value));
+        }
+        for value in ["", "deviceName", "deviceName, model", "nope", "deviceName,"] {
+            cases.push((path, "$select", value.into()));
+        }
+    }
+    for value in [
+        String::new(),
+        "actor eq 'x'".into(),
+        audit_filter(MAX_FILTER_LENGTH),
+        audit_filter(MAX_FILTER_LENGTH + 1),
+    ] {
+        cases.push(("/api/v1/auditEvents", "$filter", value));
+    }
+    for path in ["/api/v1/devices", "/api/v1/auditEvents"] {
+        for value in ["0", "1", "1000", "1001"] {
+            cases.push((path, "$top", value.into()));
+        }
+        cases.push((path, "$skiptoken", String::new()));
+    }
+    for (path, name, value) in &cases {
+        let schema = parameter_schema(&doc, path, "get", name);
+        // Query values are strings on the wire; `$top`'s schema is of the number they name.
+        let instance = match value.parse::<i64>() {
+            Ok(number) if *name == "$top" => Value::from(number),
+            _ => Value::from(value.as_str()),
+        };
+        let documented = validator(&doc, &schema).is_valid(&instance);
+        let query: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair(name, value)
+            .finish();
+        let response = app.get(&format!("{path}?{query}")).await;
+        let status = response.status().as_u16();
+        let shown = value.chars().take(40).collect::<String>();
+        if documented {
+            assert_ne!(status, 400, "{path} {name}={shown:?} is documented");
+        } else {
+            let error = crate::error_of(response, 400).await;
+            assert_eq!(error["target"], *name, "{path} {name}={shown:?}");
+        }
+    }
+
+    // The Idempotency-Key header of an action.
+    let trigger = "/api/v1/devices/{id}/triggerConfigurationManagerAction";
+    let schema = validator(
+        &doc,
+        &parameter_schema(&doc, trigger, "post", "Idempotency-Key"),
+    );
+    for key in [
+        String::new(),
+        "key-1".into(),
+        "with space".into(),
+        long(200),
+        long(201),
+    ] {
+        let response = app
+            .client
+            .post(format!(
+                "{}/api/v1/devices/{device}/triggerConfigurationManagerAction",
+                app.url
+            ))
+            .header("idempotency-key", &key)
+            .json(&serde_json::json!({"configurationManagerAction": {"action": "refreshMachinePolicy"}}))
+            .send()
+            .await
+            .unwrap();
+        if schema.is_valid(&Value::from(key.as_str())) {
+            assert!(
+                response.status().is_success(),
+                "{key:?}: {}",
+                response.status()
+            );
+        } else {
+            let error = crate::error_of(response, 400).await;
+            assert_eq!(error["target"], "Idempotency-Key", "{key:?}");
+        }
+    }
+
+    // A new role's body.
+    let body = &doc["paths"]["/api/v1/roleDefinitions"]["post"]["requestBody"]["content"]
+        ["application/json"]["schema"];
+    let schema = validator(&doc, body);
+    for (n, role) in [
+        serde_json::json!({"displayName": "Readers 1", "permissions": ["managedDevices.read"]}),
+        serde_json::json!({"displayName": "Readers 2", "permissions": []}),
+        serde_json::json!({"displayName": "", "permissions": ["managedDevices.read"]}),
+        serde_json::json!({"displayName": "   ", "permissions": ["managedDevices.read"]}),
+        serde_json::json!({"displayName": long(128), "permissions": ["managedDevices.read"]}),
+        serde_json::json!({"displayName": long(129), "permissions": ["managedDevices.read"]}),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let response = app
+            .client
+            .post(format!("{}/api/v1/roleDefinitions", app.url))
+            .json(&role)
+            .send()
+            .await
+            .unwrap();
+        if schema.is_valid(&role) {
+            assert_eq!(response.status(), 201, "role {n}: {role}");
+        } else {
+            crate::error_of(response, 400).await;
+        }
+    }
+    app.shut_down().await;
+}
