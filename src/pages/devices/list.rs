@@ -141,6 +141,8 @@ fn search_box(url: UrlView<ListView>) -> impl IntoView {
             type="search"
             placeholder="Search by name, serial or UPN (commas for several)"
             aria-label="Search devices"
+            // As long as the server takes a search; a longer one could only be refused.
+            maxlength=admin_api::collection::MAX_SEARCH_LENGTH
             prop:value=move || text.get()
             on:input:target=move |ev| on_input(ev.target().value())
         />
