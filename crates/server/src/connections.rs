@@ -72,7 +72,8 @@ fn over_the_bound() -> Vec<u8> {
             message: "The server has as many connections open as it allows. Try again shortly."
                 .into(),
             target: None,
-            request_id: String::new(),
+            // No request was read; the id still names this answer in a report.
+            request_id: uuid::Uuid::new_v4().to_string(),
         },
     })
     .expect("an error body serializes");

@@ -256,6 +256,8 @@ async fn a_flood_of_refusals_is_summed_up_in_the_log() {
         .env("ADMIN_LOG", "info")
         .env("ADMIN_LOG_FORMAT", "json")
         .env("ADMIN_REFUSAL_LOG_WINDOW", "2s")
+        // Not in demo mode: no demo sites' file.
+        .env_remove("ADMIN_DEMO_SITES")
         .env("ADMIN_SIGN_IN_ACCOUNT_BURST", "2")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -270,7 +272,17 @@ async fn a_flood_of_refusals_is_summed_up_in_the_log() {
             break;
         }
     }
-    let url = url.expect("the server prints its URL");
+    let Some(url) = url else {
+        let mut printed = String::new();
+        use tokio::io::AsyncReadExt;
+        let _ = child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut printed)
+            .await;
+        panic!("the server did not start: {printed}");
+    };
     // The logs, read as they come (a server blocked on a full pipe would stall the flood).
     let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
     let (sender, mut logs) = tokio::sync::mpsc::unbounded_channel();

@@ -259,6 +259,10 @@ async fn connections_over_the_bound_are_answered_503_and_the_rest_served() {
     let body = &answer[answer.find("\r\n\r\n").unwrap() + 4..];
     let error: serde_json::Value = serde_json::from_str(body).unwrap();
     assert_eq!(error["error"]["code"], "serviceUnavailable", "{body}");
+    assert!(
+        !error["error"]["requestId"].as_str().unwrap().is_empty(),
+        "{body}"
+    );
 
     // Connections given back make room again.
     drop(held);
