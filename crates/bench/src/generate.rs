@@ -128,6 +128,7 @@ async fn load(store: &Store, hierarchy: &SimulatedHierarchy) -> anyhow::Result<G
                 credential_hash: secrets::hash(&secrets::generate("cmcs_")),
                 onboarded_at: timestamp(now),
             },
+            &Actor::connector(&connector_id),
             now,
         )
         .await?;

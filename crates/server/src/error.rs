@@ -154,6 +154,27 @@ pub fn error_response(code: ErrorCode, message: String, target: Option<String>) 
 
 pub type AppResult<T> = Result<T, AppError>;
 
+/// The store's refusals and failures in the contract's terms, at the edge.
+impl From<crate::store::error::StoreError> for AppError {
+    fn from(error: crate::store::error::StoreError) -> Self {
+        use crate::store::error::StoreError;
+        match error {
+            StoreError::Invalid { target, message } => Self::BadRequest {
+                message,
+                target: Some(target),
+            },
+            StoreError::NotFound(message) => Self::NotFound(message),
+            StoreError::Conflict(message) => Self::Conflict(message),
+            StoreError::Refused(message) => Self::Forbidden(message),
+            StoreError::Unrecognized(message) => Self::Unauthenticated(message),
+            StoreError::Unavailable => Self::Store(sqlx::Error::PoolTimedOut),
+            StoreError::Database(error) => Self::Store(error),
+            StoreError::PageRead(error) => Self::PageRead(error),
+            StoreError::Internal(message) => Self::Internal(message),
+        }
+    }
+}
+
 /// `Json` whose rejection (malformed JSON, unknown fields, a wrong content type, a body over the
 /// limit) is the contract's error body with a message that says what is wrong.
 #[derive(Debug, FromRequest)]

@@ -30,16 +30,10 @@ pub struct LiveEvent {
 
 impl LiveEvent {
     pub fn of(event: &Event) -> Self {
-        let data = match event {
-            Event::DeviceAction(action) => serde_json::to_string(action),
-            Event::Connector(connector) => serde_json::to_string(connector),
-            Event::Devices(devices) => serde_json::to_string(devices),
-        }
-        .expect("events serialize");
         Self {
             id: None,
             name: event.name().to_owned(),
-            data,
+            data: crate::store::event_data(event),
         }
     }
 

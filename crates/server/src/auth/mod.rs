@@ -78,6 +78,13 @@ pub struct Authorized<R: Requirement> {
     required: PhantomData<R>,
 }
 
+impl<R: Requirement> Authorized<R> {
+    /// The signed-in user as the audit log records them, acting through this request.
+    pub fn actor(&self) -> crate::store::audit::Actor {
+        self.principal.actor().during(&crate::request_id::current())
+    }
+}
+
 impl<R: Requirement> FromRequestParts<AppState> for Authorized<R> {
     type Rejection = AppError;
 

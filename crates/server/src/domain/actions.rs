@@ -9,6 +9,7 @@ use admin_api::{DeviceAction, Event};
 use crate::error::AppResult;
 use crate::state::{to_time, AppState};
 use crate::store::actions::ActionRequest;
+use crate::store::audit::Actor;
 
 /// Queues the action for the device's site, or returns the one standing for the same key or the
 /// same device and action (then nothing new is written or announced).
@@ -42,10 +43,12 @@ pub async fn report_result(
     connector_id: &str,
     id: &str,
     result: &ActionResult,
+    request_id: &str,
 ) -> AppResult<()> {
+    let by = Actor::connector(connector_id).during(request_id);
     if let Some(action) = state
         .store
-        .report_action_result(connector_id, id, result, state.now())
+        .report_action_result(connector_id, id, result, &by, state.now())
         .await?
     {
         tracing::info!(action = %id, state = %action.action_state, code = result.result_code, "action result");

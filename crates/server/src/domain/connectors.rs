@@ -37,6 +37,7 @@ pub async fn onboard(
     state: &AppState,
     token: &str,
     hierarchy_id: String,
+    request_id: &str,
 ) -> AppResult<OnboardResponse> {
     let connector_id = uuid::Uuid::new_v4().to_string();
     let secret = secrets::generate("cmsec_");
@@ -51,6 +52,7 @@ pub async fn onboard(
                 credential_hash: secrets::hash(&secret),
                 onboarded_at: timestamp(now),
             },
+            &Actor::connector(&connector_id).during(request_id),
             now,
         )
         .await?;

@@ -15,10 +15,10 @@ pub async fn stage_batch(
     index: u32,
     devices: &[SiteDevice],
 ) -> AppResult<()> {
-    state
+    Ok(state
         .store
         .stage_full_sync_batch(connector_id, sync_id, index, devices, state.now())
-        .await
+        .await?)
 }
 
 /// Makes the staged batches the site's whole device list.

@@ -105,7 +105,7 @@ impl FromRequestParts<AppState> for LiveOnboardingToken {
             .onboarding_token_is_live(&secrets::hash(token), state.now())
             .await?
         {
-            return Err(crate::store::onboarding::token_not_valid());
+            return Err(crate::store::onboarding::token_not_valid().into());
         }
         Ok(Self(token.to_owned()))
     }
@@ -117,7 +117,13 @@ async fn onboard(
     AppJson(request): AppJson<OnboardRequest>,
 ) -> AppResult<(StatusCode, Json<OnboardResponse>)> {
     validate::hierarchy_id(&request.hierarchy_id)?;
-    let response = connectors::onboard(&state, &token, request.hierarchy_id).await?;
+    let response = connectors::onboard(
+        &state,
+        &token,
+        request.hierarchy_id,
+        &crate::request_id::current(),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(response)))
 }
 
@@ -296,7 +302,14 @@ async fn report_result(
     AppJson(result): AppJson<ActionResult>,
 ) -> AppResult<StatusCode> {
     validate::action_result(&result)?;
-    actions::report_result(&state, &site.id, &id, &result).await?;
+    actions::report_result(
+        &state,
+        &site.id,
+        &id,
+        &result,
+        &crate::request_id::current(),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -313,7 +326,12 @@ async fn acknowledge_offboard(
         ));
     }
     if admin_api::connectors::acknowledges_offboarding(site.site_version.as_deref()) {
-        connectors::complete_offboard(&state, &site.id, &Actor::connector(&site.id)).await?;
+        connectors::complete_offboard(
+            &state,
+            &site.id,
+            &Actor::connector(&site.id).during(&crate::request_id::current()),
+        )
+        .await?;
     }
     Ok(StatusCode::ACCEPTED)
 }

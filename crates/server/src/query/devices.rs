@@ -70,21 +70,34 @@ impl DeviceQuery {
     }
 
     /// The ranges of the order to read for the page after `after` (one, the whole order, for a
-    /// first page; see [`Order::after`]); a cursor of another order is a bad request.
+    /// first page; see [`Order::after`]); a cursor of another order is refused.
     pub fn ranges(
         &self,
         after: Option<&DeviceCursor>,
         dialect: Dialect,
-    ) -> AppResult<Vec<Option<Sql>>> {
+    ) -> Result<Vec<Option<Sql>>, OtherOrder> {
         let order = self.order();
         match after {
             None => Ok(vec![None]),
-            Some(cursor) if cursor.order != order.key() => Err(AppError::bad_request(
-                "$skiptoken",
-                "The '$skiptoken' belongs to another order. Request the first page again.",
-            )),
+            Some(cursor) if cursor.order != order.key() => Err(OtherOrder),
             Some(cursor) => Ok(order.after(cursor, dialect).into_iter().map(Some).collect()),
         }
+    }
+}
+
+/// A `$skiptoken` made for another order than the query's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OtherOrder;
+
+impl OtherOrder {
+    pub const OPTION: &'static str = "$skiptoken";
+    pub const MESSAGE: &'static str =
+        "The '$skiptoken' belongs to another order. Request the first page again.";
+}
+
+impl From<OtherOrder> for AppError {
+    fn from(_: OtherOrder) -> Self {
+        AppError::bad_request(OtherOrder::OPTION, OtherOrder::MESSAGE)
     }
 }
 

@@ -58,7 +58,7 @@ pub(crate) async fn trigger(
         &ActionRequest {
             device_id: &device_id,
             action: requested.configuration_manager_action.action,
-            requested_by: &user.principal.actor(),
+            requested_by: &user.actor(),
             idempotency_key: idempotency_key.as_deref(),
         },
     )

@@ -87,7 +87,7 @@ pub(crate) async fn offboard(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> AppResult<(StatusCode, Json<Connector>)> {
-    let connector = connectors::request_offboard(&state, &id, &user.principal.actor())
+    let connector = connectors::request_offboard(&state, &id, &user.actor())
         .await?
         .ok_or_else(|| not_found(&id))?;
     Ok((StatusCode::ACCEPTED, Json(connector)))
@@ -105,8 +105,7 @@ pub(crate) async fn create_onboarding_token(
     State(state): State<AppState>,
 ) -> AppResult<(StatusCode, Json<OnboardingToken>)> {
     let token =
-        connectors::new_onboarding_token(&state.store, &state.config, &user.principal.actor())
-            .await?;
+        connectors::new_onboarding_token(&state.store, &state.config, &user.actor()).await?;
     Ok((StatusCode::CREATED, Json(token)))
 }
 

@@ -79,7 +79,7 @@ pub(crate) async fn list(
             options.count,
             |json| {
                 serde_json::value::RawValue::from_string(json)
-                    .map_err(|error| AppError::Internal(error.to_string()))
+                    .map_err(|error| crate::store::error::StoreError::Internal(error.to_string()))
             },
         )
         .await?;

@@ -84,7 +84,7 @@ pub(crate) async fn create_role_definition(
     };
     let created = state
         .store
-        .create_role_definition(&role, &user.principal.actor(), state.now())
+        .create_role_definition(&role, &user.actor(), state.now())
         .await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
@@ -108,7 +108,7 @@ pub(crate) async fn delete_role_definition(
 ) -> AppResult<StatusCode> {
     if state
         .store
-        .delete_role_definition(&id, &user.principal.actor(), state.now())
+        .delete_role_definition(&id, &user.actor(), state.now())
         .await?
     {
         Ok(StatusCode::NO_CONTENT)
@@ -166,7 +166,7 @@ pub(crate) async fn set_user_roles(
             &id,
             &body.roles,
             Some(&user.principal),
-            &user.principal.actor(),
+            &user.actor(),
             state.now(),
         )
         .await?

@@ -94,9 +94,12 @@ pub(crate) async fn sign_in(
         state
             .store
             .append_audit(
-                &AuditEntry::new(AuditActivity::SignIn, &Actor::user(user_name))
-                    .details("The user name or password was incorrect.")
-                    .failed(),
+                &AuditEntry::new(
+                    AuditActivity::SignIn,
+                    &Actor::user(user_name).during(&crate::request_id::current()),
+                )
+                .details("The user name or password was incorrect.")
+                .failed(),
                 now,
             )
             .await?;
@@ -110,6 +113,7 @@ pub(crate) async fn sign_in(
         .create_session(
             &secrets::hash(&token),
             &credentials,
+            &Actor::user(&credentials.user_name).during(&crate::request_id::current()),
             now,
             now + to_time(state.config.session_lifetime),
         )
@@ -136,7 +140,7 @@ pub(crate) async fn sign_out(
     if let Some(session) = auth::session_hash(&headers) {
         let actor = auth::authenticate(&state, &session)
             .await?
-            .map(|principal| principal.actor());
+            .map(|principal| principal.actor().during(&crate::request_id::current()));
         if let Some(actor) = actor {
             state
                 .store

@@ -5,8 +5,8 @@ use sqlx::FromRow;
 use time::OffsetDateTime;
 
 use super::audit::{append, Actor, AuditEntry};
+use super::error::{StoreError, StoreResult};
 use super::{seq_page, stored, timestamp, write_event, SeqCursor, Store, Writes};
-use crate::error::{AppError, AppResult};
 
 /// A request to run an action on a device.
 pub struct ActionRequest<'a> {
@@ -24,7 +24,7 @@ impl Store {
         &self,
         request: &ActionRequest<'_>,
         now: OffsetDateTime,
-    ) -> AppResult<(DeviceAction, bool)> {
+    ) -> StoreResult<(DeviceAction, bool)> {
         let mut tx = self.begin_for(Writes::NoDevices).await?;
         if let Some(key) = request.idempotency_key {
             let existing: Option<ActionRow> = db::query_as(
@@ -38,7 +38,7 @@ impl Store {
             if let Some(existing) = existing {
                 let existing = DeviceAction::try_from(existing)?;
                 if existing.action != request.action {
-                    return Err(AppError::Conflict(format!(
+                    return Err(StoreError::Conflict(format!(
                         "The Idempotency-Key '{key}' was used for another action on this device."
                     )));
                 }
@@ -55,13 +55,13 @@ impl Store {
         .fetch_optional(&mut tx)
         .await?;
         let Some((connector_id, offboarding, device_name)) = device else {
-            return Err(AppError::NotFound(format!(
+            return Err(StoreError::NotFound(format!(
                 "There is no device with id '{}'.",
                 request.device_id
             )));
         };
         if offboarding.is_some() {
-            return Err(AppError::Conflict(
+            return Err(StoreError::Conflict(
                 "The device's hierarchy is being offboarded: it takes no more actions.".into(),
             ));
         }
@@ -113,7 +113,7 @@ impl Store {
     }
 
     /// An action, unless its hierarchy was offboarded: then it is gone with its devices.
-    pub async fn device_action(&self, id: &str) -> AppResult<Option<DeviceAction>> {
+    pub async fn device_action(&self, id: &str) -> StoreResult<Option<DeviceAction>> {
         let row: Option<ActionRow> = db::query_as(
             "SELECT * FROM device_actions WHERE id = ?
                AND connector_id IN (SELECT id FROM connectors WHERE removed_at IS NULL)",
@@ -130,7 +130,7 @@ impl Store {
         device_id: &str,
         after: Option<&SeqCursor>,
         top: u32,
-    ) -> AppResult<(Vec<DeviceAction>, Option<SeqCursor>)> {
+    ) -> StoreResult<(Vec<DeviceAction>, Option<SeqCursor>)> {
         let limit = i64::from(top) + 1;
         // Request order, not the timestamp: several requests share a second.
         let rows: Vec<ActionRow> = db::query_as(
@@ -147,12 +147,12 @@ impl Store {
         let actions = rows
             .into_iter()
             .map(DeviceAction::try_from)
-            .collect::<AppResult<Vec<_>>>()?;
+            .collect::<StoreResult<Vec<_>>>()?;
         Ok((actions, next))
     }
 
     /// The actions waiting for a connector, oldest first.
-    pub async fn pending_actions(&self, connector_id: &str) -> AppResult<Vec<SiteAction>> {
+    pub async fn pending_actions(&self, connector_id: &str) -> StoreResult<Vec<SiteAction>> {
         let rows: Vec<(String, String, String)> = db::query_as(
             "SELECT id, device_id, action FROM device_actions
              WHERE connector_id = ? AND action_state = 'pending' ORDER BY seq",
@@ -178,14 +178,14 @@ impl Store {
         connector_id: &str,
         id: &str,
         now: OffsetDateTime,
-    ) -> AppResult<Option<DeviceAction>> {
+    ) -> StoreResult<Option<DeviceAction>> {
         let mut tx = self.begin_for(Writes::NoDevices).await?;
         let current = own_action(&mut tx, connector_id, id).await?;
         match current.action_state {
             ActionState::Pending => {}
             ActionState::Active => return Ok(None),
             other => {
-                return Err(AppError::Conflict(format!(
+                return Err(StoreError::Conflict(format!(
                     "The action '{id}' is already {other}: it can no longer be taken."
                 )))
             }
@@ -211,8 +211,9 @@ impl Store {
         connector_id: &str,
         id: &str,
         result: &ActionResult,
+        by: &Actor,
         now: OffsetDateTime,
-    ) -> AppResult<Option<DeviceAction>> {
+    ) -> StoreResult<Option<DeviceAction>> {
         let mut tx = self.begin_for(Writes::NoDevices).await?;
         let current = own_action(&mut tx, connector_id, id).await?;
         let state = if result.succeeded {
@@ -224,7 +225,7 @@ impl Store {
             return Ok(None);
         }
         if !current.action_state.is_open() {
-            return Err(AppError::Conflict(format!(
+            return Err(StoreError::Conflict(format!(
                 "The action '{id}' is already {}: its result can no longer change.",
                 current.action_state
             )));
@@ -243,7 +244,7 @@ impl Store {
         .await?;
         let updated = fetch_action(&mut tx, id).await?;
         write_event(&mut tx, &Event::DeviceAction(updated.clone()), now).await?;
-        audit_result(&mut tx, &updated, &Actor::connector(connector_id), now).await?;
+        audit_result(&mut tx, &updated, by, now).await?;
         tx.commit().await?;
         Ok(Some(updated))
     }
@@ -253,7 +254,7 @@ impl Store {
         &self,
         cutoff: OffsetDateTime,
         now: OffsetDateTime,
-    ) -> AppResult<Vec<DeviceAction>> {
+    ) -> StoreResult<Vec<DeviceAction>> {
         let mut tx = self.begin_for(Writes::NoDevices).await?;
         let ids: Vec<String> = db::query_scalar(
             "UPDATE device_actions SET action_state = 'timedOut', last_updated_at = ?,
@@ -345,7 +346,7 @@ pub(super) async fn cancel_open(
     Ok(canceled)
 }
 
-async fn fetch_action(tx: &mut Tx, id: &str) -> AppResult<DeviceAction> {
+async fn fetch_action(tx: &mut Tx, id: &str) -> StoreResult<DeviceAction> {
     let row: ActionRow = db::query_as("SELECT * FROM device_actions WHERE id = ?")
         .prepared()
         .bind(id)
@@ -355,7 +356,7 @@ async fn fetch_action(tx: &mut Tx, id: &str) -> AppResult<DeviceAction> {
 }
 
 /// The action if it is this connector's; a connector sees no other's.
-async fn own_action(tx: &mut Tx, connector_id: &str, id: &str) -> AppResult<DeviceAction> {
+async fn own_action(tx: &mut Tx, connector_id: &str, id: &str) -> StoreResult<DeviceAction> {
     let row: Option<ActionRow> =
         db::query_as("SELECT * FROM device_actions WHERE id = ? AND connector_id = ?")
             .prepared()
@@ -363,9 +364,9 @@ async fn own_action(tx: &mut Tx, connector_id: &str, id: &str) -> AppResult<Devi
             .bind(connector_id)
             .fetch_optional(&mut *tx)
             .await?;
-    row.map(DeviceAction::try_from)
-        .transpose()?
-        .ok_or_else(|| AppError::NotFound(format!("There is no action '{id}' for this connector.")))
+    row.map(DeviceAction::try_from).transpose()?.ok_or_else(|| {
+        StoreError::NotFound(format!("There is no action '{id}' for this connector."))
+    })
 }
 
 #[derive(Clone, FromRow)]
@@ -383,9 +384,9 @@ struct ActionRow {
 }
 
 impl TryFrom<ActionRow> for DeviceAction {
-    type Error = AppError;
+    type Error = StoreError;
 
-    fn try_from(row: ActionRow) -> AppResult<Self> {
+    fn try_from(row: ActionRow) -> StoreResult<Self> {
         Ok(DeviceAction {
             action: stored(
                 "action",

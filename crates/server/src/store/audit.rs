@@ -6,16 +6,17 @@ use sqlx::FromRow;
 use time::OffsetDateTime;
 
 use super::db::{self, Db, Value};
+use super::error::StoreResult;
 use super::{seq_page, stored, timestamp, SeqCursor, Store};
-use crate::error::AppResult;
 use crate::query::audit::AuditQuery;
-use crate::request_id;
 
-/// Who did something, as the audit log records it.
+/// Who did something, as the audit log records it, and through which request (its id, when it
+/// came through one: the caller knows it, the store does not).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
     pub kind: ActorType,
     pub name: String,
+    pub request_id: Option<String>,
 }
 
 impl Actor {
@@ -23,6 +24,7 @@ impl Actor {
         Self {
             kind: ActorType::User,
             name: user_principal_name.to_owned(),
+            request_id: None,
         }
     }
 
@@ -30,6 +32,7 @@ impl Actor {
         Self {
             kind: ActorType::Connector,
             name: id.to_owned(),
+            request_id: None,
         }
     }
 
@@ -37,6 +40,7 @@ impl Actor {
         Self {
             kind: ActorType::System,
             name: "system".to_owned(),
+            request_id: None,
         }
     }
 
@@ -48,7 +52,14 @@ impl Actor {
         Self {
             kind: ActorType::CommandLine,
             name: account,
+            request_id: None,
         }
+    }
+
+    /// The same actor, acting through the request `request_id` (none when it is empty).
+    pub fn during(mut self, request_id: &str) -> Self {
+        self.request_id = (!request_id.is_empty()).then(|| request_id.to_owned());
+        self
     }
 }
 
@@ -115,13 +126,12 @@ impl<'a> AuditEntry<'a> {
 }
 
 /// Appends `entry` on `connection` (normally the change's own transaction), stamped with the
-/// current request's id.
+/// request id its actor acted through.
 pub async fn append<'a>(
     connection: impl Into<super::db::On<'a>>,
     entry: &AuditEntry<'_>,
     now: OffsetDateTime,
 ) -> sqlx::Result<()> {
-    let request = request_id::current();
     db::query(
         "INSERT INTO audit_events (id, at, activity, result, actor_type, actor, resource_type,
             resource_id, resource_name, details, request_id)
@@ -138,7 +148,7 @@ pub async fn append<'a>(
     .bind(entry.resource_id)
     .bind(entry.resource_name)
     .bind(&entry.details)
-    .bind((!request.is_empty()).then_some(request))
+    .bind(entry.actor.request_id.as_deref())
     .execute(connection)
     .await?;
     Ok(())
@@ -147,7 +157,11 @@ pub async fn append<'a>(
 impl Store {
     /// Appends one event in a transaction of its own (for what changes nothing else, e.g. a
     /// failed sign-in).
-    pub async fn append_audit(&self, entry: &AuditEntry<'_>, now: OffsetDateTime) -> AppResult<()> {
+    pub async fn append_audit(
+        &self,
+        entry: &AuditEntry<'_>,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
         append(self.writer(), entry, now).await?;
         Ok(())
     }
@@ -160,7 +174,7 @@ impl Store {
         after: Option<&SeqCursor>,
         top: u32,
         count: bool,
-    ) -> AppResult<(Vec<AuditEvent>, Option<SeqCursor>, Option<u64>)> {
+    ) -> StoreResult<(Vec<AuditEvent>, Option<SeqCursor>, Option<u64>)> {
         audit_events_in(self.read(), query, after, top, count).await
     }
 }
@@ -172,7 +186,7 @@ pub async fn audit_events_in(
     after: Option<&SeqCursor>,
     top: u32,
     count: bool,
-) -> AppResult<(Vec<AuditEvent>, Option<SeqCursor>, Option<u64>)> {
+) -> StoreResult<(Vec<AuditEvent>, Option<SeqCursor>, Option<u64>)> {
     let filter = query.filter.as_ref();
     let condition = filter.map_or("1 = 1".to_owned(), |f| f.text.clone());
     let params: Vec<Value> = filter

@@ -7,8 +7,8 @@ use rusqlite::OptionalExtension;
 use time::OffsetDateTime;
 
 use super::db::{self, Tx};
+use super::error::{StoreError, StoreResult};
 use super::{timestamp, write_event, Store, Writes};
-use crate::error::{AppError, AppResult};
 use crate::query::devices::{
     column, csv_expression, json_expression, next_page, top_level, DeviceCursor, DeviceQuery,
     Dialect,
@@ -80,7 +80,7 @@ impl Store {
         after: Option<&DeviceCursor>,
         top: u32,
         with_count: bool,
-    ) -> AppResult<DevicePage> {
+    ) -> StoreResult<DevicePage> {
         // Every field: a device decodes from its whole JSON object.
         let query = DeviceQuery {
             select: None,
@@ -99,10 +99,10 @@ impl Store {
         top: u32,
         with_count: bool,
         render: R,
-    ) -> AppResult<DevicePage<T>>
+    ) -> StoreResult<DevicePage<T>>
     where
         T: Send + 'static,
-        R: Fn(String) -> AppResult<T> + Send + 'static,
+        R: Fn(String) -> StoreResult<T> + Send + 'static,
     {
         if let Some(pool) = self.postgres() {
             let by_set = self.few_shown_lately().await?;
@@ -111,7 +111,7 @@ impl Store {
             let devices = rows
                 .into_iter()
                 .map(render)
-                .collect::<AppResult<Vec<_>>>()?;
+                .collect::<StoreResult<Vec<_>>>()?;
             let count = match with_count {
                 true => Some(self.count_devices(query).await?),
                 false => None,
@@ -184,7 +184,7 @@ impl Store {
                 let devices = rows
                     .into_iter()
                     .map(|(json, _, _)| render(json))
-                    .collect::<AppResult<Vec<_>>>()?;
+                    .collect::<StoreResult<Vec<_>>>()?;
                 Ok((devices, next))
             })
             .await?;
@@ -210,7 +210,7 @@ impl Store {
         columns: &[&'static admin_api::fields::Field],
         chunk: usize,
         stall: std::time::Duration,
-        sink: tokio::sync::mpsc::Sender<AppResult<CsvChunk>>,
+        sink: tokio::sync::mpsc::Sender<StoreResult<CsvChunk>>,
     ) {
         use futures_util::StreamExt;
         use sqlx::Row;
@@ -309,7 +309,7 @@ impl Store {
     /// and the answer chooses only how a page is read, never what it holds (the two ways read the
     /// same devices), while the counts behind it move with uploads of thousands of devices. On
     /// PostgreSQL this saves one of a page's three statements.
-    pub(crate) async fn few_shown_lately(&self) -> AppResult<bool> {
+    pub(crate) async fn few_shown_lately(&self) -> StoreResult<bool> {
         let now = std::time::Instant::now();
         if let Some((read_at, few)) = *self.shown_lately.lock().expect("never poisoned") {
             if now.duration_since(read_at) < FEW_SHOWN_FOR {
@@ -327,7 +327,7 @@ impl Store {
     /// a few rows.
     ///
     /// The answer is remembered for [`Store::few_shown_lately`].
-    pub async fn few_shown(&self) -> AppResult<bool> {
+    pub async fn few_shown(&self) -> StoreResult<bool> {
         let read_at = std::time::Instant::now();
         let (shown, hidden): (i64, i64) = db::query_as(
             "SELECT CAST((SELECT COALESCE(SUM(shown_devices), 0) FROM connectors
@@ -348,7 +348,7 @@ impl Store {
     /// Whether `expression` matches so many devices that walking an order's index finds a page
     /// sooner than sorting the matches: past about √(50·n) matches of n devices (where the two
     /// read about as many rows), counted up to that many.
-    async fn search_is_broad(&self, expression: &str) -> AppResult<bool> {
+    async fn search_is_broad(&self, expression: &str) -> StoreResult<bool> {
         let devices = self.count_devices(&DeviceQuery::default()).await?;
         let threshold = ((50.0 * devices as f64).sqrt() as i64).max(1_000);
         let matches: i64 = sqlx::query_scalar(
@@ -365,7 +365,7 @@ impl Store {
     /// asks for the same count on every page, and counting a million rows is a scan. It is
     /// counted after the generation was read, so it is of that generation or a later one, and
     /// either is right for whoever asked at that generation.
-    pub async fn count_devices(&self, query: &DeviceQuery) -> AppResult<u64> {
+    pub async fn count_devices(&self, query: &DeviceQuery) -> StoreResult<u64> {
         let generation: i64 =
             db::query_scalar("SELECT generation FROM devices_generation WHERE id = 1")
                 .prepared()
@@ -409,7 +409,7 @@ impl Store {
         .await
     }
 
-    pub async fn device(&self, id: &str) -> AppResult<Option<Device>> {
+    pub async fn device(&self, id: &str) -> StoreResult<Option<Device>> {
         if let Some(pool) = self.postgres() {
             let fields: Vec<&'static admin_api::fields::Field> = top_level().collect();
             let row = sqlx::query(&crate::query::sql::numbered(&format!(
@@ -451,7 +451,7 @@ impl Store {
         batch_index: u32,
         devices: &[SiteDevice],
         now: OffsetDateTime,
-    ) -> AppResult<()> {
+    ) -> StoreResult<()> {
         reject_repeated_ids(devices.iter().map(|d| d.id.as_str()), "devices")?;
         let _turn = self.upload_turn(connector_id).await?;
         let _bulk = self.bulk_turn().await;
@@ -460,7 +460,7 @@ impl Store {
             .await?
             .is_some()
         {
-            return Err(AppError::Conflict(format!(
+            return Err(StoreError::Conflict(format!(
                 "The sync '{sync_id}' is already complete: start a new sync id."
             )));
         }
@@ -502,10 +502,10 @@ impl Store {
         sync_id: &str,
         batch_count: u32,
         now: OffsetDateTime,
-    ) -> AppResult<SyncResult> {
+    ) -> StoreResult<SyncResult> {
         // Checked on a reader first: a count that cannot be right never waits for the writer.
         if batch_count == 0 || batch_count > MAX_BATCHES {
-            return Err(AppError::bad_request(
+            return Err(StoreError::invalid(
                 "batchCount",
                 format!("'batchCount' must be 1 to {MAX_BATCHES}."),
             ));
@@ -520,7 +520,7 @@ impl Store {
                 .await
         })
         .await
-        .map_err(|error| AppError::Internal(format!("a sync's completion failed: {error}")))?
+        .map_err(|error| StoreError::Internal(format!("a sync's completion failed: {error}")))?
     }
 
     async fn complete_in_slices(
@@ -529,7 +529,7 @@ impl Store {
         sync_id: &str,
         batch_count: u32,
         now: OffsetDateTime,
-    ) -> AppResult<SyncResult> {
+    ) -> StoreResult<SyncResult> {
         let is_done = |staged: (u32, Option<u32>)| {
             // Indexes are unique per sync and below MAX_BATCHES: n of them up to n - 1 are 0..n.
             staged.0 == batch_count && staged.1 == Some(batch_count - 1)
@@ -577,7 +577,7 @@ impl Store {
 
     /// A new, hidden device set for the connector: the shown set and the new one. A set an
     /// earlier completion left unfinished is abandoned.
-    async fn begin_device_set(&self, connector_id: &str) -> AppResult<(i64, i64)> {
+    async fn begin_device_set(&self, connector_id: &str) -> StoreResult<(i64, i64)> {
         let mut tx = self.begin().await?;
         let shown: Option<i64> = db::query_scalar(
             "SELECT device_set FROM connectors WHERE id = ? AND removed_at IS NULL",
@@ -622,7 +622,7 @@ impl Store {
         shown: i64,
         pending: i64,
         synced_at: &str,
-    ) -> AppResult<Tally> {
+    ) -> StoreResult<Tally> {
         let mut tally = Tally::default();
         let mut slice = FIRST_SLICE;
         for index in 0..batch_count {
@@ -636,7 +636,7 @@ impl Store {
             .fetch_one(self.read())
             .await?;
             let devices: Vec<&serde_json::value::RawValue> = serde_json::from_str(&batch)
-                .map_err(|error| AppError::Internal(format!("a staged batch: {error}")))?;
+                .map_err(|error| StoreError::Internal(format!("a staged batch: {error}")))?;
             let mut rest = &devices[..];
             while !rest.is_empty() {
                 let (part, after) = rest.split_at(slice.min(rest.len()));
@@ -669,7 +669,7 @@ impl Store {
                     // The slice is rolled back; the completion abandons the set.
                     drop(tx);
                     let repeated = self.written_already(connector_id, pending, &json).await?;
-                    return Err(AppError::Conflict(format!(
+                    return Err(StoreError::Conflict(format!(
                         "The device '{repeated}' is in more than one batch of the sync '{sync_id}': nothing was written. Send the sync again with each device once."
                     )));
                 }
@@ -708,7 +708,7 @@ impl Store {
         connector_id: &str,
         set: i64,
         devices: &str,
-    ) -> AppResult<String> {
+    ) -> StoreResult<String> {
         let dialect = self.dialect();
         let source = DeviceSource::Json(devices);
         let id = device_id(dialect);
@@ -724,7 +724,7 @@ impl Store {
         .fetch_optional(self.read())
         .await?;
         repeated.ok_or_else(|| {
-            AppError::Internal(format!(
+            StoreError::Internal(format!(
                 "a slice of the set {set} of the connector '{connector_id}' wrote fewer devices than it had, yet none of them is in the set"
             ))
         })
@@ -740,7 +740,7 @@ impl Store {
         pending: i64,
         tally: Tally,
         now: OffsetDateTime,
-    ) -> AppResult<SyncResult> {
+    ) -> StoreResult<SyncResult> {
         let mut tx = self.begin().await?;
         // The shown set's size, as its last sync recorded it (no count of its rows here).
         let before: i64 = db::query_scalar("SELECT shown_devices FROM connectors WHERE id = ?")
@@ -825,10 +825,10 @@ impl Store {
         sync_id: &str,
         batch_count: u32,
         (staged, highest): (u32, Option<u32>),
-    ) -> AppError {
+    ) -> StoreError {
         const NAMED: u32 = 10;
         if highest.is_some_and(|highest| highest >= batch_count) {
-            return AppError::Conflict(format!(
+            return StoreError::Conflict(format!(
                 "The sync '{sync_id}' has more than {batch_count} batches: {staged} are staged, up to index {}.",
                 highest.unwrap_or_default()
             ));
@@ -858,7 +858,7 @@ impl Store {
         } else {
             String::new()
         };
-        AppError::Conflict(format!(
+        StoreError::Conflict(format!(
             "The sync '{sync_id}' is missing {missing} of its {batch_count} batches: {}{more}.",
             named.join(", ")
         ))
@@ -872,7 +872,7 @@ impl Store {
         sync_id: &str,
         delta: &DeviceDelta,
         now: OffsetDateTime,
-    ) -> AppResult<SyncResult> {
+    ) -> StoreResult<SyncResult> {
         reject_repeated_ids(delta.upserts.iter().map(|d| d.id.as_str()), "upserts")?;
         reject_repeated_ids(delta.removals.iter().map(String::as_str), "removals")?;
         let _turn = self.upload_turn(connector_id).await?;
@@ -945,7 +945,7 @@ impl Store {
     /// Waits for the connector's turn to change its devices (see [`Store::complete_full_sync`]):
     /// this instance's, and on PostgreSQL every instance's (a site's request retried on another
     /// instance while the first still runs waits for it).
-    async fn upload_turn(&self, connector_id: &str) -> AppResult<UploadTurn> {
+    async fn upload_turn(&self, connector_id: &str) -> StoreResult<UploadTurn> {
         let turn = {
             let mut turns = self.upload_turns.lock().expect("never poisoned");
             // Turns nobody holds or waits for are forgotten (their connectors may be gone).
@@ -1009,8 +1009,8 @@ fn next_slice(size: usize, took: std::time::Duration) -> usize {
         .clamp(*SLICE_RANGE.start(), *SLICE_RANGE.end())
 }
 
-fn offboarded() -> AppError {
-    AppError::Conflict("The hierarchy was offboarded: its devices take no more syncs.".into())
+fn offboarded() -> StoreError {
+    StoreError::Conflict("The hierarchy was offboarded: its devices take no more syncs.".into())
 }
 
 /// The connectors offboarded whose devices are still being deleted.
@@ -1056,7 +1056,7 @@ async fn completed_sync<'e>(
     executor: impl Into<db::On<'e>>,
     connector_id: &str,
     sync_id: &str,
-) -> AppResult<Option<SyncResult>> {
+) -> StoreResult<Option<SyncResult>> {
     let row: Option<(i64, i64)> =
         db::query_as("SELECT device_count, changed FROM syncs WHERE connector_id = ? AND id = ?")
             .bind(connector_id)
@@ -1082,7 +1082,7 @@ async fn record_sync(
     changed: u64,
     device_count: u64,
     now: OffsetDateTime,
-) -> AppResult<SyncResult> {
+) -> StoreResult<SyncResult> {
     let synced_at = &timestamp(now);
     db::query(
         "INSERT INTO syncs (id, connector_id, kind, completed_at, device_count, changed) VALUES (?, ?, ?, ?, ?, ?)",
@@ -1174,11 +1174,11 @@ pub enum CsvChunk {
 }
 
 /// A device sent twice in one upload is ambiguous (which one is it?): the upload is refused whole.
-fn reject_repeated_ids<'a>(ids: impl Iterator<Item = &'a str>, field: &str) -> AppResult<()> {
+fn reject_repeated_ids<'a>(ids: impl Iterator<Item = &'a str>, field: &str) -> StoreResult<()> {
     let mut seen = std::collections::HashSet::new();
     for id in ids {
         if !seen.insert(id) {
-            return Err(AppError::bad_request(
+            return Err(StoreError::invalid(
                 field,
                 format!("The device '{id}' is in '{field}' more than once: nothing was written."),
             ));
@@ -1193,7 +1193,7 @@ async fn reject_foreign_devices(
     tx: &mut Tx,
     connector_id: &str,
     source: DeviceSource<'_>,
-) -> AppResult<()> {
+) -> StoreResult<()> {
     let dialect = tx.dialect();
     let foreign: Option<String> = db::query_scalar(format!(
         "SELECT d.id FROM {} JOIN devices d ON d.id = {} WHERE d.connector_id <> ?1
@@ -1209,7 +1209,7 @@ async fn reject_foreign_devices(
     .fetch_optional(&mut *tx)
     .await?;
     match foreign {
-        Some(id) => Err(AppError::Conflict(format!(
+        Some(id) => Err(StoreError::Conflict(format!(
             "The device '{id}' belongs to another connector: nothing was written."
         ))),
         None => Ok(()),
@@ -1383,7 +1383,7 @@ async fn upsert_devices(
     source: DeviceSource<'_>,
     set: i64,
     synced_at: &str,
-) -> AppResult<u64> {
+) -> StoreResult<u64> {
     let dialect = tx.dialect();
     if dialect == Dialect::Postgres {
         // Before the new devices are inserted, so that only stored ones are compared.
@@ -1465,7 +1465,7 @@ fn device_json() -> &'static str {
 }
 
 /// A device from the JSON object SQLite made of its row.
-fn decoded(json: &str) -> AppResult<Device> {
+fn decoded(json: &str) -> StoreResult<Device> {
     serde_json::from_str(json)
-        .map_err(|error| AppError::Internal(format!("a stored device does not decode: {error}")))
+        .map_err(|error| StoreError::Internal(format!("a stored device does not decode: {error}")))
 }

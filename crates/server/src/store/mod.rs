@@ -5,6 +5,7 @@ pub mod audit;
 pub mod connectors;
 pub mod db;
 pub mod devices;
+pub mod error;
 pub mod onboarding;
 pub mod postgres;
 mod sqlite_library;
@@ -18,7 +19,7 @@ use sqlx::SqlitePool;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::error::AppResult;
+use error::{StoreError, StoreResult};
 
 pub use db::{Db, Tx};
 
@@ -123,10 +124,10 @@ impl CountCache {
         key: String,
         generation: i64,
         count: F,
-    ) -> AppResult<u64>
+    ) -> StoreResult<u64>
     where
         F: FnOnce() -> Fut,
-        Fut: std::future::Future<Output = AppResult<u64>>,
+        Fut: std::future::Future<Output = StoreResult<u64>>,
     {
         let cell = {
             let mut counts = self.0.lock().expect("the count cache is never poisoned");
@@ -360,12 +361,12 @@ impl Store {
     /// Runs `read` on a page reader, on a blocking thread: the statements of a page are stepped
     /// and its rows decoded there, and the page comes back at once, rather than row by row
     /// across threads as sqlx hands them over (why: docs/performance.md).
-    pub(crate) async fn with_page_reader<T, F>(&self, read: F) -> crate::error::AppResult<T>
+    pub(crate) async fn with_page_reader<T, F>(&self, read: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&rusqlite::Connection) -> crate::error::AppResult<T> + Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> StoreResult<T> + Send + 'static,
     {
-        let busy = || crate::error::AppError::Store(sqlx::Error::PoolTimedOut);
+        let busy = || StoreError::Unavailable;
         let turn = tokio::time::timeout(
             PAGE_READER_WAIT,
             self.sqlite().page_turns.clone().acquire_owned(),
@@ -378,7 +379,7 @@ impl Store {
             // With a turn, a reader is free (or one more may be opened): r2d2 fails only when
             // one could not be opened, which is not the server being busy.
             let connection = pages.get().map_err(|error| {
-                crate::error::AppError::Internal(format!("no page reader could be opened: {error}"))
+                StoreError::Internal(format!("no page reader could be opened: {error}"))
             })?;
             let read = read(&connection);
             drop(connection);
@@ -386,7 +387,7 @@ impl Store {
             read
         })
         .await
-        .map_err(|error| crate::error::AppError::Internal(format!("a page read failed: {error}")))?
+        .map_err(|error| StoreError::Internal(format!("a page read failed: {error}")))?
     }
 
     /// Whether the database answers (a health check).
@@ -435,11 +436,21 @@ pub(crate) async fn write_event(
     match tx {
         Tx::Sqlite(_) => Ok(()),
         Tx::Postgres(tx) => {
-            let live = crate::live::LiveEvent::of(event);
-            postgres::outbox::append(tx, &timestamp(now), &live.name, &live.data).await?;
+            postgres::outbox::append(tx, &timestamp(now), event.name(), &event_data(event)).await?;
             Ok(())
         }
     }
+}
+
+/// An event's data as its streams send it: the JSON of what it carries.
+pub fn event_data(event: &admin_api::Event) -> String {
+    use admin_api::Event;
+    match event {
+        Event::DeviceAction(action) => serde_json::to_string(action),
+        Event::Connector(connector) => serde_json::to_string(connector),
+        Event::Devices(devices) => serde_json::to_string(devices),
+    }
+    .expect("events serialize")
 }
 
 /// The file of the SQLite database at `url` (not opened).
@@ -615,7 +626,7 @@ mod tests {
             move || async move {
                 counted.fetch_add(1, Ordering::SeqCst);
                 let _pass = gate.acquire().await.expect("the gate stays open");
-                AppResult::Ok(answer)
+                StoreResult::Ok(answer)
             }
         };
         let asks = (0..8).map(|_| {
@@ -661,9 +672,7 @@ mod tests {
 
         let failed = cache
             .get_or_count("other".into(), 8, || async {
-                Err(crate::error::AppError::Internal(
-                    "the database went away".into(),
-                ))
+                Err(StoreError::Internal("the database went away".into()))
             })
             .await;
         assert!(failed.is_err());

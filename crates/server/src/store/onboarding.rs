@@ -4,8 +4,8 @@ use time::OffsetDateTime;
 
 use super::audit::{append, Actor, AuditEntry};
 use super::connectors::NewConnector;
+use super::error::{StoreError, StoreResult};
 use super::{timestamp, Store, Writes};
-use crate::error::{AppError, AppResult};
 
 impl Store {
     pub async fn insert_onboarding_token(
@@ -57,8 +57,9 @@ impl Store {
         &self,
         token_hash: &[u8],
         connector: &NewConnector,
+        by: &Actor,
         now: OffsetDateTime,
-    ) -> AppResult<()> {
+    ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         let spent = db::query(
             "UPDATE onboarding_tokens SET used_at = ?, connector_id = ?
@@ -84,12 +85,9 @@ impl Store {
         .await?;
         append(
             &mut tx,
-            &AuditEntry::new(
-                AuditActivity::OnboardConnector,
-                &Actor::connector(&connector.id),
-            )
-            .on(&connector.id, None)
-            .details(format!("Hierarchy {} attached.", connector.hierarchy_id)),
+            &AuditEntry::new(AuditActivity::OnboardConnector, by)
+                .on(&connector.id, None)
+                .details(format!("Hierarchy {} attached.", connector.hierarchy_id)),
             now,
         )
         .await?;
@@ -101,8 +99,8 @@ impl Store {
 }
 
 /// The 401 for an onboarding token that is unknown, used or expired: the same whichever it is.
-pub(crate) fn token_not_valid() -> AppError {
-    AppError::Unauthenticated(
+pub(crate) fn token_not_valid() -> StoreError {
+    StoreError::Unrecognized(
         "The onboarding token is not valid: it is unknown, used or expired. Create a new one."
             .into(),
     )

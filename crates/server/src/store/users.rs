@@ -6,8 +6,8 @@ use sqlx::FromRow;
 use time::OffsetDateTime;
 
 use super::audit::{append, Actor, AuditEntry};
+use super::error::{StoreError, StoreResult};
 use super::{stored, timestamp, Store, Writes};
-use crate::error::{AppError, AppResult};
 
 /// An account with its roles and the union of their permissions (a signed-in user's, or one
 /// whose roles change).
@@ -40,7 +40,7 @@ impl Account {
 
     /// Nobody grants what they do not hold: the 403 names the permissions among `permissions`
     /// that this user lacks.
-    pub fn may_grant(&self, permissions: &[Permission]) -> AppResult<()> {
+    pub fn may_grant(&self, permissions: &[Permission]) -> StoreResult<()> {
         let mut lacking: Vec<&str> = permissions
             .iter()
             .filter(|p| !self.may(**p))
@@ -51,7 +51,7 @@ impl Account {
         if lacking.is_empty() {
             Ok(())
         } else {
-            Err(AppError::Forbidden(format!(
+            Err(StoreError::Refused(format!(
                 "You cannot grant permissions you do not hold: {}.",
                 lacking.join(", ")
             )))
@@ -88,7 +88,7 @@ impl Store {
         user: &NewUser<'_>,
         actor: &Actor,
         now: OffsetDateTime,
-    ) -> AppResult<User> {
+    ) -> StoreResult<User> {
         let mut tx = self.begin_for(Writes::NoDevices).await?;
         let exists: Option<String> = db::query_scalar(format!(
             "SELECT id FROM users WHERE {}",
@@ -98,7 +98,7 @@ impl Store {
         .fetch_optional(&mut tx)
         .await?;
         if exists.is_some() {
-            return Err(AppError::Conflict(format!(
+            return Err(StoreError::Conflict(format!(
                 "There is already a user '{}'.",
                 user.user_name
             )));
@@ -140,7 +140,7 @@ impl Store {
         granted_by: Option<&Account>,
         actor: &Actor,
         now: OffsetDateTime,
-    ) -> AppResult<Option<User>> {
+    ) -> StoreResult<Option<User>> {
         let mut tx = self.begin_for(Writes::NoDevices).await?;
         let exists: Option<String> = db::query_scalar("SELECT id FROM users WHERE id = ?")
             .bind(user_id)
@@ -150,7 +150,7 @@ impl Store {
             return Ok(None);
         }
         if granted_by.is_some_and(|granter| granter.user_id == user_id) {
-            return Err(AppError::Forbidden(
+            return Err(StoreError::Refused(
                 "You cannot change your own roles: another administrator must.".into(),
             ));
         }
@@ -168,7 +168,7 @@ impl Store {
         let holds_all =
             |permissions: &[Permission]| Permission::ALL.iter().all(|p| permissions.contains(p));
         if holds_all(&before) && !holds_all(&after) && accounts_holding_all(&mut tx).await? == 0 {
-            return Err(AppError::Conflict(
+            return Err(StoreError::Conflict(
                 "This is the last account that holds every permission: give another account a role with all of them first."
                     .into(),
             ));
@@ -187,7 +187,7 @@ impl Store {
     }
 
     /// Sets a new password hash; false when there is no such account. Its sessions end.
-    pub async fn set_password(&self, user_name: &str, password_hash: &str) -> AppResult<bool> {
+    pub async fn set_password(&self, user_name: &str, password_hash: &str) -> StoreResult<bool> {
         let mut tx = self.begin_for(Writes::NoDevices).await?;
         let id: Option<String> = db::query_scalar(format!(
             "UPDATE users SET password_hash = ? WHERE {} RETURNING id",
@@ -208,7 +208,7 @@ impl Store {
         Ok(true)
     }
 
-    pub async fn credentials(&self, user_name: &str) -> AppResult<Option<Credentials>> {
+    pub async fn credentials(&self, user_name: &str) -> StoreResult<Option<Credentials>> {
         Ok(db::query_as(format!(
             "SELECT id, user_name, password_hash FROM users WHERE {}",
             self.dialect().nocase_eq("user_name")
@@ -219,7 +219,7 @@ impl Store {
         .await?)
     }
 
-    pub async fn users(&self) -> AppResult<Vec<User>> {
+    pub async fn users(&self) -> StoreResult<Vec<User>> {
         let dialect = self.dialect();
         let mut users: Vec<User> = db::query_as::<(String, String, String)>(format!(
             "SELECT id, user_name, display_name FROM users ORDER BY {}",
@@ -252,13 +252,13 @@ impl Store {
         Ok(users)
     }
 
-    pub async fn user_count(&self) -> AppResult<i64> {
+    pub async fn user_count(&self) -> StoreResult<i64> {
         Ok(db::query_scalar("SELECT COUNT(*) FROM users")
             .fetch_one(self.read())
             .await?)
     }
 
-    pub async fn role_definitions(&self) -> AppResult<Vec<RoleDefinition>> {
+    pub async fn role_definitions(&self) -> StoreResult<Vec<RoleDefinition>> {
         let rows: Vec<RoleRow> = db::query_as(format!(
             "SELECT * FROM role_definitions ORDER BY is_built_in DESC, {}",
             self.dialect().nocase("display_name")
@@ -274,7 +274,7 @@ impl Store {
         role: &NewRoleDefinition,
         actor: &Actor,
         now: OffsetDateTime,
-    ) -> AppResult<RoleDefinition> {
+    ) -> StoreResult<RoleDefinition> {
         let mut tx = self.begin_for(Writes::NoDevices).await?;
         let taken: Option<String> = db::query_scalar(format!(
             "SELECT id FROM role_definitions WHERE {}",
@@ -284,7 +284,7 @@ impl Store {
         .fetch_optional(&mut tx)
         .await?;
         if taken.is_some() {
-            return Err(AppError::Conflict(format!(
+            return Err(StoreError::Conflict(format!(
                 "There is already a role named '{}'.",
                 role.display_name
             )));
@@ -333,7 +333,7 @@ impl Store {
         id: &str,
         actor: &Actor,
         now: OffsetDateTime,
-    ) -> AppResult<bool> {
+    ) -> StoreResult<bool> {
         let mut tx = self.begin_for(Writes::NoDevices).await?;
         let row: Option<RoleRow> = db::query_as("SELECT * FROM role_definitions WHERE id = ?")
             .bind(id)
@@ -343,7 +343,7 @@ impl Store {
             return Ok(false);
         };
         if row.is_built_in {
-            return Err(AppError::Conflict(format!(
+            return Err(StoreError::Conflict(format!(
                 "'{}' is a built-in role: it cannot be deleted.",
                 row.display_name
             )));
@@ -353,7 +353,7 @@ impl Store {
             .fetch_one(&mut tx)
             .await?;
         if holders > 0 {
-            return Err(AppError::Conflict(format!(
+            return Err(StoreError::Conflict(format!(
                 "'{}' is assigned to {holders} user(s): take it from them first.",
                 row.display_name
             )));
@@ -378,9 +378,10 @@ impl Store {
         &self,
         token_hash: &[u8],
         user: &Credentials,
+        by: &Actor,
         now: OffsetDateTime,
         expires: OffsetDateTime,
-    ) -> AppResult<Account> {
+    ) -> StoreResult<Account> {
         let mut tx = self.begin_for(Writes::NoDevices).await?;
         db::query(
             "INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?)",
@@ -394,12 +395,7 @@ impl Store {
         .execute(&mut tx)
         .await?;
         let account = account_of(&mut tx, &user.id).await?;
-        append(
-            &mut tx,
-            &AuditEntry::new(AuditActivity::SignIn, &Actor::user(&user.user_name)),
-            now,
-        )
-        .await?;
+        append(&mut tx, &AuditEntry::new(AuditActivity::SignIn, by), now).await?;
         tx.commit().await?;
         Ok(account)
     }
@@ -411,7 +407,7 @@ impl Store {
         token_hash: &[u8],
         now: OffsetDateTime,
         idle_cutoff: OffsetDateTime,
-    ) -> AppResult<Option<SessionRecord>> {
+    ) -> StoreResult<Option<SessionRecord>> {
         // Every request asks this: one statement (a row per role), not one per table.
         let rows: Vec<SessionRow> = db::query_as(format!(
             "SELECT s.user_id, s.last_seen_at, u.user_name, u.display_name AS user_display_name,
@@ -483,7 +479,7 @@ impl Store {
         });
     }
 
-    pub async fn touch_session(&self, token_hash: &[u8], now: OffsetDateTime) -> AppResult<()> {
+    pub async fn touch_session(&self, token_hash: &[u8], now: OffsetDateTime) -> StoreResult<()> {
         db::query("UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?")
             .prepared()
             .bind(timestamp(now))
@@ -499,7 +495,7 @@ impl Store {
         token_hash: &[u8],
         actor: &Actor,
         now: OffsetDateTime,
-    ) -> AppResult<bool> {
+    ) -> StoreResult<bool> {
         let mut tx = self.begin_for(Writes::NoDevices).await?;
         let ended = db::query("DELETE FROM sessions WHERE token_hash = ?")
             .bind(token_hash)
@@ -520,7 +516,7 @@ impl Store {
 
     /// Forgets the attempts counted across instances (PostgreSQL's `throttle`) whose keys have
     /// fully recovered by `now`.
-    pub async fn forget_recovered_attempts(&self, now: OffsetDateTime) -> AppResult<u64> {
+    pub async fn forget_recovered_attempts(&self, now: OffsetDateTime) -> StoreResult<u64> {
         if self.postgres().is_none() {
             return Ok(0);
         }
@@ -533,7 +529,7 @@ impl Store {
 
     /// Deletes the live events (PostgreSQL's outbox) published before `cutoff`: a stream that
     /// resumes after longer than that away refetches instead.
-    pub async fn forget_old_events(&self, cutoff: OffsetDateTime) -> AppResult<u64> {
+    pub async fn forget_old_events(&self, cutoff: OffsetDateTime) -> StoreResult<u64> {
         if self.postgres().is_none() {
             return Ok(0);
         }
@@ -548,7 +544,7 @@ impl Store {
         &self,
         now: OffsetDateTime,
         idle_cutoff: OffsetDateTime,
-    ) -> AppResult<u64> {
+    ) -> StoreResult<u64> {
         Ok(
             db::query("DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at <= ?")
                 .bind(timestamp(now))
@@ -567,7 +563,7 @@ fn roles_sentence(roles: &[String]) -> String {
     }
 }
 
-async fn assign_roles(connection: &mut Tx, user_id: &str, roles: &[String]) -> AppResult<()> {
+async fn assign_roles(connection: &mut Tx, user_id: &str, roles: &[String]) -> StoreResult<()> {
     for name in roles {
         let role_id: Option<String> = db::query_scalar(format!(
             "SELECT id FROM role_definitions WHERE {}",
@@ -577,7 +573,7 @@ async fn assign_roles(connection: &mut Tx, user_id: &str, roles: &[String]) -> A
         .fetch_optional(&mut *connection)
         .await?;
         let Some(role_id) = role_id else {
-            return Err(AppError::bad_request(
+            return Err(StoreError::invalid(
                 "roles",
                 format!("There is no role named '{name}'."),
             ));
@@ -592,7 +588,7 @@ async fn assign_roles(connection: &mut Tx, user_id: &str, roles: &[String]) -> A
 }
 
 /// How many accounts hold every permission through their roles.
-async fn accounts_holding_all(connection: &mut Tx) -> AppResult<usize> {
+async fn accounts_holding_all(connection: &mut Tx) -> StoreResult<usize> {
     let rows: Vec<(String, String)> = db::query_as(
         "SELECT ur.user_id, r.permissions FROM user_roles ur
          JOIN role_definitions r ON r.id = ur.role_id",
@@ -627,7 +623,7 @@ async fn role_rows(connection: &mut Tx, user_id: &str) -> sqlx::Result<Vec<RoleR
     .await
 }
 
-async fn fetch_user(connection: &mut Tx, id: &str) -> AppResult<User> {
+async fn fetch_user(connection: &mut Tx, id: &str) -> StoreResult<User> {
     let (user_name, display_name): (String, String) =
         db::query_as("SELECT user_name, display_name FROM users WHERE id = ?")
             .bind(id)
@@ -643,7 +639,7 @@ async fn fetch_user(connection: &mut Tx, id: &str) -> AppResult<User> {
 }
 
 /// The user with the union of their roles' permissions: asked on every request, so two queries.
-async fn account_of(connection: &mut Tx, user_id: &str) -> AppResult<Account> {
+async fn account_of(connection: &mut Tx, user_id: &str) -> StoreResult<Account> {
     let (user_name, display_name): (String, String) =
         db::query_as("SELECT user_name, display_name FROM users WHERE id = ?")
             .prepared()
@@ -674,7 +670,7 @@ fn account(
     user_principal_name: String,
     display_name: String,
     role_rows: Vec<RoleRow>,
-) -> AppResult<Account> {
+) -> StoreResult<Account> {
     let mut roles = Vec::new();
     let mut permissions = Vec::new();
     for row in role_rows {
@@ -706,9 +702,9 @@ struct RoleRow {
 }
 
 impl TryFrom<RoleRow> for RoleDefinition {
-    type Error = AppError;
+    type Error = StoreError;
 
-    fn try_from(row: RoleRow) -> AppResult<Self> {
+    fn try_from(row: RoleRow) -> StoreResult<Self> {
         let permissions = row
             .permissions
             .split_whitespace()

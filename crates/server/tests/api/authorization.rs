@@ -521,7 +521,7 @@ async fn nobody_grants_what_they_do_not_hold() {
         .await
         .unwrap_err();
     assert!(
-        matches!(refused, admin_server::error::AppError::Conflict(_)),
+        matches!(refused, admin_server::store::error::StoreError::Conflict(_)),
         "{refused}"
     );
     // With a second such account, the first may lose its roles (changed by the other).

@@ -16,6 +16,7 @@ mod helpers;
 mod identity;
 mod instances;
 mod kdc;
+mod layers;
 mod middleware;
 mod openapi;
 mod outage;

@@ -1358,7 +1358,13 @@ async fn actions_and_sign_ins_do_not_wait_for_the_devices_bulk_writes() {
     assert!(created);
     tokio::time::timeout(
         bound,
-        store.create_session(b"session-1", &user, now, now + time::Duration::hours(1)),
+        store.create_session(
+            b"session-1",
+            &user,
+            &admin_server::store::audit::Actor::user(&user.user_name),
+            now,
+            now + time::Duration::hours(1),
+        ),
     )
     .await
     .expect("a sign-in is not held back by the devices' lock")
@@ -1400,7 +1406,10 @@ async fn actions_and_sign_ins_do_not_wait_for_the_devices_bulk_writes() {
                 result_code: 0,
                 result_message: None,
             };
-            store.report_action_result(&id, &action, &result, now).await
+            let by = admin_server::store::audit::Actor::connector(&id);
+            store
+                .report_action_result(&id, &action, &result, &by, now)
+                .await
         }
     });
     wait_for_a_lock_waiter(&mut holder, bound).await;

@@ -45,6 +45,7 @@ pub(crate) async fn onboard(store: &Store, hierarchy_id: &str) -> (String, Strin
                 credential_hash: secrets::hash(&secret),
                 onboarded_at: timestamp(now),
             },
+            &Actor::connector(&id),
             now,
         )
         .await

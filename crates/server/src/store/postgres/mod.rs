@@ -15,11 +15,11 @@ use admin_api::fields::{Field, FieldType};
 use sqlx::postgres::{PgPoolOptions, PgRow};
 use sqlx::{PgPool, Row, ValueRef};
 
-use crate::error::AppResult;
 use crate::query::devices::{
     children, column, json_columns, next_page, top_level, DeviceCursor, DeviceQuery, Dialect, Sql,
 };
 use crate::query::sql::numbered;
+use crate::store::error::StoreResult;
 
 pub use copy::{copy_from_sqlite, Copied, TENANT_TABLES};
 
@@ -60,7 +60,7 @@ pub async fn list_devices_json(
     after: Option<&DeviceCursor>,
     top: u32,
     few_shown: bool,
-) -> AppResult<(Vec<String>, Option<DeviceCursor>)> {
+) -> StoreResult<(Vec<String>, Option<DeviceCursor>)> {
     let order = query.order();
     let ranges = query.ranges(after, Dialect::Postgres)?;
     let wanted = top as usize + 1;
@@ -238,7 +238,7 @@ fn write_text(text: &str, out: &mut Vec<u8>) {
 pub async fn count_devices(
     connection: &mut sqlx::PgConnection,
     query: &DeviceQuery,
-) -> AppResult<u64> {
+) -> StoreResult<u64> {
     let conditions = conditions(query, None);
     let text = numbered(&format!(
         "SELECT COUNT(*) FROM devices WHERE {}",

@@ -1,0 +1,67 @@
+//! The server's layers as docs/architecture.md draws them, checked on its source: the store knows
+//! no HTTP (no axum or http type, not the HTTP error, not the request id's task-local) and calls
+//! nothing above it (no route, protocol handler, domain step, auth, live events or app state).
+
+use std::path::{Path, PathBuf};
+
+fn sources(folder: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(folder).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(sources(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Each line of `folder`'s sources (outside comments) naming one of `names`: `file:line: text`.
+fn naming(folder: &Path, names: &[&str]) -> Vec<String> {
+    let mut found = Vec::new();
+    for file in sources(folder) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (number, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            if names.iter().any(|name| code.contains(name)) {
+                found.push(format!(
+                    "{}:{}: {}",
+                    file.display(),
+                    number + 1,
+                    line.trim()
+                ));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn the_store_knows_no_http_and_calls_nothing_above_it() {
+    let store = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store");
+    let found = naming(
+        &store,
+        &[
+            "axum",
+            "http::",
+            "crate::error",
+            "AppError",
+            "AppResult",
+            "request_id::",
+            "crate::live",
+            "crate::routes",
+            "crate::protocol",
+            "crate::domain",
+            "crate::auth",
+            "crate::state",
+            "AppState",
+        ],
+    );
+    assert!(
+        found.is_empty(),
+        "the store reaches up:\n{}",
+        found.join("\n")
+    );
+}
