@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-/// The budget for the wasm module, brotli-compressed (issue 6): a hard check in the tests.
-pub const WASM_BROTLI_BUDGET: u64 = 250_000;
+/// The budget for the wasm module, brotli-compressed: a hard check in the tests (issue 6 set
+/// 250,000 B; raised to 300,000 B to make room for the views that come next, the aim still 150 KB).
+pub const WASM_BROTLI_BUDGET: u64 = 300_000;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Sizes {
