@@ -2,8 +2,10 @@
 
 use admin_api::{ErrorBody, ErrorCode, ErrorDetail};
 use axum::extract::rejection::JsonRejection;
-use axum::extract::FromRequest;
+use axum::extract::{FromRequest, Request};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::request_id;
@@ -223,4 +225,61 @@ impl From<JsonRejection> for AppError {
             },
         }
     }
+}
+
+pub async fn unknown_route(request: Request) -> AppError {
+    AppError::NotFound(format!(
+        "There is no API resource at '{}'.",
+        request.uri().path()
+    ))
+}
+
+/// Whatever answered an API request with an error that is not already the contract's error body
+/// (axum's own rejections, a method that a route does not take, the body limit), answers with one.
+pub async fn contract_errors(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (code, message) = match status.as_u16() {
+        405 => (
+            ErrorCode::MethodNotAllowed,
+            format!("This resource does not take {method}."),
+        ),
+        413 => (
+            ErrorCode::PayloadTooLarge,
+            "The request body is larger than this server accepts.".to_owned(),
+        ),
+        415 => (
+            ErrorCode::UnsupportedMediaType,
+            "Send the request body as application/json.".to_owned(),
+        ),
+        404 => (
+            ErrorCode::NotFound,
+            "The requested resource does not exist.".to_owned(),
+        ),
+        400..=499 => (
+            ErrorCode::BadRequest,
+            "The request is not valid.".to_owned(),
+        ),
+        _ => (
+            ErrorCode::InternalError,
+            "The server could not complete the request. Quote the request id when reporting this."
+                .to_owned(),
+        ),
+    };
+    let mut replaced = error_response(code, message, None);
+    *replaced.status_mut() = status;
+    for (name, value) in response.headers() {
+        if name != CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
+            replaced.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    replaced.into_response()
 }

@@ -81,9 +81,9 @@ async fn healthz(
 /// the body limit, its own compression. Public so tests can put routes of their own behind the
 /// same stack.
 pub fn with_middleware(api: Router, config: &Config) -> Router {
-    api.route("/api", any(routes::unknown_route))
-        .route("/api/{*rest}", any(routes::unknown_route))
-        .layer(from_fn(routes::contract_errors))
+    api.route("/api", any(error::unknown_route))
+        .route("/api/{*rest}", any(error::unknown_route))
+        .layer(from_fn(error::contract_errors))
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(api_compression())
 }

@@ -2,12 +2,11 @@
 //! otherwise made up; echoed in the `request-id` header, carried by the log span, and put into
 //! every error body (through a task-local, so errors need no extra plumbing).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use admin_api::{CLIENT_REQUEST_ID_HEADER, REQUEST_ID_HEADER};
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -53,10 +52,7 @@ pub async fn middleware(
         path = %request.uri().path(),
     );
     let kind = format!("{} {}", request.method(), request.uri().path());
-    let from = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "unknown".to_owned(), |info| info.0.ip().to_string());
+    let crate::auth::ClientAddress(from) = crate::auth::ClientAddress::of(request.extensions());
     let started = Instant::now();
     let mut response = REQUEST_ID
         .scope(id.clone(), next.run(request))

@@ -161,3 +161,25 @@ pub fn is_secure(headers: &HeaderMap, always: bool) -> bool {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|proto| proto.eq_ignore_ascii_case("https"))
 }
+
+/// The caller's network address, for throttling sign-in per address.
+pub struct ClientAddress(pub String);
+
+impl ClientAddress {
+    /// The address of the connection a request came on, from its extensions.
+    pub fn of(extensions: &axum::http::Extensions) -> Self {
+        Self(
+            extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map_or_else(|| "unknown".to_owned(), |info| info.0.ip().to_string()),
+        )
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self::of(&parts.extensions))
+    }
+}

@@ -15,9 +15,9 @@ use axum::http::{header, StatusCode};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 
+use crate::auth::ClientAddress;
 use crate::domain::{actions, connectors, devices};
 use crate::error::{AppError, AppJson, AppResult};
-use crate::routes::session::ClientAddress;
 use crate::secrets;
 use crate::state::AppState;
 use crate::store::audit::Actor;
@@ -35,7 +35,7 @@ pub fn router() -> Router<AppState> {
         .route("/actions/{id}/accept", post(accept_action))
         .route("/actions/{id}/result", post(report_result))
         .route("/offboard/ack", post(acknowledge_offboard))
-        .fallback(crate::routes::unknown_route)
+        .fallback(crate::error::unknown_route)
 }
 
 fn bearer(parts: &Parts) -> AppResult<&str> {

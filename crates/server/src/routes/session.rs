@@ -1,17 +1,14 @@
 //! Sign-in and sign-out (`/api/v1/session`) and `GET /api/v1/me`.
 
-use std::net::SocketAddr;
-
 use admin_api::{AuditActivity, Me, SignIn};
-use axum::extract::{ConnectInfo, FromRequestParts, State};
-use axum::http::request::Parts;
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use axum_extra::extract::cookie::{Cookie, CookieJar};
 
-use crate::auth::{self, password, require, Authorized, SESSION_COOKIE};
+use crate::auth::{self, password, require, Authorized, ClientAddress, SESSION_COOKIE};
 use crate::error::{AppError, AppJson, AppResult};
 use crate::secrets;
 use crate::state::{to_time, AppState};
@@ -24,22 +21,6 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/session", post(sign_in).delete(sign_out))
         .route("/me", get(me))
-}
-
-/// The caller's network address, for throttling sign-in per address.
-pub struct ClientAddress(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map_or_else(|| "unknown".to_owned(), |info| info.0.ip().to_string()),
-        ))
-    }
 }
 
 #[utoipa::path(

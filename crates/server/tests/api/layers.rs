@@ -65,3 +65,16 @@ fn the_store_knows_no_http_and_calls_nothing_above_it() {
         found.join("\n")
     );
 }
+
+/// The admin API and the connector protocol are two edges side by side: neither calls the other
+/// (what both need, the caller's address and the answer to an unknown path, is below them).
+#[test]
+fn the_admin_api_and_the_connector_protocol_do_not_call_each_other() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let found = [
+        naming(&src.join("protocol"), &["crate::routes"]),
+        naming(&src.join("routes"), &["crate::protocol"]),
+    ]
+    .concat();
+    assert!(found.is_empty(), "{}", found.join("\n"));
+}
