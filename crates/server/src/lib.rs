@@ -301,7 +301,7 @@ impl Server {
         let mut background = vec![
             tokio::spawn(sweeper::run(state.clone())),
             tokio::spawn(sweeper::delete_leftovers(state.clone())),
-            tokio::spawn(live::run_relays(state.clone())),
+            tokio::spawn(state.live.clone().run_relays(state.shutdown.clone())),
         ];
         if let Some(file) = demo_sites {
             background.push(tokio::spawn(demo::run(

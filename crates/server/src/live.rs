@@ -16,9 +16,22 @@ use std::time::Duration;
 
 use admin_api::Event;
 use sqlx::PgPool;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
 
-use crate::state::AppState;
 use crate::store::postgres::{outbox, signals};
+use crate::store::Store;
+
+/// This instance's event streams and waiting long-polls, and the way to every other instance's.
+/// Whoever makes a change tells it here; nothing here calls back.
+#[derive(Clone)]
+pub struct Live {
+    store: Store,
+    /// This instance's event streams.
+    events: broadcast::Sender<Arc<LiveEvent>>,
+    /// Wakes a connector's long-poll: carries the id of a connector that has something new.
+    site_signals: broadcast::Sender<String>,
+}
 
 /// An event as the streams send it: its number (on PostgreSQL), name and JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,175 +67,220 @@ const PAGE: i64 = 500;
 /// starts from now (its client refetches what it shows, as after any gap).
 pub const REPLAY_LIMIT: usize = 5_000;
 
-/// Publishes `event` to every event stream, on every instance.
-pub async fn publish(state: &AppState, event: &Event) {
-    let live = LiveEvent::of(event);
-    if let Some(pool) = state.store.postgres() {
-        match append(pool, &live, state.now()).await {
-            // The relay hands it to this instance's streams too, in order.
-            Ok(()) => return,
-            Err(error) => {
-                tracing::error!(%error, event = live.name, "an event could not be written to the outbox; only this instance's streams get it");
-            }
+impl Live {
+    pub fn new(store: Store) -> Self {
+        Self {
+            store,
+            events: broadcast::channel(1024).0,
+            site_signals: broadcast::channel(256).0,
         }
     }
-    state.send_local(Arc::new(live));
-}
 
-async fn append(pool: &PgPool, event: &LiveEvent, now: time::OffsetDateTime) -> sqlx::Result<()> {
-    let mut tx = pool.begin().await?;
-    outbox::append(
-        &mut tx,
-        &crate::store::timestamp(now),
-        &event.name,
-        &event.data,
-    )
-    .await?;
-    tx.commit().await
-}
-
-/// Wakes the long-poll of `connector_id`, wherever it waits.
-pub async fn signal_site(state: &AppState, connector_id: &str) {
-    state.wake_local_site(connector_id);
-    if let Some(pool) = state.store.postgres() {
-        let sent = sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(signals::CHANNEL)
-            .bind(connector_id)
-            .execute(pool)
-            .await;
-        if let Err(error) = sent {
-            tracing::warn!(%error, connector = connector_id, "other instances' long-polls were not woken; the site finds the action on its next poll");
-        }
-    }
-}
-
-/// The events after `after` still in the outbox, oldest first, at most [`REPLAY_LIMIT`]; `None`
-/// when more were missed than that (or on SQLite, which keeps none).
-pub async fn missed_since(state: &AppState, after: i64) -> sqlx::Result<Option<Vec<LiveEvent>>> {
-    let Some(pool) = state.store.postgres() else {
-        return Ok(None);
-    };
-    let mut missed = Vec::new();
-    let mut last = after;
-    loop {
-        let page = outbox::read_after(pool, last, PAGE).await?;
-        let full = page.len() as i64 == PAGE;
-        for event in page {
-            last = event.seq;
-            missed.push(LiveEvent::stored(event));
-        }
-        if missed.len() > REPLAY_LIMIT {
-            return Ok(None);
-        }
-        if !full {
-            return Ok(Some(missed));
-        }
-    }
-}
-
-/// On PostgreSQL, this instance's relays: the outbox to its event streams, other instances' site
-/// wake-ups to its long-polls. They run until the server shuts down.
-pub async fn run_relays(state: AppState) {
-    if state.store.postgres().is_none() {
-        return;
-    }
-    tokio::join!(relay_events(state.clone()), relay_site_signals(state));
-}
-
-async fn relay_events(state: AppState) {
-    let pool = state.store.postgres().expect("on PostgreSQL").clone();
-    let shutdown = state.shutdown.clone();
-    // Streams get what is published from now on.
-    let mut last = loop {
-        match sqlx::query_scalar::<_, i64>("SELECT COALESCE(MAX(seq), 0) FROM events")
-            .fetch_one(&pool)
-            .await
-        {
-            Ok(last) => break last,
-            Err(error) => {
-                tracing::warn!(%error, "the event relay could not read the outbox; trying again");
-                if pause(&shutdown).await {
-                    return;
+    /// Announces `event`, which no change wrote, to every event stream on every instance.
+    /// Changes write theirs in their transaction instead (see [`Self::committed`]).
+    pub async fn publish(&self, event: Event) {
+        let live = LiveEvent::of(&event);
+        if let Some(pool) = self.store.postgres() {
+            match Self::append(pool, &live, time::OffsetDateTime::now_utc()).await {
+                // The relay hands it to this instance's streams too, in order.
+                Ok(()) => return,
+                Err(error) => {
+                    tracing::error!(%error, event = live.name, "an event could not be written to the outbox; only this instance's streams get it");
                 }
             }
         }
-    };
-    let mut listener = None;
-    loop {
-        if listener.is_none() {
-            match outbox::listener(&pool).await {
-                Ok(connected) => listener = Some(connected),
-                Err(error) => tracing::warn!(%error, "the event relay could not listen; it polls"),
+        self.send_local(Arc::new(live));
+    }
+
+    /// Announces `event`, which the store wrote in its change's transaction (see
+    /// [`crate::store::write_event`]), once that committed: on SQLite to the streams; on
+    /// PostgreSQL the relays deliver it from the outbox.
+    pub fn committed(&self, event: Event) {
+        if self.store.postgres().is_none() {
+            self.send_local(Arc::new(LiveEvent::of(&event)));
+        }
+    }
+
+    /// Hands an event to this instance's streams.
+    fn send_local(&self, event: Arc<LiveEvent>) {
+        // No subscriber is fine: nobody is watching.
+        let _ = self.events.send(event);
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<LiveEvent>> {
+        self.events.subscribe()
+    }
+
+    /// Wakes the long-poll of `connector_id`, wherever it waits.
+    pub async fn signal_site(&self, connector_id: &str) {
+        self.wake_local_site(connector_id);
+        if let Some(pool) = self.store.postgres() {
+            let sent = sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(signals::CHANNEL)
+                .bind(connector_id)
+                .execute(pool)
+                .await;
+            if let Err(error) = sent {
+                tracing::warn!(%error, connector = connector_id, "other instances' long-polls were not woken; the site finds the action on its next poll");
             }
         }
-        // Whatever committed since the last read, woken or not.
+    }
+
+    fn wake_local_site(&self, connector_id: &str) {
+        let _ = self.site_signals.send(connector_id.to_owned());
+    }
+
+    pub fn site_signals(&self) -> broadcast::Receiver<String> {
+        self.site_signals.subscribe()
+    }
+
+    /// The events after `after` still in the outbox, oldest first, at most [`REPLAY_LIMIT`];
+    /// `None` when more were missed than that (or on SQLite, which keeps none).
+    pub async fn missed_since(&self, after: i64) -> sqlx::Result<Option<Vec<LiveEvent>>> {
+        let Some(pool) = self.store.postgres() else {
+            return Ok(None);
+        };
+        let mut missed = Vec::new();
+        let mut last = after;
         loop {
-            match outbox::read_after(&pool, last, PAGE).await {
-                Ok(page) => {
-                    let full = page.len() as i64 == PAGE;
-                    for event in page {
-                        last = event.seq;
-                        state.send_local(Arc::new(LiveEvent::stored(event)));
+            let page = outbox::read_after(pool, last, PAGE).await?;
+            let full = page.len() as i64 == PAGE;
+            for event in page {
+                last = event.seq;
+                missed.push(LiveEvent::stored(event));
+            }
+            if missed.len() > REPLAY_LIMIT {
+                return Ok(None);
+            }
+            if !full {
+                return Ok(Some(missed));
+            }
+        }
+    }
+
+    /// On PostgreSQL, this instance's relays: the outbox to its event streams, other instances'
+    /// site wake-ups to its long-polls. They run until `shutdown`.
+    pub async fn run_relays(self, shutdown: CancellationToken) {
+        if self.store.postgres().is_none() {
+            return;
+        }
+        tokio::join!(
+            self.clone().relay_events(shutdown.clone()),
+            self.relay_site_signals(shutdown)
+        );
+    }
+
+    async fn append(
+        pool: &PgPool,
+        event: &LiveEvent,
+        now: time::OffsetDateTime,
+    ) -> sqlx::Result<()> {
+        let mut tx = pool.begin().await?;
+        outbox::append(
+            &mut tx,
+            &crate::store::timestamp(now),
+            &event.name,
+            &event.data,
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    async fn relay_events(self, shutdown: CancellationToken) {
+        let pool = self.store.postgres().expect("on PostgreSQL").clone();
+        // Streams get what is published from now on.
+        let mut last = loop {
+            match sqlx::query_scalar::<_, i64>("SELECT COALESCE(MAX(seq), 0) FROM events")
+                .fetch_one(&pool)
+                .await
+            {
+                Ok(last) => break last,
+                Err(error) => {
+                    tracing::warn!(%error, "the event relay could not read the outbox; trying again");
+                    if pause(&shutdown).await {
+                        return;
                     }
-                    if !full {
+                }
+            }
+        };
+        let mut listener = None;
+        loop {
+            if listener.is_none() {
+                match outbox::listener(&pool).await {
+                    Ok(connected) => listener = Some(connected),
+                    Err(error) => {
+                        tracing::warn!(%error, "the event relay could not listen; it polls")
+                    }
+                }
+            }
+            // Whatever committed since the last read, woken or not.
+            loop {
+                match outbox::read_after(&pool, last, PAGE).await {
+                    Ok(page) => {
+                        let full = page.len() as i64 == PAGE;
+                        for event in page {
+                            last = event.seq;
+                            self.send_local(Arc::new(LiveEvent::stored(event)));
+                        }
+                        if !full {
+                            break;
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "the event relay could not read the outbox");
                         break;
                     }
                 }
-                Err(error) => {
-                    tracing::warn!(%error, "the event relay could not read the outbox");
-                    break;
+            }
+            let woken = async {
+                match listener.as_mut() {
+                    Some(listening) => listening.recv().await.map(|_| ()),
+                    None => std::future::pending().await,
                 }
-            }
-        }
-        let woken = async {
-            match listener.as_mut() {
-                Some(listening) => listening.recv().await.map(|_| ()),
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            received = tokio::time::timeout(RELAY_POLL, woken) => {
-                if let Ok(Err(error)) = received {
-                    tracing::warn!(%error, "the event relay's listener failed; it listens again");
-                    listener = None;
-                }
-            }
-        }
-    }
-}
-
-async fn relay_site_signals(state: AppState) {
-    let pool = state.store.postgres().expect("on PostgreSQL").clone();
-    let shutdown = state.shutdown.clone();
-    loop {
-        let mut listener = match signals::listener(&pool).await {
-            Ok(listener) => listener,
-            Err(error) => {
-                tracing::warn!(%error, "site wake-ups from other instances are not heard; sites poll");
-                if pause(&shutdown).await {
-                    return;
-                }
-                continue;
-            }
-        };
-        loop {
+            };
             tokio::select! {
                 () = shutdown.cancelled() => return,
-                received = listener.recv() => match received {
-                    Ok(notification) => state.wake_local_site(notification.payload()),
-                    Err(error) => {
-                        tracing::warn!(%error, "the site wake-up listener failed; it listens again");
-                        break;
+                received = tokio::time::timeout(RELAY_POLL, woken) => {
+                    if let Ok(Err(error)) = received {
+                        tracing::warn!(%error, "the event relay's listener failed; it listens again");
+                        listener = None;
                     }
-                },
+                }
+            }
+        }
+    }
+
+    async fn relay_site_signals(self, shutdown: CancellationToken) {
+        let pool = self.store.postgres().expect("on PostgreSQL").clone();
+        loop {
+            let mut listener = match signals::listener(&pool).await {
+                Ok(listener) => listener,
+                Err(error) => {
+                    tracing::warn!(%error, "site wake-ups from other instances are not heard; sites poll");
+                    if pause(&shutdown).await {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    received = listener.recv() => match received {
+                        Ok(notification) => self.wake_local_site(notification.payload()),
+                        Err(error) => {
+                            tracing::warn!(%error, "the site wake-up listener failed; it listens again");
+                            break;
+                        }
+                    },
+                }
             }
         }
     }
 }
 
 /// Waits a moment before trying again; true when the server is shutting down meanwhile.
-async fn pause(shutdown: &tokio_util::sync::CancellationToken) -> bool {
+async fn pause(shutdown: &CancellationToken) -> bool {
     tokio::select! {
         () = shutdown.cancelled() => true,
         () = tokio::time::sleep(RELAY_POLL) => false,

@@ -17,9 +17,9 @@ pub async fn request(state: &AppState, request: &ActionRequest<'_>) -> AppResult
     let (action, created) = state.store.trigger_action(request, state.now()).await?;
     if created {
         tracing::info!(action = %action.id, device = %request.device_id, kind = %action.action, actor = %request.requested_by.name, "action requested");
-        state.committed(Event::DeviceAction(action.clone()));
+        state.live.committed(Event::DeviceAction(action.clone()));
         if let Some(connector_id) = state.store.device_connector(request.device_id).await? {
-            state.signal_site(&connector_id).await;
+            state.live.signal_site(&connector_id).await;
         }
     }
     Ok(action)
@@ -32,7 +32,7 @@ pub async fn accept(state: &AppState, connector_id: &str, id: &str) -> AppResult
         .accept_action(connector_id, id, state.now())
         .await?
     {
-        state.committed(Event::DeviceAction(action));
+        state.live.committed(Event::DeviceAction(action));
     }
     Ok(())
 }
@@ -52,7 +52,7 @@ pub async fn report_result(
         .await?
     {
         tracing::info!(action = %id, state = %action.action_state, code = result.result_code, "action result");
-        state.committed(Event::DeviceAction(action));
+        state.live.committed(Event::DeviceAction(action));
     }
     Ok(())
 }
@@ -65,7 +65,7 @@ pub async fn time_out(state: &AppState) -> AppResult<()> {
         .time_out_actions(now - to_time(state.config.action_timeout), now)
         .await?;
     for action in timed_out {
-        state.committed(Event::DeviceAction(action));
+        state.live.committed(Event::DeviceAction(action));
     }
     Ok(())
 }

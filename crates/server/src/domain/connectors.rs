@@ -96,11 +96,11 @@ pub async fn request_offboard(
     };
     tracing::info!(connector = %id, actor = %actor.name, "offboarding requested");
     // Written with the change on PostgreSQL (see Store::write_connector_event).
-    state.committed(Event::Connector(ConnectorEvent {
+    state.live.committed(Event::Connector(ConnectorEvent {
         id: id.to_owned(),
         connector: Some(connector.clone()),
     }));
-    state.signal_site(id).await;
+    state.live.signal_site(id).await;
     Ok(Some(connector))
 }
 
@@ -126,17 +126,17 @@ pub async fn complete_offboard(
     );
     // Written with the change (see store::write_event).
     for action in done.canceled {
-        state.committed(Event::DeviceAction(action));
+        state.live.committed(Event::DeviceAction(action));
     }
-    state.committed(Event::Devices(DevicesEvent {
+    state.live.committed(Event::Devices(DevicesEvent {
         connector_id: connector_id.to_owned(),
         changed: done.removed_devices,
     }));
-    state.committed(Event::Connector(ConnectorEvent {
+    state.live.committed(Event::Connector(ConnectorEvent {
         id: connector_id.to_owned(),
         connector: None,
     }));
-    state.signal_site(connector_id).await;
+    state.live.signal_site(connector_id).await;
     Ok(())
 }
 
@@ -166,7 +166,7 @@ pub(crate) async fn announce(state: &AppState, id: &str) {
         .connector(id, state.now(), state.online_window())
         .await
     {
-        Ok(connector) => state.committed(Event::Connector(ConnectorEvent {
+        Ok(connector) => state.live.committed(Event::Connector(ConnectorEvent {
             id: id.to_owned(),
             connector,
         })),

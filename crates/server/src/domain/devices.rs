@@ -54,7 +54,7 @@ pub async fn apply_delta(
 async fn announce(state: &AppState, connector_id: &str, result: &SyncResult) {
     tracing::info!(connector = connector_id, sync = %result.sync_id, changed = result.changed, "sync applied");
     // Written with the sync on PostgreSQL, as is the connector's (see store's record_sync).
-    state.committed(Event::Devices(DevicesEvent {
+    state.live.committed(Event::Devices(DevicesEvent {
         connector_id: connector_id.to_owned(),
         changed: result.changed,
     }));

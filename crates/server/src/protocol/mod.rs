@@ -222,7 +222,7 @@ async fn poll_actions(
     RawQuery(query): RawQuery,
 ) -> AppResult<Json<ActionPoll>> {
     let wait = parse_wait(query.as_deref())?;
-    let mut signals = state.site_signals();
+    let mut signals = state.live.site_signals();
     let deadline = tokio::time::Instant::now() + wait;
     state.store.heartbeat(&site.id, state.now()).await?;
     loop {

@@ -44,12 +44,10 @@ pub(crate) async fn events(
     let principal = user.principal;
     let ended = session_end(state.clone(), user.session);
     // Subscribed before the missed events are read, so that none falls between the two.
-    let live = BroadcastStream::new(state.subscribe());
+    let live = BroadcastStream::new(state.live.subscribe());
     let resume = resume_after(&headers);
     let missed = match resume {
-        Some(after) => crate::live::missed_since(&state, after)
-            .await?
-            .unwrap_or_default(),
+        Some(after) => state.live.missed_since(after).await?.unwrap_or_default(),
         None => Vec::new(),
     };
     // The last event sent: a live one at or before it was replayed already.

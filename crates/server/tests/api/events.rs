@@ -100,6 +100,7 @@ async fn waiting_for_one_event_keeps_the_others() {
     let state = app.state();
     for connector in ["first", "second"] {
         state
+            .live
             .publish(admin_api::Event::Devices(admin_api::DevicesEvent {
                 connector_id: connector.into(),
                 changed: 1,
@@ -146,6 +147,7 @@ async fn event_streams_are_bounded_per_session() {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         state
+            .live
             .publish(admin_api::Event::Devices(admin_api::DevicesEvent {
                 connector_id: "nudge".into(),
                 changed: 0,

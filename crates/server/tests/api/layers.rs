@@ -78,3 +78,19 @@ fn the_admin_api_and_the_connector_protocol_do_not_call_each_other() {
     .concat();
     assert!(found.is_empty(), "{}", found.join("\n"));
 }
+
+/// Events flow one way: a change tells `live` (publish), and `live` tells the streams and
+/// long-polls; `live` never reaches back into the app state that holds it.
+#[test]
+fn live_events_flow_one_way() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let live = std::fs::read_to_string(src.join("live.rs")).unwrap();
+    let back: Vec<&str> = live
+        .lines()
+        .filter(|line| {
+            let code = line.split("//").next().unwrap_or_default();
+            code.contains("AppState") || code.contains("crate::state")
+        })
+        .collect();
+    assert!(back.is_empty(), "{}", back.join("\n"));
+}
