@@ -1,7 +1,7 @@
 //! Live events and site wake-ups, on one instance or several.
 //!
 //! On SQLite (one instance) an event goes straight to the instance's event streams. On PostgreSQL
-//! (any number of instances) it is written to the outbox (`store::postgres::outbox`) and every
+//! (any number of instances) it is written to the store's outbox (`store::shared`) and every
 //! instance's relay reads the outbox in order and hands each event, with its number, to its own
 //! streams: a stream on instance A sees what instance B published, and a client that reconnects
 //! with `Last-Event-ID` gets what it missed from the table. NOTIFY only wakes the relays; they
@@ -15,11 +15,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use admin_api::Event;
-use sqlx::PgPool;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use crate::store::postgres::{outbox, signals};
+use crate::store::error::StoreResult;
+use crate::store::shared::StoredEvent;
 use crate::store::Store;
 
 /// This instance's event streams and waiting long-polls, and the way to every other instance's.
@@ -50,7 +50,7 @@ impl LiveEvent {
         }
     }
 
-    fn stored(event: outbox::StoredEvent) -> Self {
+    fn stored(event: StoredEvent) -> Self {
         Self {
             id: Some(event.seq),
             name: event.name,
@@ -80,13 +80,13 @@ impl Live {
     /// Changes write theirs in their transaction instead (see [`Self::committed`]).
     pub async fn publish(&self, event: Event) {
         let live = LiveEvent::of(&event);
-        if let Some(pool) = self.store.postgres() {
-            match Self::append(pool, &live, time::OffsetDateTime::now_utc()).await {
-                // The relay hands it to this instance's streams too, in order.
-                Ok(()) => return,
-                Err(error) => {
-                    tracing::error!(%error, event = live.name, "an event could not be written to the outbox; only this instance's streams get it");
-                }
+        let now = time::OffsetDateTime::now_utc();
+        match self.store.append_event(&live.name, &live.data, now).await {
+            // The relay hands it to this instance's streams too, in order.
+            Ok(true) => return,
+            Ok(false) => {}
+            Err(error) => {
+                tracing::error!(%error, event = live.name, "an event could not be written to the outbox; only this instance's streams get it");
             }
         }
         self.send_local(Arc::new(live));
@@ -96,7 +96,7 @@ impl Live {
     /// [`crate::store::write_event`]), once that committed: on SQLite to the streams; on
     /// PostgreSQL the relays deliver it from the outbox.
     pub fn committed(&self, event: Event) {
-        if self.store.postgres().is_none() {
+        if !self.store.is_shared() {
             self.send_local(Arc::new(LiveEvent::of(&event)));
         }
     }
@@ -114,15 +114,8 @@ impl Live {
     /// Wakes the long-poll of `connector_id`, wherever it waits.
     pub async fn signal_site(&self, connector_id: &str) {
         self.wake_local_site(connector_id);
-        if let Some(pool) = self.store.postgres() {
-            let sent = sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(signals::CHANNEL)
-                .bind(connector_id)
-                .execute(pool)
-                .await;
-            if let Err(error) = sent {
-                tracing::warn!(%error, connector = connector_id, "other instances' long-polls were not woken; the site finds the action on its next poll");
-            }
+        if let Err(error) = self.store.wake_site_elsewhere(connector_id).await {
+            tracing::warn!(%error, connector = connector_id, "other instances' long-polls were not woken; the site finds the action on its next poll");
         }
     }
 
@@ -136,14 +129,14 @@ impl Live {
 
     /// The events after `after` still in the outbox, oldest first, at most [`REPLAY_LIMIT`];
     /// `None` when more were missed than that (or on SQLite, which keeps none).
-    pub async fn missed_since(&self, after: i64) -> sqlx::Result<Option<Vec<LiveEvent>>> {
-        let Some(pool) = self.store.postgres() else {
+    pub async fn missed_since(&self, after: i64) -> StoreResult<Option<Vec<LiveEvent>>> {
+        if !self.store.is_shared() {
             return Ok(None);
-        };
+        }
         let mut missed = Vec::new();
         let mut last = after;
         loop {
-            let page = outbox::read_after(pool, last, PAGE).await?;
+            let page = self.store.events_after(last, PAGE).await?;
             let full = page.len() as i64 == PAGE;
             for event in page {
                 last = event.seq;
@@ -161,7 +154,7 @@ impl Live {
     /// On PostgreSQL, this instance's relays: the outbox to its event streams, other instances'
     /// site wake-ups to its long-polls. They run until `shutdown`.
     pub async fn run_relays(self, shutdown: CancellationToken) {
-        if self.store.postgres().is_none() {
+        if !self.store.is_shared() {
             return;
         }
         tokio::join!(
@@ -170,30 +163,10 @@ impl Live {
         );
     }
 
-    async fn append(
-        pool: &PgPool,
-        event: &LiveEvent,
-        now: time::OffsetDateTime,
-    ) -> sqlx::Result<()> {
-        let mut tx = pool.begin().await?;
-        outbox::append(
-            &mut tx,
-            &crate::store::timestamp(now),
-            &event.name,
-            &event.data,
-        )
-        .await?;
-        tx.commit().await
-    }
-
     async fn relay_events(self, shutdown: CancellationToken) {
-        let pool = self.store.postgres().expect("on PostgreSQL").clone();
         // Streams get what is published from now on.
         let mut last = loop {
-            match sqlx::query_scalar::<_, i64>("SELECT COALESCE(MAX(seq), 0) FROM events")
-                .fetch_one(&pool)
-                .await
-            {
+            match self.store.last_event().await {
                 Ok(last) => break last,
                 Err(error) => {
                     tracing::warn!(%error, "the event relay could not read the outbox; trying again");
@@ -206,16 +179,17 @@ impl Live {
         let mut listener = None;
         loop {
             if listener.is_none() {
-                match outbox::listener(&pool).await {
-                    Ok(connected) => listener = Some(connected),
-                    Err(error) => {
+                match self.store.event_listener().await {
+                    Some(Ok(connected)) => listener = Some(connected),
+                    Some(Err(error)) => {
                         tracing::warn!(%error, "the event relay could not listen; it polls")
                     }
+                    None => return,
                 }
             }
             // Whatever committed since the last read, woken or not.
             loop {
-                match outbox::read_after(&pool, last, PAGE).await {
+                match self.store.events_after(last, PAGE).await {
                     Ok(page) => {
                         let full = page.len() as i64 == PAGE;
                         for event in page {
@@ -251,11 +225,11 @@ impl Live {
     }
 
     async fn relay_site_signals(self, shutdown: CancellationToken) {
-        let pool = self.store.postgres().expect("on PostgreSQL").clone();
         loop {
-            let mut listener = match signals::listener(&pool).await {
-                Ok(listener) => listener,
-                Err(error) => {
+            let mut listener = match self.store.site_listener().await {
+                Some(Ok(listener)) => listener,
+                None => return,
+                Some(Err(error)) => {
                     tracing::warn!(%error, "site wake-ups from other instances are not heard; sites poll");
                     if pause(&shutdown).await {
                         return;
@@ -267,7 +241,7 @@ impl Live {
                 tokio::select! {
                     () = shutdown.cancelled() => return,
                     received = listener.recv() => match received {
-                        Ok(notification) => self.wake_local_site(notification.payload()),
+                        Ok(connector_id) => self.wake_local_site(&connector_id),
                         Err(error) => {
                             tracing::warn!(%error, "the site wake-up listener failed; it listens again");
                             break;

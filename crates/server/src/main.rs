@@ -90,16 +90,7 @@ async fn run_command(
     match command {
         Command::Serve => unreachable!("served above"),
         Command::MigrateTo { target } => {
-            if !(target.starts_with("postgres://") || target.starts_with("postgresql://")) {
-                bail!("migrate-to copies into PostgreSQL: its --database-url is a postgres:// URL");
-            }
-            if store.postgres().is_some() {
-                bail!("migrate-to copies from SQLite: the --database-url before it names the SQLite database to copy");
-            }
-            let pg = admin_server::store::postgres::connect(&target).await?;
-            let copied = admin_server::store::postgres::copy_from_sqlite(store, &pg).await;
-            pg.close().await;
-            for table in copied? {
+            for table in store.copy_into_postgres(&target).await? {
                 println!("{:<20} {:>10} rows", table.table, table.rows);
             }
             eprintln!("Copied into the PostgreSQL database, in one transaction.");

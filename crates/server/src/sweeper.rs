@@ -7,11 +7,11 @@
 //! every read); its rows are *deleted* afterwards; what is only in memory is *forgotten*.
 
 //! With several instances on PostgreSQL, one of them does this work at a time (see
-//! [`crate::store::postgres::leader`]); when it dies, another takes it over at its next tick.
+//! [`crate::store::shared::Duty`]); when it dies, another takes it over at its next tick.
 
 use crate::domain::{actions, connectors};
 use crate::state::{to_time, AppState};
-use crate::store::postgres::leader::{Duty, Task};
+use crate::store::shared::{Duty, Task};
 
 pub async fn run(state: AppState) {
     let mut duty = Duty::new(Task::Sweeper);
@@ -23,14 +23,14 @@ pub async fn run(state: AppState) {
     housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let result = tokio::select! {
-            _ = ticks.tick() => match duty.is_mine(state.store.postgres()).await {
+            _ = ticks.tick() => match state.store.is_mine(&mut duty).await {
                 true => sweep(&state).await,
                 false => Ok(()),
             },
             _ = housekeeping.tick() => {
                 // Rate limit entries are this instance's own.
                 state.limits.forget_idle();
-                match duty.is_mine(state.store.postgres()).await {
+                match state.store.is_mine(&mut duty).await {
                     true => housekeep(&state).await,
                     false => Ok(()),
                 }
@@ -50,9 +50,9 @@ pub async fn delete_leftovers(state: AppState) {
     // A slice that failed (the writer too busy, say) is tried again a minute later; meanwhile
     // the devices stay hidden. On PostgreSQL another instance may have offboarded the hierarchy:
     // the leader looks at every sweep.
-    let every = match state.store.postgres() {
-        None => HOUSEKEEPING_INTERVAL,
-        Some(_) => state.config.sweep_interval,
+    let every = match state.store.is_shared() {
+        false => HOUSEKEEPING_INTERVAL,
+        true => state.config.sweep_interval,
     };
     let mut retries = tokio::time::interval(every);
     retries.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -63,7 +63,7 @@ pub async fn delete_leftovers(state: AppState) {
             _ = retries.tick() => {}
             () = state.shutdown.cancelled() => return,
         }
-        if !duty.is_mine(state.store.postgres()).await {
+        if !state.store.is_mine(&mut duty).await {
             continue;
         }
         let started = std::time::Instant::now();

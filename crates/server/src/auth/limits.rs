@@ -2,7 +2,7 @@
 //! attempts per account and per address.
 //!
 //! With several instances on PostgreSQL, sign-in and onboarding attempts are counted in the
-//! database (`store::postgres::throttle`), so an attacker gets no more attempts by spreading them
+//! database (`store::shared`), so an attacker gets no more attempts by spreading them
 //! over instances; request rates stay per instance (each instance allows a user its rate).
 
 use std::num::NonZeroU32;
@@ -11,17 +11,16 @@ use std::time::Duration;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use sqlx::PgPool;
-
 use crate::error::{AppError, AppResult};
-use crate::store::postgres::throttle;
+use crate::store::shared::Quota as SharedQuota;
+use crate::store::Store;
 use crate::Config;
 
 pub struct Limits {
     /// The attempt quotas, for counting in PostgreSQL.
-    sign_in_account: throttle::Quota,
-    sign_in_address: throttle::Quota,
-    onboard_address: throttle::Quota,
+    sign_in_account: SharedQuota,
+    sign_in_address: SharedQuota,
+    onboard_address: SharedQuota,
     users: DefaultKeyedRateLimiter<String>,
     connectors: DefaultKeyedRateLimiter<String>,
     sign_in_accounts: DefaultKeyedRateLimiter<String>,
@@ -45,7 +44,7 @@ fn every(interval: Duration, burst: u32) -> Quota {
 
 impl Limits {
     pub fn new(config: &Config) -> Self {
-        let quota = |period: Duration, burst: u32| throttle::Quota {
+        let quota = |period: Duration, burst: u32| SharedQuota {
             period: period.max(Duration::from_millis(1)),
             burst: burst.max(1),
         };
@@ -105,10 +104,10 @@ impl Limits {
 
     /// One sign-in attempt for `account` (case-insensitive) from `address`. The message is the
     /// same whether or not the account exists; the log says which limit refused it.
-    /// On PostgreSQL (`shared`), counted across instances.
+    /// Counted across instances when the store is shared.
     pub async fn check_sign_in(
         &self,
-        shared: Option<&PgPool>,
+        store: &Store,
         account: &str,
         address: &str,
     ) -> AppResult<()> {
@@ -116,33 +115,41 @@ impl Limits {
         const BY_ADDRESS: &str = "sign-in attempts from the address";
         const BY_ACCOUNT: &str = "sign-in attempts for the account";
         let account = account.to_lowercase();
-        match shared {
-            None => {
-                check(&self.sign_in_addresses, address, MESSAGE, BY_ADDRESS)?;
-                check(&self.sign_in_accounts, &account, MESSAGE, BY_ACCOUNT)
-            }
-            Some(pool) => {
-                let by_address = format!("sign-in address {address}");
-                attempt(pool, &by_address, self.sign_in_address, MESSAGE, BY_ADDRESS).await?;
-                let by_account = format!("sign-in account {account}");
-                attempt(pool, &by_account, self.sign_in_account, MESSAGE, BY_ACCOUNT).await
-            }
+        if !store.is_shared() {
+            check(&self.sign_in_addresses, address, MESSAGE, BY_ADDRESS)?;
+            return check(&self.sign_in_accounts, &account, MESSAGE, BY_ACCOUNT);
         }
+        let by_address = format!("sign-in address {address}");
+        attempt(
+            store,
+            &by_address,
+            self.sign_in_address,
+            MESSAGE,
+            BY_ADDRESS,
+        )
+        .await?;
+        let by_account = format!("sign-in account {account}");
+        attempt(
+            store,
+            &by_account,
+            self.sign_in_account,
+            MESSAGE,
+            BY_ACCOUNT,
+        )
+        .await
     }
 
-    /// One onboarding attempt from `address`, valid token or not; on PostgreSQL (`shared`),
-    /// counted across instances.
-    pub async fn check_onboard(&self, shared: Option<&PgPool>, address: &str) -> AppResult<()> {
+    /// One onboarding attempt from `address`, valid token or not; counted across instances when
+    /// the store is shared.
+    pub async fn check_onboard(&self, store: &Store, address: &str) -> AppResult<()> {
         const MESSAGE: &str =
             "Too many onboarding attempts from this address. Wait before trying again.";
         const LIMIT: &str = "onboarding attempts from the address";
-        match shared {
-            None => check(&self.onboard_addresses, address, MESSAGE, LIMIT),
-            Some(pool) => {
-                let key = format!("onboarding address {address}");
-                attempt(pool, &key, self.onboard_address, MESSAGE, LIMIT).await
-            }
+        if !store.is_shared() {
+            return check(&self.onboard_addresses, address, MESSAGE, LIMIT);
         }
+        let key = format!("onboarding address {address}");
+        attempt(store, &key, self.onboard_address, MESSAGE, LIMIT).await
     }
 
     /// Forgets keys whose limits have fully recovered, so that the maps do not grow forever.
@@ -155,19 +162,18 @@ impl Limits {
     }
 }
 
-/// One attempt counted in PostgreSQL, across instances.
+/// One attempt counted in the shared store, across instances.
 async fn attempt(
-    pool: &PgPool,
+    store: &Store,
     key: &str,
-    quota: throttle::Quota,
+    quota: SharedQuota,
     message: &str,
     limit: &'static str,
 ) -> AppResult<()> {
     let now = time::OffsetDateTime::now_utc();
-    let now_ms = i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
-    match throttle::attempt(pool, key, quota, now_ms).await? {
-        Ok(()) => Ok(()),
-        Err(wait) => Err(AppError::TooManyRequests {
+    match store.shared_attempt(key, quota, now).await.transpose()? {
+        None | Some(Ok(())) => Ok(()),
+        Some(Err(wait)) => Err(AppError::TooManyRequests {
             message: message.to_owned(),
             retry_after: wait,
             limit,

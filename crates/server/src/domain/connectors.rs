@@ -158,7 +158,7 @@ pub async fn complete_overdue_offboardings(state: &AppState) -> AppResult<()> {
 ///
 /// [`Store::write_connector_event`]: crate::store::Store::write_connector_event
 pub(crate) async fn announce(state: &AppState, id: &str) {
-    if state.store.postgres().is_some() {
+    if state.store.is_shared() {
         return;
     }
     match state

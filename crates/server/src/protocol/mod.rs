@@ -95,10 +95,7 @@ impl FromRequestParts<AppState> for LiveOnboardingToken {
         let ClientAddress(address) = ClientAddress::from_request_parts(parts, state)
             .await
             .unwrap_or_else(|never| match never {});
-        state
-            .limits
-            .check_onboard(state.store.postgres(), &address)
-            .await?;
+        state.limits.check_onboard(&state.store, &address).await?;
         let token = bearer(parts)?;
         if !state
             .store

@@ -61,7 +61,7 @@ pub(crate) async fn sign_in(
     // window however often it repeats (`refusals`).
     state
         .limits
-        .check_sign_in(state.store.postgres(), user_name, &address)
+        .check_sign_in(&state.store, user_name, &address)
         .await?;
     let credentials = state.store.credentials(user_name).await?;
     let stored = credentials.as_ref().map(|c| c.password_hash.clone());

@@ -8,6 +8,7 @@ pub mod devices;
 pub mod error;
 pub mod onboarding;
 pub mod postgres;
+pub mod shared;
 mod sqlite_library;
 pub mod users;
 

@@ -94,3 +94,38 @@ fn live_events_flow_one_way() {
         .collect();
     assert!(back.is_empty(), "{}", back.join("\n"));
 }
+
+/// Which backend answers is the store's secret: nothing outside it asks for its PostgreSQL pool or
+/// names its PostgreSQL module (what instances share is asked of `store::shared`).
+#[test]
+fn the_backend_is_the_stores_secret() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let path = entry.unwrap().path();
+        // The store itself, and the tests' harness with its throwaway clusters.
+        if path.ends_with("store") || path.ends_with("testing") {
+            continue;
+        }
+        let files = if path.is_dir() {
+            sources(&path)
+        } else {
+            vec![path]
+        };
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            for (number, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or_default();
+                if code.contains(".postgres()") || code.contains("store::postgres") {
+                    found.push(format!(
+                        "{}:{}: {}",
+                        file.display(),
+                        number + 1,
+                        line.trim()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(found.is_empty(), "{}", found.join("\n"));
+}
