@@ -9,10 +9,10 @@ use site_connector::{HierarchyConfig, SiteConnector};
 use tokio_util::sync::CancellationToken;
 
 use crate::browser::Browser;
-use crate::{start_server, TestServer};
+use crate::{spawn_app, TestApp};
 
 /// A site whose clients answer at once, half of them offline, serving its actions.
-pub async fn serving_site(app: &TestServer) -> (SiteConnector, CancellationToken) {
+pub async fn serving_site(app: &TestApp) -> (SiteConnector, CancellationToken) {
     let mut config = HierarchyConfig::new("Contoso Branch", "BRA", 2207, 40, 31);
     config.latency = (Duration::ZERO, Duration::ZERO);
     config.offline_share = 0.5;
@@ -39,7 +39,7 @@ pub fn status_row(action: &str, state: &str) -> String {
 
 #[tokio::test]
 async fn each_action_is_confirmed_toasted_and_reaches_succeeded_live() {
-    let app = start_server().await;
+    let app = spawn_app().await;
     let (site, stop) = serving_site(&app).await;
     let (id, name) = device(&site, ClientState::Online).await;
     let serving = tokio::spawn(site.serve(stop.clone()));
@@ -99,7 +99,7 @@ async fn each_action_is_confirmed_toasted_and_reaches_succeeded_live() {
 
 #[tokio::test]
 async fn an_offline_client_shows_failed_with_its_return_code() {
-    let app = start_server().await;
+    let app = spawn_app().await;
     let (site, stop) = serving_site(&app).await;
     let (id, _) = device(&site, ClientState::OfflineFails).await;
     let serving = tokio::spawn(site.serve(stop.clone()));
@@ -142,7 +142,7 @@ async fn press(browser: &Browser, key: Key) {
 
 #[tokio::test]
 async fn an_action_runs_with_the_keyboard_alone() {
-    let app = start_server().await;
+    let app = spawn_app().await;
     let (site, stop) = serving_site(&app).await;
     let (id, name) = device(&site, ClientState::Online).await;
     let serving = tokio::spawn(site.serve(stop.clone()));
@@ -199,7 +199,7 @@ async fn an_action_runs_with_the_keyboard_alone() {
 
 #[tokio::test]
 async fn an_offboarding_hierarchys_devices_take_no_actions_and_say_why() {
-    let app = start_server().await;
+    let app = spawn_app().await;
     let site = app
         .attach_site(HierarchyConfig::new("Contoso Legacy", "LEG", 2002, 5, 32))
         .await;
@@ -244,7 +244,7 @@ async fn an_offboarding_hierarchys_devices_take_no_actions_and_say_why() {
 /// Sync Machine Policy moves the device's last policy request, live.
 #[tokio::test]
 async fn essentials_come_first_and_a_policy_sync_moves_the_last_policy_request() {
-    let app = start_server().await;
+    let app = spawn_app().await;
     let (site, stop) = serving_site(&app).await;
     let (id, _) = device(&site, ClientState::Online).await;
     let serving = tokio::spawn(site.serve(stop.clone()));

@@ -9,9 +9,9 @@ use site_connector::HierarchyConfig;
 use tokio_util::sync::CancellationToken;
 
 use crate::browser::Browser;
-use crate::{start_server, TestServer};
+use crate::{spawn_app, TestApp};
 
-async fn api_page(app: &TestServer, query: &str) -> Collection<Device> {
+async fn api_page(app: &TestApp, query: &str) -> Collection<Device> {
     app.api()
         .get(app.url(&format!("/api/v1/devices?$top=50&$count=true&{query}")))
         .send()
@@ -62,7 +62,7 @@ async fn query_of(browser: &Browser) -> String {
 
 #[tokio::test]
 async fn sorting_by_a_header_matches_the_api_both_ways() {
-    let app = start_server().await;
+    let app = spawn_app().await;
     let browser = Browser::signed_in(&app, crate::ADMIN).await;
     browser.open(&app.url("/devices")).await;
     summary_is(&browser, "1–50 of 360 devices").await;
@@ -95,7 +95,7 @@ async fn sorting_by_a_header_matches_the_api_both_ways() {
 
 #[tokio::test]
 async fn search_and_filter_chips_live_in_the_url_through_reload_and_back() {
-    let app = start_server().await;
+    let app = spawn_app().await;
     let browser = Browser::signed_in(&app, crate::ADMIN).await;
     browser.open(&app.url("/devices")).await;
     summary_is(&browser, "1–50 of 360 devices").await;
@@ -185,7 +185,7 @@ async fn search_and_filter_chips_live_in_the_url_through_reload_and_back() {
 
 #[tokio::test]
 async fn pages_follow_the_api_and_back_returns_to_the_first() {
-    let app = start_server().await;
+    let app = spawn_app().await;
     let browser = Browser::signed_in(&app, crate::ADMIN).await;
     browser.open(&app.url("/devices")).await;
     summary_is(&browser, "1–50 of 360 devices").await;
@@ -260,7 +260,7 @@ async fn pages_follow_the_api_and_back_returns_to_the_first() {
 
 #[tokio::test]
 async fn chosen_columns_survive_a_reload_and_shape_the_export() {
-    let app = start_server().await;
+    let app = spawn_app().await;
     let browser = Browser::signed_in(&app, crate::ADMIN).await;
     browser.open(&app.url("/devices?search=EUR")).await;
     browser.click("//button[normalize-space()='Columns']").await;
@@ -312,7 +312,7 @@ async fn chosen_columns_survive_a_reload_and_shape_the_export() {
 
 #[tokio::test]
 async fn a_bulk_action_gives_each_selected_device_its_own_action() {
-    let app = start_server().await;
+    let app = spawn_app().await;
     let mut config = HierarchyConfig::new("Contoso Branch", "BRA", 2207, 20, 41);
     config.latency = (Duration::ZERO, Duration::ZERO);
     config.offline_share = 0.0;
@@ -364,7 +364,7 @@ async fn a_bulk_action_gives_each_selected_device_its_own_action() {
 
 #[tokio::test]
 async fn uploaded_markup_renders_as_text() {
-    let app = start_server().await;
+    let app = spawn_app().await;
     let site = app
         .attach_site(HierarchyConfig::new("Contoso Branch", "BRA", 2207, 3, 51))
         .await;
@@ -405,7 +405,7 @@ async fn uploaded_markup_renders_as_text() {
 /// and the changed row shows its new content.
 #[tokio::test]
 async fn a_live_refresh_redraws_changed_rows_and_keeps_the_rest() {
-    let app = start_server().await;
+    let app = spawn_app().await;
     let site = app
         .attach_site(HierarchyConfig::new("Keyed Rows", "KRW", 2207, 4, 52))
         .await;

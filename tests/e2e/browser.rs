@@ -7,7 +7,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::TestServer;
+use crate::TestApp;
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -23,18 +23,18 @@ pub struct Browser {
 impl Browser {
     /// A browser signed in as `user` (the session made through the API, its cookie given to the
     /// browser): for tests about something other than signing in.
-    pub async fn signed_in(app: &TestServer, user: &str) -> Self {
+    pub async fn signed_in(app: &TestApp, user: &str) -> Self {
         Self::signed_in_with(app, user, &[]).await
     }
 
-    pub async fn signed_in_with(app: &TestServer, user: &str, extra_args: &[&str]) -> Self {
+    pub async fn signed_in_with(app: &TestApp, user: &str, extra_args: &[&str]) -> Self {
         let browser = Self::start_with(extra_args).await;
         browser.use_session(app, user).await;
         browser
     }
 
     /// Gives the browser a session of `user`, as if they had signed in.
-    pub async fn use_session(&self, app: &TestServer, user: &str) {
+    pub async fn use_session(&self, app: &TestApp, user: &str) {
         let cookie = app.session_cookie(user).await;
         let (name, value) = cookie.split_once('=').unwrap();
         // A cookie is set for the site the browser is on: open the sign-in page first.

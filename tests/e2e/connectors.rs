@@ -9,13 +9,13 @@ use tokio_util::sync::CancellationToken;
 use fantoccini::Locator;
 
 use crate::browser::Browser;
-use crate::start_server;
+use crate::spawn_app;
 
 const TABLE: &str = "//table[@aria-label='Configuration Manager hierarchies']";
 
 #[tokio::test]
 async fn connectors_and_tokens_lists_the_attached_hierarchies() {
-    let app = start_server().await;
+    let app = spawn_app().await;
     let browser = Browser::signed_in(&app, crate::ADMIN).await;
     browser.open(&app.url("/tenant-admin/connectors")).await;
     browser
@@ -58,7 +58,7 @@ async fn connectors_and_tokens_lists_the_attached_hierarchies() {
 
 #[tokio::test]
 async fn details_show_every_field_and_say_what_old_sites_leave_out() {
-    let app = start_server().await;
+    let app = spawn_app().await;
     app.attach_site(HierarchyConfig::new("Contoso Legacy", "LEG", 2006, 10, 61))
         .await;
     let browser = Browser::signed_in(&app, crate::ADMIN).await;
@@ -159,7 +159,7 @@ async fn delete_from_details(browser: &Browser, name: &str, devices: u64) {
 
 #[tokio::test]
 async fn delete_offboards_an_online_site_and_its_devices_leave() {
-    let app = start_server().await;
+    let app = spawn_app().await;
     let mut config = HierarchyConfig::new("Contoso Branch", "BRA", 2207, 40, 62);
     config.latency = (Duration::ZERO, Duration::ZERO);
     let site = app.attach_site(config).await;
@@ -186,7 +186,7 @@ async fn delete_offboards_an_online_site_and_its_devices_leave() {
 
 #[tokio::test]
 async fn an_offline_site_shows_offboarding_after_delete() {
-    let app = start_server().await;
+    let app = spawn_app().await;
     app.attach_site(HierarchyConfig::new("Contoso Legacy", "LEG", 2002, 12, 63))
         .await;
     let browser = Browser::signed_in(&app, crate::ADMIN).await;
@@ -204,7 +204,7 @@ async fn an_offline_site_shows_offboarding_after_delete() {
 
 #[tokio::test]
 async fn an_onboarding_token_is_shown_once_and_attaches_a_site_live() {
-    let app = start_server().await;
+    let app = spawn_app().await;
     let browser = Browser::signed_in(&app, crate::ADMIN).await;
     browser.open(&app.url("/tenant-admin/connectors")).await;
     browser
@@ -247,7 +247,7 @@ async fn an_onboarding_token_is_shown_once_and_attaches_a_site_live() {
 /// onboarding tokens.
 #[tokio::test]
 async fn an_unknown_hierarchy_says_so_and_the_list_comes_first() {
-    let app = start_server().await;
+    let app = spawn_app().await;
     let mut silent = HierarchyConfig::new("Never Reports", "NEV", 2002, 5, 63);
     silent.reports_site_info = false;
     let hierarchy_id = silent.hierarchy_id.clone();
@@ -310,7 +310,7 @@ async fn an_unknown_hierarchy_says_so_and_the_list_comes_first() {
 #[tokio::test]
 async fn the_connectivity_checks_a_site_reported_show_in_its_details() {
     use admin_api::{CheckResult, ConnectivityCheck};
-    let app = start_server().await;
+    let app = spawn_app().await;
     let site = app
         .attach_site(HierarchyConfig::new("Contoso Plant", "PLT", 2207, 5, 62))
         .await;

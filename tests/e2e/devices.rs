@@ -2,7 +2,7 @@ use admin_server::query::devices::DeviceQuery;
 use fantoccini::Locator;
 
 use crate::browser::Browser;
-use crate::start_server;
+use crate::spawn_app;
 
 /// An XPath string literal for `text` (device names have no quotes of both kinds).
 fn literal(text: &str) -> String {
@@ -15,7 +15,7 @@ fn literal(text: &str) -> String {
 
 #[tokio::test]
 async fn all_devices_lists_the_devices_in_the_database() {
-    let app = start_server().await;
+    let app = spawn_app().await;
     let stored = app
         .server()
         .store()
@@ -58,7 +58,7 @@ async fn all_devices_lists_the_devices_in_the_database() {
 
 #[tokio::test]
 async fn a_device_deep_link_renders_on_a_fresh_load() {
-    let app = start_server().await;
+    let app = spawn_app().await;
     let device = app
         .server()
         .store()
@@ -101,7 +101,7 @@ async fn a_device_deep_link_renders_on_a_fresh_load() {
 
 #[tokio::test]
 async fn an_unknown_device_shows_a_not_found_page() {
-    let app = start_server().await;
+    let app = spawn_app().await;
     let browser = Browser::signed_in(&app, crate::ADMIN).await;
     browser.open(&app.url("/devices/no-such-device")).await;
     browser
@@ -121,7 +121,7 @@ async fn an_unknown_device_shows_a_not_found_page() {
 
 #[tokio::test]
 async fn a_row_opens_the_device_overview_and_back_returns_to_the_list() {
-    let app = start_server().await;
+    let app = spawn_app().await;
     let first = app
         .server()
         .store()

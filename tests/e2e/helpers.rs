@@ -13,8 +13,8 @@ pub const HELPDESK: &str = "helpdesk@e2e.example";
 pub const READER: &str = "reader@e2e.example";
 
 /// The shared test server serving the SPA's release build, with its three accounts and a client
-/// of the admin API signed in as [`ADMIN`].
-pub struct TestServer {
+/// of the admin API signed in as [`ADMIN`] (`spawn_app`, `TestApp`: the API suite's names too).
+pub struct TestApp {
     harness: admin_server::testing::TestServer,
     /// The admin API, signed in as [`ADMIN`].
     api: reqwest::Client,
@@ -32,7 +32,7 @@ fn dist() -> PathBuf {
 }
 
 /// Starts the server with a fresh database and two sites attached through the connector protocol.
-pub async fn start_server() -> TestServer {
+pub async fn spawn_app() -> TestApp {
     let harness = admin_server::testing::TestServer::start(Some(dist()), |_| {}, no_wrap()).await;
     for (user, role) in [
         (ADMIN, admin_api::identity::INTUNE_ADMINISTRATOR),
@@ -43,17 +43,17 @@ pub async fn start_server() -> TestServer {
         harness.add_user(user, display_name, &[role]).await;
     }
     let api = client_with_cookie(&harness.session_cookie(ADMIN).await);
-    let test_server = TestServer { harness, api };
+    let app = TestApp { harness, api };
     for config in [
         HierarchyConfig::new("Contoso Headquarters", "CHQ", 2207, 240, 1),
         HierarchyConfig::new("Contoso Europe", "EUR", 2010, 120, 2),
     ] {
-        test_server.attach_site(config).await;
+        app.attach_site(config).await;
     }
-    test_server
+    app
 }
 
-impl TestServer {
+impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.harness.url)
     }

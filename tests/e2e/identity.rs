@@ -4,7 +4,7 @@ use site_connector::hierarchy::ClientState;
 
 use crate::actions::{device, serving_site, status_row};
 use crate::browser::Browser;
-use crate::{start_server, TestServer, HELPDESK, PASSWORD, READER};
+use crate::{spawn_app, TestApp, HELPDESK, PASSWORD, READER};
 
 /// Fills in the sign-in form and submits it with the keyboard.
 async fn sign_in_with_the_form(browser: &Browser, user: &str) {
@@ -28,7 +28,7 @@ async fn path_and_query(browser: &Browser) -> String {
 
 #[tokio::test]
 async fn help_desk_signs_in_runs_an_action_to_succeeded_but_cannot_delete_a_connector() {
-    let app = start_server().await;
+    let app = spawn_app().await;
     let (site, stop) = serving_site(&app).await;
     let (id, name) = device(&site, ClientState::Online).await;
     let serving = tokio::spawn(site.serve(stop.clone()));
@@ -112,7 +112,7 @@ async fn help_desk_signs_in_runs_an_action_to_succeeded_but_cannot_delete_a_conn
 
 #[tokio::test]
 async fn a_reader_sees_the_actions_disabled_with_the_reason() {
-    let app = start_server().await;
+    let app = spawn_app().await;
     let (site, _stop) = serving_site(&app).await;
     let (id, _) = device(&site, ClientState::Online).await;
     let browser = Browser::signed_in(&app, READER).await;
@@ -142,7 +142,7 @@ async fn a_reader_sees_the_actions_disabled_with_the_reason() {
 
 #[tokio::test]
 async fn an_expired_session_returns_to_sign_in_and_then_to_the_same_page() {
-    let app: TestServer = start_server().await;
+    let app: TestApp = spawn_app().await;
     let browser = Browser::signed_in(&app, READER).await;
     let view = "/devices?search=CHQ&sort=deviceName%20desc";
     browser.open(&app.url(view)).await;
@@ -171,7 +171,7 @@ async fn an_expired_session_returns_to_sign_in_and_then_to_the_same_page() {
 
 #[tokio::test]
 async fn the_audit_logs_filter_from_the_form_and_the_filter_survives_a_reload() {
-    let app = start_server().await;
+    let app = spawn_app().await;
     // The reader signs in once, so the log has one event of theirs.
     app.session_cookie(READER).await;
     let browser = Browser::signed_in(&app, crate::ADMIN).await;
@@ -209,7 +209,7 @@ async fn the_audit_logs_filter_from_the_form_and_the_filter_survives_a_reload() 
 /// tooltip), details read their times as people do, and no column runs off-screen.
 #[tokio::test]
 async fn the_audit_log_names_connectors_and_fits_the_window() {
-    let app = start_server().await;
+    let app = spawn_app().await;
     let browser = Browser::signed_in_with(&app, crate::ADMIN, &["--window-size=1440,900"]).await;
     browser
         .open(&app.url("/tenant-admin/audit-logs?activity=onboardConnector"))

@@ -2,7 +2,7 @@
 //! and lists whose names are not all underlined.
 
 use crate::browser::Browser;
-use crate::start_server;
+use crate::spawn_app;
 
 /// The contrast ratio (WCAG) of the element's text on its background, computed in the page; an
 /// element's opacity fades its text toward its background.
@@ -26,7 +26,7 @@ const CONTRAST: &str = r#"
 
 #[tokio::test]
 async fn a_favicon_readable_disabled_labels_and_quiet_links() {
-    let app = start_server().await;
+    let app = spawn_app().await;
     for (scheme, flag) in [
         ("light", "--blink-settings=preferredColorScheme=1"),
         ("dark", "--blink-settings=preferredColorScheme=0"),

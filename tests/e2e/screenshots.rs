@@ -5,7 +5,7 @@ use admin_server::query::devices::DeviceQuery;
 use fantoccini::Locator;
 
 use crate::browser::Browser;
-use crate::start_server;
+use crate::spawn_app;
 
 /// The page's background brightness (0–255), from its computed style.
 async fn background_brightness(browser: &Browser) -> f64 {
@@ -31,7 +31,7 @@ async fn background_brightness(browser: &Browser) -> f64 {
 
 #[tokio::test]
 async fn the_views_render_in_light_and_dark_and_on_a_narrow_window() {
-    let app = start_server().await;
+    let app = spawn_app().await;
     let device = app
         .server()
         .store()
@@ -111,7 +111,7 @@ async fn the_views_render_in_light_and_dark_and_on_a_narrow_window() {
     app.shut_down().await;
 }
 
-async fn connector_id(app: &crate::TestServer) -> String {
+async fn connector_id(app: &crate::TestApp) -> String {
     app.server()
         .store()
         .connectors(time::OffsetDateTime::now_utc(), time::Duration::minutes(1))

@@ -14,14 +14,14 @@ use crate::store::error::{StoreError, StoreResult};
 /// devices (`SiteDevice` as the protocol sends them) so that each step is one statement over all
 /// of them, not one round trip per device.
 #[derive(Clone, Copy)]
-pub(super) enum DeviceSource<'a> {
+pub(super) enum UploadRows<'a> {
     /// A JSON array of devices (bound as `?2`).
     Json(&'a str),
     /// A JSON array of device ids (bound as `?2`).
     Ids(&'a str),
 }
 
-/// A device's id in a [`DeviceSource`] row (compared byte by byte, as the stored ids are).
+/// A device's id in a [`UploadRows`] row (compared byte by byte, as the stored ids are).
 pub(super) fn device_id(dialect: Dialect) -> &'static str {
     match dialect {
         Dialect::Sqlite => "json_extract(j.value, '$.id')",
@@ -29,7 +29,7 @@ pub(super) fn device_id(dialect: Dialect) -> &'static str {
     }
 }
 
-impl<'a> DeviceSource<'a> {
+impl<'a> UploadRows<'a> {
     /// The rows, each device (or id) as `j` (in upload order).
     pub(super) fn rows(self, dialect: Dialect) -> &'static str {
         match dialect {
@@ -46,7 +46,7 @@ impl<'a> DeviceSource<'a> {
         }
     }
 
-    /// The ids of this source's devices, as a query (column `device_id`).
+    /// The ids of these rows' devices, as a query (column `device_id`).
     pub(super) fn ids(self, dialect: Dialect) -> String {
         format!(
             "SELECT {} AS device_id FROM {}",
@@ -85,7 +85,7 @@ pub(super) fn reject_repeated_ids<'a>(
 pub(super) async fn reject_foreign_devices(
     tx: &mut Tx,
     connector_id: &str,
-    source: DeviceSource<'_>,
+    rows: UploadRows<'_>,
 ) -> StoreResult<()> {
     let dialect = tx.dialect();
     let foreign: Option<String> = db::query_scalar(format!(
@@ -94,11 +94,11 @@ pub(super) async fn reject_foreign_devices(
            AND (d.connector_id, d.device_set) NOT IN
                (SELECT connector_id, device_set FROM hidden_device_sets WHERE state = 'dying')
          LIMIT 1",
-        source.rows(dialect),
-        source.id(dialect)
+        rows.rows(dialect),
+        rows.id(dialect)
     ))
     .bind(connector_id)
-    .bind(source.bound())
+    .bind(rows.bound())
     .fetch_optional(&mut *tx)
     .await?;
     match foreign {
@@ -190,12 +190,12 @@ fn change_mask(device: &str, dialect: Dialect) -> String {
     }
 }
 
-/// Of the devices of `source`: how many the connector's device set `set` has, and how many are
+/// Of the devices of `rows`: how many the connector's device set `set` has, and how many are
 /// new to it or change one it has.
 pub(super) async fn compare_devices(
     tx: &mut Tx,
     connector_id: &str,
-    source: DeviceSource<'_>,
+    rows: UploadRows<'_>,
     set: i64,
 ) -> sqlx::Result<(u64, u64)> {
     let dialect = tx.dialect();
@@ -206,23 +206,23 @@ pub(super) async fn compare_devices(
          FROM {} LEFT JOIN devices d
            ON d.id = {} AND d.connector_id = ?1 AND d.device_set = ?3",
         change_mask("j.value", dialect),
-        source.rows(dialect),
+        rows.rows(dialect),
         device_id(dialect)
     ))
     .bind(connector_id)
-    .bind(source.bound())
+    .bind(rows.bound())
     .bind(set)
     .fetch_one(&mut *tx)
     .await?;
     Ok((known as u64, changed as u64))
 }
 
-/// Inserts the devices of `source` that the connector's device set `set` does not have yet;
+/// Inserts the devices of `rows` that the connector's device set `set` does not have yet;
 /// how many.
 pub(super) async fn insert_devices(
     tx: &mut Tx,
     connector_id: &str,
-    source: DeviceSource<'_>,
+    rows: UploadRows<'_>,
     set: i64,
     synced_at: &str,
 ) -> sqlx::Result<u64> {
@@ -245,18 +245,18 @@ pub(super) async fn insert_devices(
             WHERE d.id = {id} AND d.connector_id = ?1 AND d.device_set = ?4)",
         columns.join(", "),
         values.join(", "),
-        source.rows(dialect)
+        rows.rows(dialect)
     ))
     .prepared()
     .bind(connector_id)
-    .bind(source.bound())
+    .bind(rows.bound())
     .bind(synced_at)
     .bind(set)
     .execute(&mut *tx)
     .await
 }
 
-/// Inserts the new devices of `source` into the connector's device set `set` and writes the
+/// Inserts the new devices of `rows` into the connector's device set `set` and writes the
 /// changes to the others; the number of devices inserted or changed (a device sent as it already
 /// was is left alone and not counted).
 ///
@@ -273,7 +273,7 @@ pub(super) async fn insert_devices(
 pub(super) async fn upsert_devices(
     tx: &mut Tx,
     connector_id: &str,
-    source: DeviceSource<'_>,
+    rows: UploadRows<'_>,
     set: i64,
     synced_at: &str,
 ) -> StoreResult<u64> {
@@ -284,17 +284,17 @@ pub(super) async fn upsert_devices(
             "UPDATE devices d SET {}, last_sync_at = ?3 FROM {}
              WHERE d.id = {} AND d.connector_id = ?1 AND d.device_set = ?4 AND ({}) <> 0",
             site_assignments(dialect, "j.value", !0),
-            source.rows(dialect),
+            rows.rows(dialect),
             device_id(dialect),
             change_mask("j.value", dialect)
         ))
         .bind(connector_id)
-        .bind(source.bound())
+        .bind(rows.bound())
         .bind(synced_at)
         .bind(set)
         .execute(&mut *tx)
         .await?;
-        let inserted = insert_devices(tx, connector_id, source, set, synced_at).await?;
+        let inserted = insert_devices(tx, connector_id, rows, set, synced_at).await?;
         return Ok(inserted + changed);
     }
     let rowid = dialect.rowid();
@@ -312,18 +312,18 @@ pub(super) async fn upsert_devices(
          FROM {} CROSS JOIN devices d ON d.id = {}
          WHERE d.connector_id = ?1 AND d.device_set = ?3 AND mask <> 0",
         change_mask("j.value", dialect),
-        source.rows(dialect),
+        rows.rows(dialect),
         device_id(dialect)
     ))
     .bind(connector_id)
-    .bind(source.bound())
+    .bind(rows.bound())
     .bind(set)
     .execute(&mut *tx)
     .await?;
     db::query("CREATE INDEX changed_devices_by_mask ON changed_devices (mask)")
         .execute(&mut *tx)
         .await?;
-    let inserted = insert_devices(tx, connector_id, source, set, synced_at).await?;
+    let inserted = insert_devices(tx, connector_id, rows, set, synced_at).await?;
 
     let masks: Vec<i64> = db::query_scalar(format!("SELECT DISTINCT mask FROM {table}"))
         .fetch_all(&mut *tx)

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use super::rows::{
     compare_devices, device_id, insert_devices, reject_foreign_devices, reject_repeated_ids,
-    upsert_devices, DeviceSource,
+    upsert_devices, UploadRows,
 };
 use crate::store::db::{self, Tx};
 use crate::store::error::{StoreError, StoreResult};
@@ -39,7 +39,7 @@ impl Store {
         // The check reads the ids alone; the batch is kept as its text, parsed when it is written.
         let ids: Vec<&str> = devices.iter().map(|device| device.id.as_str()).collect();
         let ids = serde_json::to_string(&ids).expect("ids serialize");
-        reject_foreign_devices(&mut tx, connector_id, DeviceSource::Ids(&ids)).await?;
+        reject_foreign_devices(&mut tx, connector_id, UploadRows::Ids(&ids)).await?;
         let batch = serde_json::to_string(devices).expect("devices serialize");
         db::query("DELETE FROM sync_batches WHERE connector_id = ? AND sync_id <> ?")
             .bind(connector_id)
@@ -230,7 +230,7 @@ impl Store {
                 if still.is_none() {
                     return Err(offboarded());
                 }
-                let source = DeviceSource::Json(&json);
+                let source = UploadRows::Json(&json);
                 reject_foreign_devices(&mut tx, connector_id, source).await?;
                 let (known, changed) =
                     compare_devices(&mut tx, connector_id, source, shown).await?;
@@ -282,16 +282,16 @@ impl Store {
         devices: &str,
     ) -> StoreResult<String> {
         let dialect = self.dialect();
-        let source = DeviceSource::Json(devices);
+        let rows = UploadRows::Json(devices);
         let id = device_id(dialect);
         let repeated: Option<String> = db::query_scalar(format!(
             "SELECT {id} FROM {} WHERE EXISTS (SELECT 1 FROM devices d
                 WHERE d.id = {id} AND d.connector_id = ?1 AND d.device_set = ?3)
              LIMIT 1",
-            source.rows(dialect)
+            rows.rows(dialect)
         ))
         .bind(connector_id)
-        .bind(source.bound())
+        .bind(rows.bound())
         .bind(set)
         .fetch_optional(self.read())
         .await?;
@@ -463,18 +463,18 @@ impl Store {
         };
         let upserts = serde_json::to_string(&delta.upserts).expect("devices serialize");
         let removals = serde_json::to_string(&delta.removals).expect("ids serialize");
-        reject_foreign_devices(&mut tx, connector_id, DeviceSource::Json(&upserts)).await?;
-        reject_foreign_devices(&mut tx, connector_id, DeviceSource::Ids(&removals)).await?;
+        reject_foreign_devices(&mut tx, connector_id, UploadRows::Json(&upserts)).await?;
+        reject_foreign_devices(&mut tx, connector_id, UploadRows::Ids(&removals)).await?;
         let synced_at = timestamp(now);
         let mut changed = upsert_devices(
             &mut tx,
             connector_id,
-            DeviceSource::Json(&upserts),
+            UploadRows::Json(&upserts),
             shown,
             &synced_at,
         )
         .await?;
-        let removed = DeviceSource::Ids(&removals);
+        let removed = UploadRows::Ids(&removals);
         changed += db::query(format!(
             "DELETE FROM devices WHERE connector_id = ?1 AND device_set = ?3
                AND id IN ({})",
