@@ -49,6 +49,7 @@ pub const DEVICE_FIELDS: &[Field] = &[
     Field::text("deviceName", "device_name")
         .listed()
         .from_site()
+        .searched()
         .required(),
     Field::one_of("managedBy", "managed_by", ManagedBy::WIRE)
         .listed()
@@ -68,7 +69,8 @@ pub const DEVICE_FIELDS: &[Field] = &[
     Field::text("osVersion", "os_version").listed().from_site(),
     Field::text("userPrincipalName", "user_principal_name")
         .listed()
-        .from_site(),
+        .from_site()
+        .searched(),
     Field::text("userDisplayName", "user_display_name")
         .listed()
         .from_site(),
@@ -78,7 +80,8 @@ pub const DEVICE_FIELDS: &[Field] = &[
         .from_site(),
     Field::text("serialNumber", "serial_number")
         .listed()
-        .from_site(),
+        .from_site()
+        .searched(),
     Field::text("manufacturer", "manufacturer")
         .listed()
         .from_site(),

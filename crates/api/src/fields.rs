@@ -34,6 +34,8 @@ pub struct Field {
     pub selectable: bool,
     /// A site sends it with each device (`SiteDevice`, same name).
     pub from_site: bool,
+    /// `$search` looks for its terms in it.
+    pub searched: bool,
     /// Never null.
     pub required: bool,
 }
@@ -49,6 +51,7 @@ impl Field {
             filterable: false,
             selectable: false,
             from_site: false,
+            searched: false,
             required: false,
         }
     }
@@ -99,6 +102,11 @@ impl Field {
 
     pub const fn from_site(mut self) -> Self {
         self.from_site = true;
+        self
+    }
+
+    pub const fn searched(mut self) -> Self {
+        self.searched = true;
         self
     }
 

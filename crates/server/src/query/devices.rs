@@ -358,6 +358,15 @@ pub fn search_match(text: &str) -> AppResult<Option<String>> {
     Ok((!indexed.is_empty()).then(|| match_expression(&indexed)))
 }
 
+/// The columns `$search` looks in (the field table's searched fields); the trigram indexes of
+/// both backends cover the same columns.
+pub fn searched_columns() -> impl Iterator<Item = &'static str> {
+    DEVICE_FIELDS
+        .iter()
+        .filter(|field| field.searched)
+        .filter_map(|field| field.column)
+}
+
 /// `$search="a,b"`: a case-insensitive substring of device name, serial number or UPN; several
 /// comma-separated terms match any.
 pub fn search_sql(text: &str, dialect: Dialect) -> AppResult<Sql> {
@@ -380,7 +389,7 @@ pub fn search_sql(text: &str, dialect: Dialect) -> AppResult<Sql> {
     }
     for term in each {
         sql.params
-            .extend(std::iter::repeat_n(Some(like_pattern(term, false)), 3));
+            .extend(searched_columns().map(|_| Some(like_pattern(term, false))));
         let matches = |column: &str| {
             if is_indexed(&term) {
                 format!("search_fold({column}) LIKE search_fold(?) ESCAPE '\\'")
@@ -388,12 +397,8 @@ pub fn search_sql(text: &str, dialect: Dialect) -> AppResult<Sql> {
                 dialect.like(column)
             }
         };
-        clauses.push(format!(
-            "({} OR {} OR {})",
-            matches("device_name"),
-            matches("serial_number"),
-            matches("user_principal_name")
-        ));
+        let each_column: Vec<String> = searched_columns().map(matches).collect();
+        clauses.push(format!("({})", each_column.join(" OR ")));
     }
     sql.text = format!("({})", clauses.join(" OR "));
     Ok(sql)

@@ -800,3 +800,52 @@ async fn search_and_filter_are_bounded() {
     }
     app.shut_down().await;
 }
+
+/// `$search` looks in the field table's searched fields, and the trigram index of each backend
+/// covers exactly their columns (SQLite's FTS5 table, PostgreSQL's GIN index).
+#[tokio::test]
+async fn the_search_indexes_cover_the_searched_fields() {
+    use admin_server::store::{db, Store};
+    let searched: Vec<&str> = admin_server::query::devices::searched_columns().collect();
+    assert_eq!(
+        searched,
+        ["device_name", "user_principal_name", "serial_number"]
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = Store::connect(&format!("sqlite:{}", dir.path().join("s.db").display()))
+        .await
+        .unwrap();
+    let mut indexed: Vec<String> =
+        db::query_scalar("SELECT name FROM pragma_table_info('devices_search')")
+            .fetch_all(sqlite.writer())
+            .await
+            .unwrap();
+    indexed.sort();
+    let mut expected: Vec<String> = searched.iter().map(|c| (*c).to_owned()).collect();
+    expected.sort();
+    assert_eq!(indexed, expected, "SQLite's trigram table");
+    sqlite.close().await;
+
+    let url = admin_server::testing::postgres::shared()
+        .await
+        .new_database()
+        .await
+        .unwrap();
+    let pg = Store::connect(&url).await.unwrap();
+    let definition: String =
+        db::query_scalar("SELECT indexdef FROM pg_indexes WHERE indexname = 'devices_search'")
+            .fetch_one(pg.writer())
+            .await
+            .unwrap();
+    let mut indexed: Vec<String> = definition
+        .split("search_fold(")
+        .skip(1)
+        .map(|rest| rest.split(')').next().unwrap().to_owned())
+        .collect();
+    indexed.sort();
+    assert_eq!(
+        indexed, expected,
+        "PostgreSQL's trigram index: {definition}"
+    );
+    pg.close().await;
+}
