@@ -69,6 +69,25 @@ crate::devices::device_struct! {
     pub struct SiteDevice {}
 }
 
+impl SiteDevice {
+    /// The optional text fields a site sends, by wire name: the field table's top-level text
+    /// fields from the site that may be null (a test holds the two together).
+    pub fn optional_texts(&self) -> [(&'static str, Option<&str>); 10] {
+        [
+            ("operatingSystem", self.operating_system.as_deref()),
+            ("osVersion", self.os_version.as_deref()),
+            ("userPrincipalName", self.user_principal_name.as_deref()),
+            ("userDisplayName", self.user_display_name.as_deref()),
+            ("serialNumber", self.serial_number.as_deref()),
+            ("manufacturer", self.manufacturer.as_deref()),
+            ("model", self.model.as_deref()),
+            ("azureADDeviceId", self.azure_ad_device_id.as_deref()),
+            ("domainName", self.domain_name.as_deref()),
+            ("sku", self.sku.as_deref()),
+        ]
+    }
+}
+
 /// `PUT /syncs/{syncId}/batches/{index}`: one batch of a full sync. Re-sending a batch replaces it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -130,4 +149,41 @@ pub struct ActionResult {
     pub result_code: i64,
     #[serde(default)]
     pub result_message: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::devices::DEVICE_FIELDS;
+    use crate::fields::FieldType;
+
+    /// Each optional text a site sends is named as the field table names it, carries that field's
+    /// value, and none of the table's is left out.
+    #[test]
+    fn a_site_devices_optional_texts_are_the_field_tables() {
+        let mut json = serde_json::json!({
+            "id": "d1", "deviceName": "PC-1", "managedBy": "configMgr", "ownerType": "company",
+            "complianceState": "compliant", "clientHealthState": "healthy", "collections": [],
+        });
+        let expected: Vec<&str> = DEVICE_FIELDS
+            .iter()
+            .filter(|f| {
+                f.from_site
+                    && f.field_type == FieldType::Text
+                    && !f.required
+                    && !f.name.contains('/')
+            })
+            .map(|f| f.name)
+            .collect();
+        for name in &expected {
+            json[*name] = serde_json::Value::from(format!("value of {name}"));
+        }
+        let device: SiteDevice = serde_json::from_value(json).expect("a site device");
+        let texts = device.optional_texts();
+        let names: Vec<&str> = texts.iter().map(|(name, _)| *name).collect();
+        assert_eq!(names, expected);
+        for (name, value) in texts {
+            assert_eq!(value, Some(format!("value of {name}").as_str()), "{name}");
+        }
+    }
 }

@@ -77,19 +77,8 @@ fn one_device(at: &str, device: &mut SiteDevice) -> AppResult<()> {
     let name = |field: &str| format!("{at}.{field}");
     device_id(&name("id"), &device.id)?;
     text(&name("deviceName"), &device.device_name, MAX_TEXT, true)?;
-    for (field, value) in [
-        ("operatingSystem", &device.operating_system),
-        ("osVersion", &device.os_version),
-        ("userPrincipalName", &device.user_principal_name),
-        ("userDisplayName", &device.user_display_name),
-        ("serialNumber", &device.serial_number),
-        ("manufacturer", &device.manufacturer),
-        ("model", &device.model),
-        ("azureADDeviceId", &device.azure_ad_device_id),
-        ("domainName", &device.domain_name),
-        ("sku", &device.sku),
-    ] {
-        optional(&name(field), value.as_deref(), MAX_TEXT)?;
+    for (field, value) in device.optional_texts() {
+        optional(&name(field), value, MAX_TEXT)?;
     }
     date(&name("enrolledDateTime"), &mut device.enrolled_date_time)?;
     date(
