@@ -25,6 +25,22 @@ async fn admin_server(dir: &std::path::Path) -> Command {
     command
 }
 
+/// Reads the server's standard output until it prints the URL to open: the URL (none if it ended
+/// first), and every line printed until then.
+async fn until_url(
+    lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+) -> (Option<String>, String) {
+    let mut printed = String::new();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        printed.push_str(&line);
+        printed.push('\n');
+        if let Some(rest) = line.strip_prefix("Admin center: open ") {
+            return (rest.split_whitespace().next().map(str::to_owned), printed);
+        }
+    }
+    (None, printed)
+}
+
 async fn stops_cleanly_on(signal: &str) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("data")).unwrap();
@@ -49,16 +65,7 @@ async fn stops_cleanly_on(signal: &str) {
         logs.read_to_string(&mut text).await.unwrap();
         text
     });
-    let mut url = None;
-    let mut printed = String::new();
-    while let Some(line) = lines.next_line().await.unwrap() {
-        printed.push_str(&line);
-        printed.push('\n');
-        if let Some(rest) = line.strip_prefix("Admin center: open ") {
-            url = rest.split_whitespace().next().map(str::to_owned);
-            break;
-        }
-    }
+    let (url, printed) = until_url(&mut lines).await;
     let url = url.expect("the server prints the URL to open");
     // One demo account per built-in role, its password printed once.
     for (user, role) in [
@@ -265,13 +272,7 @@ async fn a_flood_of_refusals_is_summed_up_in_the_log() {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut url = None;
-    while let Some(line) = lines.next_line().await.unwrap() {
-        if let Some(rest) = line.strip_prefix("Admin center: open ") {
-            url = rest.split_whitespace().next().map(str::to_owned);
-            break;
-        }
-    }
+    let (url, _) = until_url(&mut lines).await;
     let Some(url) = url else {
         let mut printed = String::new();
         use tokio::io::AsyncReadExt;

@@ -54,14 +54,19 @@ async fn honest_client_is_answered(app: &TestApp) {
     assert!(started.elapsed() < Duration::from_secs(5));
 }
 
-#[tokio::test]
-async fn slow_headers_stalled_bodies_and_idle_connections_are_closed_in_time() {
-    let app = spawn_app_with(|c| {
+/// The app with the tests' short timeouts.
+async fn with_short_timeouts() -> TestApp {
+    spawn_app_with(|c| {
         c.header_read_timeout = HEADERS;
         c.body_read_timeout = BODY;
         c.keep_alive_timeout = IDLE;
     })
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn slow_headers_stalled_bodies_and_idle_connections_are_closed_in_time() {
+    let app = with_short_timeouts().await;
     let to = address(&app);
     let opened = Instant::now();
 
@@ -142,12 +147,7 @@ async fn slow_headers_stalled_bodies_and_idle_connections_are_closed_in_time() {
 /// slowly within their bound. Event streams and a site's long poll outlast every timeout.
 #[tokio::test]
 async fn steady_bodies_event_streams_and_long_polls_outlast_the_timeouts() {
-    let app = spawn_app_with(|c| {
-        c.header_read_timeout = HEADERS;
-        c.body_read_timeout = BODY;
-        c.keep_alive_timeout = IDLE;
-    })
-    .await;
+    let app = with_short_timeouts().await;
     let to = address(&app);
     let body = format!(
         "{{\"userName\":\"{}\",\"password\":\"{}\"}}",
