@@ -43,10 +43,9 @@ pub enum AppError {
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
-    #[error("the store failed: {0}")]
-    Store(#[from] sqlx::Error),
-    #[error("a page read failed: {0}")]
-    PageRead(#[from] rusqlite::Error),
+    /// The store could not answer (busy, or failed): its own error, whatever its backend.
+    #[error("{0}")]
+    Store(crate::store::error::StoreError),
     #[error("{0}")]
     Internal(String),
 }
@@ -71,8 +70,8 @@ impl AppError {
             Self::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
             Self::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
             Self::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
-            Self::Store(sqlx::Error::PoolTimedOut) => ErrorCode::ServiceUnavailable,
-            Self::Store(_) | Self::PageRead(_) | Self::Internal(_) => ErrorCode::InternalError,
+            Self::Store(error) if error.is_busy() => ErrorCode::ServiceUnavailable,
+            Self::Store(_) | Self::Internal(_) => ErrorCode::InternalError,
         }
     }
 }
@@ -97,7 +96,7 @@ impl IntoResponse for AppError {
                 .insert(crate::refusals::RefusedBy(limit));
             return response;
         }
-        if let Self::Store(sqlx::Error::PoolTimedOut) = &self {
+        if matches!(&self, Self::Store(error) if error.is_busy()) {
             tracing::warn!("a request waited too long for the database writer");
             let mut response = error_response(
                 code,
@@ -113,7 +112,7 @@ impl IntoResponse for AppError {
             Self::BadRequest { message, target } | Self::NotSupported { message, target } => {
                 (message, target)
             }
-            Self::Store(_) | Self::PageRead(_) | Self::Internal(_) => {
+            Self::Store(_) | Self::Internal(_) => {
                 // The detail goes to the log under the request id, not to the caller.
                 tracing::error!(error = %self, "internal error");
                 (
@@ -169,10 +168,10 @@ impl From<crate::store::error::StoreError> for AppError {
             StoreError::Conflict(message) => Self::Conflict(message),
             StoreError::Refused(message) => Self::Forbidden(message),
             StoreError::Unrecognized(message) => Self::Unauthenticated(message),
-            StoreError::Unavailable => Self::Store(sqlx::Error::PoolTimedOut),
-            StoreError::Database(error) => Self::Store(error),
-            StoreError::PageRead(error) => Self::PageRead(error),
             StoreError::Internal(message) => Self::Internal(message),
+            failed @ (StoreError::Unavailable
+            | StoreError::Database(_)
+            | StoreError::PageRead(_)) => Self::Store(failed),
         }
     }
 }

@@ -8,6 +8,7 @@ use sqlx::FromRow;
 use time::{Duration, OffsetDateTime};
 
 use super::audit::{append, Actor, AuditEntry};
+use super::error::StoreResult;
 use super::{parse_timestamp, timestamp, write_event, Store, Writes};
 
 /// What the store needs to attach a hierarchy.
@@ -74,7 +75,7 @@ impl Store {
         tx: &mut Tx,
         id: &str,
         now: OffsetDateTime,
-    ) -> sqlx::Result<()> {
+    ) -> StoreResult<()> {
         if !matches!(tx, Tx::Postgres(_)) {
             return Ok(());
         }
@@ -89,14 +90,14 @@ impl Store {
             id: id.to_owned(),
             connector,
         });
-        write_event(tx, &event, now).await
+        Ok(write_event(tx, &event, now).await?)
     }
 
     pub async fn connectors(
         &self,
         now: OffsetDateTime,
         online_window: Duration,
-    ) -> sqlx::Result<Vec<Connector>> {
+    ) -> StoreResult<Vec<Connector>> {
         let rows: Vec<ConnectorRow> =
             db::query_as(format!("{SELECT_CONNECTOR} ORDER BY c.onboarded_at, c.id"))
                 .fetch_all(self.read())
@@ -111,7 +112,7 @@ impl Store {
         id: &str,
         now: OffsetDateTime,
         online_window: Duration,
-    ) -> sqlx::Result<Option<Connector>> {
+    ) -> StoreResult<Option<Connector>> {
         let row: Option<ConnectorRow> = db::query_as(format!("{SELECT_CONNECTOR} AND c.id = ?"))
             .bind(id)
             .fetch_optional(self.read())
@@ -121,7 +122,7 @@ impl Store {
     }
 
     /// The connector with this id, as its credential check needs it.
-    pub async fn connector_identity(&self, id: &str) -> sqlx::Result<Option<ConnectorIdentity>> {
+    pub async fn connector_identity(&self, id: &str) -> StoreResult<Option<ConnectorIdentity>> {
         db::query_as(
             "SELECT id, site_version, offboard_requested_at, credential_hash FROM connectors
              WHERE id = ? AND removed_at IS NULL",
@@ -129,6 +130,7 @@ impl Store {
         .bind(id)
         .fetch_optional(self.read())
         .await
+        .map_err(Into::into)
     }
 
     pub async fn report_site(
@@ -136,7 +138,7 @@ impl Store {
         id: &str,
         site: &SiteInfo,
         now: OffsetDateTime,
-    ) -> sqlx::Result<()> {
+    ) -> StoreResult<()> {
         let scope = site
             .upload_scope
             .as_ref()
@@ -184,7 +186,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn heartbeat(&self, id: &str, now: OffsetDateTime) -> sqlx::Result<()> {
+    pub async fn heartbeat(&self, id: &str, now: OffsetDateTime) -> StoreResult<()> {
         db::query("UPDATE connectors SET last_heartbeat_at = ? WHERE id = ?")
             .bind(timestamp(now))
             .bind(id)
@@ -200,7 +202,7 @@ impl Store {
         id: &str,
         actor: &Actor,
         now: OffsetDateTime,
-    ) -> sqlx::Result<bool> {
+    ) -> StoreResult<bool> {
         let mut tx = self.begin().await?;
         let current: Option<(Option<String>, Option<String>)> = db::query_as(
             "SELECT offboard_requested_at, hierarchy_name FROM connectors
@@ -233,14 +235,14 @@ impl Store {
     }
 
     /// Connectors whose offboarding was requested before `cutoff`.
-    pub async fn offboardings_due(&self, cutoff: OffsetDateTime) -> sqlx::Result<Vec<String>> {
+    pub async fn offboardings_due(&self, cutoff: OffsetDateTime) -> StoreResult<Vec<String>> {
         db::query_scalar(
             "SELECT id FROM connectors WHERE offboard_requested_at IS NOT NULL AND offboard_requested_at <= ?
                AND removed_at IS NULL",
         )
         .bind(timestamp(cutoff))
         .fetch_all(self.read())
-        .await
+        .await.map_err(Into::into)
     }
 
     /// Completes an offboarding in one transaction: the connector's open actions are canceled
@@ -253,7 +255,7 @@ impl Store {
         id: &str,
         actor: &Actor,
         now: OffsetDateTime,
-    ) -> sqlx::Result<Option<Offboarded>> {
+    ) -> StoreResult<Option<Offboarded>> {
         let mut tx = self.begin().await?;
         let offboarding: Option<(Option<String>, Option<String>)> = db::query_as(
             "SELECT offboard_requested_at, hierarchy_name FROM connectors
@@ -316,7 +318,7 @@ impl Store {
         self.removed.add(id);
         if let Err(error) = tx.commit().await {
             self.removed.forget(id);
-            return Err(error);
+            return Err(error.into());
         }
         self.removed.work.notify_one();
         Ok(Some(Offboarded {
@@ -330,7 +332,7 @@ impl Store {
     /// [`Store::complete_full_sync`]); false when nothing is left to delete. A slice keeps the
     /// writer briefly, so that uploads, actions and sign-ins wait for one slice at most, not for
     /// the whole hierarchy.
-    pub async fn delete_leftovers(&self) -> sqlx::Result<bool> {
+    pub async fn delete_leftovers(&self) -> StoreResult<bool> {
         // On PostgreSQL another instance may have removed it: the table says.
         let removed =
             match self.postgres() {
@@ -366,7 +368,7 @@ impl Store {
         Ok(true)
     }
 
-    async fn delete_dying_set(&self) -> sqlx::Result<bool> {
+    async fn delete_dying_set(&self) -> StoreResult<bool> {
         let dying: Option<(String, i64)> = db::query_as(
             "SELECT connector_id, device_set FROM hidden_device_sets WHERE state = 'dying' LIMIT 1",
         )
@@ -446,7 +448,7 @@ impl ConnectorRow {
         self,
         now: OffsetDateTime,
         online_window: Duration,
-    ) -> sqlx::Result<Connector> {
+    ) -> StoreResult<Connector> {
         let last_sync = self.last_sync_at.as_deref().and_then(parse_timestamp);
         let online = self
             .last_heartbeat_at

@@ -32,6 +32,15 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether it failed only because the database was busy (no connection in time): worth
+    /// trying again shortly.
+    pub fn is_busy(&self) -> bool {
+        matches!(
+            self,
+            Self::Unavailable | Self::Database(sqlx::Error::PoolTimedOut)
+        )
+    }
+
     /// [`StoreError::Invalid`] for `target`.
     pub fn invalid(target: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Invalid {

@@ -392,16 +392,17 @@ impl Store {
     }
 
     /// Whether the database answers (a health check).
-    pub async fn ping(&self) -> sqlx::Result<()> {
+    pub async fn ping(&self) -> StoreResult<()> {
         db::query_scalar::<i64>("SELECT CAST(1 AS bigint)")
             .fetch_one(self.read())
             .await
             .map(|_| ())
+            .map_err(Into::into)
     }
 
     /// Refreshes the query planner's statistics where they are stale (SQLite's `PRAGMA optimize`),
     /// e.g. after a large load.
-    pub async fn optimize(&self) -> sqlx::Result<()> {
+    pub async fn optimize(&self) -> StoreResult<()> {
         match &self.backend {
             Backend::Sqlite(sqlite) => {
                 sqlx::query("PRAGMA optimize").execute(&sqlite.pool).await?;

@@ -14,7 +14,7 @@ impl Store {
         actor: &Actor,
         now: OffsetDateTime,
         expires: OffsetDateTime,
-    ) -> sqlx::Result<()> {
+    ) -> StoreResult<()> {
         let mut tx = self.begin_for(Writes::NoDevices).await?;
         db::query(
             "INSERT INTO onboarding_tokens (token_hash, created_at, expires_at) VALUES (?, ?, ?)",
@@ -31,7 +31,7 @@ impl Store {
             now,
         )
         .await?;
-        tx.commit().await
+        Ok(tx.commit().await?)
     }
 
     /// Whether a token with this hash is unexpired and unused, read without the writer: a wrong
@@ -40,7 +40,7 @@ impl Store {
         &self,
         token_hash: &[u8],
         now: OffsetDateTime,
-    ) -> sqlx::Result<bool> {
+    ) -> StoreResult<bool> {
         db::query_scalar::<i64>(
             "SELECT COUNT(*) FROM onboarding_tokens
              WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?",
@@ -50,6 +50,7 @@ impl Store {
         .fetch_one(self.read())
         .await
         .map(|count| count > 0)
+        .map_err(Into::into)
     }
 
     /// Spends an unexpired, unused onboarding token on a new connector, in one transaction.

@@ -68,3 +68,35 @@ async fn shuts_down_gracefully_on_its_signal() {
     app.shut_down().await;
     assert!(reqwest::get(format!("{url}/api/v1/devices")).await.is_err());
 }
+
+/// A busy database is a 503 with Retry-After whichever way the store says it; any other failure
+/// of the store is a 500; the store's refusals keep their statuses.
+#[test]
+fn the_stores_answers_keep_their_statuses() {
+    use admin_server::error::AppError;
+    use admin_server::store::error::StoreError;
+    use axum::response::IntoResponse;
+    let answer = |error: StoreError| {
+        let response = AppError::from(error).into_response();
+        let retry = response
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_owned());
+        (response.status().as_u16(), retry)
+    };
+    let busy = (503, Some("5".to_owned()));
+    assert_eq!(answer(StoreError::Unavailable), busy);
+    assert_eq!(
+        answer(StoreError::Database(sqlx::Error::PoolTimedOut)),
+        busy
+    );
+    assert_eq!(
+        answer(StoreError::Database(sqlx::Error::RowNotFound)),
+        (500, None)
+    );
+    assert_eq!(answer(StoreError::NotFound("x".into())).0, 404);
+    assert_eq!(answer(StoreError::Conflict("x".into())).0, 409);
+    assert_eq!(answer(StoreError::Refused("x".into())).0, 403);
+    assert_eq!(answer(StoreError::Unrecognized("x".into())).0, 401);
+    assert_eq!(answer(StoreError::invalid("f", "x")).0, 400);
+}

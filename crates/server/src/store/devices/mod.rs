@@ -401,7 +401,7 @@ impl Store {
             .await
     }
 
-    pub async fn device_connector(&self, id: &str) -> sqlx::Result<Option<String>> {
+    pub async fn device_connector(&self, id: &str) -> StoreResult<Option<String>> {
         db::query_scalar(format!(
             "SELECT connector_id FROM devices WHERE id = ? AND {}",
             shown(self.dialect())
@@ -409,6 +409,7 @@ impl Store {
         .bind(id)
         .fetch_optional(self.read())
         .await
+        .map_err(Into::into)
     }
 
     pub async fn device(&self, id: &str) -> StoreResult<Option<Device>> {
