@@ -102,7 +102,7 @@ fn open(
         closure.forget();
     };
     listen(
-        "deviceAction",
+        admin_api::Event::DEVICE_ACTION,
         Box::new(move |event| {
             if let Some(action) = event
                 .data()
@@ -114,11 +114,11 @@ fn open(
         }),
     );
     listen(
-        "connector",
+        admin_api::Event::CONNECTOR,
         Box::new(move |_| live.connectors_changed.update(|n| *n += 1)),
     );
     listen(
-        "devices",
+        admin_api::Event::DEVICES,
         Box::new(move |_| live.devices_changed.update(|n| *n += 1)),
     );
     let opened = Closure::<dyn FnMut()>::new(move || {

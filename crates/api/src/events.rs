@@ -30,11 +30,16 @@ pub enum Event {
 }
 
 impl Event {
+    /// The SSE event names, as the server sends them and the SPA listens for them.
+    pub const DEVICE_ACTION: &'static str = "deviceAction";
+    pub const CONNECTOR: &'static str = "connector";
+    pub const DEVICES: &'static str = "devices";
+
     pub fn name(&self) -> &'static str {
         match self {
-            Self::DeviceAction(_) => "deviceAction",
-            Self::Connector(_) => "connector",
-            Self::Devices(_) => "devices",
+            Self::DeviceAction(_) => Self::DEVICE_ACTION,
+            Self::Connector(_) => Self::CONNECTOR,
+            Self::Devices(_) => Self::DEVICES,
         }
     }
 }
