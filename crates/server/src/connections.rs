@@ -237,12 +237,12 @@ impl<S: AsyncRead> AsyncRead for Guarded<S> {
         if busy {
             return Poll::Pending;
         }
-        let (deadline, waiting_for) = match *this.first_byte {
-            Some(first) => (first + this.limits.header_read_timeout, "headers"),
+        let (deadline, idle) = match *this.first_byte {
+            Some(first) => (first + this.limits.header_read_timeout, false),
             None => (
                 *this.activity.idle_since.lock().expect("never poisoned")
                     + this.limits.keep_alive_timeout,
-                "idle",
+                true,
             ),
         };
         if this.deadline.deadline() != deadline {
@@ -252,7 +252,7 @@ impl<S: AsyncRead> AsyncRead for Guarded<S> {
             Poll::Pending => Poll::Pending,
             // An idle connection ends as if its client had closed it; one whose headers never
             // came, with an error.
-            Poll::Ready(()) if waiting_for == "idle" => Poll::Ready(Ok(())),
+            Poll::Ready(()) if idle => Poll::Ready(Ok(())),
             Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::TimedOut,
                 "the request's headers did not arrive in time",

@@ -58,11 +58,10 @@ impl RefusalLog {
     pub fn note(&self, kind: &str, from: &str) -> bool {
         let now = Instant::now();
         let mut kept = self.kept.lock().expect("never poisoned");
-        let full = kept.len() >= KEPT;
-        let key = match (kept.contains_key(&(kind.to_owned(), from.to_owned())), full) {
-            (false, true) => ("(other refusals)".to_owned(), "(many addresses)".to_owned()),
-            _ => (kind.to_owned(), from.to_owned()),
-        };
+        let mut key = (kind.to_owned(), from.to_owned());
+        if kept.len() >= KEPT && !kept.contains_key(&key) {
+            key = ("(other refusals)".to_owned(), "(many addresses)".to_owned());
+        }
         match kept.get_mut(&key) {
             Some(repeats) if now.duration_since(repeats.first) < self.window => {
                 repeats.more += 1;
