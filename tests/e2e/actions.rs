@@ -5,14 +5,14 @@ use std::time::Duration;
 
 use fantoccini::key::Key;
 use site_connector::hierarchy::ClientState;
-use site_connector::{HierarchyConfig, SiteConnector};
+use site_connector::HierarchyConfig;
 use tokio_util::sync::CancellationToken;
 
 use crate::browser::Browser;
 use crate::{spawn_app, TestApp};
 
 /// A site whose clients answer at once, half of them offline, serving its actions.
-pub async fn serving_site(app: &TestApp) -> (SiteConnector, CancellationToken) {
+pub async fn serving_site(app: &TestApp) -> (site_connector::SimulatedSite, CancellationToken) {
     let mut config = HierarchyConfig::new("Contoso Branch", "BRA", 2207, 40, 31);
     config.latency = (Duration::ZERO, Duration::ZERO);
     config.offline_share = 0.5;
@@ -20,7 +20,7 @@ pub async fn serving_site(app: &TestApp) -> (SiteConnector, CancellationToken) {
     (site, CancellationToken::new())
 }
 
-pub async fn device(site: &SiteConnector, state: ClientState) -> (String, String) {
+pub async fn device(site: &site_connector::SimulatedSite, state: ClientState) -> (String, String) {
     let hierarchy = site.source();
     let hierarchy = hierarchy.lock().await;
     let device = hierarchy

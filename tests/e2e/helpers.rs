@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use admin_server::testing::{client_with_cookie, no_wrap};
-use site_connector::{HierarchyConfig, SiteConnector, SiteOptions};
+use site_connector::{HierarchyConfig, SiteOptions};
 
 pub use admin_server::testing::PASSWORD;
 
@@ -74,7 +74,7 @@ impl TestApp {
     }
 
     /// Attaches a simulated site with a new onboarding token and uploads its devices.
-    pub async fn attach_site(&self, config: HierarchyConfig) -> SiteConnector {
+    pub async fn attach_site(&self, config: HierarchyConfig) -> site_connector::SimulatedSite {
         let server = self.harness.server();
         let token = admin_server::domain::connectors::new_onboarding_token(
             server.store(),

@@ -11,7 +11,7 @@ use admin_server::store::connectors::NewConnector;
 use admin_server::store::{timestamp, Store};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
-use site_connector::hierarchy::{HierarchyConfig, SimulatedHierarchy};
+use simulated_hierarchy::{HierarchyConfig, SimulatedHierarchy};
 use time::macros::datetime;
 use time::OffsetDateTime;
 

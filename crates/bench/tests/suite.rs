@@ -177,7 +177,7 @@ async fn the_ci_preset_measures_postgresql_with_one_instance_and_two() {
 fn the_same_seed_makes_the_same_tenant() {
     use attach_bench::generate::hierarchy_config;
     use attach_bench::preset::{Preset, PresetName};
-    use site_connector::hierarchy::SimulatedHierarchy;
+    use simulated_hierarchy::SimulatedHierarchy;
     let preset = Preset::get(PresetName::Ci);
     let devices = |seed| {
         let devices =

@@ -8,10 +8,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use admin_api::UploadScope;
+use connector_protocol::{Outcome, ProtocolClient, SiteConnector, SiteOptions};
 use serde::{Deserialize, Serialize};
-use site_connector::{
-    HierarchyConfig, Outcome, ProtocolClient, SimulatedHierarchy, SiteConnector, SiteOptions,
-};
+use simulated_hierarchy::{HierarchyConfig, SimulatedHierarchy};
 
 use crate::auth::password;
 use crate::config::Config;
@@ -213,7 +212,7 @@ async fn save(file: &PathBuf, code: &str, credential: Option<String>) -> anyhow:
     // It holds live connector credentials: its owner's alone.
     let bytes = serde_json::to_vec_pretty(&sites)?;
     let file = file.clone();
-    tokio::task::spawn_blocking(move || site_connector::secret_file::write(&file, &bytes))
+    tokio::task::spawn_blocking(move || connector_protocol::secret_file::write(&file, &bytes))
         .await??;
     Ok(())
 }

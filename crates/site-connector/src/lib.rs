@@ -1,16 +1,14 @@
-//! A simulated Configuration Manager hierarchy's service connection point: the site side of the
-//! connector protocol, for demo data and tests.
+//! A Configuration Manager hierarchy's service connection point: a real site through its
+//! AdminService ([`admin_service`]) or a simulated hierarchy, attached to the admin center through
+//! the connector protocol's work loop (the `connector-protocol` crate), run as the `site-connector`
+//! command ([`run`]).
 
 pub mod admin_service;
-pub mod client;
-pub mod hierarchy;
 pub mod run;
-pub mod secret_file;
-pub mod site;
-pub mod source;
-pub mod state;
 
-pub use client::{ProtocolClient, ProtocolError};
-pub use hierarchy::{HierarchyConfig, SimulatedHierarchy};
-pub use site::{Outcome, SiteConnector, SiteError, SiteOptions};
-pub use source::DeviceSource;
+pub use connector_protocol::{client, secret_file, site, source, state};
+pub use connector_protocol::{
+    DeviceSource, Outcome, ProtocolClient, ProtocolError, SiteConnector, SiteError, SiteOptions,
+};
+pub use simulated_hierarchy as hierarchy;
+pub use simulated_hierarchy::{HierarchyConfig, SimulatedHierarchy, SimulatedSite};

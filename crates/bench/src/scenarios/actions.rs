@@ -9,10 +9,10 @@ use admin_api::{
     TriggerConfigurationManagerAction,
 };
 use anyhow::{bail, Context as _};
+use connector_protocol::site::{SiteConnector, SiteOptions};
 use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
-use site_connector::hierarchy::{HierarchyConfig, SimulatedHierarchy};
-use site_connector::site::{SiteConnector, SiteOptions};
+use simulated_hierarchy::{HierarchyConfig, SimulatedHierarchy};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -27,7 +27,7 @@ pub async fn attach_quick_site(
     url: &str,
     client: &reqwest::Client,
     devices: usize,
-) -> anyhow::Result<SiteConnector> {
+) -> anyhow::Result<SiteConnector<SimulatedHierarchy>> {
     let token = super::onboarding_token(url, client).await?;
     let mut config = HierarchyConfig::new("Benchmark Lab", "LAB", 2403, devices, 7);
     config.latency = (Duration::ZERO, Duration::ZERO);
@@ -139,7 +139,7 @@ pub async fn run(ctx: &Context) -> anyhow::Result<Section> {
     let outcome = tokio::time::timeout(Duration::from_secs(60), serving)
         .await
         .context("the lab site did not offboard within 60 s")??;
-    if outcome != site_connector::site::Outcome::Offboarded {
+    if outcome != connector_protocol::site::Outcome::Offboarded {
         bail!("the lab site stopped without offboarding: {outcome:?}");
     }
     drop(stop);

@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
-use site_connector::hierarchy::SimulatedHierarchy;
-use site_connector::site::{SiteConnector, SiteOptions};
+use connector_protocol::site::{SiteConnector, SiteOptions};
+use simulated_hierarchy::SimulatedHierarchy;
 use tokio_util::sync::CancellationToken;
 
 use crate::generate::hierarchy_config;
@@ -49,7 +49,7 @@ async fn probe(
     url: String,
     client: reqwest::Client,
     operator: (String, String),
-    site: SiteConnector,
+    site: SiteConnector<SimulatedHierarchy>,
     device: String,
     stop: CancellationToken,
 ) -> anyhow::Result<Probe> {
@@ -120,7 +120,7 @@ async fn probe(
         let started = Instant::now();
         match site.client().heartbeat().await {
             Ok(_) => probe.heartbeats.push(started.elapsed()),
-            Err(site_connector::client::ProtocolError::Refused { status, .. })
+            Err(connector_protocol::client::ProtocolError::Refused { status, .. })
                 if status == reqwest::StatusCode::SERVICE_UNAVAILABLE =>
             {
                 probe.unavailable += 1;

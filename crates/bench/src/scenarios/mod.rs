@@ -43,7 +43,7 @@ pub async fn onboarding_token(url: &str, client: &reqwest::Client) -> anyhow::Re
 }
 
 /// The connector a site attached as (its credential is `<connector id>.<secret>`).
-pub fn connector_id(site: &site_connector::site::SiteConnector) -> anyhow::Result<String> {
+pub fn connector_id(site: &simulated_hierarchy::SimulatedSite) -> anyhow::Result<String> {
     use anyhow::Context as _;
     site.client()
         .credential()

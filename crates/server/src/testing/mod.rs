@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use axum::Router;
-use site_connector::{HierarchyConfig, SimulatedHierarchy, SiteConnector, SiteOptions};
+use connector_protocol::{SiteConnector, SiteOptions};
+use simulated_hierarchy::{HierarchyConfig, SimulatedHierarchy};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
@@ -171,7 +172,7 @@ impl TestServer {
         token: &str,
         config: HierarchyConfig,
         options: SiteOptions,
-    ) -> SiteConnector {
+    ) -> simulated_hierarchy::SimulatedSite {
         let site =
             SiteConnector::attach(&self.url, token, SimulatedHierarchy::new(config), options)
                 .await

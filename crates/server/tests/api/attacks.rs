@@ -22,7 +22,7 @@ async fn device_ids_of(app: &TestApp, connector: &str) -> Vec<String> {
 /// A raw protocol call with the site's credential, for bodies the typed client cannot send.
 async fn call(
     app: &TestApp,
-    site: &site_connector::SiteConnector,
+    site: &site_connector::SimulatedSite,
     path: &str,
     body: serde_json::Value,
 ) -> reqwest::Response {

@@ -2,7 +2,7 @@
 
 use admin_server::testing::{TestServer, Wrap};
 use admin_server::Config;
-use site_connector::{HierarchyConfig, SiteConnector, SiteOptions};
+use site_connector::{HierarchyConfig, SiteOptions};
 
 pub use admin_server::testing::{client_with_cookie, HASHED_ASSET, INDEX_HTML, PASSWORD};
 
@@ -134,7 +134,7 @@ impl TestApp {
     }
 
     /// A simulated site attached through the connector protocol, its devices uploaded.
-    pub async fn attach_site(&self, config: HierarchyConfig) -> SiteConnector {
+    pub async fn attach_site(&self, config: HierarchyConfig) -> site_connector::SimulatedSite {
         self.attach_site_with(config, SiteOptions::default()).await
     }
 
@@ -142,7 +142,7 @@ impl TestApp {
         &self,
         config: HierarchyConfig,
         options: SiteOptions,
-    ) -> SiteConnector {
+    ) -> site_connector::SimulatedSite {
         let token = self.onboarding_token().await;
         self.harness
             .attach_site_with_token(&token, config, options)

@@ -105,3 +105,52 @@ fn the_backend_is_the_stores_secret() {
     );
     assert!(found.is_empty(), "{}", found.join("\n"));
 }
+
+/// Demo mode and the test harness run a simulated hierarchy over the connector protocol; the
+/// server's own build links none of the site connector's code for a real site (its Windows
+/// authentication, its Entra ID assertions, its AdminService client).
+#[test]
+fn the_admin_server_links_no_site_connector_code() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+    let tree = std::process::Command::new(cargo)
+        .args([
+            "tree",
+            "--offline",
+            "--locked",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+        ])
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .args(["-p", "admin-server"])
+        .output()
+        .unwrap();
+    assert!(
+        tree.status.success(),
+        "{}",
+        String::from_utf8_lossy(&tree.stderr)
+    );
+    let tree = String::from_utf8(tree.stdout).unwrap();
+    assert!(
+        tree.lines().any(|l| l.starts_with("simulated-hierarchy ")),
+        "the tree lists the server's dependencies: {tree}"
+    );
+    let linked: Vec<&str> = tree
+        .lines()
+        .filter(|line| {
+            [
+                "site-connector ",
+                "sspi ",
+                "picky",
+                "jsonwebtoken ",
+                "rustls-native-certs ",
+            ]
+            .iter()
+            .any(|name| line.starts_with(name))
+        })
+        .collect();
+    assert!(linked.is_empty(), "the admin server links {linked:?}");
+}

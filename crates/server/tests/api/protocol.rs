@@ -491,7 +491,7 @@ pub fn quick_site(name: &str, code: &str, version: u32, seed: u64) -> HierarchyC
     config
 }
 
-pub async fn device_in_state(site: &SiteConnector, state: ClientState) -> String {
+pub async fn device_in_state(site: &site_connector::SimulatedSite, state: ClientState) -> String {
     site.source()
         .lock()
         .await

@@ -93,8 +93,8 @@ impl From<reqwest::Error> for SiteError {
 
 pub type SiteResult<T> = Result<T, SiteError>;
 
-/// A site's connector; a simulated hierarchy's unless said otherwise.
-pub struct SiteConnector<S: DeviceSource = crate::SimulatedHierarchy> {
+/// A site's connector over its device source.
+pub struct SiteConnector<S: DeviceSource> {
     client: ProtocolClient,
     source: Arc<Mutex<S>>,
     options: SiteOptions,

@@ -1,19 +1,28 @@
 //! A simulated Configuration Manager hierarchy: devices with realistic, varied fields, a
-//! collection tree, clients that are offline, and churn. Reproducible from a seed.
+//! collection tree, clients that are offline, and churn. Reproducible from a seed. It answers a
+//! connector's work loop as a [`DeviceSource`]: the admin server's demo mode, the tests, the
+//! benchmark and the `site-connector` binary without a real site run it.
 
 use std::collections::HashSet;
 use std::time::Duration;
 
-use admin_api::protocol::{DeviceDelta, SiteDevice, SiteInfo};
+use admin_api::protocol::{ActionResult, DeviceDelta, SiteAction, SiteDevice, SiteInfo};
 use admin_api::{
-    ClientHealthState, Cloud, ComplianceState, ConfigurationManagerClientInformation,
-    DeviceCollection, ManagedBy, OwnerType, UploadScope,
+    ClientHealthState, Cloud, ComplianceState, ConfigurationManagerActionType,
+    ConfigurationManagerClientInformation, DeviceCollection, ManagedBy, OwnerType, UploadScope,
 };
+use connector_protocol::source::{label, DeviceSource, Finished, Started};
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+use futures::{FutureExt, StreamExt};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
+
+/// A simulated hierarchy's connector.
+pub type SimulatedSite = connector_protocol::SiteConnector<SimulatedHierarchy>;
 
 /// How a hierarchy looks; everything the simulation varies.
 #[derive(Debug, Clone)]
@@ -491,6 +500,76 @@ impl SimulatedHierarchy {
             collections,
         };
         SimulatedDevice { device, client }
+    }
+}
+
+impl DeviceSource for SimulatedHierarchy {
+    fn hierarchy_id(&self) -> String {
+        self.config.hierarchy_id.clone()
+    }
+
+    fn version(&self) -> u32 {
+        self.config.version
+    }
+
+    fn site_info(&mut self) -> BoxFuture<'static, anyhow::Result<Option<SiteInfo>>> {
+        let info = self
+            .config
+            .reports_site_info
+            .then(|| SimulatedHierarchy::site_info(self));
+        futures::future::ready(Ok(info)).boxed()
+    }
+
+    fn device_pages(
+        &mut self,
+        batch_size: usize,
+    ) -> BoxStream<'static, anyhow::Result<Vec<SiteDevice>>> {
+        let devices = self.devices_in_scope();
+        let batches: Vec<_> = devices
+            .chunks(batch_size.max(1))
+            .map(|batch| Ok(batch.to_vec()))
+            .collect();
+        futures::stream::iter(batches).boxed()
+    }
+
+    fn delta(&mut self) -> BoxFuture<'static, anyhow::Result<DeviceDelta>> {
+        let delta = self.churn(self.config.changes_per_delta);
+        futures::future::ready(Ok(delta)).boxed()
+    }
+
+    /// The simulated client answers after its latency; an offline one fails or never answers. A
+    /// machine policy retrieval is a policy request: the site then uploads the client's new last
+    /// policy request and activity as a delta.
+    fn start(&mut self, action: &SiteAction) -> BoxFuture<'static, Started> {
+        let client = self.device(&action.device_id).map(|d| d.client);
+        let latency = self.latency();
+        let then = (client == Some(ClientState::Online)
+            && action.action == ConfigurationManagerActionType::RefreshMachinePolicy)
+            .then(|| self.record_policy_request(&action.device_id))
+            .flatten()
+            .map(|device| DeviceDelta {
+                upserts: vec![device],
+                removals: Vec::new(),
+            });
+        let result = match client {
+            Some(ClientState::Online) => Some(ActionResult {
+                succeeded: true,
+                result_code: 0,
+                result_message: Some(format!("{} completed on the client.", label(action.action))),
+            }),
+            Some(ClientState::OfflineFails) | None => Some(ActionResult {
+                succeeded: false,
+                result_code: RPC_SERVER_UNAVAILABLE,
+                result_message: Some("The client could not be reached (0x800706BA).".into()),
+            }),
+            Some(ClientState::OfflineSilent) => None,
+        };
+        let answer = async move {
+            let result = result?;
+            tokio::time::sleep(latency).await;
+            Some(Finished { result, then })
+        };
+        futures::future::ready(Started::Accepted(answer.boxed())).boxed()
     }
 }
 
