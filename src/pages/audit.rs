@@ -2,6 +2,7 @@
 //! The filters (actor, activity, result, resource, date range) and the page live in the URL, so a
 //! link to a filtered view survives a reload and can be shared.
 
+use admin_api::collection::odata_string;
 use admin_api::{ActorType, AuditActivity, AuditEvent, AuditResult, Collection, Permission};
 use leptos::prelude::*;
 
@@ -90,7 +91,7 @@ impl UrlState for AuditView {
 impl AuditView {
     /// The `$filter` these filters make, if any.
     pub fn filter(&self) -> Option<String> {
-        let quoted = |text: &str| format!("'{}'", text.trim().replace('\'', "''"));
+        let quoted = |text: &str| odata_string(text.trim());
         let mut terms = Vec::new();
         if !self.actor.trim().is_empty() {
             terms.push(format!("contains(actor, {})", quoted(&self.actor)));

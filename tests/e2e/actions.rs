@@ -91,10 +91,9 @@ async fn each_action_is_confirmed_toasted_and_reaches_succeeded_live() {
     browser
         .wait_for(&status_row("Sync User Policy", "Succeeded"))
         .await;
-    browser.close().await;
     stop.cancel();
     serving.await.unwrap();
-    app.shut_down().await;
+    browser.finish(app).await;
 }
 
 #[tokio::test]
@@ -112,10 +111,9 @@ async fn an_offline_client_shows_failed_with_its_return_code() {
     browser
         .wait_for(&status_row("Sync Machine Policy", "Failed (0x800706BA)"))
         .await;
-    browser.close().await;
     stop.cancel();
     serving.await.unwrap();
-    app.shut_down().await;
+    browser.finish(app).await;
 }
 
 async fn active_text(browser: &Browser) -> String {
@@ -191,10 +189,9 @@ async fn an_action_runs_with_the_keyboard_alone() {
     browser
         .wait_for(&status_row("App Evaluation Cycle", "Succeeded"))
         .await;
-    browser.close().await;
     stop.cancel();
     serving.await.unwrap();
-    app.shut_down().await;
+    browser.finish(app).await;
 }
 
 #[tokio::test]
@@ -235,8 +232,7 @@ async fn an_offboarding_hierarchys_devices_take_no_actions_and_say_why() {
             ))
             .await;
     }
-    browser.close().await;
-    app.shut_down().await;
+    browser.finish(app).await;
 }
 
 /// The overview as Intune lays it out: Essentials right under the actions bar (above the fold
@@ -354,8 +350,7 @@ async fn essentials_come_first_and_a_policy_sync_moves_the_last_policy_request()
         .wait_for("//p[contains(normalize-space(), 'All 12 actions')]")
         .await;
     assert_eq!(count(&browser).await, 12);
-    browser.close().await;
     stop.cancel();
     serving.await.unwrap();
-    app.shut_down().await;
+    browser.finish(app).await;
 }

@@ -89,8 +89,7 @@ async fn sorting_by_a_header_matches_the_api_both_ways() {
         ))
         .await;
     assert_eq!(shown_names(&browser).await, expected);
-    browser.close().await;
-    app.shut_down().await;
+    browser.finish(app).await;
 }
 
 #[tokio::test]
@@ -179,8 +178,7 @@ async fn search_and_filter_chips_live_in_the_url_through_reload_and_back() {
     browser
         .wait_for("//button[@aria-label='Remove filter Hierarchy: Contoso Europe']")
         .await;
-    browser.close().await;
-    app.shut_down().await;
+    browser.finish(app).await;
 }
 
 #[tokio::test]
@@ -254,8 +252,7 @@ async fn pages_follow_the_api_and_back_returns_to_the_first() {
     summary_is(&browser, "1–100 of 360 devices").await;
     browser.click(next).await;
     summary_is(&browser, "101–200 of 360 devices").await;
-    browser.close().await;
-    app.shut_down().await;
+    browser.finish(app).await;
 }
 
 #[tokio::test]
@@ -306,8 +303,7 @@ async fn chosen_columns_survive_a_reload_and_shape_the_export() {
         rows[0].starts_with(&first.device_name)
             && rows[0].ends_with(first.serial_number.as_deref().unwrap())
     );
-    browser.close().await;
-    app.shut_down().await;
+    browser.finish(app).await;
 }
 
 #[tokio::test]
@@ -356,10 +352,9 @@ async fn a_bulk_action_gives_each_selected_device_its_own_action() {
         let expected = usize::from(chosen.contains(&device.device_name));
         assert_eq!(actions.value.len(), expected, "{}", device.device_name);
     }
-    browser.close().await;
     stop.cancel();
     serving.await.unwrap();
-    app.shut_down().await;
+    browser.finish(app).await;
 }
 
 #[tokio::test]
@@ -396,8 +391,7 @@ async fn uploaded_markup_renders_as_text() {
         .await
         .unwrap();
     assert_eq!(ran, serde_json::Value::Bool(true), "no uploaded markup ran");
-    browser.close().await;
-    app.shut_down().await;
+    browser.finish(app).await;
 }
 
 /// A live refresh redraws the rows whose content changed and keeps the others as they are (rows
@@ -467,6 +461,5 @@ async fn a_live_refresh_redraws_changed_rows_and_keeps_the_rest() {
         serde_json::json!(true),
         "the unchanged row is the same element, still focused"
     );
-    browser.close().await;
-    app.shut_down().await;
+    browser.finish(app).await;
 }

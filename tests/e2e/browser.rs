@@ -193,6 +193,12 @@ impl Browser {
     pub async fn close(self) {
         self.client.close().await.unwrap();
     }
+
+    /// The end of a test: the browser closed, then the server shut down.
+    pub async fn finish(self, app: crate::TestApp) {
+        self.close().await;
+        app.shut_down().await;
+    }
 }
 
 fn free_port() -> u16 {

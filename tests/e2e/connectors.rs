@@ -52,8 +52,7 @@ async fn connectors_and_tokens_lists_the_attached_hierarchies() {
         .unwrap();
     let gap = gap.as_f64().unwrap();
     assert!(gap >= 12.0, "the card sits {gap}px below the table");
-    browser.close().await;
-    app.shut_down().await;
+    browser.finish(app).await;
 }
 
 #[tokio::test]
@@ -103,8 +102,7 @@ async fn details_show_every_field_and_say_what_old_sites_leave_out() {
     );
     assert!(details.contains("Service connection point\n—"), "{details}");
     assert!(details.contains("Upload scope\n—"), "{details}");
-    browser.close().await;
-    app.shut_down().await;
+    browser.finish(app).await;
 }
 
 async fn delete_from_details(browser: &Browser, name: &str, devices: u64) {
@@ -198,8 +196,7 @@ async fn an_offline_site_shows_offboarding_after_delete() {
     browser
         .wait_for("//section[@aria-labelledby='connector-details']//button[normalize-space()='Offboarding…' and @disabled]")
         .await;
-    browser.close().await;
-    app.shut_down().await;
+    browser.finish(app).await;
 }
 
 #[tokio::test]
@@ -238,8 +235,7 @@ async fn an_onboarding_token_is_shown_once_and_attaches_a_site_live() {
             "{TABLE}//tr[td/a[normalize-space()='Contoso Asia'] and td[normalize-space()='8']]"
         ))
         .await;
-    browser.close().await;
-    app.shut_down().await;
+    browser.finish(app).await;
 }
 
 /// A hierarchy that never reported its details reads as "Unknown hierarchy" with its id and the
@@ -303,8 +299,7 @@ async fn an_unknown_hierarchy_says_so_and_the_list_comes_first() {
         serde_json::Value::Bool(true),
         "tokens follow the list"
     );
-    browser.close().await;
-    app.shut_down().await;
+    browser.finish(app).await;
 }
 
 #[tokio::test]
@@ -380,6 +375,5 @@ async fn the_connectivity_checks_a_site_reported_show_in_its_details() {
         .await
         .unwrap()
         .is_empty());
-    browser.close().await;
-    app.shut_down().await;
+    browser.finish(app).await;
 }

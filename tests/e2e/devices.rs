@@ -52,8 +52,7 @@ async fn all_devices_lists_the_devices_in_the_database() {
         format!("1–50 of {} devices", stored.count.unwrap())
     );
 
-    browser.close().await;
-    app.shut_down().await;
+    browser.finish(app).await;
 }
 
 #[tokio::test]
@@ -95,8 +94,7 @@ async fn a_device_deep_link_renders_on_a_fresh_load() {
         format!("{} · Attach Center", device.device_name)
     );
 
-    browser.close().await;
-    app.shut_down().await;
+    browser.finish(app).await;
 }
 
 #[tokio::test]
@@ -115,8 +113,7 @@ async fn an_unknown_device_shows_a_not_found_page() {
         .wait_for("//h1[normalize-space()='Page not found']")
         .await;
 
-    browser.close().await;
-    app.shut_down().await;
+    browser.finish(app).await;
 }
 
 #[tokio::test]
@@ -151,6 +148,5 @@ async fn a_row_opens_the_device_overview_and_back_returns_to_the_list() {
     browser
         .wait_for("//h1[normalize-space()='All devices']")
         .await;
-    browser.close().await;
-    app.shut_down().await;
+    browser.finish(app).await;
 }

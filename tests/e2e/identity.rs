@@ -104,10 +104,9 @@ async fn help_desk_signs_in_runs_an_action_to_succeeded_but_cannot_delete_a_conn
         .await
         .unwrap()
         .contains("ConfigMgr action requested"));
-    browser.close().await;
     stop.cancel();
     serving.await.unwrap();
-    app.shut_down().await;
+    browser.finish(app).await;
 }
 
 #[tokio::test]
@@ -136,8 +135,7 @@ async fn a_reader_sees_the_actions_disabled_with_the_reason() {
         browser.text_of("#actions-not-allowed").await,
         "Requires Remote tasks › Initiate Configuration Manager action"
     );
-    browser.close().await;
-    app.shut_down().await;
+    browser.finish(app).await;
 }
 
 #[tokio::test]
@@ -165,8 +163,7 @@ async fn an_expired_session_returns_to_sign_in_and_then_to_the_same_page() {
         .wait_for("//table[@aria-label='All devices']//tbody/tr")
         .await;
     browser.wait_for_url(&app.url(view)).await;
-    browser.close().await;
-    app.shut_down().await;
+    browser.finish(app).await;
 }
 
 #[tokio::test]
@@ -201,8 +198,7 @@ async fn the_audit_logs_filter_from_the_form_and_the_filter_survives_a_reload() 
         kept.prop("value").await.unwrap().as_deref(),
         Some("reader@")
     );
-    browser.close().await;
-    app.shut_down().await;
+    browser.finish(app).await;
 }
 
 /// At 1440 px the audit log fits: connectors read as their hierarchies' names (the id in the
@@ -247,6 +243,5 @@ async fn the_audit_log_names_connectors_and_fits_the_window() {
         overflow.as_f64().unwrap() <= 1.0,
         "the table runs {overflow} px past its frame"
     );
-    browser.close().await;
-    app.shut_down().await;
+    browser.finish(app).await;
 }

@@ -39,3 +39,18 @@ pub const MAX_FILTER_LENGTH: usize = 4096;
 pub const MAX_FILTER_DEPTH: usize = 32;
 /// Most conditions of a `$filter`.
 pub const MAX_FILTER_CONDITIONS: usize = 200;
+
+/// `text` as an OData string literal, as `$filter` takes it (and a site's AdminService): in
+/// single quotes, each quote inside doubled (`O'Brien` is `'O''Brien'`).
+pub fn odata_string(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn odata_strings_double_their_quotes() {
+        assert_eq!(super::odata_string("O'Brien's"), "'O''Brien''s'");
+        assert_eq!(super::odata_string(""), "''");
+    }
+}

@@ -387,3 +387,29 @@ pub fn raise_open_file_limit() -> Option<u64> {
 pub fn raise_open_file_limit() -> Option<u64> {
     None
 }
+
+/// The caller's network address (the connection's peer), for throttling sign-in and onboarding
+/// per address and for the access log.
+pub struct ClientAddress(pub String);
+
+impl ClientAddress {
+    /// The address of the connection a request came on, from its extensions.
+    pub fn of(extensions: &axum::http::Extensions) -> Self {
+        Self(
+            extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map_or_else(|| "unknown".to_owned(), |info| info.0.ip().to_string()),
+        )
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self::of(&parts.extensions))
+    }
+}

@@ -156,6 +156,12 @@ pub fn error_response(code: ErrorCode, message: String, target: Option<String>) 
 pub type AppResult<T> = Result<T, AppError>;
 
 /// The store's refusals and failures in the contract's terms, at the edge.
+impl From<crate::query::QueryError> for AppError {
+    fn from(refused: crate::query::QueryError) -> Self {
+        Self::bad_request(refused.option, refused.message)
+    }
+}
+
 impl From<crate::store::error::StoreError> for AppError {
     fn from(error: crate::store::error::StoreError) -> Self {
         use crate::store::error::StoreError;

@@ -6,6 +6,7 @@ pub mod connections;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod limits;
 pub mod live;
 pub mod protocol;
 pub mod query;
@@ -19,6 +20,7 @@ pub mod store;
 pub mod sweeper;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod timestamps;
 pub mod turns;
 
 use std::future::Future;

@@ -52,7 +52,8 @@ pub async fn middleware(
         path = %request.uri().path(),
     );
     let kind = format!("{} {}", request.method(), request.uri().path());
-    let crate::auth::ClientAddress(from) = crate::auth::ClientAddress::of(request.extensions());
+    let crate::connections::ClientAddress(from) =
+        crate::connections::ClientAddress::of(request.extensions());
     let started = Instant::now();
     let mut response = REQUEST_ID
         .scope(id.clone(), next.run(request))

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::limits::Limits;
+use crate::limits::Limits;
 use crate::live::Live;
 use crate::store::Store;
 use crate::Config;

@@ -25,15 +25,15 @@ fn choice_filter(url: UrlView<ListView>, kind: &'static FilterKind) -> impl Into
         url.view.with(|v| {
             v.filters
                 .iter()
-                .any(|(p, values)| p == kind.param && values.iter().any(|x| x == value))
+                .any(|(p, values)| p == kind.field && values.iter().any(|x| x == value))
         })
     };
     let toggle = move |value: &'static str| {
         url.change(&|v| {
-            let entry = match v.filters.iter_mut().find(|(p, _)| p == kind.param) {
+            let entry = match v.filters.iter_mut().find(|(p, _)| p == kind.field) {
                 Some(entry) => entry,
                 None => {
-                    v.filters.push((kind.param.to_owned(), Vec::new()));
+                    v.filters.push((kind.field.to_owned(), Vec::new()));
                     v.filters.last_mut().expect("just pushed")
                 }
             };
@@ -150,7 +150,7 @@ type RemoveChip = Box<dyn Fn(&mut ListView) + Send + Sync>;
 fn chips_of(v: &ListView) -> Vec<(String, RemoveChip)> {
     let mut chips: Vec<(String, RemoveChip)> = Vec::new();
     for (param, values) in &v.filters {
-        let Some(kind) = FILTERS.iter().find(|f| f.param == param) else {
+        let Some(kind) = FILTERS.iter().find(|f| f.field == param) else {
             continue;
         };
         for value in values {

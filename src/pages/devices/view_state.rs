@@ -1,6 +1,7 @@
 //! The All devices view as the URL holds it (search, filters, sort, page), and the API query it
 //! makes. Pure: tested natively.
 
+use admin_api::collection::odata_string;
 use admin_api::Device;
 
 use crate::format;
@@ -93,10 +94,11 @@ pub fn select_name(key: &str) -> &str {
     key.split('/').next().unwrap_or(key)
 }
 
-/// A filter of the Filter panel: its URL parameter, the API field, and its choices.
+/// A filter of the Filter panel: the API field (its URL parameter too), and its choices.
 pub struct FilterKind {
-    pub param: &'static str,
     pub field: &'static str,
+    /// The URL parameter links made before the URL took the API's names, still read.
+    pub old_param: Option<&'static str>,
     pub label: &'static str,
     /// (wire value, label)
     pub choices: &'static [(&'static str, &'static str)],
@@ -104,8 +106,8 @@ pub struct FilterKind {
 
 pub const FILTERS: &[FilterKind] = &[
     FilterKind {
-        param: "managedBy",
         field: "managedBy",
+        old_param: None,
         label: "Managed by",
         choices: &[
             ("configMgr", "ConfigMgr"),
@@ -114,14 +116,14 @@ pub const FILTERS: &[FilterKind] = &[
         ],
     },
     FilterKind {
-        param: "os",
         field: "operatingSystem",
+        old_param: Some("os"),
         label: "OS",
         choices: &[("Windows", "Windows"), ("Windows Server", "Windows Server")],
     },
     FilterKind {
-        param: "compliance",
         field: "complianceState",
+        old_param: Some("compliance"),
         label: "Compliance",
         choices: &[
             ("compliant", "Compliant"),
@@ -132,8 +134,8 @@ pub const FILTERS: &[FilterKind] = &[
         ],
     },
     FilterKind {
-        param: "ownership",
         field: "ownerType",
+        old_param: Some("ownership"),
         label: "Ownership",
         choices: &[
             ("company", "Corporate"),
@@ -142,6 +144,9 @@ pub const FILTERS: &[FilterKind] = &[
         ],
     },
 ];
+
+/// The hierarchy filter's field, and its URL parameter.
+pub const HIERARCHY: &str = "hierarchyName";
 
 /// Last check-in windows: (URL value, label, days).
 pub const CHECKIN_WINDOWS: &[(&str, &str, u32)] = &[
@@ -155,8 +160,9 @@ pub struct ListView {
     pub search: String,
     /// (column key, descending); `None` is the default order.
     pub sort: Option<(String, bool)>,
-    /// (URL parameter, chosen values)
+    /// (field, chosen values), the field also the URL parameter
     pub filters: Vec<(String, Vec<String>)>,
+    /// The chosen hierarchies' names.
     pub hierarchies: Vec<String>,
     pub checkin: Option<String>,
     /// The `$skiptoken` of the page shown; `None` is the first page.
@@ -169,10 +175,6 @@ pub struct ListView {
 
 /// The page sizes an operator may choose; the first is the default.
 pub const PAGE_SIZES: &[u32] = &[50, 100, 250];
-
-fn quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
 
 impl UrlState for ListView {
     const PATH: &'static str = paths::DEVICES;
@@ -198,7 +200,14 @@ impl UrlState for ListView {
                         view.sort = Some((key.to_owned(), descending));
                     }
                 }
-                "hierarchy" => view.hierarchies = values(),
+                // `hierarchy` is how links named it before the URL took the API's names.
+                HIERARCHY | "hierarchy" => {
+                    for value in values() {
+                        if !view.hierarchies.contains(&value) {
+                            view.hierarchies.push(value);
+                        }
+                    }
+                }
                 "checkin" if CHECKIN_WINDOWS.iter().any(|w| w.0 == value) => {
                     view.checkin = Some(value.to_owned())
                 }
@@ -211,13 +220,27 @@ impl UrlState for ListView {
                         .filter(|size| PAGE_SIZES[1..].contains(size))
                 }
                 other => {
-                    if let Some(kind) = FILTERS.iter().find(|f| f.param == other) {
-                        let chosen: Vec<String> = values()
+                    if let Some(kind) = FILTERS
+                        .iter()
+                        .find(|f| f.field == other || f.old_param == Some(other))
+                    {
+                        let chosen = values()
                             .into_iter()
-                            .filter(|v| kind.choices.iter().any(|c| c.0 == v))
-                            .collect();
-                        if !chosen.is_empty() {
-                            view.filters.push((other.to_owned(), chosen));
+                            .filter(|v| kind.choices.iter().any(|c| c.0 == v));
+                        let at = match view.filters.iter().position(|(p, _)| p == kind.field) {
+                            Some(at) => at,
+                            None => {
+                                view.filters.push((kind.field.to_owned(), Vec::new()));
+                                view.filters.len() - 1
+                            }
+                        };
+                        for value in chosen {
+                            if !view.filters[at].1.contains(&value) {
+                                view.filters[at].1.push(value);
+                            }
+                        }
+                        if view.filters[at].1.is_empty() {
+                            view.filters.remove(at);
                         }
                     }
                 }
@@ -232,12 +255,12 @@ impl UrlState for ListView {
             pairs.push(("search".into(), self.search.clone()));
         }
         for kind in FILTERS {
-            if let Some((_, values)) = self.filters.iter().find(|(p, _)| p == kind.param) {
-                pairs.push((kind.param.into(), values.join(",")));
+            if let Some((_, values)) = self.filters.iter().find(|(p, _)| p == kind.field) {
+                pairs.push((kind.field.into(), values.join(",")));
             }
         }
         if !self.hierarchies.is_empty() {
-            pairs.push(("hierarchy".into(), self.hierarchies.join(",")));
+            pairs.push((HIERARCHY.into(), self.hierarchies.join(",")));
         }
         if let Some(window) = &self.checkin {
             pairs.push(("checkin".into(), window.clone()));
@@ -281,15 +304,15 @@ impl ListView {
     /// The `$filter` these filters make; `since` is the start of the check-in window, when one is set.
     pub fn filter_expression(&self, since: Option<&str>) -> Option<String> {
         let mut parts = Vec::new();
-        for (param, values) in &self.filters {
-            if let Some(kind) = FILTERS.iter().find(|f| f.param == param) {
-                let list: Vec<String> = values.iter().map(|v| quote(v)).collect();
+        for (field, values) in &self.filters {
+            if let Some(kind) = FILTERS.iter().find(|f| f.field == field) {
+                let list: Vec<String> = values.iter().map(|v| odata_string(v)).collect();
                 parts.push(format!("{} in ({})", kind.field, list.join(", ")));
             }
         }
         if !self.hierarchies.is_empty() {
-            let list: Vec<String> = self.hierarchies.iter().map(|v| quote(v)).collect();
-            parts.push(format!("hierarchyName in ({})", list.join(", ")));
+            let list: Vec<String> = self.hierarchies.iter().map(|v| odata_string(v)).collect();
+            parts.push(format!("{HIERARCHY} in ({})", list.join(", ")));
         }
         if let Some(since) = since.filter(|_| self.checkin.is_some()) {
             parts.push(format!("lastSyncDateTime ge {since}"));
@@ -368,6 +391,55 @@ mod tests {
         assert_eq!(back, view);
     }
 
+    /// The URL names a filter as the API does; a link made with the names before still opens
+    /// the same view.
+    #[test]
+    fn filters_take_the_apis_names_and_old_links_still_read() {
+        let view = ListView {
+            filters: vec![
+                ("operatingSystem".into(), vec!["Windows Server".into()]),
+                ("complianceState".into(), vec!["compliant".into()]),
+                ("ownerType".into(), vec!["company".into()]),
+            ],
+            hierarchies: vec!["Contoso HQ".into()],
+            ..ListView::default()
+        };
+        let names: Vec<String> = view.to_pairs().into_iter().map(|(name, _)| name).collect();
+        assert_eq!(
+            names,
+            [
+                "operatingSystem",
+                "complianceState",
+                "ownerType",
+                "hierarchyName"
+            ]
+        );
+        let old = ListView::from_pairs(
+            [
+                ("os", "Windows Server"),
+                ("compliance", "compliant"),
+                ("ownership", "company"),
+                ("hierarchy", "Contoso HQ"),
+            ]
+            .into_iter(),
+        );
+        assert_eq!(old, view);
+        let both = ListView::from_pairs(
+            [
+                ("os", "Windows"),
+                ("operatingSystem", "Windows,Windows Server"),
+            ]
+            .into_iter(),
+        );
+        assert_eq!(
+            both.filters,
+            [(
+                "operatingSystem".to_owned(),
+                vec!["Windows".to_owned(), "Windows Server".to_owned()]
+            )]
+        );
+    }
+
     #[test]
     fn unknown_url_values_are_left_out() {
         let view = ListView::from_pairs(
@@ -391,7 +463,7 @@ mod tests {
             filters: vec![
                 ("managedBy".into(), vec!["coManaged".into()]),
                 (
-                    "compliance".into(),
+                    "complianceState".into(),
                     vec!["noncompliant".into(), "inGracePeriod".into()],
                 ),
             ],

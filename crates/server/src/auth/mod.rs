@@ -6,7 +6,6 @@
 //! after its callback, so no handler changes when one is added.
 
 pub mod csrf;
-pub mod limits;
 pub mod password;
 
 use std::marker::PhantomData;
@@ -17,6 +16,7 @@ use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 
+pub use crate::connections::ClientAddress;
 use crate::error::{AppError, AppResult};
 use crate::secrets;
 use crate::state::{to_time, AppState};
@@ -160,26 +160,4 @@ pub fn is_secure(headers: &HeaderMap, always: bool) -> bool {
             .get("x-forwarded-proto")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|proto| proto.eq_ignore_ascii_case("https"))
-}
-
-/// The caller's network address, for throttling sign-in per address.
-pub struct ClientAddress(pub String);
-
-impl ClientAddress {
-    /// The address of the connection a request came on, from its extensions.
-    pub fn of(extensions: &axum::http::Extensions) -> Self {
-        Self(
-            extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map_or_else(|| "unknown".to_owned(), |info| info.0.ip().to_string()),
-        )
-    }
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self::of(&parts.extensions))
-    }
 }

@@ -15,7 +15,7 @@ use axum::http::{header, StatusCode};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 
-use crate::auth::ClientAddress;
+use crate::connections::ClientAddress;
 use crate::domain::{actions, connectors, devices};
 use crate::error::{AppError, AppJson, AppResult};
 use crate::secrets;

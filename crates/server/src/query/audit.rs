@@ -1,10 +1,10 @@
-//! The audit log's query options, parsed into an [`AuditQuery`] that the store runs.
+//! The audit log's query options, parsed and checked into an [`AuditQuery`] that the store runs.
 
 use admin_api::audit::AUDIT_FIELDS;
 
-use super::sql::{filter_sql_over, Dialect, Filterable, Sql};
+use super::condition::{self, Condition, Filterable};
 use super::PageOptions;
-use crate::error::AppResult;
+use super::QueryResult;
 
 const AUDIT_FILTER: Filterable = Filterable {
     noun: "audit events",
@@ -14,22 +14,17 @@ const AUDIT_FILTER: Filterable = Filterable {
 /// Which audit events to list: the `$filter` condition.
 #[derive(Debug, Clone, Default)]
 pub struct AuditQuery {
-    pub filter: Option<Sql>,
+    pub filter: Option<Condition>,
 }
 
 impl AuditQuery {
-    /// The query `$filter` asks for, in SQLite's SQL.
-    pub fn from_options(options: &PageOptions) -> AppResult<Self> {
-        Self::in_dialect(options, Dialect::Sqlite)
-    }
-
-    /// [`AuditQuery::from_options`] in the SQL of `dialect`.
-    pub fn in_dialect(options: &PageOptions, dialect: Dialect) -> AppResult<Self> {
+    /// The query `$filter` asks for.
+    pub fn from_options(options: &PageOptions) -> QueryResult<Self> {
         Ok(Self {
             filter: options
                 .filter
                 .as_deref()
-                .map(|text| filter_sql_over(text, &AUDIT_FILTER, dialect))
+                .map(|text| condition::check(text, &AUDIT_FILTER))
                 .transpose()?,
         })
     }

@@ -7,12 +7,29 @@ use base64::Engine;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::error::{AppError, AppResult};
-
 pub mod audit;
+pub mod condition;
 pub mod devices;
 pub mod filter;
-pub mod sql;
+
+/// A query option refused: which one (`$filter`, `$top`, …) and why. The edge answers it as a
+/// `400 badRequest` with the option as its `target` (see `error.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryError {
+    pub option: String,
+    pub message: String,
+}
+
+impl QueryError {
+    pub fn new(option: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            option: option.into(),
+            message: message.into(),
+        }
+    }
+}
+
+pub type QueryResult<T> = Result<T, QueryError>;
 
 /// The query options of a collection request; which ones an endpoint takes is its own to say.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -27,7 +44,7 @@ pub struct PageOptions {
 }
 
 /// Parses `raw` (the URL's query string), accepting only the `supported` options.
-pub fn parse_page_options(raw: Option<&str>, supported: &[&str]) -> AppResult<PageOptions> {
+pub fn parse_page_options(raw: Option<&str>, supported: &[&str]) -> QueryResult<PageOptions> {
     let mut options = PageOptions {
         top: DEFAULT_PAGE_SIZE,
         ..PageOptions::default()
@@ -35,7 +52,7 @@ pub fn parse_page_options(raw: Option<&str>, supported: &[&str]) -> AppResult<Pa
     let mut seen: Vec<String> = Vec::new();
     for (name, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
         if !supported.contains(&name.as_ref()) {
-            return Err(AppError::bad_request(
+            return Err(QueryError::new(
                 name.as_ref(),
                 format!(
                     "The query option '{name}' is not supported here. Supported options: {}.",
@@ -44,7 +61,7 @@ pub fn parse_page_options(raw: Option<&str>, supported: &[&str]) -> AppResult<Pa
             ));
         }
         if seen.iter().any(|s| *s == name) {
-            return Err(AppError::bad_request(
+            return Err(QueryError::new(
                 name.as_ref(),
                 format!("The query option '{name}' is given more than once."),
             ));
@@ -58,7 +75,7 @@ pub fn parse_page_options(raw: Option<&str>, supported: &[&str]) -> AppResult<Pa
                     "true" => true,
                     "false" => false,
                     _ => {
-                        return Err(AppError::bad_request(
+                        return Err(QueryError::new(
                             "$count",
                             format!("'$count' must be true or false, not '{value}'."),
                         ))
@@ -75,10 +92,10 @@ pub fn parse_page_options(raw: Option<&str>, supported: &[&str]) -> AppResult<Pa
     Ok(options)
 }
 
-fn parse_top(value: &str) -> AppResult<u32> {
+fn parse_top(value: &str) -> QueryResult<u32> {
     match value.parse::<u32>() {
         Ok(top) if (1..=MAX_PAGE_SIZE).contains(&top) => Ok(top),
-        _ => Err(AppError::bad_request(
+        _ => Err(QueryError::new(
             "$top",
             format!("'$top' must be a whole number from 1 to {MAX_PAGE_SIZE}, not '{value}'."),
         )),
@@ -90,13 +107,13 @@ pub fn encode_skiptoken<T: Serialize>(cursor: &T) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(cursor).expect("cursors serialize"))
 }
 
-pub fn decode_skiptoken<T: DeserializeOwned>(token: &str) -> AppResult<T> {
+pub fn decode_skiptoken<T: DeserializeOwned>(token: &str) -> QueryResult<T> {
     URL_SAFE_NO_PAD
         .decode(token)
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .ok_or_else(|| {
-            AppError::bad_request(
+            QueryError::new(
                 "$skiptoken",
                 "The '$skiptoken' is not one this server issued. Request the first page again.",
             )
@@ -132,9 +149,9 @@ mod tests {
 
     const SUPPORTED: &[&str] = &["$top", "$skiptoken", "$count"];
 
-    fn target_of(result: AppResult<PageOptions>) -> Option<String> {
+    fn target_of(result: QueryResult<PageOptions>) -> Option<String> {
         match result {
-            Err(AppError::BadRequest { target, .. }) => target,
+            Err(QueryError { option, .. }) => Some(option),
             other => panic!("expected a bad request, got {other:?}"),
         }
     }

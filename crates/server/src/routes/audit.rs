@@ -43,7 +43,7 @@ pub(crate) async fn list(
         query.as_deref(),
         &["$top", "$skiptoken", "$count", "$filter"],
     )?;
-    let audit_query = AuditQuery::in_dialect(&options, state.store.dialect())?;
+    let audit_query = AuditQuery::from_options(&options)?;
     let after: Option<SeqCursor> = options
         .skiptoken
         .as_deref()

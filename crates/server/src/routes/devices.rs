@@ -63,7 +63,7 @@ pub(crate) async fn list(
     RawQuery(query): RawQuery,
 ) -> AppResult<Response> {
     let options = parse_page_options(query.as_deref(), LIST_OPTIONS)?;
-    let device_query = DeviceQuery::in_dialect(&options, state.store.dialect())?;
+    let device_query = DeviceQuery::from_options(&options)?;
     let after: Option<DeviceCursor> = options
         .skiptoken
         .as_deref()
@@ -137,7 +137,7 @@ pub(crate) async fn export(
     RawQuery(query): RawQuery,
 ) -> AppResult<Response> {
     let options = parse_page_options(query.as_deref(), EXPORT_OPTIONS)?;
-    let device_query = DeviceQuery::in_dialect(&options, state.store.dialect())?;
+    let device_query = DeviceQuery::from_options(&options)?;
     let columns: Vec<&'static Field> = match &device_query.select {
         Some(fields) => fields.clone(),
         None => admin_api::devices::DEFAULT_COLUMNS

@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 
 use super::db::{self, Db, Value};
 use super::error::StoreResult;
+use super::sql::condition_sql;
 use super::{seq_page, stored, timestamp, SeqCursor, Store};
 use crate::query::audit::AuditQuery;
 
@@ -179,7 +180,7 @@ impl Store {
     }
 }
 
-/// [`Store::audit_events`] on either backend (`query` made in its dialect).
+/// [`Store::audit_events`] on either backend.
 pub async fn audit_events_in(
     db: Db<'_>,
     query: &AuditQuery,
@@ -187,10 +188,15 @@ pub async fn audit_events_in(
     top: u32,
     count: bool,
 ) -> StoreResult<(Vec<AuditEvent>, Option<SeqCursor>, Option<u64>)> {
-    let filter = query.filter.as_ref();
-    let condition = filter.map_or("1 = 1".to_owned(), |f| f.text.clone());
+    let filter = query
+        .filter
+        .as_ref()
+        .map(|condition| condition_sql(condition, db.dialect()));
+    let condition = filter
+        .as_ref()
+        .map_or("1 = 1".to_owned(), |f| f.text.clone());
     let params: Vec<Value> = filter
-        .map(|f| f.params.iter().cloned().map(Value::from).collect())
+        .map(|f| f.params.into_iter().map(Value::from).collect())
         .unwrap_or_default();
     let text = format!(
         "SELECT * FROM audit_events WHERE ({condition}) AND seq < ? ORDER BY seq DESC LIMIT ?"

@@ -5,7 +5,7 @@
 
 use std::marker::PhantomData;
 
-use crate::query::sql::{numbered_with, Dialect};
+use super::sql::{numbered_with, Dialect};
 
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::sqlite::{SqliteArguments, SqliteRow};

@@ -2,13 +2,16 @@
 
 pub mod actions;
 pub mod audit;
+mod caches;
 pub mod connectors;
 pub mod db;
 pub mod devices;
 pub mod error;
 pub mod onboarding;
 pub mod postgres;
+pub mod sessions;
 pub mod shared;
+pub mod sql;
 mod sqlite_library;
 pub mod users;
 
@@ -17,11 +20,12 @@ use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+pub use crate::timestamps::{parse_timestamp, stored_timestamp, timestamp};
 use error::{StoreError, StoreResult};
 
+use caches::{CountCache, Removed};
 pub use db::{Db, Tx};
 
 /// The database: SQLite's file (the default) or a PostgreSQL that several instances share. The
@@ -70,84 +74,6 @@ pub(crate) struct SqliteFile {
     /// that no more blocking threads run page reads than there are readers (and those few
     /// threads' memory stays warm).
     page_turns: std::sync::Arc<tokio::sync::Semaphore>,
-}
-
-/// Connectors that were offboarded but whose devices are still being deleted (see
-/// [`Store::delete_leftovers`]): every read of devices leaves theirs out.
-#[derive(Clone, Default)]
-pub(crate) struct Removed {
-    ids: std::sync::Arc<std::sync::RwLock<Vec<String>>>,
-    /// Woken when there is something to delete.
-    work: std::sync::Arc<tokio::sync::Notify>,
-}
-
-impl Removed {
-    pub(crate) fn ids(&self) -> Vec<String> {
-        self.ids.read().expect("never poisoned").clone()
-    }
-
-    fn add(&self, id: &str) {
-        let mut ids = self.ids.write().expect("never poisoned");
-        if !ids.iter().any(|kept| kept == id) {
-            ids.push(id.to_owned());
-        }
-    }
-
-    fn forget(&self, id: &str) {
-        self.ids
-            .write()
-            .expect("never poisoned")
-            .retain(|kept| kept != id);
-    }
-}
-
-/// Device counts by query, each valid for one generation of the devices (a number triggers move
-/// on every change to them).
-#[derive(Clone, Default)]
-pub(crate) struct CountCache(
-    std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Kept>>>,
-);
-
-/// A query's count at one generation: counted once, however many ask for it at the same time.
-type Kept = (i64, std::sync::Arc<tokio::sync::OnceCell<u64>>);
-
-/// Queries whose counts are kept; past that the cache starts over (they are cheap to make again).
-const COUNTS_KEPT: usize = 1024;
-
-impl CountCache {
-    /// The count of `key` at `generation`: the one kept, or `count`'s. Whoever asks while a
-    /// count is under way waits for its answer instead of scanning the same rows again: after a
-    /// sync every open list asks for its count at once, and on PostgreSQL each scan of a large
-    /// tenant slowed every other (22 of them at once took 610 ms each at 100k). A count that
-    /// fails or is abandoned (its client went away) leaves the next one waiting to count.
-    pub(crate) async fn get_or_count<F, Fut>(
-        &self,
-        key: String,
-        generation: i64,
-        count: F,
-    ) -> StoreResult<u64>
-    where
-        F: FnOnce() -> Fut,
-        Fut: std::future::Future<Output = StoreResult<u64>>,
-    {
-        let cell = {
-            let mut counts = self.0.lock().expect("the count cache is never poisoned");
-            match counts.get(&key) {
-                Some((kept, cell)) if *kept == generation => cell.clone(),
-                // Read before the devices changed again: counted on its own, not kept.
-                Some((kept, _)) if *kept > generation => Default::default(),
-                _ => {
-                    if counts.len() >= COUNTS_KEPT {
-                        counts.clear();
-                    }
-                    let cell = std::sync::Arc::<tokio::sync::OnceCell<u64>>::default();
-                    counts.insert(key, (generation, cell.clone()));
-                    cell
-                }
-            }
-        };
-        cell.get_or_try_init(count).await.copied()
-    }
 }
 
 /// Page cache per connection, in KiB (SQLite's negative `cache_size`): the writer touches every
@@ -274,10 +200,10 @@ impl Store {
     }
 
     /// Which SQL the database speaks.
-    pub fn dialect(&self) -> crate::query::sql::Dialect {
+    pub fn dialect(&self) -> sql::Dialect {
         match self.backend {
-            Backend::Sqlite(_) => crate::query::sql::Dialect::Sqlite,
-            Backend::Postgres(_) => crate::query::sql::Dialect::Postgres,
+            Backend::Sqlite(_) => sql::Dialect::Sqlite,
+            Backend::Postgres(_) => sql::Dialect::Postgres,
         }
     }
 
@@ -505,27 +431,6 @@ pub(crate) fn seq_page<R>(
     (rows, next)
 }
 
-/// Timestamps are stored as fixed-width RFC 3339 UTC text (`2026-11-21T09:30:00Z`), so that text
-/// order is time order and the wire form needs no conversion.
-pub fn timestamp(at: OffsetDateTime) -> String {
-    let at = at
-        .to_offset(time::UtcOffset::UTC)
-        .replace_nanosecond(0)
-        .expect("zero nanoseconds is valid");
-    at.format(&Rfc3339).expect("UTC timestamps always format")
-}
-
-pub fn parse_timestamp(text: &str) -> Option<OffsetDateTime> {
-    OffsetDateTime::parse(text, &Rfc3339).ok()
-}
-
-/// An RFC 3339 date-time from a caller in the stored form, if it has one: its instant in UTC
-/// must fall in the years 0000 to 9999 (`0000-01-01T00:00:00+01:00` is in the year -1).
-pub fn stored_timestamp(text: &str) -> Option<String> {
-    let at = parse_timestamp(text)?.checked_to_offset(time::UtcOffset::UTC)?;
-    (0..=9999).contains(&at.year()).then(|| timestamp(at))
-}
-
 /// A stored enum value back into its type; a value this build does not know is a decode error.
 pub(crate) fn stored<T>(
     column: &str,
@@ -605,111 +510,4 @@ async fn analyze_new_indexes(pool: &SqlitePool) -> sqlx::Result<()> {
         .execute(&mut *connection)
         .await?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use futures_util::FutureExt;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use time::macros::datetime;
-
-    /// Eight asks for one count at once, all polled before the first count may finish (a gate
-    /// opened by a ninth future, which `join_all` polls after them): one count. Then a new
-    /// generation is counted again, an older one is counted apart, and a failed count leaves the
-    /// next ask to count.
-    #[tokio::test]
-    async fn asks_for_one_count_at_once_make_one_count() {
-        let cache = CountCache::default();
-        let counted = AtomicUsize::new(0);
-        let gate = tokio::sync::Semaphore::new(0);
-        let count = |answer: u64| {
-            let (counted, gate) = (&counted, &gate);
-            move || async move {
-                counted.fetch_add(1, Ordering::SeqCst);
-                let _pass = gate.acquire().await.expect("the gate stays open");
-                StoreResult::Ok(answer)
-            }
-        };
-        let asks = (0..8).map(|_| {
-            let cache = cache.clone();
-            let count = count(42);
-            async move { cache.get_or_count("all".into(), 7, count).await.ok() }.boxed_local()
-        });
-        let opener = async {
-            gate.add_permits(100);
-            None
-        }
-        .boxed_local();
-        let answers = futures_util::future::join_all(asks.chain(std::iter::once(opener))).await;
-        assert_eq!(answers[..8], [Some(42); 8]);
-        assert_eq!(
-            counted.load(Ordering::SeqCst),
-            1,
-            "one count for eight asks"
-        );
-
-        assert_eq!(
-            cache.get_or_count("all".into(), 7, count(0)).await.ok(),
-            Some(42)
-        );
-        assert_eq!(counted.load(Ordering::SeqCst), 1, "kept");
-        assert_eq!(
-            cache.get_or_count("all".into(), 8, count(43)).await.ok(),
-            Some(43)
-        );
-        assert_eq!(
-            cache.get_or_count("all".into(), 7, count(41)).await.ok(),
-            Some(41)
-        );
-        assert_eq!(
-            cache.get_or_count("all".into(), 8, count(0)).await.ok(),
-            Some(43)
-        );
-        assert_eq!(
-            counted.load(Ordering::SeqCst),
-            3,
-            "the newer generation is still kept"
-        );
-
-        let failed = cache
-            .get_or_count("other".into(), 8, || async {
-                Err(StoreError::Internal("the database went away".into()))
-            })
-            .await;
-        assert!(failed.is_err());
-        assert_eq!(
-            cache.get_or_count("other".into(), 8, count(5)).await.ok(),
-            Some(5)
-        );
-    }
-
-    #[test]
-    fn only_instants_of_the_years_0000_to_9999_are_stored() {
-        assert_eq!(
-            stored_timestamp("2026-11-21T10:30:00+01:00").as_deref(),
-            Some("2026-11-21T09:30:00Z")
-        );
-        assert_eq!(
-            stored_timestamp("0000-01-01T01:00:00+01:00").as_deref(),
-            Some("0000-01-01T00:00:00Z")
-        );
-        for text in [
-            "0000-01-01T00:00:00+01:00",
-            "9999-12-31T23:59:59-01:00",
-            "2026-11-21T09:3\u{e9}00Z",
-            "not a date",
-            "",
-        ] {
-            assert_eq!(stored_timestamp(text), None, "{text}");
-        }
-    }
-
-    #[test]
-    fn timestamps_are_fixed_width_utc() {
-        assert_eq!(
-            timestamp(datetime!(2026-03-04 05:06:07.891 +02:00)),
-            "2026-03-04T03:06:07Z"
-        );
-    }
 }

@@ -1,4 +1,4 @@
-//! Local accounts, roles and sessions.
+//! Local accounts and roles (their sessions in `sessions.rs`).
 
 use super::db::{self, Tx};
 use admin_api::{AuditActivity, Me, NewRoleDefinition, Permission, RoleDefinition, User};
@@ -73,12 +73,6 @@ pub struct NewUser<'a> {
     pub display_name: &'a str,
     pub password_hash: &'a str,
     pub roles: &'a [String],
-}
-
-/// A session as its cookie finds it.
-pub struct SessionRecord {
-    pub account: Account,
-    pub last_seen_at: OffsetDateTime,
 }
 
 impl Store {
@@ -373,147 +367,6 @@ impl Store {
         Ok(true)
     }
 
-    /// Starts a session for a user who proved their password, with its audit event.
-    pub async fn create_session(
-        &self,
-        token_hash: &[u8],
-        user: &Credentials,
-        by: &Actor,
-        now: OffsetDateTime,
-        expires: OffsetDateTime,
-    ) -> StoreResult<Account> {
-        let mut tx = self.begin_for(Writes::NoDevices).await?;
-        db::query(
-            "INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?)",
-        )
-        .prepared()
-        .bind(token_hash)
-        .bind(&user.id)
-        .bind(timestamp(now))
-        .bind(timestamp(now))
-        .bind(timestamp(expires))
-        .execute(&mut tx)
-        .await?;
-        let account = account_of(&mut tx, &user.id).await?;
-        append(&mut tx, &AuditEntry::new(AuditActivity::SignIn, by), now).await?;
-        tx.commit().await?;
-        Ok(account)
-    }
-
-    /// The session this token opens, if it has not expired: neither past its absolute expiry nor
-    /// idle since before `idle_cutoff`.
-    pub async fn session(
-        &self,
-        token_hash: &[u8],
-        now: OffsetDateTime,
-        idle_cutoff: OffsetDateTime,
-    ) -> StoreResult<Option<SessionRecord>> {
-        // Every request asks this: one statement (a row per role), not one per table.
-        let rows: Vec<SessionRow> = db::query_as(format!(
-            "SELECT s.user_id, s.last_seen_at, u.user_name, u.display_name AS user_display_name,
-                r.id AS role_id, r.display_name AS role_display_name, r.description,
-                r.is_built_in, r.permissions
-             FROM sessions s JOIN users u ON u.id = s.user_id
-             LEFT JOIN user_roles ur ON ur.user_id = u.id
-             LEFT JOIN role_definitions r ON r.id = ur.role_id
-             WHERE s.token_hash = ? AND s.expires_at > ? AND s.last_seen_at > ?
-             ORDER BY {}",
-            self.dialect().nocase("r.display_name")
-        ))
-        .prepared()
-        .bind(token_hash)
-        .bind(timestamp(now))
-        .bind(timestamp(idle_cutoff))
-        .fetch_all(self.read())
-        .await?;
-        let Some(first) = rows.first() else {
-            return Ok(None);
-        };
-        let (user_id, user_name, display_name) = (
-            first.user_id.clone(),
-            first.user_name.clone(),
-            first.user_display_name.clone(),
-        );
-        let last_seen_at = super::parse_timestamp(&first.last_seen_at).unwrap_or(now);
-        let roles = rows
-            .into_iter()
-            .filter_map(|row| {
-                Some(RoleRow {
-                    id: row.role_id?,
-                    display_name: row.role_display_name?,
-                    description: row.description?,
-                    is_built_in: row.is_built_in?,
-                    permissions: row.permissions?,
-                })
-            })
-            .collect();
-        Ok(Some(SessionRecord {
-            account: account(user_id, user_name, display_name, roles)?,
-            last_seen_at,
-        }))
-    }
-
-    /// Marks a session used off the request's path: the write may wait in the writer's queue
-    /// behind a long one (a sync's completion), and the request that asked for it must not wait
-    /// with it. One write per session at a time, however many requests ask meanwhile.
-    pub fn touch_session_soon(&self, token_hash: &[u8], now: OffsetDateTime) {
-        if !self
-            .touching
-            .lock()
-            .expect("not poisoned")
-            .insert(token_hash.to_vec())
-        {
-            return;
-        }
-        let store = self.clone();
-        let token_hash = token_hash.to_vec();
-        tokio::spawn(async move {
-            if let Err(error) = store.touch_session(&token_hash, now).await {
-                tracing::warn!("a session could not be marked used: {error}");
-            }
-            store
-                .touching
-                .lock()
-                .expect("not poisoned")
-                .remove(&token_hash);
-        });
-    }
-
-    pub async fn touch_session(&self, token_hash: &[u8], now: OffsetDateTime) -> StoreResult<()> {
-        db::query("UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?")
-            .prepared()
-            .bind(timestamp(now))
-            .bind(token_hash)
-            .execute(self.writer())
-            .await?;
-        Ok(())
-    }
-
-    /// Ends a session, recording the sign-out; `false` when there was none.
-    pub async fn end_session(
-        &self,
-        token_hash: &[u8],
-        actor: &Actor,
-        now: OffsetDateTime,
-    ) -> StoreResult<bool> {
-        let mut tx = self.begin_for(Writes::NoDevices).await?;
-        let ended = db::query("DELETE FROM sessions WHERE token_hash = ?")
-            .bind(token_hash)
-            .execute(&mut tx)
-            .await?
-            == 1;
-        if ended {
-            append(
-                &mut tx,
-                &AuditEntry::new(AuditActivity::SignOut, actor),
-                now,
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(ended)
-    }
-
     /// Forgets the attempts counted across instances (PostgreSQL's `throttle`) whose keys have
     /// fully recovered by `now`.
     pub async fn forget_recovered_attempts(&self, now: OffsetDateTime) -> StoreResult<u64> {
@@ -537,21 +390,6 @@ impl Store {
             .bind(timestamp(cutoff))
             .execute(self.writer())
             .await?)
-    }
-
-    /// Forgets sessions that can no longer be used.
-    pub async fn delete_expired_sessions(
-        &self,
-        now: OffsetDateTime,
-        idle_cutoff: OffsetDateTime,
-    ) -> StoreResult<u64> {
-        Ok(
-            db::query("DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at <= ?")
-                .bind(timestamp(now))
-                .bind(timestamp(idle_cutoff))
-                .execute(self.writer())
-                .await?,
-        )
     }
 }
 
@@ -639,7 +477,7 @@ async fn fetch_user(connection: &mut Tx, id: &str) -> StoreResult<User> {
 }
 
 /// The user with the union of their roles' permissions: asked on every request, so two queries.
-async fn account_of(connection: &mut Tx, user_id: &str) -> StoreResult<Account> {
+pub(super) async fn account_of(connection: &mut Tx, user_id: &str) -> StoreResult<Account> {
     let (user_name, display_name): (String, String) =
         db::query_as("SELECT user_name, display_name FROM users WHERE id = ?")
             .prepared()
@@ -650,22 +488,8 @@ async fn account_of(connection: &mut Tx, user_id: &str) -> StoreResult<Account> 
     account(user_id.to_owned(), user_name, display_name, roles)
 }
 
-/// A session's user with the roles they hold (one row per role, absent where the user has none).
-#[derive(FromRow)]
-struct SessionRow {
-    user_id: String,
-    last_seen_at: String,
-    user_name: String,
-    user_display_name: String,
-    role_id: Option<String>,
-    role_display_name: Option<String>,
-    description: Option<String>,
-    is_built_in: Option<bool>,
-    permissions: Option<String>,
-}
-
 /// A user as an account: their roles' names and the union of the roles' permissions.
-fn account(
+pub(super) fn account(
     user_id: String,
     user_principal_name: String,
     display_name: String,
@@ -693,12 +517,12 @@ fn account(
 }
 
 #[derive(Clone, FromRow)]
-struct RoleRow {
-    id: String,
-    display_name: String,
-    description: String,
-    is_built_in: bool,
-    permissions: String,
+pub(super) struct RoleRow {
+    pub(super) id: String,
+    pub(super) display_name: String,
+    pub(super) description: String,
+    pub(super) is_built_in: bool,
+    pub(super) permissions: String,
 }
 
 impl TryFrom<RoleRow> for RoleDefinition {

@@ -8,6 +8,8 @@ use tokio::process::Command;
 
 use admin_server::testing::Backend;
 
+use crate::helpers::until_url;
+
 /// The `admin-server` binary, on a database of the chosen backend: the SQLite file
 /// `data/db.sqlite` in `dir`, or a fresh PostgreSQL database (whose demo sites then keep their
 /// credentials in `data/demo-sites.json` in `dir`, as `--demo-sites`).
@@ -23,22 +25,6 @@ async fn admin_server(dir: &std::path::Path) -> Command {
             .env("ADMIN_DEMO_SITES", dir.join("data/demo-sites.json")),
     };
     command
-}
-
-/// Reads the server's standard output until it prints the URL to open: the URL (none if it ended
-/// first), and every line printed until then.
-async fn until_url(
-    lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
-) -> (Option<String>, String) {
-    let mut printed = String::new();
-    while let Some(line) = lines.next_line().await.unwrap() {
-        printed.push_str(&line);
-        printed.push('\n');
-        if let Some(rest) = line.strip_prefix("Admin center: open ") {
-            return (rest.split_whitespace().next().map(str::to_owned), printed);
-        }
-    }
-    (None, printed)
 }
 
 async fn stops_cleanly_on(signal: &str) {

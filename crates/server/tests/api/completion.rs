@@ -171,14 +171,10 @@ async fn killed_at(point: Point) {
     let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
     // Its logs, on standard error.
     let mut logs = BufReader::new(server.stderr.take().unwrap()).lines();
-    let mut url = None;
-    while let Some(line) = lines.next_line().await.unwrap() {
-        if let Some(rest) = line.strip_prefix("Admin center: open ") {
-            url = rest.split_whitespace().next().map(str::to_owned);
-            break;
-        }
-    }
-    let url = url.expect("the server prints its URL");
+    let url = crate::helpers::until_url(&mut lines)
+        .await
+        .0
+        .expect("the server prints its URL");
     let completing = tokio::spawn(
         reqwest::Client::new()
             .post(format!("{url}/api/connector/v1/syncs/{SYNC}/complete"))

@@ -1,7 +1,6 @@
 use std::collections::HashSet;
 
 use admin_api::{Collection, Device};
-use admin_server::store::db;
 
 use site_connector::HierarchyConfig;
 
@@ -54,10 +53,7 @@ async fn lists_every_device_once_in_name_order_through_keyset_pages() {
             None => break count,
         }
     };
-    let stored: i64 = db::query_scalar("SELECT COUNT(*) FROM devices")
-        .fetch_one(app.store().writer())
-        .await
-        .unwrap();
+    let stored: i64 = app.rows("devices").await;
     assert!(stored > 100, "the demo tenant has several pages");
     assert_eq!(total, stored as u64);
     assert_eq!(ids.len() as u64, total);

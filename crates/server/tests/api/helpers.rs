@@ -120,6 +120,23 @@ impl TestApp {
         &self.harness.server().state
     }
 
+    /// How many rows `table` holds (read on the writer, so every write is seen).
+    pub async fn rows(&self, table: &str) -> i64 {
+        admin_server::store::db::query_scalar(format!("SELECT COUNT(*) FROM {table}"))
+            .fetch_one(self.store().writer())
+            .await
+            .unwrap()
+    }
+
+    /// Asks the admin API to offboard the connector `id` (Delete), as the admin.
+    pub async fn delete_connector(&self, id: &str) -> reqwest::Response {
+        self.client
+            .delete(format!("{}/api/v1/connectors/{id}", self.url))
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// A new onboarding token from the admin API.
     pub async fn onboarding_token(&self) -> String {
         let response = self
@@ -224,4 +241,20 @@ pub fn decoded(encoding: &str, bytes: &[u8]) -> String {
         other => panic!("no decoder for {other}"),
     };
     text
+}
+
+/// Reads the server's standard output until it prints the URL to open: the URL (none if it ended
+/// first), and every line printed until then.
+pub async fn until_url(
+    lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+) -> (Option<String>, String) {
+    let mut printed = String::new();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        printed.push_str(&line);
+        printed.push('\n');
+        if let Some(rest) = line.strip_prefix("Admin center: open ") {
+            return (rest.split_whitespace().next().map(str::to_owned), printed);
+        }
+    }
+    (None, printed)
 }

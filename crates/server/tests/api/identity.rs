@@ -296,12 +296,7 @@ async fn a_change_with_the_cookie_but_without_the_same_origin_proof_is_refused()
     let app = spawn_app().await;
     let cookie = app.session_cookie(ADMIN).await;
     let tokens = format!("{}/api/v1/connectors/onboardingTokens", app.url);
-    let count_tokens = || async {
-        db::query_scalar::<i64>("SELECT COUNT(*) FROM onboarding_tokens")
-            .fetch_one(app.store().writer())
-            .await
-            .unwrap()
-    };
+    let count_tokens = || async { app.rows("onboarding_tokens").await };
     // The cookie alone, as a forged cross-site form post would send it.
     let response = reqwest::Client::new()
         .post(&tokens)

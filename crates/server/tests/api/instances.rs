@@ -41,14 +41,10 @@ impl Instance {
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut url = None;
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(rest) = line.strip_prefix("Admin center: open ") {
-                url = rest.split_whitespace().next().map(str::to_owned);
-                break;
-            }
-        }
-        let url = url.expect("the instance prints its URL");
+        let url = crate::helpers::until_url(&mut lines)
+            .await
+            .0
+            .expect("the instance prints its URL");
         // The rest of its output is drained, so that it never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         let addr = url

@@ -1,8 +1,153 @@
 //! The server's layers as docs/architecture.md draws them, checked on its source: the store knows
 //! no HTTP (no axum or http type, not the HTTP error, not the request id's task-local) and calls
-//! nothing above it (no route, protocol handler, domain step, auth, live events or app state).
+//! nothing above it (no route, protocol handler, domain step, auth, live events or app state);
+//! every arrow between the server's modules runs down the table of layers below.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+
+/// The server's modules, top to bottom. A module may use the modules of the layers below its own,
+/// never one of its own layer or above (those of one layer stand side by side).
+const LAYERS: &[(&str, &[&str])] = &[
+    (
+        "the edges and the clock",
+        &["routes", "protocol", "demo", "sweeper", "spa"],
+    ),
+    ("who may, and each lifecycle step", &["auth", "domain"]),
+    ("what every handler shares", &["state"]),
+    ("held by the state", &["live", "limits", "turns"]),
+    ("the contract's error body", &["error"]),
+    ("the request id", &["request_id"]),
+    ("the connection", &["connections", "refusals"]),
+    ("the store", &["store"]),
+    ("typed queries", &["query"]),
+    ("settings and values", &["config", "secrets", "timestamps"]),
+];
+
+/// The crate root's re-exports, as the modules they come from.
+const ROOT_NAMES: &[(&str, &str)] = &[("Config", "config"), ("AppState", "state")];
+
+/// The top-level module each of `src`'s files belongs to (`main.rs`, `lib.rs` and the tests'
+/// harness stand above every layer), with the modules its code names through `crate::`.
+fn arrows(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
+    let mut arrows: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for file in sources(src) {
+        let inside = file.strip_prefix(src).unwrap();
+        let from = inside
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy()
+            .trim_end_matches(".rs")
+            .to_owned();
+        if ["main", "lib", "testing"].contains(&from.as_str()) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        // A file's unit tests may use what they test with.
+        let code = text.split("#[cfg(test)]\nmod tests").next().unwrap();
+        let to = arrows.entry(from.clone()).or_default();
+        for line in code.lines() {
+            let line = line.split("//").next().unwrap_or_default();
+            for (at, _) in line.match_indices("crate::") {
+                let rest = &line[at + "crate::".len()..];
+                let names: Vec<&str> = match rest.strip_prefix('{') {
+                    Some(group) => group
+                        .split('}')
+                        .next()
+                        .unwrap()
+                        .split(',')
+                        .map(|name| name.trim().split("::").next().unwrap())
+                        .collect(),
+                    None => vec![rest
+                        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                        .next()
+                        .unwrap()],
+                };
+                for name in names.into_iter().filter(|name| !name.is_empty()) {
+                    let module = ROOT_NAMES
+                        .iter()
+                        .find(|(root, _)| *root == name)
+                        .map_or(name, |(_, module)| module);
+                    if module != from {
+                        to.insert(module.to_owned());
+                    }
+                }
+            }
+        }
+    }
+    arrows
+}
+
+fn layer_of(module: &str) -> Option<usize> {
+    LAYERS
+        .iter()
+        .position(|(_, modules)| modules.contains(&module))
+}
+
+/// Prints the arrows between the server's modules (`cargo test layers -- --nocapture` shows
+/// them), and fails on any that runs sideways or back up, or on a module in no layer.
+#[test]
+fn every_arrow_between_modules_runs_down() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let arrows = arrows(&src);
+    let mut drawn = String::new();
+    let mut wrong = Vec::new();
+    for (layer, (name, modules)) in LAYERS.iter().enumerate() {
+        drawn.push_str(&format!("{layer}. {name}\n"));
+        for module in *modules {
+            let to: Vec<String> = arrows
+                .get(*module)
+                .into_iter()
+                .flatten()
+                .map(|to| match layer_of(to) {
+                    Some(below) => format!("{to} ({below})"),
+                    None => format!("{to} (in no layer)"),
+                })
+                .collect();
+            drawn.push_str(&format!("   {module} -> {}\n", to.join(", ")));
+        }
+    }
+    for (from, to) in &arrows {
+        let Some(layer) = layer_of(from) else {
+            wrong.push(format!("{from} is in no layer: add it to LAYERS"));
+            continue;
+        };
+        for module in to {
+            match layer_of(module) {
+                Some(below) if below > layer => {}
+                Some(_) => wrong.push(format!("{from} -> {module} runs sideways or up")),
+                None => wrong.push(format!("{module} (used by {from}) is in no layer")),
+            }
+        }
+    }
+    println!("{drawn}");
+    assert!(wrong.is_empty(), "{}\n\n{drawn}", wrong.join("\n"));
+}
+
+/// `query/` parses and checks, `store/` writes SQL: the store takes the typed queries (not the
+/// `$filter` parser's tree), and neither the queries nor the edges hold SQL.
+#[test]
+fn queries_hold_no_sql_and_the_store_takes_them_typed() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let sql = [
+        "SELECT ",
+        "INSERT INTO",
+        "DELETE FROM",
+        "UPDATE ",
+        " WHERE ",
+        "Dialect",
+        "Sql {",
+    ];
+    let mut found = Vec::new();
+    for folder in ["query", "routes", "protocol", "domain", "auth"] {
+        found.extend(naming(sources(&src.join(folder)), &sql));
+    }
+    found.extend(naming(sources(&src.join("store")), &["query::filter"]));
+    found.extend(naming(sources(&src.join("query")), &["crate::store"]));
+    assert!(found.is_empty(), "{}", found.join("\n"));
+}
 
 fn sources(folder: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();

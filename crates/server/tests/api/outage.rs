@@ -1,7 +1,6 @@
 //! A site outlives its admin center's outages: it keeps its credential in a private state file,
 //! retries for as long as the server is away, and finishes an interrupted upload exactly once.
 
-use admin_server::store::db;
 use std::time::Duration;
 
 use site_connector::state::StateFile;
@@ -23,10 +22,7 @@ fn options() -> SiteOptions {
 }
 
 async fn staged_batches(app: &crate::TestApp) -> i64 {
-    db::query_scalar("SELECT COUNT(*) FROM sync_batches")
-        .fetch_one(app.store().writer())
-        .await
-        .unwrap()
+    app.rows("sync_batches").await
 }
 
 async fn connector_ids(app: &crate::TestApp) -> Vec<String> {
@@ -141,12 +137,7 @@ async fn an_offboarded_connector_removes_its_state_file() {
     site.full_sync().await.unwrap();
     let id = file.load().unwrap().unwrap().connector_id;
     let serving = tokio::spawn(site.serve(tokio_util::sync::CancellationToken::new()));
-    let response = app
-        .client
-        .delete(format!("{}/api/v1/connectors/{id}", app.url))
-        .send()
-        .await
-        .unwrap();
+    let response = app.delete_connector(&id).await;
     assert_eq!(response.status(), 202);
     let outcome = tokio::time::timeout(Duration::from_secs(60), serving)
         .await

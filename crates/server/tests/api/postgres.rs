@@ -1,6 +1,6 @@
 //! The throwaway PostgreSQL cluster the tests run their own (admin_server::testing::postgres).
 
-use admin_server::query::devices::{DeviceQuery, Dialect};
+use admin_server::query::devices::DeviceQuery;
 use admin_server::query::PageOptions;
 use admin_server::store::postgres::TENANT_TABLES;
 use admin_server::store::Store;
@@ -15,7 +15,7 @@ async fn read_both(
     pg: &PgPool,
     options: PageOptions,
 ) -> (Vec<serde_json::Value>, Vec<serde_json::Value>) {
-    let query = DeviceQuery::in_dialect(&options, Dialect::Sqlite).unwrap();
+    let query = DeviceQuery::from_options(&options).unwrap();
     let mut on_sqlite = Vec::new();
     let mut after = None;
     loop {
@@ -31,7 +31,7 @@ async fn read_both(
             None => break,
         }
     }
-    let query = DeviceQuery::in_dialect(&options, Dialect::Postgres).unwrap();
+    let query = DeviceQuery::from_options(&options).unwrap();
     // PostgreSQL's two ways to a page (walking the order, or the shown sets looked up first and
     // sorted) read alike.
     let walked = read_pg(pg, &query, false).await;
@@ -106,15 +106,18 @@ fn page_options(orderby: Option<&str>, filter: Option<&str>, search: Option<&str
 /// `$count` of `options` on both backends, as (SQLite's, PostgreSQL's).
 async fn count_both(sqlite: &Store, pg: &PgPool, options: PageOptions) -> (u64, u64) {
     let on_sqlite = sqlite
-        .count_devices(&DeviceQuery::in_dialect(&options, Dialect::Sqlite).unwrap())
+        .count_devices(&DeviceQuery::from_options(&options).unwrap())
         .await
         .unwrap();
-    let on_pg = admin_server::store::postgres::count_devices(
-        &mut pg.acquire().await.unwrap(),
-        &DeviceQuery::in_dialect(&options, Dialect::Postgres).unwrap(),
-    )
-    .await
-    .unwrap();
+    let conditions = admin_server::store::devices::statements::conditions(
+        &DeviceQuery::from_options(&options).unwrap(),
+        None,
+        admin_server::store::devices::statements::Shown::Postgres,
+    );
+    let on_pg =
+        admin_server::store::postgres::count_devices(&mut pg.acquire().await.unwrap(), &conditions)
+            .await
+            .unwrap();
     (on_sqlite, on_pg)
 }
 
@@ -368,8 +371,8 @@ async fn every_order_filter_and_search_pages_alike_on_both_backends() {
     use admin_api::devices::DEVICE_FIELDS;
     use admin_api::fields::FieldType;
     use admin_server::query::devices::sortable;
-    use admin_server::query::sql::numbered;
     use admin_server::query::PageOptions;
+    use admin_server::store::sql::numbered;
 
     let both = Backends::start().await;
     let (sqlite, pg) = (&both.sqlite, both.pg.clone());
@@ -795,7 +798,7 @@ async fn postgres_at_scale() {
         ),
     ];
     for (label, options) in reads {
-        let query = DeviceQuery::in_dialect(&options, Dialect::Postgres).unwrap();
+        let query = DeviceQuery::from_options(&options).unwrap();
         let mut times = Vec::new();
         for _ in 0..50 {
             let started = std::time::Instant::now();
@@ -821,8 +824,8 @@ async fn postgres_at_scale() {
 #[tokio::test]
 async fn the_audit_log_reads_alike_on_both_backends() {
     use admin_api::{ActorType, AuditActivity, AuditResult};
-    use admin_server::query::sql::numbered;
     use admin_server::store::db::Db;
+    use admin_server::store::sql::numbered;
 
     let both = Backends::start().await;
     let (sqlite, pg) = (&both.sqlite, both.pg.clone());
@@ -871,13 +874,9 @@ async fn the_audit_log_reads_alike_on_both_backends() {
             "not (activity eq '{activity}') and actorType eq '{actor_type}'"
         )),
     ] {
-        let on_sqlite = read_audit(
-            Db::Sqlite(sqlite.sqlite_reader().unwrap()),
-            Dialect::Sqlite,
-            filter.clone(),
-        )
-        .await;
-        let on_pg = read_audit(Db::Postgres(&pg), Dialect::Postgres, filter.clone()).await;
+        let on_sqlite =
+            read_audit(Db::Sqlite(sqlite.sqlite_reader().unwrap()), filter.clone()).await;
+        let on_pg = read_audit(Db::Postgres(&pg), filter.clone()).await;
         assert_eq!(on_pg, on_sqlite, "{filter:?}");
         if filter.is_none() {
             assert_eq!(on_sqlite.0.len(), 25);
@@ -891,14 +890,13 @@ async fn the_audit_log_reads_alike_on_both_backends() {
 /// and the count each page gave.
 async fn read_audit(
     db: admin_server::store::db::Db<'_>,
-    dialect: Dialect,
     filter: Option<String>,
 ) -> (Vec<admin_api::AuditEvent>, Vec<u64>) {
     let options = PageOptions {
         filter,
         ..PageOptions::default()
     };
-    let query = admin_server::query::audit::AuditQuery::in_dialect(&options, dialect).unwrap();
+    let query = admin_server::query::audit::AuditQuery::from_options(&options).unwrap();
     let (mut events, mut counts, mut after) = (Vec::new(), Vec::new(), None);
     loop {
         let (page, next, count) =
@@ -1195,7 +1193,7 @@ async fn one_sites_completion_on_two_instances_at_once_runs_once() {
     assert_eq!(on_a, on_b);
     assert_eq!(on_a.device_count, 3_000);
     let options = PageOptions::default();
-    let query = DeviceQuery::in_dialect(&options, Dialect::Postgres).unwrap();
+    let query = DeviceQuery::from_options(&options).unwrap();
     assert_eq!(b.count_devices(&query).await.unwrap(), 3_000);
     a.close().await;
     b.close().await;

@@ -331,10 +331,7 @@ async fn an_interrupted_full_sync_is_never_visible() {
         sorted_ids(devices_of(&app, &id).await.into_iter().map(|d| d.id)),
         before
     );
-    let leftovers: i64 = db::query_scalar("SELECT COUNT(*) FROM sync_batches")
-        .fetch_one(app.store().writer())
-        .await
-        .unwrap();
+    let leftovers: i64 = app.rows("sync_batches").await;
     assert_eq!(leftovers, 0);
     app.shut_down().await;
 }
@@ -675,10 +672,7 @@ async fn a_second_request_while_one_is_open_returns_the_same_action() {
     assert_ne!(later.id, first.id);
     stop.cancel();
     serving.await.unwrap();
-    let count: i64 = db::query_scalar("SELECT COUNT(*) FROM device_actions")
-        .fetch_one(app.store().writer())
-        .await
-        .unwrap();
+    let count: i64 = app.rows("device_actions").await;
     assert_eq!(count, 4);
     app.shut_down().await;
 }
@@ -693,12 +687,7 @@ async fn an_online_2103_site_confirms_offboarding_and_everything_goes() {
     let serving = tokio::spawn(site.serve(stop.clone()));
     let mut events = EventStream::open(&app).await;
 
-    let response = app
-        .client
-        .delete(format!("{}/api/v1/connectors/{id}", app.url))
-        .send()
-        .await
-        .unwrap();
+    let response = app.delete_connector(&id).await;
     assert_eq!(response.status(), 202);
     let offboarding: Connector = response.json().await.unwrap();
     assert_eq!(offboarding.status, ConnectorStatus::Offboarding);
@@ -731,19 +720,9 @@ async fn an_offline_site_is_offboarded_after_the_grace_period_with_its_actions_c
     let mut events = EventStream::open(&app).await;
     // The site is not polling: the action waits, and nobody confirms the offboarding.
     let action = triggered(&app.api(), &device, "refreshMachinePolicy").await;
-    let response = app
-        .client
-        .delete(format!("{}/api/v1/connectors/{id}", app.url))
-        .send()
-        .await
-        .unwrap();
+    let response = app.delete_connector(&id).await;
     assert_eq!(response.status(), 202);
-    let repeat = app
-        .client
-        .delete(format!("{}/api/v1/connectors/{id}", app.url))
-        .send()
-        .await
-        .unwrap();
+    let repeat = app.delete_connector(&id).await;
     assert_eq!(repeat.status(), 202, "repeating the delete is a no-op");
     let blocked = trigger(&app.api(), &device, "refreshUserPolicy", None).await;
     assert_eq!(error_of(blocked, 409).await["code"], "conflict");
@@ -841,10 +820,7 @@ async fn bad_input_is_refused_with_the_error_body_and_writes_nothing() {
         .await
         .unwrap();
     error_of(delete, 404).await;
-    let actions: i64 = db::query_scalar("SELECT COUNT(*) FROM device_actions")
-        .fetch_one(app.store().writer())
-        .await
-        .unwrap();
+    let actions: i64 = app.rows("device_actions").await;
     assert_eq!(actions, 0, "nothing was written");
 
     // The connector protocol: a wrong or missing credential, a bad site report, a bad wait.

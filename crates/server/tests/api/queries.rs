@@ -648,7 +648,7 @@ async fn every_field_of_the_table_is_stored_listed_ordered_filtered_selected_and
             let sample = values[values.len() / 3].clone();
             let literal = match (field.field_type, &sample) {
                 (FieldType::DateTime, Value::String(text)) => text.clone(),
-                (_, Value::String(text)) => format!("'{}'", text.replace('\'', "''")),
+                (_, Value::String(text)) => admin_api::collection::odata_string(text),
                 (_, other) => panic!("{name} filters on {other}"),
             };
             for (filter, matches) in [
@@ -806,7 +806,8 @@ async fn search_and_filter_are_bounded() {
 #[tokio::test]
 async fn the_search_indexes_cover_the_searched_fields() {
     use admin_server::store::{db, Store};
-    let searched: Vec<&str> = admin_server::query::devices::searched_columns().collect();
+    let searched: Vec<&str> =
+        admin_server::store::devices::statements::searched_columns().collect();
     assert_eq!(
         searched,
         ["device_name", "user_principal_name", "serial_number"]

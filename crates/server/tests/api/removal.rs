@@ -234,7 +234,7 @@ async fn counts(store: &Store, gone: &str) -> [u64; 3] {
         },
     ];
     for (count, options) in counted.iter_mut().zip(options) {
-        let query = DeviceQuery::in_dialect(&options, store.dialect()).unwrap();
+        let query = DeviceQuery::from_options(&options).unwrap();
         *count = store.count_devices(&query).await.unwrap();
     }
     counted

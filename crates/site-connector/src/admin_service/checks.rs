@@ -5,8 +5,8 @@
 use admin_api::{CheckResult, ConnectivityCheck};
 use time::format_description::well_known::Rfc3339;
 
-use super::site::quoted;
 use super::{wmi, AdminService, AdminServiceError};
+use admin_api::collection::odata_string;
 
 /// What the checks need to know of the admin center.
 #[derive(Debug, Clone)]
@@ -200,7 +200,10 @@ async fn may_notify(service: &AdminService) -> Result<Option<bool>, AdminService
         .query(
             "SMS_Admin",
             &["LogonName", "Roles"],
-            Some(&format!("LogonName eq {}", quoted(service.account_name()))),
+            Some(&format!(
+                "LogonName eq {}",
+                odata_string(service.account_name())
+            )),
             Some(1),
         )
         .await?;
@@ -219,7 +222,12 @@ async fn may_notify(service: &AdminService) -> Result<Option<bool>, AdminService
         .unwrap_or_default();
     for role in roles {
         let found = service
-            .query(&format!("SMS_Role({})", quoted(&role)), &[], None, None)
+            .query(
+                &format!("SMS_Role({})", odata_string(&role)),
+                &[],
+                None,
+                None,
+            )
             .await?;
         let grants = found
             .iter()

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use admin_api::collection::odata_string;
 use admin_api::protocol::{ActionResult, DeviceDelta, SiteAction, SiteDevice, SiteInfo};
 use admin_api::{Cloud, ConfigurationManagerActionType, DeviceCollection, UploadScope};
 use futures::future::BoxFuture;
@@ -130,7 +131,7 @@ impl RealSite {
                     .query(
                         "SMS_Collection",
                         &["CollectionID", "Name"],
-                        Some(&format!("CollectionID eq {}", quoted(id))),
+                        Some(&format!("CollectionID eq {}", odata_string(id))),
                         Some(1),
                     )
                     .await?;
@@ -185,11 +186,6 @@ impl RealSite {
             include_children: self.options.include_child_collections && self.version >= 2010,
         }
     }
-}
-
-/// A string literal in an OData filter.
-pub fn quoted(value: &str) -> String {
-    format!("'{}'", value.replace('\'', "''"))
 }
 
 /// Reads the site's devices in pages.
@@ -619,7 +615,7 @@ async fn start(
                     &["ResourceId"],
                     Some(&format!(
                         "SMSUniqueIdentifier eq {}",
-                        quoted(&action.device_id)
+                        odata_string(&action.device_id)
                     )),
                     Some(1),
                 )

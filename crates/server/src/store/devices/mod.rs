@@ -7,14 +7,16 @@ use rusqlite::OptionalExtension;
 
 use super::db;
 use super::error::{StoreError, StoreResult};
+use super::sql::{column, numbered, Dialect};
 use super::Store;
-use crate::query::devices::{
-    column, csv_expression, json_expression, next_page, top_level, DeviceCursor, DeviceQuery,
-    Dialect,
+use crate::query::devices::{top_level, DeviceCursor, DeviceQuery};
+use statements::{
+    conditions, csv_expression, json_expression, next_page, ranges, search_match, shown, Shown,
 };
-use crate::query::sql::Sql;
 
+mod full_sync;
 mod rows;
+pub mod statements;
 mod uploads;
 
 pub struct DevicePage<T = Device> {
@@ -22,56 +24,6 @@ pub struct DevicePage<T = Device> {
     /// Present when more devices follow this page.
     pub next: Option<DeviceCursor>,
     pub count: Option<u64>,
-}
-
-impl DeviceQuery {
-    /// The WHERE clause for these conditions and a range of the order (see [`Order::after`](crate::query::devices::Order::after)),
-    /// leaving out the devices of the `removed` connectors (offboarded, their devices not yet
-    /// deleted) and of hidden device sets.
-    ///
-    /// `by_set` adds the connectors' shown sets as a condition SQLite can look the devices up by
-    /// (see [`Store::few_shown`]).
-    fn conditions(&self, keyset: Option<&Sql>, removed: &[String], by_set: bool) -> Sql {
-        let shown = Sql {
-            text: if by_set {
-                format!("{SHOWN} AND {IN_SHOWN_SET}")
-            } else {
-                SHOWN.to_owned()
-            },
-            params: Vec::new(),
-        };
-        let kept = (!removed.is_empty()).then(|| Sql {
-            text: format!(
-                "connector_id NOT IN ({})",
-                vec!["?"; removed.len()].join(", ")
-            ),
-            params: removed.iter().cloned().map(Some).collect(),
-        });
-        let parts: Vec<&Sql> = [
-            self.filter.as_ref(),
-            self.search.as_ref(),
-            keyset,
-            kept.as_ref(),
-            Some(&shown),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        Sql {
-            text: format!(
-                " WHERE {}",
-                parts
-                    .iter()
-                    .map(|p| p.text.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" AND ")
-            ),
-            params: parts
-                .iter()
-                .flat_map(|p| p.params.iter().cloned())
-                .collect(),
-        }
-    }
 }
 
 impl Store {
@@ -129,15 +81,15 @@ impl Store {
             None => device_json().to_owned(),
         };
         let order = query.order();
-        let ranges = query.ranges(after, Dialect::Sqlite)?;
+        let ranges = ranges(query, after, Dialect::Sqlite)?;
         let removed = self.removed.ids();
         // A search that matches many devices is answered by walking the order's index and
         // keeping what matches (a page is soon full); one that matches few, by looking the
         // matches up and sorting them. SQLite cannot tell which from the query, so it is told.
         let by_set = self.few_shown_lately().await?;
-        let walk = match &query.search_match {
+        let walk = match query.search.as_ref().and_then(search_match) {
             _ if by_set => " INDEXED BY devices_by_connector".to_owned(),
-            Some(expression) if self.search_is_broad(expression).await? => {
+            Some(expression) if self.search_is_broad(&expression).await? => {
                 format!(" INDEXED BY {}", order.index())
             }
             _ => String::new(),
@@ -148,9 +100,13 @@ impl Store {
         let statements: Vec<(String, Vec<Value>)> = ranges
             .iter()
             .map(|range| {
-                let conditions = query.conditions(range.as_ref(), &removed, by_set);
+                let shown = Shown::Sqlite {
+                    removed: &removed,
+                    by_set,
+                };
+                let conditions = conditions(query, range.as_ref(), shown);
                 let sql = format!(
-                    "SELECT {json}, {} AS sort_value, rowid FROM devices{walk}{} ORDER BY {} LIMIT ?",
+                    "SELECT {json}, {} AS sort_value, rowid FROM devices{walk} WHERE {} ORDER BY {} LIMIT ?",
                     column(order.field),
                     conditions.text,
                     order.order_by(Dialect::Sqlite)
@@ -234,16 +190,17 @@ impl Store {
             .iter()
             .map(|field| csv_expression(field, dialect))
             .collect();
-        let conditions = match dialect {
-            Dialect::Sqlite => query.conditions(None, &self.removed.ids(), false),
-            Dialect::Postgres => {
-                let mut conditions = super::postgres::conditions(&query, None);
-                conditions.text.insert_str(0, " WHERE ");
-                conditions
-            }
+        let removed = self.removed.ids();
+        let shown = match dialect {
+            Dialect::Sqlite => Shown::Sqlite {
+                removed: &removed,
+                by_set: false,
+            },
+            Dialect::Postgres => Shown::Postgres,
         };
+        let conditions = conditions(&query, None, shown);
         let sql = format!(
-            "SELECT {} FROM devices{} ORDER BY {}",
+            "SELECT {} FROM devices WHERE {} ORDER BY {}",
             selected.join(", "),
             conditions.text,
             query.order().order_by(dialect)
@@ -251,7 +208,7 @@ impl Store {
         // Rows as they come, each a record of text columns.
         let text = match dialect {
             Dialect::Sqlite => sql,
-            Dialect::Postgres => crate::query::sql::numbered(&sql),
+            Dialect::Postgres => numbered(&sql),
         };
         let width = selected.len();
         let mut rows: futures_util::stream::BoxStream<'_, sqlx::Result<Vec<Option<String>>>> =
@@ -373,25 +330,25 @@ impl Store {
                 .prepared()
                 .fetch_one(self.read())
                 .await?;
-        if let Some(pool) = self.postgres() {
-            let key = format!(
-                "{:?}\u{0}{:?}",
-                query.filter.as_ref().map(|f| (&f.text, &f.params)),
-                query.search.as_ref().map(|s| (&s.text, &s.params))
-            );
-            return self
-                .counts
-                .get_or_count(key, generation, || async {
-                    let mut connection = pool.acquire().await?;
-                    super::postgres::count_devices(&mut connection, query).await
-                })
-                .await;
-        }
-        let conditions = query.conditions(None, &self.removed.ids(), false);
+        let removed = self.removed.ids();
+        let shown = match self.dialect() {
+            Dialect::Sqlite => Shown::Sqlite {
+                removed: &removed,
+                by_set: false,
+            },
+            Dialect::Postgres => Shown::Postgres,
+        };
+        let conditions = conditions(query, None, shown);
+        // Keyed by every condition and value: on SQLite the offboarded connectors this instance
+        // knows of are among them.
         let key = format!("{}\u{0}{:?}", conditions.text, conditions.params);
         self.counts
             .get_or_count(key, generation, || async {
-                let sql = format!("SELECT COUNT(*) FROM devices{}", conditions.text);
+                if let Some(pool) = self.postgres() {
+                    let mut connection = pool.acquire().await?;
+                    return super::postgres::count_devices(&mut connection, &conditions).await;
+                }
+                let sql = format!("SELECT COUNT(*) FROM devices WHERE {}", conditions.text);
                 let mut count = sqlx::query_scalar::<_, i64>(&sql);
                 for param in &conditions.params {
                     count = count.bind(param.clone());
@@ -415,9 +372,9 @@ impl Store {
     pub async fn device(&self, id: &str) -> StoreResult<Option<Device>> {
         if let Some(pool) = self.postgres() {
             let fields: Vec<&'static admin_api::fields::Field> = top_level().collect();
-            let row = sqlx::query(&crate::query::sql::numbered(&format!(
+            let row = sqlx::query(&numbered(&format!(
                 "SELECT {} FROM devices WHERE id = ? AND {}",
-                crate::query::devices::json_columns(fields.iter().copied()),
+                statements::json_columns(fields.iter().copied()),
                 shown(Dialect::Postgres)
             )))
             .bind(id)
@@ -433,8 +390,9 @@ impl Store {
         let id = id.to_owned();
         self.with_page_reader(move |connection| {
             let sql = format!(
-                "SELECT {} FROM devices WHERE id = ? AND connector_id NOT IN ({REMOVED}) AND {SHOWN}",
-                device_json()
+                "SELECT {} FROM devices WHERE id = ? AND {}",
+                device_json(),
+                shown(Dialect::Sqlite)
             );
             let json: Option<String> = connection
                 .prepare_cached(&sql)?
@@ -443,27 +401,6 @@ impl Store {
             json.as_deref().map(decoded).transpose()
         })
         .await
-    }
-}
-
-/// The connectors offboarded whose devices are still being deleted.
-const REMOVED: &str = "SELECT id FROM connectors WHERE removed_at IS NOT NULL";
-
-/// Whether a device row is in its connector's shown set (not in one that a sync is writing or
-/// that is being deleted). The `+` keep SQLite from looking the rows up by connector instead of
-/// walking the order's index; the hidden sets are few, and read in the query's own snapshot.
-/// [`SHOWN`] as a condition to look the devices up by, with `devices_by_connector`.
-const IN_SHOWN_SET: &str =
-    "(connector_id, device_set) IN (SELECT id, device_set FROM connectors WHERE removed_at IS NULL)";
-
-pub(crate) const SHOWN: &str =
-    "(+connector_id, +device_set) NOT IN (SELECT connector_id, device_set FROM hidden_device_sets)";
-
-/// The devices All devices shows, of connectors not offboarded, as a condition in `dialect`.
-fn shown(dialect: Dialect) -> String {
-    match dialect {
-        Dialect::Sqlite => format!("connector_id NOT IN ({REMOVED}) AND {SHOWN}"),
-        Dialect::Postgres => super::postgres::SHOWN.to_owned(),
     }
 }
 

@@ -5,8 +5,8 @@
 use admin_api::devices::DEVICE_FIELDS;
 use admin_api::fields::FieldType;
 
-use super::REMOVED;
-use crate::query::devices::{column, Dialect};
+use super::super::sql::{column, Dialect};
+use super::statements::REMOVED;
 use crate::store::db::{self, Tx};
 use crate::store::error::{StoreError, StoreResult};
 

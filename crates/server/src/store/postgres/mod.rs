@@ -15,11 +15,10 @@ use admin_api::fields::{Field, FieldType};
 use sqlx::postgres::{PgPoolOptions, PgRow};
 use sqlx::{PgPool, Row, ValueRef};
 
-use crate::query::devices::{
-    children, column, json_columns, next_page, top_level, DeviceCursor, DeviceQuery, Dialect, Sql,
-};
-use crate::query::sql::numbered;
-use crate::store::error::StoreResult;
+use super::devices::statements::{conditions, json_columns, next_page, ranges, Shown};
+use super::error::StoreResult;
+use super::sql::{column, numbered, Dialect, Sql};
+use crate::query::devices::{children, top_level, DeviceCursor, DeviceQuery};
 
 pub use copy::{copy_from_sqlite, Copied, TENANT_TABLES};
 
@@ -45,12 +44,7 @@ pub async fn connect(url: &str) -> anyhow::Result<PgPool> {
     Ok(pool)
 }
 
-/// The devices All devices shows: those of the sets their connectors show (a set a sync is still
-/// writing, or one it replaced, is hidden), of connectors not offboarded.
-pub(crate) const SHOWN: &str =
-    "(connector_id, device_set) IN (SELECT id, device_set FROM connectors WHERE removed_at IS NULL)";
-
-/// One page of the devices that match `query` (made in [`Dialect::Postgres`]), in its order,
+/// One page of the devices that match `query`, in its order,
 /// after `after`, each as the JSON object of the query's selected fields (all when it selects
 /// none) that PostgreSQL builds, with the next page's cursor: All devices' conditions, order and
 /// keyset paging, the ranges of a deep page read in one snapshot.
@@ -62,7 +56,7 @@ pub async fn list_devices_json(
     few_shown: bool,
 ) -> StoreResult<(Vec<String>, Option<DeviceCursor>)> {
     let order = query.order();
-    let ranges = query.ranges(after, Dialect::Postgres)?;
+    let ranges = ranges(query, after, Dialect::Postgres)?;
     let wanted = top as usize + 1;
     // Several ranges are read in one snapshot; a first page, the common case, is one statement
     // and needs no transaction around it (three round trips fewer).
@@ -89,7 +83,7 @@ pub async fn list_devices_json(
         if rows.len() == wanted {
             break;
         }
-        let conditions = conditions(query, range.as_ref());
+        let conditions = conditions(query, range.as_ref(), Shown::Postgres);
         // When hidden rows outnumber the shown devices (hierarchies attaching, sets being
         // deleted; see `Store::few_shown`), the shown ones are looked up set by set and sorted:
         // walking the order's index would read past the hidden rows. The planner cannot see
@@ -234,36 +228,18 @@ fn write_text(text: &str, out: &mut Vec<u8>) {
     serde_json::to_writer(out, text).expect("writing to memory does not fail");
 }
 
-/// How many devices match `query` (made in [`Dialect::Postgres`]).
+/// How many devices match `conditions` (see [`conditions`]).
 pub async fn count_devices(
     connection: &mut sqlx::PgConnection,
-    query: &DeviceQuery,
+    conditions: &Sql,
 ) -> StoreResult<u64> {
-    let conditions = conditions(query, None);
     let text = numbered(&format!(
         "SELECT COUNT(*) FROM devices WHERE {}",
         conditions.text
     ));
     let mut count = sqlx::query_scalar::<_, i64>(&text).persistent(false);
-    for value in conditions.params {
-        count = count.bind(value);
+    for value in &conditions.params {
+        count = count.bind(value.clone());
     }
     Ok(count.fetch_one(connection).await? as u64)
-}
-
-/// The devices shown that match the query's filter and search, within `range` of its order.
-pub(crate) fn conditions(query: &DeviceQuery, range: Option<&Sql>) -> Sql {
-    let mut sql = Sql {
-        text: SHOWN.to_owned(),
-        params: Vec::new(),
-    };
-    for part in [query.filter.as_ref(), query.search.as_ref(), range]
-        .into_iter()
-        .flatten()
-    {
-        sql.text.push_str(" AND ");
-        sql.text.push_str(&part.text);
-        sql.params.extend(part.params.iter().cloned());
-    }
-    sql
 }
