@@ -5,6 +5,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${ATTACH_CENTER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/attach-center}"
 TOOLS="$CACHE/tools"
 NPM_PREFIX="$CACHE/npm"
+# The tests' OpenID Provider (npm's oidc-provider, pinned in crates/server/testing/oidc-provider).
+export ATTACH_OIDC_PROVIDER="$CACHE/oidc-provider"
 export PATH="$TOOLS/bin:$NPM_PREFIX/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 
 TRUNK_VERSION=0.21.14

@@ -251,6 +251,68 @@ pub struct Config {
     /// How often timeouts and due offboardings are looked for.
     #[arg(long, env = "ADMIN_SWEEP_INTERVAL", value_parser = duration, default_value = "1s")]
     pub sweep_interval: Duration,
+
+    /// The organization's OpenID Connect provider, by its issuer URL (Entra ID:
+    /// https://login.microsoftonline.com/<tenant id>/v2.0): users then sign in there. Needs
+    /// --oidc-client-id, a client secret (--oidc-client-secret-file or ADMIN_OIDC_CLIENT_SECRET)
+    /// and --public-url.
+    #[arg(long, env = "ADMIN_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+
+    /// The admin center's client id at the provider (Entra ID: the app registration's
+    /// application id).
+    #[arg(long, env = "ADMIN_OIDC_CLIENT_ID")]
+    pub oidc_client_id: Option<String>,
+
+    /// A file holding the client secret (its first line); or give it in ADMIN_OIDC_CLIENT_SECRET.
+    #[arg(long, env = "ADMIN_OIDC_CLIENT_SECRET_FILE")]
+    pub oidc_client_secret_file: Option<PathBuf>,
+
+    /// The address users reach the admin center at, e.g. https://attach.contoso.com: the
+    /// provider's redirect and logout addresses are made from it (and printed at start).
+    #[arg(long, env = "ADMIN_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// The sign-in button's name for the provider ("Sign in with <name>"), e.g. Contoso.
+    #[arg(
+        long,
+        env = "ADMIN_OIDC_DISPLAY_NAME",
+        default_value = "your organization"
+    )]
+    pub oidc_display_name: String,
+
+    /// The ID token's claim that holds the values roles are assigned to: `roles` (Entra ID's app
+    /// roles) or `groups`.
+    #[arg(long, env = "ADMIN_OIDC_ROLES_CLAIM", value_enum, default_value_t = RolesClaim::Roles)]
+    pub oidc_roles_claim: RolesClaim,
+
+    /// Whether local accounts may sign in with their password (the break-glass way in when a
+    /// provider is configured). `off` hides the form and refuses local sign-in; the command line
+    /// still makes and resets accounts.
+    #[arg(long, env = "ADMIN_LOCAL_SIGN_IN", value_enum, default_value_t = Switch::On)]
+    pub local_sign_in: Switch,
+}
+
+/// The claim roles are assigned to the values of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RolesClaim {
+    Roles,
+    Groups,
+}
+
+impl RolesClaim {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Roles => "roles",
+            Self::Groups => "groups",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -299,6 +361,13 @@ impl Config {
             keep_alive_timeout: Duration::from_secs(60),
             max_connections: 1000,
             refusal_log_window: Duration::from_secs(60),
+            oidc_issuer: None,
+            oidc_client_id: None,
+            oidc_client_secret_file: None,
+            public_url: None,
+            oidc_display_name: "your organization".into(),
+            oidc_roles_claim: RolesClaim::Roles,
+            local_sign_in: Switch::On,
         }
     }
 }

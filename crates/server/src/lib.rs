@@ -231,6 +231,13 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
         wrap: impl FnOnce(Router) -> Router,
     ) -> anyhow::Result<Self> {
+        let oidc = auth::oidc::OidcSettings::from_config(
+            config,
+            std::env::var("ADMIN_OIDC_CLIENT_SECRET").ok(),
+        )?
+        .map(auth::oidc::Oidc::new)
+        .transpose()?
+        .map(std::sync::Arc::new);
         let demo_sites = config.demo.then(|| demo::sites_file(config)).transpose()?;
         let store = Store::connect(&config.database_url).await?;
         let demo_users = if config.demo {
@@ -258,7 +265,20 @@ impl Server {
         // Cookies sent only over HTTPS once the server speaks nothing else.
         config.secure_cookies |= tls.is_some();
         let token = CancellationToken::new();
-        let state = AppState::new(store, config.clone(), token.clone());
+        let mut state = AppState::new(store, config.clone(), token.clone());
+        state.oidc = oidc.clone();
+        if let Some(oidc) = oidc {
+            // Asked now so that the log says at once whether the provider answers; a provider
+            // that does not is asked again when someone signs in.
+            tokio::spawn(async move {
+                match oidc.metadata().await {
+                    Ok(_) => {
+                        tracing::info!(issuer = %oidc.settings.issuer.as_str(), "the sign-in provider answered")
+                    }
+                    Err(error) => tracing::warn!(%error, "asked again when someone signs in"),
+                }
+            });
+        }
         let app = wrap(app(state.clone(), &config));
         let stopping = token.clone();
         tokio::spawn(async move {

@@ -74,6 +74,25 @@ async fn serve(config: &admin_server::Config) -> anyhow::Result<()> {
             );
         }
     }
+    if let Some(oidc) = &server.state.oidc {
+        let settings = &oidc.settings;
+        println!(
+            "Sign-in provider {} ({}): register these addresses with it:",
+            settings.display_name,
+            settings.issuer.as_str()
+        );
+        println!("  {:<28} {}", "redirect URI", settings.redirect_uri());
+        println!(
+            "  {:<28} {}",
+            "post-logout redirect URI",
+            settings.post_logout_uri()
+        );
+        println!(
+            "  {:<28} {}",
+            "back-channel logout URL",
+            settings.backchannel_logout_uri()
+        );
+    }
     println!("Admin center: open {} (Ctrl-C stops it)", server.url());
     server.finished().await?;
     tracing::info!("stopped cleanly");

@@ -25,6 +25,8 @@ pub struct AppState {
     pub live: Live,
     /// Cancelled when the server shuts down, so that streams and long-polls end.
     pub shutdown: CancellationToken,
+    /// The organization's OpenID Connect provider, when one is configured.
+    pub oidc: Option<Arc<crate::auth::oidc::Oidc>>,
 }
 
 impl AppState {
@@ -38,6 +40,7 @@ impl AppState {
             streams: crate::turns::Turns::streams(),
             config: Arc::new(config),
             shutdown,
+            oidc: None,
         }
     }
 

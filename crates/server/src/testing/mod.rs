@@ -3,6 +3,7 @@
 //! sites attached through the connector protocol. One harness for the API tests
 //! (`crates/server/tests/api`) and the browser tests (`tests/e2e`).
 
+pub mod oidc;
 pub mod postgres;
 
 use std::path::PathBuf;

@@ -18,6 +18,7 @@ mod instances;
 mod kdc;
 mod layers;
 mod middleware;
+mod oidc;
 mod openapi;
 mod outage;
 mod postgres;

@@ -1,0 +1,212 @@
+//! Sign-in through the organization's OpenID Connect provider (issue 35): its settings, checked
+//! when the server starts (a wrong one stops it with a message naming the flag), and its
+//! metadata, discovered from the issuer through the `openidconnect` crate. A provider that cannot
+//! be reached at start does not stop the server: it is asked again when someone signs in.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use openidconnect::core::CoreProviderMetadata;
+use openidconnect::url::{Host, Url};
+use openidconnect::{ClientId, ClientSecret, IssuerUrl};
+
+use crate::config::{RolesClaim, Switch};
+use crate::Config;
+
+/// Where the provider sends a user back after sign-in, under the public URL.
+pub const CALLBACK_PATH: &str = "/api/v1/session/oidc/callback";
+/// Where the provider sends a user after signing out there.
+pub const POST_LOGOUT_PATH: &str = "/signin";
+/// Where the provider posts its back-channel logout tokens.
+pub const BACKCHANNEL_LOGOUT_PATH: &str = "/api/v1/session/oidc/backchannel-logout";
+
+/// How long one request to the provider may take.
+const PROVIDER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The provider's settings, as the command line gives them and checked.
+#[derive(Debug, Clone)]
+pub struct OidcSettings {
+    pub issuer: IssuerUrl,
+    pub client_id: ClientId,
+    pub client_secret: ClientSecret,
+    /// The address users reach the admin center at, without a trailing slash.
+    pub public_url: String,
+    pub display_name: String,
+    pub roles_claim: RolesClaim,
+}
+
+impl OidcSettings {
+    /// The provider's settings (`None` without `--oidc-issuer`), or why the server cannot start
+    /// with them, naming the flag. `secret_from_env` is `ADMIN_OIDC_CLIENT_SECRET`'s value.
+    pub fn from_config(
+        config: &Config,
+        secret_from_env: Option<String>,
+    ) -> anyhow::Result<Option<Self>> {
+        if config.local_sign_in == Switch::Off && config.demo {
+            anyhow::bail!(
+                "--local-sign-in off cannot be used with --demo: the demo's accounts are local ones"
+            );
+        }
+        let Some(issuer) = &config.oidc_issuer else {
+            if config.oidc_client_id.is_some() || config.oidc_client_secret_file.is_some() {
+                anyhow::bail!(
+                    "--oidc-client-id and --oidc-client-secret-file need --oidc-issuer (the provider's issuer URL)"
+                );
+            }
+            if config.local_sign_in == Switch::Off {
+                anyhow::bail!(
+                    "--local-sign-in off needs --oidc-issuer: without a provider nobody could sign in"
+                );
+            }
+            return Ok(None);
+        };
+        let issuer = checked_url("--oidc-issuer", issuer)?;
+        let client_id = config
+            .oidc_client_id
+            .clone()
+            .filter(|id| !id.trim().is_empty())
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--oidc-issuer needs --oidc-client-id (the admin center's client id at the provider)"
+                )
+            })?;
+        let secret = match (&config.oidc_client_secret_file, secret_from_env) {
+            (Some(file), _) => std::fs::read_to_string(file)
+                .map_err(|error| {
+                    anyhow::anyhow!(
+                        "--oidc-client-secret-file {} cannot be read: {error}",
+                        file.display()
+                    )
+                })?
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
+            (None, Some(secret)) => secret.trim().to_owned(),
+            (None, None) => String::new(),
+        };
+        if secret.is_empty() {
+            anyhow::bail!(
+                "--oidc-issuer needs the client secret: give a file holding it with \
+                 --oidc-client-secret-file, or set ADMIN_OIDC_CLIENT_SECRET"
+            );
+        }
+        let public_url = config.public_url.as_deref().ok_or_else(|| {
+            anyhow::anyhow!(
+                "--oidc-issuer needs --public-url (the address users reach the admin center at), \
+                 from which the provider's redirect address is made"
+            )
+        })?;
+        let public_url = checked_url("--public-url", public_url)?;
+        Ok(Some(Self {
+            issuer: IssuerUrl::new(issuer.as_str().trim_end_matches('/').to_owned())?,
+            client_id: ClientId::new(client_id),
+            client_secret: ClientSecret::new(secret),
+            public_url: public_url.as_str().trim_end_matches('/').to_owned(),
+            display_name: config.oidc_display_name.clone(),
+            roles_claim: config.oidc_roles_claim,
+        }))
+    }
+
+    /// The redirect URI to register with the provider.
+    pub fn redirect_uri(&self) -> String {
+        format!("{}{CALLBACK_PATH}", self.public_url)
+    }
+
+    /// The post-logout redirect URI to register with the provider.
+    pub fn post_logout_uri(&self) -> String {
+        format!("{}{POST_LOGOUT_PATH}", self.public_url)
+    }
+
+    /// The back-channel logout URL to register with the provider.
+    pub fn backchannel_logout_uri(&self) -> String {
+        format!("{}{BACKCHANNEL_LOGOUT_PATH}", self.public_url)
+    }
+}
+
+/// `text` as an address the server may use: https, or http on this machine's loopback, with no
+/// query, fragment or credentials.
+fn checked_url(flag: &str, text: &str) -> anyhow::Result<Url> {
+    let url = Url::parse(text.trim()).map_err(|error| {
+        anyhow::anyhow!("{flag} must be a URL, e.g. https://…: '{text}' is not one ({error})")
+    })?;
+    let loopback = match url.host() {
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        _ => anyhow::bail!(
+            "{flag} must be an https:// URL (http:// only on this machine's loopback): got '{text}'"
+        ),
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        anyhow::bail!("{flag} takes no query, fragment or user name: got '{text}'");
+    }
+    Ok(url)
+}
+
+/// The provider as the server talks to it: its settings and, once discovered, its metadata.
+pub struct Oidc {
+    pub settings: OidcSettings,
+    http: openidconnect::reqwest::Client,
+    discovered: tokio::sync::Mutex<Option<Arc<CoreProviderMetadata>>>,
+}
+
+/// The provider did not answer as a provider: why, in words for the sign-in page and the log.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("The sign-in provider at {issuer} could not be reached: {reason}")]
+pub struct Unreachable {
+    pub issuer: String,
+    pub reason: String,
+}
+
+impl Oidc {
+    pub fn new(settings: OidcSettings) -> anyhow::Result<Self> {
+        // The provider's redirects are never followed: a token or discovery request that is
+        // redirected elsewhere fails instead (as the crate's documentation asks, against SSRF).
+        let http = openidconnect::reqwest::ClientBuilder::new()
+            .redirect(openidconnect::reqwest::redirect::Policy::none())
+            .timeout(PROVIDER_TIMEOUT)
+            .build()?;
+        Ok(Self {
+            settings,
+            http,
+            discovered: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    /// The provider's metadata: discovered on first use (one discovery at a time) and kept.
+    pub async fn metadata(&self) -> Result<Arc<CoreProviderMetadata>, Unreachable> {
+        let mut discovered = self.discovered.lock().await;
+        if let Some(metadata) = discovered.as_ref() {
+            return Ok(metadata.clone());
+        }
+        let metadata =
+            CoreProviderMetadata::discover_async(self.settings.issuer.clone(), &self.http)
+                .await
+                .map_err(|error| Unreachable {
+                    issuer: self.settings.issuer.to_string(),
+                    reason: error_chain(&error),
+                })?;
+        let metadata = Arc::new(metadata);
+        *discovered = Some(metadata.clone());
+        Ok(metadata)
+    }
+}
+
+/// An error and its sources, in one line.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
