@@ -253,9 +253,10 @@ pub struct Config {
     pub sweep_interval: Duration,
 
     /// The organization's OpenID Connect provider, by its issuer URL (Entra ID:
-    /// https://login.microsoftonline.com/<tenant id>/v2.0): users then sign in there. Needs
-    /// --oidc-client-id, a client secret (--oidc-client-secret-file or ADMIN_OIDC_CLIENT_SECRET)
-    /// and --public-url.
+    /// https://login.microsoftonline.com/<tenant id>/v2.0). Needs --oidc-client-id, a client
+    /// secret (--oidc-client-secret-file or ADMIN_OIDC_CLIENT_SECRET) and --public-url. Not yet
+    /// offered for sign-in (issue 35): the server checks these settings, prints the addresses to
+    /// register and discovers the provider; users still sign in with local accounts.
     #[arg(long, env = "ADMIN_OIDC_ISSUER")]
     pub oidc_issuer: Option<String>,
 

@@ -77,7 +77,7 @@ async fn serve(config: &admin_server::Config) -> anyhow::Result<()> {
     if let Some(oidc) = &server.state.oidc {
         let settings = &oidc.settings;
         println!(
-            "Sign-in provider {} ({}): register these addresses with it:",
+            "Sign-in provider {} ({}), not yet offered for sign-in: register these addresses with it:",
             settings.display_name,
             settings.issuer.as_str()
         );
