@@ -1,3 +1,4 @@
+use admin_api::identity::SignInOptions;
 use admin_api::{Me, SignIn};
 
 use super::{get, post, ApiError, API_BASE};
@@ -5,6 +6,11 @@ use super::{get, post, ApiError, API_BASE};
 /// Who is signed in; a 401 when nobody is.
 pub async fn me() -> Result<Me, ApiError> {
     get(&format!("{API_BASE}/me")).await
+}
+
+/// How this admin center is signed in to (no session needed).
+pub async fn options() -> Result<SignInOptions, ApiError> {
+    get(&format!("{API_BASE}/session/options")).await
 }
 
 pub async fn sign_in(user_name: &str, password: &str) -> Result<Me, ApiError> {

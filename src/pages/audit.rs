@@ -143,6 +143,7 @@ fn activity_label(activity: AuditActivity) -> &'static str {
         AuditActivity::UpdateUserRoles => "User roles changed",
         AuditActivity::CreateRoleDefinition => "Role created",
         AuditActivity::DeleteRoleDefinition => "Role deleted",
+        AuditActivity::UpdateRoleAssignments => "Role assignments changed",
     }
 }
 

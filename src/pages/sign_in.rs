@@ -1,4 +1,6 @@
-//! The sign-in page: user name and password, then back to the page the user came from.
+//! The sign-in page: the organization's provider when one is configured, and the user name and
+//! password of a local account unless local sign-in is off; then back to the page the user came
+//! from.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -21,7 +23,9 @@ pub fn SignIn() -> impl IntoView {
     let user_name = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let pending = RwSignal::new(false);
-    let failure = RwSignal::new(None::<String>);
+    // A sign-in through the provider that did not complete comes back with its reason.
+    let failure = RwSignal::new(query.with_untracked(|q| q.get("signInError")));
+    let options = LocalResource::new(api::session::options);
     let submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
         if pending.get_untracked() {
@@ -61,6 +65,32 @@ pub fn SignIn() -> impl IntoView {
                             }
                         })
                 }}
+                {move || {
+                    let options = options.get()?.ok()?;
+                    let provider = options.provider?;
+                    let href = format!(
+                        "{}?returnTo={}",
+                        provider.start_path,
+                        String::from(js_sys::encode_uri_component(&return_to.get())),
+                    );
+                    Some(
+                        view! {
+                            // A server address, not a route: the router leaves it to the browser.
+                            <a class="button primary sign-in-provider" href=href rel="external">
+                                {format!("Sign in with {}", provider.display_name)}
+                            </a>
+                            {options
+                                .local
+                                .then(|| view! { <p class="sign-in-or muted">"or with a local account"</p> })}
+                        },
+                    )
+                }}
+                <div
+                    class="sign-in-local"
+                    hidden=move || {
+                        options.get().and_then(Result::ok).is_some_and(|options| !options.local)
+                    }
+                >
                 <label for="sign-in-user">"User name"</label>
                 <input
                     id="sign-in-user"
@@ -85,6 +115,7 @@ pub fn SignIn() -> impl IntoView {
                 <button class="button primary" type="submit" disabled=move || pending.get()>
                     {move || if pending.get() { "Signing in…" } else { "Sign in" }}
                 </button>
+                </div>
             </form>
         </main>
     }
@@ -112,7 +143,7 @@ fn go_on_when_signed_in(session: Session, return_to: Memo<String>) {
 fn message_for(error: &ApiError) -> String {
     match error {
         ApiError::Server {
-            status: 401 | 429,
+            status: 401 | 403 | 429,
             message,
             ..
         } => message.clone(),

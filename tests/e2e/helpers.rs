@@ -21,7 +21,7 @@ pub struct TestApp {
 }
 
 /// The SPA built by `trunk build --release` (scripts/test builds it before these tests).
-fn dist() -> PathBuf {
+pub fn dist() -> PathBuf {
     let dist = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("dist");
     assert!(
         dist.join("index.html").is_file(),

@@ -10,6 +10,7 @@ mod devices;
 mod helpers;
 mod identity;
 mod polish;
+mod provider;
 mod screenshots;
 
 pub use helpers::*;

@@ -21,6 +21,7 @@ wire_enum!(
         UpdateUserRoles = "updateUserRoles",
         CreateRoleDefinition = "createRoleDefinition",
         DeleteRoleDefinition = "deleteRoleDefinition",
+        UpdateRoleAssignments = "updateRoleAssignments",
     }
 );
 

@@ -51,6 +51,31 @@ pub struct SignIn {
     pub password: String,
 }
 
+/// `GET /api/v1/session/options`: how this admin center is signed in to (no session needed).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignInOptions {
+    /// Whether local accounts may sign in with their password.
+    pub local: bool,
+    /// The organization's OpenID Connect provider, when one is configured.
+    pub provider: Option<SignInProvider>,
+}
+
+/// The organization's provider, as the sign-in page offers it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignInProvider {
+    /// The button's name: "Sign in with <displayName>".
+    pub display_name: String,
+    /// Where the browser goes to sign in there (add `returnTo`, a local path, to come back to it).
+    pub start_path: String,
+}
+
+/// Where a sign-in through the provider starts.
+pub const OIDC_START_PATH: &str = "/api/v1/session/oidc/start";
+
 /// `GET /api/v1/me`: who is signed in and what they may do.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

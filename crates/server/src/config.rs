@@ -82,6 +82,20 @@ pub enum RoleCommand {
         #[arg(long = "permission", required = true)]
         permissions: Vec<String>,
     },
+    /// Assign a role to a value of the provider's roles claim (an app role's value, or a group's
+    /// id with --oidc-roles-claim groups): users whose ID token carries it hold the role from
+    /// their next sign-in.
+    Assign {
+        role: String,
+        #[arg(long = "claim-value")]
+        claim_value: String,
+    },
+    /// Take a role from a claim value (from each user's next sign-in).
+    Unassign {
+        role: String,
+        #[arg(long = "claim-value")]
+        claim_value: String,
+    },
 }
 
 fn duration(text: &str) -> Result<Duration, humantime::DurationError> {
@@ -253,10 +267,10 @@ pub struct Config {
     pub sweep_interval: Duration,
 
     /// The organization's OpenID Connect provider, by its issuer URL (Entra ID:
-    /// https://login.microsoftonline.com/<tenant id>/v2.0). Needs --oidc-client-id, a client
-    /// secret (--oidc-client-secret-file or ADMIN_OIDC_CLIENT_SECRET) and --public-url. Not yet
-    /// offered for sign-in (issue 35): the server checks these settings, prints the addresses to
-    /// register and discovers the provider; users still sign in with local accounts.
+    /// https://login.microsoftonline.com/<tenant id>/v2.0): the sign-in page then offers
+    /// "Sign in with <--oidc-display-name>". Needs --oidc-client-id, a client secret
+    /// (--oidc-client-secret-file or ADMIN_OIDC_CLIENT_SECRET) and --public-url. Roles are
+    /// assigned to the roles claim's values with `role assign` (docs/sign-in.md).
     #[arg(long, env = "ADMIN_OIDC_ISSUER")]
     pub oidc_issuer: Option<String>,
 

@@ -8,6 +8,7 @@ pub mod domain;
 pub mod error;
 pub mod limits;
 pub mod live;
+pub mod oidc;
 pub mod protocol;
 pub mod query;
 pub mod refusals;
@@ -231,11 +232,11 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
         wrap: impl FnOnce(Router) -> Router,
     ) -> anyhow::Result<Self> {
-        let oidc = auth::oidc::OidcSettings::from_config(
+        let oidc = oidc::OidcSettings::from_config(
             config,
             std::env::var("ADMIN_OIDC_CLIENT_SECRET").ok(),
         )?
-        .map(auth::oidc::Oidc::new)
+        .map(oidc::Oidc::new)
         .transpose()?
         .map(std::sync::Arc::new);
         let demo_sites = config.demo.then(|| demo::sites_file(config)).transpose()?;

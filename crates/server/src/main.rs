@@ -77,7 +77,7 @@ async fn serve(config: &admin_server::Config) -> anyhow::Result<()> {
     if let Some(oidc) = &server.state.oidc {
         let settings = &oidc.settings;
         println!(
-            "Sign-in provider {} ({}), not yet offered for sign-in: register these addresses with it:",
+            "Sign-in provider {} ({}): register these addresses with it:",
             settings.display_name,
             settings.issuer.as_str()
         );
@@ -233,6 +233,22 @@ async fn run_command(
                 .await?;
             println!("{}", role.id);
             eprintln!("Added the role {} (its id above).", role.display_name);
+        }
+        Command::Role(RoleCommand::Assign { role, claim_value }) => {
+            store
+                .assign_claim_value(&role, &claim_value, &actor, now)
+                .await?;
+            eprintln!(
+                "The role {role} is assigned to the claim value {claim_value}, from each user's next sign-in."
+            );
+        }
+        Command::Role(RoleCommand::Unassign { role, claim_value }) => {
+            store
+                .unassign_claim_value(&role, &claim_value, &actor, now)
+                .await?;
+            eprintln!(
+                "The role {role} is taken from the claim value {claim_value}, from each user's next sign-in."
+            );
         }
     }
     Ok(())

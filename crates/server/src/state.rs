@@ -26,7 +26,7 @@ pub struct AppState {
     /// Cancelled when the server shuts down, so that streams and long-polls end.
     pub shutdown: CancellationToken,
     /// The organization's OpenID Connect provider, when one is configured.
-    pub oidc: Option<Arc<crate::auth::oidc::Oidc>>,
+    pub oidc: Option<Arc<crate::oidc::Oidc>>,
 }
 
 impl AppState {

@@ -6,7 +6,6 @@
 //! after its callback, so no handler changes when one is added.
 
 pub mod csrf;
-pub mod oidc;
 pub mod password;
 
 use std::marker::PhantomData;

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod connectors;
 pub mod devices;
 pub mod events;
+pub mod oidc;
 pub mod openapi;
 pub mod roles;
 pub mod session;
@@ -21,6 +22,7 @@ pub fn router() -> Router<AppState> {
         .merge(connectors::router())
         .merge(events::router())
         .merge(session::router())
+        .merge(oidc::router())
         .merge(roles::router())
         .merge(audit::router())
         .merge(openapi::router())

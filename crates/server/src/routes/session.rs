@@ -21,6 +21,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/session", post(sign_in).delete(sign_out))
         .route("/me", get(me))
+        .route("/session/options", get(options))
 }
 
 #[utoipa::path(
@@ -34,6 +35,7 @@ pub fn router() -> Router<AppState> {
     responses(
         (status = 200, description = "Signed in: who, and what they may do", body = Me),
         (status = 401, description = "The user name or password is incorrect", body = admin_api::ErrorBody),
+        (status = 403, description = "Local sign-in is turned off (--local-sign-in off)", body = admin_api::ErrorBody),
         (status = 429, description = "Too many attempts; see Retry-After", body = admin_api::ErrorBody),
     )
 )]
@@ -44,6 +46,17 @@ pub(crate) async fn sign_in(
     jar: CookieJar,
     AppJson(body): AppJson<SignIn>,
 ) -> AppResult<Response> {
+    if state.config.local_sign_in == crate::config::Switch::Off {
+        let provider = state
+            .oidc
+            .as_ref()
+            .map_or("your organization's provider", |oidc| {
+                oidc.settings.display_name.as_str()
+            });
+        return Err(AppError::Forbidden(format!(
+            "Local sign-in is turned off here: sign in with {provider}."
+        )));
+    }
     let user_name = body.user_name.trim();
     if user_name.is_empty() || user_name.chars().count() > LONGEST_USER_NAME {
         return Err(AppError::bad_request(
@@ -146,4 +159,27 @@ pub(crate) async fn sign_out(
 )]
 pub(crate) async fn me(user: Authorized<require::SignedIn>) -> Json<Me> {
     Json(user.principal.me())
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/session/options",
+    tag = "identity",
+    summary = "How to sign in here",
+    description = "Whether local accounts may sign in, and the organization's provider when one is configured. Needs no session: the sign-in page reads it.",
+    responses((status = 200, description = "The ways to sign in", body = admin_api::identity::SignInOptions))
+)]
+pub(crate) async fn options(
+    State(state): State<AppState>,
+) -> Json<admin_api::identity::SignInOptions> {
+    Json(admin_api::identity::SignInOptions {
+        local: state.config.local_sign_in == crate::config::Switch::On,
+        provider: state
+            .oidc
+            .as_ref()
+            .map(|oidc| admin_api::identity::SignInProvider {
+                display_name: oidc.settings.display_name.clone(),
+                start_path: admin_api::identity::OIDC_START_PATH.to_owned(),
+            }),
+    })
 }

@@ -119,9 +119,9 @@ impl<'a> AuditEntry<'a> {
             | AuditActivity::DeleteConnector
             | AuditActivity::CompleteOffboarding => "connector",
             AuditActivity::CreateUser | AuditActivity::UpdateUserRoles => "user",
-            AuditActivity::CreateRoleDefinition | AuditActivity::DeleteRoleDefinition => {
-                "roleDefinition"
-            }
+            AuditActivity::CreateRoleDefinition
+            | AuditActivity::DeleteRoleDefinition
+            | AuditActivity::UpdateRoleAssignments => "roleDefinition",
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod devices;
 pub mod error;
 pub mod onboarding;
 pub mod postgres;
+pub mod provider_users;
 pub mod sessions;
 pub mod shared;
 pub mod sql;

@@ -204,7 +204,7 @@ impl Store {
 
     pub async fn credentials(&self, user_name: &str) -> StoreResult<Option<Credentials>> {
         Ok(db::query_as(format!(
-            "SELECT id, user_name, password_hash FROM users WHERE {}",
+            "SELECT id, user_name, password_hash FROM users WHERE issuer IS NULL AND {}",
             self.dialect().nocase_eq("user_name")
         ))
         .prepared()

@@ -201,6 +201,30 @@ const TABLE: &[Row] = &[
         None,
         [204; 6],
     ),
+    // How to sign in is open to anyone (the sign-in page reads it).
+    row(
+        "GET",
+        "/api/v1/session/options",
+        "/api/v1/session/options",
+        None,
+        [200; 6],
+    ),
+    // Sign-in through a provider is open to anyone; this server has none (tests/api/oidc.rs
+    // signs in through one).
+    row(
+        "GET",
+        "/api/v1/session/oidc/start",
+        "/api/v1/session/oidc/start",
+        None,
+        [404; 6],
+    ),
+    row(
+        "GET",
+        "/api/v1/session/oidc/callback",
+        "/api/v1/session/oidc/callback",
+        None,
+        [404; 6],
+    ),
 ];
 
 #[test]

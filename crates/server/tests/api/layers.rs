@@ -15,7 +15,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     ("who may, and each lifecycle step", &["auth", "domain"]),
     ("what every handler shares", &["state"]),
-    ("held by the state", &["live", "limits", "turns"]),
+    ("held by the state", &["live", "limits", "oidc", "turns"]),
     ("the contract's error body", &["error"]),
     ("the request id", &["request_id"]),
     ("the connection", &["connections", "refusals"]),

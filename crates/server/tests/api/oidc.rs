@@ -252,3 +252,371 @@ async fn a_provider_unreachable_at_start_is_asked_again() {
     );
     app.shut_down().await;
 }
+
+/// The admin center configured for a provider on `port` (started or not), its public URL
+/// `public_url`; the client secret is in `secret`.
+async fn app_for_provider(
+    port: u16,
+    public_url: &str,
+    secret: &tempfile::NamedTempFile,
+    adjust: impl FnOnce(&mut admin_server::Config),
+) -> crate::helpers::TestApp {
+    std::fs::write(secret.path(), CLIENT_SECRET).unwrap();
+    spawn_app_with(|config| {
+        config.oidc_issuer = Some(format!("http://127.0.0.1:{port}"));
+        config.oidc_client_id = Some(CLIENT_ID.into());
+        config.oidc_client_secret_file = Some(secret.path().to_owned());
+        config.public_url = Some(public_url.into());
+        config.oidc_display_name = "Contoso".into();
+        adjust(config);
+    })
+    .await
+}
+
+/// A browser's way through a sign-in: from the admin center's start to the provider's login
+/// page, signing in there as `login` (and consenting), until the provider sends it back to the
+/// public URL; that address's path and query are then asked of the admin center at `app_url`.
+/// The last answer (the callback's), with the client that keeps the cookies.
+async fn through_the_provider(
+    app_url: &str,
+    public_url: &str,
+    return_to: &str,
+    login: &str,
+) -> (reqwest::Response, reqwest::Client) {
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut url = reqwest::Url::parse(&format!(
+        "{app_url}/api/v1/session/oidc/start?returnTo={}",
+        form_urlencoded::byte_serialize(return_to.as_bytes()).collect::<String>()
+    ))
+    .unwrap();
+    let mut form: Option<Vec<(String, String)>> = None;
+    for _ in 0..20 {
+        if url.as_str().starts_with(public_url) {
+            // The provider sends the browser back: to the admin center under test.
+            let back = format!(
+                "{app_url}{}?{}",
+                url.path(),
+                url.query().unwrap_or_default()
+            );
+            return (browser.get(back).send().await.unwrap(), browser);
+        }
+        let response = match form.take() {
+            Some(fields) => browser
+                .post(url.clone())
+                .form(&fields)
+                .send()
+                .await
+                .unwrap(),
+            None => browser.get(url.clone()).send().await.unwrap(),
+        };
+        if response.status().is_redirection() {
+            let location = response.headers()["location"].to_str().unwrap().to_owned();
+            url = url.join(&location).unwrap();
+            continue;
+        }
+        let status = response.status();
+        let page = response.text().await.unwrap();
+        assert_eq!(status, 200, "{url}: {page}");
+        // The provider's own page: its login form, or its consent form.
+        let action = page
+            .split("action=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_else(|| panic!("no form at {url}: {page}"));
+        url = url.join(action).unwrap();
+        let mut fields: Vec<(String, String)> = page
+            .split("<input type=\"hidden\" name=\"")
+            .skip(1)
+            .filter_map(|rest| {
+                let name = rest.split('"').next()?;
+                let value = rest.split("value=\"").nth(1)?.split('"').next()?;
+                Some((name.to_owned(), value.to_owned()))
+            })
+            .collect();
+        if page.contains("name=\"login\"") {
+            fields.push(("login".into(), login.into()));
+            fields.push(("password".into(), "any password".into()));
+        }
+        form = Some(fields);
+    }
+    panic!("the sign-in never came back to {public_url}");
+}
+
+/// A user signs in on the provider's own page and comes back signed in, to the page they asked
+/// for: made at their first sign-in from the ID token's claims, holding the roles assigned to
+/// their roles claim's values; the sign-in is audited. A second sign-in after their values
+/// changed recomputes the roles.
+#[tokio::test]
+async fn signing_in_through_the_provider_makes_the_user_with_the_roles_of_their_claims() {
+    let port = free_port();
+    let public_url = "http://127.0.0.1:9";
+    let secret = tempfile::NamedTempFile::new().unwrap();
+    let app = app_for_provider(port, public_url, &secret, |_| {}).await;
+    let mut accounts = json!({
+        "hal": {
+            "name": "Hal Helpdesk",
+            "upn": "hal@contoso.example",
+            "oid": "00000000-0000-0000-0000-0000000000a1",
+            "onprem_sid": "S-1-5-21-1-2-3-1104",
+            "roles": ["AttachCenter.HelpDesk", "Something.Else"],
+        }
+    });
+    let provider = TestProvider::start_on(port, client(public_url), accounts.clone()).await;
+    app.store()
+        .assign_claim_value(
+            admin_api::identity::HELP_DESK_OPERATOR,
+            "AttachCenter.HelpDesk",
+            &admin_server::store::audit::Actor::command_line(),
+            time::OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap();
+
+    let (back, browser) =
+        through_the_provider(&app.url, public_url, "/devices?sort=deviceName", "hal").await;
+    assert_eq!(back.status(), 303);
+    assert_eq!(back.headers()["location"], "/devices?sort=deviceName");
+    let me: admin_api::Me = browser
+        .get(format!("{}/api/v1/me", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me.user_principal_name, "hal@contoso.example");
+    assert_eq!(me.display_name, "Hal Helpdesk");
+    assert_eq!(me.roles, [admin_api::identity::HELP_DESK_OPERATOR]);
+    let audit: serde_json::Value = app
+        .get("/api/v1/auditEvents?$filter=activity eq 'signIn' and actor eq 'hal@contoso.example'")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let details = audit["value"][0]["details"].as_str().unwrap().to_owned();
+    assert_eq!(audit["value"][0]["activityResult"], "success");
+    assert!(
+        details.contains("Signed in through Contoso; the account was made"),
+        "{details}"
+    );
+    drop(provider);
+
+    // The provider takes the value away: the next sign-in leaves the user without a role.
+    accounts["hal"]["roles"] = json!(["Something.Else"]);
+    let _provider = TestProvider::start_on(port, client(public_url), accounts).await;
+    let (back, browser) = through_the_provider(&app.url, public_url, "/", "hal").await;
+    assert_eq!(back.status(), 303);
+    let me: admin_api::Me = browser
+        .get(format!("{}/api/v1/me", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(me.roles.is_empty(), "{:?}", me.roles);
+    let users: serde_json::Value = app.get("/api/v1/users").await.json().await.unwrap();
+    let hals = users["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["userPrincipalName"] == "hal@contoso.example")
+        .count();
+    assert_eq!(hals, 1, "one account, found again by issuer and subject");
+    app.shut_down().await;
+}
+
+/// A callback that does not belong to the sign-in this browser started changes nothing: no
+/// session, a failed sign-in in the audit log, the browser back on the sign-in page with why.
+#[tokio::test]
+async fn a_callback_with_another_state_or_without_a_sign_in_is_refused() {
+    let port = free_port();
+    let public_url = "http://127.0.0.1:9";
+    let secret = tempfile::NamedTempFile::new().unwrap();
+    let app = app_for_provider(port, public_url, &secret, |_| {}).await;
+    let _provider = TestProvider::start_on(
+        port,
+        client(public_url),
+        json!({ "hal": { "upn": "hal@contoso.example" } }),
+    )
+    .await;
+    // Without a sign-in started in this browser.
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let refused = browser
+        .get(format!(
+            "{}/api/v1/session/oidc/callback?code=abc&state=xyz",
+            app.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 303);
+    let location = refused.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with("/signin?signInError="), "{location}");
+    assert!(refused
+        .headers()
+        .get("set-cookie")
+        .is_none_or(|c| !c.to_str().unwrap().starts_with("attach_center_session")));
+    // With a sign-in started, but another state.
+    let start = browser
+        .get(format!("{}/api/v1/session/oidc/start", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), 303);
+    let refused = browser
+        .get(format!(
+            "{}/api/v1/session/oidc/callback?code=abc&state=not-this-one",
+            app.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 303);
+    let location = refused.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.contains("state"), "{location}");
+    assert_eq!(
+        browser
+            .get(format!("{}/api/v1/me", app.url))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let audit: serde_json::Value = app
+        .get("/api/v1/auditEvents?$filter=activity eq 'signIn' and activityResult eq 'failure'")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let failed = audit["value"].as_array().unwrap();
+    assert_eq!(failed.len(), 2, "{audit}");
+    assert!(failed.iter().all(|e| e["actor"] == "anonymous"), "{audit}");
+    app.shut_down().await;
+}
+
+/// With local sign-in off, the password form's endpoint refuses and says where to sign in.
+#[tokio::test]
+async fn local_sign_in_off_refuses_passwords() {
+    let dir = tempfile::tempdir().unwrap();
+    let issuer = format!("http://127.0.0.1:{}", free_port());
+    let mut child = admin_server(
+        dir.path(),
+        &[
+            "--oidc-issuer",
+            &issuer,
+            "--oidc-client-id",
+            CLIENT_ID,
+            "--public-url",
+            "http://127.0.0.1:9",
+            "--oidc-display-name",
+            "Contoso",
+            "--local-sign-in",
+            "off",
+        ],
+    )
+    .spawn()
+    .unwrap();
+    let mut logs = BufReader::new(child.stderr.take().unwrap()).lines();
+    tokio::spawn(async move { while let Ok(Some(_)) = logs.next_line().await {} });
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (url, printed) = until_url(&mut lines).await;
+    let url = url.unwrap_or_else(|| panic!("{printed}"));
+    let refused = reqwest::Client::new()
+        .post(format!("{url}/api/v1/session"))
+        .header(admin_api::identity::CSRF_HEADER, "1")
+        .json(&json!({"userName": "admin@contoso.example", "password": "any"}))
+        .send()
+        .await
+        .unwrap();
+    let error = crate::helpers::error_of(refused, 403).await;
+    assert_eq!(
+        error["message"],
+        "Local sign-in is turned off here: sign in with Contoso."
+    );
+    child.start_kill().unwrap();
+}
+
+/// `role assign` and `role unassign` on the command line: the assignment is kept (and audited),
+/// an unknown role is refused with its name, and nothing else changes.
+#[tokio::test]
+async fn roles_are_assigned_to_claim_values_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite:{}/db.sqlite", dir.path().display());
+    let run = |args: Vec<&'static str>| {
+        let database = database.clone();
+        async move {
+            Command::new(env!("CARGO_BIN_EXE_admin-server"))
+                .env("ADMIN_DATABASE_URL", &database)
+                .args(args)
+                .output()
+                .await
+                .unwrap()
+        }
+    };
+    let assigned = run(vec![
+        "role",
+        "assign",
+        "Help Desk Operator",
+        "--claim-value",
+        "AttachCenter.HelpDesk",
+    ])
+    .await;
+    assert!(
+        assigned.status.success(),
+        "{}",
+        String::from_utf8_lossy(&assigned.stderr)
+    );
+    assert!(assigned.stdout.is_empty());
+    let again = run(vec![
+        "role",
+        "assign",
+        "Read Only Operator",
+        "--claim-value",
+        "AttachCenter.HelpDesk",
+    ])
+    .await;
+    assert!(again.status.success());
+    let unknown = run(vec!["role", "assign", "Janitor", "--claim-value", "x"]).await;
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("There is no role 'Janitor'."));
+    let taken = run(vec![
+        "role",
+        "unassign",
+        "Read Only Operator",
+        "--claim-value",
+        "AttachCenter.HelpDesk",
+    ])
+    .await;
+    assert!(taken.status.success());
+    let store = admin_server::store::Store::connect(&database)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.role_claim_values().await.unwrap(),
+        [(
+            "Help Desk Operator".to_owned(),
+            "AttachCenter.HelpDesk".to_owned()
+        )]
+    );
+    let (events, _, _) = store
+        .audit_events(&Default::default(), None, 10, false)
+        .await
+        .unwrap();
+    let changes: Vec<_> = events
+        .iter()
+        .filter(|e| e.activity == admin_api::AuditActivity::UpdateRoleAssignments)
+        .map(|e| e.details.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(changes.len(), 3, "{changes:?}");
+    store.close().await;
+}

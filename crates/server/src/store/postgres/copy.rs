@@ -13,6 +13,7 @@ pub const TENANT_TABLES: &[&str] = &[
     "onboarding_tokens",
     "users",
     "role_definitions",
+    "role_claim_values",
     "user_roles",
     "sessions",
     "device_actions",

@@ -6,9 +6,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use openidconnect::core::CoreProviderMetadata;
+use openidconnect::core::{CoreClient, CoreProviderMetadata};
 use openidconnect::url::{Host, Url};
 use openidconnect::{ClientId, ClientSecret, IssuerUrl};
+use openidconnect::{EndpointMaybeSet, EndpointNotSet, EndpointSet, RedirectUrl};
 
 use crate::config::{RolesClaim, Switch};
 use crate::Config;
@@ -150,6 +151,17 @@ fn checked_url(flag: &str, text: &str) -> anyhow::Result<Url> {
     Ok(url)
 }
 
+/// The admin center as a client of the provider it discovered: its authorization endpoint set,
+/// its token and user info endpoints as the metadata has them.
+pub type ProviderClient = CoreClient<
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
+
 /// The provider as the server talks to it: its settings and, once discovered, its metadata.
 pub struct Oidc {
     pub settings: OidcSettings,
@@ -180,6 +192,24 @@ impl Oidc {
         })
     }
 
+    /// The admin center as the provider's client, from its metadata: its id, secret and redirect
+    /// URI.
+    pub fn client(&self, metadata: &CoreProviderMetadata) -> Result<ProviderClient, String> {
+        let redirect = RedirectUrl::new(self.settings.redirect_uri())
+            .map_err(|e| format!("the redirect URI is not a URL: {e}"))?;
+        Ok(CoreClient::from_provider_metadata(
+            metadata.clone(),
+            self.settings.client_id.clone(),
+            Some(self.settings.client_secret.clone()),
+        )
+        .set_redirect_uri(redirect))
+    }
+
+    /// The client the provider is asked through (no redirects followed).
+    pub fn http(&self) -> &openidconnect::reqwest::Client {
+        &self.http
+    }
+
     /// The provider's metadata: discovered on first use (one discovery at a time) and kept.
     pub async fn metadata(&self) -> Result<Arc<CoreProviderMetadata>, Unreachable> {
         let mut discovered = self.discovered.lock().await;
@@ -200,7 +230,7 @@ impl Oidc {
 }
 
 /// An error and its sources, in one line.
-fn error_chain(error: &dyn std::error::Error) -> String {
+pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -1,0 +1,254 @@
+//! Users of the organization's OpenID Connect provider: made at their first sign-in, keyed by
+//! the provider's issuer and their subject there, their roles those assigned to the values of
+//! the roles claim their ID token carries (recomputed at every sign-in).
+
+use admin_api::AuditActivity;
+use time::OffsetDateTime;
+
+use super::audit::{append, Actor, AuditEntry};
+use super::db::{self, Tx};
+use super::error::{StoreError, StoreResult};
+use super::users::{account_of, Account};
+use super::{timestamp, Store, Writes};
+
+/// The password hash of a provider user: no password matches it, and local sign-in never reads
+/// it (a local account has no issuer).
+const NO_PASSWORD: &str = "!";
+
+/// Most values of the roles claim one sign-in may carry.
+pub const MAX_CLAIM_VALUES: usize = 200;
+
+/// A provider user as their ID token describes them (already verified).
+pub struct ProviderUser<'a> {
+    pub issuer: &'a str,
+    pub subject: &'a str,
+    /// Their user principal name (`upn`, else `preferred_username`, else the subject).
+    pub user_name: &'a str,
+    pub display_name: &'a str,
+    /// Entra ID's object id (`oid`).
+    pub object_id: Option<&'a str>,
+    /// Their on-premises SID (`onprem_sid`).
+    pub onprem_sid: Option<&'a str>,
+    /// The values of the roles claim.
+    pub claim_values: &'a [String],
+}
+
+impl Store {
+    /// Signs a provider user in: makes their account at the first sign-in (or brings its name and
+    /// identifiers up to date), sets their roles to those assigned to their claim values, and
+    /// starts a session; one transaction with its audit entry. A local account of the same name
+    /// is not theirs: the sign-in is refused.
+    pub async fn sign_in_provider_user(
+        &self,
+        user: &ProviderUser<'_>,
+        provider: &str,
+        request_id: &str,
+        token_hash: &[u8],
+        now: OffsetDateTime,
+        expires: OffsetDateTime,
+    ) -> StoreResult<Account> {
+        if user.claim_values.len() > MAX_CLAIM_VALUES {
+            return Err(StoreError::invalid(
+                "claims",
+                format!(
+                    "The sign-in carried {} role claim values; at most {MAX_CLAIM_VALUES} are read.",
+                    user.claim_values.len()
+                ),
+            ));
+        }
+        let mut tx = self.begin_for(Writes::NoDevices).await?;
+        let by = Actor::user(user.user_name).during(request_id);
+        let known: Option<String> =
+            db::query_scalar("SELECT id FROM users WHERE issuer = ? AND subject = ?")
+                .bind(user.issuer)
+                .bind(user.subject)
+                .fetch_optional(&mut tx)
+                .await?;
+        let taken: Option<String> = db::query_scalar(format!(
+            "SELECT id FROM users WHERE {} AND (issuer IS NULL OR issuer <> ? OR subject <> ?)",
+            tx.dialect().nocase_eq("user_name")
+        ))
+        .bind(user.user_name)
+        .bind(user.issuer)
+        .bind(user.subject)
+        .fetch_optional(&mut tx)
+        .await?;
+        if taken.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "Another account here is named {}: a local account, or another provider user. \
+                 Ask a tenant administrator to rename or remove it.",
+                user.user_name
+            )));
+        }
+        let (id, first) = match known {
+            Some(id) => {
+                db::query(
+                    "UPDATE users SET user_name = ?, display_name = ?, object_id = ?, onprem_sid = ? WHERE id = ?",
+                )
+                .bind(user.user_name)
+                .bind(user.display_name)
+                .bind(user.object_id)
+                .bind(user.onprem_sid)
+                .bind(&id)
+                .execute(&mut tx)
+                .await?;
+                (id, false)
+            }
+            None => {
+                let id = uuid::Uuid::new_v4().to_string();
+                db::query(
+                    "INSERT INTO users (id, user_name, display_name, password_hash, created_at, issuer, subject, object_id, onprem_sid) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(&id)
+                .bind(user.user_name)
+                .bind(user.display_name)
+                .bind(NO_PASSWORD)
+                .bind(timestamp(now))
+                .bind(user.issuer)
+                .bind(user.subject)
+                .bind(user.object_id)
+                .bind(user.onprem_sid)
+                .execute(&mut tx)
+                .await?;
+                (id, true)
+            }
+        };
+        set_claimed_roles(&mut tx, &id, user.claim_values).await?;
+        db::query(
+            "INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(token_hash)
+        .bind(&id)
+        .bind(timestamp(now))
+        .bind(timestamp(now))
+        .bind(timestamp(expires))
+        .execute(&mut tx)
+        .await?;
+        let account = account_of(&mut tx, &id).await?;
+        let roles = match account.roles.as_slice() {
+            [] => "no role".to_owned(),
+            roles => roles.join(", "),
+        };
+        let made = if first { "; the account was made" } else { "" };
+        append(
+            &mut tx,
+            &AuditEntry::new(AuditActivity::SignIn, &by).details(format!(
+                "Signed in through {provider}{made}; roles: {roles}."
+            )),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(account)
+    }
+
+    /// Every role's claim values: (role's display name, value), by role and value.
+    pub async fn role_claim_values(&self) -> StoreResult<Vec<(String, String)>> {
+        Ok(db::query_as(
+            "SELECT r.display_name, v.claim_value FROM role_claim_values v \
+             JOIN role_definitions r ON r.id = v.role_id ORDER BY r.display_name, v.claim_value",
+        )
+        .fetch_all(self.read())
+        .await?)
+    }
+
+    /// Assigns the role `role` (by display name) to the claim value `value`.
+    pub async fn assign_claim_value(
+        &self,
+        role: &str,
+        value: &str,
+        by: &Actor,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        self.change_claim_value(role, value, true, by, now).await
+    }
+
+    /// Takes the role `role` (by display name) from the claim value `value`.
+    pub async fn unassign_claim_value(
+        &self,
+        role: &str,
+        value: &str,
+        by: &Actor,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        self.change_claim_value(role, value, false, by, now).await
+    }
+
+    async fn change_claim_value(
+        &self,
+        role: &str,
+        value: &str,
+        assign: bool,
+        by: &Actor,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let value = value.trim();
+        if value.is_empty() || value.chars().count() > 256 {
+            return Err(StoreError::invalid(
+                "claimValue",
+                "A claim value is 1 to 256 characters.",
+            ));
+        }
+        let mut tx = self.begin_for(Writes::NoDevices).await?;
+        let role_id: Option<String> = db::query_scalar(format!(
+            "SELECT id FROM role_definitions WHERE {}",
+            tx.dialect().nocase_eq("display_name")
+        ))
+        .bind(role)
+        .fetch_optional(&mut tx)
+        .await?;
+        let Some(role_id) = role_id else {
+            return Err(StoreError::NotFound(format!("There is no role '{role}'.")));
+        };
+        let changed = if assign {
+            db::query(
+                "INSERT INTO role_claim_values (role_id, claim_value) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            )
+            .bind(&role_id)
+            .bind(value)
+            .execute(&mut tx)
+            .await?
+        } else {
+            db::query("DELETE FROM role_claim_values WHERE role_id = ? AND claim_value = ?")
+                .bind(&role_id)
+                .bind(value)
+                .execute(&mut tx)
+                .await?
+        };
+        if changed > 0 {
+            let verb = if assign { "assigned to" } else { "taken from" };
+            append(
+                &mut tx,
+                &AuditEntry::new(AuditActivity::UpdateRoleAssignments, by)
+                    .on(&role_id, Some(role))
+                    .details(format!("The role was {verb} the claim value {value}.")),
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// A provider user's roles: those assigned to any of their claim values.
+async fn set_claimed_roles(tx: &mut Tx, user_id: &str, values: &[String]) -> StoreResult<()> {
+    db::query("DELETE FROM user_roles WHERE user_id = ?")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    if values.is_empty() {
+        return Ok(());
+    }
+    let mut insert = db::query(format!(
+        "INSERT INTO user_roles (user_id, role_id) SELECT DISTINCT ?, role_id FROM role_claim_values WHERE claim_value IN ({})",
+        vec!["?"; values.len()].join(", ")
+    ))
+    .bind(user_id);
+    for value in values {
+        insert = insert.bind(value.as_str());
+    }
+    insert.execute(&mut *tx).await?;
+    Ok(())
+}
