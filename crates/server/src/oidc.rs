@@ -23,6 +23,11 @@ pub const BACKCHANNEL_LOGOUT_PATH: &str = "/api/v1/session/oidc/backchannel-logo
 
 /// How long one request to the provider may take.
 const PROVIDER_TIMEOUT: Duration = Duration::from_secs(10);
+/// A token signed with a key the kept metadata does not list has the keys read again, at most
+/// this often (a stream of forged tokens must not make the server hammer the provider).
+pub const KEYS_REFETCHED_AT_MOST_EVERY: Duration = Duration::from_secs(60);
+/// The provider's metadata and keys are read again this often anyway.
+pub const KEYS_REFRESHED_EVERY: Duration = Duration::from_secs(3600);
 
 /// The provider's settings, as the command line gives them and checked.
 #[derive(Debug, Clone)]
@@ -166,7 +171,10 @@ pub type ProviderClient = CoreClient<
 pub struct Oidc {
     pub settings: OidcSettings,
     http: openidconnect::reqwest::Client,
-    discovered: tokio::sync::Mutex<Option<Arc<CoreProviderMetadata>>>,
+    /// The metadata (with the provider's keys) and when it was read.
+    discovered: tokio::sync::Mutex<Option<(Arc<CoreProviderMetadata>, tokio::time::Instant)>>,
+    /// When a token with an unknown key last had the keys read again.
+    keys_refetched: tokio::sync::Mutex<Option<tokio::time::Instant>>,
 }
 
 /// The provider did not answer as a provider: why, in words for the sign-in page and the log.
@@ -189,6 +197,7 @@ impl Oidc {
             settings,
             http,
             discovered: tokio::sync::Mutex::new(None),
+            keys_refetched: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -210,11 +219,32 @@ impl Oidc {
         &self.http
     }
 
-    /// The provider's metadata: discovered on first use (one discovery at a time) and kept.
+    /// The provider's metadata with its keys: discovered on first use (one discovery at a time)
+    /// and kept, read again once older than [`KEYS_REFRESHED_EVERY`].
     pub async fn metadata(&self) -> Result<Arc<CoreProviderMetadata>, Unreachable> {
+        self.discovered_within(KEYS_REFRESHED_EVERY).await
+    }
+
+    /// The metadata read again, for a token signed with a key it did not list; at most once per
+    /// [`KEYS_REFETCHED_AT_MOST_EVERY`], the kept one otherwise.
+    pub async fn metadata_with_new_keys(&self) -> Result<Arc<CoreProviderMetadata>, Unreachable> {
+        let mut last = self.keys_refetched.lock().await;
+        if last.is_some_and(|at| at.elapsed() < KEYS_REFETCHED_AT_MOST_EVERY) {
+            return self.metadata().await;
+        }
+        *last = Some(tokio::time::Instant::now());
+        self.discovered_within(Duration::ZERO).await
+    }
+
+    async fn discovered_within(
+        &self,
+        age: Duration,
+    ) -> Result<Arc<CoreProviderMetadata>, Unreachable> {
         let mut discovered = self.discovered.lock().await;
-        if let Some(metadata) = discovered.as_ref() {
-            return Ok(metadata.clone());
+        if let Some((metadata, at)) = discovered.as_ref() {
+            if at.elapsed() < age {
+                return Ok(metadata.clone());
+            }
         }
         let metadata =
             CoreProviderMetadata::discover_async(self.settings.issuer.clone(), &self.http)
@@ -224,7 +254,7 @@ impl Oidc {
                     reason: error_chain(&error),
                 })?;
         let metadata = Arc::new(metadata);
-        *discovered = Some(metadata.clone());
+        *discovered = Some((metadata.clone(), tokio::time::Instant::now()));
         Ok(metadata)
     }
 }

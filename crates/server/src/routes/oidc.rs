@@ -17,6 +17,7 @@ use openidconnect::core::CoreAuthenticationFlow;
 use openidconnect::{
     AuthorizationCode, CsrfToken, Nonce, PkceCodeChallenge, PkceCodeVerifier, Scope, TokenResponse,
 };
+use openidconnect::{ClaimsVerificationError, SignatureVerificationError};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{self};
@@ -289,15 +290,35 @@ async fn signed_in(
     let id_token = tokens
         .id_token()
         .ok_or_else(|| Refused::new("the provider sent no ID token"))?;
-    let verifier = client.id_token_verifier();
-    let claims = id_token
-        .claims(&verifier, &Nonce::new(flow.nonce))
-        .map_err(|e| {
-            Refused::new(format!(
+    let nonce = Nonce::new(flow.nonce);
+    let claims = match id_token.claims(&client.id_token_verifier(), &nonce) {
+        Ok(claims) => claims.clone(),
+        // Signed with a key the kept metadata does not list: the provider may have rotated its
+        // keys. They are read again (at most once a minute) and the token checked once more.
+        Err(ClaimsVerificationError::SignatureVerification(
+            SignatureVerificationError::NoMatchingKey,
+        )) => {
+            let metadata = oidc
+                .metadata_with_new_keys()
+                .await
+                .map_err(|unreachable| Refused::new(unreachable.to_string()))?;
+            let client = oidc.client(&metadata).map_err(Refused::new)?;
+            let verifier = client.id_token_verifier();
+            let claims = id_token.claims(&verifier, &nonce).map_err(|e| {
+                Refused::new(format!(
+                    "the ID token was refused: {}",
+                    crate::oidc::error_chain(&e)
+                ))
+            })?;
+            claims.clone()
+        }
+        Err(e) => {
+            return Err(Refused::new(format!(
                 "the ID token was refused: {}",
                 crate::oidc::error_chain(&e)
-            ))
-        })?;
+            )))
+        }
+    };
     // The token's other claims, read from its payload now that its signature, issuer, audience,
     // expiry and nonce hold.
     let payload = id_token

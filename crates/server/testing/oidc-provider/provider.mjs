@@ -5,12 +5,16 @@
 // The configuration: { "issuer": "http://127.0.0.1:<port>", "clients": [<client metadata>],
 // "accounts": { "<login>": { <claims> } } }. Any account signs in through the provider's own
 // login page (its development interactions) with its login and any password; an unknown login
-// is refused there.
+// is refused there. Each start signs with a new key.
 import Provider from 'oidc-provider';
+import { exportJWK, generateKeyPair } from 'jose';
 
 const config = JSON.parse(process.env.ATTACH_OIDC_CONFIG ?? '{}');
 const issuer = new URL(config.issuer);
 const accounts = config.accounts ?? {};
+// A signing key of this start's own: a provider started again has rotated its keys.
+const { privateKey } = await generateKeyPair('RS256', { extractable: true });
+const signing = { ...(await exportJWK(privateKey)), kid: `key-${process.pid}-${Date.now()}`, use: 'sig', alg: 'RS256' };
 
 const provider = new Provider(config.issuer, {
   clients: config.clients ?? [],
@@ -32,6 +36,7 @@ const provider = new Provider(config.issuer, {
     rpInitiatedLogout: { enabled: true },
   },
   cookies: { keys: ['attach-center-tests'] },
+  jwks: { keys: [signing] },
 });
 provider.proxy = false;
 

@@ -620,3 +620,66 @@ async fn roles_are_assigned_to_claim_values_on_the_command_line() {
     assert_eq!(changes.len(), 3, "{changes:?}");
     store.close().await;
 }
+
+/// The provider rotates its keys (each start of the test provider signs with a new one): a token
+/// signed with a key the admin center has not seen has the keys read again and is accepted; a
+/// second rotation within a minute is not read again (a stream of unknown keys must not make the
+/// server hammer the provider), and that sign-in is refused, audited, with the reason.
+#[tokio::test]
+async fn a_rotated_key_is_fetched_again_at_most_once_a_minute() {
+    let port = free_port();
+    let public_url = "http://127.0.0.1:9";
+    let secret = tempfile::NamedTempFile::new().unwrap();
+    let app = app_for_provider(port, public_url, &secret, |_| {}).await;
+    let accounts = json!({ "hal": { "upn": "hal@contoso.example" } });
+    let sign_in = || async {
+        let (back, _) = through_the_provider(&app.url, public_url, "/", "hal").await;
+        assert_eq!(back.status(), 303);
+        back.headers()["location"].to_str().unwrap().to_owned()
+    };
+    let first = TestProvider::start_on(port, client(public_url), accounts.clone()).await;
+    assert_eq!(sign_in().await, "/");
+    drop(first);
+    let rotated = TestProvider::start_on(port, client(public_url), accounts.clone()).await;
+    assert_eq!(sign_in().await, "/", "the new key is fetched");
+    drop(rotated);
+    let _again = TestProvider::start_on(port, client(public_url), accounts).await;
+    let refused = sign_in().await;
+    assert!(refused.starts_with("/signin?signInError="), "{refused}");
+    assert!(refused.contains("ID+token+was+refused"), "{refused}");
+    // An unverified token names nobody: the refusal's actor is anonymous.
+    let audit: serde_json::Value = app
+        .get("/api/v1/auditEvents?$filter=activity eq 'signIn' and actor ne 'admin@tests.example'")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let results: Vec<(&str, &str)> = audit["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| {
+            (
+                event["actor"].as_str().unwrap(),
+                event["activityResult"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        results,
+        [
+            ("anonymous", "failure"),
+            ("hal@contoso.example", "success"),
+            ("hal@contoso.example", "success")
+        ],
+        "{audit}"
+    );
+    assert!(
+        audit["value"][0]["details"]
+            .as_str()
+            .unwrap()
+            .contains("No matching key found"),
+        "{audit}"
+    );
+    app.shut_down().await;
+}
