@@ -73,6 +73,22 @@ pub struct SignInProvider {
     pub start_path: String,
 }
 
+/// `GET`/`PUT /api/v1/roleDefinitions/{id}/assignments`: the values of the provider's roles claim
+/// (app roles, or group ids) a role is assigned to. A provider user holds the role from their next
+/// sign-in when their ID token carries any of them.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RoleAssignments {
+    #[cfg_attr(feature = "openapi", schema(max_items = 100))]
+    pub claim_values: Vec<String>,
+}
+
+/// Most claim values one role is assigned to.
+pub const MAX_ROLE_CLAIM_VALUES: usize = 100;
+/// The longest claim value.
+pub const MAX_CLAIM_VALUE: usize = 256;
+
 /// Where a sign-in through the provider starts.
 pub const OIDC_START_PATH: &str = "/api/v1/session/oidc/start";
 

@@ -2,6 +2,7 @@
 //! roles.read; changing them roles.update, and nobody grants a permission they do not hold,
 //! changes their own roles, or takes the last account's hold on every permission away.
 
+use admin_api::identity::{RoleAssignments, MAX_CLAIM_VALUE, MAX_ROLE_CLAIM_VALUES};
 use admin_api::{Collection, NewRoleDefinition, RoleDefinition, User, UserRoles};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
@@ -22,6 +23,10 @@ pub fn router() -> Router<AppState> {
             get(list_role_definitions).post(create_role_definition),
         )
         .route("/roleDefinitions/{id}", delete(delete_role_definition))
+        .route(
+            "/roleDefinitions/{id}/assignments",
+            get(role_assignments).put(set_role_assignments),
+        )
         .route("/users", get(list_users))
         .route("/users/{id}/roles", put(set_user_roles))
 }
@@ -172,4 +177,89 @@ pub(crate) async fn set_user_roles(
         .await?
         .map(Json)
         .ok_or_else(|| AppError::NotFound(format!("There is no user with id '{id}'.")))
+}
+
+fn no_role(id: &str) -> AppError {
+    AppError::NotFound(format!("There is no role with id '{id}'."))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/roleDefinitions/{id}/assignments",
+    tag = "identity",
+    summary = "The provider's claim values a role is assigned to",
+    params(("id" = String, Path, description = "Role id")),
+    responses(
+        (status = 200, description = "The claim values, in order", body = RoleAssignments),
+        (status = 404, description = "No such role", body = admin_api::ErrorBody),
+    )
+)]
+pub(crate) async fn role_assignments(
+    _: Authorized<require::RolesRead>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> AppResult<Json<RoleAssignments>> {
+    let claim_values = state
+        .store
+        .role_assignments(&id)
+        .await?
+        .ok_or_else(|| no_role(&id))?;
+    Ok(Json(RoleAssignments { claim_values }))
+}
+
+#[utoipa::path(
+    put,
+    path = "/api/v1/roleDefinitions/{id}/assignments",
+    tag = "identity",
+    summary = "Assign a role to the provider's claim values",
+    description = "Replaces the values of the provider's roles claim (app roles, or group ids) the role is assigned to; provider users hold it from their next sign-in. Only someone who holds every permission of the role may assign it.",
+    params(("id" = String, Path, description = "Role id")),
+    request_body = RoleAssignments,
+    responses(
+        (status = 200, description = "The claim values now, in order", body = RoleAssignments),
+        (status = 400, description = "Too many values, or an empty or over-long one", body = admin_api::ErrorBody),
+        (status = 403, description = "The role holds a permission the caller does not", body = admin_api::ErrorBody),
+        (status = 404, description = "No such role", body = admin_api::ErrorBody),
+    )
+)]
+pub(crate) async fn set_role_assignments(
+    user: Authorized<require::RolesUpdate>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    AppJson(assignments): AppJson<RoleAssignments>,
+) -> AppResult<Json<RoleAssignments>> {
+    if assignments.claim_values.len() > MAX_ROLE_CLAIM_VALUES {
+        return Err(AppError::bad_request(
+            "claimValues",
+            format!("A role is assigned to at most {MAX_ROLE_CLAIM_VALUES} claim values."),
+        ));
+    }
+    let values: Vec<String> = assignments
+        .claim_values
+        .iter()
+        .map(|value| value.trim().to_owned())
+        .collect();
+    if values
+        .iter()
+        .any(|value| value.is_empty() || value.chars().count() > MAX_CLAIM_VALUE)
+    {
+        return Err(AppError::bad_request(
+            "claimValues",
+            format!("A claim value is 1 to {MAX_CLAIM_VALUE} characters."),
+        ));
+    }
+    let role = state
+        .store
+        .role_definitions()
+        .await?
+        .into_iter()
+        .find(|role| role.id == id)
+        .ok_or_else(|| no_role(&id))?;
+    user.principal.may_grant(&role.permissions)?;
+    let claim_values = state
+        .store
+        .set_role_assignments(&id, &values, &user.actor(), state.now())
+        .await?
+        .ok_or_else(|| no_role(&id))?;
+    Ok(Json(RoleAssignments { claim_values }))
 }

@@ -153,6 +153,83 @@ impl Store {
         .await?)
     }
 
+    /// The claim values the role `role_id` is assigned to; `None` when there is no such role.
+    pub async fn role_assignments(&self, role_id: &str) -> StoreResult<Option<Vec<String>>> {
+        let exists: Option<String> =
+            db::query_scalar("SELECT id FROM role_definitions WHERE id = ?")
+                .bind(role_id)
+                .fetch_optional(self.read())
+                .await?;
+        if exists.is_none() {
+            return Ok(None);
+        }
+        let values: Vec<String> = db::query_scalar(
+            "SELECT claim_value FROM role_claim_values WHERE role_id = ? ORDER BY claim_value",
+        )
+        .bind(role_id)
+        .fetch_all(self.read())
+        .await?;
+        Ok(Some(values))
+    }
+
+    /// Replaces the claim values the role `role_id` is assigned to, with its audit entry when
+    /// they change; `None` when there is no such role.
+    pub async fn set_role_assignments(
+        &self,
+        role_id: &str,
+        values: &[String],
+        by: &Actor,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<Vec<String>>> {
+        let mut tx = self.begin_for(Writes::NoDevices).await?;
+        let name: Option<String> =
+            db::query_scalar("SELECT display_name FROM role_definitions WHERE id = ?")
+                .bind(role_id)
+                .fetch_optional(&mut tx)
+                .await?;
+        let Some(name) = name else {
+            return Ok(None);
+        };
+        let before: Vec<String> = db::query_scalar(
+            "SELECT claim_value FROM role_claim_values WHERE role_id = ? ORDER BY claim_value",
+        )
+        .bind(role_id)
+        .fetch_all(&mut tx)
+        .await?;
+        let mut after: Vec<String> = values.to_vec();
+        after.sort();
+        after.dedup();
+        if after != before {
+            db::query("DELETE FROM role_claim_values WHERE role_id = ?")
+                .bind(role_id)
+                .execute(&mut tx)
+                .await?;
+            for value in &after {
+                db::query("INSERT INTO role_claim_values (role_id, claim_value) VALUES (?, ?)")
+                    .bind(role_id)
+                    .bind(value.as_str())
+                    .execute(&mut tx)
+                    .await?;
+            }
+            let listed = match after.as_slice() {
+                [] => "none".to_owned(),
+                values => values.join(", "),
+            };
+            append(
+                &mut tx,
+                &AuditEntry::new(AuditActivity::UpdateRoleAssignments, by)
+                    .on(role_id, Some(&name))
+                    .details(format!(
+                        "The role is assigned to the claim values: {listed}."
+                    )),
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(Some(after))
+    }
+
     /// Assigns the role `role` (by display name) to the claim value `value`.
     pub async fn assign_claim_value(
         &self,

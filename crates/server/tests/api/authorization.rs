@@ -25,7 +25,8 @@ struct Row {
     method: &'static str,
     /// The OpenAPI path template the row covers.
     template: &'static str,
-    /// The path requested: the template with `{device}`, `{action}`, `{connector}`, `{user}`
+    /// The path requested: the template with `{device}`, `{action}`, `{connector}`, `{user}`,
+    /// `{help desk role}`
     /// filled in from the test tenant.
     path: &'static str,
     /// A JSON body; `{caller}` in it becomes the caller's name.
@@ -164,6 +165,21 @@ const TABLE: &[Row] = &[
         None,
         [401, 403, 403, 404, 401, 403],
     ),
+    row(
+        "GET",
+        "/api/v1/roleDefinitions/{id}/assignments",
+        "/api/v1/roleDefinitions/{help desk role}/assignments",
+        None,
+        ROLES,
+    ),
+    // Only an admin may assign the Help Desk role (the organizer lacks its permissions).
+    row(
+        "PUT",
+        "/api/v1/roleDefinitions/{id}/assignments",
+        "/api/v1/roleDefinitions/{help desk role}/assignments",
+        Some(r#"{"claimValues":["AttachCenter.HelpDesk"]}"#),
+        ROLES,
+    ),
     row("GET", "/api/v1/users", "/api/v1/users", None, ROLES),
     row(
         "PUT",
@@ -258,6 +274,16 @@ async fn every_endpoint_answers_each_caller_as_the_table_says() {
         .add_user("target@tests.example", &[READ_ONLY_OPERATOR])
         .await;
 
+    let help_desk_role = app
+        .store()
+        .role_definitions()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|role| role.display_name == HELP_DESK_OPERATOR)
+        .unwrap()
+        .id;
+
     assert_table_covers_the_openapi_document(&app).await;
 
     let clients = callers(&app, site.client().credential().unwrap()).await;
@@ -270,7 +296,8 @@ async fn every_endpoint_answers_each_caller_as_the_table_says() {
                 .replace("{device}", &device)
                 .replace("{action}", action["id"].as_str().unwrap())
                 .replace("{connector}", &connector)
-                .replace("{user}", &target.id);
+                .replace("{user}", &target.id)
+                .replace("{help desk role}", &help_desk_role);
             let mut request =
                 client.request(row.method.parse().unwrap(), format!("{}{path}", app.url));
             if let Some(body) = row.body {

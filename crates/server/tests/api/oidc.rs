@@ -8,7 +8,7 @@ use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::Command;
 
-use crate::helpers::{spawn_app_with, until_url};
+use crate::helpers::{spawn_app, spawn_app_with, until_url};
 
 const CLIENT_ID: &str = "attach-center";
 const CLIENT_SECRET: &str = "a secret the provider and the admin center share";
@@ -680,6 +680,119 @@ async fn a_rotated_key_is_fetched_again_at_most_once_a_minute() {
             .unwrap()
             .contains("No matching key found"),
         "{audit}"
+    );
+    app.shut_down().await;
+}
+
+/// A role's claim values over the API: read with roles.read, replaced with roles.update by someone
+/// holding every permission of the role (nobody assigns what they do not hold), each change
+/// audited, bad values refused with nothing changed.
+#[tokio::test]
+async fn a_roles_claim_values_are_read_and_replaced_over_the_api() {
+    let app = spawn_app().await;
+    let roles = app.store().role_definitions().await.unwrap();
+    let id_of = |name: &str| {
+        roles
+            .iter()
+            .find(|r| r.display_name == name)
+            .unwrap()
+            .id
+            .clone()
+    };
+    let admin_role = id_of(admin_api::identity::INTUNE_ADMINISTRATOR);
+    let help_desk = id_of(admin_api::identity::HELP_DESK_OPERATOR);
+    let path = |id: &str| format!("{}/api/v1/roleDefinitions/{id}/assignments", app.url);
+    let put = |client: &reqwest::Client, id: &str, body: serde_json::Value| {
+        client
+            .put(path(id))
+            .header(admin_api::identity::CSRF_HEADER, "1")
+            .json(&body)
+            .send()
+    };
+
+    let set = put(
+        &app.client,
+        &help_desk,
+        json!({"claimValues": ["b-group", "a-group", "b-group"]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(set.status(), 200);
+    let set: admin_api::identity::RoleAssignments = set.json().await.unwrap();
+    assert_eq!(set.claim_values, ["a-group", "b-group"]);
+    let read: admin_api::identity::RoleAssignments = app
+        .client
+        .get(path(&help_desk))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read, set);
+
+    // A role manager who lacks the administrator's permissions cannot assign that role.
+    app.add_role("Role managers", &["roles.read", "roles.update"])
+        .await;
+    app.add_user("rm@tests.example", &["Role managers"]).await;
+    let manager = app.signed_in("rm@tests.example").await;
+    let refused = put(&manager, &admin_role, json!({"claimValues": ["everyone"]}))
+        .await
+        .unwrap();
+    let error = crate::helpers::error_of(refused, 403).await;
+    assert!(
+        error["message"].as_str().unwrap().contains("cannot grant"),
+        "{error}"
+    );
+    // Bad values, an unknown role: refused, nothing changed.
+    for (id, body, status) in [
+        (help_desk.as_str(), json!({"claimValues": [""]}), 400),
+        (
+            help_desk.as_str(),
+            json!({"claimValues": ["x".repeat(257)]}),
+            400,
+        ),
+        (
+            help_desk.as_str(),
+            json!({"claimValues": vec!["v"; 101]}),
+            400,
+        ),
+        (
+            help_desk.as_str(),
+            json!({"claimValues": ["a"], "extra": 1}),
+            400,
+        ),
+        ("no-such-role", json!({"claimValues": ["a"]}), 404),
+    ] {
+        let answer = put(&app.client, id, body.clone()).await.unwrap();
+        crate::helpers::error_of(answer, status).await;
+    }
+    assert!(app
+        .store()
+        .role_assignments(&admin_role)
+        .await
+        .unwrap()
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        app.store()
+            .role_assignments(&help_desk)
+            .await
+            .unwrap()
+            .unwrap(),
+        ["a-group", "b-group"]
+    );
+    // One audit entry: the change that changed something.
+    let audit: serde_json::Value = app
+        .get("/api/v1/auditEvents?$filter=activity eq 'updateRoleAssignments'")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(audit["value"].as_array().unwrap().len(), 1, "{audit}");
+    assert_eq!(
+        audit["value"][0]["details"],
+        "The role is assigned to the claim values: a-group, b-group."
     );
     app.shut_down().await;
 }
