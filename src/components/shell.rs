@@ -49,6 +49,14 @@ pub fn Shell(children: Children) -> impl IntoView {
     let crumbs = RwSignal::new(Vec::<Crumb>::new());
     provide_context(Breadcrumbs(crumbs));
     let nav_open = RwSignal::new(false);
+    // Signed in without a role (a provider user none of whose claim values is assigned one):
+    // every page would be refusals, so the shell says why instead.
+    let session = use_session();
+    let no_role = move || {
+        session
+            .me
+            .with(|me| me.as_ref().is_some_and(|me| me.roles.is_empty()))
+    };
 
     view! {
         <a class="skip-link" href="#content">"Skip to main content"</a>
@@ -69,8 +77,23 @@ pub fn Shell(children: Children) -> impl IntoView {
         <div class="frame">
             {left_nav(nav_open)}
             <main id="content" class="content" tabindex="-1">
-                {breadcrumb(crumbs)}
-                {children()}
+                {move || {
+                    no_role()
+                        .then(|| {
+                            view! {
+                                <section class="card no-role" role="alert">
+                                    <h1>"No role here yet"</h1>
+                                    <p>
+                                        "Your account has no role in Attach Center. Ask a tenant administrator to assign one to a group you are in."
+                                    </p>
+                                </section>
+                            }
+                        })
+                }}
+                <div class="page" hidden=no_role>
+                    {breadcrumb(crumbs)}
+                    {children()}
+                </div>
             </main>
         </div>
         <ToastRegion />

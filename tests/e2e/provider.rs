@@ -20,7 +20,10 @@ async fn a_user_signs_in_on_the_providers_page_and_comes_back_to_the_page_asked_
             "client_secret": "the client's secret",
             "redirect_uris": [format!("{public_url}/api/v1/session/oidc/callback")],
         }]),
-        json!({ "hal": { "name": "Hal Helpdesk", "upn": "hal@contoso.example", "roles": ["AttachCenter.HelpDesk"] } }),
+        json!({
+            "hal": { "name": "Hal Helpdesk", "upn": "hal@contoso.example", "roles": ["AttachCenter.HelpDesk"] },
+            "nora": { "name": "Nora Newcomer", "upn": "nora@contoso.example", "roles": ["Unassigned.Group"] },
+        }),
     )
     .await;
     let server = TestServer::start(
@@ -76,6 +79,37 @@ async fn a_user_signs_in_on_the_providers_page_and_comes_back_to_the_page_asked_
         browser.text_of(".user-roles").await,
         admin_api::identity::HELP_DESK_OPERATOR
     );
+    browser.close().await;
+
+    // A user none of whose values is assigned a role is told so plainly, and sees no page.
+    let browser = Browser::start().await;
+    browser.open(&format!("{public_url}/devices")).await;
+    browser
+        .click("//a[contains(@class,'sign-in-provider')]")
+        .await;
+    let login = browser.wait_for("//input[@name='login']").await;
+    login.send_keys("nora").await.unwrap();
+    let password = browser.wait_for("//input[@name='password']").await;
+    password.send_keys("any password").await.unwrap();
+    browser.click("//button[@type='submit']").await;
+    browser
+        .click("//button[normalize-space()='Continue']")
+        .await;
+    browser.wait_for_url(&format!("{public_url}/devices")).await;
+    assert_eq!(
+        browser.text_of(".no-role p").await,
+        "Your account has no role in Attach Center. Ask a tenant administrator to assign one to a group you are in."
+    );
+    assert_eq!(browser.text_of(".user-name").await, "Nora Newcomer");
+    let page_hidden = browser
+        .client
+        .execute(
+            "return document.querySelector('.content .page').hidden",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(page_hidden, serde_json::Value::Bool(true));
     browser.close().await;
     let mut server = server;
     server.stop().await;
