@@ -53,12 +53,13 @@ async fn signing_in_and_out_and_a_401_calls_the_handler() {
     let again: Me = api::get(&format!("{}/api/v1/me", server())).await.unwrap();
     assert_eq!(again, me);
     assert_eq!(calls.get(), 0);
-    api::send_no_content(
+    let signed_out: Option<admin_api::identity::SignedOut> = api::send_maybe_content(
         gloo_net::http::Method::DELETE,
         &format!("{}/api/v1/session", server()),
     )
     .await
     .expect("signs out");
+    assert_eq!(signed_out, None, "a local account signs out here only");
     let error = api::get::<Me>(&format!("{}/api/v1/me", server()))
         .await
         .unwrap_err();

@@ -169,13 +169,20 @@ fn changing(method: gloo_net::http::Method, url: &str) -> gloo_net::http::Reques
         .credentials(RequestCredentials::Include)
 }
 
-/// Sends a request without a body whose answer has none either (204).
-pub async fn send_no_content(method: gloo_net::http::Method, url: &str) -> Result<(), ApiError> {
+/// Sends a request without a body whose answer may have one: `None` for a 204.
+pub async fn send_maybe_content<T: DeserializeOwned>(
+    method: gloo_net::http::Method,
+    url: &str,
+) -> Result<Option<T>, ApiError> {
     let response = changing(method, url).send().await.map_err(network_error)?;
-    if response.ok() {
-        return Ok(());
+    if !response.ok() {
+        return Err(error_of(response).await);
     }
-    Err(error_of(response).await)
+    if response.status() == 204 {
+        return Ok(None);
+    }
+    let body = response.text().await.map_err(network_error)?;
+    parse(&body).map(Some)
 }
 
 /// Sends a built request: the body of a success, or the one `ApiError` any other outcome is.

@@ -1,4 +1,4 @@
-use admin_api::identity::SignInOptions;
+use admin_api::identity::{SignInOptions, SignedOut};
 use admin_api::{Me, SignIn};
 
 use super::{get, post, ApiError, API_BASE};
@@ -25,8 +25,10 @@ pub async fn sign_in(user_name: &str, password: &str) -> Result<Me, ApiError> {
     .await
 }
 
-pub async fn sign_out() -> Result<(), ApiError> {
-    super::send_no_content(
+/// Ends the session; `Some` with where to go to sign out at the organization's provider too,
+/// when the user signed in there.
+pub async fn sign_out() -> Result<Option<SignedOut>, ApiError> {
+    super::send_maybe_content(
         gloo_net::http::Method::DELETE,
         &format!("{API_BASE}/session"),
     )

@@ -192,7 +192,19 @@ fn SignedInUser() -> impl IntoView {
         let navigate = navigate.clone();
         leptos::task::spawn_local(async move {
             match api::session::sign_out().await {
-                Ok(()) => {
+                // Signed in through the provider: on to sign out there too, which comes back to
+                // the sign-in page.
+                Ok(Some(signed_out)) => {
+                    session.me.set(None);
+                    if window()
+                        .location()
+                        .assign(&signed_out.provider_sign_out_url)
+                        .is_err()
+                    {
+                        navigate(paths::SIGN_IN, Default::default());
+                    }
+                }
+                Ok(None) => {
                     session.me.set(None);
                     navigate(paths::SIGN_IN, Default::default());
                 }

@@ -89,6 +89,15 @@ pub const MAX_ROLE_CLAIM_VALUES: usize = 100;
 /// The longest claim value.
 pub const MAX_CLAIM_VALUE: usize = 256;
 
+/// `DELETE /api/v1/session`'s answer when the user signed in through the organization's provider:
+/// where the browser goes to sign out there too.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignedOut {
+    pub provider_sign_out_url: String,
+}
+
 /// Where a sign-in through the provider starts.
 pub const OIDC_START_PATH: &str = "/api/v1/session/oidc/start";
 

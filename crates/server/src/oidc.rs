@@ -6,8 +6,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use openidconnect::core::{CoreClient, CoreProviderMetadata};
+use openidconnect::core::CoreClient;
 use openidconnect::url::{Host, Url};
+/// The provider's metadata, with the end-session endpoint of RP-initiated logout when it has one.
+pub use openidconnect::ProviderMetadataWithLogout as CoreProviderMetadata;
 use openidconnect::{ClientId, ClientSecret, IssuerUrl};
 use openidconnect::{EndpointMaybeSet, EndpointNotSet, EndpointSet, RedirectUrl};
 
@@ -212,6 +214,26 @@ impl Oidc {
             Some(self.settings.client_secret.clone()),
         )
         .set_redirect_uri(redirect))
+    }
+
+    /// Where to send the browser to end its session at the provider too (RP-initiated logout),
+    /// coming back to the sign-in page; `None` when the provider has no end-session endpoint or
+    /// cannot be reached.
+    pub async fn sign_out_url(&self) -> Option<String> {
+        let metadata = self.metadata().await.ok()?;
+        let end = metadata
+            .additional_metadata()
+            .end_session_endpoint
+            .clone()?;
+        let back =
+            openidconnect::PostLogoutRedirectUrl::new(self.settings.post_logout_uri()).ok()?;
+        Some(
+            openidconnect::LogoutRequest::from(end)
+                .set_client_id(self.settings.client_id.clone())
+                .set_post_logout_redirect_uri(back)
+                .http_get_url()
+                .to_string(),
+        )
     }
 
     /// The client the provider is asked through (no redirects followed).

@@ -74,6 +74,7 @@ use crate::state::AppState;
         Me,
         admin_api::identity::SignInOptions,
         admin_api::identity::RoleAssignments,
+        admin_api::identity::SignedOut,
         admin_api::identity::SignInProvider,
         Permission,
         RoleDefinition,

@@ -123,28 +123,46 @@ pub(crate) async fn sign_in(
     path = "/api/v1/session",
     tag = "identity",
     summary = "Sign out",
-    description = "Ends the session and clears its cookie. Signing out without a session is not an error.",
-    responses((status = 204, description = "Signed out"))
+    description = "Ends the session and clears its cookie. Signing out without a session is not an error. A user who signed in through the organization's provider gets, when the provider has an end-session endpoint, the address that ends their session there too (RP-initiated logout), coming back to the sign-in page.",
+    responses(
+        (status = 200, description = "Signed out here; the browser goes on to the provider to sign out there", body = admin_api::identity::SignedOut),
+        (status = 204, description = "Signed out"),
+    )
 )]
 pub(crate) async fn sign_out(
     State(state): State<AppState>,
     jar: CookieJar,
     headers: HeaderMap,
-) -> AppResult<(CookieJar, StatusCode)> {
+) -> AppResult<Response> {
+    let mut at_provider = None;
     if let Some(session) = auth::session_hash(&headers) {
-        let actor = auth::authenticate(&state, &session)
-            .await?
-            .map(|principal| principal.actor().during(&crate::request_id::current()));
-        if let Some(actor) = actor {
+        if let Some(principal) = auth::authenticate(&state, &session).await? {
+            let actor = principal.actor().during(&crate::request_id::current());
             state
                 .store
                 .end_session(&session, &actor, state.now())
                 .await?;
             tracing::info!(user = %actor.name, "signed out");
+            if let Some(oidc) = &state.oidc {
+                let issuer = state.store.user_issuer(&principal.user_id).await?;
+                if issuer.as_deref() == Some(oidc.settings.issuer.as_str()) {
+                    at_provider = oidc.sign_out_url().await;
+                }
+            }
         }
     }
     let removal = Cookie::build((SESSION_COOKIE, "")).path("/").build();
-    Ok((jar.remove(removal), StatusCode::NO_CONTENT))
+    let jar = jar.remove(removal);
+    Ok(match at_provider {
+        Some(provider_sign_out_url) => (
+            jar,
+            Json(admin_api::identity::SignedOut {
+                provider_sign_out_url,
+            }),
+        )
+            .into_response(),
+        None => (jar, StatusCode::NO_CONTENT).into_response(),
+    })
 }
 
 #[utoipa::path(

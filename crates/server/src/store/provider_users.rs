@@ -143,6 +143,16 @@ impl Store {
         Ok(account)
     }
 
+    /// The provider a user signed in through (its issuer); `None` for a local account.
+    pub async fn user_issuer(&self, user_id: &str) -> StoreResult<Option<String>> {
+        let issuer: Option<Option<String>> =
+            db::query_scalar("SELECT issuer FROM users WHERE id = ?")
+                .bind(user_id)
+                .fetch_optional(self.read())
+                .await?;
+        Ok(issuer.flatten())
+    }
+
     /// Every role's claim values: (role's display name, value), by role and value.
     pub async fn role_claim_values(&self) -> StoreResult<Vec<(String, String)>> {
         Ok(db::query_as(

@@ -796,3 +796,130 @@ async fn a_roles_claim_values_are_read_and_replaced_over_the_api() {
     );
     app.shut_down().await;
 }
+
+/// Signing out a provider user ends the session here and answers where to end it at the
+/// provider (RP-initiated logout, back to the sign-in page); a local account's sign-out stays a
+/// 204. After the provider's sign-out, a new sign-in asks for the login again.
+#[tokio::test]
+async fn signing_out_a_provider_user_ends_the_providers_session_too() {
+    let port = free_port();
+    let public_url = "http://127.0.0.1:9";
+    let secret = tempfile::NamedTempFile::new().unwrap();
+    let app = app_for_provider(port, public_url, &secret, |_| {}).await;
+    let _provider = TestProvider::start_on(
+        port,
+        client(public_url),
+        json!({ "hal": { "upn": "hal@contoso.example" } }),
+    )
+    .await;
+    let (back, browser) = through_the_provider(&app.url, public_url, "/", "hal").await;
+    assert_eq!(back.status(), 303);
+    let out = browser
+        .delete(format!("{}/api/v1/session", app.url))
+        .header(admin_api::identity::CSRF_HEADER, "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 200);
+    let out: admin_api::identity::SignedOut = out.json().await.unwrap();
+    let url = reqwest::Url::parse(&out.provider_sign_out_url).unwrap();
+    assert!(
+        url.as_str()
+            .starts_with(&format!("http://127.0.0.1:{port}/")),
+        "{url}"
+    );
+    let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    assert!(
+        pairs.contains(&("client_id".into(), CLIENT_ID.into())),
+        "{url}"
+    );
+    assert!(
+        pairs.contains(&(
+            "post_logout_redirect_uri".into(),
+            format!("{public_url}/signin")
+        )),
+        "{url}"
+    );
+    assert_eq!(
+        browser
+            .get(format!("{}/api/v1/me", app.url))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    // At the provider: its confirmation, then back to the sign-in page.
+    let page = browser.get(url.clone()).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    let action = page
+        .split("action=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let fields: Vec<(String, String)> = page
+        .split("<input type=\"hidden\" name=\"")
+        .skip(1)
+        .filter_map(|rest| {
+            let name = rest.split('"').next()?;
+            let value = rest.split("value=\"").nth(1)?.split('"').next()?;
+            Some((name.to_owned(), value.to_owned()))
+        })
+        .chain([("logout".to_owned(), "yes".to_owned())])
+        .collect();
+    let mut next = browser
+        .post(url.join(action).unwrap())
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    let mut location = String::new();
+    for _ in 0..5 {
+        assert!(next.status().is_redirection(), "{}", next.status());
+        location = next.headers()["location"].to_str().unwrap().to_owned();
+        if location.starts_with(public_url) {
+            break;
+        }
+        next = browser
+            .get(url.join(&location).unwrap())
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(location, format!("{public_url}/signin"));
+    // The provider's session is gone: signing in asks for the login again.
+    let start = browser
+        .get(format!("{}/api/v1/session/oidc/start", app.url))
+        .send()
+        .await
+        .unwrap();
+    let mut at = reqwest::Url::parse(start.headers()["location"].to_str().unwrap()).unwrap();
+    let page = loop {
+        let answer = browser.get(at.clone()).send().await.unwrap();
+        if answer.status().is_redirection() {
+            at = at
+                .join(answer.headers()["location"].to_str().unwrap())
+                .unwrap();
+            assert!(
+                !at.as_str().starts_with(public_url),
+                "signed in without a login: {at}"
+            );
+            continue;
+        }
+        break answer.text().await.unwrap();
+    };
+    assert!(page.contains("name=\"login\""), "{page}");
+    // A local account's sign-out is as before.
+    let local = app
+        .client
+        .delete(format!("{}/api/v1/session", app.url))
+        .header(admin_api::identity::CSRF_HEADER, "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(local.status(), 204);
+    app.shut_down().await;
+}
