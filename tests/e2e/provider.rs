@@ -19,6 +19,7 @@ async fn a_user_signs_in_on_the_providers_page_and_comes_back_to_the_page_asked_
             "client_id": "attach-center",
             "client_secret": "the client's secret",
             "redirect_uris": [format!("{public_url}/api/v1/session/oidc/callback")],
+            "post_logout_redirect_uris": [format!("{public_url}/signin")],
         }]),
         json!({
             "hal": { "name": "Hal Helpdesk", "upn": "hal@contoso.example", "roles": ["AttachCenter.HelpDesk"] },
@@ -79,6 +80,14 @@ async fn a_user_signs_in_on_the_providers_page_and_comes_back_to_the_page_asked_
         browser.text_of(".user-roles").await,
         admin_api::identity::HELP_DESK_OPERATOR
     );
+    // Signing out ends the provider's session too: its confirmation, then the sign-in page.
+    browser
+        .click("//button[normalize-space()='Sign out']")
+        .await;
+    browser
+        .click("//button[@name='logout' or normalize-space()='Yes, sign me out']")
+        .await;
+    browser.wait_for_url(&format!("{public_url}/signin")).await;
     browser.close().await;
 
     // A user none of whose values is assigned a role is told so plainly, and sees no page.
