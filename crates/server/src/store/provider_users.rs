@@ -115,16 +115,7 @@ impl Store {
             }
         };
         set_claimed_roles(&mut tx, &id, user.claim_values).await?;
-        db::query(
-            "INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(token_hash)
-        .bind(&id)
-        .bind(timestamp(now))
-        .bind(timestamp(now))
-        .bind(timestamp(expires))
-        .execute(&mut tx)
-        .await?;
+        super::sessions::insert_session(&mut tx, token_hash, &id, now, expires).await?;
         let account = account_of(&mut tx, &id).await?;
         let roles = match account.roles.as_slice() {
             [] => "no role".to_owned(),

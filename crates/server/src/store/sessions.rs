@@ -28,17 +28,7 @@ impl Store {
         expires: OffsetDateTime,
     ) -> StoreResult<Account> {
         let mut tx = self.begin_for(Writes::NoDevices).await?;
-        db::query(
-            "INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?)",
-        )
-        .prepared()
-        .bind(token_hash)
-        .bind(&user.id)
-        .bind(timestamp(now))
-        .bind(timestamp(now))
-        .bind(timestamp(expires))
-        .execute(&mut tx)
-        .await?;
+        insert_session(&mut tx, token_hash, &user.id, now, expires).await?;
         let account = account_of(&mut tx, &user.id).await?;
         append(&mut tx, &AuditEntry::new(AuditActivity::SignIn, by), now).await?;
         tx.commit().await?;
@@ -173,6 +163,28 @@ impl Store {
                 .await?,
         )
     }
+}
+
+/// A new session of `user_id`, in the sign-in's own transaction.
+pub(super) async fn insert_session(
+    tx: &mut super::Tx,
+    token_hash: &[u8],
+    user_id: &str,
+    now: OffsetDateTime,
+    expires: OffsetDateTime,
+) -> StoreResult<()> {
+    db::query(
+        "INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+    )
+    .prepared()
+    .bind(token_hash)
+    .bind(user_id)
+    .bind(timestamp(now))
+    .bind(timestamp(now))
+    .bind(timestamp(expires))
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 /// A session's user with the roles they hold (one row per role, absent where the user has none).

@@ -322,21 +322,8 @@ async fn through_the_provider(
         let page = response.text().await.unwrap();
         assert_eq!(status, 200, "{url}: {page}");
         // The provider's own page: its login form, or its consent form.
-        let action = page
-            .split("action=\"")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .unwrap_or_else(|| panic!("no form at {url}: {page}"));
-        url = url.join(action).unwrap();
-        let mut fields: Vec<(String, String)> = page
-            .split("<input type=\"hidden\" name=\"")
-            .skip(1)
-            .filter_map(|rest| {
-                let name = rest.split('"').next()?;
-                let value = rest.split("value=\"").nth(1)?.split('"').next()?;
-                Some((name.to_owned(), value.to_owned()))
-            })
-            .collect();
+        let (action, mut fields) = form_of(&page);
+        url = url.join(&action).unwrap();
         if page.contains("name=\"login\"") {
             fields.push(("login".into(), login.into()));
             fields.push(("password".into(), "any password".into()));
@@ -344,6 +331,25 @@ async fn through_the_provider(
         form = Some(fields);
     }
     panic!("the sign-in never came back to {public_url}");
+}
+
+/// The provider page's form: where it posts, and its hidden fields.
+fn form_of(page: &str) -> (String, Vec<(String, String)>) {
+    let action = page
+        .split("action=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no form in {page}"));
+    let fields = page
+        .split("<input type=\"hidden\" name=\"")
+        .skip(1)
+        .filter_map(|rest| {
+            let name = rest.split('"').next()?;
+            let value = rest.split("value=\"").nth(1)?.split('"').next()?;
+            Some((name.to_owned(), value.to_owned()))
+        })
+        .collect();
+    (action.to_owned(), fields)
 }
 
 /// A user signs in on the provider's own page and comes back signed in, to the page they asked
@@ -853,25 +859,10 @@ async fn signing_out_a_provider_user_ends_the_providers_session_too() {
     let page = browser.get(url.clone()).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let page = page.text().await.unwrap();
-    let action = page
-        .split("action=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap();
-    let fields: Vec<(String, String)> = page
-        .split("<input type=\"hidden\" name=\"")
-        .skip(1)
-        .filter_map(|rest| {
-            let name = rest.split('"').next()?;
-            let value = rest.split("value=\"").nth(1)?.split('"').next()?;
-            Some((name.to_owned(), value.to_owned()))
-        })
-        .chain([("logout".to_owned(), "yes".to_owned())])
-        .collect();
+    let (action, mut fields) = form_of(&page);
+    fields.push(("logout".to_owned(), "yes".to_owned()));
     let mut next = browser
-        .post(url.join(action).unwrap())
+        .post(url.join(&action).unwrap())
         .form(&fields)
         .send()
         .await
