@@ -273,6 +273,36 @@ async fn app_for_provider(
     .await
 }
 
+/// A browser as these tests drive it: it keeps cookies and follows no redirect by itself.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The admin center and a provider whose one account is hal@contoso.example; the secret's file
+/// lives as long as the app needs it.
+async fn app_with_hal(
+    public_url: &str,
+) -> (
+    crate::helpers::TestApp,
+    TestProvider,
+    tempfile::NamedTempFile,
+) {
+    let port = free_port();
+    let secret = tempfile::NamedTempFile::new().unwrap();
+    let app = app_for_provider(port, public_url, &secret, |_| {}).await;
+    let provider = TestProvider::start_on(
+        port,
+        client(public_url),
+        json!({ "hal": { "upn": "hal@contoso.example" } }),
+    )
+    .await;
+    (app, provider, secret)
+}
+
 /// A browser's way through a sign-in: from the admin center's start to the provider's login
 /// page, signing in there as `login` (and consenting), until the provider sends it back to the
 /// public URL; that address's path and query are then asked of the admin center at `app_url`.
@@ -283,11 +313,7 @@ async fn through_the_provider(
     return_to: &str,
     login: &str,
 ) -> (reqwest::Response, reqwest::Client) {
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let browser = browser();
     let mut url = reqwest::Url::parse(&format!(
         "{app_url}/api/v1/session/oidc/start?returnTo={}",
         form_urlencoded::byte_serialize(return_to.as_bytes()).collect::<String>()
@@ -440,22 +466,10 @@ async fn signing_in_through_the_provider_makes_the_user_with_the_roles_of_their_
 /// session, a failed sign-in in the audit log, the browser back on the sign-in page with why.
 #[tokio::test]
 async fn a_callback_with_another_state_or_without_a_sign_in_is_refused() {
-    let port = free_port();
     let public_url = "http://127.0.0.1:9";
-    let secret = tempfile::NamedTempFile::new().unwrap();
-    let app = app_for_provider(port, public_url, &secret, |_| {}).await;
-    let _provider = TestProvider::start_on(
-        port,
-        client(public_url),
-        json!({ "hal": { "upn": "hal@contoso.example" } }),
-    )
-    .await;
+    let (app, _provider, _secret) = app_with_hal(public_url).await;
     // Without a sign-in started in this browser.
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let browser = browser();
     let refused = browser
         .get(format!(
             "{}/api/v1/session/oidc/callback?code=abc&state=xyz",
@@ -808,16 +822,8 @@ async fn a_roles_claim_values_are_read_and_replaced_over_the_api() {
 /// 204. After the provider's sign-out, a new sign-in asks for the login again.
 #[tokio::test]
 async fn signing_out_a_provider_user_ends_the_providers_session_too() {
-    let port = free_port();
     let public_url = "http://127.0.0.1:9";
-    let secret = tempfile::NamedTempFile::new().unwrap();
-    let app = app_for_provider(port, public_url, &secret, |_| {}).await;
-    let _provider = TestProvider::start_on(
-        port,
-        client(public_url),
-        json!({ "hal": { "upn": "hal@contoso.example" } }),
-    )
-    .await;
+    let (app, provider, _secret) = app_with_hal(public_url).await;
     let (back, browser) = through_the_provider(&app.url, public_url, "/", "hal").await;
     assert_eq!(back.status(), 303);
     let out = browser
@@ -830,8 +836,7 @@ async fn signing_out_a_provider_user_ends_the_providers_session_too() {
     let out: admin_api::identity::SignedOut = out.json().await.unwrap();
     let url = reqwest::Url::parse(&out.provider_sign_out_url).unwrap();
     assert!(
-        url.as_str()
-            .starts_with(&format!("http://127.0.0.1:{port}/")),
+        url.as_str().starts_with(&format!("{}/", provider.issuer)),
         "{url}"
     );
     let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
