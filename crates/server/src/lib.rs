@@ -53,6 +53,7 @@ pub fn app(state: AppState, config: &Config) -> Router {
     ));
     let api = Router::new()
         .nest("/api/v1", admin)
+        .merge(routes::oidc::backchannel_router())
         .nest(admin_api::protocol::CONNECTOR_API_BASE, protocol::router())
         .route("/healthz", axum::routing::get(healthz))
         .with_state(state);

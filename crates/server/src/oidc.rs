@@ -16,6 +16,8 @@ use openidconnect::{EndpointMaybeSet, EndpointNotSet, EndpointSet, RedirectUrl};
 use crate::config::{RolesClaim, Switch};
 use crate::Config;
 
+pub mod logout_token;
+
 /// Where the provider sends a user back after sign-in, under the public URL.
 pub const CALLBACK_PATH: &str = "/api/v1/session/oidc/callback";
 /// Where the provider sends a user after signing out there.
@@ -256,6 +258,42 @@ impl Oidc {
         }
         *last = Some(tokio::time::Instant::now());
         self.discovered_within(Duration::ZERO).await
+    }
+
+    /// What a back-channel logout token says, once it holds (see [`logout_token::verify`]); a
+    /// token signed with a key the kept metadata does not list has the keys read again, as an ID
+    /// token does. Why it was refused otherwise, in words.
+    pub async fn logout_claims(
+        &self,
+        token: &str,
+        now: time::OffsetDateTime,
+    ) -> Result<logout_token::LogoutClaims, String> {
+        let check = |metadata: &CoreProviderMetadata| {
+            logout_token::verify(
+                token,
+                metadata.jwks().keys(),
+                self.settings.issuer.as_str(),
+                self.settings.client_id.as_str(),
+                now.unix_timestamp(),
+            )
+        };
+        let metadata = self.metadata().await.map_err(|e| e.to_string())?;
+        let checked = match check(&metadata) {
+            Err(logout_token::Refusal::UnknownKey) => {
+                let metadata = self
+                    .metadata_with_new_keys()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                check(&metadata)
+            }
+            checked => checked,
+        };
+        checked.map_err(|refusal| match refusal {
+            logout_token::Refusal::UnknownKey => {
+                "it is signed with a key the provider does not publish".to_owned()
+            }
+            logout_token::Refusal::Invalid(reason) => reason,
+        })
     }
 
     async fn discovered_within(

@@ -43,6 +43,16 @@ pub fn router() -> Router<AppState> {
         .route("/session/oidc/callback", get(callback))
 }
 
+/// The provider's back-channel logout, posted server to server: no browser sends it, so no
+/// CSRF header is asked of it (its signed token is its proof). Mounted beside the admin API,
+/// outside its CSRF check.
+pub fn backchannel_router() -> Router<AppState> {
+    Router::new().route(
+        crate::oidc::BACKCHANNEL_LOGOUT_PATH,
+        axum::routing::post(backchannel_logout),
+    )
+}
+
 /// What the flow cookie holds.
 #[derive(Serialize, Deserialize)]
 struct Flow {
@@ -360,6 +370,7 @@ async fn signed_in(
     let display_name = text("name").unwrap_or_else(|| user_name.clone());
     let object_id = text("oid");
     let onprem_sid = text("onprem_sid");
+    let provider_sid = text("sid");
     let token = secrets::generate("");
     let now = state.now();
     let user = ProviderUser {
@@ -370,6 +381,7 @@ async fn signed_in(
         object_id: object_id.as_deref(),
         onprem_sid: onprem_sid.as_deref(),
         claim_values: &claim_values,
+        provider_sid: provider_sid.as_deref(),
     };
     let account = state
         .store
@@ -385,4 +397,81 @@ async fn signed_in(
         .map_err(|error| who(error.to_string()))?;
     tracing::info!(user = %account.user_principal_name, "signed in through the provider");
     Ok((token, flow.return_to))
+}
+
+/// The provider says a user's session there ended (OpenID Connect Back-Channel Logout 1.0).
+#[utoipa::path(
+    post,
+    path = "/api/v1/session/oidc/backchannel-logout",
+    tag = "identity",
+    summary = "The provider ends a user's sessions (back-channel logout)",
+    description = "Posted by the OpenID Connect provider, server to server, as `application/x-www-form-urlencoded` with a `logout_token`; no session and no CSRF header are asked of it. The token is checked as an ID token is (the provider's keys, RS256, issuer, audience, issue time, expiry) and as a logout token (`typ` logout+jwt when present, the back-channel logout event, no `nonce`, a `jti` never received before, a `sub` or a `sid`). It ends the sessions started in the provider's session `sid`, or every session of `sub`, on every instance (they share the database); each user signed out is audited. 200 with no body when the token holds (also when no session was open), 400 with the reason otherwise.",
+    request_body(content_type = "application/x-www-form-urlencoded", content = String, description = "`logout_token=<JWT>`"),
+    responses(
+        (status = 200, description = "The sessions the token names have ended"),
+        (status = 400, description = "The token was refused", body = admin_api::ErrorBody),
+        (status = 404, description = "No provider is configured", body = admin_api::ErrorBody),
+    )
+)]
+pub(crate) async fn backchannel_logout(
+    State(state): State<AppState>,
+    body: axum::body::Bytes,
+) -> Response {
+    let no_store = [(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    )];
+    match ended_by_provider(&state, &body).await {
+        Ok(ended) => {
+            tracing::info!(ended, "the provider ended sessions (back-channel logout)");
+            (no_store, axum::http::StatusCode::OK).into_response()
+        }
+        Err(error) => {
+            tracing::warn!(%error, "a back-channel logout was refused");
+            (no_store, error).into_response()
+        }
+    }
+}
+
+async fn ended_by_provider(state: &AppState, body: &[u8]) -> AppResult<u64> {
+    let oidc = configured(state)?;
+    if body.len() > crate::oidc::logout_token::LONGEST_TOKEN + 64 {
+        return Err(AppError::bad_request(
+            "logout_token",
+            "The back-channel logout request is too long.",
+        ));
+    }
+    let token = form_urlencoded::parse(body)
+        .find(|(name, _)| name == "logout_token")
+        .map(|(_, value)| value.into_owned())
+        .ok_or_else(|| {
+            AppError::bad_request(
+                "logout_token",
+                "A back-channel logout posts a logout_token (application/x-www-form-urlencoded).",
+            )
+        })?;
+    let now = state.now();
+    let claims = oidc.logout_claims(&token, now).await.map_err(|reason| {
+        AppError::bad_request(
+            "logout_token",
+            format!("The logout token was refused: {reason}."),
+        )
+    })?;
+    let logout = crate::store::provider_users::ProviderLogout {
+        issuer: oidc.settings.issuer.as_str(),
+        subject: claims.subject.as_deref(),
+        provider_sid: claims.provider_sid.as_deref(),
+        jti: &claims.jti,
+        kept_until: time::OffsetDateTime::from_unix_timestamp(claims.kept_until)
+            .unwrap_or(now),
+    };
+    Ok(state
+        .store
+        .end_provider_sessions(
+            &logout,
+            &oidc.settings.display_name,
+            &crate::request_id::current(),
+            now,
+        )
+        .await?)
 }

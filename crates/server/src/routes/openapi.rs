@@ -42,6 +42,7 @@ use crate::state::AppState;
         super::roles::set_role_assignments,
         super::oidc::start,
         super::oidc::callback,
+        super::oidc::backchannel_logout,
         super::roles::list_role_definitions,
         super::roles::create_role_definition,
         super::roles::delete_role_definition,

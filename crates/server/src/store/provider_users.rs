@@ -31,6 +31,18 @@ pub struct ProviderUser<'a> {
     pub onprem_sid: Option<&'a str>,
     /// The values of the roles claim.
     pub claim_values: &'a [String],
+    /// The provider's session this sign-in belongs to (`sid`), when the token names one.
+    pub provider_sid: Option<&'a str>,
+}
+
+/// A provider's back-channel logout, its token checked: whose sessions end.
+pub struct ProviderLogout<'a> {
+    pub issuer: &'a str,
+    pub subject: Option<&'a str>,
+    pub provider_sid: Option<&'a str>,
+    pub jti: &'a str,
+    /// Until when the token's `jti` is kept.
+    pub kept_until: OffsetDateTime,
 }
 
 impl Store {
@@ -115,7 +127,7 @@ impl Store {
             }
         };
         set_claimed_roles(&mut tx, &id, user.claim_values).await?;
-        super::sessions::insert_session(&mut tx, token_hash, &id, now, expires).await?;
+        super::sessions::insert_session(&mut tx, token_hash, &id, user.provider_sid, now, expires).await?;
         let account = account_of(&mut tx, &id).await?;
         let roles = match account.roles.as_slice() {
             [] => "no role".to_owned(),
@@ -132,6 +144,96 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(account)
+    }
+
+    /// Ends the sessions a provider's back-channel logout names: those it started in the
+    /// provider's session `provider_sid` when the token names one (of `subject` alone when it
+    /// names both), else every session of `subject`; each user signed out is audited. The
+    /// token's `jti` is kept until `kept_until`: a token received again is refused and changes
+    /// nothing. How many sessions ended.
+    pub async fn end_provider_sessions(
+        &self,
+        logout: &ProviderLogout<'_>,
+        provider: &str,
+        request_id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<u64> {
+        let mut tx = self.begin_for(Writes::NoDevices).await?;
+        db::query("DELETE FROM logout_tokens WHERE expires_at <= ?")
+            .bind(timestamp(now))
+            .execute(&mut tx)
+            .await?;
+        let first = db::query(
+            "INSERT INTO logout_tokens (issuer, jti, expires_at) VALUES (?, ?, ?) \
+             ON CONFLICT (issuer, jti) DO NOTHING",
+        )
+        .bind(logout.issuer)
+        .bind(logout.jti)
+        .bind(timestamp(logout.kept_until))
+        .execute(&mut tx)
+        .await?;
+        if first == 0 {
+            return Err(StoreError::invalid(
+                "logout_token",
+                "This logout token was received before (its jti): each is used once.",
+            ));
+        }
+        let users: Vec<(String, String)> = match (logout.subject, logout.provider_sid) {
+            (Some(subject), _) => {
+                db::query_as("SELECT id, user_name FROM users WHERE issuer = ? AND subject = ?")
+                    .bind(logout.issuer)
+                    .bind(subject)
+                    .fetch_all(&mut tx)
+                    .await?
+            }
+            (None, Some(sid)) => {
+                db::query_as(
+                    "SELECT DISTINCT u.id, u.user_name FROM sessions s JOIN users u ON u.id = s.user_id \
+                     WHERE s.provider_sid = ? AND u.issuer = ?",
+                )
+                .bind(sid)
+                .bind(logout.issuer)
+                .fetch_all(&mut tx)
+                .await?
+            }
+            (None, None) => Vec::new(),
+        };
+        let mut ended = 0;
+        for (id, user_name) in users {
+            let count = match logout.provider_sid {
+                Some(sid) => {
+                    db::query("DELETE FROM sessions WHERE user_id = ? AND provider_sid = ?")
+                        .bind(&id)
+                        .bind(sid)
+                        .execute(&mut tx)
+                        .await?
+                }
+                None => {
+                    db::query("DELETE FROM sessions WHERE user_id = ?")
+                        .bind(&id)
+                        .execute(&mut tx)
+                        .await?
+                }
+            };
+            if count > 0 {
+                let sessions = if count == 1 { "session" } else { "sessions" };
+                append(
+                    &mut tx,
+                    &AuditEntry::new(
+                        AuditActivity::SignOut,
+                        &Actor::user(&user_name).during(request_id),
+                    )
+                    .details(format!(
+                        "Signed out by {provider} (back-channel logout): {count} {sessions} ended."
+                    )),
+                    now,
+                )
+                .await?;
+            }
+            ended += count;
+        }
+        tx.commit().await?;
+        Ok(ended)
     }
 
     /// The provider a user signed in through (its issuer); `None` for a local account.

@@ -28,7 +28,7 @@ impl Store {
         expires: OffsetDateTime,
     ) -> StoreResult<Account> {
         let mut tx = self.begin_for(Writes::NoDevices).await?;
-        insert_session(&mut tx, token_hash, &user.id, now, expires).await?;
+        insert_session(&mut tx, token_hash, &user.id, None, now, expires).await?;
         let account = account_of(&mut tx, &user.id).await?;
         append(&mut tx, &AuditEntry::new(AuditActivity::SignIn, by), now).await?;
         tx.commit().await?;
@@ -165,20 +165,23 @@ impl Store {
     }
 }
 
-/// A new session of `user_id`, in the sign-in's own transaction.
+/// A new session of `user_id`, in the sign-in's own transaction; `provider_sid` is the
+/// provider's session it came from (the ID token's `sid`), which a back-channel logout names.
 pub(super) async fn insert_session(
     tx: &mut super::Tx,
     token_hash: &[u8],
     user_id: &str,
+    provider_sid: Option<&str>,
     now: OffsetDateTime,
     expires: OffsetDateTime,
 ) -> StoreResult<()> {
     db::query(
-        "INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO sessions (token_hash, user_id, provider_sid, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
     )
     .prepared()
     .bind(token_hash)
     .bind(user_id)
+    .bind(provider_sid)
     .bind(timestamp(now))
     .bind(timestamp(now))
     .bind(timestamp(expires))

@@ -52,6 +52,17 @@ impl TestProvider {
         clients: serde_json::Value,
         accounts: serde_json::Value,
     ) -> Self {
+        Self::start_with(port, clients, accounts, serde_json::json!({})).await
+    }
+
+    /// [`TestProvider::start_on`] with more of the script's configuration (`keyFile`, `tamper`:
+    /// see `testing/oidc-provider/provider.mjs`).
+    pub async fn start_with(
+        port: u16,
+        clients: serde_json::Value,
+        accounts: serde_json::Value,
+        more: serde_json::Value,
+    ) -> Self {
         let dir = installed_at();
         assert!(
             dir.join("node_modules/oidc-provider").is_dir(),
@@ -69,11 +80,14 @@ impl TestProvider {
             std::fs::rename(&part, &script).unwrap();
         }
         let issuer = format!("http://127.0.0.1:{port}");
-        let config = serde_json::json!({
+        let mut config = serde_json::json!({
             "issuer": issuer,
             "clients": clients,
             "accounts": accounts,
         });
+        if let (Some(config), Some(more)) = (config.as_object_mut(), more.as_object()) {
+            config.extend(more.clone());
+        }
         let mut child = Command::new("node")
             .arg(&script)
             .env("ATTACH_OIDC_CONFIG", config.to_string())

@@ -111,6 +111,11 @@ impl TestApp {
         self.harness.config.dist.clone()
     }
 
+    /// The server under test, with the settings it runs with.
+    pub fn harness(&self) -> &TestServer {
+        &self.harness
+    }
+
     pub fn store(&self) -> &admin_server::store::Store {
         self.harness.store()
     }

@@ -19,6 +19,7 @@ mod kdc;
 mod layers;
 mod middleware;
 mod oidc;
+mod oidc_logout;
 mod openapi;
 mod outage;
 mod postgres;

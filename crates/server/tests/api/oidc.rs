@@ -10,11 +10,11 @@ use tokio::process::Command;
 
 use crate::helpers::{spawn_app, spawn_app_with, until_url};
 
-const CLIENT_ID: &str = "attach-center";
-const CLIENT_SECRET: &str = "a secret the provider and the admin center share";
+pub(crate) const CLIENT_ID: &str = "attach-center";
+pub(crate) const CLIENT_SECRET: &str = "a secret the provider and the admin center share";
 
 /// The admin center as a client of the test provider, its public URL `public_url`.
-fn client(public_url: &str) -> serde_json::Value {
+pub(crate) fn client(public_url: &str) -> serde_json::Value {
     json!([{
         "client_id": CLIENT_ID,
         "client_secret": CLIENT_SECRET,
@@ -255,7 +255,7 @@ async fn a_provider_unreachable_at_start_is_asked_again() {
 
 /// The admin center configured for a provider on `port` (started or not), its public URL
 /// `public_url`; the client secret is in `secret`.
-async fn app_for_provider(
+pub(crate) async fn app_for_provider(
     port: u16,
     public_url: &str,
     secret: &tempfile::NamedTempFile,
@@ -274,7 +274,7 @@ async fn app_for_provider(
 }
 
 /// A browser as these tests drive it: it keeps cookies and follows no redirect by itself.
-fn browser() -> reqwest::Client {
+pub(crate) fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -284,7 +284,7 @@ fn browser() -> reqwest::Client {
 
 /// The admin center and a provider whose one account is hal@contoso.example; the secret's file
 /// lives as long as the app needs it.
-async fn app_with_hal(
+pub(crate) async fn app_with_hal(
     public_url: &str,
 ) -> (
     crate::helpers::TestApp,
@@ -307,7 +307,7 @@ async fn app_with_hal(
 /// page, signing in there as `login` (and consenting), until the provider sends it back to the
 /// public URL; that address's path and query are then asked of the admin center at `app_url`.
 /// The last answer (the callback's), with the client that keeps the cookies.
-async fn through_the_provider(
+pub(crate) async fn through_the_provider(
     app_url: &str,
     public_url: &str,
     return_to: &str,
@@ -360,7 +360,7 @@ async fn through_the_provider(
 }
 
 /// The provider page's form: where it posts, and its hidden fields.
-fn form_of(page: &str) -> (String, Vec<(String, String)>) {
+pub(crate) fn form_of(page: &str) -> (String, Vec<(String, String)>) {
     let action = page
         .split("action=\"")
         .nth(1)

@@ -16,6 +16,7 @@ pub const TENANT_TABLES: &[&str] = &[
     "role_claim_values",
     "user_roles",
     "sessions",
+    "logout_tokens",
     "device_actions",
     "audit_events",
     "sync_batches",
