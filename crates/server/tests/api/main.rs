@@ -20,6 +20,7 @@ mod layers;
 mod middleware;
 mod oidc;
 mod oidc_logout;
+mod oidc_refusals;
 mod openapi;
 mod outage;
 mod postgres;
