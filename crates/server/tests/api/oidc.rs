@@ -313,7 +313,20 @@ pub(crate) async fn through_the_provider(
     return_to: &str,
     login: &str,
 ) -> (reqwest::Response, reqwest::Client) {
+    let (back, browser, _) = to_the_callback(app_url, public_url, return_to, login).await;
+    (browser.get(back).send().await.unwrap(), browser)
+}
+
+/// [`through_the_provider`] up to the callback, not asked yet: its address at the admin center
+/// under test, the browser, and the sign-in's flow cookie (`name=value`) as the start set it.
+pub(crate) async fn to_the_callback(
+    app_url: &str,
+    public_url: &str,
+    return_to: &str,
+    login: &str,
+) -> (String, reqwest::Client, String) {
     let browser = browser();
+    let mut flow_cookie = String::new();
     let mut url = reqwest::Url::parse(&format!(
         "{app_url}/api/v1/session/oidc/start?returnTo={}",
         form_urlencoded::byte_serialize(return_to.as_bytes()).collect::<String>()
@@ -328,7 +341,7 @@ pub(crate) async fn through_the_provider(
                 url.path(),
                 url.query().unwrap_or_default()
             );
-            return (browser.get(back).send().await.unwrap(), browser);
+            return (back, browser, flow_cookie);
         }
         let response = match form.take() {
             Some(fields) => browser
@@ -339,6 +352,15 @@ pub(crate) async fn through_the_provider(
                 .unwrap(),
             None => browser.get(url.clone()).send().await.unwrap(),
         };
+        if let Some(cookie) = response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .find(|value| value.starts_with("attach_center_oidc="))
+        {
+            flow_cookie = cookie.split(';').next().unwrap().to_owned();
+        }
         if response.status().is_redirection() {
             let location = response.headers()["location"].to_str().unwrap().to_owned();
             url = url.join(&location).unwrap();

@@ -6,7 +6,7 @@
 use admin_server::testing::oidc::{free_port, TestProvider};
 use serde_json::json;
 
-use crate::oidc::{app_for_provider, client, through_the_provider};
+use crate::oidc::{app_for_provider, app_with_hal, client, through_the_provider, to_the_callback};
 
 /// The sign-in page's message after a refused callback.
 fn sign_in_error(back: &reqwest::Response) -> String {
@@ -161,5 +161,79 @@ async fn a_group_overage_is_refused_with_what_to_do() {
         .await
         .unwrap();
     assert_eq!(audit["value"][0]["activityResult"], "failure");
+    app.shut_down().await;
+}
+
+/// A code used once cannot be used again, even with the flow cookie of its sign-in (as one
+/// stolen from the browser would be): the provider refuses to redeem it, and no second session
+/// starts.
+#[tokio::test]
+async fn a_replayed_code_is_refused() {
+    let public_url = "http://127.0.0.1:9";
+    let (app, _provider, _secret) = app_with_hal(public_url).await;
+    let (callback, browser, flow_cookie) = to_the_callback(&app.url, public_url, "/", "hal").await;
+    assert!(!flow_cookie.is_empty());
+    let first = browser.get(&callback).send().await.unwrap();
+    assert_eq!(first.status(), 303);
+    assert_eq!(first.headers()["location"], "/");
+
+    let attacker = crate::oidc::browser();
+    let replayed = attacker
+        .get(&callback)
+        .header("cookie", &flow_cookie)
+        .send()
+        .await
+        .unwrap();
+    let message = sign_in_error(&replayed);
+    assert!(
+        message.contains("the provider did not redeem the code") && message.contains("invalid_grant"),
+        "{message}"
+    );
+    let me = attacker
+        .get(format!("{}/api/v1/me", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 401);
+    app.shut_down().await;
+}
+
+/// A provider that cannot be reached is said in words on the sign-in page, not a blank page or
+/// a 500: when the sign-in starts, and when it stops answering between the login there and the
+/// callback here.
+#[tokio::test]
+async fn an_unreachable_provider_is_said_in_words_on_the_sign_in_page() {
+    let port = free_port();
+    let public_url = "http://127.0.0.1:9";
+    let secret = tempfile::NamedTempFile::new().unwrap();
+    let app = app_for_provider(port, public_url, &secret, |_| {}).await;
+    let start = crate::oidc::browser()
+        .get(format!("{}/api/v1/session/oidc/start?returnTo=/devices", app.url))
+        .send()
+        .await
+        .unwrap();
+    let message = sign_in_error(&start);
+    assert!(
+        message.starts_with(&format!(
+            "The sign-in provider at http://127.0.0.1:{port} could not be reached: "
+        )),
+        "{message}"
+    );
+
+    let provider = TestProvider::start_on(port, client(public_url), json!({ "hal": {} })).await;
+    let (callback, browser, _) = to_the_callback(&app.url, public_url, "/", "hal").await;
+    drop(provider);
+    // The provider is gone once its port refuses connections.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        assert!(tokio::time::Instant::now() < deadline, "the provider did not stop");
+        tokio::task::yield_now().await;
+    }
+    let back = browser.get(&callback).send().await.unwrap();
+    let message = sign_in_error(&back);
+    assert!(
+        message.starts_with("The sign-in did not complete: the provider did not redeem the code: "),
+        "{message}"
+    );
     app.shut_down().await;
 }
