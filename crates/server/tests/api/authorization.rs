@@ -241,6 +241,15 @@ const TABLE: &[Row] = &[
         None,
         [404; 6],
     ),
+    // The provider's back-channel logout is posted server to server, with no session and no
+    // CSRF header; its signed token is its proof (tests/api/oidc_logout.rs).
+    row(
+        "POST",
+        "/api/v1/session/oidc/backchannel-logout",
+        "/api/v1/session/oidc/backchannel-logout",
+        Some("logout_token=x"),
+        [404; 6],
+    ),
 ];
 
 #[test]
