@@ -220,9 +220,16 @@ fn SignedInUser() -> impl IntoView {
                     .me
                     .get()
                     .map(|me| {
+                        let through = me
+                            .signed_in_through
+                            .as_ref()
+                            .map(|provider| format!("Signed in through {provider}"));
                         view! {
-                            <span class="user-name">{me.display_name.clone()}</span>
+                            <span class="user-name" title=me.user_principal_name.clone()>
+                                {me.display_name.clone()}
+                            </span>
                             <span class="user-roles">{me.roles.join(", ")}</span>
+                            {through.map(|through| view! { <span class="user-provider">{through}</span> })}
                             <span class="visually-hidden">{format!(" ({})", me.user_principal_name)}</span>
                         }
                     })

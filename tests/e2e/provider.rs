@@ -20,6 +20,8 @@ async fn a_user_signs_in_on_the_providers_page_and_comes_back_to_the_page_asked_
             "client_secret": "the client's secret",
             "redirect_uris": [format!("{public_url}/api/v1/session/oidc/callback")],
             "post_logout_redirect_uris": [format!("{public_url}/signin")],
+            "backchannel_logout_uri": format!("{public_url}/api/v1/session/oidc/backchannel-logout"),
+            "backchannel_logout_session_required": true,
         }]),
         json!({
             "hal": { "name": "Hal Helpdesk", "upn": "hal@contoso.example", "roles": ["AttachCenter.HelpDesk"] },
@@ -80,6 +82,36 @@ async fn a_user_signs_in_on_the_providers_page_and_comes_back_to_the_page_asked_
         browser.text_of(".user-roles").await,
         admin_api::identity::HELP_DESK_OPERATOR
     );
+    assert_eq!(
+        browser.text_of(".user-provider").await,
+        "Signed in through Contoso"
+    );
+    // Signing out at the provider itself (as from another application) ends the session here
+    // by the provider's back-channel logout: the next page asks to sign in.
+    browser
+        .open(&format!("{}/session/end", provider.issuer))
+        .await;
+    browser
+        .click("//button[@name='logout' or normalize-space()='Yes, sign me out']")
+        .await;
+    browser
+        .wait_for("//h1[normalize-space()='Sign-out Success']")
+        .await;
+    browser.open(&format!("{public_url}/devices")).await;
+    browser
+        .click("//a[contains(@class,'sign-in-provider')]")
+        .await;
+    // The provider's session ended too: its login page again.
+    let login = browser.wait_for("//input[@name='login']").await;
+    login.send_keys("hal").await.unwrap();
+    let password = browser.wait_for("//input[@name='password']").await;
+    password.send_keys("any password").await.unwrap();
+    browser.click("//button[@type='submit']").await;
+    browser
+        .click("//button[normalize-space()='Continue']")
+        .await;
+    browser.wait_for_url(&format!("{public_url}/devices")).await;
+    assert_eq!(browser.text_of(".user-name").await, "Hal Helpdesk");
     // Signing out ends the provider's session too: its confirmation, then the sign-in page.
     browser
         .click("//button[normalize-space()='Sign out']")
@@ -119,6 +151,44 @@ async fn a_user_signs_in_on_the_providers_page_and_comes_back_to_the_page_asked_
         .await
         .unwrap();
     assert_eq!(page_hidden, serde_json::Value::Bool(true));
+    browser.close().await;
+    let mut server = server;
+    server.stop().await;
+}
+
+/// With local sign-in off, the sign-in page offers the provider alone: no password form.
+#[tokio::test]
+async fn with_local_sign_in_off_the_page_offers_the_provider_alone() {
+    let provider_port = free_port();
+    let secret = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(secret.path(), "the client's secret").unwrap();
+    let server = TestServer::start(
+        Some(crate::helpers::dist()),
+        |config| {
+            config.oidc_issuer = Some(format!("http://127.0.0.1:{provider_port}"));
+            config.oidc_client_id = Some("attach-center".into());
+            config.oidc_client_secret_file = Some(secret.path().to_owned());
+            config.public_url = Some("http://127.0.0.1:9".into());
+            config.oidc_display_name = "Contoso".into();
+            config.local_sign_in = admin_server::config::Switch::Off;
+        },
+        no_wrap(),
+    )
+    .await;
+    let browser = Browser::start().await;
+    browser.open(&format!("{}/signin", server.url)).await;
+    browser
+        .wait_for("//a[contains(@class,'sign-in-provider') and normalize-space()='Sign in with Contoso']")
+        .await;
+    let password_fields = browser
+        .client
+        .execute(
+            "return [...document.querySelectorAll('input[type=password]')].filter(i => i.offsetParent !== null).length",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(password_fields, serde_json::json!(0));
     browser.close().await;
     let mut server = server;
     server.stop().await;

@@ -111,6 +111,10 @@ pub struct Me {
     /// Display names of the user's roles.
     pub roles: Vec<String>,
     pub permissions: Vec<Permission>,
+    /// The organization's provider the user signed in through (its display name, e.g.
+    /// "Contoso"); absent for a local account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_in_through: Option<String>,
 }
 
 impl Me {

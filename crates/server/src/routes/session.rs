@@ -115,7 +115,7 @@ pub(crate) async fn sign_in(
     tracing::info!(user = %principal.user_principal_name, "signed in");
     let secure = auth::is_secure(&headers, state.config.secure_cookies);
     let jar = jar.add(auth::session_cookie(token, secure));
-    Ok((jar, Json(principal.me())).into_response())
+    Ok((jar, Json(principal.me(provider_name(&state)))).into_response())
 }
 
 #[utoipa::path(
@@ -175,8 +175,19 @@ pub(crate) async fn sign_out(
         (status = 401, description = "Not signed in", body = admin_api::ErrorBody),
     )
 )]
-pub(crate) async fn me(user: Authorized<require::SignedIn>) -> Json<Me> {
-    Json(user.principal.me())
+pub(crate) async fn me(
+    State(state): State<AppState>,
+    user: Authorized<require::SignedIn>,
+) -> Json<Me> {
+    Json(user.principal.me(provider_name(&state)))
+}
+
+/// The configured provider's display name, when there is one.
+fn provider_name(state: &AppState) -> Option<&str> {
+    state
+        .oidc
+        .as_deref()
+        .map(|oidc| oidc.settings.display_name.as_str())
 }
 
 #[utoipa::path(

@@ -45,7 +45,7 @@ impl Store {
     ) -> StoreResult<Option<SessionRecord>> {
         // Every request asks this: one statement (a row per role), not one per table.
         let rows: Vec<SessionRow> = db::query_as(format!(
-            "SELECT s.user_id, s.last_seen_at, u.user_name, u.display_name AS user_display_name,
+            "SELECT s.user_id, s.last_seen_at, u.user_name, u.display_name AS user_display_name, u.issuer,
                 r.id AS role_id, r.display_name AS role_display_name, r.description,
                 r.is_built_in, r.permissions
              FROM sessions s JOIN users u ON u.id = s.user_id
@@ -64,10 +64,11 @@ impl Store {
         let Some(first) = rows.first() else {
             return Ok(None);
         };
-        let (user_id, user_name, display_name) = (
+        let (user_id, user_name, display_name, issuer) = (
             first.user_id.clone(),
             first.user_name.clone(),
             first.user_display_name.clone(),
+            first.issuer.clone(),
         );
         let last_seen_at = super::parse_timestamp(&first.last_seen_at).unwrap_or(now);
         let roles = rows
@@ -82,8 +83,10 @@ impl Store {
                 })
             })
             .collect();
+        let mut account = account(user_id, user_name, display_name, roles)?;
+        account.issuer = issuer;
         Ok(Some(SessionRecord {
-            account: account(user_id, user_name, display_name, roles)?,
+            account,
             last_seen_at,
         }))
     }
@@ -197,6 +200,7 @@ struct SessionRow {
     last_seen_at: String,
     user_name: String,
     user_display_name: String,
+    issuer: Option<String>,
     role_id: Option<String>,
     role_display_name: Option<String>,
     description: Option<String>,

@@ -18,6 +18,8 @@ pub struct Account {
     pub display_name: String,
     pub roles: Vec<String>,
     pub permissions: Vec<Permission>,
+    /// The provider's issuer for a user who signs in through it; `None` for a local account.
+    pub issuer: Option<String>,
 }
 
 impl Account {
@@ -29,12 +31,18 @@ impl Account {
         Actor::user(&self.user_principal_name)
     }
 
-    pub fn me(&self) -> Me {
+    /// The account as `/api/v1/me` shows it; `provider` is the configured provider's display
+    /// name, shown for a provider user (their issuer when none is configured any more).
+    pub fn me(&self, provider: Option<&str>) -> Me {
         Me {
             user_principal_name: self.user_principal_name.clone(),
             display_name: self.display_name.clone(),
             roles: self.roles.clone(),
             permissions: self.permissions.clone(),
+            signed_in_through: self
+                .issuer
+                .as_ref()
+                .map(|issuer| provider.unwrap_or(issuer).to_owned()),
         }
     }
 
@@ -478,14 +486,16 @@ async fn fetch_user(connection: &mut Tx, id: &str) -> StoreResult<User> {
 
 /// The user with the union of their roles' permissions: asked on every request, so two queries.
 pub(super) async fn account_of(connection: &mut Tx, user_id: &str) -> StoreResult<Account> {
-    let (user_name, display_name): (String, String) =
-        db::query_as("SELECT user_name, display_name FROM users WHERE id = ?")
+    let (user_name, display_name, issuer): (String, String, Option<String>) =
+        db::query_as("SELECT user_name, display_name, issuer FROM users WHERE id = ?")
             .prepared()
             .bind(user_id)
             .fetch_one(&mut *connection)
             .await?;
     let roles = role_rows(connection, user_id).await?;
-    account(user_id.to_owned(), user_name, display_name, roles)
+    let mut account = account(user_id.to_owned(), user_name, display_name, roles)?;
+    account.issuer = issuer;
+    Ok(account)
 }
 
 /// A user as an account: their roles' names and the union of the roles' permissions.
@@ -513,6 +523,7 @@ pub(super) fn account(
         display_name,
         roles,
         permissions,
+        issuer: None,
     })
 }
 

@@ -445,6 +445,12 @@ async fn signing_in_through_the_provider_makes_the_user_with_the_roles_of_their_
     assert_eq!(me.user_principal_name, "hal@contoso.example");
     assert_eq!(me.display_name, "Hal Helpdesk");
     assert_eq!(me.roles, [admin_api::identity::HELP_DESK_OPERATOR]);
+    assert_eq!(me.signed_in_through.as_deref(), Some("Contoso"));
+    let local: serde_json::Value = app.get("/api/v1/me").await.json().await.unwrap();
+    assert!(
+        local.get("signedInThrough").is_none(),
+        "a local account signed in here: {local}"
+    );
     let audit: serde_json::Value = app
         .get("/api/v1/auditEvents?$filter=activity eq 'signIn' and actor eq 'hal@contoso.example'")
         .await
