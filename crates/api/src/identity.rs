@@ -165,6 +165,10 @@ pub struct User {
     pub display_name: String,
     /// Display names of the assigned roles.
     pub roles: Vec<String>,
+    /// A user who signs in through the organization's provider: their roles come from the
+    /// values of their roles claim at each sign-in, not from `PUT /users/{id}/roles`.
+    #[serde(default)]
+    pub from_provider: bool,
 }
 
 /// Body of `PUT /api/v1/users/{id}/roles`: the user's whole set of roles, by display name.

@@ -156,7 +156,7 @@ pub(crate) async fn list_users(
         (status = 400, description = "An unknown role", body = admin_api::ErrorBody),
         (status = 403, description = "The caller's own roles, or a permission the caller does not hold", body = admin_api::ErrorBody),
         (status = 404, description = "No such user", body = admin_api::ErrorBody),
-        (status = 409, description = "The last account holding every permission would lose it", body = admin_api::ErrorBody),
+        (status = 409, description = "The last account holding every permission would lose it, or the user signs in through the provider (their roles come from its claim)", body = admin_api::ErrorBody),
     )
 )]
 pub(crate) async fn set_user_roles(

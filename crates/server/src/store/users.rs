@@ -144,12 +144,19 @@ impl Store {
         now: OffsetDateTime,
     ) -> StoreResult<Option<User>> {
         let mut tx = self.begin_for(Writes::NoDevices).await?;
-        let exists: Option<String> = db::query_scalar("SELECT id FROM users WHERE id = ?")
-            .bind(user_id)
-            .fetch_optional(&mut tx)
-            .await?;
-        if exists.is_none() {
+        let exists: Option<(String, Option<String>)> =
+            db::query_as("SELECT user_name, issuer FROM users WHERE id = ?")
+                .bind(user_id)
+                .fetch_optional(&mut tx)
+                .await?;
+        let Some((user_name, issuer)) = exists else {
             return Ok(None);
+        };
+        if issuer.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "{user_name} signs in through the organization's provider: their roles come from \
+                 their roles claim at each sign-in. Assign the role to one of their claim values instead."
+            )));
         }
         if granted_by.is_some_and(|granter| granter.user_id == user_id) {
             return Err(StoreError::Refused(
@@ -223,18 +230,21 @@ impl Store {
 
     pub async fn users(&self) -> StoreResult<Vec<User>> {
         let dialect = self.dialect();
-        let mut users: Vec<User> = db::query_as::<(String, String, String)>(format!(
-            "SELECT id, user_name, display_name FROM users ORDER BY {}",
-            dialect.nocase("user_name")
-        ))
+        let mut users: Vec<User> = db::query_as::<(String, String, String, Option<String>)>(
+            format!(
+                "SELECT id, user_name, display_name, issuer FROM users ORDER BY {}",
+                dialect.nocase("user_name")
+            ),
+        )
         .fetch_all(self.read())
         .await?
         .into_iter()
-        .map(|(id, user_principal_name, display_name)| User {
+        .map(|(id, user_principal_name, display_name, issuer)| User {
             id,
             user_principal_name,
             display_name,
             roles: Vec::new(),
+            from_provider: issuer.is_some(),
         })
         .collect();
         let held: Vec<(String, String)> = db::query_as(format!(
@@ -470,8 +480,8 @@ async fn role_rows(connection: &mut Tx, user_id: &str) -> sqlx::Result<Vec<RoleR
 }
 
 async fn fetch_user(connection: &mut Tx, id: &str) -> StoreResult<User> {
-    let (user_name, display_name): (String, String) =
-        db::query_as("SELECT user_name, display_name FROM users WHERE id = ?")
+    let (user_name, display_name, issuer): (String, String, Option<String>) =
+        db::query_as("SELECT user_name, display_name, issuer FROM users WHERE id = ?")
             .bind(id)
             .fetch_one(&mut *connection)
             .await?;
@@ -481,6 +491,7 @@ async fn fetch_user(connection: &mut Tx, id: &str) -> StoreResult<User> {
         user_principal_name: user_name,
         display_name,
         roles: roles.into_iter().map(|r| r.display_name).collect(),
+        from_provider: issuer.is_some(),
     })
 }
 

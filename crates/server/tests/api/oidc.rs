@@ -480,13 +480,29 @@ async fn signing_in_through_the_provider_makes_the_user_with_the_roles_of_their_
         .unwrap();
     assert!(me.roles.is_empty(), "{:?}", me.roles);
     let users: serde_json::Value = app.get("/api/v1/users").await.json().await.unwrap();
-    let hals = users["value"]
+    let hals: Vec<&serde_json::Value> = users["value"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|u| u["userPrincipalName"] == "hal@contoso.example")
-        .count();
-    assert_eq!(hals, 1, "one account, found again by issuer and subject");
+        .collect();
+    assert_eq!(hals.len(), 1, "one account, found again by issuer and subject");
+    assert_eq!(hals[0]["fromProvider"], true);
+    // Their roles come from the claim: they are not set by hand.
+    let set = app
+        .client
+        .put(format!("{}/api/v1/users/{}/roles", app.url, hals[0]["id"].as_str().unwrap()))
+        .header(admin_api::identity::CSRF_HEADER, "1")
+        .json(&json!({ "roles": [admin_api::identity::READ_ONLY_OPERATOR] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), 409);
+    let body: admin_api::ErrorBody = set.json().await.unwrap();
+    assert!(
+        body.error.message.contains("Assign the role to one of their claim values instead"),
+        "{body:?}"
+    );
     app.shut_down().await;
 }
 
