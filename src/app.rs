@@ -14,6 +14,7 @@ use crate::pages::connectors::Connectors;
 use crate::pages::devices::{AllDevices, DeviceOverview};
 use crate::pages::home::Home;
 use crate::pages::not_found::NotFound;
+use crate::pages::roles::Roles;
 use crate::pages::sign_in::SignIn;
 use crate::paths;
 use crate::session::{provide_session, sign_in_url, use_session};
@@ -84,6 +85,7 @@ fn Gate() -> impl IntoView {
                         <Route path=paths::route_with(paths::DEVICES, "id") view=DeviceOverview />
                         <Route path=paths::route2(paths::CONNECTORS) view=Connectors />
                         <Route path=paths::route2(paths::AUDIT_LOGS) view=AuditLogs />
+                        <Route path=paths::route2(paths::ROLES) view=Roles />
                     </Routes>
                 </Shell>
             }

@@ -8,6 +8,7 @@ pub const HOME: &str = "/";
 pub const DEVICES: &str = "/devices";
 pub const CONNECTORS: &str = "/tenant-admin/connectors";
 pub const AUDIT_LOGS: &str = "/tenant-admin/audit-logs";
+pub const ROLES: &str = "/tenant-admin/roles";
 pub const SIGN_IN: &str = "/signin";
 
 /// A device's overview.
@@ -18,6 +19,11 @@ pub fn device(id: &str) -> String {
 /// The connectors page with one hierarchy's details open.
 pub fn connector(id: &str) -> String {
     format!("{CONNECTORS}?id={}", encode_component(id))
+}
+
+/// The roles page with one role's details open.
+pub fn role(id: &str) -> String {
+    format!("{ROLES}?id={}", encode_component(id))
 }
 
 type Segment = StaticSegment<&'static str>;

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod connectors;
 pub mod devices;
 pub mod query;
+pub mod roles;
 pub mod session;
 
 use std::cell::RefCell;
@@ -139,13 +140,27 @@ pub async fn post<B: serde::Serialize, T: DeserializeOwned>(
     body: &B,
     headers: &[(&str, &str)],
 ) -> Result<T, ApiError> {
-    let body = serde_json::to_string(body).map_err(|e| ApiError::Decode(e.to_string()))?;
-    parse(&post_text(url, body, headers).await?)
+    send_json(gloo_net::http::Method::POST, url, body, headers).await
 }
 
-async fn post_text(url: &str, body: String, headers: &[(&str, &str)]) -> Result<String, ApiError> {
-    let mut request =
-        changing(gloo_net::http::Method::POST, url).header("content-type", "application/json");
+/// Sends `body` as JSON with `method` (with extra headers) and decodes the JSON answer.
+pub async fn send_json<B: serde::Serialize, T: DeserializeOwned>(
+    method: gloo_net::http::Method,
+    url: &str,
+    body: &B,
+    headers: &[(&str, &str)],
+) -> Result<T, ApiError> {
+    let body = serde_json::to_string(body).map_err(|e| ApiError::Decode(e.to_string()))?;
+    parse(&send_text(method, url, body, headers).await?)
+}
+
+async fn send_text(
+    method: gloo_net::http::Method,
+    url: &str,
+    body: String,
+    headers: &[(&str, &str)],
+) -> Result<String, ApiError> {
+    let mut request = changing(method, url).header("content-type", "application/json");
     for (name, value) in headers {
         request = request.header(name, value);
     }

@@ -139,6 +139,9 @@ fn left_nav(nav_open: RwSignal<bool>) -> impl IntoView {
                         <A href=paths::CONNECTORS>"Connectors and tokens"</A>
                     </li>
                     <li>
+                        <A href=paths::ROLES>"Roles"</A>
+                    </li>
+                    <li>
                         <A href=paths::AUDIT_LOGS>"Audit logs"</A>
                     </li>
                 </ul>

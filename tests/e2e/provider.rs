@@ -178,7 +178,9 @@ async fn with_local_sign_in_off_the_page_offers_the_provider_alone() {
     let browser = Browser::start().await;
     browser.open(&format!("{}/signin", server.url)).await;
     browser
-        .wait_for("//a[contains(@class,'sign-in-provider') and normalize-space()='Sign in with Contoso']")
+        .wait_for(
+            "//a[contains(@class,'sign-in-provider') and normalize-space()='Sign in with Contoso']",
+        )
         .await;
     let password_fields = browser
         .client
@@ -189,6 +191,156 @@ async fn with_local_sign_in_off_the_page_offers_the_provider_alone() {
         .await
         .unwrap();
     assert_eq!(password_fields, serde_json::json!(0));
+    browser.close().await;
+    let mut server = server;
+    server.stop().await;
+}
+
+/// Tenant administration › Roles: an administrator makes a custom role from permissions they
+/// hold, assigns it to a claim value (pressing Enter), and a user whose token carries that value
+/// holds it at their next sign-in; a refusal (a role of the same name) is shown in the server's
+/// words, and deleting a role still assigned is refused and said.
+#[tokio::test]
+async fn the_roles_view_makes_a_role_that_a_claim_value_then_grants() {
+    let (app_port, provider_port) = (free_port(), free_port());
+    let public_url = format!("http://127.0.0.1:{app_port}");
+    let secret = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(secret.path(), "the client's secret").unwrap();
+    let provider = TestProvider::start_on(
+        provider_port,
+        json!([{
+            "client_id": "attach-center",
+            "client_secret": "the client's secret",
+            "redirect_uris": [format!("{public_url}/api/v1/session/oidc/callback")],
+        }]),
+        json!({
+            "ivy": { "name": "Ivy Inspector", "upn": "ivy@contoso.example", "roles": ["AttachCenter.SiteHelpers"] },
+        }),
+    )
+    .await;
+    let server = TestServer::start(
+        Some(crate::helpers::dist()),
+        |config| {
+            config.listen = ([127, 0, 0, 1], app_port).into();
+            config.oidc_issuer = Some(provider.issuer.clone());
+            config.oidc_client_id = Some("attach-center".into());
+            config.oidc_client_secret_file = Some(secret.path().to_owned());
+            config.public_url = Some(public_url.clone());
+            config.oidc_display_name = "Contoso".into();
+        },
+        no_wrap(),
+    )
+    .await;
+    server
+        .add_user(
+            "root@contoso.example",
+            "Root Admin",
+            &[admin_api::identity::INTUNE_ADMINISTRATOR],
+        )
+        .await;
+
+    let browser = Browser::start().await;
+    browser
+        .open(&format!("{public_url}/tenant-admin/roles"))
+        .await;
+    let name = browser.wait_for("//input[@id='sign-in-user']").await;
+    name.send_keys("root@contoso.example").await.unwrap();
+    let password = browser.wait_for("//input[@id='sign-in-password']").await;
+    password
+        .send_keys(admin_server::testing::PASSWORD)
+        .await
+        .unwrap();
+    password
+        .send_keys(&fantoccini::key::Key::Enter.to_string())
+        .await
+        .unwrap();
+    browser
+        .wait_for_url(&format!("{public_url}/tenant-admin/roles"))
+        .await;
+    browser
+        .wait_for("//table[@aria-label='Roles']//a[normalize-space()='Help Desk Operator']")
+        .await;
+
+    // A custom role from two permissions.
+    let role_name = browser.wait_for("//input[@id='role-name']").await;
+    role_name.send_keys("Site Helpers").await.unwrap();
+    browser
+        .click("//label[normalize-space()='Managed devices › Read']")
+        .await;
+    browser
+        .click("//label[normalize-space()='Remote tasks › Initiate Configuration Manager action']")
+        .await;
+    browser
+        .click("//button[@type='submit' and normalize-space()='Create role']")
+        .await;
+    browser
+        .wait_for("//h2[@id='role-details' and contains(normalize-space(),'Site Helpers')]")
+        .await;
+    browser
+        .wait_for("//ul[@class='permission-list']/li[normalize-space()='Remote tasks › Initiate Configuration Manager action']")
+        .await;
+
+    // Assigned to a claim value, with Enter in the field.
+    let value = browser.wait_for("//input[@id='claim-value']").await;
+    value.send_keys("AttachCenter.SiteHelpers").await.unwrap();
+    value
+        .send_keys(&fantoccini::key::Key::Enter.to_string())
+        .await
+        .unwrap();
+    browser
+        .wait_for("//ul[@aria-label='Claim values']/li/code[normalize-space()='AttachCenter.SiteHelpers']")
+        .await;
+
+    // The server's refusals, in its words.
+    let role_name = browser.wait_for("//input[@id='role-name']").await;
+    role_name.send_keys("Site Helpers").await.unwrap();
+    browser
+        .click("//label[normalize-space()='Managed devices › Read']")
+        .await;
+    browser
+        .click("//button[@type='submit' and normalize-space()='Create role']")
+        .await;
+    let refusal = browser
+        .wait_for("//p[@class='form-error' and starts-with(normalize-space(),'The role was not created:')]")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(refusal.contains("Site Helpers"), "{refusal}");
+    browser
+        .click("//button[normalize-space()='Delete role']")
+        .await;
+    browser
+        .click("//div[@role='dialog']//button[normalize-space()='Delete']")
+        .await;
+    browser
+        .wait_for("//*[contains(@class,'toast') and contains(normalize-space(),'Site Helpers was not deleted:')]")
+        .await;
+    browser.screenshot("roles-view").await;
+    browser
+        .client
+        .execute("window.scrollTo(0, 0)", vec![])
+        .await
+        .unwrap();
+    browser.screenshot("roles-view-top").await;
+    browser.close().await;
+
+    // Ivy's token carries the value: she holds the role from her sign-in.
+    let browser = Browser::start().await;
+    browser.open(&format!("{public_url}/devices")).await;
+    browser
+        .click("//a[contains(@class,'sign-in-provider')]")
+        .await;
+    let login = browser.wait_for("//input[@name='login']").await;
+    login.send_keys("ivy").await.unwrap();
+    let password = browser.wait_for("//input[@name='password']").await;
+    password.send_keys("any password").await.unwrap();
+    browser.click("//button[@type='submit']").await;
+    browser
+        .click("//button[normalize-space()='Continue']")
+        .await;
+    browser.wait_for_url(&format!("{public_url}/devices")).await;
+    assert_eq!(browser.text_of(".user-roles").await, "Site Helpers");
     browser.close().await;
     let mut server = server;
     server.stop().await;

@@ -462,8 +462,7 @@ async fn ended_by_provider(state: &AppState, body: &[u8]) -> AppResult<u64> {
         subject: claims.subject.as_deref(),
         provider_sid: claims.provider_sid.as_deref(),
         jti: &claims.jti,
-        kept_until: time::OffsetDateTime::from_unix_timestamp(claims.kept_until)
-            .unwrap_or(now),
+        kept_until: time::OffsetDateTime::from_unix_timestamp(claims.kept_until).unwrap_or(now),
     };
     Ok(state
         .store

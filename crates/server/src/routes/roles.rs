@@ -103,7 +103,7 @@ pub(crate) async fn create_role_definition(
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such role", body = admin_api::ErrorBody),
-        (status = 409, description = "Built in, or still assigned", body = admin_api::ErrorBody),
+        (status = 409, description = "Built in, or still assigned (to a user or to a claim value of the provider)", body = admin_api::ErrorBody),
     )
 )]
 pub(crate) async fn delete_role_definition(

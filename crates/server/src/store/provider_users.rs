@@ -127,7 +127,8 @@ impl Store {
             }
         };
         set_claimed_roles(&mut tx, &id, user.claim_values).await?;
-        super::sessions::insert_session(&mut tx, token_hash, &id, user.provider_sid, now, expires).await?;
+        super::sessions::insert_session(&mut tx, token_hash, &id, user.provider_sid, now, expires)
+            .await?;
         let account = account_of(&mut tx, &id).await?;
         let roles = match account.roles.as_slice() {
             [] => "no role".to_owned(),

@@ -230,23 +230,22 @@ impl Store {
 
     pub async fn users(&self) -> StoreResult<Vec<User>> {
         let dialect = self.dialect();
-        let mut users: Vec<User> = db::query_as::<(String, String, String, Option<String>)>(
-            format!(
+        let mut users: Vec<User> =
+            db::query_as::<(String, String, String, Option<String>)>(format!(
                 "SELECT id, user_name, display_name, issuer FROM users ORDER BY {}",
                 dialect.nocase("user_name")
-            ),
-        )
-        .fetch_all(self.read())
-        .await?
-        .into_iter()
-        .map(|(id, user_principal_name, display_name, issuer)| User {
-            id,
-            user_principal_name,
-            display_name,
-            roles: Vec::new(),
-            from_provider: issuer.is_some(),
-        })
-        .collect();
+            ))
+            .fetch_all(self.read())
+            .await?
+            .into_iter()
+            .map(|(id, user_principal_name, display_name, issuer)| User {
+                id,
+                user_principal_name,
+                display_name,
+                roles: Vec::new(),
+                from_provider: issuer.is_some(),
+            })
+            .collect();
         let held: Vec<(String, String)> = db::query_as(format!(
             "SELECT ur.user_id, r.display_name FROM user_roles ur
              JOIN role_definitions r ON r.id = ur.role_id ORDER BY {}",
@@ -367,6 +366,17 @@ impl Store {
         if holders > 0 {
             return Err(StoreError::Conflict(format!(
                 "'{}' is assigned to {holders} user(s): take it from them first.",
+                row.display_name
+            )));
+        }
+        let values: i64 =
+            db::query_scalar("SELECT COUNT(*) FROM role_claim_values WHERE role_id = ?")
+                .bind(id)
+                .fetch_one(&mut tx)
+                .await?;
+        if values > 0 {
+            return Err(StoreError::Conflict(format!(
+                "'{}' is assigned to {values} claim value(s) of the provider: remove them first.",
                 row.display_name
             )));
         }

@@ -486,12 +486,20 @@ async fn signing_in_through_the_provider_makes_the_user_with_the_roles_of_their_
         .iter()
         .filter(|u| u["userPrincipalName"] == "hal@contoso.example")
         .collect();
-    assert_eq!(hals.len(), 1, "one account, found again by issuer and subject");
+    assert_eq!(
+        hals.len(),
+        1,
+        "one account, found again by issuer and subject"
+    );
     assert_eq!(hals[0]["fromProvider"], true);
     // Their roles come from the claim: they are not set by hand.
     let set = app
         .client
-        .put(format!("{}/api/v1/users/{}/roles", app.url, hals[0]["id"].as_str().unwrap()))
+        .put(format!(
+            "{}/api/v1/users/{}/roles",
+            app.url,
+            hals[0]["id"].as_str().unwrap()
+        ))
         .header(admin_api::identity::CSRF_HEADER, "1")
         .json(&json!({ "roles": [admin_api::identity::READ_ONLY_OPERATOR] }))
         .send()
@@ -500,7 +508,9 @@ async fn signing_in_through_the_provider_makes_the_user_with_the_roles_of_their_
     assert_eq!(set.status(), 409);
     let body: admin_api::ErrorBody = set.json().await.unwrap();
     assert!(
-        body.error.message.contains("Assign the role to one of their claim values instead"),
+        body.error
+            .message
+            .contains("Assign the role to one of their claim values instead"),
         "{body:?}"
     );
     app.shut_down().await;
@@ -798,7 +808,7 @@ async fn a_roles_claim_values_are_read_and_replaced_over_the_api() {
     // A role manager who lacks the administrator's permissions cannot assign that role.
     app.add_role("Role managers", &["roles.read", "roles.update"])
         .await;
-    app.add_user("rm@tests.example", &["Role managers"]).await;
+    let rm = app.add_user("rm@tests.example", &["Role managers"]).await;
     let manager = app.signed_in("rm@tests.example").await;
     let refused = put(&manager, &admin_role, json!({"claimValues": ["everyone"]}))
         .await
@@ -858,6 +868,56 @@ async fn a_roles_claim_values_are_read_and_replaced_over_the_api() {
         audit["value"][0]["details"],
         "The role is assigned to the claim values: a-group, b-group."
     );
+    // A custom role assigned to a claim value is not deleted until the value is removed.
+    let roles: serde_json::Value = app
+        .get("/api/v1/roleDefinitions")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let managers = roles["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["displayName"] == "Role managers")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let assigned = put(&app.client, &managers, json!({"claimValues": ["managers"]}))
+        .await
+        .unwrap();
+    assert_eq!(assigned.status(), 200);
+    let delete = |client: reqwest::Client| {
+        let url = format!("{}/api/v1/roleDefinitions/{managers}", app.url);
+        async move {
+            client
+                .delete(url)
+                .header(admin_api::identity::CSRF_HEADER, "1")
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    app.store()
+        .set_user_roles(
+            &rm.id,
+            &[],
+            None,
+            &admin_server::store::audit::Actor::command_line(),
+            time::OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap();
+    let error = crate::helpers::error_of(delete(app.client.clone()).await, 409).await;
+    assert_eq!(
+        error["message"],
+        "'Role managers' is assigned to 1 claim value(s) of the provider: remove them first."
+    );
+    put(&app.client, &managers, json!({"claimValues": []}))
+        .await
+        .unwrap();
+    assert_eq!(delete(app.client.clone()).await.status(), 204);
     app.shut_down().await;
 }
 

@@ -79,12 +79,8 @@ async fn the_providers_back_channel_logout_ends_that_session_here() {
     let public_url = "http://127.0.0.1:9";
     let secret = tempfile::NamedTempFile::new().unwrap();
     let app = app_for_provider(port, public_url, &secret, |_| {}).await;
-    let provider = TestProvider::start_on(
-        port,
-        client_posting_to(public_url, &app.url),
-        accounts(),
-    )
-    .await;
+    let provider =
+        TestProvider::start_on(port, client_posting_to(public_url, &app.url), accounts()).await;
     let (back, first) = through_the_provider(&app.url, public_url, "/", "hal").await;
     assert_eq!(back.status(), 303);
     let (back, second) = through_the_provider(&app.url, public_url, "/", "hal").await;
@@ -226,7 +222,10 @@ async fn a_logout_token_that_does_not_hold_ends_nothing() {
     };
     let cases: Vec<(String, &str)> = vec![
         (
-            signed(&key, &with(valid(), "iss", json!("https://elsewhere.example"))),
+            signed(
+                &key,
+                &with(valid(), "iss", json!("https://elsewhere.example")),
+            ),
             "its issuer is not",
         ),
         (
@@ -234,7 +233,10 @@ async fn a_logout_token_that_does_not_hold_ends_nothing() {
             "its audience is not this admin center alone",
         ),
         (
-            signed(&key, &with(valid(), "aud", json!([CLIENT_ID, "another-client"]))),
+            signed(
+                &key,
+                &with(valid(), "aud", json!([CLIENT_ID, "another-client"])),
+            ),
             "its audience is not this admin center alone",
         ),
         (
@@ -294,7 +296,11 @@ async fn a_logout_token_that_does_not_hold_ends_nothing() {
         (
             format!(
                 "{head}.{}.{signature}",
-                base64url(with(valid(), "sub", json!("someone-else")).to_string().as_bytes())
+                base64url(
+                    with(valid(), "sub", json!("someone-else"))
+                        .to_string()
+                        .as_bytes()
+                )
             ),
             "its signature does not verify",
         ),
@@ -317,7 +323,10 @@ async fn a_logout_token_that_does_not_hold_ends_nothing() {
     let missing = post_logout(&app, "token=abc".to_owned()).await;
     assert_eq!(missing.status(), 400);
     let body: admin_api::ErrorBody = missing.json().await.unwrap();
-    assert!(body.error.message.contains("posts a logout_token"), "{body:?}");
+    assert!(
+        body.error.message.contains("posts a logout_token"),
+        "{body:?}"
+    );
 
     // A token naming another provider session ends nothing, and is answered as received.
     let elsewhere = post_logout(
@@ -375,12 +384,8 @@ async fn a_back_channel_logout_received_by_one_instance_ends_the_session_on_anot
         admin_server::testing::no_wrap(),
     )
     .await;
-    let provider = TestProvider::start_on(
-        port,
-        client_posting_to(public_url, &second.url),
-        accounts(),
-    )
-    .await;
+    let provider =
+        TestProvider::start_on(port, client_posting_to(public_url, &second.url), accounts()).await;
     let (back, browser) = through_the_provider(&first.url, public_url, "/", "hal").await;
     assert_eq!(back.status(), 303);
     assert_eq!(me_status(&first.url, &browser).await, 200);

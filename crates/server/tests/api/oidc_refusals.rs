@@ -41,7 +41,8 @@ async fn an_id_token_changed_on_its_way_signs_nobody_in() {
         )
         .await
         .unwrap();
-    let accounts = json!({ "hal": { "upn": "hal@contoso.example", "roles": ["AttachCenter.HelpDesk"] } });
+    let accounts =
+        json!({ "hal": { "upn": "hal@contoso.example", "roles": ["AttachCenter.HelpDesk"] } });
     let cases = [
         ("issuer", "Invalid issuer"),
         ("audience", "Invalid audiences"),
@@ -186,7 +187,8 @@ async fn a_replayed_code_is_refused() {
         .unwrap();
     let message = sign_in_error(&replayed);
     assert!(
-        message.contains("the provider did not redeem the code") && message.contains("invalid_grant"),
+        message.contains("the provider did not redeem the code")
+            && message.contains("invalid_grant"),
         "{message}"
     );
     let me = attacker
@@ -208,7 +210,10 @@ async fn an_unreachable_provider_is_said_in_words_on_the_sign_in_page() {
     let secret = tempfile::NamedTempFile::new().unwrap();
     let app = app_for_provider(port, public_url, &secret, |_| {}).await;
     let start = crate::oidc::browser()
-        .get(format!("{}/api/v1/session/oidc/start?returnTo=/devices", app.url))
+        .get(format!(
+            "{}/api/v1/session/oidc/start?returnTo=/devices",
+            app.url
+        ))
         .send()
         .await
         .unwrap();
@@ -225,8 +230,14 @@ async fn an_unreachable_provider_is_said_in_words_on_the_sign_in_page() {
     drop(provider);
     // The provider is gone once its port refuses connections.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-        assert!(tokio::time::Instant::now() < deadline, "the provider did not stop");
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_ok()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the provider did not stop"
+        );
         tokio::task::yield_now().await;
     }
     let back = browser.get(&callback).send().await.unwrap();
