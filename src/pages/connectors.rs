@@ -212,6 +212,15 @@ fn details_of(connector: &Connector) -> Vec<(&'static str, String)> {
         ),
         ("Upload scope", scope),
         (
+            "Requesting users",
+            match connector.checks_users {
+                Some(true) => "Checked at the site: an action runs only for a user the site discovered",
+                Some(false) => "Not checked: the site does not check who asks (its connector runs with --user-check off)",
+                None => "—",
+            }
+            .to_owned(),
+        ),
+        (
             "Endpoint analytics",
             yes_no(connector.endpoint_analytics_enabled),
         ),

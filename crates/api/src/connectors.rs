@@ -79,6 +79,11 @@ pub struct Connector {
     /// The site's last connectivity checks; empty when it never reported any.
     #[serde(default)]
     pub connectivity_checks: Vec<ConnectivityCheck>,
+    /// Whether the site checks that the user who asks for an action is one it discovered
+    /// (`false`: its connector runs with `--user-check off`); absent when the connector never
+    /// said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks_users: Option<bool>,
 }
 
 /// `POST /api/v1/connectors/onboardingTokens` answers with this, once.

@@ -53,6 +53,10 @@ pub struct SiteInfo {
     /// The connector's last connectivity checks (sites after 2006 that run them).
     #[serde(default)]
     pub connectivity_checks: Option<Vec<ConnectivityCheck>>,
+    /// Whether the connector checks at the site that the user who asked for an action is one
+    /// the site discovered (absent from connectors that predate it).
+    #[serde(default)]
+    pub checks_users: Option<bool>,
 }
 
 /// Answer to `POST /heartbeat` and part of every action poll.
@@ -138,6 +142,25 @@ pub struct SiteAction {
     pub id: String,
     pub device_id: String,
     pub action: ConfigurationManagerActionType,
+    /// Who asked for the action, for the site to check (tenant attach's rule: a user the site
+    /// has discovered). Connectors that predate it ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<Requester>,
+}
+
+/// The user who asked for an action, as the admin center knows them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Requester {
+    pub display_name: String,
+    /// Their user principal name; a local account's name.
+    pub user_principal_name: String,
+    /// Their Entra ID object id, when they signed in through Entra ID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_id: Option<String>,
+    /// Their on-premises SID, when the provider sent it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub onprem_sid: Option<String>,
 }
 
 /// `POST /actions/{id}/result`: what the client answered.
@@ -149,6 +172,9 @@ pub struct ActionResult {
     pub result_code: i64,
     #[serde(default)]
     pub result_message: Option<String>,
+    /// The requester as the site found them (e.g. `CONTOSO\\hal`), when it checked them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requester_at_site: Option<String>,
 }
 
 #[cfg(test)]

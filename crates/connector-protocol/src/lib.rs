@@ -9,6 +9,7 @@ pub mod secret_file;
 pub mod site;
 pub mod source;
 pub mod state;
+pub mod users;
 
 pub use client::{ProtocolClient, ProtocolError};
 pub use site::{Outcome, SiteConnector, SiteError, SiteOptions};

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use admin_api::UploadScope;
+use connector_protocol::users::DiscoveredUser;
 use connector_protocol::{Outcome, ProtocolClient, SiteConnector, SiteOptions};
 use serde::{Deserialize, Serialize};
 use simulated_hierarchy::{HierarchyConfig, SimulatedHierarchy};
@@ -37,9 +38,39 @@ pub fn hierarchies() -> Vec<HierarchyConfig> {
         collection_name: "Windows 11 Workstations".into(),
         include_child_collections: true,
     };
-    let headquarters = HierarchyConfig::new("Contoso Headquarters", "CHQ", 2207, 2000, 2207);
+    let mut headquarters = HierarchyConfig::new("Contoso Headquarters", "CHQ", 2207, 2000, 2207);
+    // The sites that report their details check who asks for an action, as tenant attach does;
+    // they discovered the demo's accounts by both user discovery methods (2010 needs both).
+    let discovered: Vec<DiscoveredUser> = ACCOUNTS
+        .iter()
+        .map(|(user_name, _, _)| {
+            let account = user_name.split('@').next().unwrap_or(user_name);
+            DiscoveredUser::new(&format!("CONTOSO\\{account}"), user_name, true, true)
+        })
+        .collect();
+    europe.discovered_users = Some(discovered.clone());
+    headquarters.discovered_users = Some(discovered);
     vec![legacy, europe, headquarters]
 }
+
+/// The demo's accounts: user name, display name, role.
+const ACCOUNTS: [(&str, &str, &str); 3] = [
+    (
+        "admin@contoso.example",
+        "Ada Admin",
+        admin_api::identity::INTUNE_ADMINISTRATOR,
+    ),
+    (
+        "helpdesk@contoso.example",
+        "Hal Helpdesk",
+        admin_api::identity::HELP_DESK_OPERATOR,
+    ),
+    (
+        "reader@contoso.example",
+        "Rita Reader",
+        admin_api::identity::READ_ONLY_OPERATOR,
+    ),
+];
 
 /// A demo account made on this start, with the password to print once.
 pub struct DemoUser {
@@ -51,25 +82,8 @@ pub struct DemoUser {
 /// One account per built-in role, each with a generated password (or `password` for all, as
 /// tests set it). Accounts that exist are left as they are; only new ones are returned.
 pub async fn create_users(store: &Store, password: Option<&str>) -> anyhow::Result<Vec<DemoUser>> {
-    let accounts = [
-        (
-            "admin@contoso.example",
-            "Ada Admin",
-            admin_api::identity::INTUNE_ADMINISTRATOR,
-        ),
-        (
-            "helpdesk@contoso.example",
-            "Hal Helpdesk",
-            admin_api::identity::HELP_DESK_OPERATOR,
-        ),
-        (
-            "reader@contoso.example",
-            "Rita Reader",
-            admin_api::identity::READ_ONLY_OPERATOR,
-        ),
-    ];
     let mut created = Vec::new();
-    for (user_name, display_name, role) in accounts {
+    for (user_name, display_name, role) in ACCOUNTS {
         if store.credentials(user_name).await?.is_some() {
             continue;
         }

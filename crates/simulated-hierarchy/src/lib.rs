@@ -12,6 +12,7 @@ use admin_api::{
     ConfigurationManagerClientInformation, DeviceCollection, ManagedBy, OwnerType, UploadScope,
 };
 use connector_protocol::source::{label, DeviceSource, Finished, Started};
+use connector_protocol::users::{self, DiscoveredUser, Lookup};
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
@@ -50,6 +51,10 @@ pub struct HierarchyConfig {
     /// The time the devices' dates are drawn back from. Fixed, with the seed it makes the same
     /// devices on every run (the benchmarks' tenants); by default the time the hierarchy is made.
     pub as_of: Option<OffsetDateTime>,
+    /// The users the site has discovered: with a list, an action runs only for a requester the
+    /// site accepts by tenant attach's rule for its version; without one (the default), the
+    /// site does not check users.
+    pub discovered_users: Option<Vec<DiscoveredUser>>,
 }
 
 impl HierarchyConfig {
@@ -73,6 +78,7 @@ impl HierarchyConfig {
             cloud: Cloud::AzurePublicCloud,
             reports_site_info: true,
             as_of: None,
+            discovered_users: None,
         }
     }
 }
@@ -257,7 +263,24 @@ impl SimulatedHierarchy {
             upload_scope: detailed.then(|| self.config.upload_scope.clone()),
             endpoint_analytics_enabled: detailed.then_some(self.config.version >= 2103),
             connectivity_checks: None,
+            checks_users: Some(self.config.discovered_users.is_some()),
         }
+    }
+
+    /// Tenant attach's check of the user who asked, when the site checks users: the name the
+    /// site knows them by, or why it refuses.
+    fn check_requester(&self, action: &SiteAction) -> Result<Option<String>, String> {
+        let Some(discovered) = &self.config.discovered_users else {
+            return Ok(None);
+        };
+        let code = &self.config.site_code;
+        let requester = action
+            .requested_by
+            .as_ref()
+            .ok_or_else(|| users::no_requester(code))?;
+        let lookup = Lookup::of(requester);
+        let found = discovered.iter().find(|user| lookup.matches(user));
+        users::check(code, self.config.version, requester, found).map(Some)
     }
 
     /// The collection and, when asked and the version has it (2010 and later), its descendants.
@@ -541,6 +564,18 @@ impl DeviceSource for SimulatedHierarchy {
     /// machine policy retrieval is a policy request: the site then uploads the client's new last
     /// policy request and activity as a delta.
     fn start(&mut self, action: &SiteAction) -> BoxFuture<'static, Started> {
+        let requester_at_site = match self.check_requester(action) {
+            Ok(seen) => seen,
+            Err(reason) => {
+                let refused = ActionResult {
+                    succeeded: false,
+                    result_code: users::ACCESS_DENIED,
+                    result_message: Some(reason),
+                    requester_at_site: None,
+                };
+                return futures::future::ready(Started::Refused(refused)).boxed();
+            }
+        };
         let client = self.device(&action.device_id).map(|d| d.client);
         let latency = self.latency();
         let then = (client == Some(ClientState::Online)
@@ -556,11 +591,13 @@ impl DeviceSource for SimulatedHierarchy {
                 succeeded: true,
                 result_code: 0,
                 result_message: Some(format!("{} completed on the client.", label(action.action))),
+                requester_at_site: requester_at_site.clone(),
             }),
             Some(ClientState::OfflineFails) | None => Some(ActionResult {
                 succeeded: false,
                 result_code: RPC_SERVER_UNAVAILABLE,
                 result_message: Some("The client could not be reached (0x800706BA).".into()),
+                requester_at_site,
             }),
             Some(ClientState::OfflineSilent) => None,
         };

@@ -153,6 +153,11 @@ struct RealSiteArgs {
     /// With --collection: its child collections too (sites at 2010 or later).
     #[arg(long, requires = "collection")]
     include_child_collections: bool,
+    /// Check at the site that the user who asked for an action is one it discovered (tenant
+    /// attach's rule: Azure AD or Active Directory user discovery from 2103, both before): `on`,
+    /// or `off` for a site whose owner chooses not to (the admin center then says so).
+    #[arg(long, env = "SITE_USER_CHECK", value_parser = ["on", "off"], default_value = "on")]
+    user_check: String,
 }
 
 /// How the connector talks to the admin center and when it works.
@@ -432,6 +437,7 @@ async fn real(
             page_size: connector.batch_size.max(1),
             action_deadline: connector.action_deadline,
             state_folder: Some(folder.clone()),
+            user_check: args.user_check == "on",
             admin_center: Some(AdminCenter {
                 url: server.clone(),
                 ca_pem: ca_pem.clone(),

@@ -8,3 +8,5 @@ CREATE TABLE logout_tokens (
     expires_at      text COLLATE "C" NOT NULL,
     PRIMARY KEY (issuer, jti)
 );
+
+ALTER TABLE connectors ADD COLUMN checks_users boolean;

@@ -10,3 +10,7 @@ CREATE TABLE logout_tokens (
     expires_at      TEXT NOT NULL,
     PRIMARY KEY (issuer, jti)
 ) STRICT;
+
+-- Whether the connector checks at its site that the user who asked for an action is one the site
+-- discovered (tenant attach's rule); NULL for a connector that never said.
+ALTER TABLE connectors ADD COLUMN checks_users INTEGER;

@@ -152,20 +152,33 @@ impl Store {
     }
 
     /// The actions waiting for a connector, oldest first.
+    /// Each names who asked for it, as the site checks them: their name, display name, Entra
+    /// object id and on-premises SID where known.
     pub async fn pending_actions(&self, connector_id: &str) -> StoreResult<Vec<SiteAction>> {
-        let rows: Vec<(String, String, String)> = db::query_as(
-            "SELECT id, device_id, action FROM device_actions
-             WHERE connector_id = ? AND action_state = 'pending' ORDER BY seq",
+        let rows: Vec<PendingRow> = db::query_as(
+            "SELECT a.id, a.device_id, a.action, a.requested_by, u.display_name, u.object_id, u.onprem_sid
+             FROM device_actions a LEFT JOIN users u ON u.user_name = a.requested_by
+             WHERE a.connector_id = ? AND a.action_state = 'pending' ORDER BY a.seq",
         )
         .bind(connector_id)
         .fetch_all(self.read())
         .await?;
         rows.into_iter()
-            .map(|(id, device_id, action)| {
+            .map(|row| {
                 Ok(SiteAction {
-                    id,
-                    device_id,
-                    action: stored("action", &action, ConfigurationManagerActionType::from_wire)?,
+                    id: row.id,
+                    device_id: row.device_id,
+                    action: stored(
+                        "action",
+                        &row.action,
+                        ConfigurationManagerActionType::from_wire,
+                    )?,
+                    requested_by: Some(admin_api::protocol::Requester {
+                        display_name: row.display_name.unwrap_or_else(|| row.requested_by.clone()),
+                        user_principal_name: row.requested_by,
+                        object_id: row.object_id,
+                        onprem_sid: row.onprem_sid,
+                    }),
                 })
             })
             .collect()
@@ -244,7 +257,14 @@ impl Store {
         .await?;
         let updated = fetch_action(&mut tx, id).await?;
         write_event(&mut tx, &Event::DeviceAction(updated.clone()), now).await?;
-        audit_result(&mut tx, &updated, by, now).await?;
+        audit_result(
+            &mut tx,
+            &updated,
+            result.requester_at_site.as_deref(),
+            by,
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(Some(updated))
     }
@@ -269,7 +289,7 @@ impl Store {
         for id in ids {
             let action = fetch_action(&mut tx, &id).await?;
             write_event(&mut tx, &Event::DeviceAction(action.clone()), now).await?;
-            audit_result(&mut tx, &action, &Actor::system(), now).await?;
+            audit_result(&mut tx, &action, None, &Actor::system(), now).await?;
             actions.push(action);
         }
         tx.commit().await?;
@@ -278,9 +298,12 @@ impl Store {
 }
 
 /// Records an action's outcome (done, failed, timed out, canceled) against its device.
+/// The audit entry of an action's result: what became of it, who asked, and, when the site
+/// checked them, who the site found (`requester_at_site`); a failure's reason in words.
 async fn audit_result(
     tx: &mut Tx,
     action: &DeviceAction,
+    requester_at_site: Option<&str>,
     actor: &Actor,
     now: OffsetDateTime,
 ) -> sqlx::Result<()> {
@@ -308,8 +331,18 @@ async fn audit_result(
     let entry = AuditEntry::new(AuditActivity::ConfigurationManagerActionResult, actor)
         .on(&action.device_id, device_name.as_deref())
         .details(format!(
-            "{} {}{code} (action {}).",
-            action.action, action.action_state, action.id
+            "{} {}{code} (action {}); requested by {}{}.{}",
+            action.action,
+            action.action_state,
+            action.id,
+            action.requested_by,
+            requester_at_site
+                .map(|seen| format!(", whom the site knows as {seen}"))
+                .unwrap_or_default(),
+            match (&action.action_state, &action.result_message) {
+                (ActionState::Failed, Some(message)) => format!(" {message}"),
+                _ => String::new(),
+            }
         ));
     let entry = if action.action_state == ActionState::Done {
         entry
@@ -340,7 +373,7 @@ pub(super) async fn cancel_open(
         let action =
             DeviceAction::try_from(row).map_err(|e| sqlx::Error::Decode(e.to_string().into()))?;
         write_event(tx, &Event::DeviceAction(action.clone()), now).await?;
-        audit_result(tx, &action, actor, now).await?;
+        audit_result(tx, &action, None, actor, now).await?;
         canceled.push(action);
     }
     Ok(canceled)
@@ -367,6 +400,18 @@ async fn own_action(tx: &mut Tx, connector_id: &str, id: &str) -> StoreResult<De
     row.map(DeviceAction::try_from).transpose()?.ok_or_else(|| {
         StoreError::NotFound(format!("There is no action '{id}' for this connector."))
     })
+}
+
+/// A pending action with what is known of who asked for it.
+#[derive(FromRow)]
+struct PendingRow {
+    id: String,
+    device_id: String,
+    action: String,
+    requested_by: String,
+    display_name: Option<String>,
+    object_id: Option<String>,
+    onprem_sid: Option<String>,
 }
 
 #[derive(Clone, FromRow)]

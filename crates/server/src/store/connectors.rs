@@ -60,7 +60,7 @@ pub fn connector_status(
 const SELECT_CONNECTOR: &str = "SELECT c.id, c.hierarchy_id, c.hierarchy_name, c.site_code,
         c.site_version, c.service_connection_point, c.cloud,
         CAST(c.upload_scope AS text) AS upload_scope, c.endpoint_analytics_enabled,
-        CAST(c.connectivity_checks AS text) AS connectivity_checks, c.last_sync_at,
+        c.checks_users, CAST(c.connectivity_checks AS text) AS connectivity_checks, c.last_sync_at,
         c.last_heartbeat_at, c.onboarded_at, c.offboard_requested_at, c.site_reported_at,
         (SELECT COUNT(*) FROM devices d WHERE d.connector_id = c.id AND d.device_set = c.device_set)
             AS device_count
@@ -153,7 +153,7 @@ impl Store {
             "UPDATE connectors SET hierarchy_name = ?, site_code = ?, site_version = ?,
                 service_connection_point = ?, cloud = ?, upload_scope = ?,
                 endpoint_analytics_enabled = ?, connectivity_checks = ?, site_reported_at = ?,
-                last_heartbeat_at = ?
+                last_heartbeat_at = ?, checks_users = ?
              WHERE id = ?",
         )
         .bind(&site.hierarchy_name)
@@ -166,6 +166,7 @@ impl Store {
         .bind(db::Value::Json(checks))
         .bind(&at)
         .bind(&at)
+        .bind(site.checks_users)
         .bind(id)
         .execute(&mut tx)
         .await?;
@@ -434,6 +435,7 @@ struct ConnectorRow {
     cloud: Option<String>,
     upload_scope: Option<String>,
     endpoint_analytics_enabled: Option<bool>,
+    checks_users: Option<bool>,
     connectivity_checks: Option<String>,
     last_sync_at: Option<String>,
     last_heartbeat_at: Option<String>,
@@ -497,6 +499,7 @@ impl ConnectorRow {
             onboarded_date_time: self.onboarded_at,
             offboard_requested_date_time: self.offboard_requested_at,
             connectivity_checks,
+            checks_users: self.checks_users,
         })
     }
 }

@@ -1403,6 +1403,7 @@ async fn actions_and_sign_ins_do_not_wait_for_the_devices_bulk_writes() {
                 succeeded: true,
                 result_code: 0,
                 result_message: None,
+                requester_at_site: None,
             };
             let by = admin_server::store::audit::Actor::connector(&id);
             store

@@ -850,6 +850,7 @@ async fn bad_input_is_refused_with_the_error_body_and_writes_nothing() {
         upload_scope: None,
         endpoint_analytics_enabled: None,
         connectivity_checks: None,
+        checks_users: None,
     };
     let refused = site.client().report_site(&bad_site).await.unwrap_err();
     assert_eq!(refused.status().map(|s| s.as_u16()), Some(400));
@@ -906,6 +907,7 @@ async fn an_action_poll_answer_lost_on_the_way_is_handed_out_again_and_runs_once
         succeeded: true,
         result_code: 0,
         result_message: None,
+        requester_at_site: None,
     };
     client.report_result(&action.id, &result).await.unwrap();
     client.report_result(&action.id, &result).await.unwrap();
@@ -920,6 +922,7 @@ async fn an_action_poll_answer_lost_on_the_way_is_handed_out_again_and_runs_once
         succeeded: false,
         result_code: 1,
         result_message: None,
+        requester_at_site: None,
     };
     let refused = client
         .report_result(&action.id, &contrary)

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use admin_api::collection::odata_string;
-use admin_api::protocol::{ActionResult, DeviceDelta, SiteAction, SiteDevice, SiteInfo};
+use admin_api::protocol::{ActionResult, DeviceDelta, Requester, SiteAction, SiteDevice, SiteInfo};
 use admin_api::{Cloud, ConfigurationManagerActionType, DeviceCollection, UploadScope};
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
@@ -21,6 +21,7 @@ use super::wmi::{self, DeviceRecord, Row};
 use super::{AdminService, AdminServiceError};
 use crate::hierarchy::RPC_SERVER_UNAVAILABLE;
 use crate::source::{label, DeviceSource, Finished, Started};
+use connector_protocol::users::{self, DiscoveredUser, Lookup};
 
 /// All systems: every device of a site is a member.
 pub const ALL_SYSTEMS: &str = "SMS00001";
@@ -53,6 +54,11 @@ pub struct RealSiteOptions {
     pub state_folder: Option<PathBuf>,
     /// The admin center, for the connectivity checks reported with the site's information.
     pub admin_center: Option<AdminCenter>,
+    /// Check that the user who asked for an action is one the site discovered (tenant attach's
+    /// rule; `--user-check off` turns it off).
+    pub user_check: bool,
+    /// How long a user's lookup at the site is kept.
+    pub user_lookup_kept: Duration,
 }
 
 impl Default for RealSiteOptions {
@@ -65,6 +71,8 @@ impl Default for RealSiteOptions {
             status_every: Duration::from_secs(5),
             state_folder: None,
             admin_center: None,
+            user_check: true,
+            user_lookup_kept: Duration::from_secs(300),
         }
     }
 }
@@ -83,7 +91,12 @@ pub struct RealSite {
     snapshot: Arc<Mutex<HashMap<String, String>>>,
     /// Hashes of the upload in progress, the snapshot once it lands.
     pending: Arc<Mutex<Option<HashMap<String, String>>>>,
+    /// Requesters looked up at the site, and when (kept for `user_lookup_kept`).
+    users: UserLookups,
 }
+
+/// What the site answered when a requester was looked up, by requester.
+type UserLookups = Arc<Mutex<HashMap<Requester, (tokio::time::Instant, Option<DiscoveredUser>)>>>;
 
 impl RealSite {
     /// Reads the site's information and checks the upload scope against it.
@@ -156,6 +169,7 @@ impl RealSite {
             upload_scope: detailed.then_some(upload_scope),
             endpoint_analytics_enabled: None,
             connectivity_checks: None,
+            checks_users: Some(options.user_check),
         };
         let snapshot = options
             .state_folder
@@ -171,6 +185,7 @@ impl RealSite {
             info,
             snapshot: Arc::new(Mutex::new(snapshot)),
             pending: Arc::new(Mutex::new(None)),
+            users: Arc::default(),
         })
     }
 
@@ -578,7 +593,23 @@ impl DeviceSource for RealSite {
         let action = action.clone();
         let deadline = self.options.action_deadline;
         let every = self.options.status_every;
-        async move { start(service, action, deadline, every).await }.boxed()
+        let check = self.options.user_check.then(|| UserCheck {
+            site_code: self.info.site_code.clone(),
+            version: self.version,
+            lookups: self.users.clone(),
+            kept: self.options.user_lookup_kept,
+        });
+        async move {
+            let seen = match check {
+                Some(check) => match check.requester(&service, &action).await {
+                    Ok(seen) => Some(seen),
+                    Err(refused) => return Started::Refused(refused),
+                },
+                None => None,
+            };
+            start(service, action, seen, deadline, every).await
+        }
+        .boxed()
     }
 }
 
@@ -596,12 +627,119 @@ fn failed(result_code: i64, message: String) -> ActionResult {
         succeeded: false,
         result_code,
         result_message: Some(message),
+        requester_at_site: None,
     }
+}
+
+/// Tenant attach's check of the requester at this site.
+struct UserCheck {
+    site_code: String,
+    version: u32,
+    lookups: UserLookups,
+    kept: Duration,
+}
+
+impl UserCheck {
+    /// The name the site knows the requester by, or the failed result that ends the action: a
+    /// user the site has not discovered as its version needs, or a site that could not say.
+    async fn requester(
+        &self,
+        service: &AdminService,
+        action: &SiteAction,
+    ) -> Result<String, ActionResult> {
+        let Some(requester) = &action.requested_by else {
+            return Err(failed(
+                users::ACCESS_DENIED,
+                users::no_requester(&self.site_code),
+            ));
+        };
+        let kept = self
+            .lookups
+            .lock()
+            .expect("never poisoned")
+            .get(requester)
+            .filter(|(at, _)| at.elapsed() < self.kept)
+            .map(|(_, found)| found.clone());
+        let found = match kept {
+            Some(found) => found,
+            None => {
+                let found = find_user(service, &Lookup::of(requester))
+                    .await
+                    .map_err(|error| {
+                        failed(
+                            codes::FAILED,
+                            format!(
+                                "The site {} could not say whether it discovered {}, so the action was not run: {error}",
+                                self.site_code, requester.user_principal_name
+                            ),
+                        )
+                    })?;
+                let mut lookups = self.lookups.lock().expect("never poisoned");
+                // Bounded: a connector serves one tenant's operators; past that it starts over.
+                if lookups.len() >= 10_000 {
+                    lookups.clear();
+                }
+                lookups.insert(
+                    requester.clone(),
+                    (tokio::time::Instant::now(), found.clone()),
+                );
+                found
+            }
+        };
+        users::check(&self.site_code, self.version, requester, found.as_ref())
+            .map_err(|reason| failed(users::ACCESS_DENIED, reason))
+    }
+}
+
+/// The user resource a lookup finds at the site (`SMS_R_User`), if any.
+async fn find_user(
+    service: &AdminService,
+    lookup: &Lookup<'_>,
+) -> Result<Option<DiscoveredUser>, AdminServiceError> {
+    let (property, value) = match lookup {
+        Lookup::ObjectId(id) => ("AADUserID", *id),
+        Lookup::Sid(sid) => ("SID", *sid),
+        Lookup::UserPrincipalName(upn) => ("UserPrincipalName", *upn),
+    };
+    let rows = service
+        .query(
+            "SMS_R_User",
+            &[
+                "ResourceId",
+                "UniqueUserName",
+                "UserPrincipalName",
+                "AADUserID",
+                "SID",
+                "AgentName",
+            ],
+            Some(&format!("{property} eq {}", odata_string(value))),
+            Some(1),
+        )
+        .await?;
+    Ok(rows.first().map(|row| DiscoveredUser {
+        unique_user_name: wmi::text(row, "UniqueUserName")
+            .or_else(|| wmi::text(row, "UserPrincipalName"))
+            .unwrap_or_else(|| value.to_owned()),
+        user_principal_name: wmi::text(row, "UserPrincipalName"),
+        object_id: wmi::text(row, "AADUserID"),
+        sid: wmi::text(row, "SID"),
+        agents: row
+            .get("AgentName")
+            .and_then(serde_json::Value::as_array)
+            .map(|agents| {
+                agents
+                    .iter()
+                    .filter_map(|agent| agent.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }))
 }
 
 async fn start(
     service: AdminService,
     action: SiteAction,
+    seen: Option<String>,
     deadline: Duration,
     every: Duration,
 ) -> Started {
@@ -658,7 +796,7 @@ async fn start(
         ));
     };
     tracing::info!(action = %action.id, operation, resource, "client notification sent");
-    Started::Accepted(follow(service, operation, name, deadline, every).boxed())
+    Started::Accepted(follow(service, operation, name, seen, deadline, every).boxed())
 }
 
 /// What the site said when it refused a client notification, as a failed result.
@@ -675,9 +813,14 @@ async fn follow(
     service: AdminService,
     operation: u32,
     name: &'static str,
+    seen: Option<String>,
     deadline: Duration,
     every: Duration,
 ) -> Option<Finished> {
+    let answer = |mut result: ActionResult| {
+        result.requester_at_site = seen.clone();
+        Some(Finished { result, then: None })
+    };
     let until = tokio::time::Instant::now() + deadline;
     loop {
         let wait = every.min(until.saturating_duration_since(tokio::time::Instant::now()));
@@ -699,6 +842,7 @@ async fn follow(
                             succeeded: true,
                             result_code: 0,
                             result_message: Some(format!("{name} completed on the client.")),
+                            requester_at_site: None,
                         })
                     } else if count(row, "FailedClients") > 0 {
                         Some(failed(
@@ -719,7 +863,7 @@ async fn follow(
                         None
                     };
                     if let Some(result) = result {
-                        return Some(Finished { result, then: None });
+                        return answer(result);
                     }
                 }
             }
@@ -728,16 +872,13 @@ async fn follow(
             }
         }
         if tokio::time::Instant::now() >= until {
-            return Some(Finished {
-                result: failed(
-                    codes::TIMEOUT,
-                    format!(
-                        "The client did not answer within {}.",
-                        humantime::format_duration(deadline)
-                    ),
+            return answer(failed(
+                codes::TIMEOUT,
+                format!(
+                    "The client did not answer within {}.",
+                    humantime::format_duration(deadline)
                 ),
-                then: None,
-            });
+            ));
         }
     }
 }
