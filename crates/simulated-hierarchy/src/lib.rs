@@ -665,6 +665,68 @@ mod tests {
         assert_eq!(new.endpoint_analytics_enabled, Some(true));
     }
 
+    /// With a list of discovered users the simulated site applies tenant attach's rule for its
+    /// version, as a real site's connector does; without one it checks nobody.
+    #[tokio::test]
+    async fn a_site_with_discovered_users_acts_only_for_them() {
+        use admin_api::protocol::Requester;
+        let requester = |upn: &str| Requester {
+            display_name: upn.into(),
+            user_principal_name: upn.into(),
+            object_id: None,
+            onprem_sid: None,
+        };
+        let mut config = HierarchyConfig::new("Test", "TST", 2010, 20, 7);
+        config.offline_share = 0.0;
+        config.latency = (Duration::ZERO, Duration::ZERO);
+        config.discovered_users = Some(vec![
+            DiscoveredUser::new("CONTOSO\\ada", "ada@contoso.com", true, true),
+            DiscoveredUser::new("CONTOSO\\bob", "bob@contoso.com", true, false),
+        ]);
+        let mut site = SimulatedHierarchy::new(config);
+        assert_eq!(site.site_info().checks_users, Some(true));
+        let device_id = site.devices[0].device.id.clone();
+        let action = |by: Option<Requester>| SiteAction {
+            id: "a1".into(),
+            device_id: device_id.clone(),
+            action: ConfigurationManagerActionType::RefreshMachinePolicy,
+            requested_by: by,
+        };
+        match site
+            .start(&action(Some(requester("ada@contoso.com"))))
+            .await
+        {
+            Started::Accepted(answer) => {
+                let result = answer.await.unwrap().result;
+                assert!(result.succeeded);
+                assert_eq!(result.requester_at_site.as_deref(), Some("CONTOSO\\ada"));
+            }
+            Started::Refused(result) => panic!("{:?}", result.result_message),
+        }
+        for (by, reason) in [
+            (
+                Some(requester("bob@contoso.com")),
+                "by Active Directory user discovery only",
+            ),
+            (
+                Some(requester("eve@contoso.com")),
+                "has not discovered eve@contoso.com",
+            ),
+            (None, "did not say who asked"),
+        ] {
+            match site.start(&action(by)).await {
+                Started::Refused(result) => {
+                    assert_eq!(result.result_code, users::ACCESS_DENIED);
+                    let message = result.result_message.unwrap();
+                    assert!(message.contains(reason), "{message}");
+                }
+                Started::Accepted(_) => panic!("{reason}: accepted"),
+            }
+        }
+        let unchecked = SimulatedHierarchy::new(HierarchyConfig::new("Test", "TST", 2207, 5, 7));
+        assert_eq!(unchecked.site_info().checks_users, Some(false));
+    }
+
     #[test]
     fn churn_stays_in_scope() {
         let mut h = hierarchy(2207, UploadScope::AllDevices);

@@ -24,6 +24,8 @@ use sspi::{
     NegotiateConfig, SecurityBuffer, SecurityStatus, ServerRequestFlags, Sspi, SspiImpl, Username,
 };
 
+pub use connector_protocol::users::{ACTIVE_DIRECTORY_USER_DISCOVERY, ENTRA_USER_DISCOVERY};
+
 pub const USER: &str = "CONTOSO\\svc-attach";
 pub const PASSWORD: &str = "Corr3ct-Horse";
 pub const SITE_CODE: &str = "PS1";
@@ -223,7 +225,39 @@ impl Site {
         for index in 0..devices {
             site.add_device(index);
         }
+        // The tests' administrator, discovered by both user discovery methods: their actions
+        // pass the site's check of who asked.
+        site.add_user(
+            "CONTOSO\\admin",
+            crate::helpers::ADMIN,
+            None,
+            None,
+            &[ACTIVE_DIRECTORY_USER_DISCOVERY, ENTRA_USER_DISCOVERY],
+        );
         site
+    }
+
+    /// A user the site discovered (`SMS_R_User`): by the discovery agents `agents`.
+    pub fn add_user(
+        &mut self,
+        unique_user_name: &str,
+        user_principal_name: &str,
+        object_id: Option<&str>,
+        sid: Option<&str>,
+        agents: &[&str],
+    ) {
+        let users = self.classes.entry("sms_r_user".into()).or_default();
+        let resource = 2_063_597_568 + users.len() as u64;
+        users.push(
+            json!({
+                "ResourceId": resource, "ResourceType": 4, "UniqueUserName": unique_user_name,
+                "UserName": unique_user_name.rsplit('\\').next(), "UserPrincipalName": user_principal_name,
+                "AADUserID": object_id, "SID": sid, "AgentName": agents,
+            })
+            .as_object()
+            .unwrap()
+            .clone(),
+        );
     }
 
     /// The security roles of the connector's account.
@@ -768,6 +802,7 @@ fn with_system_properties(class: &str, key: &str, row: &Row) -> Row {
 fn spelled(class: &str) -> String {
     match class {
         "sms_r_system" => "SMS_R_System".into(),
+        "sms_r_user" => "SMS_R_User".into(),
         "sms_g_system_pc_bios" => "SMS_G_System_PC_BIOS".into(),
         "sms_g_system_computer_system" => "SMS_G_System_COMPUTER_SYSTEM".into(),
         other => {
