@@ -230,3 +230,36 @@ async fn save(file: &PathBuf, code: &str, credential: Option<String>) -> anyhow:
         .await??;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use admin_api::protocol::Requester;
+    use connector_protocol::users::{check, Lookup};
+
+    /// The demo works as before: every demo account may act on every demo site that checks who
+    /// asks (the 2010 site, which needs both discovery methods, included).
+    #[test]
+    fn every_demo_account_passes_the_demo_sites_user_check() {
+        let checking: Vec<HierarchyConfig> = hierarchies()
+            .into_iter()
+            .filter(|site| site.discovered_users.is_some())
+            .collect();
+        assert_eq!(checking.len(), 2);
+        for site in checking {
+            let discovered = site.discovered_users.as_deref().unwrap();
+            for (user_name, display_name, _) in ACCOUNTS {
+                let requester = Requester {
+                    display_name: display_name.into(),
+                    user_principal_name: user_name.into(),
+                    object_id: None,
+                    onprem_sid: None,
+                };
+                let lookup = Lookup::of(&requester);
+                let found = discovered.iter().find(|user| lookup.matches(user));
+                let seen = check(&site.site_code, site.version, &requester, found);
+                assert!(seen.is_ok(), "{}: {seen:?}", site.site_code);
+            }
+        }
+    }
+}
