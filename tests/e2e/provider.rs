@@ -7,8 +7,17 @@ use serde_json::json;
 
 use crate::browser::Browser;
 
-#[tokio::test]
-async fn a_user_signs_in_on_the_providers_page_and_comes_back_to_the_page_asked_for() {
+/// The admin center on a port of its own, a client of a provider with these `accounts` (its
+/// redirect, post-logout and back-channel logout addresses registered); the secret's file lives as
+/// long as the server needs it.
+struct WithProvider {
+    server: TestServer,
+    provider: TestProvider,
+    public_url: String,
+    _secret: tempfile::NamedTempFile,
+}
+
+async fn with_provider(accounts: serde_json::Value) -> WithProvider {
     let (app_port, provider_port) = (free_port(), free_port());
     let public_url = format!("http://127.0.0.1:{app_port}");
     let secret = tempfile::NamedTempFile::new().unwrap();
@@ -23,10 +32,7 @@ async fn a_user_signs_in_on_the_providers_page_and_comes_back_to_the_page_asked_
             "backchannel_logout_uri": format!("{public_url}/api/v1/session/oidc/backchannel-logout"),
             "backchannel_logout_session_required": true,
         }]),
-        json!({
-            "hal": { "name": "Hal Helpdesk", "upn": "hal@contoso.example", "roles": ["AttachCenter.HelpDesk"] },
-            "nora": { "name": "Nora Newcomer", "upn": "nora@contoso.example", "roles": ["Unassigned.Group"] },
-        }),
+        accounts,
     )
     .await;
     let server = TestServer::start(
@@ -41,6 +47,38 @@ async fn a_user_signs_in_on_the_providers_page_and_comes_back_to_the_page_asked_
         },
         no_wrap(),
     )
+    .await;
+    WithProvider {
+        server,
+        provider,
+        public_url,
+        _secret: secret,
+    }
+}
+
+/// On the provider's own pages: its login form as `login` (any password), then its consent.
+async fn sign_in_at_provider(browser: &Browser, login: &str) {
+    let field = browser.wait_for("//input[@name='login']").await;
+    field.send_keys(login).await.unwrap();
+    let password = browser.wait_for("//input[@name='password']").await;
+    password.send_keys("any password").await.unwrap();
+    browser.click("//button[@type='submit']").await;
+    browser
+        .click("//button[normalize-space()='Continue']")
+        .await;
+}
+
+#[tokio::test]
+async fn a_user_signs_in_on_the_providers_page_and_comes_back_to_the_page_asked_for() {
+    let WithProvider {
+        server,
+        provider,
+        public_url,
+        _secret,
+    } = with_provider(json!({
+        "hal": { "name": "Hal Helpdesk", "upn": "hal@contoso.example", "roles": ["AttachCenter.HelpDesk"] },
+        "nora": { "name": "Nora Newcomer", "upn": "nora@contoso.example", "roles": ["Unassigned.Group"] },
+    }))
     .await;
     server
         .server()
@@ -66,14 +104,7 @@ async fn a_user_signs_in_on_the_providers_page_and_comes_back_to_the_page_asked_
         )
         .await;
     // The provider's own login page, then its consent page.
-    let login = browser.wait_for("//input[@name='login']").await;
-    login.send_keys("hal").await.unwrap();
-    let password = browser.wait_for("//input[@name='password']").await;
-    password.send_keys("any password").await.unwrap();
-    browser.click("//button[@type='submit']").await;
-    browser
-        .click("//button[normalize-space()='Continue']")
-        .await;
+    sign_in_at_provider(&browser, "hal").await;
     browser
         .wait_for_url(&format!("{public_url}/devices?sort=deviceName"))
         .await;
@@ -102,14 +133,7 @@ async fn a_user_signs_in_on_the_providers_page_and_comes_back_to_the_page_asked_
         .click("//a[contains(@class,'sign-in-provider')]")
         .await;
     // The provider's session ended too: its login page again.
-    let login = browser.wait_for("//input[@name='login']").await;
-    login.send_keys("hal").await.unwrap();
-    let password = browser.wait_for("//input[@name='password']").await;
-    password.send_keys("any password").await.unwrap();
-    browser.click("//button[@type='submit']").await;
-    browser
-        .click("//button[normalize-space()='Continue']")
-        .await;
+    sign_in_at_provider(&browser, "hal").await;
     browser.wait_for_url(&format!("{public_url}/devices")).await;
     assert_eq!(browser.text_of(".user-name").await, "Hal Helpdesk");
     // Signing out ends the provider's session too: its confirmation, then the sign-in page.
@@ -128,14 +152,7 @@ async fn a_user_signs_in_on_the_providers_page_and_comes_back_to_the_page_asked_
     browser
         .click("//a[contains(@class,'sign-in-provider')]")
         .await;
-    let login = browser.wait_for("//input[@name='login']").await;
-    login.send_keys("nora").await.unwrap();
-    let password = browser.wait_for("//input[@name='password']").await;
-    password.send_keys("any password").await.unwrap();
-    browser.click("//button[@type='submit']").await;
-    browser
-        .click("//button[normalize-space()='Continue']")
-        .await;
+    sign_in_at_provider(&browser, "nora").await;
     browser.wait_for_url(&format!("{public_url}/devices")).await;
     assert_eq!(
         browser.text_of(".no-role p").await,
@@ -202,34 +219,15 @@ async fn with_local_sign_in_off_the_page_offers_the_provider_alone() {
 /// words, and deleting a role still assigned is refused and said.
 #[tokio::test]
 async fn the_roles_view_makes_a_role_that_a_claim_value_then_grants() {
-    let (app_port, provider_port) = (free_port(), free_port());
-    let public_url = format!("http://127.0.0.1:{app_port}");
-    let secret = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(secret.path(), "the client's secret").unwrap();
-    let provider = TestProvider::start_on(
-        provider_port,
-        json!([{
-            "client_id": "attach-center",
-            "client_secret": "the client's secret",
-            "redirect_uris": [format!("{public_url}/api/v1/session/oidc/callback")],
-        }]),
-        json!({
-            "ivy": { "name": "Ivy Inspector", "upn": "ivy@contoso.example", "roles": ["AttachCenter.SiteHelpers"] },
-        }),
-    )
-    .await;
-    let server = TestServer::start(
-        Some(crate::helpers::dist()),
-        |config| {
-            config.listen = ([127, 0, 0, 1], app_port).into();
-            config.oidc_issuer = Some(provider.issuer.clone());
-            config.oidc_client_id = Some("attach-center".into());
-            config.oidc_client_secret_file = Some(secret.path().to_owned());
-            config.public_url = Some(public_url.clone());
-            config.oidc_display_name = "Contoso".into();
-        },
-        no_wrap(),
-    )
+    // The provider stays up (it stops when dropped) while the user signs in through it.
+    let WithProvider {
+        server,
+        provider: _provider,
+        public_url,
+        _secret,
+    } = with_provider(json!({
+        "ivy": { "name": "Ivy Inspector", "upn": "ivy@contoso.example", "roles": ["AttachCenter.SiteHelpers"] },
+    }))
     .await;
     server
         .add_user(
@@ -262,17 +260,15 @@ async fn the_roles_view_makes_a_role_that_a_claim_value_then_grants() {
         .await;
 
     // A custom role from two permissions.
-    let role_name = browser.wait_for("//input[@id='role-name']").await;
-    role_name.send_keys("Site Helpers").await.unwrap();
-    browser
-        .click("//label[normalize-space()='Managed devices › Read']")
-        .await;
-    browser
-        .click("//label[normalize-space()='Remote tasks › Initiate Configuration Manager action']")
-        .await;
-    browser
-        .click("//button[@type='submit' and normalize-space()='Create role']")
-        .await;
+    create_role(
+        &browser,
+        "Site Helpers",
+        &[
+            "Managed devices › Read",
+            "Remote tasks › Initiate Configuration Manager action",
+        ],
+    )
+    .await;
     browser
         .wait_for("//h2[@id='role-details' and contains(normalize-space(),'Site Helpers')]")
         .await;
@@ -292,14 +288,7 @@ async fn the_roles_view_makes_a_role_that_a_claim_value_then_grants() {
         .await;
 
     // The server's refusals, in its words.
-    let role_name = browser.wait_for("//input[@id='role-name']").await;
-    role_name.send_keys("Site Helpers").await.unwrap();
-    browser
-        .click("//label[normalize-space()='Managed devices › Read']")
-        .await;
-    browser
-        .click("//button[@type='submit' and normalize-space()='Create role']")
-        .await;
+    create_role(&browser, "Site Helpers", &["Managed devices › Read"]).await;
     let refusal = browser
         .wait_for("//p[@class='form-error' and starts-with(normalize-space(),'The role was not created:')]")
         .await
@@ -331,17 +320,24 @@ async fn the_roles_view_makes_a_role_that_a_claim_value_then_grants() {
     browser
         .click("//a[contains(@class,'sign-in-provider')]")
         .await;
-    let login = browser.wait_for("//input[@name='login']").await;
-    login.send_keys("ivy").await.unwrap();
-    let password = browser.wait_for("//input[@name='password']").await;
-    password.send_keys("any password").await.unwrap();
-    browser.click("//button[@type='submit']").await;
-    browser
-        .click("//button[normalize-space()='Continue']")
-        .await;
+    sign_in_at_provider(&browser, "ivy").await;
     browser.wait_for_url(&format!("{public_url}/devices")).await;
     assert_eq!(browser.text_of(".user-roles").await, "Site Helpers");
     browser.close().await;
     let mut server = server;
     server.stop().await;
+}
+
+/// Fills the Roles view's custom-role form (name, then each permission by its label) and submits it.
+async fn create_role(browser: &Browser, name: &str, permissions: &[&str]) {
+    let field = browser.wait_for("//input[@id='role-name']").await;
+    field.send_keys(name).await.unwrap();
+    for permission in permissions {
+        browser
+            .click(&format!("//label[normalize-space()='{permission}']"))
+            .await;
+    }
+    browser
+        .click("//button[@type='submit' and normalize-space()='Create role']")
+        .await;
 }

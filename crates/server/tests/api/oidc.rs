@@ -253,16 +253,17 @@ async fn a_provider_unreachable_at_start_is_asked_again() {
     app.shut_down().await;
 }
 
-/// The admin center configured for a provider on `port` (started or not), its public URL
-/// `public_url`; the client secret is in `secret`.
+/// The admin center configured for a provider on a port of its own (not started yet), its public
+/// URL `public_url`: the app, the port to start the provider on, and the client secret's file
+/// (which lives as long as the caller keeps it).
 pub(crate) async fn app_for_provider(
-    port: u16,
     public_url: &str,
-    secret: &tempfile::NamedTempFile,
     adjust: impl FnOnce(&mut admin_server::Config),
-) -> crate::helpers::TestApp {
+) -> (crate::helpers::TestApp, u16, tempfile::NamedTempFile) {
+    let port = free_port();
+    let secret = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(secret.path(), CLIENT_SECRET).unwrap();
-    spawn_app_with(|config| {
+    let app = spawn_app_with(|config| {
         config.oidc_issuer = Some(format!("http://127.0.0.1:{port}"));
         config.oidc_client_id = Some(CLIENT_ID.into());
         config.oidc_client_secret_file = Some(secret.path().to_owned());
@@ -270,7 +271,8 @@ pub(crate) async fn app_for_provider(
         config.oidc_display_name = "Contoso".into();
         adjust(config);
     })
-    .await
+    .await;
+    (app, port, secret)
 }
 
 /// A browser as these tests drive it: it keeps cookies and follows no redirect by itself.
@@ -291,9 +293,7 @@ pub(crate) async fn app_with_hal(
     TestProvider,
     tempfile::NamedTempFile,
 ) {
-    let port = free_port();
-    let secret = tempfile::NamedTempFile::new().unwrap();
-    let app = app_for_provider(port, public_url, &secret, |_| {}).await;
+    let (app, port, secret) = app_for_provider(public_url, |_| {}).await;
     let provider = TestProvider::start_on(
         port,
         client(public_url),
@@ -381,6 +381,29 @@ pub(crate) async fn to_the_callback(
     panic!("the sign-in never came back to {public_url}");
 }
 
+/// Who `/api/v1/me` says this browser is signed in as.
+pub(crate) async fn me_of(app_url: &str, browser: &reqwest::Client) -> admin_api::Me {
+    browser
+        .get(format!("{app_url}/api/v1/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// What `/api/v1/me` answers this browser: 200 while its session lives, 401 without one.
+pub(crate) async fn me_status(app_url: &str, browser: &reqwest::Client) -> u16 {
+    browser
+        .get(format!("{app_url}/api/v1/me"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 /// The provider page's form: where it posts, and its hidden fields.
 pub(crate) fn form_of(page: &str) -> (String, Vec<(String, String)>) {
     let action = page
@@ -406,10 +429,8 @@ pub(crate) fn form_of(page: &str) -> (String, Vec<(String, String)>) {
 /// changed recomputes the roles.
 #[tokio::test]
 async fn signing_in_through_the_provider_makes_the_user_with_the_roles_of_their_claims() {
-    let port = free_port();
     let public_url = "http://127.0.0.1:9";
-    let secret = tempfile::NamedTempFile::new().unwrap();
-    let app = app_for_provider(port, public_url, &secret, |_| {}).await;
+    let (app, port, _secret) = app_for_provider(public_url, |_| {}).await;
     let mut accounts = json!({
         "hal": {
             "name": "Hal Helpdesk",
@@ -434,14 +455,7 @@ async fn signing_in_through_the_provider_makes_the_user_with_the_roles_of_their_
         through_the_provider(&app.url, public_url, "/devices?sort=deviceName", "hal").await;
     assert_eq!(back.status(), 303);
     assert_eq!(back.headers()["location"], "/devices?sort=deviceName");
-    let me: admin_api::Me = browser
-        .get(format!("{}/api/v1/me", app.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me = me_of(&app.url, &browser).await;
     assert_eq!(me.user_principal_name, "hal@contoso.example");
     assert_eq!(me.display_name, "Hal Helpdesk");
     assert_eq!(me.roles, [admin_api::identity::HELP_DESK_OPERATOR]);
@@ -470,14 +484,7 @@ async fn signing_in_through_the_provider_makes_the_user_with_the_roles_of_their_
     let _provider = TestProvider::start_on(port, client(public_url), accounts).await;
     let (back, browser) = through_the_provider(&app.url, public_url, "/", "hal").await;
     assert_eq!(back.status(), 303);
-    let me: admin_api::Me = browser
-        .get(format!("{}/api/v1/me", app.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me = me_of(&app.url, &browser).await;
     assert!(me.roles.is_empty(), "{:?}", me.roles);
     let users: serde_json::Value = app.get("/api/v1/users").await.json().await.unwrap();
     let hals: Vec<&serde_json::Value> = users["value"]
@@ -701,10 +708,8 @@ async fn roles_are_assigned_to_claim_values_on_the_command_line() {
 /// server hammer the provider), and that sign-in is refused, audited, with the reason.
 #[tokio::test]
 async fn a_rotated_key_is_fetched_again_at_most_once_a_minute() {
-    let port = free_port();
     let public_url = "http://127.0.0.1:9";
-    let secret = tempfile::NamedTempFile::new().unwrap();
-    let app = app_for_provider(port, public_url, &secret, |_| {}).await;
+    let (app, port, _secret) = app_for_provider(public_url, |_| {}).await;
     let accounts = json!({ "hal": { "upn": "hal@contoso.example" } });
     let sign_in = || async {
         let (back, _) = through_the_provider(&app.url, public_url, "/", "hal").await;

@@ -1,11 +1,13 @@
 //! The provider ends sessions here (OpenID Connect Back-Channel Logout), against the real
 //! provider: its own logout sends the token, and tokens made with its key test every check.
 
-use admin_server::testing::oidc::{free_port, TestProvider};
+use admin_server::testing::oidc::TestProvider;
 use serde_json::json;
 
 use crate::helpers::TestApp;
-use crate::oidc::{app_for_provider, form_of, through_the_provider, CLIENT_ID, CLIENT_SECRET};
+use crate::oidc::{
+    app_for_provider, form_of, me_status, through_the_provider, CLIENT_ID, CLIENT_SECRET,
+};
 
 const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
@@ -27,17 +29,6 @@ const HAL: &str = "hal@contoso.example";
 
 fn accounts() -> serde_json::Value {
     json!({ "hal": { "upn": HAL } })
-}
-
-/// What `/api/v1/me` answers this browser: 200 while its session lives, 401 once it ended.
-async fn me_status(app_url: &str, browser: &reqwest::Client) -> u16 {
-    browser
-        .get(format!("{app_url}/api/v1/me"))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
 }
 
 /// The user signs out on the provider's own page (not through the admin center): its
@@ -75,10 +66,8 @@ async fn hals_sign_outs(app: &TestApp) -> Vec<serde_json::Value> {
 /// and only that one (by its `sid`); the sign-out is audited as the provider's.
 #[tokio::test]
 async fn the_providers_back_channel_logout_ends_that_session_here() {
-    let port = free_port();
     let public_url = "http://127.0.0.1:9";
-    let secret = tempfile::NamedTempFile::new().unwrap();
-    let app = app_for_provider(port, public_url, &secret, |_| {}).await;
+    let (app, port, _secret) = app_for_provider(public_url, |_| {}).await;
     let provider =
         TestProvider::start_on(port, client_posting_to(public_url, &app.url), accounts()).await;
     let (back, first) = through_the_provider(&app.url, public_url, "/", "hal").await;
@@ -162,12 +151,10 @@ fn form(token: &str) -> String {
 /// refused; a token naming no session here is answered 200 and changes nothing.
 #[tokio::test]
 async fn a_logout_token_that_does_not_hold_ends_nothing() {
-    let port = free_port();
     let public_url = "http://127.0.0.1:9";
-    let secret = tempfile::NamedTempFile::new().unwrap();
     let keys = tempfile::tempdir().unwrap();
     let key_file = keys.path().join("provider-key.json");
-    let app = app_for_provider(port, public_url, &secret, |_| {}).await;
+    let (app, port, _secret) = app_for_provider(public_url, |_| {}).await;
     let provider = TestProvider::start_with(
         port,
         client_posting_to(public_url, "http://127.0.0.1:9"),
@@ -366,10 +353,8 @@ async fn a_logout_token_that_does_not_hold_ends_nothing() {
 async fn a_back_channel_logout_received_by_one_instance_ends_the_session_on_another() {
     let cluster = admin_server::testing::postgres::shared().await;
     let database = cluster.new_database().await.unwrap();
-    let port = free_port();
     let public_url = "http://127.0.0.1:9";
-    let secret = tempfile::NamedTempFile::new().unwrap();
-    let first = app_for_provider(port, public_url, &secret, |config| {
+    let (first, port, _secret) = app_for_provider(public_url, |config| {
         config.database_url = database.clone();
     })
     .await;

@@ -3,10 +3,12 @@
 //! change it (the provider script's `tamper`), one respect at a time, and the same sign-in
 //! without the change succeeds.
 
-use admin_server::testing::oidc::{free_port, TestProvider};
+use admin_server::testing::oidc::TestProvider;
 use serde_json::json;
 
-use crate::oidc::{app_for_provider, app_with_hal, client, through_the_provider, to_the_callback};
+use crate::oidc::{
+    app_for_provider, app_with_hal, client, me_of, me_status, through_the_provider, to_the_callback,
+};
 
 /// The sign-in page's message after a refused callback.
 fn sign_in_error(back: &reqwest::Response) -> String {
@@ -26,12 +28,10 @@ fn sign_in_error(back: &reqwest::Response) -> String {
 /// claimed is not held).
 #[tokio::test]
 async fn an_id_token_changed_on_its_way_signs_nobody_in() {
-    let port = free_port();
     let public_url = "http://127.0.0.1:9";
-    let secret = tempfile::NamedTempFile::new().unwrap();
     let keys = tempfile::tempdir().unwrap();
     let key_file = keys.path().join("provider-key.json");
-    let app = app_for_provider(port, public_url, &secret, |_| {}).await;
+    let (app, port, _secret) = app_for_provider(public_url, |_| {}).await;
     app.store()
         .assign_claim_value(
             admin_api::identity::INTUNE_ADMINISTRATOR,
@@ -68,12 +68,7 @@ async fn an_id_token_changed_on_its_way_signs_nobody_in() {
                 && message.contains(reason),
             "{tamper}: expected '{reason}' in: {message}"
         );
-        let me = browser
-            .get(format!("{}/api/v1/me", app.url))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(me.status(), 401, "{tamper}");
+        assert_eq!(me_status(&app.url, &browser).await, 401, "{tamper}");
     }
     let audit: serde_json::Value = app
         .get("/api/v1/auditEvents?$filter=activity eq 'signIn' and activityResult eq 'failure'")
@@ -108,14 +103,7 @@ async fn an_id_token_changed_on_its_way_signs_nobody_in() {
     let (back, browser) = through_the_provider(&app.url, public_url, "/", "hal").await;
     assert_eq!(back.status(), 303);
     assert_eq!(back.headers()["location"], "/");
-    let me: admin_api::Me = browser
-        .get(format!("{}/api/v1/me", app.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me = me_of(&app.url, &browser).await;
     assert_eq!(me.user_principal_name, "hal@contoso.example");
     assert!(me.roles.is_empty(), "{:?}", me.roles);
     app.shut_down().await;
@@ -126,10 +114,8 @@ async fn an_id_token_changed_on_its_way_signs_nobody_in() {
 /// name is in the audit entry.
 #[tokio::test]
 async fn a_group_overage_is_refused_with_what_to_do() {
-    let port = free_port();
     let public_url = "http://127.0.0.1:9";
-    let secret = tempfile::NamedTempFile::new().unwrap();
-    let app = app_for_provider(port, public_url, &secret, |config| {
+    let (app, port, _secret) = app_for_provider(public_url, |config| {
         config.oidc_roles_claim = admin_server::config::RolesClaim::Groups;
     })
     .await;
@@ -149,12 +135,7 @@ async fn a_group_overage_is_refused_with_what_to_do() {
         message.contains("group overage") && message.contains("app roles"),
         "{message}"
     );
-    let me = browser
-        .get(format!("{}/api/v1/me", app.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(me.status(), 401);
+    assert_eq!(me_status(&app.url, &browser).await, 401);
     let audit: serde_json::Value = app
         .get("/api/v1/auditEvents?$filter=activity eq 'signIn' and actor eq 'hal@contoso.example'")
         .await
@@ -191,12 +172,7 @@ async fn a_replayed_code_is_refused() {
             && message.contains("invalid_grant"),
         "{message}"
     );
-    let me = attacker
-        .get(format!("{}/api/v1/me", app.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(me.status(), 401);
+    assert_eq!(me_status(&app.url, &attacker).await, 401);
     app.shut_down().await;
 }
 
@@ -205,10 +181,8 @@ async fn a_replayed_code_is_refused() {
 /// callback here.
 #[tokio::test]
 async fn an_unreachable_provider_is_said_in_words_on_the_sign_in_page() {
-    let port = free_port();
     let public_url = "http://127.0.0.1:9";
-    let secret = tempfile::NamedTempFile::new().unwrap();
-    let app = app_for_provider(port, public_url, &secret, |_| {}).await;
+    let (app, port, _secret) = app_for_provider(public_url, |_| {}).await;
     let start = crate::oidc::browser()
         .get(format!(
             "{}/api/v1/session/oidc/start?returnTo=/devices",
