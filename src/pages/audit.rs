@@ -144,6 +144,7 @@ fn activity_label(activity: AuditActivity) -> &'static str {
         AuditActivity::CreateRoleDefinition => "Role created",
         AuditActivity::DeleteRoleDefinition => "Role deleted",
         AuditActivity::UpdateRoleAssignments => "Role assignments changed",
+        AuditActivity::ResetPassword => "Password set",
     }
 }
 

@@ -22,6 +22,7 @@ wire_enum!(
         CreateRoleDefinition = "createRoleDefinition",
         DeleteRoleDefinition = "deleteRoleDefinition",
         UpdateRoleAssignments = "updateRoleAssignments",
+        ResetPassword = "resetPassword",
     }
 );
 

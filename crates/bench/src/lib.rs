@@ -62,7 +62,14 @@ pub async fn bench_user(database_url: &str) -> anyhow::Result<String> {
     };
     let now = time::OffsetDateTime::now_utc();
     if store.credentials(BENCH_USER).await?.is_some() {
-        store.set_password(BENCH_USER, &hash).await?;
+        store
+            .set_password(
+                BENCH_USER,
+                &hash,
+                &admin_server::store::audit::Actor::command_line(),
+                time::OffsetDateTime::now_utc(),
+            )
+            .await?;
     } else {
         store
             .create_user(

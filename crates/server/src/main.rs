@@ -183,7 +183,10 @@ async fn run_command(
         }) => {
             let (password, generated) = new_password(password_stdin)?;
             let hash = tokio::task::spawn_blocking(move || password::hash(&password)).await?;
-            if !store.set_password(&user_name, &hash).await? {
+            if !store
+                .set_password(&user_name, &hash, &actor, time::OffsetDateTime::now_utc())
+                .await?
+            {
                 bail!("there is no user '{user_name}'");
             }
             eprintln!("Password of {user_name} set; their sessions have ended.");

@@ -118,7 +118,9 @@ impl<'a> AuditEntry<'a> {
             AuditActivity::OnboardConnector
             | AuditActivity::DeleteConnector
             | AuditActivity::CompleteOffboarding => "connector",
-            AuditActivity::CreateUser | AuditActivity::UpdateUserRoles => "user",
+            AuditActivity::CreateUser
+            | AuditActivity::UpdateUserRoles
+            | AuditActivity::ResetPassword => "user",
             AuditActivity::CreateRoleDefinition
             | AuditActivity::DeleteRoleDefinition
             | AuditActivity::UpdateRoleAssignments => "roleDefinition",

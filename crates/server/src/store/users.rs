@@ -195,24 +195,49 @@ impl Store {
         Ok(Some(updated))
     }
 
-    /// Sets a new password hash; false when there is no such account. Its sessions end.
-    pub async fn set_password(&self, user_name: &str, password_hash: &str) -> StoreResult<bool> {
+    /// Sets a new password hash, audited; false when there is no such account. Its sessions
+    /// end. A user who signs in through the provider has no password here: refused.
+    pub async fn set_password(
+        &self,
+        user_name: &str,
+        password_hash: &str,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool> {
         let mut tx = self.begin_for(Writes::NoDevices).await?;
-        let id: Option<String> = db::query_scalar(format!(
-            "UPDATE users SET password_hash = ? WHERE {} RETURNING id",
+        let found: Option<(String, String, Option<String>)> = db::query_as(format!(
+            "SELECT id, user_name, issuer FROM users WHERE {}",
             tx.dialect().nocase_eq("user_name")
         ))
-        .bind(password_hash)
         .bind(user_name)
         .fetch_optional(&mut tx)
         .await?;
-        let Some(id) = id else {
+        let Some((id, name, issuer)) = found else {
             return Ok(false);
         };
-        db::query("DELETE FROM sessions WHERE user_id = ?")
+        if issuer.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "{name} signs in through the organization's provider: there is no password to set here."
+            )));
+        }
+        db::query("UPDATE users SET password_hash = ? WHERE id = ?")
+            .bind(password_hash)
             .bind(&id)
             .execute(&mut tx)
             .await?;
+        let ended = db::query("DELETE FROM sessions WHERE user_id = ?")
+            .bind(&id)
+            .execute(&mut tx)
+            .await?;
+        let sessions = if ended == 1 { "session" } else { "sessions" };
+        append(
+            &mut tx,
+            &AuditEntry::new(AuditActivity::ResetPassword, actor)
+                .on(&id, Some(&name))
+                .details(format!("The password was set; {ended} {sessions} ended.")),
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -539,6 +539,7 @@ async fn the_command_line_adds_users_and_roles_and_the_log_says_it_did() {
             "createRoleDefinition",
             "createUser",
             "createUser",
+            "resetPassword",
             "updateUserRoles"
         ]
     );

@@ -520,6 +520,23 @@ async fn signing_in_through_the_provider_makes_the_user_with_the_roles_of_their_
             .contains("Assign the role to one of their claim values instead"),
         "{body:?}"
     );
+    // Nor do they have a password here to set.
+    let refused = app
+        .store()
+        .set_password(
+            "hal@contoso.example",
+            "a hash",
+            &admin_server::store::audit::Actor::command_line(),
+            time::OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("there is no password to set here"),
+        "{refused}"
+    );
     app.shut_down().await;
 }
 
