@@ -23,6 +23,10 @@ wire_enum!(
         DeleteRoleDefinition = "deleteRoleDefinition",
         UpdateRoleAssignments = "updateRoleAssignments",
         ResetPassword = "resetPassword",
+        RunCmPivotQuery = "runCMPivotQuery",
+        CmPivotQueryResult = "cmPivotQueryResult",
+        RunScript = "runScript",
+        ScriptResult = "scriptResult",
     }
 );
 

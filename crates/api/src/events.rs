@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use crate::{Connector, DeviceAction};
+use crate::{Connector, DeviceAction, SiteRequest};
 
 /// `event: connector` data: the connector as it is now, or its id once it is gone.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -27,6 +27,8 @@ pub enum Event {
     DeviceAction(DeviceAction),
     Connector(ConnectorEvent),
     Devices(DevicesEvent),
+    /// A site request changed state (without its answer: read it with a GET).
+    SiteRequest(SiteRequest),
 }
 
 impl Event {
@@ -34,12 +36,14 @@ impl Event {
     pub const DEVICE_ACTION: &'static str = "deviceAction";
     pub const CONNECTOR: &'static str = "connector";
     pub const DEVICES: &'static str = "devices";
+    pub const SITE_REQUEST: &'static str = "siteRequest";
 
     pub fn name(&self) -> &'static str {
         match self {
             Self::DeviceAction(_) => Self::DEVICE_ACTION,
             Self::Connector(_) => Self::CONNECTOR,
             Self::Devices(_) => Self::DEVICES,
+            Self::SiteRequest(_) => Self::SITE_REQUEST,
         }
     }
 }

@@ -16,6 +16,8 @@ wire_enum!(
         AuditDataRead = "auditData.read",
         RolesRead = "roles.read",
         RolesUpdate = "roles.update",
+        RemoteTasksRunCmPivot = "remoteTasks.runCMPivot",
+        RemoteTasksRunScript = "remoteTasks.runScript",
     }
 );
 
@@ -33,6 +35,8 @@ impl Permission {
             Self::AuditDataRead => "Audit data › Read",
             Self::RolesRead => "Roles › Read",
             Self::RolesUpdate => "Roles › Update (create, delete and assign roles)",
+            Self::RemoteTasksRunCmPivot => "Remote tasks › Run CMPivot query",
+            Self::RemoteTasksRunScript => "Remote tasks › Run script",
         }
     }
 }
@@ -200,7 +204,9 @@ mod tests {
                 "organization.delete",
                 "auditData.read",
                 "roles.read",
-                "roles.update"
+                "roles.update",
+                "remoteTasks.runCMPivot",
+                "remoteTasks.runScript"
             ]
         );
         let me: Me = serde_json::from_str(

@@ -14,6 +14,7 @@ pub mod events;
 pub mod fields;
 pub mod identity;
 pub mod protocol;
+pub mod site_requests;
 mod wire_enum;
 
 pub use actions::{
@@ -33,6 +34,9 @@ pub use devices::{
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use events::{ConnectorEvent, DevicesEvent, Event};
 pub use identity::{Me, NewRoleDefinition, Permission, RoleDefinition, SignIn, User, UserRoles};
+pub use site_requests::{
+    NewSiteRequest, SiteAnswer, SiteRequest, SiteRequestKind, SiteRequestState,
+};
 
 /// Base path of the admin API.
 pub const API_BASE: &str = "/api/v1";

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::site_requests::{SiteAnswer, SiteRequestKind};
 use crate::{
     ClientHealthState, Cloud, ComplianceState, ConfigurationManagerActionType,
     ConfigurationManagerClientInformation, ConnectivityCheck, DeviceCollection, ManagedBy,
@@ -134,6 +135,59 @@ pub struct SyncResult {
 pub struct ActionPoll {
     pub actions: Vec<SiteAction>,
     pub offboard_requested: bool,
+    /// Site requests waiting for the site (connectors that predate them ignore the field; their
+    /// requests time out).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<SiteRequestWork>,
+}
+
+/// A site request as its connector receives it: what to read or run for which device, and who
+/// asked (checked at the site like an action's requester).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SiteRequestWork {
+    pub id: String,
+    pub device_id: String,
+    pub kind: SiteRequestKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<Requester>,
+}
+
+/// `POST /requests/{id}/answer`: the site's answer, or why it could not give one (exactly one of
+/// the two).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SiteRequestOutcome {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<SiteAnswer>,
+    /// Why the site did not answer, in words (its refusal, an offline device, an older site).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+    /// The requester as the site found them, when it checked them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requester_at_site: Option<String>,
+}
+
+impl SiteRequestOutcome {
+    pub fn answered(answer: SiteAnswer, requester_at_site: Option<String>) -> Self {
+        Self {
+            answer: Some(answer),
+            failure: None,
+            requester_at_site,
+        }
+    }
+
+    pub fn failed(failure: impl Into<String>) -> Self {
+        Self {
+            answer: None,
+            failure: Some(failure.into()),
+            requester_at_site: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

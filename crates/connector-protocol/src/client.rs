@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use admin_api::protocol::{
     ActionPoll, ActionResult, CompleteFullSync, DeviceBatch, DeviceDelta, HeartbeatResponse,
-    OnboardRequest, OnboardResponse, SiteDevice, SiteInfo, SyncResult, CONNECTOR_API_BASE,
+    OnboardRequest, OnboardResponse, SiteDevice, SiteInfo, SiteRequestOutcome, SyncResult,
+    CONNECTOR_API_BASE,
 };
 use admin_api::ErrorBody;
 use reqwest::{Method, RequestBuilder, StatusCode};
@@ -227,6 +228,24 @@ impl ProtocolClient {
     pub async fn report_result(&self, id: &str, result: &ActionResult) -> ProtocolResult<()> {
         self.call(Method::POST, &format!("/actions/{id}/result"), Some(result))
             .await
+    }
+
+    pub async fn accept_request(&self, id: &str) -> ProtocolResult<()> {
+        self.call::<(), _>(Method::POST, &format!("/requests/{id}/accept"), None)
+            .await
+    }
+
+    pub async fn answer_request(
+        &self,
+        id: &str,
+        outcome: &SiteRequestOutcome,
+    ) -> ProtocolResult<()> {
+        self.call(
+            Method::POST,
+            &format!("/requests/{id}/answer"),
+            Some(outcome),
+        )
+        .await
     }
 
     pub async fn acknowledge_offboard(&self) -> ProtocolResult<()> {

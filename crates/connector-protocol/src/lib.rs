@@ -5,6 +5,7 @@
 //! benchmark run it over a simulated hierarchy (the `simulated-hierarchy` crate).
 
 pub mod client;
+pub mod requests;
 pub mod secret_file;
 pub mod site;
 pub mod source;

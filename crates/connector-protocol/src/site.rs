@@ -7,8 +7,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use admin_api::protocol::{DeviceDelta, SiteAction, SyncResult};
-use futures::StreamExt;
+use admin_api::protocol::{
+    DeviceDelta, SiteAction, SiteRequestOutcome, SiteRequestWork, SyncResult,
+};
+use futures::{FutureExt, StreamExt};
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
@@ -378,6 +380,9 @@ impl<S: DeviceSource> SiteConnector<S> {
                     for action in poll.actions {
                         self.take(action, &stop).await;
                     }
+                    for request in poll.requests {
+                        self.answer(request, &stop).await;
+                    }
                     if poll.offboard_requested {
                         return self.offboard().await;
                     }
@@ -445,6 +450,46 @@ impl<S: DeviceSource> SiteConnector<S> {
                 if let Err(error) = retry(|| client.send_delta(&sync_id, &delta)).await {
                     tracing::warn!(%error, device = %action.device_id, "could not upload a device's change");
                 }
+            }
+        });
+    }
+}
+
+impl<S: DeviceSource> SiteConnector<S> {
+    /// Hands a site request to the site, unless the site is older than its page needs: accepted
+    /// at once, its answer (made fit to send, see [`crate::requests::fit`]) reported when the site
+    /// or the device gives it.
+    async fn answer(&mut self, request: SiteRequestWork, stop: &CancellationToken) {
+        if !self.taken.insert(request.id.clone()) {
+            return;
+        }
+        let answering = {
+            let mut source = self.source.lock().await;
+            let version = source.version();
+            if version < request.kind.minimum_site_version() {
+                let outcome = SiteRequestOutcome::failed(request.kind.too_old(version));
+                futures::future::ready(Some(outcome)).boxed()
+            } else {
+                source.answer(&request)
+            }
+        };
+        let client = self.client.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            if let Err(error) = retry(|| client.accept_request(&request.id)).await {
+                tracing::warn!(%error, request = %request.id, "could not accept a site request");
+                return;
+            }
+            let outcome = tokio::select! {
+                () = stop.cancelled() => return,
+                outcome = answering => outcome,
+            };
+            let Some(mut outcome) = outcome else {
+                return;
+            };
+            outcome.answer = outcome.answer.map(crate::requests::fit);
+            if let Err(error) = retry(|| client.answer_request(&request.id, &outcome)).await {
+                tracing::warn!(%error, request = %request.id, "could not report a site request's answer");
             }
         });
     }

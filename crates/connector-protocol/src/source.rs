@@ -3,7 +3,10 @@
 //! (the `site-connector` crate). The connector's work loop ([`crate::site`]) speaks the protocol; a
 //! source only answers for its site.
 
-use admin_api::protocol::{ActionResult, DeviceDelta, SiteAction, SiteDevice, SiteInfo};
+use admin_api::protocol::{
+    ActionResult, DeviceDelta, SiteAction, SiteDevice, SiteInfo, SiteRequestOutcome,
+    SiteRequestWork,
+};
 use admin_api::ConfigurationManagerActionType;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
@@ -48,6 +51,20 @@ pub trait DeviceSource: Send + 'static {
     }
     /// Hands an action to the site.
     fn start(&mut self, action: &SiteAction) -> BoxFuture<'static, Started>;
+    /// Answers a site request (client details, inventory, the site's scripts, a CMPivot query,
+    /// a script run; the work loop has checked the site's version against the page's minimum).
+    /// The future ends with the site's answer or its reason for not giving one, or `None` when
+    /// the device never answers (the admin center times the request out).
+    fn answer(
+        &mut self,
+        request: &SiteRequestWork,
+    ) -> BoxFuture<'static, Option<SiteRequestOutcome>> {
+        let refused = SiteRequestOutcome::failed(format!(
+            "This site's connector does not read {} from its site.",
+            request.kind.page()
+        ));
+        Box::pin(futures::future::ready(Some(refused)))
+    }
 }
 
 /// The client action's name as ConfigMgr's client shows it.

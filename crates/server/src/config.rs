@@ -160,6 +160,19 @@ pub struct Config {
     #[arg(long, env = "ADMIN_ACTION_TIMEOUT", value_parser = duration, default_value = "10m")]
     pub action_timeout: Duration,
 
+    /// A site request (client details, inventory, a CMPivot query, a script) that the site has
+    /// not answered within this time is `timedOut`.
+    #[arg(long, env = "ADMIN_SITE_REQUEST_TIMEOUT", value_parser = duration, default_value = "2m")]
+    pub site_request_timeout: Duration,
+
+    /// Site requests one user may have in progress at once.
+    #[arg(long, env = "ADMIN_SITE_REQUESTS_PER_USER", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub site_requests_per_user: u32,
+
+    /// Site requests one connector may have in progress at once (all users together).
+    #[arg(long, env = "ADMIN_SITE_REQUESTS_PER_CONNECTOR", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub site_requests_per_connector: u32,
+
     /// An offboarding that no site confirms completes after this grace period.
     #[arg(long, env = "ADMIN_OFFBOARD_GRACE", value_parser = duration, default_value = "2h")]
     pub offboard_grace: Duration,
@@ -352,6 +365,9 @@ impl Config {
             cors_allow_origin: Vec::new(),
             body_limit: 8 * 1024 * 1024,
             action_timeout: Duration::from_secs(600),
+            site_request_timeout: Duration::from_secs(120),
+            site_requests_per_user: 5,
+            site_requests_per_connector: 50,
             offboard_grace: Duration::from_secs(7200),
             online_window: Duration::from_secs(90),
             onboarding_token_lifetime: Duration::from_secs(24 * 3600),

@@ -174,6 +174,11 @@ impl From<crate::store::error::StoreError> for AppError {
             StoreError::Conflict(message) => Self::Conflict(message),
             StoreError::Refused(message) => Self::Forbidden(message),
             StoreError::Unrecognized(message) => Self::Unauthenticated(message),
+            StoreError::Bounded(message) => Self::TooManyRequests {
+                message,
+                retry_after: std::time::Duration::from_secs(5),
+                limit: "siteRequests",
+            },
             StoreError::Internal(message) => Self::Internal(message),
             failed @ (StoreError::Unavailable
             | StoreError::Database(_)

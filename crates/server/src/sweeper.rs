@@ -1,4 +1,4 @@
-//! The server's own clock work: actions that waited too long time out, and offboardings that no
+//! The server's own clock work: actions and site requests that waited too long time out, and offboardings that no
 //! site confirmed complete after their grace period; what offboardings and replaced uploads
 //! leave behind is deleted in slices; less often, ended sessions are deleted and idle rate limit
 //! entries forgotten.
@@ -9,7 +9,7 @@
 //! With several instances on PostgreSQL, one of them does this work at a time (see
 //! [`crate::store::shared::Duty`]); when it dies, another takes it over at its next tick.
 
-use crate::domain::{actions, connectors};
+use crate::domain::{actions, connectors, site_requests};
 use crate::state::{to_time, AppState};
 use crate::store::shared::{Duty, Task};
 
@@ -100,11 +100,13 @@ async fn housekeep(state: &AppState) -> anyhow::Result<()> {
     state.store.delete_expired_sessions(now, now - idle).await?;
     state.store.forget_recovered_attempts(now).await?;
     state.store.forget_old_events(now - EVENTS_KEPT).await?;
+    site_requests::delete_ended(state).await?;
     Ok(())
 }
 
 async fn sweep(state: &AppState) -> anyhow::Result<()> {
     actions::time_out(state).await?;
+    site_requests::time_out(state).await?;
     connectors::complete_overdue_offboardings(state).await?;
     Ok(())
 }

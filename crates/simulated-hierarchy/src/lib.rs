@@ -6,7 +6,14 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use admin_api::protocol::{ActionResult, DeviceDelta, SiteAction, SiteDevice, SiteInfo};
+mod requests;
+
+pub use requests::SCRIPTS;
+
+use admin_api::protocol::{
+    ActionResult, DeviceDelta, Requester, SiteAction, SiteDevice, SiteInfo, SiteRequestOutcome,
+    SiteRequestWork,
+};
 use admin_api::{
     ClientHealthState, Cloud, ComplianceState, ConfigurationManagerActionType,
     ConfigurationManagerClientInformation, DeviceCollection, ManagedBy, OwnerType, UploadScope,
@@ -269,15 +276,12 @@ impl SimulatedHierarchy {
 
     /// Tenant attach's check of the user who asked, when the site checks users: the name the
     /// site knows them by, or why it refuses.
-    fn check_requester(&self, action: &SiteAction) -> Result<Option<String>, String> {
+    fn check_requester(&self, requester: Option<&Requester>) -> Result<Option<String>, String> {
         let Some(discovered) = &self.config.discovered_users else {
             return Ok(None);
         };
         let code = &self.config.site_code;
-        let requester = action
-            .requested_by
-            .as_ref()
-            .ok_or_else(|| users::no_requester(code))?;
+        let requester = requester.ok_or_else(|| users::no_requester(code))?;
         let lookup = Lookup::of(requester);
         let found = discovered.iter().find(|user| lookup.matches(user));
         users::check(code, self.config.version, requester, found).map(Some)
@@ -564,7 +568,7 @@ impl DeviceSource for SimulatedHierarchy {
     /// machine policy retrieval is a policy request: the site then uploads the client's new last
     /// policy request and activity as a delta.
     fn start(&mut self, action: &SiteAction) -> BoxFuture<'static, Started> {
-        let requester_at_site = match self.check_requester(action) {
+        let requester_at_site = match self.check_requester(action.requested_by.as_ref()) {
             Ok(seen) => seen,
             Err(reason) => {
                 let refused = ActionResult {
@@ -607,6 +611,22 @@ impl DeviceSource for SimulatedHierarchy {
             Some(Finished { result, then })
         };
         futures::future::ready(Started::Accepted(answer.boxed())).boxed()
+    }
+
+    /// Readings come from what the site holds (a quarter of the client's latency); CMPivot and
+    /// scripts run on the client, which answers after its latency, fails when it is offline, or
+    /// never answers.
+    fn answer(
+        &mut self,
+        request: &SiteRequestWork,
+    ) -> BoxFuture<'static, Option<SiteRequestOutcome>> {
+        let (outcome, latency) = self.answer_request(request);
+        async move {
+            let outcome = outcome?;
+            tokio::time::sleep(latency).await;
+            Some(outcome)
+        }
+        .boxed()
     }
 }
 

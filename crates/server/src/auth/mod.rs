@@ -26,7 +26,7 @@ use crate::store::users::Account;
 pub const SESSION_COOKIE: &str = "attach_center_session";
 
 /// The 403 for a permission `principal` lacks, naming it.
-fn require(principal: &Account, permission: Permission) -> AppResult<()> {
+pub(crate) fn require_permission(principal: &Account, permission: Permission) -> AppResult<()> {
     if principal.may(permission) {
         Ok(())
     } else {
@@ -66,6 +66,7 @@ pub mod require {
         AuditDataRead => Some(Permission::AuditDataRead),
         RolesRead => Some(Permission::RolesRead),
         RolesUpdate => Some(Permission::RolesUpdate),
+        RunCmPivot => Some(Permission::RemoteTasksRunCmPivot),
     }
 }
 
@@ -98,7 +99,7 @@ impl<R: Requirement> FromRequestParts<AppState> for Authorized<R> {
         })?;
         state.limits.check_user(&principal.user_id)?;
         if let Some(permission) = R::PERMISSION {
-            require(&principal, permission)?;
+            require_permission(&principal, permission)?;
         }
         Ok(Self {
             principal,

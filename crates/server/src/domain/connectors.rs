@@ -128,6 +128,9 @@ pub async fn complete_offboard(
     for action in done.canceled {
         state.live.committed(Event::DeviceAction(action));
     }
+    for request in done.canceled_requests {
+        state.live.committed(Event::SiteRequest(request));
+    }
     state.live.committed(Event::Devices(DevicesEvent {
         connector_id: connector_id.to_owned(),
         changed: done.removed_devices,

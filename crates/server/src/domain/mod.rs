@@ -8,3 +8,4 @@
 pub mod actions;
 pub mod connectors;
 pub mod devices;
+pub mod site_requests;

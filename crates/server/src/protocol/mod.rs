@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use admin_api::protocol::{
     ActionPoll, ActionResult, CompleteFullSync, DeviceBatch, DeviceDelta, HeartbeatResponse,
-    OnboardRequest, OnboardResponse, SiteInfo, SyncResult, MAX_WAIT_SECONDS,
+    OnboardRequest, OnboardResponse, SiteInfo, SiteRequestOutcome, SyncResult, MAX_WAIT_SECONDS,
 };
 use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::http::request::Parts;
@@ -16,7 +16,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 
 use crate::connections::ClientAddress;
-use crate::domain::{actions, connectors, devices};
+use crate::domain::{actions, connectors, devices, site_requests};
 use crate::error::{AppError, AppJson, AppResult};
 use crate::secrets;
 use crate::state::AppState;
@@ -34,6 +34,8 @@ pub fn router() -> Router<AppState> {
         .route("/actions", get(poll_actions))
         .route("/actions/{id}/accept", post(accept_action))
         .route("/actions/{id}/result", post(report_result))
+        .route("/requests/{id}/accept", post(accept_request))
+        .route("/requests/{id}/answer", post(answer_request))
         .route("/offboard/ack", post(acknowledge_offboard))
         .fallback(crate::error::unknown_route)
 }
@@ -210,9 +212,10 @@ async fn apply_delta(
     Ok(Json(result))
 }
 
-/// Long-poll: answers at once when actions wait or offboarding was asked, otherwise when one of
-/// those happens or `waitSeconds` pass. Actions stay `pending` until the site accepts them, so an
-/// answer lost on the way is sent again on the next poll.
+/// Long-poll: answers at once when actions or site requests wait or offboarding was asked,
+/// otherwise when one of those happens or `waitSeconds` pass. Actions stay `pending` (requests
+/// `queued`) until the site accepts them, so an answer lost on the way is sent again on the next
+/// poll.
 async fn poll_actions(
     State(state): State<AppState>,
     ConnectorCaller(site): ConnectorCaller,
@@ -224,22 +227,28 @@ async fn poll_actions(
     state.store.heartbeat(&site.id, state.now()).await?;
     loop {
         let actions = state.store.pending_actions(&site.id).await?;
+        let requests = state.store.pending_site_requests(&site.id).await?;
         let offboard_requested = state
             .store
             .connector_identity(&site.id)
             .await?
             .is_some_and(|identity| identity.offboard_requested_at.is_some());
-        if !actions.is_empty() || offboard_requested || tokio::time::Instant::now() >= deadline {
+        if !actions.is_empty()
+            || !requests.is_empty()
+            || offboard_requested
+            || tokio::time::Instant::now() >= deadline
+        {
             return Ok(Json(ActionPoll {
                 actions,
                 offboard_requested,
+                requests,
             }));
         }
         tokio::select! {
             () = wait_for_signal(&mut signals, &site.id) => {},
             () = tokio::time::sleep_until(deadline) => {},
             () = state.shutdown.cancelled() => {
-                return Ok(Json(ActionPoll { actions: Vec::new(), offboard_requested: false }));
+                return Ok(Json(ActionPoll { actions: Vec::new(), offboard_requested: false, requests: Vec::new() }));
             }
         }
     }
@@ -304,6 +313,33 @@ async fn report_result(
         &site.id,
         &id,
         &result,
+        &crate::request_id::current(),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn accept_request(
+    State(state): State<AppState>,
+    ConnectorCaller(site): ConnectorCaller,
+    Path(id): Path<String>,
+) -> AppResult<StatusCode> {
+    site_requests::accept(&state, &site.id, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn answer_request(
+    State(state): State<AppState>,
+    ConnectorCaller(site): ConnectorCaller,
+    Path(id): Path<String>,
+    AppJson(mut outcome): AppJson<SiteRequestOutcome>,
+) -> AppResult<StatusCode> {
+    validate::site_request_outcome(&mut outcome)?;
+    site_requests::answer(
+        &state,
+        &site.id,
+        &id,
+        &outcome,
         &crate::request_id::current(),
     )
     .await?;

@@ -3,7 +3,9 @@
 //! operators' browsers or its database. Every refusal is a 400 naming the field (with the
 //! device's place in the upload), and nothing of the upload is written.
 
-use admin_api::protocol::{ActionResult, SiteDevice, SiteInfo};
+use admin_api::protocol::{ActionResult, SiteDevice, SiteInfo, SiteRequestOutcome};
+use admin_api::site_requests::{Table, MAX_ANSWER_BYTES, MAX_SCRIPT_OUTPUT};
+use admin_api::SiteAnswer;
 
 use crate::error::{AppError, AppResult};
 
@@ -175,22 +177,201 @@ pub fn hierarchy_id(id: &str) -> AppResult<()> {
 /// What a client answered to an action.
 pub fn action_result(result: &ActionResult) -> AppResult<()> {
     if let Some(message) = &result.result_message {
-        if message.chars().count() > MAX_MESSAGE {
+        message_text("resultMessage", message)?;
+    }
+    Ok(())
+}
+
+/// A message in words from a site: bounded; line breaks and tabs are its own, other control
+/// characters are not.
+fn message_text(field: &str, message: &str) -> AppResult<()> {
+    if message.chars().count() > MAX_MESSAGE {
+        return Err(AppError::bad_request(
+            field,
+            format!("'{field}' must be at most {MAX_MESSAGE} characters."),
+        ));
+    }
+    if message
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(AppError::bad_request(
+            field,
+            format!(
+                "'{field}' must not contain control characters other than line breaks and tabs."
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// How a site answered a site request: an answer or a failure (not both), within the answer's
+/// bound, its tables square, its dates RFC 3339 (stored as UTC), no NUL anywhere (a script's
+/// output and CMPivot's cells may hold any other text: the admin center shows them as text).
+pub fn site_request_outcome(outcome: &mut SiteRequestOutcome) -> AppResult<()> {
+    match (&mut outcome.answer, &outcome.failure) {
+        (Some(_), Some(_)) | (None, None) => {
             return Err(AppError::bad_request(
-                "resultMessage",
-                format!("'resultMessage' must be at most {MAX_MESSAGE} characters."),
-            ));
+                "answer",
+                "Send either 'answer' or 'failure', not both and not neither.",
+            ))
         }
-        // Line breaks and tabs are a message's own; other control characters are not.
-        if message
-            .chars()
-            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-        {
-            return Err(AppError::bad_request(
-                "resultMessage",
-                "'resultMessage' must not contain control characters other than line breaks and tabs.",
-            ));
+        (None, Some(failure)) => message_text("failure", failure)?,
+        (Some(answer), None) => site_answer(answer)?,
+    }
+    optional(
+        "requesterAtSite",
+        outcome.requester_at_site.as_deref(),
+        MAX_TEXT,
+    )
+}
+
+fn site_answer(answer: &mut SiteAnswer) -> AppResult<()> {
+    let json = serde_json::to_string(answer).map_err(|e| AppError::Internal(e.to_string()))?;
+    if json.len() > MAX_ANSWER_BYTES {
+        return Err(AppError::PayloadTooLarge(format!(
+            "The answer is {} bytes of JSON; at most {MAX_ANSWER_BYTES} are kept. Send fewer rows \
+             and say how many there were in 'rowCount'.",
+            json.len()
+        )));
+    }
+    if json.contains("\\u0000") {
+        return Err(AppError::bad_request(
+            "answer",
+            "The answer must not contain NUL characters.",
+        ));
+    }
+    match answer {
+        SiteAnswer::ClientDetails(details) => {
+            date(
+                "answer.onlineChangedDateTime",
+                &mut details.online_changed_date_time,
+            )?;
+            date(
+                "answer.lastActiveDateTime",
+                &mut details.last_active_date_time,
+            )?;
+            date(
+                "answer.lastPolicyRequestDateTime",
+                &mut details.last_policy_request_date_time,
+            )?;
+            date(
+                "answer.lastHardwareScanDateTime",
+                &mut details.last_hardware_scan_date_time,
+            )?;
+            date(
+                "answer.lastSoftwareScanDateTime",
+                &mut details.last_software_scan_date_time,
+            )?;
+            optional(
+                "answer.clientVersion",
+                details.client_version.as_deref(),
+                MAX_TEXT,
+            )?;
+            optional(
+                "answer.managementPoint",
+                details.management_point.as_deref(),
+                MAX_TEXT,
+            )?;
+            for (index, name) in details
+                .boundary_groups
+                .iter()
+                .chain(&details.primary_users)
+                .enumerate()
+            {
+                text(&format!("answer.names[{index}]"), name, MAX_TEXT, true)?;
+            }
+            for (index, collection) in details.collections.iter().enumerate() {
+                text(
+                    &format!("answer.collections[{index}].id"),
+                    &collection.id,
+                    MAX_ID,
+                    true,
+                )?;
+                text(
+                    &format!("answer.collections[{index}].name"),
+                    &collection.name,
+                    MAX_TEXT,
+                    true,
+                )?;
+            }
         }
+        SiteAnswer::Inventory(inventory) => {
+            date(
+                "answer.lastScanDateTime",
+                &mut inventory.last_scan_date_time,
+            )?;
+            for (index, class) in inventory.classes.iter().enumerate() {
+                let at = format!("answer.classes[{index}]");
+                text(
+                    &format!("{at}.className"),
+                    &class.class_name,
+                    MAX_TEXT,
+                    true,
+                )?;
+                text(
+                    &format!("{at}.displayName"),
+                    &class.display_name,
+                    MAX_TEXT,
+                    true,
+                )?;
+                table(&format!("{at}.table"), &class.table)?;
+            }
+        }
+        SiteAnswer::Scripts(scripts) => {
+            for (index, script) in scripts.scripts.iter_mut().enumerate() {
+                let at = format!("answer.scripts[{index}]");
+                text(&format!("{at}.id"), &script.id, MAX_ID, true)?;
+                text(&format!("{at}.name"), &script.name, MAX_TEXT, true)?;
+                optional(&format!("{at}.author"), script.author.as_deref(), MAX_TEXT)?;
+                if let Some(description) = &script.description {
+                    message_text(&format!("{at}.description"), description)?;
+                }
+                date(
+                    &format!("{at}.lastUpdatedDateTime"),
+                    &mut script.last_updated_date_time,
+                )?;
+            }
+        }
+        SiteAnswer::CmPivot(result) => table("answer.table", &result.table)?,
+        SiteAnswer::RunScript(run) => {
+            text("answer.scriptName", &run.script_name, MAX_TEXT, true)?;
+            if run.output.len() > MAX_SCRIPT_OUTPUT {
+                return Err(AppError::bad_request(
+                    "answer.output",
+                    format!(
+                        "A script's output is kept up to {MAX_SCRIPT_OUTPUT} bytes: cut it there and set 'truncated'."
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Named columns, each row as wide as the columns, and `rowCount` at least the rows sent.
+fn table(at: &str, table: &Table) -> AppResult<()> {
+    for (index, column) in table.columns.iter().enumerate() {
+        text(&format!("{at}.columns[{index}]"), column, MAX_TEXT, true)?;
+    }
+    if let Some(index) = table
+        .rows
+        .iter()
+        .position(|row| row.len() != table.columns.len())
+    {
+        return Err(AppError::bad_request(
+            format!("{at}.rows[{index}]"),
+            format!(
+                "Each row has one cell per column ({}).",
+                table.columns.len()
+            ),
+        ));
+    }
+    if table.row_count < table.rows.len() as u64 {
+        return Err(AppError::bad_request(
+            format!("{at}.rowCount"),
+            "'rowCount' counts the rows the site had: at least the rows sent.",
+        ));
     }
     Ok(())
 }

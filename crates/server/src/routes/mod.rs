@@ -9,6 +9,7 @@ pub mod oidc;
 pub mod openapi;
 pub mod roles;
 pub mod session;
+pub mod site_requests;
 
 use axum::Router;
 
@@ -19,6 +20,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(devices::router())
         .merge(actions::router())
+        .merge(site_requests::router())
         .merge(connectors::router())
         .merge(events::router())
         .merge(session::router())

@@ -113,7 +113,11 @@ impl<'a> AuditEntry<'a> {
         match self.activity {
             AuditActivity::SignIn | AuditActivity::SignOut => "session",
             AuditActivity::RequestConfigurationManagerAction
-            | AuditActivity::ConfigurationManagerActionResult => "device",
+            | AuditActivity::ConfigurationManagerActionResult
+            | AuditActivity::RunCmPivotQuery
+            | AuditActivity::CmPivotQueryResult
+            | AuditActivity::RunScript
+            | AuditActivity::ScriptResult => "device",
             AuditActivity::CreateOnboardingToken => "onboardingToken",
             AuditActivity::OnboardConnector
             | AuditActivity::DeleteConnector

@@ -23,6 +23,7 @@ pub struct NewConnector {
 /// What completing an offboarding did.
 pub struct Offboarded {
     pub canceled: Vec<admin_api::DeviceAction>,
+    pub canceled_requests: Vec<admin_api::SiteRequest>,
     pub removed_devices: u64,
 }
 
@@ -269,6 +270,7 @@ impl Store {
             return Ok(None);
         };
         let canceled = super::actions::cancel_open(&mut tx, id, actor, now).await?;
+        let canceled_requests = super::site_requests::cancel_open(&mut tx, id, actor, now).await?;
         let removed_devices: i64 = db::query_scalar(
             "SELECT COUNT(*) FROM devices d JOIN connectors c ON c.id = d.connector_id
                  WHERE d.connector_id = ? AND d.device_set = c.device_set",
@@ -324,6 +326,7 @@ impl Store {
         self.removed.work.notify_one();
         Ok(Some(Offboarded {
             canceled,
+            canceled_requests,
             removed_devices,
         }))
     }

@@ -17,6 +17,10 @@ pub enum StoreError {
     /// The caller may not make this change (a permission it lacks, its own roles).
     #[error("{0}")]
     Refused(String),
+    /// A bound on work in progress is reached (site requests per user or per connector): try
+    /// again once some of it ends.
+    #[error("{0}")]
+    Bounded(String),
     /// A credential or token the store does not recognize (unknown, used, expired).
     #[error("{0}")]
     Unrecognized(String),

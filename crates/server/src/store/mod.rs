@@ -12,6 +12,7 @@ pub mod postgres;
 pub mod provider_users;
 pub mod sessions;
 pub mod shared;
+pub mod site_requests;
 pub mod sql;
 mod sqlite_library;
 pub mod users;
@@ -378,6 +379,7 @@ pub fn event_data(event: &admin_api::Event) -> String {
         Event::DeviceAction(action) => serde_json::to_string(action),
         Event::Connector(connector) => serde_json::to_string(connector),
         Event::Devices(devices) => serde_json::to_string(devices),
+        Event::SiteRequest(request) => serde_json::to_string(request),
     }
     .expect("events serialize")
 }

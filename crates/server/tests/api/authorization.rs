@@ -87,6 +87,42 @@ const TABLE: &[Row] = &[
         [401, 403, 202, 202, 401, 403],
     ),
     row(
+        "POST",
+        "/api/v1/devices/{id}/siteRequests",
+        "/api/v1/devices/{device}/siteRequests",
+        Some(r#"{"kind":"clientDetails"}"#),
+        [401, 202, 202, 202, 401, 403],
+    ),
+    row(
+        "POST",
+        "/api/v1/devices/{id}/siteRequests",
+        "/api/v1/devices/{device}/siteRequests",
+        Some(r#"{"kind":"cmPivot","query":"OS"}"#),
+        [401, 403, 202, 202, 401, 403],
+    ),
+    row(
+        "POST",
+        "/api/v1/devices/{id}/siteRequests",
+        "/api/v1/devices/{device}/siteRequests",
+        Some(r#"{"kind":"runScript","scriptId":"A9D04C3B-62F1-47E5-8B1D-E7F35A0C9B44"}"#),
+        [401, 403, 403, 202, 401, 403],
+    ),
+    // A CMPivot request: reading it needs remoteTasks.runCMPivot too.
+    row(
+        "GET",
+        "/api/v1/siteRequests/{id}",
+        "/api/v1/siteRequests/{site request}",
+        None,
+        [401, 403, 200, 200, 401, 403],
+    ),
+    row(
+        "GET",
+        "/api/v1/me/cmPivotQueries",
+        "/api/v1/me/cmPivotQueries",
+        None,
+        [401, 403, 200, 200, 401, 403],
+    ),
+    row(
         "GET",
         "/api/v1/devices/{id}/deviceActions",
         "/api/v1/devices/{device}/deviceActions",
@@ -254,7 +290,11 @@ const TABLE: &[Row] = &[
 
 #[test]
 fn the_table_has_one_row_per_endpoint() {
-    let rows: Vec<(&str, &str)> = TABLE.iter().map(|r| (r.method, r.template)).collect();
+    // An endpoint whose permission depends on its body has a row per body.
+    let rows: Vec<(&str, &str, Option<&str>)> = TABLE
+        .iter()
+        .map(|r| (r.method, r.template, r.body))
+        .collect();
     let unique: BTreeSet<_> = rows.iter().collect();
     assert_eq!(unique.len(), rows.len(), "a row is repeated");
 }
@@ -272,6 +312,16 @@ async fn every_endpoint_answers_each_caller_as_the_table_says() {
             app.url
         ))
         .json(&json!({"configurationManagerAction": {"action": "appEvaluation"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let site_request: Value = app
+        .client
+        .post(format!("{}/api/v1/devices/{device}/siteRequests", app.url))
+        .json(&json!({"kind": "cmPivot", "query": "Device"}))
         .send()
         .await
         .unwrap()
@@ -304,6 +354,7 @@ async fn every_endpoint_answers_each_caller_as_the_table_says() {
                 .path
                 .replace("{device}", &device)
                 .replace("{action}", action["id"].as_str().unwrap())
+                .replace("{site request}", site_request["id"].as_str().unwrap())
                 .replace("{connector}", &connector)
                 .replace("{user}", &target.id)
                 .replace("{help desk role}", &help_desk_role);

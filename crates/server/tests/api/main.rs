@@ -28,6 +28,7 @@ mod protocol;
 mod queries;
 mod real_site;
 mod removal;
+mod site_requests;
 mod site_user_check;
 mod spa;
 mod stand_in;

@@ -18,6 +18,8 @@ pub const TENANT_TABLES: &[&str] = &[
     "sessions",
     "logout_tokens",
     "device_actions",
+    "site_requests",
+    "cmpivot_queries",
     "audit_events",
     "sync_batches",
     "syncs",
@@ -32,6 +34,7 @@ const WITHOUT_ROWID: &[&str] = &["hidden_device_sets"];
 const IDENTITIES: &[(&str, &str)] = &[
     ("devices", "seq"),
     ("device_actions", "seq"),
+    ("site_requests", "seq"),
     ("audit_events", "seq"),
 ];
 
