@@ -2,7 +2,7 @@
 //! signals that views read. The browser reconnects a dropped stream by itself; after a reconnect
 //! the views refetch, since events may have been missed meanwhile.
 
-use admin_api::{ActionState, DeviceAction};
+use admin_api::{ActionState, DeviceAction, SiteRequest};
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 
@@ -12,6 +12,8 @@ use crate::session::Session;
 pub struct Live {
     /// Every action seen on the stream (or made here), as it is now, in the order first seen.
     pub actions: RwSignal<Vec<DeviceAction>>,
+    /// Site requests seen on the stream, each as it is now (without its answer).
+    pub site_requests: RwSignal<Vec<SiteRequest>>,
     /// Bumped when a connector changed or was removed, and after a reconnect.
     pub connectors_changed: RwSignal<u64>,
     /// Bumped when an upload changed devices, and after a reconnect.
@@ -61,6 +63,7 @@ pub fn use_live() -> Live {
 pub fn provide_live(session: Session) {
     let live = Live {
         actions: RwSignal::new(Vec::new()),
+        site_requests: RwSignal::new(Vec::new()),
         connectors_changed: RwSignal::new(0),
         devices_changed: RwSignal::new(0),
         connected: RwSignal::new(false),
@@ -110,6 +113,25 @@ fn open(
                 .and_then(|data| serde_json::from_str::<DeviceAction>(&data).ok())
             {
                 live.record(action);
+            }
+        }),
+    );
+    listen(
+        admin_api::Event::SITE_REQUEST,
+        Box::new(move |event| {
+            if let Some(request) = event
+                .data()
+                .as_string()
+                .and_then(|data| serde_json::from_str::<SiteRequest>(&data).ok())
+            {
+                live.site_requests.update(|seen| {
+                    seen.retain(|known| known.id != request.id);
+                    // The pages follow the requests they made; older ones are let go.
+                    if seen.len() >= 50 {
+                        seen.remove(0);
+                    }
+                    seen.push(request);
+                });
             }
         }),
     );

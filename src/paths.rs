@@ -16,6 +16,12 @@ pub fn device(id: &str) -> String {
     format!("{DEVICES}/{id}")
 }
 
+/// One of a device's pages beside its overview (`clientDetails`, `resourceExplorer`, `cmpivot`,
+/// `scripts`), named in the query (a route of its own would cost the bundle a router match).
+pub fn device_page(id: &str, page: &str) -> String {
+    format!("{DEVICES}/{id}?page={page}")
+}
+
 /// The connectors page with one hierarchy's details open.
 pub fn connector(id: &str) -> String {
     format!("{CONNECTORS}?id={}", encode_component(id))
@@ -60,6 +66,7 @@ mod tests {
         assert_eq!((first.0, second.0), ("tenant-admin", "connectors"));
         assert_eq!(route_with(DEVICES, "id").0 .0, "devices");
         assert_eq!(device("PC-1"), "/devices/PC-1");
+        assert_eq!(device_page("PC-1", "cmpivot"), "/devices/PC-1?page=cmpivot");
         assert_eq!(connector("a&b"), "/tenant-admin/connectors?id=a%26b");
     }
 }

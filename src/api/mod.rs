@@ -7,6 +7,7 @@ pub mod devices;
 pub mod query;
 pub mod roles;
 pub mod session;
+pub mod site_requests;
 
 use std::cell::RefCell;
 

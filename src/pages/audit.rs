@@ -145,6 +145,10 @@ fn activity_label(activity: AuditActivity) -> &'static str {
         AuditActivity::DeleteRoleDefinition => "Role deleted",
         AuditActivity::UpdateRoleAssignments => "Role assignments changed",
         AuditActivity::ResetPassword => "Password set",
+        AuditActivity::RunCmPivotQuery => "CMPivot query run",
+        AuditActivity::CmPivotQueryResult => "CMPivot query result",
+        AuditActivity::RunScript => "Script run",
+        AuditActivity::ScriptResult => "Script result",
     }
 }
 

@@ -12,5 +12,6 @@ mod identity;
 mod polish;
 mod provider;
 mod screenshots;
+mod site_pages;
 
 pub use helpers::*;

@@ -131,11 +131,11 @@ pub struct SiteRequest {
     pub answer: Option<SiteAnswer>,
 }
 
-/// What the site answered, by kind. (The variants' own fields are not closed to others as the
-/// rest of the protocol's are: the tag sits beside them in one object.)
+/// What the site answered, under its kind's name (`{"cmPivot": {...}}`: externally tagged, which
+/// the browser decodes without buffering the answer first).
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub enum SiteAnswer {
     ClientDetails(ClientDetails),
     Inventory(Inventory),
@@ -159,7 +159,7 @@ impl SiteAnswer {
 /// The ConfigMgr client as its site knows it now.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ClientDetails {
     /// Whether the client is connected to its management point's fast channel now.
     pub online: Option<bool>,
@@ -192,7 +192,7 @@ pub struct ClientDetails {
 /// A device's hardware inventory, one section per class.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Inventory {
     /// The last hardware inventory scan the site holds.
     pub last_scan_date_time: Option<String>,
@@ -230,7 +230,7 @@ impl Table {
 /// The site's approved scripts that take no parameters.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SiteScripts {
     pub scripts: Vec<SiteScript>,
 }
@@ -253,7 +253,7 @@ pub struct SiteScript {
 /// A CMPivot query's result on the device.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct QueryResult {
     pub table: Table,
 }
@@ -261,7 +261,7 @@ pub struct QueryResult {
 /// A script's run on the device.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScriptOutput {
     pub script_name: String,
     pub exit_code: Option<i64>,
@@ -289,8 +289,7 @@ mod tests {
             },
         });
         let json = serde_json::to_value(&answer).unwrap();
-        assert_eq!(json["kind"], "cmPivot");
-        assert_eq!(json["table"]["rowCount"], 3);
+        assert_eq!(json["cmPivot"]["table"]["rowCount"], 3);
         let back: SiteAnswer = serde_json::from_value(json).unwrap();
         assert_eq!(back.kind(), SiteRequestKind::CmPivot);
         let SiteAnswer::CmPivot(result) = back else {

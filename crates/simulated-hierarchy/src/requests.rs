@@ -130,11 +130,8 @@ impl SimulatedHierarchy {
             .unwrap_or_else(OffsetDateTime::now_utc);
         let hardware_scan = last_active - time::Duration::hours(rng.gen_range(1..48));
         let online = device.client == ClientState::Online;
-        let changed = if online {
-            OffsetDateTime::now_utc() - time::Duration::minutes(rng.gen_range(5..600))
-        } else {
-            last_active
-        };
+        // Online since it was last active, or offline since then.
+        let changed = last_active;
         let mut boundary_groups = vec![format!("{} Default Site Boundary Group", self.config.name)];
         if d.device_name.contains("-LT-") {
             boundary_groups.push(format!("{} VPN clients", self.config.site_code));

@@ -5,6 +5,7 @@ mod filters;
 mod grid;
 mod list;
 mod overview;
+mod site;
 mod trail;
 pub mod view_state;
 

@@ -2,10 +2,11 @@ use admin_api::Device;
 use leptos::prelude::*;
 use leptos::Params;
 use leptos_router::components::A;
-use leptos_router::hooks::use_params;
+use leptos_router::hooks::{use_params, use_query_map};
 use leptos_router::params::Params;
 
 use super::actions::DeviceActions;
+use super::site::{DeviceTabs, SitePage};
 use crate::api::devices;
 use crate::components::error_banner::ErrorBanner;
 use crate::components::loaded::Fetched;
@@ -40,6 +41,10 @@ pub fn DeviceOverview() -> impl IntoView {
                 .unwrap_or_default()
         })
     });
+    // One of the pages beside the overview (see `site::PAGES`), from `?page=`; none for the
+    // overview.
+    let query = use_query_map();
+    let page = Memo::new(move |_| query.with(|q| q.get("page").unwrap_or_default()));
     set_breadcrumb(crumbs("Device"));
     let device = Fetched::new(move || {
         let id = id.get();
@@ -51,7 +56,7 @@ pub fn DeviceOverview() -> impl IntoView {
                 match device.await {
                     Ok(device) => {
                         set_breadcrumb(crumbs(&device.device_name));
-                        view! { <DevicePage device /> }.into_any()
+                        view! { <DevicePage device page /> }.into_any()
                     }
                     Err(error) if error.is_not_found() => {
                         set_breadcrumb(crumbs("Device not found"));
@@ -80,7 +85,25 @@ pub fn DeviceOverview() -> impl IntoView {
 /// status, its collections. What the site reports about it (a policy request after Sync Machine
 /// Policy, say) replaces what is shown as soon as the upload is announced.
 #[component]
-fn DevicePage(device: Device) -> impl IntoView {
+fn DevicePage(device: Device, page: Memo<String>) -> impl IntoView {
+    let id = device.id.clone();
+    view! {
+        <h1>{device.device_name.clone()}</h1>
+        <DeviceTabs id=id.clone() page />
+        {move || {
+            let shown = page.get();
+            if shown.is_empty() {
+                view! { <Overview device=device.clone() /> }.into_any()
+            } else {
+                view! { <SitePage device_id=id.clone() page=shown /> }.into_any()
+            }
+        }}
+    }
+}
+
+/// The overview: the actions bar, Essentials, the action status, the collections.
+#[component]
+fn Overview(device: Device) -> impl IntoView {
     let live = use_live();
     let id = device.id.clone();
     // Read again after each upload; until the first answer (or after a failed one), what the
@@ -98,7 +121,6 @@ fn DevicePage(device: Device) -> impl IntoView {
             .unwrap_or_else(|| opened.clone())
     };
     view! {
-        <h1>{device.device_name.clone()}</h1>
         <DeviceActions device=device.clone()>
             <section class="card essentials" aria-labelledby="essentials">
                 <h2 id="essentials">"Essentials"</h2>

@@ -27,6 +27,7 @@ mod postgres;
 mod protocol;
 mod queries;
 mod real_site;
+mod real_site_requests;
 mod removal;
 mod site_requests;
 mod site_user_check;

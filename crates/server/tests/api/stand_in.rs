@@ -32,6 +32,14 @@ pub const SITE_CODE: &str = "PS1";
 /// The first ResourceID the stand-in gives a device.
 pub const FIRST_RESOURCE: u32 = 16_777_220;
 
+/// The stand-in's approved scripts without parameters: one that answers, one that fails, one whose
+/// output is markup.
+pub const SCRIPT_DISK_SPACE: &str = "11111111-1111-4111-8111-111111111111";
+pub const SCRIPT_FAILING: &str = "22222222-2222-4222-8222-222222222222";
+pub const SCRIPT_HOSTILE: &str = "33333333-3333-4333-8333-333333333333";
+/// What the hostile script writes.
+pub const HOSTILE_OUTPUT: &str = "<script>alert('owned')</script>";
+
 /// The stand-in's bits of the collection operations it names (Notify Resource last).
 const NOTIFY_BITS: [u32; 6] = [1, 2, 4, 32, 4096, 1 << 22];
 
@@ -77,6 +85,12 @@ pub struct Site {
     pub token_requests: usize,
     /// Close the connection after the next successful query.
     pub close_after_next: bool,
+    /// CMPivot operations and script runs: (resource, what was asked, times its result was read).
+    operations_v1: HashMap<u64, (u32, Value, u32)>,
+    /// Answer `RunCMPivot` and `RunScript` with 403 and this message.
+    pub refuse_runs: Option<String>,
+    /// Rows of the CMPivot entity `Big` (each about 200 bytes): a result larger than an answer.
+    pub big_result_rows: usize,
 }
 
 impl Site {
@@ -222,6 +236,37 @@ impl Site {
             .collect(),
         );
         site.set_roles(&["SMS0001R"]);
+        let script = |guid: &str, name: &str, approval: u32, params: Option<&str>| {
+            json!({
+                "ScriptGuid": guid, "ScriptName": name, "Author": "CONTOSO\\cm-admin", "ApprovalState": approval,
+                "ParamsDefinition": params, "Comment": format!("{name}, as the site keeps it."),
+                "LastUpdateTime": "2026-10-14T08:30:00Z",
+            })
+            .as_object()
+            .unwrap()
+            .clone()
+        };
+        site.classes.insert(
+            "sms_scripts".into(),
+            vec![
+                script(SCRIPT_DISK_SPACE, "Get free disk space", 3, None),
+                script(SCRIPT_FAILING, "Repair WMI repository", 3, None),
+                script(SCRIPT_HOSTILE, "Show a banner", 3, Some("")),
+                script(
+                    "44444444-4444-4444-8444-444444444444",
+                    "Not approved yet",
+                    1,
+                    None,
+                ),
+                script(
+                    "55555555-5555-4555-8555-555555555555",
+                    "Takes parameters",
+                    3,
+                    Some("PFBhcmFtZXRlcnM+"),
+                ),
+            ],
+        );
+        site.classes.insert("sms_cmpivotstatus".into(), Vec::new());
         for index in 0..devices {
             site.add_device(index);
         }
@@ -333,6 +378,33 @@ impl Site {
             "sms_g_system_pc_bios",
             json!({"ResourceID": resource, "SerialNumber": format!("SN{index:06}")}),
         );
+        push(
+            self,
+            "sms_g_system_operating_system",
+            json!({
+                "ResourceID": resource, "GroupID": 1, "Caption": if server { "Microsoft Windows Server 2022 Standard" } else { "Microsoft Windows 11 Enterprise" },
+                "Version": if server { "10.0.20348" } else { "10.0.22631" }, "TimeStamp": "2026-11-28T09:00:00Z",
+            }),
+        );
+        push(
+            self,
+            "sms_g_system_logical_disk",
+            json!({"ResourceID": resource, "GroupID": 1, "DeviceID": "C:", "FileSystem": "NTFS", "Size": 488_281, "FreeSpace": 120_000 + index, "TimeStamp": "2026-11-29T09:00:00Z"}),
+        );
+        for (number, product) in [
+            "Microsoft Edge",
+            "7-Zip 23.01 (x64)",
+            "Configuration Manager Client",
+        ]
+        .iter()
+        .enumerate()
+        {
+            push(
+                self,
+                "sms_g_system_installed_software",
+                json!({"ResourceID": resource, "GroupID": number + 1, "ProductName": product, "Publisher": "Contoso", "TimeStamp": "2026-11-29T09:00:00Z"}),
+            );
+        }
         let mut member_of = vec!["SMS00001"];
         if server {
             member_of.push("PS100020");
@@ -458,7 +530,12 @@ impl StandIn {
             seen: seen.clone(),
         };
         let app = Router::new()
+            .route("/AdminService/wmi/", get(service_document))
             .route("/AdminService/wmi/{class}", get(query).post(invoke))
+            .route(
+                "/AdminService/v1.0/{*path}",
+                get(versioned).post(versioned_action),
+            )
             .route("/{tenant}/oauth2/v2.0/token", axum::routing::post(token))
             .with_state(served);
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -805,6 +882,12 @@ fn spelled(class: &str) -> String {
         "sms_r_user" => "SMS_R_User".into(),
         "sms_g_system_pc_bios" => "SMS_G_System_PC_BIOS".into(),
         "sms_g_system_computer_system" => "SMS_G_System_COMPUTER_SYSTEM".into(),
+        other if other.starts_with("sms_g_system_") => {
+            format!(
+                "SMS_G_System_{}",
+                other["sms_g_system_".len()..].to_uppercase()
+            )
+        }
         other => {
             let known = [
                 "SMS_Site",
@@ -816,6 +899,8 @@ fn spelled(class: &str) -> String {
                 "SMS_Admin",
                 "SMS_Role",
                 "SMS_RbacSecuredObject",
+                "SMS_Scripts",
+                "SMS_CMPivotStatus",
             ];
             known
                 .iter()
@@ -1124,4 +1209,223 @@ fn verify_assertion(
         return Err("AADSTS700021: Client assertion has already been used.");
     }
     Ok(())
+}
+
+/// `GET wmi/`: the service document, one entity set per class the site has.
+async fn service_document(
+    State(served): State<Served>,
+    ConnectInfo(peer): ConnectInfo<ConnectionId>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refusal) = authenticate(&served, peer, &headers) {
+        return refusal;
+    }
+    let site = served.site.lock().unwrap();
+    let sets: Vec<Value> = site
+        .classes
+        .keys()
+        .map(|class| {
+            let name = spelled(class);
+            json!({"name": name, "kind": "EntitySet", "url": name})
+        })
+        .collect();
+    Json(json!({"@odata.context": "https://cm01/AdminService/wmi/$metadata", "value": sets}))
+        .into_response()
+}
+
+/// The rows of `class` that belong to `resource`.
+fn rows_of(site: &Site, class: &str, resource: u32) -> Vec<Row> {
+    site.classes
+        .get(class)
+        .map(|rows| {
+            rows.iter()
+                .filter(|row| device_key(row) == Some(u64::from(resource)))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `Device(16777220)` and what follows it in a versioned path.
+fn device_path(path: &str) -> Option<(u32, &str)> {
+    let rest = path.strip_prefix("Device(")?;
+    let (key, rest) = rest.split_once(')')?;
+    Some((key.parse().ok()?, rest.trim_start_matches('/')))
+}
+
+/// `GET v1.0/...`: a device, its collections, a CMPivot result, a script result.
+async fn versioned(
+    State(served): State<Served>,
+    ConnectInfo(peer): ConnectInfo<ConnectionId>,
+    headers: HeaderMap,
+    Path(path): Path<String>,
+) -> Response {
+    if let Some(refusal) = authenticate(&served, peer, &headers) {
+        return refusal;
+    }
+    let mut site = served.site.lock().unwrap();
+    site.queries.push(format!("v1.0/{path}"));
+    let Some((resource, rest)) = device_path(&path) else {
+        return odata_error(StatusCode::NOT_FOUND, "no such entity");
+    };
+    let Some(device) = rows_of(&site, "sms_combineddeviceresources", resource).pop() else {
+        return odata_error(StatusCode::NOT_FOUND, "no such device");
+    };
+    let client = site
+        .clients
+        .get(&resource)
+        .copied()
+        .unwrap_or(Client::Offline);
+    if rest.is_empty() {
+        let mut row = device.clone();
+        let online = client != Client::Offline;
+        row.insert("MachineId".into(), json!(resource));
+        row.insert("CNIsOnline".into(), json!(online));
+        row.insert("CNLastOnlineTime".into(), json!("2026-11-29T08:00:00Z"));
+        row.insert("CNLastOfflineTime".into(), json!("2026-11-28T18:00:00Z"));
+        row.insert("LastHardwareScan".into(), json!("2026-11-29T09:00:00Z"));
+        row.insert("LastSoftwareScan".into(), json!("2026-11-29T07:00:00Z"));
+        row.insert("LastMPServerName".into(), json!("CM01.contoso.com"));
+        row.insert(
+            "BoundaryGroups".into(),
+            json!(["Contoso HQ", "Contoso VPN"]),
+        );
+        let users: Vec<Value> = rows_of(&site, "sms_usermachinerelationship", resource)
+            .iter()
+            .filter_map(|r| r.get("UniqueUserName").cloned())
+            .collect();
+        row.insert("PrimaryUser".into(), json!(users));
+        let mut body =
+            json!({"@odata.context": "https://cm01/AdminService/v1.0/$metadata#Device/$entity"});
+        body.as_object_mut().unwrap().extend(row);
+        return Json(body).into_response();
+    }
+    if rest.starts_with("ResourceCollectionMembership") {
+        let memberships: Vec<Value> = rows_of(&site, "sms_fullcollectionmembership", resource)
+            .iter()
+            .filter_map(|m| {
+                let id = m.get("CollectionID")?.as_str()?;
+                let collection = site.classes["sms_collection"]
+                    .iter()
+                    .find(|c| c["CollectionID"] == id)?;
+                Some(json!({"Collection": {"CollectionId": id, "Name": collection["Name"]}}))
+            })
+            .collect();
+        return Json(json!({"value": memberships})).into_response();
+    }
+    let operation = rest
+        .split_once("(OperationId=")
+        .and_then(|(_, id)| id.trim_end_matches(')').parse::<u64>().ok());
+    let Some(operation) = operation else {
+        return odata_error(StatusCode::NOT_FOUND, "no such function");
+    };
+    let big = site.big_result_rows;
+    let entry = site
+        .operations_v1
+        .get_mut(&operation)
+        .map(|(on, asked, reads)| {
+            *reads += 1;
+            (*on, asked.clone(), *reads)
+        });
+    let Some((on, asked, reads)) = entry.filter(|(on, ..)| *on == resource) else {
+        return odata_error(StatusCode::NOT_FOUND, "no such operation");
+    };
+    // The first read finds nothing yet; a client that never answers never has a result.
+    if reads < 2 || client == Client::Silent {
+        return odata_error(StatusCode::NOT_FOUND, "the result is not there yet");
+    }
+    if let Some(query) = asked.get("InputQuery").and_then(Value::as_str) {
+        let entity = query
+            .split('|')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_lowercase();
+        let class = match entity.as_str() {
+            "device" => "sms_g_system_computer_system",
+            "os" | "operatingsystem" => "sms_g_system_operating_system",
+            "disk" | "logicaldisk" => "sms_g_system_logical_disk",
+            "installedsoftware" => "sms_g_system_installed_software",
+            "big" => "",
+            _ => {
+                let error = json!({"ClientOperationId": operation, "State": -1,
+                    "ErrorMessage": format!("Failed to resolve entity '{entity}'.")});
+                site.classes
+                    .get_mut("sms_cmpivotstatus")
+                    .unwrap()
+                    .push(error.as_object().unwrap().clone());
+                return odata_error(StatusCode::NOT_FOUND, "the result is not there yet");
+            }
+        };
+        let name = device.get("Name").cloned().unwrap_or(Value::Null);
+        let rows: Vec<Value> = if class.is_empty() {
+            (0..big)
+                .map(|i| json!({"Device": name, "Line": i, "Text": "x".repeat(180)}))
+                .collect()
+        } else {
+            rows_of(&site, class, on)
+                .into_iter()
+                .map(|mut row| {
+                    row.remove("ResourceID");
+                    row.remove("GroupID");
+                    row.insert("Device".into(), name.clone());
+                    Value::Object(row)
+                })
+                .collect()
+        };
+        return Json(
+            json!({"value": {"Status": "Completed", "MoreResult": false, "Result": rows}}),
+        )
+        .into_response();
+    }
+    let script = asked["ScriptGuid"].as_str().unwrap_or_default();
+    let (code, output) = match script {
+        SCRIPT_FAILING => (
+            1,
+            json!(["winmgmt /salvagerepository failed: 0x80041002"]).to_string(),
+        ),
+        SCRIPT_HOSTILE => (0, json!([HOSTILE_OUTPUT, "done"]).to_string()),
+        _ => (0, json!(["C:  117 GB free of 476 GB"]).to_string()),
+    };
+    Json(json!({"value": {"Status": 1, "Result": [{"ScriptOutput": output, "ScriptExitCode": code}]}}))
+        .into_response()
+}
+
+/// `POST v1.0/Device(id)/AdminService.RunCMPivot` or `.RunScript`: an operation id.
+async fn versioned_action(
+    State(served): State<Served>,
+    ConnectInfo(peer): ConnectInfo<ConnectionId>,
+    headers: HeaderMap,
+    Path(path): Path<String>,
+    body: Bytes,
+) -> Response {
+    if let Some(refusal) = authenticate(&served, peer, &headers) {
+        return refusal;
+    }
+    let Ok(asked) = serde_json::from_slice::<Value>(&body) else {
+        return odata_error(StatusCode::BAD_REQUEST, "the body is not JSON");
+    };
+    let mut site = served.site.lock().unwrap();
+    site.queries.push(format!("v1.0/{path} {asked}"));
+    let Some((resource, action)) = device_path(&path) else {
+        return odata_error(StatusCode::NOT_FOUND, "no such entity");
+    };
+    if rows_of(&site, "sms_combineddeviceresources", resource).is_empty() {
+        return odata_error(StatusCode::NOT_FOUND, "no such device");
+    }
+    if let Some(message) = site.refuse_runs.clone() {
+        return odata_error(StatusCode::FORBIDDEN, &message);
+    }
+    let cmpivot = action.eq_ignore_ascii_case("AdminService.RunCMPivot");
+    if !cmpivot && !action.eq_ignore_ascii_case("AdminService.RunScript") {
+        return odata_error(StatusCode::NOT_FOUND, "no such action");
+    }
+    site.next_operation += 1;
+    let id = u64::from(site.next_operation);
+    site.operations_v1.insert(id, (resource, asked, 0));
+    if cmpivot {
+        Json(json!({"value": {"OperationId": id}})).into_response()
+    } else {
+        Json(json!({"value": id})).into_response()
+    }
 }

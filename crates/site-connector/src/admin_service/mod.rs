@@ -7,6 +7,7 @@ pub mod auth;
 pub mod checks;
 pub mod entra;
 mod link;
+pub mod requests;
 pub mod site;
 pub mod tls;
 pub mod wmi;
@@ -220,6 +221,41 @@ impl AdminService {
                 "{class}.{method}: not an object"
             ))),
         }
+    }
+
+    /// `GET v1.0/<path>`: an entity or a function of the versioned route (`Device(16777220)`,
+    /// `Device(16777220)/AdminService.CMPivotResult(OperationId=5)`), as JSON.
+    pub async fn get_v1(&self, path: &str) -> AdminServiceResult<Value> {
+        let url = self.v1(path)?;
+        self.send(Method::GET, url, None).await
+    }
+
+    /// `POST v1.0/<path>` with `body`: an action of the versioned route.
+    pub async fn post_v1(&self, path: &str, body: &Value) -> AdminServiceResult<Value> {
+        let url = self.v1(path)?;
+        self.send(Method::POST, url, Some(body)).await
+    }
+
+    /// The classes of the WMI route (its OData service document's entity sets).
+    pub async fn wmi_classes(&self) -> AdminServiceResult<Vec<String>> {
+        let url = self.wmi("")?;
+        let document = self.send(Method::GET, url, None).await?;
+        let sets = document
+            .get("value")
+            .and_then(Value::as_array)
+            .ok_or_else(|| AdminServiceError::Invalid("wmi/: no 'value' list".into()))?;
+        Ok(sets
+            .iter()
+            .filter_map(|set| set.get("name").and_then(Value::as_str))
+            .map(str::to_owned)
+            .collect())
+    }
+
+    fn v1(&self, path: &str) -> AdminServiceResult<Url> {
+        self.inner
+            .base
+            .join(&format!("v1.0/{path}"))
+            .map_err(|error| AdminServiceError::Invalid(error.to_string()))
     }
 
     fn wmi(&self, path: &str) -> AdminServiceResult<Url> {

@@ -8,7 +8,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use admin_api::collection::odata_string;
-use admin_api::protocol::{ActionResult, DeviceDelta, Requester, SiteAction, SiteDevice, SiteInfo};
+use admin_api::protocol::{
+    ActionResult, DeviceDelta, Requester, SiteAction, SiteDevice, SiteInfo, SiteRequestOutcome,
+    SiteRequestWork,
+};
 use admin_api::{Cloud, ConfigurationManagerActionType, DeviceCollection, UploadScope};
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
@@ -17,6 +20,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::checks::AdminCenter;
+use super::requests;
 use super::wmi::{self, DeviceRecord, Row};
 use super::{AdminService, AdminServiceError};
 use crate::hierarchy::RPC_SERVER_UNAVAILABLE;
@@ -593,15 +597,13 @@ impl DeviceSource for RealSite {
         let action = action.clone();
         let deadline = self.options.action_deadline;
         let every = self.options.status_every;
-        let check = self.options.user_check.then(|| UserCheck {
-            site_code: self.info.site_code.clone(),
-            version: self.version,
-            lookups: self.users.clone(),
-            kept: self.options.user_lookup_kept,
-        });
+        let check = self.user_check();
         async move {
             let seen = match check {
-                Some(check) => match check.requester(&service, &action).await {
+                Some(check) => match check
+                    .requester(&service, action.requested_by.as_ref())
+                    .await
+                {
                     Ok(seen) => Some(seen),
                     Err(refused) => return Started::Refused(refused),
                 },
@@ -610,6 +612,64 @@ impl DeviceSource for RealSite {
             start(service, action, seen, deadline, every).await
         }
         .boxed()
+    }
+
+    /// Checks the requester as for an action, finds the device, then asks the site (see
+    /// [`requests`]).
+    fn answer(
+        &mut self,
+        request: &SiteRequestWork,
+    ) -> BoxFuture<'static, Option<SiteRequestOutcome>> {
+        let service = self.service.clone();
+        let request = request.clone();
+        let check = self.user_check();
+        let following = requests::Following {
+            every: self.options.status_every,
+            deadline: self.options.action_deadline,
+        };
+        async move {
+            let page = request.kind.page();
+            let seen = match check {
+                Some(check) => match check
+                    .requester(&service, request.requested_by.as_ref())
+                    .await
+                {
+                    Ok(seen) => Some(seen),
+                    Err(refused) => {
+                        return Some(SiteRequestOutcome::failed(
+                            refused.result_message.unwrap_or_default(),
+                        ))
+                    }
+                },
+                None => None,
+            };
+            let resource = match resource_of(&service, &request.device_id).await {
+                Ok(Some(resource)) => resource,
+                Ok(None) => {
+                    return Some(SiteRequestOutcome::failed(format!(
+                        "The site no longer has this device: {page} cannot be read."
+                    )))
+                }
+                Err(error) => {
+                    return Some(SiteRequestOutcome::failed(format!(
+                        "The site refused {page}: {error}"
+                    )))
+                }
+            };
+            requests::answer(&service, &request, resource, seen, following).await
+        }
+        .boxed()
+    }
+}
+
+impl RealSite {
+    fn user_check(&self) -> Option<UserCheck> {
+        self.options.user_check.then(|| UserCheck {
+            site_code: self.info.site_code.clone(),
+            version: self.version,
+            lookups: self.users.clone(),
+            kept: self.options.user_lookup_kept,
+        })
     }
 }
 
@@ -645,9 +705,9 @@ impl UserCheck {
     async fn requester(
         &self,
         service: &AdminService,
-        action: &SiteAction,
+        requester: Option<&Requester>,
     ) -> Result<String, ActionResult> {
-        let Some(requester) = &action.requested_by else {
+        let Some(requester) = requester else {
             return Err(failed(
                 users::ACCESS_DENIED,
                 users::no_requester(&self.site_code),
@@ -744,25 +804,9 @@ async fn start(
     every: Duration,
 ) -> Started {
     let name = label(action.action);
-    let resource = match wmi::resource_of_id(&action.device_id) {
-        Some(resource) => Some(resource),
-        None => {
-            let found = service
-                .query(
-                    "SMS_R_System",
-                    &["ResourceId"],
-                    Some(&format!(
-                        "SMSUniqueIdentifier eq {}",
-                        odata_string(&action.device_id)
-                    )),
-                    Some(1),
-                )
-                .await;
-            match found {
-                Ok(rows) => rows.first().and_then(|row| wmi::uint(row, "ResourceId")),
-                Err(error) => return Started::Refused(refusal(name, &error)),
-            }
-        }
+    let resource = match resource_of(&service, &action.device_id).await {
+        Ok(resource) => resource,
+        Err(error) => return Started::Refused(refusal(name, &error)),
     };
     let Some(resource) = resource else {
         return Started::Refused(failed(
@@ -797,6 +841,29 @@ async fn start(
     };
     tracing::info!(action = %action.id, operation, resource, "client notification sent");
     Started::Accepted(follow(service, operation, name, seen, deadline, every).boxed())
+}
+
+/// The device's ResourceID at the site: in its id, or looked up by its SMS unique identifier;
+/// `None` when the site no longer has it.
+async fn resource_of(
+    service: &AdminService,
+    device_id: &str,
+) -> Result<Option<u32>, AdminServiceError> {
+    if let Some(resource) = wmi::resource_of_id(device_id) {
+        return Ok(Some(resource));
+    }
+    let rows = service
+        .query(
+            "SMS_R_System",
+            &["ResourceId"],
+            Some(&format!(
+                "SMSUniqueIdentifier eq {}",
+                odata_string(device_id)
+            )),
+            Some(1),
+        )
+        .await?;
+    Ok(rows.first().and_then(|row| wmi::uint(row, "ResourceId")))
 }
 
 /// What the site said when it refused a client notification, as a failed result.
