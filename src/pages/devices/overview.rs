@@ -6,7 +6,7 @@ use leptos_router::hooks::{use_params, use_query_map};
 use leptos_router::params::Params;
 
 use super::actions::DeviceActions;
-use super::site::{DeviceTabs, SitePage};
+use super::site::{device_tabs, site_page};
 use crate::api::devices;
 use crate::components::error_banner::ErrorBanner;
 use crate::components::loaded::Fetched;
@@ -89,13 +89,13 @@ fn DevicePage(device: Device, page: Memo<String>) -> impl IntoView {
     let id = device.id.clone();
     view! {
         <h1>{device.device_name.clone()}</h1>
-        <DeviceTabs id=id.clone() page />
+        {device_tabs(id.clone(), page)}
         {move || {
             let shown = page.get();
             if shown.is_empty() {
                 view! { <Overview device=device.clone() /> }.into_any()
             } else {
-                view! { <SitePage device_id=id.clone() page=shown /> }.into_any()
+                site_page(id.clone(), &shown)
             }
         }}
     }

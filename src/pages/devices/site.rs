@@ -28,8 +28,7 @@ pub const PAGES: [(&str, &str); 5] = [
 ];
 
 /// The pages as tabs: links, so that a reload or a shared address opens the same page.
-#[component]
-pub fn DeviceTabs(id: String, page: Memo<String>) -> impl IntoView {
+pub fn device_tabs(id: String, page: Memo<String>) -> impl IntoView {
     view! {
         <nav class="tabs" aria-label="Device pages">
             {PAGES
@@ -50,13 +49,12 @@ pub fn DeviceTabs(id: String, page: Memo<String>) -> impl IntoView {
 }
 
 /// The page the address names.
-#[component]
-pub fn SitePage(device_id: String, page: String) -> impl IntoView {
-    match page.as_str() {
-        "clientDetails" => view! { <Reading device_id kind=SiteRequestKind::ClientDetails /> }.into_any(),
-        "resourceExplorer" => view! { <Reading device_id kind=SiteRequestKind::Inventory /> }.into_any(),
-        "cmpivot" => view! { <CmPivot device_id /> }.into_any(),
-        "scripts" => view! { <Reading device_id kind=SiteRequestKind::Scripts /> }.into_any(),
+pub fn site_page(device_id: String, page: &str) -> AnyView {
+    match page {
+        "clientDetails" => reading_page(device_id, SiteRequestKind::ClientDetails).into_any(),
+        "resourceExplorer" => reading_page(device_id, SiteRequestKind::Inventory).into_any(),
+        "cmpivot" => cmpivot(device_id).into_any(),
+        "scripts" => reading_page(device_id, SiteRequestKind::Scripts).into_any(),
         _ => view! {
             <section class="empty-state">
                 <h2>"No such page"</h2>
@@ -186,8 +184,7 @@ fn reading(kind: SiteRequestKind, refresh: bool) -> NewSiteRequest {
 
 /// A reading of what the site holds: asked when the page opens (a reading of the last few
 /// minutes is shown with its time), again on Refresh.
-#[component]
-fn Reading(device_id: String, kind: SiteRequestKind) -> impl IntoView {
+fn reading_page(device_id: String, kind: SiteRequestKind) -> impl IntoView {
     let asked = Asked::new();
     asked.ask(device_id.clone(), reading(kind, false));
     let refresh = move |_| asked.ask(device_id.clone(), reading(kind, true));
@@ -217,8 +214,8 @@ fn Reading(device_id: String, kind: SiteRequestKind) -> impl IntoView {
             {asked.status()}
             {move || asked.answer().map(|(answer, _)| match answer {
                 SiteAnswer::ClientDetails(details) => client_details(details).into_any(),
-                SiteAnswer::Inventory(inventory) => view! { <ResourceExplorer inventory /> }.into_any(),
-                SiteAnswer::Scripts(scripts) => view! { <Scripts device_id=device_id_of(asked) scripts=scripts.scripts /> }.into_any(),
+                SiteAnswer::Inventory(inventory) => resource_explorer(inventory).into_any(),
+                SiteAnswer::Scripts(scripts) => site_scripts(device_id_of(asked), scripts.scripts).into_any(),
                 _ => ().into_any(),
             })}
         </section>
@@ -334,12 +331,7 @@ fn matching(table: &Table, filter: &str) -> Vec<Vec<Option<String>>> {
 
 /// A table of text, a page at a time, saying how many rows there are and, when the site had more
 /// than its answer could carry, how many were left out.
-#[component]
-fn PagedTable(
-    #[prop(into)] label: String,
-    table: Table,
-    #[prop(into)] filter: Signal<String>,
-) -> impl IntoView {
+fn paged_table(label: String, table: Table, filter: Signal<String>) -> impl IntoView {
     let start = RwSignal::new(0usize);
     let columns = table.columns.clone();
     let truncated = table.is_truncated().then(|| {
@@ -401,8 +393,7 @@ fn PagedTable(
     }
 }
 
-#[component]
-fn ResourceExplorer(inventory: Inventory) -> impl IntoView {
+fn resource_explorer(inventory: Inventory) -> impl IntoView {
     let filter = RwSignal::new(String::new());
     let scan = inventory
         .last_scan_date_time
@@ -430,14 +421,13 @@ fn inventory_class(class: InventoryClass, filter: RwSignal<String>) -> impl Into
     view! {
         <section class="inventory-class" aria-label=title.clone()>
             <h3>{title.clone()} " " <span class="muted">"(" {class.class_name} ")"</span></h3>
-            <PagedTable label=title.clone() table=class.table filter=filter />
+            {paged_table(title.clone(), class.table, filter.into())}
         </section>
     }
 }
 
 /// The site's approved scripts without parameters; each runs on the device after a confirmation.
-#[component]
-fn Scripts(device_id: String, scripts: Vec<SiteScript>) -> impl IntoView {
+fn site_scripts(device_id: String, scripts: Vec<SiteScript>) -> impl IntoView {
     let session = use_session();
     let allowed = move || session.may(Permission::RemoteTasksRunScript);
     let run = Asked::new();
@@ -513,8 +503,7 @@ fn Scripts(device_id: String, scripts: Vec<SiteScript>) -> impl IntoView {
 }
 
 /// A CMPivot query run on the device, the user's recent queries to run again.
-#[component]
-fn CmPivot(device_id: String) -> impl IntoView {
+fn cmpivot(device_id: String) -> impl IntoView {
     let session = use_session();
     let allowed = move || session.may(Permission::RemoteTasksRunCmPivot);
     let query = RwSignal::new(String::new());
@@ -586,7 +575,7 @@ fn CmPivot(device_id: String) -> impl IntoView {
             <div aria-live="polite">
                 {run.status()}
                 {move || run.answer().and_then(|(answer, _)| match answer {
-                    SiteAnswer::CmPivot(result) => Some(view! { <PagedTable label="Query result" table=result.table filter=String::new() /> }),
+                    SiteAnswer::CmPivot(result) => Some(paged_table("Query result".into(), result.table, Signal::stored(String::new()))),
                     _ => None,
                 })}
             </div>
