@@ -320,6 +320,8 @@ pub async fn run(options: &RunOptions) -> anyhow::Result<Report> {
         if wants(Part::Actions) {
             eprintln!("Actions");
             sections.push(scenarios::actions::run(&ctx).await?);
+            eprintln!("Site requests");
+            sections.push(scenarios::site_requests::run(&ctx, server.pid).await?);
         }
         if wants(Part::Memory) {
             eprintln!("Memory");

@@ -44,6 +44,7 @@ fn the_ci_preset_measures_every_part() {
         "Throughput",
         "CSV export of every device",
         "Device actions",
+        "Site requests",
         "Server memory",
         "The SPA in headless Chromium (All devices)",
         "Ingest through the connector protocol",
@@ -70,6 +71,14 @@ fn the_ci_preset_measures_every_part() {
     );
     assert!(
         report.contains("| Round trip (20 actions, one at a time) | 20 |"),
+        "{report}"
+    );
+    assert!(
+        report.contains("| Round trip (20 CMPivot queries, one at a time) | 20 |"),
+        "{report}"
+    );
+    assert!(
+        report.contains("resource explorer answer (10 reads) | 10 |"),
         "{report}"
     );
     // The tenant is the preset's size, and the export had every device.

@@ -29,9 +29,13 @@ fn fit_within(answer: &mut SiteAnswer, bound: usize) {
             run.truncated = true;
         }
     }
-    // Halve the largest table's rows until the whole fits; a table never drops below one row
-    // while another has more.
-    while size(answer) > bound {
+    // Drop rows from the largest table, in proportion to how far over the bound the answer is,
+    // until the whole fits.
+    loop {
+        let over = size(answer);
+        if over <= bound {
+            return;
+        }
         let mut tables = tables(answer);
         let Some(largest) = tables
             .iter_mut()
@@ -40,8 +44,12 @@ fn fit_within(answer: &mut SiteAnswer, bound: usize) {
         else {
             return;
         };
-        let keep = largest.rows.len() / 2;
-        largest.rows.truncate(keep);
+        let rows = largest.rows.len();
+        let excess = over - bound;
+        // The table's share of the answer, per row, approximated by the whole's.
+        let per_row = (over / rows).max(1);
+        let drop = (excess / per_row + 1).clamp(1, rows);
+        largest.rows.truncate(rows - drop);
     }
 }
 
@@ -101,6 +109,11 @@ mod tests {
         });
         fit_within(&mut answer, 100_000);
         assert!(size(&answer) <= 100_000);
+        assert!(
+            size(&answer) > 90_000,
+            "cut no more than needed: {}",
+            size(&answer)
+        );
         let SiteAnswer::Inventory(inventory) = answer else {
             unreachable!()
         };

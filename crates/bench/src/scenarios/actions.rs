@@ -28,8 +28,19 @@ pub async fn attach_quick_site(
     client: &reqwest::Client,
     devices: usize,
 ) -> anyhow::Result<SiteConnector<SimulatedHierarchy>> {
+    attach_lab(url, client, ("Benchmark Lab", "LAB", 7), devices).await
+}
+
+/// Onboards a site (name, site code, seed: another seed makes other devices) whose clients
+/// answer without delay.
+pub async fn attach_lab(
+    url: &str,
+    client: &reqwest::Client,
+    (name, code, seed): (&str, &str, u64),
+    devices: usize,
+) -> anyhow::Result<SiteConnector<SimulatedHierarchy>> {
     let token = super::onboarding_token(url, client).await?;
-    let mut config = HierarchyConfig::new("Benchmark Lab", "LAB", 2403, devices, 7);
+    let mut config = HierarchyConfig::new(name, code, 2403, devices, seed);
     config.latency = (Duration::ZERO, Duration::ZERO);
     config.offline_share = 0.0;
     let site = SiteConnector::attach(

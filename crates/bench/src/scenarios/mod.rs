@@ -5,6 +5,7 @@ pub mod browser;
 pub mod export;
 pub mod ingest;
 pub mod list;
+pub mod site_requests;
 pub mod throughput;
 
 use crate::generate::TenantMarker;

@@ -176,14 +176,23 @@ pub(crate) async fn one(
     user: Authorized<require::ManagedDevicesRead>,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> AppResult<Json<SiteRequest>> {
-    let request = state.store.site_request(&id).await?.ok_or_else(|| {
+) -> AppResult<Response> {
+    let (request, answer) = state.store.site_request(&id).await?.ok_or_else(|| {
         AppError::NotFound(format!(
             "There is no site request with id '{id}' (ended requests are kept for 15 minutes)."
         ))
     })?;
     may_see(&user.principal, request.kind)?;
-    Ok(Json(request))
+    let mut body =
+        serde_json::to_string(&request).map_err(|e| AppError::Internal(e.to_string()))?;
+    if let Some(answer) = answer {
+        // The request's JSON is an object without `answer`: the kept answer goes in as it is.
+        body.pop();
+        body.push_str(",\"answer\":");
+        body.push_str(&answer);
+        body.push('}');
+    }
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 #[utoipa::path(

@@ -199,8 +199,13 @@ impl Store {
         Ok(())
     }
 
-    /// A site request with its answer, unless its hierarchy was offboarded.
-    pub async fn site_request(&self, id: &str) -> StoreResult<Option<SiteRequest>> {
+    /// A site request, unless its hierarchy was offboarded, and its answer as the JSON the store
+    /// keeps (written from a checked [`SiteAnswer`]): a page reads it as it is, without the server
+    /// decoding and encoding an answer of up to a megabyte again.
+    pub async fn site_request(
+        &self,
+        id: &str,
+    ) -> StoreResult<Option<(SiteRequest, Option<String>)>> {
         let row: Option<RequestRow> = db::query_as(
             "SELECT * FROM site_requests WHERE id = ?
                AND connector_id IN (SELECT id FROM connectors WHERE removed_at IS NULL)",
@@ -208,7 +213,11 @@ impl Store {
         .bind(id)
         .fetch_optional(self.read())
         .await?;
-        row.map(|row| row.into_request(true)).transpose()
+        row.map(|mut row| {
+            let answer = row.answer.take();
+            row.into_request(false).map(|request| (request, answer))
+        })
+        .transpose()
     }
 
     /// The requests waiting for a connector, oldest first, with who asked.
