@@ -614,3 +614,117 @@ fn installed_software(rng: &mut StdRng, scan: OffsetDateTime) -> Vec<Vec<Option<
     }
     rows
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::HierarchyConfig;
+    use admin_api::protocol::Requester;
+
+    fn work(kind: SiteRequestKind, device_id: &str, query: Option<&str>) -> SiteRequestWork {
+        SiteRequestWork {
+            id: "r".into(),
+            device_id: device_id.into(),
+            kind,
+            query: query.map(str::to_owned),
+            script_id: None,
+            requested_by: Some(Requester {
+                display_name: "Ada".into(),
+                user_principal_name: "ada@contoso.com".into(),
+                object_id: None,
+                onprem_sid: None,
+            }),
+        }
+    }
+
+    fn answer_of(site: &mut SimulatedHierarchy, request: &SiteRequestWork) -> SiteRequestOutcome {
+        site.answer_request(request).0.expect("an answer")
+    }
+
+    /// A device's readings agree with what was uploaded and with each other, every time.
+    #[test]
+    fn readings_agree_with_the_upload_and_with_each_other() {
+        let mut config = HierarchyConfig::new("HQ", "CHQ", 2207, 20, 5);
+        config.offline_share = 0.0;
+        let mut site = SimulatedHierarchy::new(config);
+        let device = site.devices[0].device.clone();
+        let inventory = |site: &mut SimulatedHierarchy| match answer_of(
+            site,
+            &work(SiteRequestKind::Inventory, &device.id, None),
+        )
+        .answer
+        {
+            Some(SiteAnswer::Inventory(inventory)) => inventory,
+            other => panic!("{other:?}"),
+        };
+        let first = inventory(&mut site);
+        assert_eq!(
+            first,
+            inventory(&mut site),
+            "the same device reads the same"
+        );
+        let system = &first.classes[0].table;
+        assert_eq!(
+            system.rows[0][0].as_deref(),
+            Some(device.device_name.as_str())
+        );
+        let bios = first
+            .classes
+            .iter()
+            .find(|c| c.display_name == "PC BIOS")
+            .unwrap();
+        assert_eq!(bios.table.rows[0][2], device.serial_number);
+
+        let Some(SiteAnswer::ClientDetails(details)) = answer_of(
+            &mut site,
+            &work(SiteRequestKind::ClientDetails, &device.id, None),
+        )
+        .answer
+        else {
+            panic!()
+        };
+        assert_eq!(details.collections, device.collections);
+        assert_eq!(
+            details.last_hardware_scan_date_time,
+            first.last_scan_date_time
+        );
+    }
+
+    #[test]
+    fn cmpivot_knows_a_few_entities_and_operators_and_says_what_it_does_not() {
+        let mut config = HierarchyConfig::new("HQ", "CHQ", 2207, 5, 6);
+        config.offline_share = 0.0;
+        let mut site = SimulatedHierarchy::new(config);
+        let id = site.devices[0].device.id.clone();
+        let table = |site: &mut SimulatedHierarchy, query: &str| match answer_of(
+            site,
+            &work(SiteRequestKind::CmPivot, &id, Some(query)),
+        ) {
+            SiteRequestOutcome {
+                answer: Some(SiteAnswer::CmPivot(result)),
+                ..
+            } => Ok(result.table),
+            outcome => Err(outcome.failure.unwrap()),
+        };
+        let disks = table(&mut site, "Disk | project DeviceID, FreeSpace").unwrap();
+        assert_eq!(disks.columns, ["DeviceID", "FreeSpace"]);
+        assert_eq!(disks.rows[0][0].as_deref(), Some("C:"));
+        let one = table(&mut site, "InstalledSoftware | take 1").unwrap();
+        assert_eq!((one.rows.len(), one.row_count), (1, 1));
+        let edge = table(
+            &mut site,
+            "InstalledSoftware | where ProductName == 'No Such Product'",
+        )
+        .unwrap();
+        assert!(edge.rows.is_empty());
+        assert!(table(&mut site, "Registry")
+            .unwrap_err()
+            .contains("could not resolve the entity 'Registry'"));
+        assert!(table(&mut site, "OS | summarize count()")
+            .unwrap_err()
+            .contains("operator 'summarize'"));
+        assert!(table(&mut site, "OS | project Nope")
+            .unwrap_err()
+            .contains("no column 'Nope'"));
+    }
+}
