@@ -44,7 +44,8 @@ async fn signing_in_sets_a_strict_http_only_cookie_and_me_says_who_and_what() {
             Permission::ManagedDevicesRead,
             Permission::RemoteTasksConfigurationManagerAction,
             Permission::OrganizationRead,
-            Permission::AuditDataRead
+            Permission::AuditDataRead,
+            Permission::RemoteTasksRunCmPivot
         ]
     );
     let client = client_with_cookie(attributes[0]);

@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use admin_api::{SiteAnswer, SiteRequest, SiteRequestState};
-use serde_json::{json, Value};
+use admin_api::{SiteAnswer, SiteRequestState};
+use serde_json::json;
 use site_connector::admin_service::site::{RealSite, RealSiteOptions};
 use site_connector::admin_service::{
     tls, AdminService, AdminServiceConfig, Authentication, Trust, WindowsAccount,
@@ -16,11 +16,12 @@ use site_connector::{SiteConnector, SiteOptions};
 use tokio_util::sync::CancellationToken;
 
 use crate::events::EventStream;
+use crate::site_requests::outcome;
 use crate::stand_in::{
     Client, Site, StandIn, FIRST_RESOURCE, HOSTILE_OUTPUT, PASSWORD, SCRIPT_DISK_SPACE,
     SCRIPT_FAILING, SCRIPT_HOSTILE, USER,
 };
-use crate::{spawn_app_with, Api, TestApp};
+use crate::{spawn_app_with, TestApp};
 
 /// The stand-in's device `index`, by its id.
 fn id_of(index: u32) -> String {
@@ -62,41 +63,6 @@ async fn attached(
     site.full_sync().await.unwrap();
     let stop = CancellationToken::new();
     (tokio::spawn(site.serve(stop.clone())), stop)
-}
-
-/// Asks and follows the request to its end on the event stream; the request with its answer.
-async fn outcome(api: &Api, events: &mut EventStream, device: &str, body: Value) -> SiteRequest {
-    let response = api
-        .client
-        .post(format!("{}/api/v1/devices/{device}/siteRequests", api.url))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        response.status().is_success(),
-        "{}",
-        response.text().await.unwrap()
-    );
-    let request: SiteRequest = response.json().await.unwrap();
-    if request.state.is_open() {
-        let id = request.id.clone();
-        events
-            .wait_for("siteRequest", move |d| {
-                d["id"] == id.as_str()
-                    && serde_json::from_value::<SiteRequestState>(d["state"].clone())
-                        .is_ok_and(|s| !s.is_open())
-            })
-            .await;
-    }
-    api.client
-        .get(format!("{}/api/v1/siteRequests/{}", api.url, request.id))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 #[tokio::test]

@@ -17,7 +17,7 @@ use crate::events::EventStream;
 use crate::protocol::{device_in_state, quick_site};
 use crate::{error_of, spawn_app, spawn_app_with, Api};
 
-async fn ask(api: &Api, device: &str, body: Value) -> reqwest::Response {
+pub(crate) async fn ask(api: &Api, device: &str, body: Value) -> reqwest::Response {
     api.client
         .post(format!("{}/api/v1/devices/{device}/siteRequests", api.url))
         .json(&body)
@@ -26,7 +26,7 @@ async fn ask(api: &Api, device: &str, body: Value) -> reqwest::Response {
         .unwrap()
 }
 
-async fn asked(api: &Api, device: &str, body: Value) -> SiteRequest {
+pub(crate) async fn asked(api: &Api, device: &str, body: Value) -> SiteRequest {
     let response = ask(api, device, body).await;
     assert!(
         matches!(response.status().as_u16(), 200 | 202),
@@ -36,7 +36,7 @@ async fn asked(api: &Api, device: &str, body: Value) -> SiteRequest {
     response.json().await.unwrap()
 }
 
-async fn read(api: &Api, id: &str) -> SiteRequest {
+pub(crate) async fn read(api: &Api, id: &str) -> SiteRequest {
     let response = api
         .client
         .get(format!("{}/api/v1/siteRequests/{id}", api.url))
@@ -48,7 +48,7 @@ async fn read(api: &Api, id: &str) -> SiteRequest {
 }
 
 /// The event that ends request `id`, whichever way it ended.
-fn ended(id: &str) -> impl Fn(&Value) -> bool {
+pub(crate) fn ended(id: &str) -> impl Fn(&Value) -> bool {
     let id = id.to_owned();
     move |data| {
         let state: Option<SiteRequestState> = serde_json::from_value(data["state"].clone()).ok();
@@ -57,7 +57,12 @@ fn ended(id: &str) -> impl Fn(&Value) -> bool {
 }
 
 /// Asks, follows the request on the event stream to its end, and reads it with its answer.
-async fn outcome(api: &Api, events: &mut EventStream, device: &str, body: Value) -> SiteRequest {
+pub(crate) async fn outcome(
+    api: &Api,
+    events: &mut EventStream,
+    device: &str,
+    body: Value,
+) -> SiteRequest {
     let request = asked(api, device, body).await;
     if request.state.is_open() {
         let end = events.wait_for("siteRequest", ended(&request.id)).await;
