@@ -579,7 +579,7 @@ mod tests {
             display_name("SMS_G_System_NETWORK_ADAPTER_CONFIGURATION"),
             "Network Adapter Configuration"
         );
-        assert_eq!(display_name("SMS_G_System_"), "SMS G System");
+        assert_eq!(display_name("SMS_G_System_"), "Sms G System");
     }
 
     #[test]
