@@ -1,11 +1,12 @@
 //! The device's pages read live from its site, in Chromium: each tab from the device page (a link
 //! that survives a reload), the reading and its time, resource explorer's filter and pages, a
 //! CMPivot query run with Ctrl+Enter and its live state, a script run after its confirmation, the
-//! reasons a page cannot be shown, hostile text kept as text; light and dark screenshots.
+//! reasons a page cannot be shown, hostile text (a query, a script's output) kept as text; light and
+//! dark screenshots.
 
 use fantoccini::key::Key;
 use fantoccini::Locator;
-use site_connector::hierarchy::ClientState;
+use site_connector::hierarchy::{ClientState, PRINTER_NAME};
 use site_connector::HierarchyConfig;
 
 use crate::actions::{device, serving_site};
@@ -141,6 +142,39 @@ async fn each_page_reads_the_site_live_and_says_why_when_it_cannot() {
     assert!(
         output.starts_with("C:  ") && output.contains("GB free of"),
         "{output}"
+    );
+
+    // Output that holds markup (a printer a user named so) is shown as the text it is.
+    browser
+        .click("//tr[td[1][normalize-space()='Show the last print job']]//button[normalize-space()='Run' and not(@disabled)]")
+        .await;
+    browser.wait_for("//div[@role='dialog']").await;
+    browser
+        .client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys(&char::from(Key::Enter).to_string())
+        .await
+        .unwrap();
+    browser
+        .wait_for(
+            "//section[@aria-label='Script output']//h3[contains(., 'Show the last print job')]",
+        )
+        .await;
+    let output = browser.text_of("section.script-output pre").await;
+    assert!(
+        output.contains(PRINTER_NAME) && output.starts_with("<Event>"),
+        "{output}"
+    );
+    assert!(
+        browser
+            .client
+            .find_all(Locator::Css("section.script-output img"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "the output is text, not markup"
     );
 
     // A device that never answers: the query's live state says it runs on the device.

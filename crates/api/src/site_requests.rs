@@ -104,7 +104,8 @@ pub struct NewSiteRequest {
 }
 
 /// A site request as the admin API shows it. Its answer is in `GET /api/v1/siteRequests/{id}`,
-/// not in the live event, which says only that its state changed.
+/// not in the live event, which says only that its state changed (without the query, the script,
+/// the answer or the requester as the site named them: every reader of devices sees the event).
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 mod requests;
 
-pub use requests::SCRIPTS;
+pub use requests::{PRINTER_NAME, SCRIPTS};
 
 use admin_api::protocol::{
     ActionResult, DeviceDelta, Requester, SiteAction, SiteDevice, SiteInfo, SiteRequestOutcome,

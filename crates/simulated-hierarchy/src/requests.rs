@@ -42,7 +42,17 @@ pub const SCRIPTS: &[(&str, &str, &str, &str)] = &[
         "CONTOSO\\cm-admin",
         "Checks and salvages the WMI repository.",
     ),
+    (
+        "6B2F0E94-1C3D-4A57-9E08-7D41C2B5A913",
+        "Show the last print job",
+        "CONTOSO\\helpdesk-lead",
+        "The Print Service's last event, as XML.",
+    ),
 ];
+
+/// The printer name in the last print job's event: a user may name a printer anything, markup
+/// too, and the admin center shows it as text.
+pub const PRINTER_NAME: &str = "<img src=x onerror=alert(document.domain)>";
 
 /// The CMPivot entities the simulated clients know, by their lower-case names.
 const ENTITIES: &[(&str, &str)] = &[
@@ -442,6 +452,12 @@ impl SimulatedHierarchy {
                 "Stopping Print Spooler... stopped.\nStarting Print Spooler... running.".into(),
             ),
             "Show pending reboot" => (0, "No restart is pending.".into()),
+            "Show the last print job" => (
+                0,
+                format!(
+                    "<Event><System><Provider Name=\"Microsoft-Windows-PrintService\"/><EventID>307</EventID></System>\n<UserData><DocumentPrinted><Param2>Quarterly report.docx</Param2><Param5>{PRINTER_NAME}</Param5></DocumentPrinted></UserData></Event>"
+                ),
+            ),
             _ => (
                 1,
                 "winmgmt /verifyrepository: WMI repository is INCONSISTENT\nwinmgmt /salvagerepository failed: 0x80041002".into(),

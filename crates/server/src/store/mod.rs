@@ -379,7 +379,15 @@ pub fn event_data(event: &admin_api::Event) -> String {
         Event::DeviceAction(action) => serde_json::to_string(action),
         Event::Connector(connector) => serde_json::to_string(connector),
         Event::Devices(devices) => serde_json::to_string(devices),
-        Event::SiteRequest(request) => serde_json::to_string(request),
+        // Every reader of devices sees the event: what was asked (a query, a script) and what
+        // the site said stay with the request, whose reading needs the kind's permission.
+        Event::SiteRequest(request) => serde_json::to_string(&admin_api::SiteRequest {
+            query: None,
+            script_id: None,
+            requester_at_site: None,
+            answer: None,
+            ..request.clone()
+        }),
     }
     .expect("events serialize")
 }
