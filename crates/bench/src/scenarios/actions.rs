@@ -10,10 +10,7 @@ use admin_api::{
 };
 use anyhow::{bail, Context as _};
 use connector_protocol::site::{SiteConnector, SiteOptions};
-use eventsource_stream::Eventsource;
-use futures_util::StreamExt;
 use simulated_hierarchy::{HierarchyConfig, SimulatedHierarchy};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::Context;
@@ -57,32 +54,6 @@ pub async fn attach_lab(
     Ok(site)
 }
 
-/// Device actions from the event stream, as they arrive.
-async fn action_events(
-    url: &str,
-    client: &reqwest::Client,
-) -> anyhow::Result<mpsc::UnboundedReceiver<DeviceAction>> {
-    let response = client
-        .get(format!("{url}/api/v1/events"))
-        .send()
-        .await?
-        .error_for_status()?;
-    let mut events = response.bytes_stream().eventsource();
-    let (sender, receiver) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Some(Ok(event)) = events.next().await {
-            if event.event == "deviceAction" {
-                if let Ok(action) = serde_json::from_str::<DeviceAction>(&event.data) {
-                    if sender.send(action).is_err() {
-                        return;
-                    }
-                }
-            }
-        }
-    });
-    Ok(receiver)
-}
-
 pub async fn run(ctx: &Context) -> anyhow::Result<Section> {
     let mut section = Section::new(
         "Device actions: request → site connector (client latency 0) → `done` on the event stream",
@@ -99,7 +70,8 @@ pub async fn run(ctx: &Context) -> anyhow::Result<Section> {
     let lab = super::connector_id(&site)?;
     let stop = CancellationToken::new();
     let serving = tokio::spawn(site.serve(stop.clone()));
-    let mut events = action_events(&ctx.url, &ctx.client).await?;
+    let mut events =
+        super::events_named::<DeviceAction>(&ctx.url, &ctx.client, "deviceAction").await?;
     let kinds = ConfigurationManagerActionType::ALL;
     let mut samples = Vec::with_capacity(ctx.preset.actions);
     // Events of actions other than the one awaited (none expected; kept, not lost).

@@ -52,3 +52,33 @@ pub fn connector_id(site: &simulated_hierarchy::SimulatedSite) -> anyhow::Result
         .map(|(id, _)| id.to_owned())
         .context("the site's connector id")
 }
+
+/// The data of one kind of event (`deviceAction`, `siteRequest`) from the event stream, decoded as
+/// they arrive (others, and data that does not decode, are passed over).
+pub async fn events_named<T: serde::de::DeserializeOwned + Send + 'static>(
+    url: &str,
+    client: &reqwest::Client,
+    name: &'static str,
+) -> anyhow::Result<tokio::sync::mpsc::UnboundedReceiver<T>> {
+    use eventsource_stream::Eventsource;
+    use futures_util::StreamExt;
+    let response = client
+        .get(format!("{url}/api/v1/events"))
+        .send()
+        .await?
+        .error_for_status()?;
+    let mut events = response.bytes_stream().eventsource();
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(Ok(event)) = events.next().await {
+            if event.event == name {
+                if let Ok(data) = serde_json::from_str::<T>(&event.data) {
+                    if sender.send(data).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    Ok(receiver)
+}

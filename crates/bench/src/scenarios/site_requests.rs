@@ -10,9 +10,6 @@ use admin_api::protocol::SiteRequestOutcome;
 use admin_api::site_requests::{Inventory, InventoryClass, Table, MAX_ANSWER_BYTES};
 use admin_api::{NewSiteRequest, SiteAnswer, SiteRequest, SiteRequestKind, SiteRequestState};
 use anyhow::{bail, Context as _};
-use eventsource_stream::Eventsource;
-use futures_util::StreamExt;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::Context;
@@ -20,32 +17,6 @@ use crate::measure::Samples;
 use crate::report::Section;
 
 const BUDGET_MS: f64 = 100.0;
-
-/// Site requests' states from the event stream, as they arrive.
-async fn request_events(
-    url: &str,
-    client: &reqwest::Client,
-) -> anyhow::Result<mpsc::UnboundedReceiver<SiteRequest>> {
-    let response = client
-        .get(format!("{url}/api/v1/events"))
-        .send()
-        .await?
-        .error_for_status()?;
-    let mut events = response.bytes_stream().eventsource();
-    let (sender, receiver) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Some(Ok(event)) = events.next().await {
-            if event.event == "siteRequest" {
-                if let Ok(request) = serde_json::from_str::<SiteRequest>(&event.data) {
-                    if sender.send(request).is_err() {
-                        return;
-                    }
-                }
-            }
-        }
-    });
-    Ok(receiver)
-}
 
 async fn ask(ctx: &Context, device: &str, request: &NewSiteRequest) -> anyhow::Result<SiteRequest> {
     Ok(ctx
@@ -75,7 +46,8 @@ pub async fn run(ctx: &Context, server_pid: u32) -> anyhow::Result<Section> {
     let lab = super::connector_id(&site)?;
     let stop = CancellationToken::new();
     let serving = tokio::spawn(site.serve(stop.clone()));
-    let mut events = request_events(&ctx.url, &ctx.client).await?;
+    let mut events =
+        super::events_named::<SiteRequest>(&ctx.url, &ctx.client, "siteRequest").await?;
     let mut samples = Vec::with_capacity(ctx.preset.actions);
     let mut early: HashMap<String, SiteRequestState> = HashMap::new();
     for number in 0..ctx.preset.actions {

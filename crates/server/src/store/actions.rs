@@ -173,12 +173,12 @@ impl Store {
                         &row.action,
                         ConfigurationManagerActionType::from_wire,
                     )?,
-                    requested_by: Some(admin_api::protocol::Requester {
-                        display_name: row.display_name.unwrap_or_else(|| row.requested_by.clone()),
-                        user_principal_name: row.requested_by,
-                        object_id: row.object_id,
-                        onprem_sid: row.onprem_sid,
-                    }),
+                    requested_by: Some(requester(
+                        row.requested_by,
+                        row.display_name,
+                        row.object_id,
+                        row.onprem_sid,
+                    )),
                 })
             })
             .collect()
@@ -400,6 +400,22 @@ async fn own_action(tx: &mut Tx, connector_id: &str, id: &str) -> StoreResult<De
     row.map(DeviceAction::try_from).transpose()?.ok_or_else(|| {
         StoreError::NotFound(format!("There is no action '{id}' for this connector."))
     })
+}
+
+/// Who asked for an action or a site request, as the site checks them: their name, and their
+/// display name, Entra object id and on-premises SID where the users table knows them.
+pub(super) fn requester(
+    user_name: String,
+    display_name: Option<String>,
+    object_id: Option<String>,
+    onprem_sid: Option<String>,
+) -> admin_api::protocol::Requester {
+    admin_api::protocol::Requester {
+        display_name: display_name.unwrap_or_else(|| user_name.clone()),
+        user_principal_name: user_name,
+        object_id,
+        onprem_sid,
+    }
 }
 
 /// A pending action with what is known of who asked for it.

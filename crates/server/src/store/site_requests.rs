@@ -2,7 +2,7 @@
 //! answered or failed, timed out by the sweeper, canceled by an offboarding, deleted a while
 //! after they end. Each step writes its event with it, as actions do.
 
-use admin_api::protocol::{Requester, SiteRequestOutcome, SiteRequestWork};
+use admin_api::protocol::{SiteRequestOutcome, SiteRequestWork};
 use admin_api::{AuditActivity, Event, SiteAnswer, SiteRequest, SiteRequestKind, SiteRequestState};
 use sqlx::FromRow;
 use time::OffsetDateTime;
@@ -242,12 +242,12 @@ impl Store {
                     device_id: row.device_id,
                     query: row.query,
                     script_id: row.script_id,
-                    requested_by: Some(Requester {
-                        display_name: row.display_name.unwrap_or_else(|| row.requested_by.clone()),
-                        user_principal_name: row.requested_by,
-                        object_id: row.object_id,
-                        onprem_sid: row.onprem_sid,
-                    }),
+                    requested_by: Some(super::actions::requester(
+                        row.requested_by,
+                        row.display_name,
+                        row.object_id,
+                        row.onprem_sid,
+                    )),
                 })
             })
             .collect()

@@ -37,7 +37,8 @@ fn service_trusting(stand_in: &StandIn, password: &str, trust: Trust) -> AdminSe
     .unwrap()
 }
 
-async fn attach(
+/// A site read through the stand-in with `options`, attached and its devices uploaded.
+pub(crate) async fn attach(
     app: &TestApp,
     stand_in: &StandIn,
     options: RealSiteOptions,

@@ -8,18 +8,14 @@ use std::time::Duration;
 
 use admin_api::{SiteAnswer, SiteRequestState};
 use serde_json::json;
-use site_connector::admin_service::site::{RealSite, RealSiteOptions};
-use site_connector::admin_service::{
-    tls, AdminService, AdminServiceConfig, Authentication, Trust, WindowsAccount,
-};
-use site_connector::{SiteConnector, SiteOptions};
+use site_connector::admin_service::site::RealSiteOptions;
 use tokio_util::sync::CancellationToken;
 
 use crate::events::EventStream;
 use crate::site_requests::outcome;
 use crate::stand_in::{
-    Client, Site, StandIn, FIRST_RESOURCE, HOSTILE_OUTPUT, PASSWORD, SCRIPT_DISK_SPACE,
-    SCRIPT_FAILING, SCRIPT_HOSTILE, USER,
+    Client, Site, StandIn, FIRST_RESOURCE, HOSTILE_OUTPUT, SCRIPT_DISK_SPACE, SCRIPT_FAILING,
+    SCRIPT_HOSTILE,
 };
 use crate::{spawn_app_with, TestApp};
 
@@ -38,29 +34,16 @@ async fn attached(
     tokio::task::JoinHandle<site_connector::Outcome>,
     CancellationToken,
 ) {
-    let service = AdminService::new(&AdminServiceConfig {
-        url: stand_in.url.clone(),
-        authentication: Authentication::Windows(
-            WindowsAccount::new(USER, PASSWORD.into()).unwrap(),
-        ),
-        trust: Trust::Pin(tls::parse_pin(&stand_in.pin).unwrap()),
-    })
-    .unwrap();
-    let site = RealSite::connect(
-        service,
+    let site = crate::real_site::attach(
+        app,
+        stand_in,
         RealSiteOptions {
             status_every: Duration::from_millis(20),
             action_deadline: Duration::from_secs(2),
             ..RealSiteOptions::default()
         },
     )
-    .await
-    .unwrap();
-    let token = app.onboarding_token().await;
-    let site = SiteConnector::attach(&app.url, &token, site, SiteOptions::default())
-        .await
-        .unwrap();
-    site.full_sync().await.unwrap();
+    .await;
     let stop = CancellationToken::new();
     (tokio::spawn(site.serve(stop.clone())), stop)
 }
