@@ -149,6 +149,7 @@ fn activity_label(activity: AuditActivity) -> &'static str {
         AuditActivity::CmPivotQueryResult => "CMPivot query result",
         AuditActivity::RunScript => "Script run",
         AuditActivity::ScriptResult => "Script result",
+        AuditActivity::RemoveAuditEvents => "Old events removed",
     }
 }
 

@@ -27,6 +27,7 @@ wire_enum!(
         CmPivotQueryResult = "cmPivotQueryResult",
         RunScript = "runScript",
         ScriptResult = "scriptResult",
+        RemoveAuditEvents = "removeAuditEvents",
     }
 );
 
@@ -59,7 +60,7 @@ pub struct AuditEvent {
     pub actor_type: ActorType,
     /// A user principal name, a connector id, `system`, or the host account that ran the CLI.
     pub actor: String,
-    /// `device`, `deviceAction`, `connector`, `onboardingToken`, `user`, `roleDefinition`, `session`.
+    /// `device`, `connector`, `onboardingToken`, `user`, `roleDefinition`, `session`, `auditLog`.
     pub resource_type: String,
     pub resource_id: Option<String>,
     /// A readable name of the resource when it had one (a device or hierarchy name, a role).
@@ -68,6 +69,13 @@ pub struct AuditEvent {
     pub details: Option<String>,
     /// The request that did it; none for the server's own work.
     pub request_id: Option<String>,
+    /// The network address the request came from (behind a trusted reverse proxy, the client it
+    /// names); none for the server's own work and for events recorded before it was kept.
+    #[serde(default)]
+    pub source_address: Option<String>,
+    /// The request's `User-Agent`, at most 512 characters.
+    #[serde(default)]
+    pub user_agent: Option<String>,
 }
 
 /// The fields of an audit event that `$filter` may name.
@@ -81,4 +89,5 @@ pub const AUDIT_FIELDS: &[Field] = &[
     Field::text("resourceId", "resource_id").filterable(),
     Field::text("resourceName", "resource_name").filterable(),
     Field::text("requestId", "request_id").filterable(),
+    Field::text("sourceAddress", "source_address").filterable(),
 ];

@@ -102,6 +102,33 @@ fn duration(text: &str) -> Result<Duration, humantime::DurationError> {
     humantime::parse_duration(text)
 }
 
+/// The audit log's retention: a duration of at least a day.
+fn retention(text: &str) -> Result<Duration, String> {
+    let kept = duration(text).map_err(|error| error.to_string())?;
+    if kept < Duration::from_secs(24 * 3600) {
+        return Err("the audit log is kept at least a day (e.g. 365days, 90d)".into());
+    }
+    Ok(kept)
+}
+
+/// A reverse proxy's address, or a network of them (`10.0.0.5`, `10.0.0.0/8`, `::1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrustedProxy(pub ipnet::IpNet);
+
+impl std::str::FromStr for TrustedProxy {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        if let Ok(address) = text.parse::<std::net::IpAddr>() {
+            return Ok(Self(address.into()));
+        }
+        text.parse::<ipnet::IpNet>().map(Self).map_err(|_| {
+            format!("`{text}` is not an IP address or a network such as 10.0.0.0/8")
+        })
+    }
+}
+
 /// The admin center's server: the admin API, the connector protocol and the SPA.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {
@@ -151,6 +178,17 @@ pub struct Config {
     /// Origins allowed to call the API from another origin (CORS); `*` for any. None by default.
     #[arg(long, env = "ADMIN_CORS_ALLOW_ORIGIN", value_delimiter = ',')]
     pub cors_allow_origin: Vec<String>,
+
+    /// Reverse proxies (addresses or networks) whose `X-Forwarded-For` names the client: the audit
+    /// log, throttling and the access log then see the client's address. None by default: a
+    /// client's own `X-Forwarded-For` is never believed.
+    #[arg(long, env = "ADMIN_TRUSTED_PROXY", value_delimiter = ',')]
+    pub trusted_proxy: Vec<TrustedProxy>,
+
+    /// Audit events older than this are removed by the background work (the removal is itself
+    /// recorded). At least a day.
+    #[arg(long, env = "ADMIN_AUDIT_RETENTION", value_parser = retention, default_value = "365days")]
+    pub audit_retention: Duration,
 
     /// Largest request body accepted, in bytes (device batches of the connector protocol too).
     #[arg(long, env = "ADMIN_BODY_LIMIT", default_value_t = 8 * 1024 * 1024)]
@@ -363,6 +401,8 @@ impl Config {
             demo: false,
             demo_sites: None,
             cors_allow_origin: Vec::new(),
+            trusted_proxy: Vec::new(),
+            audit_retention: Duration::from_secs(365 * 24 * 3600),
             body_limit: 8 * 1024 * 1024,
             action_timeout: Duration::from_secs(600),
             site_request_timeout: Duration::from_secs(120),

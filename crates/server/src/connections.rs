@@ -388,13 +388,20 @@ pub fn raise_open_file_limit() -> Option<u64> {
     None
 }
 
-/// The caller's network address (the connection's peer), for throttling sign-in and onboarding
-/// per address and for the access log.
+/// The caller's network address (the connection's peer, or the client a trusted proxy names), for
+/// throttling sign-in and onboarding per address, the access log and the audit log.
 pub struct ClientAddress(pub String);
 
+/// The client's address as [`crate::request_id::middleware`] resolved it (`--trusted-proxy`).
+#[derive(Debug, Clone, Copy)]
+pub struct ResolvedAddress(pub std::net::IpAddr);
+
 impl ClientAddress {
-    /// The address of the connection a request came on, from its extensions.
+    /// The address of the client a request came from, from its extensions.
     pub fn of(extensions: &axum::http::Extensions) -> Self {
+        if let Some(ResolvedAddress(address)) = extensions.get::<ResolvedAddress>() {
+            return Self(address.to_string());
+        }
         Self(
             extensions
                 .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()

@@ -142,7 +142,10 @@ pub fn outer_layers(router: Router, config: &Config) -> Router {
             ))
         }))
         .layer(axum::middleware::from_fn_with_state(
-            refusals::RefusalLog::start(config.refusal_log_window),
+            request_id::Sources {
+                refusals: refusals::RefusalLog::start(config.refusal_log_window),
+                trusted_proxies: config.trusted_proxy.iter().map(|p| p.0).collect(),
+            },
             request_id::middleware,
         ))
         .layer(CompressionLayer::new())

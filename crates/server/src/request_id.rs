@@ -1,6 +1,8 @@
 //! A request id for every request: taken from `client-request-id` when the client sent a sane one,
 //! otherwise made up; echoed in the `request-id` header, carried by the log span, and put into
-//! every error body (through a task-local, so errors need no extra plumbing).
+//! every error body (through a task-local, so errors need no extra plumbing). The same task-local
+//! holds where the request came from (its client's address, see [`Sources`], and its user agent),
+//! which the audit log records.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -15,12 +17,96 @@ use tracing::Instrument;
 use crate::refusals::{RefusalLog, RefusedBy};
 
 tokio::task_local! {
-    static REQUEST_ID: String;
+    static REQUEST: Served;
 }
+
+/// What the audit log keeps of the request being served.
+#[derive(Debug, Clone)]
+struct Served {
+    id: String,
+    source: Origin,
+}
+
+/// Where a request came from: its client's network address and its `User-Agent`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// The most of a `User-Agent` kept (browsers send about 150 characters).
+pub const USER_AGENT_KEPT: usize = 512;
 
 /// The id of the request being served, or an empty string outside of one.
 pub fn current() -> String {
-    REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
+    REQUEST.try_with(|served| served.id.clone()).unwrap_or_default()
+}
+
+/// Where the request being served came from, when there is one and its id is `id`.
+pub fn origin_of(id: &str) -> Option<Origin> {
+    REQUEST
+        .try_with(|served| (served.id == id).then(|| served.source.clone()))
+        .ok()
+        .flatten()
+}
+
+/// Which peers are reverse proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`),
+/// and the refusal log.
+#[derive(Clone)]
+pub struct Sources {
+    pub refusals: Arc<RefusalLog>,
+    pub trusted_proxies: Arc<[ipnet::IpNet]>,
+}
+
+/// The client's address: the connection's peer, unless the peer is a trusted proxy; then the
+/// nearest address in `X-Forwarded-For` that is not a trusted proxy (proxies append the address
+/// they were reached from, so what is left of that a client may have written itself). A header that
+/// does not parse is not believed: the peer's address is kept.
+pub fn client_address(
+    peer: Option<std::net::IpAddr>,
+    headers: &axum::http::HeaderMap,
+    trusted: &[ipnet::IpNet],
+) -> Option<std::net::IpAddr> {
+    let peer = peer?;
+    let is_trusted = |address: &std::net::IpAddr| trusted.iter().any(|net| net.contains(address));
+    if !is_trusted(&peer) {
+        return Some(peer);
+    }
+    let mut hops = Vec::new();
+    for value in headers.get_all("x-forwarded-for") {
+        let Ok(text) = value.to_str() else {
+            return Some(peer);
+        };
+        for hop in text.split(',') {
+            match hop.trim().parse::<std::net::IpAddr>() {
+                Ok(address) => hops.push(address),
+                Err(_) => return Some(peer),
+            }
+        }
+    }
+    // Nearest first: the first one no trusted proxy vouches for is the client; when all of them are
+    // proxies, the farthest.
+    let mut client = peer;
+    for hop in hops.into_iter().rev() {
+        client = hop;
+        if !is_trusted(&hop) {
+            break;
+        }
+    }
+    Some(client)
+}
+
+/// The `User-Agent`, as text without control characters, at most [`USER_AGENT_KEPT`] characters.
+fn user_agent(headers: &axum::http::HeaderMap) -> Option<String> {
+    let value = headers.get(axum::http::header::USER_AGENT)?;
+    let text = String::from_utf8_lossy(value.as_bytes());
+    let kept: String = text
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(USER_AGENT_KEPT)
+        .collect();
+    let kept = kept.trim();
+    (!kept.is_empty()).then(|| kept.to_owned())
 }
 
 fn client_supplied(request: &Request) -> Option<String> {
@@ -40,11 +126,29 @@ fn client_supplied(request: &Request) -> Option<String> {
 /// Ids every request, and logs it once served. Refusals (every 4xx answer) that repeat are
 /// logged once per window and then summed up ([`RefusalLog`]), so a flood of them stays a few lines.
 pub async fn middleware(
-    State(refusals): State<Arc<RefusalLog>>,
-    request: Request,
+    State(sources): State<Sources>,
+    mut request: Request,
     next: Next,
 ) -> Response {
+    let refusals = sources.refusals;
     let id = client_supplied(&request).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let peer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip());
+    let address = client_address(peer, request.headers(), &sources.trusted_proxies);
+    if let Some(address) = address {
+        request
+            .extensions_mut()
+            .insert(crate::connections::ResolvedAddress(address));
+    }
+    let served = Served {
+        id: id.clone(),
+        source: Origin {
+            address: address.map(|a| a.to_string()),
+            user_agent: user_agent(request.headers()),
+        },
+    };
     let span = tracing::info_span!(
         "request",
         request_id = %id,
@@ -55,8 +159,8 @@ pub async fn middleware(
     let crate::connections::ClientAddress(from) =
         crate::connections::ClientAddress::of(request.extensions());
     let started = Instant::now();
-    let mut response = REQUEST_ID
-        .scope(id.clone(), next.run(request))
+    let mut response = REQUEST
+        .scope(served, next.run(request))
         .instrument(span.clone())
         .await;
     let header = HeaderValue::from_str(&id).expect("request ids are visible ASCII");

@@ -1,7 +1,7 @@
 //! The server's own clock work: actions and site requests that waited too long time out, and offboardings that no
 //! site confirmed complete after their grace period; what offboardings and replaced uploads
-//! leave behind is deleted in slices; less often, ended sessions are deleted and idle rate limit
-//! entries forgotten.
+//! leave behind is deleted in slices; less often, ended sessions are deleted, idle rate limit
+//! entries forgotten, and audit events past the retention removed (in slices, each recorded).
 //!
 //! Words: a connector is *offboarded* (asked, then completed); it is then *removed* (hidden from
 //! every read); its rows are *deleted* afterwards; what is only in memory is *forgotten*.
@@ -101,7 +101,40 @@ async fn housekeep(state: &AppState) -> anyhow::Result<()> {
     state.store.forget_recovered_attempts(now).await?;
     state.store.forget_old_events(now - EVENTS_KEPT).await?;
     site_requests::delete_ended(state).await?;
+    remove_old_audit_events(state).await?;
     Ok(())
+}
+
+/// Audit events removed per transaction: a year of a busy tenant's log goes in slices that keep
+/// the writer free for everything else.
+pub const AUDIT_SLICE: u32 = 5_000;
+
+/// Removes the audit events older than `--audit-retention`, one slice after another (each slice
+/// with its own record of the removal), until none is left or the server stops; how many.
+pub async fn remove_old_audit_events(state: &AppState) -> anyhow::Result<u64> {
+    remove_old_audit_events_in_slices(state, AUDIT_SLICE).await
+}
+
+/// [`remove_old_audit_events`], `slice` events per transaction.
+pub async fn remove_old_audit_events_in_slices(state: &AppState, slice: u32) -> anyhow::Result<u64> {
+    let retention = state.config.audit_retention;
+    let named = humantime::format_duration(retention).to_string();
+    let mut removed = 0;
+    while !state.shutdown.is_cancelled() {
+        let now = state.now();
+        let removed_now = state
+            .store
+            .remove_audit_events(now - to_time(retention), slice, &named, now)
+            .await?;
+        removed += removed_now;
+        if removed_now < u64::from(slice) {
+            break;
+        }
+    }
+    if removed > 0 {
+        tracing::info!(removed, retention = %named, "audit events past the retention removed");
+    }
+    Ok(removed)
 }
 
 async fn sweep(state: &AppState) -> anyhow::Result<()> {

@@ -2,6 +2,7 @@
 
 use admin_api::{AuditEvent, Collection};
 use axum::extract::{RawQuery, State};
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 
@@ -13,8 +14,13 @@ use crate::state::AppState;
 use crate::store::SeqCursor;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/auditEvents", get(list))
+    Router::new()
+        .route("/auditEvents", get(list))
+        .route("/auditEvents/export", get(export))
 }
+
+/// Events read per page of an export.
+const EXPORT_PAGE: u32 = 1000;
 
 #[utoipa::path(
     get,
@@ -59,4 +65,62 @@ pub(crate) async fn list(
             .map(|cursor| next_link("/api/v1/auditEvents", &options, &encode_skiptoken(&cursor))),
         count,
     }))
+}
+
+/// Every matching event as CSV, newest first, streamed page by page.
+#[utoipa::path(
+    get,
+    path = "/api/v1/auditEvents/export",
+    tag = "audit",
+    summary = "Export the audit log as CSV",
+    description = "Every event matching `$filter` (not one page), newest first, streamed. The columns: \
+        activityDateTime, activity, activityResult, actorType, actor, resourceType, resourceId, resourceName, \
+        details, requestId, sourceAddress, userAgent. A cell starting with `=`, `+`, `-`, `@`, a tab or a \
+        carriage return gets a leading `'` so that a spreadsheet shows it as text. One export per user at a time.",
+    params(
+        ("$filter" = Option<String>, Query, description = "As for the list"),
+    ),
+    responses(
+        (status = 200, description = "CSV", content_type = "text/csv", body = String),
+        (status = 400, description = "A bad query option", body = admin_api::ErrorBody),
+        (status = 429, description = "An export of this user's is still running, or the server runs as many as it allows", body = admin_api::ErrorBody),
+    )
+)]
+pub(crate) async fn export(
+    user: Authorized<require::AuditDataRead>,
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> AppResult<Response> {
+    let options = parse_page_options(query.as_deref(), &["$filter"])?;
+    let audit_query = AuditQuery::from_options(&options)?;
+    // A query the database refuses fails here, with the error body, before any CSV is sent.
+    state
+        .store
+        .audit_events(&audit_query, None, 1, false)
+        .await?;
+    let turn = state
+        .exports
+        .begin(user.principal.user_id.as_bytes())
+        .map_err(|refused| {
+            refused.error(
+                "Your previous export is still running. Wait for it to finish, then export again.",
+                &format!(
+                    "{} exports are already running, the most this server runs at once. Try again shortly.",
+                    state.exports.at_once()
+                ),
+            )
+        })?;
+    let header = super::csv::rows(std::iter::once(
+        crate::store::audit::EXPORT_COLUMNS.iter().copied(),
+    ));
+    let (sender, receiver) = tokio::sync::mpsc::channel(super::csv::CHUNKS_WAITING);
+    let store = state.store.clone();
+    let stall = state.config.export_stall_timeout;
+    tokio::spawn(async move {
+        store
+            .send_audit_csv(audit_query, EXPORT_PAGE, stall, sender)
+            .await;
+        drop(turn);
+    });
+    Ok(super::csv::streamed("audit-log.csv", header, receiver))
 }

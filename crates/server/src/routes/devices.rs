@@ -1,20 +1,19 @@
 use admin_api::devices::DEVICE_FIELDS;
 use admin_api::fields::{find, Field};
 use admin_api::{Collection, Device};
-use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use futures_util::{stream, StreamExt};
+
 
 use crate::auth::{require, Authorized};
 use crate::error::{AppError, AppResult};
 use crate::query::devices::{DeviceCursor, DeviceQuery};
 use crate::query::{decode_skiptoken, encode_skiptoken, next_link, parse_page_options};
 use crate::state::AppState;
-use crate::store::devices::CsvChunk;
+use super::csv;
 
 const LIST_OPTIONS: &[&str] = &[
     "$top",
@@ -28,7 +27,6 @@ const LIST_OPTIONS: &[&str] = &[
 const EXPORT_OPTIONS: &[&str] = &["$orderby", "$filter", "$search", "$select"];
 /// Devices per chunk of the export, and chunks that may wait to be written.
 const EXPORT_CHUNK: usize = 1000;
-const EXPORT_CHUNKS_WAITING: usize = 4;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -162,10 +160,10 @@ pub(crate) async fn export(
                 ),
             )
         })?;
-    let header = csv_rows(std::iter::once(columns.iter().map(|field| field.name)));
+    let header = csv::rows(std::iter::once(columns.iter().map(|field| field.name)));
     // One query reads the devices in a task of its own while the response writes the CSV of
     // what it read; a few chunks wait between them at most. The task holds the export's turn.
-    let (sender, receiver) = tokio::sync::mpsc::channel(EXPORT_CHUNKS_WAITING);
+    let (sender, receiver) = tokio::sync::mpsc::channel(csv::CHUNKS_WAITING);
     let store = state.store.clone();
     let selected = columns.clone();
     let stall = state.config.export_stall_timeout;
@@ -175,74 +173,7 @@ pub(crate) async fn export(
             .await;
         drop(turn);
     });
-    // Ends after `Done`; a reader that stopped without it ends the body with an error, so that
-    // the client sees the connection fail rather than a CSV that looks complete. Fused: the
-    // compression layer may poll the body again after its end.
-    let pages = stream::unfold(Some(receiver), |receiver| async move {
-        let mut receiver = receiver?;
-        let stopped = match receiver.recv().await {
-            Some(Ok(CsvChunk::Rows(records))) => {
-                let rows = csv_rows(records.iter().map(|record| {
-                    record
-                        .iter()
-                        .map(|field| neutralized(field.as_deref().unwrap_or("")))
-                }));
-                return Some((Ok(rows), Some(receiver)));
-            }
-            Some(Ok(CsvChunk::Done)) => return None,
-            Some(Err(error)) => error.to_string(),
-            None => "its reader stopped".to_owned(),
-        };
-        tracing::error!(error = %stopped, "the export stopped part-way");
-        Some((
-            Err(std::io::Error::other("the export stopped part-way")),
-            None,
-        ))
-    });
-    let body = stream::iter([Ok::<_, std::io::Error>(header)])
-        .chain(pages)
-        .fuse();
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"devices.csv\"",
-            ),
-        ],
-        Body::from_stream(body),
-    )
-        .into_response())
-}
-
-/// A cell that a spreadsheet would read as a formula (`=`, `+`, `-`, `@`, or a tab or carriage
-/// return before one) gets a leading `'`, as OWASP's CSV injection guidance recommends: a device
-/// named `=HYPERLINK(...)` by a site is shown as text, never run.
-fn neutralized(field: &str) -> std::borrow::Cow<'_, str> {
-    if field.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{field}").into()
-    } else {
-        field.into()
-    }
-}
-
-fn csv_rows<R, F>(records: impl Iterator<Item = R>) -> Vec<u8>
-where
-    R: IntoIterator<Item = F>,
-    F: AsRef<str>,
-{
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    for record in records {
-        for field in record {
-            writer
-                .write_field(field.as_ref())
-                .expect("writing to memory cannot fail");
-        }
-        writer
-            .write_record(None::<&[u8]>)
-            .expect("writing to memory cannot fail");
-    }
-    writer.into_inner().expect("writing to memory cannot fail")
+    Ok(csv::streamed("devices.csv", header, receiver))
 }
 
 #[utoipa::path(

@@ -3,6 +3,7 @@
 pub mod actions;
 pub mod audit;
 pub mod connectors;
+mod csv;
 pub mod devices;
 pub mod events;
 pub mod oidc;

@@ -52,6 +52,7 @@ use crate::state::AppState;
         super::roles::list_users,
         super::roles::set_user_roles,
         super::audit::list,
+        super::audit::export,
         openapi_json,
     ),
     components(schemas(

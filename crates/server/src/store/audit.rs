@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use super::db::{self, Db, Value};
 use super::error::StoreResult;
 use super::sql::condition_sql;
-use super::{seq_page, stored, timestamp, SeqCursor, Store};
+use super::{seq_page, stored, timestamp, SeqCursor, Store, Writes};
 use crate::query::audit::AuditQuery;
 
 /// Who did something, as the audit log records it, and through which request (its id, when it
@@ -18,6 +18,8 @@ pub struct Actor {
     pub kind: ActorType,
     pub name: String,
     pub request_id: Option<String>,
+    /// The client's address and user agent of that request.
+    pub origin: crate::request_id::Origin,
 }
 
 impl Actor {
@@ -26,6 +28,7 @@ impl Actor {
             kind: ActorType::User,
             name: user_principal_name.to_owned(),
             request_id: None,
+            origin: Default::default(),
         }
     }
 
@@ -34,6 +37,7 @@ impl Actor {
             kind: ActorType::Connector,
             name: id.to_owned(),
             request_id: None,
+            origin: Default::default(),
         }
     }
 
@@ -42,6 +46,7 @@ impl Actor {
             kind: ActorType::System,
             name: "system".to_owned(),
             request_id: None,
+            origin: Default::default(),
         }
     }
 
@@ -54,12 +59,17 @@ impl Actor {
             kind: ActorType::CommandLine,
             name: account,
             request_id: None,
+            origin: Default::default(),
         }
     }
 
-    /// The same actor, acting through the request `request_id` (none when it is empty).
+    /// The same actor, acting through the request `request_id` (none when it is empty), from
+    /// where that request came (when it is the one being served).
     pub fn during(mut self, request_id: &str) -> Self {
         self.request_id = (!request_id.is_empty()).then(|| request_id.to_owned());
+        if let Some(origin) = crate::request_id::origin_of(request_id) {
+            self.origin = origin;
+        }
         self
     }
 }
@@ -128,6 +138,7 @@ impl<'a> AuditEntry<'a> {
             AuditActivity::CreateRoleDefinition
             | AuditActivity::DeleteRoleDefinition
             | AuditActivity::UpdateRoleAssignments => "roleDefinition",
+            AuditActivity::RemoveAuditEvents => "auditLog",
         }
     }
 }
@@ -141,8 +152,8 @@ pub async fn append<'a>(
 ) -> sqlx::Result<()> {
     db::query(
         "INSERT INTO audit_events (id, at, activity, result, actor_type, actor, resource_type,
-            resource_id, resource_name, details, request_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            resource_id, resource_name, details, request_id, source_address, user_agent)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .prepared()
     .bind(uuid::Uuid::new_v4().to_string())
@@ -156,6 +167,8 @@ pub async fn append<'a>(
     .bind(entry.resource_name)
     .bind(&entry.details)
     .bind(entry.actor.request_id.as_deref())
+    .bind(entry.actor.origin.address.as_deref())
+    .bind(entry.actor.origin.user_agent.as_deref())
     .execute(connection)
     .await?;
     Ok(())
@@ -173,6 +186,69 @@ impl Store {
         Ok(())
     }
 
+    /// Removes up to `slice` of the oldest events from before `before`, and records the removal
+    /// (how many, up to when, the retention) by the server in the same transaction; how many were
+    /// removed. The delete trigger lets an event through only while this transaction's cutoff is
+    /// written, and only when it is older than that cutoff: nothing else can remove an event.
+    pub async fn remove_audit_events(
+        &self,
+        before: OffsetDateTime,
+        slice: u32,
+        retention: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<u64> {
+        let cutoff = timestamp(before);
+        // Most minutes there is nothing to remove: a read says so without taking the writer.
+        let any: Option<i64> =
+            db::query_scalar("SELECT seq FROM audit_events WHERE at < ? ORDER BY at LIMIT 1")
+                .bind(&cutoff)
+                .fetch_optional(self.read())
+                .await?;
+        if any.is_none() {
+            return Ok(0);
+        }
+        let mut tx = self.begin_for(Writes::NoDevices).await?;
+        db::query("INSERT INTO audit_retention_cutoff (before) VALUES (?)")
+            .bind(&cutoff)
+            .execute(&mut tx)
+            .await?;
+        // The oldest first (`at` and `seq` grow together but for clock changes).
+        let newest_removed: Option<String> = db::query_scalar(
+            "SELECT MAX(at) FROM (SELECT at FROM audit_events WHERE at < ? ORDER BY at, seq LIMIT ?) oldest",
+        )
+        .bind(&cutoff)
+        .bind(i64::from(slice))
+        .fetch_one(&mut tx)
+        .await?;
+        let removed = match &newest_removed {
+            None => 0,
+            Some(_) => {
+                db::query(
+                    "DELETE FROM audit_events WHERE seq IN
+                        (SELECT seq FROM audit_events WHERE at < ? ORDER BY at, seq LIMIT ?)",
+                )
+                .bind(&cutoff)
+                .bind(i64::from(slice))
+                .execute(&mut tx)
+                .await?
+            }
+        };
+        db::query("DELETE FROM audit_retention_cutoff")
+            .execute(&mut tx)
+            .await?;
+        if let Some(newest) = newest_removed.filter(|_| removed > 0) {
+            let system = Actor::system();
+            let entry = AuditEntry::new(AuditActivity::RemoveAuditEvents, &system).details(format!(
+                    "Removed {removed} audit event{} older than the retention of {retention} \
+                     (recorded before {cutoff}; the newest removed at {newest}).",
+                    if removed == 1 { "" } else { "s" }
+                ));
+            append(&mut tx, &entry, now).await?;
+        }
+        tx.commit().await?;
+        Ok(removed)
+    }
+
     /// One page of audit events matching `filter`, newest first; the next page's cursor, and
     /// the number of matches when asked.
     pub async fn audit_events(
@@ -184,6 +260,88 @@ impl Store {
     ) -> StoreResult<(Vec<AuditEvent>, Option<SeqCursor>, Option<u64>)> {
         audit_events_in(self.read(), query, after, top, count).await
     }
+}
+
+/// The audit log's columns in an export, in order.
+pub const EXPORT_COLUMNS: &[&str] = &[
+    "activityDateTime",
+    "activity",
+    "activityResult",
+    "actorType",
+    "actor",
+    "resourceType",
+    "resourceId",
+    "resourceName",
+    "details",
+    "requestId",
+    "sourceAddress",
+    "userAgent",
+];
+
+impl Store {
+    /// Every event matching `query`, newest first, sent to `sink` a page at a time (keyset pages,
+    /// so memory stays flat however long the log), then `Done`. Stops when the receiver is gone or
+    /// does not take a page within `stall`.
+    pub async fn send_audit_csv(
+        &self,
+        query: AuditQuery,
+        page: u32,
+        stall: std::time::Duration,
+        sink: tokio::sync::mpsc::Sender<StoreResult<super::devices::CsvChunk>>,
+    ) {
+        use super::devices::CsvChunk;
+        let send = |item| {
+            let sink = &sink;
+            async move {
+                match tokio::time::timeout(stall, sink.send(item)).await {
+                    Ok(Ok(())) => true,
+                    Ok(Err(_)) => false,
+                    Err(_) => {
+                        tracing::warn!("an export's client stopped reading; the export was ended");
+                        false
+                    }
+                }
+            }
+        };
+        let mut after: Option<SeqCursor> = None;
+        loop {
+            let (events, next, _) =
+                match audit_events_in(self.read(), &query, after.as_ref(), page, false).await {
+                    Ok(answer) => answer,
+                    Err(error) => {
+                        send(Err(error)).await;
+                        return;
+                    }
+                };
+            let rows = events.into_iter().map(export_record).collect();
+            if !send(Ok(CsvChunk::Rows(rows))).await {
+                return;
+            }
+            match next {
+                Some(cursor) => after = Some(cursor),
+                None => break,
+            }
+        }
+        send(Ok(CsvChunk::Done)).await;
+    }
+}
+
+/// An event as the cells of [`EXPORT_COLUMNS`].
+fn export_record(event: AuditEvent) -> Vec<Option<String>> {
+    vec![
+        Some(event.activity_date_time),
+        Some(event.activity.as_str().to_owned()),
+        Some(event.activity_result.as_str().to_owned()),
+        Some(event.actor_type.as_str().to_owned()),
+        Some(event.actor),
+        Some(event.resource_type),
+        event.resource_id,
+        event.resource_name,
+        event.details,
+        event.request_id,
+        event.source_address,
+        event.user_agent,
+    ]
 }
 
 /// [`Store::audit_events`] on either backend.
@@ -239,6 +397,8 @@ struct AuditRow {
     resource_name: Option<String>,
     details: Option<String>,
     request_id: Option<String>,
+    source_address: Option<String>,
+    user_agent: Option<String>,
 }
 
 impl TryFrom<AuditRow> for AuditEvent {
@@ -257,6 +417,8 @@ impl TryFrom<AuditRow> for AuditEvent {
             resource_name: row.resource_name,
             details: row.details,
             request_id: row.request_id,
+            source_address: row.source_address,
+            user_agent: row.user_agent,
         })
     }
 }

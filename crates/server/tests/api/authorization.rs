@@ -182,6 +182,13 @@ const TABLE: &[Row] = &[
     ),
     row(
         "GET",
+        "/api/v1/auditEvents/export",
+        "/api/v1/auditEvents/export",
+        None,
+        AUDIT_READ,
+    ),
+    row(
+        "GET",
         "/api/v1/roleDefinitions",
         "/api/v1/roleDefinitions",
         None,

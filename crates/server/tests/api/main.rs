@@ -2,6 +2,7 @@
 
 mod attacks;
 mod audit;
+mod auditors;
 mod authorization;
 mod binary;
 mod completion;

@@ -159,13 +159,15 @@ async fn every_bound_the_server_enforces_is_in_the_document() {
             cases.push((path, "$select", value.into()));
         }
     }
-    for value in [
-        String::new(),
-        "actor eq 'x'".into(),
-        audit_filter(MAX_FILTER_LENGTH),
-        audit_filter(MAX_FILTER_LENGTH + 1),
-    ] {
-        cases.push(("/api/v1/auditEvents", "$filter", value));
+    for path in ["/api/v1/auditEvents", "/api/v1/auditEvents/export"] {
+        for value in [
+            String::new(),
+            "actor eq 'x'".into(),
+            audit_filter(MAX_FILTER_LENGTH),
+            audit_filter(MAX_FILTER_LENGTH + 1),
+        ] {
+            cases.push((path, "$filter", value));
+        }
     }
     for path in ["/api/v1/devices", "/api/v1/auditEvents"] {
         for value in ["0", "1", "1000", "1001"] {
