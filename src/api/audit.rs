@@ -15,6 +15,15 @@ pub async fn page(
     get(&url(filter, skiptoken)).await
 }
 
+/// The export of every event that matches `filter`, as CSV (the browser downloads it).
+pub fn export_url(filter: Option<&str>) -> String {
+    let pairs: Vec<(String, String)> = filter
+        .map(|f| ("$filter".to_owned(), f.to_owned()))
+        .into_iter()
+        .collect();
+    format!("{API_BASE}/auditEvents/export?{}", encode(&pairs))
+}
+
 fn url(filter: Option<&str>, skiptoken: Option<&str>) -> String {
     let mut query = vec![
         ("$top".to_owned(), PAGE_SIZE.to_string()),

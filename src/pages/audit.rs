@@ -24,6 +24,8 @@ pub struct AuditView {
     pub activity: Option<AuditActivity>,
     pub result: Option<AuditResult>,
     pub resource: String,
+    /// A connector's id: the events about it and those it reported.
+    pub connector: String,
     /// `YYYY-MM-DD`, UTC days, both ends included.
     pub from: String,
     pub to: String,
@@ -47,6 +49,7 @@ impl UrlState for AuditView {
                 "activity" => view.activity = AuditActivity::from_wire(value),
                 "result" => view.result = AuditResult::from_wire(value),
                 "resource" => view.resource = value.to_owned(),
+                "connector" => view.connector = value.to_owned(),
                 "from" => view.from = date(value),
                 "to" => view.to = date(value),
                 "page" => view.page = Some(value.to_owned()),
@@ -77,6 +80,7 @@ impl UrlState for AuditView {
                 .unwrap_or_default(),
         );
         push("resource", self.resource.trim().to_owned());
+        push("connector", self.connector.trim().to_owned());
         push("from", self.from.clone());
         push("to", self.to.clone());
         push("page", self.page.clone().unwrap_or_default());
@@ -107,6 +111,10 @@ impl AuditView {
             terms.push(format!(
                 "(resourceId eq {value} or contains(resourceName, {value}))"
             ));
+        }
+        if !self.connector.trim().is_empty() {
+            let value = quoted(&self.connector);
+            terms.push(format!("(resourceId eq {value} or actor eq {value})"));
         }
         if is_date(&self.from) {
             terms.push(format!("activityDateTime ge {}T00:00:00Z", self.from));
@@ -222,6 +230,8 @@ fn audit_filters(url: UrlView<AuditView>, refresh: Callback<()>) -> impl IntoVie
             </div>
         }
     };
+    let export_href =
+        Signal::derive(move || url.view.with(|v| api::audit::export_url(v.filter().as_deref())));
     let activities = AuditActivity::ALL
         .iter()
         .map(|a| (a.as_str(), activity_label(*a)))
@@ -234,6 +244,7 @@ fn audit_filters(url: UrlView<AuditView>, refresh: Callback<()>) -> impl IntoVie
             {choice(draft, "audit-result", "Result", vec![("success", "Success"), ("failure", "Failure")],
                 |d| d.result.map(|r| r.as_str()), |d, value| d.result = AuditResult::from_wire(value))}
             {input("audit-resource", "Resource (id or name)", "search", |v| v.resource.clone(), |v, t| v.resource = t)}
+            {input("audit-connector", "Connector id", "search", |v| v.connector.clone(), |v, t| v.connector = t)}
             {input("audit-from", "From (UTC)", "date", |v| v.from.clone(), |v, t| v.from = t)}
             {input("audit-to", "To (UTC)", "date", |v| v.to.clone(), |v, t| v.to = t)}
             <div class="field actions">
@@ -243,6 +254,9 @@ fn audit_filters(url: UrlView<AuditView>, refresh: Callback<()>) -> impl IntoVie
                     <span aria-hidden="true">"↻ "</span>
                     "Refresh"
                 </button>
+                <a class="button" href=export_href download="audit-log.csv">
+                    "Export"
+                </a>
             </div>
         </form>
     }
@@ -375,6 +389,11 @@ fn audit_columns(names: Vec<(String, String)>) -> Vec<Column> {
             format::or_dash(e.request_id.as_deref())
         })
         .class("breakable"),
+        Column::text("Source", |e: &AuditEvent| {
+            format::or_dash(e.source_address.as_deref())
+        })
+        .class("breakable")
+        .titled(|e: &AuditEvent| e.user_agent.clone()),
     ]
 }
 
@@ -416,12 +435,14 @@ mod tests {
             resource: "PC-001".into(),
             from: "2026-11-01".into(),
             to: "2026-11-21".into(),
+            connector: "c-1".into(),
             page: None,
         };
         assert_eq!(
             view.filter().unwrap(),
             "contains(actor, 'o''brien') and activity eq 'signIn' and activityResult eq 'failure' \
              and (resourceId eq 'PC-001' or contains(resourceName, 'PC-001')) \
+             and (resourceId eq 'c-1' or actor eq 'c-1') \
              and activityDateTime ge 2026-11-01T00:00:00Z and activityDateTime le 2026-11-21T23:59:59Z"
         );
         let pairs = view.to_pairs();

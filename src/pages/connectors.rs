@@ -21,7 +21,9 @@ use crate::components::table::{Column, Table};
 use crate::components::toast::use_toasts;
 use crate::format;
 use crate::live::use_live;
+use crate::pages::audit::AuditView;
 use crate::paths;
+use crate::url_state::UrlState;
 use crate::session::use_session;
 
 /// A hierarchy's name as the site reported it, or "Unknown hierarchy" until it does.
@@ -265,6 +267,9 @@ fn ConnectorDetails(connector: Connector) -> impl IntoView {
                     wrap=true
                 />
             })}
+            <p>
+                <a href=AuditView { connector: connector.id.clone(), ..AuditView::default() }.to_url()>"View in audit log"</a>
+            </p>
             {delete_connector(connector)}
         </section>
     }

@@ -245,3 +245,122 @@ async fn the_audit_log_names_connectors_and_fits_the_window() {
     );
     browser.finish(app).await;
 }
+
+/// The audit count of `filter` as the API gives it.
+async fn audit_count(app: &TestApp, filter: &str) -> u64 {
+    let page: admin_api::Collection<admin_api::AuditEvent> = app
+        .api()
+        .get(app.url("/api/v1/auditEvents"))
+        .query(&[("$filter", filter), ("$top", "1"), ("$count", "true")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    page.count.unwrap()
+}
+
+/// From a device and from a connector's details, "View in audit log" opens the log filtered to
+/// them (a link that survives a reload); the log shows where each request came from, and Export
+/// downloads exactly what is filtered.
+#[tokio::test]
+async fn the_audit_log_opens_from_a_device_and_a_connector_and_exports_what_it_shows() {
+    let app = spawn_app().await;
+    let devices: admin_api::Collection<admin_api::Device> = app
+        .api()
+        .get(app.url("/api/v1/devices?$top=1&$orderby=deviceName"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let device = devices.value[0].clone();
+    let response = app
+        .api()
+        .post(app.url(&format!(
+            "/api/v1/devices/{}/triggerConfigurationManagerAction",
+            device.id
+        )))
+        .header("user-agent", "Help desk script/1.0")
+        .json(&serde_json::json!({"configurationManagerAction": {"action": "refreshMachinePolicy"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let browser = Browser::signed_in(&app, crate::ADMIN).await;
+
+    browser.open(&app.url(&format!("/devices/{}", device.id))).await;
+    browser.click("//a[normalize-space()='View in audit log']").await;
+    let filtered = app.url(&format!("/tenant-admin/audit-logs?resource={}", device.id));
+    browser.wait_for_url(&filtered).await;
+    let resource = browser.wait_for("//input[@id='audit-resource']").await;
+    assert_eq!(resource.prop("value").await.unwrap(), Some(device.id.clone()));
+    let row = browser
+        .wait_for("//table[@aria-label='Audit events']//tbody/tr[td[2][normalize-space()='ConfigMgr action requested']]")
+        .await;
+    // The source column: the address, and the user agent in its tooltip.
+    let source = row
+        .find(fantoccini::Locator::XPath("td[last()]"))
+        .await
+        .unwrap();
+    assert_eq!(source.text().await.unwrap(), "127.0.0.1");
+    assert_eq!(
+        source.attr("title").await.unwrap().as_deref(),
+        Some("Help desk script/1.0")
+    );
+    browser.client.refresh().await.unwrap();
+    browser
+        .wait_for("//table[@aria-label='Audit events']//tbody/tr[td[2][normalize-space()='ConfigMgr action requested']]")
+        .await;
+
+    let connectors: admin_api::Collection<admin_api::Connector> = app
+        .api()
+        .get(app.url("/api/v1/connectors"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let headquarters = connectors
+        .value
+        .iter()
+        .find(|c| c.hierarchy_name.as_deref() == Some("Contoso Headquarters"))
+        .unwrap()
+        .id
+        .clone();
+    browser.open(&app.url("/tenant-admin/connectors")).await;
+    browser
+        .click("//table[@aria-label='Configuration Manager hierarchies']//a[normalize-space()='Contoso Headquarters']")
+        .await;
+    browser
+        .click("//section[@aria-labelledby='connector-details']//a[normalize-space()='View in audit log']")
+        .await;
+    browser
+        .wait_for_url(&app.url(&format!(
+            "/tenant-admin/audit-logs?connector={headquarters}"
+        )))
+        .await;
+    let count = audit_count(
+        &app,
+        &format!("(resourceId eq '{headquarters}' or actor eq '{headquarters}')"),
+    )
+    .await;
+    assert!(count >= 1);
+    let status = format!("//p[@role='status' and normalize-space()='{count} event{}']", if count == 1 { "" } else { "s" });
+    browser.wait_for(&status).await;
+    browser
+        .wait_for("//table[@aria-label='Audit events']//tbody/tr[td[2][normalize-space()='Hierarchy attached']]")
+        .await;
+
+    // Export: what the filter shows, downloaded as the browser does.
+    browser.click("//a[normalize-space()='Export']").await;
+    let csv = String::from_utf8(browser.downloaded("audit-log.csv").await).unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert!(rows[0].starts_with("activityDateTime,activity,"), "{}", rows[0]);
+    assert_eq!(rows.len() as u64 - 1, count, "{csv}");
+    assert!(rows.iter().skip(1).any(|r| r.contains(",onboardConnector,")), "{csv}");
+    browser.finish(app).await;
+}

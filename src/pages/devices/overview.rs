@@ -13,7 +13,9 @@ use crate::components::loaded::Fetched;
 use crate::components::shell::{set_breadcrumb, Crumb};
 use crate::format;
 use crate::live::use_live;
+use crate::pages::audit::AuditView;
 use crate::paths;
+use crate::url_state::UrlState;
 
 /// The route's parameter: the device's id.
 #[derive(Params, Clone, PartialEq)]
@@ -142,6 +144,9 @@ fn Overview(device: Device) -> impl IntoView {
                     .collect_view()}
             </ul>
         </section>
+        <p>
+            <a href=AuditView { resource: device.id.clone(), ..AuditView::default() }.to_url()>"View in audit log"</a>
+        </p>
     }
 }
 
