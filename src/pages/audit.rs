@@ -158,6 +158,8 @@ fn activity_label(activity: AuditActivity) -> &'static str {
         AuditActivity::RunScript => "Script run",
         AuditActivity::ScriptResult => "Script result",
         AuditActivity::RemoveAuditEvents => "Old events removed",
+        AuditActivity::ShareDeviceView => "Device view shared",
+        AuditActivity::DeleteDeviceView => "Device view deleted",
     }
 }
 
@@ -230,8 +232,10 @@ fn audit_filters(url: UrlView<AuditView>, refresh: Callback<()>) -> impl IntoVie
             </div>
         }
     };
-    let export_href =
-        Signal::derive(move || url.view.with(|v| api::audit::export_url(v.filter().as_deref())));
+    let export_href = Signal::derive(move || {
+        url.view
+            .with(|v| api::audit::export_url(v.filter().as_deref()))
+    });
     let activities = AuditActivity::ALL
         .iter()
         .map(|a| (a.as_str(), activity_label(*a)))

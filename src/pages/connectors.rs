@@ -23,8 +23,8 @@ use crate::format;
 use crate::live::use_live;
 use crate::pages::audit::AuditView;
 use crate::paths;
-use crate::url_state::UrlState;
 use crate::session::use_session;
+use crate::url_state::UrlState;
 
 /// A hierarchy's name as the site reported it, or "Unknown hierarchy" until it does.
 fn name_of(c: &Connector) -> String {

@@ -284,19 +284,28 @@ async fn the_audit_log_opens_from_a_device_and_a_connector_and_exports_what_it_s
             device.id
         )))
         .header("user-agent", "Help desk script/1.0")
-        .json(&serde_json::json!({"configurationManagerAction": {"action": "refreshMachinePolicy"}}))
+        .json(
+            &serde_json::json!({"configurationManagerAction": {"action": "refreshMachinePolicy"}}),
+        )
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 202);
     let browser = Browser::signed_in(&app, crate::ADMIN).await;
 
-    browser.open(&app.url(&format!("/devices/{}", device.id))).await;
-    browser.click("//a[normalize-space()='View in audit log']").await;
+    browser
+        .open(&app.url(&format!("/devices/{}", device.id)))
+        .await;
+    browser
+        .click("//a[normalize-space()='View in audit log']")
+        .await;
     let filtered = app.url(&format!("/tenant-admin/audit-logs?resource={}", device.id));
     browser.wait_for_url(&filtered).await;
     let resource = browser.wait_for("//input[@id='audit-resource']").await;
-    assert_eq!(resource.prop("value").await.unwrap(), Some(device.id.clone()));
+    assert_eq!(
+        resource.prop("value").await.unwrap(),
+        Some(device.id.clone())
+    );
     let row = browser
         .wait_for("//table[@aria-label='Audit events']//tbody/tr[td[2][normalize-space()='ConfigMgr action requested']]")
         .await;
@@ -349,7 +358,10 @@ async fn the_audit_log_opens_from_a_device_and_a_connector_and_exports_what_it_s
     )
     .await;
     assert!(count >= 1);
-    let status = format!("//p[@role='status' and normalize-space()='{count} event{}']", if count == 1 { "" } else { "s" });
+    let status = format!(
+        "//p[@role='status' and normalize-space()='{count} event{}']",
+        if count == 1 { "" } else { "s" }
+    );
     browser.wait_for(&status).await;
     browser
         .wait_for("//table[@aria-label='Audit events']//tbody/tr[td[2][normalize-space()='Hierarchy attached']]")
@@ -359,8 +371,17 @@ async fn the_audit_log_opens_from_a_device_and_a_connector_and_exports_what_it_s
     browser.click("//a[normalize-space()='Export']").await;
     let csv = String::from_utf8(browser.downloaded("audit-log.csv").await).unwrap();
     let rows: Vec<&str> = csv.lines().collect();
-    assert!(rows[0].starts_with("activityDateTime,activity,"), "{}", rows[0]);
+    assert!(
+        rows[0].starts_with("activityDateTime,activity,"),
+        "{}",
+        rows[0]
+    );
     assert_eq!(rows.len() as u64 - 1, count, "{csv}");
-    assert!(rows.iter().skip(1).any(|r| r.contains(",onboardConnector,")), "{csv}");
+    assert!(
+        rows.iter()
+            .skip(1)
+            .any(|r| r.contains(",onboardConnector,")),
+        "{csv}"
+    );
     browser.finish(app).await;
 }

@@ -28,6 +28,8 @@ wire_enum!(
         RunScript = "runScript",
         ScriptResult = "scriptResult",
         RemoveAuditEvents = "removeAuditEvents",
+        ShareDeviceView = "shareDeviceView",
+        DeleteDeviceView = "deleteDeviceView",
     }
 );
 
@@ -60,7 +62,7 @@ pub struct AuditEvent {
     pub actor_type: ActorType,
     /// A user principal name, a connector id, `system`, or the host account that ran the CLI.
     pub actor: String,
-    /// `device`, `connector`, `onboardingToken`, `user`, `roleDefinition`, `session`, `auditLog`.
+    /// `device`, `connector`, `onboardingToken`, `user`, `roleDefinition`, `session`, `auditLog`, `deviceView`.
     pub resource_type: String,
     pub resource_id: Option<String>,
     /// A readable name of the resource when it had one (a device or hierarchy name, a role).

@@ -18,6 +18,7 @@ wire_enum!(
         RolesUpdate = "roles.update",
         RemoteTasksRunCmPivot = "remoteTasks.runCMPivot",
         RemoteTasksRunScript = "remoteTasks.runScript",
+        ManagedDevicesShareViews = "managedDevices.shareViews",
     }
 );
 
@@ -37,6 +38,7 @@ impl Permission {
             Self::RolesUpdate => "Roles › Update (create, delete and assign roles)",
             Self::RemoteTasksRunCmPivot => "Remote tasks › Run CMPivot query",
             Self::RemoteTasksRunScript => "Remote tasks › Run script",
+            Self::ManagedDevicesShareViews => "Managed devices › Share saved views",
         }
     }
 }

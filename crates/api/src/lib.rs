@@ -15,6 +15,7 @@ pub mod fields;
 pub mod identity;
 pub mod protocol;
 pub mod site_requests;
+pub mod views;
 mod wire_enum;
 
 pub use actions::{
@@ -37,6 +38,7 @@ pub use identity::{Me, NewRoleDefinition, Permission, RoleDefinition, SignIn, Us
 pub use site_requests::{
     NewSiteRequest, SiteAnswer, SiteRequest, SiteRequestKind, SiteRequestState,
 };
+pub use views::{DeviceView, DeviceViewChange, DeviceViewQuery, NewDeviceView};
 
 /// Base path of the admin API.
 pub const API_BASE: &str = "/api/v1";

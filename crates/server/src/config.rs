@@ -123,9 +123,9 @@ impl std::str::FromStr for TrustedProxy {
         if let Ok(address) = text.parse::<std::net::IpAddr>() {
             return Ok(Self(address.into()));
         }
-        text.parse::<ipnet::IpNet>().map(Self).map_err(|_| {
-            format!("`{text}` is not an IP address or a network such as 10.0.0.0/8")
-        })
+        text.parse::<ipnet::IpNet>()
+            .map(Self)
+            .map_err(|_| format!("`{text}` is not an IP address or a network such as 10.0.0.0/8"))
     }
 }
 

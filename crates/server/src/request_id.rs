@@ -39,7 +39,9 @@ pub const USER_AGENT_KEPT: usize = 512;
 
 /// The id of the request being served, or an empty string outside of one.
 pub fn current() -> String {
-    REQUEST.try_with(|served| served.id.clone()).unwrap_or_default()
+    REQUEST
+        .try_with(|served| served.id.clone())
+        .unwrap_or_default()
 }
 
 /// Where the request being served came from, when there is one and its id is `id`.

@@ -116,7 +116,10 @@ pub async fn remove_old_audit_events(state: &AppState) -> anyhow::Result<u64> {
 }
 
 /// [`remove_old_audit_events`], `slice` events per transaction.
-pub async fn remove_old_audit_events_in_slices(state: &AppState, slice: u32) -> anyhow::Result<u64> {
+pub async fn remove_old_audit_events_in_slices(
+    state: &AppState,
+    slice: u32,
+) -> anyhow::Result<u64> {
     let retention = state.config.audit_retention;
     let named = humantime::format_duration(retention).to_string();
     let mut removed = 0;

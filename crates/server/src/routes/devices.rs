@@ -7,13 +7,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 
-
+use super::csv;
 use crate::auth::{require, Authorized};
 use crate::error::{AppError, AppResult};
 use crate::query::devices::{DeviceCursor, DeviceQuery};
 use crate::query::{decode_skiptoken, encode_skiptoken, next_link, parse_page_options};
 use crate::state::AppState;
-use super::csv;
 
 const LIST_OPTIONS: &[&str] = &[
     "$top",

@@ -11,6 +11,7 @@ pub mod openapi;
 pub mod roles;
 pub mod session;
 pub mod site_requests;
+pub mod views;
 
 use axum::Router;
 
@@ -28,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .merge(oidc::router())
         .merge(roles::router())
         .merge(audit::router())
+        .merge(views::router())
         .merge(openapi::router())
         .fallback(unknown_route)
 }

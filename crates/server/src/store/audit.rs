@@ -139,6 +139,7 @@ impl<'a> AuditEntry<'a> {
             | AuditActivity::DeleteRoleDefinition
             | AuditActivity::UpdateRoleAssignments => "roleDefinition",
             AuditActivity::RemoveAuditEvents => "auditLog",
+            AuditActivity::ShareDeviceView | AuditActivity::DeleteDeviceView => "deviceView",
         }
     }
 }
@@ -238,7 +239,8 @@ impl Store {
             .await?;
         if let Some(newest) = newest_removed.filter(|_| removed > 0) {
             let system = Actor::system();
-            let entry = AuditEntry::new(AuditActivity::RemoveAuditEvents, &system).details(format!(
+            let entry =
+                AuditEntry::new(AuditActivity::RemoveAuditEvents, &system).details(format!(
                     "Removed {removed} audit event{} older than the retention of {retention} \
                      (recorded before {cutoff}; the newest removed at {newest}).",
                     if removed == 1 { "" } else { "s" }

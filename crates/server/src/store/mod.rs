@@ -16,6 +16,7 @@ pub mod site_requests;
 pub mod sql;
 mod sqlite_library;
 pub mod users;
+pub mod views;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -43,7 +43,9 @@ async fn sign_in(app: &TestApp, user: &str, headers: &[(&str, &str)]) -> String 
 
 /// The one event of the request `request_id`.
 async fn event_of(app: &TestApp, request_id: &str) -> AuditEvent {
-    let events = audit(app, &format!("requestId eq '{request_id}'")).await.value;
+    let events = audit(app, &format!("requestId eq '{request_id}'"))
+        .await
+        .value;
     assert_eq!(events.len(), 1, "{events:#?}");
     events.into_iter().next().unwrap()
 }
@@ -90,10 +92,7 @@ async fn each_event_records_its_requests_address_and_user_agent() {
 #[tokio::test]
 async fn a_named_proxy_is_believed_and_only_for_the_hops_it_vouches_for() {
     let app = spawn_app_with(|config| {
-        config.trusted_proxy = vec![
-            "127.0.0.1".parse().unwrap(),
-            "10.0.0.0/8".parse().unwrap(),
-        ];
+        config.trusted_proxy = vec!["127.0.0.1".parse().unwrap(), "10.0.0.0/8".parse().unwrap()];
     })
     .await;
     app.add_user("hd@tests.example", &[]).await;
@@ -126,7 +125,10 @@ async fn a_named_proxy_is_believed_and_only_for_the_hops_it_vouches_for() {
         .send()
         .await
         .unwrap();
-    let id = response.headers()["request-id"].to_str().unwrap().to_owned();
+    let id = response.headers()["request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(
         event_of(&app, &id).await.source_address.as_deref(),
         Some("198.51.100.8")
@@ -181,8 +183,8 @@ async fn the_log_exports_as_csv_with_its_filters_and_hostile_text_stays_text() {
     let now = time::OffsetDateTime::now_utc();
     let actor = Actor::user("bulk@tests.example");
     for n in 0..2_345 {
-        let entry = AuditEntry::new(admin_api::AuditActivity::SignOut, &actor)
-            .details(format!("bulk {n}"));
+        let entry =
+            AuditEntry::new(admin_api::AuditActivity::SignOut, &actor).details(format!("bulk {n}"));
         app.store().append_audit(&entry, now).await.unwrap();
     }
 
@@ -271,8 +273,18 @@ async fn retention_removes_exactly_what_is_older_in_recorded_slices() {
     for n in 0..5 {
         event_at(&app, "old@tests.example", now - day * (40 + n)).await;
     }
-    event_at(&app, "edge@tests.example", now - day * 30 - time::Duration::minutes(5)).await;
-    event_at(&app, "kept@tests.example", now - day * 30 + time::Duration::minutes(5)).await;
+    event_at(
+        &app,
+        "edge@tests.example",
+        now - day * 30 - time::Duration::minutes(5),
+    )
+    .await;
+    event_at(
+        &app,
+        "kept@tests.example",
+        now - day * 30 + time::Duration::minutes(5),
+    )
+    .await;
     event_at(&app, "kept@tests.example", now - day * 2).await;
     let before = audit(&app, "activityDateTime ge 2000-01-01T00:00:00Z")
         .await
@@ -283,7 +295,11 @@ async fn retention_removes_exactly_what_is_older_in_recorded_slices() {
         .await
         .unwrap();
     assert_eq!(removed, 6);
-    let old = audit(&app, "actor eq 'old@tests.example' or actor eq 'edge@tests.example'").await;
+    let old = audit(
+        &app,
+        "actor eq 'old@tests.example' or actor eq 'edge@tests.example'",
+    )
+    .await;
     assert_eq!(old.count, Some(0), "{:#?}", old.value);
     assert_eq!(
         audit(&app, "actor eq 'kept@tests.example'").await.count,
@@ -297,8 +313,16 @@ async fn retention_removes_exactly_what_is_older_in_recorded_slices() {
         assert_eq!(record.resource_type, "auditLog");
         assert_eq!(record.source_address, None);
     }
-    assert!(records[0].details.as_deref().unwrap().starts_with("Removed 2 audit events older than the retention of 30days"));
-    assert!(records[1].details.as_deref().unwrap().starts_with("Removed 4 audit events"));
+    assert!(records[0]
+        .details
+        .as_deref()
+        .unwrap()
+        .starts_with("Removed 2 audit events older than the retention of 30days"));
+    assert!(records[1]
+        .details
+        .as_deref()
+        .unwrap()
+        .starts_with("Removed 4 audit events"));
     let after = audit(&app, "activityDateTime ge 2000-01-01T00:00:00Z")
         .await
         .count
@@ -313,7 +337,10 @@ async fn retention_removes_exactly_what_is_older_in_recorded_slices() {
         0
     );
     assert_eq!(
-        audit(&app, "activity eq 'removeAuditEvents'").await.value.len(),
+        audit(&app, "activity eq 'removeAuditEvents'")
+            .await
+            .value
+            .len(),
         2
     );
     // The log is still append-only: not even an old event goes outside the retention's work.
@@ -324,10 +351,11 @@ async fn retention_removes_exactly_what_is_older_in_recorded_slices() {
         .await
         .unwrap_err();
     assert!(refused.to_string().contains("append-only"), "{refused}");
-    let refused = db::query("UPDATE audit_events SET actor = 'x' WHERE actor = 'old@tests.example'")
-        .execute(pool)
-        .await
-        .unwrap_err();
+    let refused =
+        db::query("UPDATE audit_events SET actor = 'x' WHERE actor = 'old@tests.example'")
+            .execute(pool)
+            .await
+            .unwrap_err();
     assert!(refused.to_string().contains("append-only"), "{refused}");
     assert_eq!(app.rows("audit_retention_cutoff").await, 0);
     app.shut_down().await;

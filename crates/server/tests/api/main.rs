@@ -35,5 +35,6 @@ mod site_user_check;
 mod spa;
 mod stand_in;
 mod tls;
+mod views;
 
 pub use helpers::*;

@@ -15,6 +15,7 @@ pub const TENANT_TABLES: &[&str] = &[
     "role_definitions",
     "role_claim_values",
     "user_roles",
+    "device_views",
     "sessions",
     "logout_tokens",
     "device_actions",
