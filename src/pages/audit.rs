@@ -160,6 +160,8 @@ fn activity_label(activity: AuditActivity) -> &'static str {
         AuditActivity::RemoveAuditEvents => "Old events removed",
         AuditActivity::ShareDeviceView => "Device view shared",
         AuditActivity::DeleteDeviceView => "Device view deleted",
+        AuditActivity::RequestBulkAction => "Bulk action requested",
+        AuditActivity::CancelBulkAction => "Bulk action canceled",
     }
 }
 

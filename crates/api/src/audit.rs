@@ -30,6 +30,8 @@ wire_enum!(
         RemoveAuditEvents = "removeAuditEvents",
         ShareDeviceView = "shareDeviceView",
         DeleteDeviceView = "deleteDeviceView",
+        RequestBulkAction = "requestBulkAction",
+        CancelBulkAction = "cancelBulkAction",
     }
 );
 
@@ -62,7 +64,7 @@ pub struct AuditEvent {
     pub actor_type: ActorType,
     /// A user principal name, a connector id, `system`, or the host account that ran the CLI.
     pub actor: String,
-    /// `device`, `connector`, `onboardingToken`, `user`, `roleDefinition`, `session`, `auditLog`, `deviceView`.
+    /// `device`, `connector`, `onboardingToken`, `user`, `roleDefinition`, `session`, `auditLog`, `deviceView`, `bulkAction`.
     pub resource_type: String,
     pub resource_id: Option<String>,
     /// A readable name of the resource when it had one (a device or hierarchy name, a role).

@@ -29,6 +29,8 @@ pub enum Event {
     Devices(DevicesEvent),
     /// A site request changed state (without its answer: read it with a GET).
     SiteRequest(SiteRequest),
+    /// A bulk action started, moved on, ended or was canceled.
+    BulkAction(crate::bulk::BulkAction),
 }
 
 impl Event {
@@ -37,6 +39,7 @@ impl Event {
     pub const CONNECTOR: &'static str = "connector";
     pub const DEVICES: &'static str = "devices";
     pub const SITE_REQUEST: &'static str = "siteRequest";
+    pub const BULK_ACTION: &'static str = "bulkAction";
 
     pub fn name(&self) -> &'static str {
         match self {
@@ -44,6 +47,7 @@ impl Event {
             Self::Connector(_) => Self::CONNECTOR,
             Self::Devices(_) => Self::DEVICES,
             Self::SiteRequest(_) => Self::SITE_REQUEST,
+            Self::BulkAction(_) => Self::BULK_ACTION,
         }
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod actions;
 pub mod audit;
+pub mod bulk;
 pub mod collection;
 pub mod connectors;
 pub mod devices;
@@ -23,6 +24,7 @@ pub use actions::{
     TriggerConfigurationManagerAction,
 };
 pub use audit::{ActorType, AuditActivity, AuditEvent, AuditResult};
+pub use bulk::{BulkAction, BulkActionState, NewBulkAction};
 pub use collection::Collection;
 pub use connectors::{
     reports_full_details_of, CheckResult, Cloud, ConnectivityCheck, Connector, ConnectorStatus,

@@ -203,6 +203,10 @@ pub struct Config {
     #[arg(long, env = "ADMIN_SITE_REQUEST_TIMEOUT", value_parser = duration, default_value = "2m")]
     pub site_request_timeout: Duration,
 
+    /// Devices one bulk action may reach (a filter matching more is refused).
+    #[arg(long, env = "ADMIN_BULK_ACTION_LIMIT", default_value_t = admin_api::bulk::MAX_BULK_DEVICES, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub bulk_action_limit: u64,
+
     /// Site requests one user may have in progress at once.
     #[arg(long, env = "ADMIN_SITE_REQUESTS_PER_USER", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub site_requests_per_user: u32,
@@ -406,6 +410,7 @@ impl Config {
             body_limit: 8 * 1024 * 1024,
             action_timeout: Duration::from_secs(600),
             site_request_timeout: Duration::from_secs(120),
+            bulk_action_limit: admin_api::bulk::MAX_BULK_DEVICES,
             site_requests_per_user: 5,
             site_requests_per_connector: 50,
             offboard_grace: Duration::from_secs(7200),

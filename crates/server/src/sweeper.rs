@@ -9,7 +9,7 @@
 //! With several instances on PostgreSQL, one of them does this work at a time (see
 //! [`crate::store::shared::Duty`]); when it dies, another takes it over at its next tick.
 
-use crate::domain::{actions, connectors, site_requests};
+use crate::domain::{actions, bulk, connectors, site_requests};
 use crate::state::{to_time, AppState};
 use crate::store::shared::{Duty, Task};
 
@@ -143,6 +143,7 @@ pub async fn remove_old_audit_events_in_slices(
 async fn sweep(state: &AppState) -> anyhow::Result<()> {
     actions::time_out(state).await?;
     site_requests::time_out(state).await?;
+    bulk::follow(state).await?;
     connectors::complete_overdue_offboardings(state).await?;
     Ok(())
 }

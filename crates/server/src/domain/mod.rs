@@ -6,6 +6,7 @@
 //! nothing here knows HTTP, and the store below knows nothing of this layer.
 
 pub mod actions;
+pub mod bulk;
 pub mod connectors;
 pub mod devices;
 pub mod site_requests;

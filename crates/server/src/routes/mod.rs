@@ -2,6 +2,7 @@
 
 pub mod actions;
 pub mod audit;
+pub mod bulk;
 pub mod connectors;
 mod csv;
 pub mod devices;
@@ -30,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .merge(roles::router())
         .merge(audit::router())
         .merge(views::router())
+        .merge(bulk::router())
         .merge(openapi::router())
         .fallback(unknown_route)
 }

@@ -8,6 +8,9 @@ use super::audit::{append, Actor, AuditEntry};
 use super::error::{StoreError, StoreResult};
 use super::{seq_page, stored, timestamp, write_event, SeqCursor, Store, Writes};
 
+/// Actions one poll hands a site at most.
+pub const ACTIONS_PER_POLL: i64 = 500;
+
 /// A request to run an action on a device.
 pub struct ActionRequest<'a> {
     pub device_id: &'a str,
@@ -151,16 +154,18 @@ impl Store {
         Ok((actions, next))
     }
 
-    /// The actions waiting for a connector, oldest first.
+    /// The actions waiting for a connector, oldest first, a page of [`ACTIONS_PER_POLL`] at most
+    /// (a bulk action of many devices reaches its site a page a poll).
     /// Each names who asked for it, as the site checks them: their name, display name, Entra
     /// object id and on-premises SID where known.
     pub async fn pending_actions(&self, connector_id: &str) -> StoreResult<Vec<SiteAction>> {
         let rows: Vec<PendingRow> = db::query_as(
             "SELECT a.id, a.device_id, a.action, a.requested_by, u.display_name, u.object_id, u.onprem_sid
              FROM device_actions a LEFT JOIN users u ON u.user_name = a.requested_by
-             WHERE a.connector_id = ? AND a.action_state = 'pending' ORDER BY a.seq",
+             WHERE a.connector_id = ? AND a.action_state = 'pending' ORDER BY a.seq LIMIT ?",
         )
         .bind(connector_id)
+        .bind(ACTIONS_PER_POLL)
         .fetch_all(self.read())
         .await?;
         rows.into_iter()
@@ -300,7 +305,7 @@ impl Store {
 /// Records an action's outcome (done, failed, timed out, canceled) against its device.
 /// The audit entry of an action's result: what became of it, who asked, and, when the site
 /// checked them, who the site found (`requester_at_site`); a failure's reason in words.
-async fn audit_result(
+pub(super) async fn audit_result(
     tx: &mut Tx,
     action: &DeviceAction,
     requester_at_site: Option<&str>,
@@ -379,7 +384,7 @@ pub(super) async fn cancel_open(
     Ok(canceled)
 }
 
-async fn fetch_action(tx: &mut Tx, id: &str) -> StoreResult<DeviceAction> {
+pub(super) async fn fetch_action(tx: &mut Tx, id: &str) -> StoreResult<DeviceAction> {
     let row: ActionRow = db::query_as("SELECT * FROM device_actions WHERE id = ?")
         .prepared()
         .bind(id)

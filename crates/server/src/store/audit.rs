@@ -140,6 +140,7 @@ impl<'a> AuditEntry<'a> {
             | AuditActivity::UpdateRoleAssignments => "roleDefinition",
             AuditActivity::RemoveAuditEvents => "auditLog",
             AuditActivity::ShareDeviceView | AuditActivity::DeleteDeviceView => "deviceView",
+            AuditActivity::RequestBulkAction | AuditActivity::CancelBulkAction => "bulkAction",
         }
     }
 }

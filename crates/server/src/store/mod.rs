@@ -2,6 +2,7 @@
 
 pub mod actions;
 pub mod audit;
+pub mod bulk;
 mod caches;
 pub mod connectors;
 pub mod db;
@@ -389,6 +390,7 @@ pub fn event_data(event: &admin_api::Event) -> String {
             answer: None,
             ..request.clone()
         }),
+        Event::BulkAction(job) => serde_json::to_string(job),
     }
     .expect("events serialize")
 }

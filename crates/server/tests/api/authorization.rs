@@ -187,6 +187,31 @@ const TABLE: &[Row] = &[
         None,
         AUDIT_READ,
     ),
+    // A filter that matches nothing: past the permission check it is a 409, so the row queues
+    // nothing the other rows see.
+    row(
+        "POST",
+        "/api/v1/devices/bulkActions",
+        "/api/v1/devices/bulkActions",
+        Some(
+            r#"{"action":"appEvaluation","filter":"deviceName eq 'none of {caller}'","confirmedCount":1}"#,
+        ),
+        [401, 403, 409, 409, 401, 403],
+    ),
+    row(
+        "GET",
+        "/api/v1/bulkActions/{id}",
+        "/api/v1/bulkActions/no-such-job",
+        None,
+        [401, 404, 404, 404, 401, 403],
+    ),
+    row(
+        "POST",
+        "/api/v1/bulkActions/{id}/cancel",
+        "/api/v1/bulkActions/no-such-job/cancel",
+        None,
+        [401, 403, 404, 404, 401, 403],
+    ),
     row(
         "GET",
         "/api/v1/deviceViews",

@@ -5,6 +5,7 @@ mod audit;
 mod auditors;
 mod authorization;
 mod binary;
+mod bulk;
 mod completion;
 mod connections;
 mod contract;

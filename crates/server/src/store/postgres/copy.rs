@@ -18,6 +18,7 @@ pub const TENANT_TABLES: &[&str] = &[
     "device_views",
     "sessions",
     "logout_tokens",
+    "bulk_actions",
     "device_actions",
     "site_requests",
     "cmpivot_queries",
