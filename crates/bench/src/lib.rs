@@ -322,6 +322,8 @@ pub async fn run(options: &RunOptions) -> anyhow::Result<Report> {
             sections.push(scenarios::actions::run(&ctx).await?);
             eprintln!("Site requests");
             sections.push(scenarios::site_requests::run(&ctx, server.pid).await?);
+            eprintln!("Bulk action");
+            sections.push(scenarios::bulk::run(&ctx, server.pid).await?);
         }
         if wants(Part::Memory) {
             eprintln!("Memory");

@@ -27,12 +27,7 @@ struct Served {
     source: Origin,
 }
 
-/// Where a request came from: its client's network address and its `User-Agent`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Origin {
-    pub address: Option<String>,
-    pub user_agent: Option<String>,
-}
+pub use crate::store::audit::Origin;
 
 /// The most of a `User-Agent` kept (browsers send about 150 characters).
 pub const USER_AGENT_KEPT: usize = 512;
@@ -42,6 +37,25 @@ pub fn current() -> String {
     REQUEST
         .try_with(|served| served.id.clone())
         .unwrap_or_default()
+}
+
+/// Where the request being served came from (nothing outside of one).
+pub fn origin() -> Origin {
+    REQUEST
+        .try_with(|served| served.source.clone())
+        .unwrap_or_default()
+}
+
+/// `actor`, acting through the request being served, from where it came.
+pub fn acting(actor: crate::store::audit::Actor) -> crate::store::audit::Actor {
+    let id = current();
+    let origin = origin_of(&id);
+    actor.during(&id).from(origin)
+}
+
+/// `actor`, acting through the request `id`, from where it came when it is the one being served.
+pub fn acting_in(actor: crate::store::audit::Actor, id: &str) -> crate::store::audit::Actor {
+    actor.during(id).from(origin_of(id))
 }
 
 /// Where the request being served came from, when there is one and its id is `id`.

@@ -2,6 +2,7 @@
 
 pub mod actions;
 pub mod browser;
+pub mod bulk;
 pub mod export;
 pub mod ingest;
 pub mod list;

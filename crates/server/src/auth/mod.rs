@@ -82,7 +82,7 @@ pub struct Authorized<R: Requirement> {
 impl<R: Requirement> Authorized<R> {
     /// The signed-in user as the audit log records them, acting through this request.
     pub fn actor(&self) -> crate::store::audit::Actor {
-        self.principal.actor().during(&crate::request_id::current())
+        crate::request_id::acting(self.principal.actor())
     }
 }
 

@@ -45,7 +45,7 @@ pub async fn report_result(
     result: &ActionResult,
     request_id: &str,
 ) -> AppResult<()> {
-    let by = Actor::connector(connector_id).during(request_id);
+    let by = crate::request_id::acting_in(Actor::connector(connector_id), request_id);
     if let Some(action) = state
         .store
         .report_action_result(connector_id, id, result, &by, state.now())

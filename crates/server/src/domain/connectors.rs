@@ -52,7 +52,7 @@ pub async fn onboard(
                 credential_hash: secrets::hash(&secret),
                 onboarded_at: timestamp(now),
             },
-            &Actor::connector(&connector_id).during(request_id),
+            &crate::request_id::acting_in(Actor::connector(&connector_id), request_id),
             now,
         )
         .await?;

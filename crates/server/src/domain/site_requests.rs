@@ -55,7 +55,7 @@ pub async fn answer(
     outcome: &SiteRequestOutcome,
     request_id: &str,
 ) -> AppResult<()> {
-    let by = Actor::connector(connector_id).during(request_id);
+    let by = crate::request_id::acting_in(Actor::connector(connector_id), request_id);
     if let Some(request) = state
         .store
         .answer_site_request(connector_id, id, outcome, &by, state.now())

@@ -362,7 +362,7 @@ async fn acknowledge_offboard(
         connectors::complete_offboard(
             &state,
             &site.id,
-            &Actor::connector(&site.id).during(&crate::request_id::current()),
+            &crate::request_id::acting(Actor::connector(&site.id)),
         )
         .await?;
     }

@@ -229,15 +229,12 @@ pub(crate) async fn callback(
             state
                 .store
                 .append_audit(
-                    &AuditEntry::new(
-                        AuditActivity::SignIn,
-                        &actor.during(&crate::request_id::current()),
-                    )
-                    .details(format!(
-                        "Sign-in through {} refused: {}",
-                        oidc.settings.display_name, refused.reason
-                    ))
-                    .failed(),
+                    &AuditEntry::new(AuditActivity::SignIn, &crate::request_id::acting(actor))
+                        .details(format!(
+                            "Sign-in through {} refused: {}",
+                            oidc.settings.display_name, refused.reason
+                        ))
+                        .failed(),
                     state.now(),
                 )
                 .await?;
@@ -389,6 +386,7 @@ async fn signed_in(
             &user,
             &oidc.settings.display_name,
             &crate::request_id::current(),
+            &crate::request_id::origin(),
             &secrets::hash(&token),
             now,
             now + to_time(state.config.session_lifetime),
@@ -470,6 +468,7 @@ async fn ended_by_provider(state: &AppState, body: &[u8]) -> AppResult<u64> {
             &logout,
             &oidc.settings.display_name,
             &crate::request_id::current(),
+            &crate::request_id::origin(),
             now,
         )
         .await?)

@@ -90,7 +90,7 @@ pub(crate) async fn sign_in(
             .append_audit(
                 &AuditEntry::new(
                     AuditActivity::SignIn,
-                    &Actor::user(user_name).during(&crate::request_id::current()),
+                    &crate::request_id::acting(Actor::user(user_name)),
                 )
                 .details("The user name or password was incorrect.")
                 .failed(),
@@ -107,7 +107,7 @@ pub(crate) async fn sign_in(
         .create_session(
             &secrets::hash(&token),
             &credentials,
-            &Actor::user(&credentials.user_name).during(&crate::request_id::current()),
+            &crate::request_id::acting(Actor::user(&credentials.user_name)),
             now,
             now + to_time(state.config.session_lifetime),
         )
@@ -137,7 +137,7 @@ pub(crate) async fn sign_out(
     let mut at_provider = None;
     if let Some(session) = auth::session_hash(&headers) {
         if let Some(principal) = auth::authenticate(&state, &session).await? {
-            let actor = principal.actor().during(&crate::request_id::current());
+            let actor = crate::request_id::acting(principal.actor());
             state
                 .store
                 .end_session(&session, &actor, state.now())

@@ -19,7 +19,14 @@ pub struct Actor {
     pub name: String,
     pub request_id: Option<String>,
     /// The client's address and user agent of that request.
-    pub origin: crate::request_id::Origin,
+    pub origin: Origin,
+}
+
+/// Where a request came from: its client's network address and its `User-Agent`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub address: Option<String>,
+    pub user_agent: Option<String>,
 }
 
 impl Actor {
@@ -63,13 +70,15 @@ impl Actor {
         }
     }
 
-    /// The same actor, acting through the request `request_id` (none when it is empty), from
-    /// where that request came (when it is the one being served).
+    /// The same actor, acting through the request `request_id` (none when it is empty).
     pub fn during(mut self, request_id: &str) -> Self {
         self.request_id = (!request_id.is_empty()).then(|| request_id.to_owned());
-        if let Some(origin) = crate::request_id::origin_of(request_id) {
-            self.origin = origin;
-        }
+        self
+    }
+
+    /// The same actor, from where its request came (when known).
+    pub fn from(mut self, origin: Option<Origin>) -> Self {
+        self.origin = origin.unwrap_or_default();
         self
     }
 }

@@ -5,7 +5,7 @@
 use admin_api::AuditActivity;
 use time::OffsetDateTime;
 
-use super::audit::{append, Actor, AuditEntry};
+use super::audit::{append, Actor, AuditEntry, Origin};
 use super::db::{self, Tx};
 use super::error::{StoreError, StoreResult};
 use super::users::{account_of, Account};
@@ -55,6 +55,7 @@ impl Store {
         user: &ProviderUser<'_>,
         provider: &str,
         request_id: &str,
+        origin: &Origin,
         token_hash: &[u8],
         now: OffsetDateTime,
         expires: OffsetDateTime,
@@ -69,7 +70,9 @@ impl Store {
             ));
         }
         let mut tx = self.begin_for(Writes::NoDevices).await?;
-        let by = Actor::user(user.user_name).during(request_id);
+        let by = Actor::user(user.user_name)
+            .during(request_id)
+            .from(Some(origin.clone()));
         let known: Option<String> =
             db::query_scalar("SELECT id FROM users WHERE issuer = ? AND subject = ?")
                 .bind(user.issuer)
@@ -157,6 +160,7 @@ impl Store {
         logout: &ProviderLogout<'_>,
         provider: &str,
         request_id: &str,
+        origin: &Origin,
         now: OffsetDateTime,
     ) -> StoreResult<u64> {
         let mut tx = self.begin_for(Writes::NoDevices).await?;
@@ -222,7 +226,9 @@ impl Store {
                     &mut tx,
                     &AuditEntry::new(
                         AuditActivity::SignOut,
-                        &Actor::user(&user_name).during(request_id),
+                        &Actor::user(&user_name)
+                            .during(request_id)
+                            .from(Some(origin.clone())),
                     )
                     .details(format!(
                         "Signed out by {provider} (back-channel logout): {count} {sessions} ended."
