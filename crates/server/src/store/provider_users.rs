@@ -50,6 +50,8 @@ impl Store {
     /// identifiers up to date), sets their roles to those assigned to their claim values, and
     /// starts a session; one transaction with its audit entry. A local account of the same name
     /// is not theirs: the sign-in is refused.
+    // The request's id and origin travel as the caller has them (the store reads no task-local).
+    #[allow(clippy::too_many_arguments)]
     pub async fn sign_in_provider_user(
         &self,
         user: &ProviderUser<'_>,
