@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use admin_api::collection::odata_string;
-use admin_api::{BulkAction, Collection, Device};
+use admin_api::{BulkAction, Collection};
 use anyhow::{bail, Context as _};
 
 use super::{encode, Context};
@@ -22,19 +22,19 @@ pub async fn run(ctx: &Context, server_pid: u32) -> anyhow::Result<Section> {
         &ctx.devices_url("$top=1&$select=hierarchyName"),
     )
     .await?;
-    let first: Collection<Device> = serde_json::from_slice(&body)?;
-    let hierarchy = first
-        .value
-        .first()
-        .and_then(|d| d.hierarchy_name.clone())
-        .context("the tenant has no device with a hierarchy")?;
+    // A `$select`ed page holds only what it names: read as JSON.
+    let first: serde_json::Value = serde_json::from_slice(&body)?;
+    let hierarchy = first["value"][0]["hierarchyName"]
+        .as_str()
+        .context("the tenant has no device with a hierarchy")?
+        .to_owned();
     let filter = format!("hierarchyName eq {}", odata_string(&hierarchy));
     let (_, body) = get_ok(
         &ctx.client,
         &ctx.devices_url(&format!("$top=1&$count=true&$filter={}", encode(&filter))),
     )
     .await?;
-    let matching = serde_json::from_slice::<Collection<Device>>(&body)?
+    let matching = serde_json::from_slice::<Collection<serde_json::Value>>(&body)?
         .count
         .context("no count")?;
     let before = crate::server::rss_of(server_pid)?;

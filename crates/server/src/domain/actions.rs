@@ -59,13 +59,18 @@ pub async fn report_result(
 
 /// Ends the actions that waited longer than the configured timeout.
 pub async fn time_out(state: &AppState) -> AppResult<()> {
-    let now = state.now();
-    let timed_out = state
-        .store
-        .time_out_actions(now - to_time(state.config.action_timeout), now)
-        .await?;
-    for action in timed_out {
-        state.live.committed(Event::DeviceAction(action));
+    loop {
+        let now = state.now();
+        let timed_out = state
+            .store
+            .time_out_actions(now - to_time(state.config.action_timeout), now)
+            .await?;
+        let last = (timed_out.len() as i64) < crate::store::actions::ENDED_PER_TRANSACTION;
+        for action in timed_out {
+            state.live.committed(Event::DeviceAction(action));
+        }
+        if last || state.shutdown.is_cancelled() {
+            return Ok(());
+        }
     }
-    Ok(())
 }

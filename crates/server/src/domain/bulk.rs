@@ -21,19 +21,40 @@ pub async fn start(state: &AppState, request: &BulkRequest<'_>) -> AppResult<Bul
     Ok(job)
 }
 
-/// Cancels what the sites have not taken yet.
+/// Cancels the job, then what its sites have not taken yet, a slice at a time (the writer is
+/// free for others between slices); the job as it ends is announced.
 pub async fn cancel(state: &AppState, id: &str, by: &Actor) -> AppResult<BulkAction> {
-    let (job, canceled) = state.store.cancel_bulk_action(id, by, state.now()).await?;
-    tracing::info!(job = %id, canceled = canceled.len(), "bulk action canceled");
-    for action in canceled {
-        state.live.committed(Event::DeviceAction(action));
+    state.store.cancel_bulk_action(id, by, state.now()).await?;
+    let mut canceled = 0;
+    loop {
+        let slice = state.store.cancel_bulk_slice(id, by, state.now()).await?;
+        let last = (slice.len() as i64) < crate::store::actions::ENDED_PER_TRANSACTION;
+        canceled += slice.len();
+        for action in slice {
+            state.live.committed(Event::DeviceAction(action));
+        }
+        if last {
+            break;
+        }
     }
+    tracing::info!(job = %id, canceled, "bulk action canceled");
+    let job = state.store.announce_bulk_action(id, state.now()).await?;
     state.live.committed(Event::BulkAction(job.clone()));
     Ok(job)
 }
 
-/// Announces the running jobs that moved, and ends those with nothing open.
+/// Announces the running jobs that moved, and ends those with nothing open; finishes a
+/// cancellation that a restart cut short (by the server).
 pub async fn follow(state: &AppState) -> AppResult<()> {
+    for id in state.store.unfinished_cancellations().await? {
+        let slice = state
+            .store
+            .cancel_bulk_slice(&id, &Actor::system(), state.now())
+            .await?;
+        for action in slice {
+            state.live.committed(Event::DeviceAction(action));
+        }
+    }
     for job in state.store.bulk_progress(state.now()).await? {
         state.live.committed(Event::BulkAction(job));
     }

@@ -8,6 +8,11 @@ use super::audit::{append, Actor, AuditEntry};
 use super::error::{StoreError, StoreResult};
 use super::{seq_page, stored, timestamp, write_event, SeqCursor, Store, Writes};
 
+/// Actions ended (timed out, canceled with their bulk action) in one transaction at most, each
+/// with its audit entry: a bulk action's 100,000 end in slices that leave the writer to others
+/// between them.
+pub const ENDED_PER_TRANSACTION: i64 = 1_000;
+
 /// Actions one poll hands a site at most.
 pub const ACTIONS_PER_POLL: i64 = 500;
 
@@ -274,7 +279,8 @@ impl Store {
         Ok(Some(updated))
     }
 
-    /// Open actions requested before `cutoff` time out; returns them as they are now.
+    /// Up to [`ENDED_PER_TRANSACTION`] open actions requested before `cutoff` time out; returns
+    /// them as they are now (fewer than the slice: none is left).
     pub async fn time_out_actions(
         &self,
         cutoff: OffsetDateTime,
@@ -284,10 +290,13 @@ impl Store {
         let ids: Vec<String> = db::query_scalar(
             "UPDATE device_actions SET action_state = 'timedOut', last_updated_at = ?,
                 result_message = 'The site did not report a result in time.'
-             WHERE action_state IN ('pending', 'active') AND requested_at <= ? RETURNING id",
+             WHERE id IN (SELECT id FROM device_actions
+                 WHERE action_state IN ('pending', 'active') AND requested_at <= ? LIMIT ?)
+             RETURNING id",
         )
         .bind(timestamp(now))
         .bind(timestamp(cutoff))
+        .bind(ENDED_PER_TRANSACTION)
         .fetch_all(&mut tx)
         .await?;
         let mut actions = Vec::with_capacity(ids.len());

@@ -214,15 +214,15 @@ impl Store {
         Ok(job)
     }
 
-    /// Cancels a running bulk action of `by`'s: its actions not yet taken by a site are canceled
-    /// (each audited, as an action's end is); those taken run on. Returns the job and the
-    /// canceled actions.
+    /// Cancels a running bulk action of `by`'s: the job is `canceled` at once (audited), then
+    /// its actions not yet taken by a site are canceled a slice at a time
+    /// ([`Store::cancel_bulk_slice`]); those taken run on.
     pub async fn cancel_bulk_action(
         &self,
         id: &str,
         by: &Actor,
         now: OffsetDateTime,
-    ) -> StoreResult<(BulkAction, Vec<DeviceAction>)> {
+    ) -> StoreResult<BulkAction> {
         let mut tx = self.begin_for(Writes::NoDevices).await?;
         let row: Option<BulkRow> = db::query_as("SELECT * FROM bulk_actions WHERE id = ?")
             .bind(id)
@@ -245,25 +245,14 @@ impl Store {
                 row.state
             )));
         }
-        let at = timestamp(now);
-        let ids: Vec<String> = db::query_scalar(
-            "UPDATE device_actions SET action_state = 'canceled', last_updated_at = ?,
-                result_message = ?
-             WHERE bulk_id = ? AND action_state = 'pending' RETURNING id",
+        let pending = db::query_scalar::<i64>(
+            "SELECT COUNT(*) FROM device_actions WHERE bulk_id = ? AND action_state = 'pending'",
         )
-        .bind(&at)
-        .bind(format!("Canceled with its bulk action by {}.", by.name))
         .bind(id)
-        .fetch_all(&mut tx)
+        .fetch_one(&mut tx)
         .await?;
-        let mut canceled = Vec::with_capacity(ids.len());
-        for action_id in ids {
-            let action = fetch_action(&mut tx, &action_id).await?;
-            audit_result(&mut tx, &action, None, by, now).await?;
-            canceled.push(action);
-        }
         db::query("UPDATE bulk_actions SET state = 'canceled', last_updated_at = ? WHERE id = ?")
-            .bind(&at)
+            .bind(timestamp(now))
             .bind(id)
             .execute(&mut tx)
             .await?;
@@ -272,17 +261,81 @@ impl Store {
             &AuditEntry::new(AuditActivity::CancelBulkAction, by)
                 .on(id, None)
                 .details(format!(
-                    "{} canceled: {} devices' actions not yet taken by their site were canceled.",
-                    row.action,
-                    canceled.len()
+                    "{} canceled: the {pending} devices' actions not yet taken by their site are canceled.",
+                    row.action
                 )),
             now,
         )
         .await?;
+        tx.commit().await?;
+        self.bulk_action(id)
+            .await?
+            .ok_or_else(|| StoreError::Internal("a canceled bulk action vanished".into()))
+    }
+
+    /// Cancels up to [`ENDED_PER_TRANSACTION`] of a canceled job's actions that no site has taken,
+    /// each audited as an action's end is; returns them (fewer than the slice: none is left).
+    ///
+    /// [`ENDED_PER_TRANSACTION`]: super::actions::ENDED_PER_TRANSACTION
+    pub async fn cancel_bulk_slice(
+        &self,
+        id: &str,
+        by: &Actor,
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<DeviceAction>> {
+        let mut tx = self.begin_for(Writes::NoDevices).await?;
+        let ids: Vec<String> = db::query_scalar(
+            "UPDATE device_actions SET action_state = 'canceled', last_updated_at = ?,
+                result_message = ?
+             WHERE id IN (SELECT id FROM device_actions
+                 WHERE bulk_id = ? AND action_state = 'pending' LIMIT ?)
+             RETURNING id",
+        )
+        .bind(timestamp(now))
+        .bind(format!("Canceled with its bulk action by {}.", by.name))
+        .bind(id)
+        .bind(super::actions::ENDED_PER_TRANSACTION)
+        .fetch_all(&mut tx)
+        .await?;
+        let mut canceled = Vec::with_capacity(ids.len());
+        for action_id in ids {
+            let action = fetch_action(&mut tx, &action_id).await?;
+            write_event(&mut tx, &Event::DeviceAction(action.clone()), now).await?;
+            audit_result(&mut tx, &action, None, by, now).await?;
+            canceled.push(action);
+        }
+        tx.commit().await?;
+        Ok(canceled)
+    }
+
+    /// Canceled jobs that still have actions no site has taken (their cancellation was cut short
+    /// by a restart, say).
+    pub async fn unfinished_cancellations(&self) -> StoreResult<Vec<String>> {
+        Ok(db::query_scalar(
+            "SELECT b.id FROM bulk_actions b WHERE b.state = 'canceled' AND EXISTS
+                (SELECT 1 FROM device_actions a WHERE a.bulk_id = b.id AND a.action_state = 'pending')",
+        )
+        .fetch_all(self.read())
+        .await?)
+    }
+
+    /// Announces a job as it stands (after its cancellation ended, say).
+    pub async fn announce_bulk_action(
+        &self,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<BulkAction> {
+        let mut tx = self.begin_for(Writes::NoDevices).await?;
         let job = bulk_in(&mut tx, id).await?;
+        let counts = serde_json::to_string(&job.counts).expect("counts serialize");
+        db::query("UPDATE bulk_actions SET announced = ? WHERE id = ?")
+            .bind(&counts)
+            .bind(id)
+            .execute(&mut tx)
+            .await?;
         write_event(&mut tx, &Event::BulkAction(job.clone()), now).await?;
         tx.commit().await?;
-        Ok((job, canceled))
+        Ok(job)
     }
 
     /// The running jobs whose counts changed since they were last announced: each as it stands

@@ -338,3 +338,62 @@ async fn a_filter_matching_more_than_the_bound_is_refused_and_changes_nothing() 
     let _ = Duration::ZERO;
     app.shut_down().await;
 }
+
+/// Thousands of actions end in slices (each slice its own transaction): canceled with their job,
+/// or timed out while their site's connector is away; the job then ends with every device counted.
+#[tokio::test]
+async fn thousands_of_actions_end_in_slices_canceled_or_timed_out() {
+    let app = spawn_app_with(|config| config.action_timeout = Duration::from_secs(2)).await;
+    let mut config = quick_site("HQ", "CHQ", 2207, 75);
+    config.devices = 2_500;
+    let _site = app.attach_site(config).await;
+    let mut events = EventStream::open(&app).await;
+    let all = count(&app, "deviceName ne ''").await;
+    assert_eq!(all, 2_500);
+
+    let job: BulkAction = start(
+        &app.api(),
+        json!({"action": "refreshMachinePolicy", "allDevices": true, "confirmedCount": all}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let canceled: BulkAction = app
+        .client
+        .post(format!("{}/api/v1/bulkActions/{}/cancel", app.url, job.id))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(canceled.counts.canceled, all);
+    assert_eq!(
+        audit_count(
+            &app,
+            "activity eq 'configurationManagerActionResult' and activityResult eq 'failure'"
+        )
+        .await,
+        all
+    );
+
+    // The site's connector never comes for them: each times out, and the job ends.
+    let job: BulkAction = start(
+        &app.api(),
+        json!({"action": "appEvaluation", "allDevices": true, "confirmedCount": all}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let id = job.id.clone();
+    let ended = events
+        .wait_for("bulkAction", |data| {
+            data["id"] == id.as_str() && data["state"] == "completed"
+        })
+        .await;
+    let ended: BulkAction = serde_json::from_value(ended).unwrap();
+    assert_eq!(ended.counts.timed_out, all, "{ended:?}");
+    app.shut_down().await;
+}
