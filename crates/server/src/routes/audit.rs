@@ -98,18 +98,7 @@ pub(crate) async fn export(
         .store
         .audit_events(&audit_query, None, 1, false)
         .await?;
-    let turn = state
-        .exports
-        .begin(user.principal.user_id.as_bytes())
-        .map_err(|refused| {
-            refused.error(
-                "Your previous export is still running. Wait for it to finish, then export again.",
-                &format!(
-                    "{} exports are already running, the most this server runs at once. Try again shortly.",
-                    state.exports.at_once()
-                ),
-            )
-        })?;
+    let turn = super::csv::turn(&state, &user.principal.user_id)?;
     let header = super::csv::rows(std::iter::once(
         crate::store::audit::EXPORT_COLUMNS.iter().copied(),
     ));

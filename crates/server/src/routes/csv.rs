@@ -9,6 +9,23 @@ use futures_util::{stream, StreamExt};
 use crate::store::devices::CsvChunk;
 use crate::store::error::StoreResult;
 
+/// An export's turn for `user_id`: one export per user, a few at once (`state.exports`), each
+/// refusal in words.
+pub fn turn(
+    state: &crate::state::AppState,
+    user_id: &str,
+) -> crate::error::AppResult<crate::turns::Turn> {
+    state.exports.begin(user_id.as_bytes()).map_err(|refused| {
+        refused.error(
+            "Your previous export is still running. Wait for it to finish, then export again.",
+            &format!(
+                "{} exports are already running, the most this server runs at once. Try again shortly.",
+                state.exports.at_once()
+            ),
+        )
+    })
+}
+
 /// Chunks read ahead of the response at most.
 pub const CHUNKS_WAITING: usize = 4;
 

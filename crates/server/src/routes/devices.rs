@@ -147,18 +147,7 @@ pub(crate) async fn export(
         .store
         .list_devices(&device_query, None, 1, false)
         .await?;
-    let turn = state
-        .exports
-        .begin(user.principal.user_id.as_bytes())
-        .map_err(|refused| {
-            refused.error(
-                "Your previous export is still running. Wait for it to finish, then export again.",
-                &format!(
-                    "{} exports are already running, the most this server runs at once. Try again shortly.",
-                    state.exports.at_once()
-                ),
-            )
-        })?;
+    let turn = super::csv::turn(&state, &user.principal.user_id)?;
     let header = csv::rows(std::iter::once(columns.iter().map(|field| field.name)));
     // One query reads the devices in a task of its own while the response writes the CSV of
     // what it read; a few chunks wait between them at most. The task holds the export's turn.

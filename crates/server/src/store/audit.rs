@@ -302,19 +302,7 @@ impl Store {
         sink: tokio::sync::mpsc::Sender<StoreResult<super::devices::CsvChunk>>,
     ) {
         use super::devices::CsvChunk;
-        let send = |item| {
-            let sink = &sink;
-            async move {
-                match tokio::time::timeout(stall, sink.send(item)).await {
-                    Ok(Ok(())) => true,
-                    Ok(Err(_)) => false,
-                    Err(_) => {
-                        tracing::warn!("an export's client stopped reading; the export was ended");
-                        false
-                    }
-                }
-            }
-        };
+        let send = |item| super::devices::send_within(&sink, item, stall);
         let mut after: Option<SeqCursor> = None;
         loop {
             let (events, next, _) =

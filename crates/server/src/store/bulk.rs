@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use super::actions::{audit_result, fetch_action};
 use super::audit::{append, Actor, AuditEntry};
-use super::db::{self, Tx, Value};
+use super::db::{self, On, Tx, Value};
 use super::devices::statements::{conditions, Shown};
 use super::error::{StoreError, StoreResult};
 use super::sql::Dialect;
@@ -199,19 +199,13 @@ impl Store {
         Ok((job, connectors))
     }
 
-    /// A bulk action as it stands.
+    /// A bulk action as it stands (read without the writer).
     pub async fn bulk_action(&self, id: &str) -> StoreResult<Option<BulkAction>> {
-        let mut tx = self.begin_for(Writes::NoDevices).await?;
-        let exists: Option<String> = db::query_scalar("SELECT id FROM bulk_actions WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&mut tx)
-            .await?;
-        let job = match exists {
-            Some(_) => Some(bulk_in(&mut tx, id).await?),
-            None => None,
+        let Some(row) = bulk_row(self.read(), id).await? else {
+            return Ok(None);
         };
-        tx.commit().await?;
-        Ok(job)
+        let counts = bulk_counts(self.read(), id).await?;
+        assembled(row, counts).map(Some)
     }
 
     /// Cancels a running bulk action of `by`'s: the job is `canceled` at once (audited), then
@@ -347,18 +341,24 @@ impl Store {
                 .await?;
         let mut moved = Vec::new();
         for id in running {
-            let mut tx = self.begin_for(Writes::NoDevices).await?;
-            let mut job = bulk_in(&mut tx, &id).await?;
-            let announced: Option<String> =
-                db::query_scalar("SELECT announced FROM bulk_actions WHERE id = ?")
-                    .bind(&id)
-                    .fetch_one(&mut tx)
-                    .await?;
+            // Read first, without the writer: most seconds nothing moved.
+            let Some(row) = bulk_row(self.read(), &id).await? else {
+                continue;
+            };
+            let announced = row.announced.clone();
+            let job = assembled(row, bulk_counts(self.read(), &id).await?)?;
             let counts = serde_json::to_string(&job.counts).expect("counts serialize");
             let open = job.counts.pending + job.counts.delivered;
             if announced.as_deref() == Some(counts.as_str()) && open > 0 {
                 continue;
             }
+            let mut tx = self.begin_for(Writes::NoDevices).await?;
+            let mut job = bulk_in(&mut tx, &id).await?;
+            if job.state != BulkActionState::Running {
+                continue;
+            }
+            let counts = serde_json::to_string(&job.counts).expect("counts serialize");
+            let open = job.counts.pending + job.counts.delivered;
             if open == 0 {
                 job.state = BulkActionState::Completed;
             }
@@ -380,13 +380,25 @@ impl Store {
     }
 }
 
-/// The job `id` with its counts, per connector and in all.
+/// The job `id` with its counts, per connector and in all, in `tx`.
 async fn bulk_in(tx: &mut Tx, id: &str) -> StoreResult<BulkAction> {
-    let row: BulkRow = db::query_as("SELECT * FROM bulk_actions WHERE id = ?")
+    let row = bulk_row(&mut *tx, id)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("No bulk action has the id '{id}'.")))?;
+    let counts = bulk_counts(&mut *tx, id).await?;
+    assembled(row, counts)
+}
+
+async fn bulk_row<'a>(on: impl Into<On<'a>>, id: &str) -> sqlx::Result<Option<BulkRow>> {
+    db::query_as("SELECT * FROM bulk_actions WHERE id = ?")
         .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
-    let counts: Vec<CountRow> = db::query_as(
+        .fetch_optional(on)
+        .await
+}
+
+/// How many of the job's actions are in each state, per connector.
+async fn bulk_counts<'a>(on: impl Into<On<'a>>, id: &str) -> sqlx::Result<Vec<CountRow>> {
+    db::query_as(
         "SELECT a.connector_id, c.hierarchy_name, a.action_state, COUNT(*) AS n
          FROM device_actions a LEFT JOIN connectors c ON c.id = a.connector_id
          WHERE a.bulk_id = ?
@@ -394,8 +406,12 @@ async fn bulk_in(tx: &mut Tx, id: &str) -> StoreResult<BulkAction> {
          ORDER BY a.connector_id",
     )
     .bind(id)
-    .fetch_all(&mut *tx)
-    .await?;
+    .fetch_all(on)
+    .await
+}
+
+/// The job as the API gives it.
+fn assembled(row: BulkRow, counts: Vec<CountRow>) -> StoreResult<BulkAction> {
     let mut total = BulkCounts::default();
     let mut connectors: Vec<BulkConnectorCounts> = Vec::new();
     for count in counts {
@@ -420,7 +436,6 @@ async fn bulk_in(tx: &mut Tx, id: &str) -> StoreResult<BulkAction> {
             *slot += n;
         }
     }
-    let _ = row.announced;
     Ok(BulkAction {
         id: row.id,
         action: stored(

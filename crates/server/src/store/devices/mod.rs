@@ -172,19 +172,7 @@ impl Store {
     ) {
         use futures_util::StreamExt;
         use sqlx::Row;
-        let send = |item| {
-            let sink = &sink;
-            async move {
-                match tokio::time::timeout(stall, sink.send(item)).await {
-                    Ok(Ok(())) => true,
-                    Ok(Err(_)) => false,
-                    Err(_) => {
-                        tracing::warn!("an export's client stopped reading; the export was ended");
-                        false
-                    }
-                }
-            }
-        };
+        let send = |item| send_within(&sink, item, stall);
         let dialect = self.dialect();
         let selected: Vec<String> = columns
             .iter()
@@ -401,6 +389,23 @@ impl Store {
             json.as_deref().map(decoded).transpose()
         })
         .await
+    }
+}
+
+/// Hands `item` to an export's response; `false` when the response is gone or has not taken it
+/// within `stall` (its client stopped reading: the export ends).
+pub(crate) async fn send_within(
+    sink: &tokio::sync::mpsc::Sender<StoreResult<CsvChunk>>,
+    item: StoreResult<CsvChunk>,
+    stall: std::time::Duration,
+) -> bool {
+    match tokio::time::timeout(stall, sink.send(item)).await {
+        Ok(Ok(())) => true,
+        Ok(Err(_)) => false,
+        Err(_) => {
+            tracing::warn!("an export's client stopped reading; the export was ended");
+            false
+        }
     }
 }
 
