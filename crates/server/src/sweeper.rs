@@ -101,6 +101,7 @@ async fn housekeep(state: &AppState) -> anyhow::Result<()> {
     state.store.forget_recovered_attempts(now).await?;
     state.store.forget_old_events(now - EVENTS_KEPT).await?;
     site_requests::delete_ended(state).await?;
+    bulk::finish_cancellations(state).await?;
     remove_old_audit_events(state).await?;
     Ok(())
 }

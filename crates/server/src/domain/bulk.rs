@@ -43,9 +43,9 @@ pub async fn cancel(state: &AppState, id: &str, by: &Actor) -> AppResult<BulkAct
     Ok(job)
 }
 
-/// Announces the running jobs that moved, and ends those with nothing open; finishes a
-/// cancellation that a restart cut short (by the server).
-pub async fn follow(state: &AppState) -> AppResult<()> {
+/// Finishes, by the server, the cancellations a restart cut short (a slice a job each time; the
+/// housekeeping looks once a minute: it reads every canceled job's actions).
+pub async fn finish_cancellations(state: &AppState) -> AppResult<()> {
     for id in state.store.unfinished_cancellations().await? {
         let slice = state
             .store
@@ -55,6 +55,11 @@ pub async fn follow(state: &AppState) -> AppResult<()> {
             state.live.committed(Event::DeviceAction(action));
         }
     }
+    Ok(())
+}
+
+/// Announces the running jobs that moved, and ends those with nothing open.
+pub async fn follow(state: &AppState) -> AppResult<()> {
     for job in state.store.bulk_progress(state.now()).await? {
         state.live.committed(Event::BulkAction(job));
     }
