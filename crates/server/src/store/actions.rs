@@ -167,7 +167,11 @@ impl Store {
         let rows: Vec<PendingRow> = db::query_as(
             "SELECT a.id, a.device_id, a.action, a.requested_by, u.display_name, u.object_id, u.onprem_sid
              FROM device_actions a LEFT JOIN users u ON u.user_name = a.requested_by
-             WHERE a.connector_id = ? AND a.action_state = 'pending' ORDER BY a.seq LIMIT ?",
+             WHERE a.connector_id = ? AND a.action_state = 'pending'
+               -- Names the condition of the open-actions index, so that SQLite reads that index
+               -- (in its order) rather than every action ever requested in `seq` order.
+               AND a.action_state IN ('pending', 'active')
+             ORDER BY a.connector_id, a.action_state, a.seq LIMIT ?",
         )
         .bind(connector_id)
         .bind(ACTIONS_PER_POLL)

@@ -229,7 +229,10 @@ impl Store {
             "SELECT r.id, r.device_id, r.kind, r.query, r.script_id, r.requested_by,
                     u.display_name, u.object_id, u.onprem_sid
              FROM site_requests r LEFT JOIN users u ON u.user_name = r.requested_by
-             WHERE r.connector_id = ? AND r.state = 'queued' ORDER BY r.seq",
+             WHERE r.connector_id = ? AND r.state = 'queued'
+               -- The condition of the open-requests index (see `pending_actions`).
+               AND r.state IN ('queued', 'running')
+             ORDER BY r.connector_id, r.state, r.seq",
         )
         .bind(connector_id)
         .fetch_all(self.read())
