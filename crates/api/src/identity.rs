@@ -208,7 +208,8 @@ mod tests {
                 "roles.read",
                 "roles.update",
                 "remoteTasks.runCMPivot",
-                "remoteTasks.runScript"
+                "remoteTasks.runScript",
+                "managedDevices.shareViews"
             ]
         );
         let me: Me = serde_json::from_str(

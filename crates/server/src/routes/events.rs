@@ -25,7 +25,7 @@ pub fn router() -> Router<AppState> {
     path = "/api/v1/events",
     tag = "events",
     summary = "Live updates (Server-Sent Events)",
-    description = "Events `deviceAction` (a DeviceAction), `connector` (a ConnectorEvent), `devices` (a DevicesEvent) and `siteRequest` (a SiteRequest without its query, script, answer or the requester as the site named them: read those with GET /api/v1/siteRequests/{id}, which needs the kind's permission). On PostgreSQL each event has an `id`, and a client that reconnects with `Last-Event-ID` first gets the events it missed (up to 5,000).",
+    description = "Events `deviceAction` (a DeviceAction), `connector` (a ConnectorEvent), `devices` (a DevicesEvent) and `siteRequest` (a SiteRequest without its query, script, answer or the requester as the site named them: read those with GET /api/v1/siteRequests/{id}, which needs the kind's permission) and `bulkAction` (a BulkAction: its counts in all and per connector, as it starts, moves, ends or is canceled). On PostgreSQL each event has an `id`, and a client that reconnects with `Last-Event-ID` first gets the events it missed (up to 5,000).",
     responses((status = 200, description = "An event stream", content_type = "text/event-stream", body = String))
 )]
 pub(crate) async fn events(
