@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use admin_api::identity::READ_ONLY_OPERATOR;
-use admin_api::{BulkAction, BulkActionState, Collection, Device};
+use admin_api::{BulkAction, BulkActionState, Collection};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
@@ -13,10 +13,12 @@ use crate::events::EventStream;
 use crate::protocol::{connector_id, quick_site};
 use crate::{error_of, spawn_app, spawn_app_with, Api, TestApp};
 
-async fn count(app: &TestApp, filter: &str) -> u64 {
-    let page: Collection<Device> = app
+/// `@odata.count` of the collection at `path` (`/api/v1/devices`, `/api/v1/auditEvents`) that
+/// `filter` matches.
+async fn counted(app: &TestApp, path: &str, filter: &str) -> u64 {
+    let page: Collection<Value> = app
         .client
-        .get(format!("{}/api/v1/devices", app.url))
+        .get(format!("{}{path}", app.url))
         .query(&[("$filter", filter), ("$count", "true"), ("$top", "1")])
         .send()
         .await
@@ -25,6 +27,10 @@ async fn count(app: &TestApp, filter: &str) -> u64 {
         .await
         .unwrap();
     page.count.unwrap()
+}
+
+async fn count(app: &TestApp, filter: &str) -> u64 {
+    counted(app, "/api/v1/devices", filter).await
 }
 
 async fn start(api: &Api, body: Value) -> reqwest::Response {
@@ -37,17 +43,7 @@ async fn start(api: &Api, body: Value) -> reqwest::Response {
 }
 
 async fn audit_count(app: &TestApp, filter: &str) -> u64 {
-    let page: Collection<admin_api::AuditEvent> = app
-        .client
-        .get(format!("{}/api/v1/auditEvents", app.url))
-        .query(&[("$filter", filter), ("$count", "true"), ("$top", "1")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    page.count.unwrap()
+    counted(app, "/api/v1/auditEvents", filter).await
 }
 
 #[tokio::test]
