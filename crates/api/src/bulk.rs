@@ -10,8 +10,6 @@ use crate::wire_enum::wire_enum;
 
 /// Devices one bulk action may reach.
 pub const MAX_BULK_DEVICES: u64 = 100_000;
-/// From this many devices on, the SPA asks the operator to type the count to confirm.
-pub const TYPED_CONFIRMATION_FROM: u64 = 1_000;
 
 wire_enum!(
     /// `running` until every action of the job has ended (`completed`) or the job was canceled.

@@ -331,7 +331,6 @@ async fn a_filter_matching_more_than_the_bound_is_refused_and_changes_nothing() 
         .contains("No device matches"));
     assert_eq!(app.rows("bulk_actions").await, 0);
     assert_eq!(app.rows("device_actions").await, 0);
-    let _ = Duration::ZERO;
     app.shut_down().await;
 }
 
